@@ -1,0 +1,86 @@
+// kubectl-style argv handling in front of citty (which has quirks: `-n=foo` gives "=foo", repeated
+// flags keep the last value, unknown flags are accepted silently, flags before a subcommand are lost).
+import type { ArgsDef } from "citty";
+import { UsageError } from "./errors.ts";
+
+/** `-n=foo` → `-n foo`; `-nfoo` is left alone only when `n` is a boolean (never for string shorthands). */
+export function normalizeArgv(argv: string[], stringShorts: Set<string>): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (const a of argv) {
+    if (rest || a === "--") {
+      rest = true;
+      out.push(a);
+      continue;
+    }
+    const m = /^-([A-Za-z])=(.*)$/s.exec(a);
+    if (m) {
+      out.push(`-${m[1]}`, m[2]!);
+      continue;
+    }
+    const g = /^-([A-Za-z])(.+)$/s.exec(a);
+    if (g && stringShorts.has(g[1]!)) {
+      out.push(`-${g[1]}`, g[2]!);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+interface FlagInfo {
+  name: string;
+  type: "string" | "boolean" | "enum";
+}
+
+/** Map every long name and alias of a command's args to its canonical flag. */
+export function flagTable(args: ArgsDef): Map<string, FlagInfo> {
+  const t = new Map<string, FlagInfo>();
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") continue;
+    const info: FlagInfo = { name, type: (def.type ?? "string") as FlagInfo["type"] };
+    const names = [name, kebab(name), ...(Array.isArray(def.alias) ? def.alias : def.alias ? [def.alias] : [])];
+    for (const n of names) t.set(n, info);
+    if (info.type === "boolean") t.set(`no-${kebab(name)}`, info);
+  }
+  return t;
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Reject flags the command does not declare (citty would silently accept them and swallow the next word). */
+export function checkUnknownFlags(argv: string[], args: ArgsDef, command: string): void {
+  const t = flagTable(args);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return;
+    if (!a.startsWith("-") || a === "-") continue;
+    const name = a.replace(/^--?/, "").split("=")[0]!;
+    const info = t.get(name);
+    if (!info) throw new UsageError(`unknown flag ${a.split("=")[0]} for "${command}"`, `see "${command} --help"`);
+    if (info.type !== "boolean" && !a.includes("=")) i++;
+  }
+}
+
+/**
+ * All values of a repeatable flag, in order: `--x a --x b`, `--x=a`, and comma lists `--x a,b`.
+ * citty keeps only the last occurrence, so commands read list flags through this.
+ */
+export function repeated(argv: string[], names: string[], opts: { split?: boolean } = {}): string[] {
+  const split = opts.split ?? true;
+  const keys = new Set(names.map((n) => (n.length === 1 ? `-${n}` : `--${n}`)));
+  const vals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") break;
+    const eq = a.indexOf("=");
+    const key = eq > 0 ? a.slice(0, eq) : a;
+    if (!keys.has(key)) continue;
+    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (v === undefined) throw new UsageError(`flag ${key} needs a value`);
+    vals.push(...(split ? v.split(",").map((s) => s.trim()).filter(Boolean) : [v]));
+  }
+  return vals;
+}

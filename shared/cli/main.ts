@@ -1,0 +1,114 @@
+// The entry wrapper every plugin uses: kubectl-style argv normalisation, subcommand dispatch that keeps
+// global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
+import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { checkUnknownFlags, flagTable, normalizeArgv } from "./argv.ts";
+import { exitCodeOf, formatError, UsageError } from "./errors.ts";
+import { configureLogger, logger } from "./logger.ts";
+import { redact } from "../runtime/redact.ts";
+
+type AnyCommand = CommandDef<any>;
+
+/**
+ * Value-taking flags users put before the command name (`kubectl violet -n ns push …`). Subcommands load
+ * lazily, so their args are unknown while the name is searched; these are known to take a value.
+ */
+const leadingStringFlags = ["n", "namespace", "o", "output", "kubeconfig", "context", "cluster", "user", "as", "as-group",
+  "request-timeout", "registry-config", "ca-file", "username", "u", "concurrency", "platform", "platform-address", "platform-token", "clusters"];
+
+/** Flags every command accepts, declared or not. */
+export const globalArgs = {
+  debug: { type: "boolean", description: "Print debug logs to stderr (secrets stay masked)" },
+  quiet: { type: "boolean", alias: ["q"], description: "Only print warnings and errors" },
+  help: { type: "boolean", alias: ["h"], description: "Show help" },
+} as const satisfies ArgsDef;
+
+async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>) | undefined): Promise<T | undefined> {
+  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
+}
+
+export interface PluginInfo {
+  /** how users invoke it, e.g. "kubectl violet" */
+  usageName: string;
+  version: string;
+}
+
+/** Resolve the chain of subcommands named in argv; returns the leaf, its parents and argv without the names. */
+export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<{ chain: AnyCommand[]; names: string[]; rest: string[] }> {
+  const chain: AnyCommand[] = [root];
+  const names: string[] = [];
+  let rest = [...argv];
+  for (;;) {
+    const cmd = chain[chain.length - 1]!;
+    const subs = await resolve(cmd.subCommands);
+    if (!subs) break;
+    const flags = new Map<string, { type: string }>(leadingStringFlags.map((f) => [f, { type: "string" }]));
+    for (const c of chain) for (const [k, v] of flagTable((await resolve(c.args)) ?? {})) flags.set(k, v);
+    let idx = -1;
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i]!;
+      if (a === "--") break;
+      if (a.startsWith("-")) {
+        const f = flags.get(a.replace(/^--?/, "").split("=")[0]!);
+        if (f && f.type !== "boolean" && !a.includes("=")) i++;
+        continue;
+      }
+      idx = i;
+      break;
+    }
+    if (idx < 0) break;
+    const word = rest[idx]!;
+    const sub = Object.hasOwn(subs, word) ? subs[word] : undefined;
+    if (!sub) {
+      if (cmd.run) break; // the command takes positionals itself
+      throw new UsageError(`unknown command "${word}"`, `run with --help to see the commands`);
+    }
+    chain.push((await resolve(sub)) as AnyCommand);
+    names.push(word);
+    rest = [...rest.slice(0, idx), ...rest.slice(idx + 1)];
+  }
+  return { chain, names, rest };
+}
+
+/** Run a plugin's root command with process.argv (or the given args). Never returns: exits with the right code. */
+export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
+  const debug = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
+  configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
+  try {
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
+      process.stdout.write(`${info.usageName} ${info.version}\n`);
+      process.exit(0);
+    }
+    const norm = normalizeArgv(argv, new Set(["n", "o", "d", "f", "p"]));
+    const { chain, names, rest } = await resolveCommand(root, norm);
+    const leaf = chain[chain.length - 1]!;
+    const usageName = [info.usageName, ...names].join(" ");
+    const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
+    const dashdash = rest.indexOf("--");
+    if (helpIdx >= 0 && (dashdash < 0 || helpIdx < dashdash)) {
+      process.stdout.write(await usage(leaf, usageName));
+      process.exit(0);
+    }
+    if (!leaf.run) {
+      process.stderr.write(await usage(leaf, usageName));
+      throw new UsageError(`"${usageName}" needs a command`);
+    }
+    const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
+    checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
+    await runCommand(leaf, { rawArgs: rest });
+    process.exit(0);
+  } catch (err) {
+    const msg = redact(formatError(err));
+    process.stderr.write(`error: ${msg}\n`);
+    if (debug && err instanceof Error && err.stack) logger().debug(redact(err.stack));
+    process.exit(exitCodeOf(err) || 1);
+  }
+}
+
+async function usage(cmd: AnyCommand, name: string): Promise<string> {
+  const meta = (await resolve(cmd.meta)) ?? {};
+  let text = await renderUsage({ ...cmd, meta: { ...meta, name } });
+  text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  const examples = (meta as any).examples as string[] | undefined;
+  if (examples?.length) text += `\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}\n`;
+  return text.endsWith("\n") ? text : text + "\n";
+}
