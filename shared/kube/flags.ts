@@ -1,0 +1,73 @@
+// The kubectl-style connection flags every kube-talking command accepts. Spread `kubeArgs` into the command's
+// args and call `kubeOptionsFromArgs(args, rawArgs)` (or `kubeClientFromArgs`) in run().
+import type { ArgsDef } from "citty";
+import { repeated } from "../cli/argv.ts";
+import { UsageError } from "../cli/errors.ts";
+import { registerSecret } from "../runtime/redact.ts";
+import type { KubeOptions } from "./config.ts";
+
+export const kubeArgs = {
+  kubeconfig: { type: "string", description: "Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)", valueHint: "FILE" },
+  context: { type: "string", description: "The kubeconfig context to use", valueHint: "NAME" },
+  cluster: { type: "string", description: "The kubeconfig cluster to use", valueHint: "NAME" },
+  user: { type: "string", description: "The kubeconfig user to use", valueHint: "NAME" },
+  namespace: { type: "string", alias: ["n"], description: "Namespace (default: the context's namespace, else default)", valueHint: "NS" },
+  as: { type: "string", description: "Username to impersonate", valueHint: "USER" },
+  "as-group": { type: "string", description: "Group to impersonate (repeatable)", valueHint: "GROUP" },
+  "as-uid": { type: "string", description: "UID to impersonate", valueHint: "UID" },
+  "request-timeout": { type: "string", description: "Timeout of each request, e.g. 30s, 2m; 0 = none (default 0)", valueHint: "DURATION" },
+  "insecure-skip-tls-verify": { type: "boolean", description: "Do not verify the API server certificate (insecure)" },
+  "certificate-authority": { type: "string", description: "PEM CA file to trust for the API server", valueHint: "FILE" },
+  "platform-address": { type: "string", description: "Platform URL; clusters are reached at <address>/kubernetes/<cluster> (needs --platform-token)", valueHint: "URL" },
+  "platform-token": { type: "string", description: "Platform API token (Profile → API Tokens)", valueHint: "TOKEN" },
+} as const satisfies ArgsDef;
+
+/**
+ * Parse a kubectl duration: "0" (none), a bare number of seconds, or Go units ("500ms", "30s", "2m", "1h30m").
+ * Returns milliseconds.
+ */
+export function parseDuration(s: string, flag = "--request-timeout"): number {
+  const v = s.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(v))) {
+    total += Number(m[1]) * units[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (!v || pos !== v.length) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}`, "use a duration like 30s, 2m or 1h, or 0 for none");
+  return Math.round(total);
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+/** KubeOptions from parsed citty args (+ rawArgs for the repeatable --as-group). */
+export function kubeOptionsFromArgs(args: Record<string, unknown>, rawArgs: string[] = []): KubeOptions {
+  const timeout = str(args["request-timeout"]);
+  const token = str(args["platform-token"]);
+  if (token) registerSecret(token);
+  const namespace = str(args.namespace);
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
+    throw new UsageError(`invalid namespace ${JSON.stringify(namespace)}`, "a namespace is lower-case letters, digits and '-'");
+  }
+  const groups = repeated(rawArgs, ["as-group"], { split: false });
+  const asGroup = str(args["as-group"]);
+  return {
+    kubeconfig: str(args.kubeconfig),
+    context: str(args.context),
+    cluster: str(args.cluster),
+    user: str(args.user),
+    namespace,
+    as: str(args.as),
+    asGroups: groups.length ? groups : asGroup ? [asGroup] : [],
+    asUid: str(args["as-uid"]),
+    requestTimeoutMs: timeout === undefined ? undefined : parseDuration(timeout),
+    insecureSkipTlsVerify: args["insecure-skip-tls-verify"] === true || undefined,
+    certificateAuthority: str(args["certificate-authority"]),
+    platformAddress: str(args["platform-address"]),
+    platformToken: token,
+  };
+}

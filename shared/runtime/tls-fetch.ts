@@ -1,0 +1,164 @@
+// The ONE runtime adapter for HTTPS with custom TLS material (private CA, client certificate, SNI name,
+// skip-verify) and an HTTP(S) proxy. Everything else in shared/ and plugins/ stays runtime-neutral and calls
+// `createTlsFetch(opts)` to get a fetch-like function.
+//
+// Why two paths:
+// - Bun: the global fetch takes `tls: { ca, cert, key, serverName, rejectUnauthorized }` and `proxy`. This is
+//   Bun's own documented API and works under `bun run` and inside `bun build --compile` binaries. (Bun's
+//   node:https agent/undici dispatcher TLS options have regressed before: client-node 2.x loses the CA under
+//   Bun because Bun's undici shim ignores the dispatcher — see reference/distribution.md §3.4.)
+// - Deno and Node: node:https with per-request TLS options. Deno's own fetch cannot skip verification per
+//   client or set an SNI name, while its node:https/node:tls honour ca/cert/key/servername/rejectUnauthorized.
+// test/kube/tls-runtimes.test.ts is the regression test: private CA + client-certificate server, bun run,
+// a compiled binary and deno run.
+import http from "node:http";
+import https from "node:https";
+import tls from "node:tls";
+import { Readable } from "node:stream";
+
+export interface TlsOptions {
+  /** PEM CA bundle to trust instead of the system roots */
+  ca?: string;
+  /** PEM client certificate (with key) */
+  cert?: string;
+  key?: string;
+  /** TLS server name (SNI and certificate check) when it differs from the URL host */
+  serverName?: string;
+  /** do not verify the server certificate */
+  insecureSkipVerify?: boolean;
+  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets) */
+  proxyUrl?: string;
+}
+
+/** Like fetch, but headers may be a list of pairs so that repeated headers (Impersonate-Group) survive. */
+export type TlsFetch = (url: string | URL, init?: TlsFetchInit) => Promise<Response>;
+
+export interface TlsFetchInit {
+  method?: string;
+  headers?: [string, string][] | Record<string, string>;
+  body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
+  signal?: AbortSignal;
+}
+
+/** Which implementation createTlsFetch uses on this runtime ("bun-fetch" | "node-https"). */
+export function tlsFetchImplementation(): "bun-fetch" | "node-https" {
+  return typeof (globalThis as any).Bun !== "undefined" ? "bun-fetch" : "node-https";
+}
+
+export function createTlsFetch(opts: TlsOptions = {}): TlsFetch {
+  if (opts.proxyUrl && !/^https?:\/\//i.test(opts.proxyUrl)) {
+    throw new Error(`unsupported proxy-url ${JSON.stringify(opts.proxyUrl)}: only http:// and https:// proxies are supported`);
+  }
+  return tlsFetchImplementation() === "bun-fetch" ? bunFetch(opts) : nodeFetch(opts);
+}
+
+function pairs(h: TlsFetchInit["headers"]): [string, string][] {
+  if (!h) return [];
+  return Array.isArray(h) ? h : Object.entries(h);
+}
+
+function bunFetch(opts: TlsOptions): TlsFetch {
+  const tlsOpt: Record<string, unknown> = {};
+  if (opts.ca) tlsOpt.ca = opts.ca;
+  if (opts.cert) tlsOpt.cert = opts.cert;
+  if (opts.key) tlsOpt.key = opts.key;
+  if (opts.serverName) tlsOpt.serverName = opts.serverName;
+  if (opts.insecureSkipVerify) tlsOpt.rejectUnauthorized = false;
+  return (url, init = {}) => {
+    const headers = new Headers();
+    for (const [k, v] of pairs(init.headers)) headers.append(k, v);
+    const req: Record<string, unknown> = {
+      method: init.method ?? "GET",
+      headers,
+      body: init.body ?? undefined,
+      signal: init.signal,
+      tls: tlsOpt,
+      redirect: "manual",
+      decompress: true,
+    };
+    if (opts.proxyUrl) req.proxy = opts.proxyUrl;
+    if (init.body instanceof ReadableStream) req.duplex = "half";
+    return fetch(url, req as RequestInit);
+  };
+}
+
+const nullBody = new Set([101, 103, 204, 205, 304]);
+
+function nodeFetch(opts: TlsOptions): TlsFetch {
+  const tlsOpts = {
+    ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(opts.cert ? { cert: opts.cert } : {}),
+    ...(opts.key ? { key: opts.key } : {}),
+    ...(opts.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+  };
+  // a keep-alive agent per client (per TLS identity): many small API calls reuse connections
+  const agent = opts.proxyUrl ? undefined : new https.Agent({ keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) });
+  const httpAgent = opts.proxyUrl ? undefined : new http.Agent({ keepAlive: true });
+  return (input, init = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(String(input));
+      const method = (init.method ?? "GET").toUpperCase();
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of pairs(init.headers)) {
+        const key = k.toLowerCase();
+        const prev = headers[key];
+        headers[key] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      }
+      const secure = url.protocol === "https:";
+      if (!secure && url.protocol !== "http:") return reject(new TypeError(`unsupported URL scheme in ${url.origin}`));
+      if (init.signal?.aborted) return reject(init.signal.reason ?? new DOMException("aborted", "AbortError"));
+
+      const onResponse = (res: http.IncomingMessage) => {
+        const h = new Headers();
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        const status = res.statusCode ?? 500;
+        let body: ReadableStream<Uint8Array> | null = null;
+        if (nullBody.has(status) || method === "HEAD") res.resume();
+        else body = Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>;
+        resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: h }));
+      };
+      const send = (reqOpts: https.RequestOptions) => {
+        const req = (secure ? https : http).request(url, { method, headers, ...reqOpts }, onResponse);
+        const abort = () => req.destroy(init.signal?.reason ?? new DOMException("aborted", "AbortError"));
+        init.signal?.addEventListener("abort", abort, { once: true });
+        req.on("close", () => init.signal?.removeEventListener("abort", abort));
+        req.on("error", reject);
+        const b = init.body;
+        if (b == null) req.end();
+        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
+        else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
+      };
+
+      if (!opts.proxyUrl) return send(secure ? { agent, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : { agent: httpAgent });
+      const proxy = new URL(opts.proxyUrl);
+      const proxyAuth = proxy.username ? { "proxy-authorization": `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}` } : {};
+      const viaProxy = proxy.protocol === "https:" ? https : http;
+      if (!secure) {
+        // plain HTTP through a proxy: absolute-form request to the proxy
+        const req = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method, path: url.href, headers: { ...headers, host: url.host, ...proxyAuth } }, onResponse);
+        req.on("error", reject);
+        const b = init.body;
+        if (b == null) req.end();
+        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
+        else Readable.fromWeb(b as any).pipe(req);
+        return;
+      }
+      const port = url.port || "443";
+      const connect = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method: "CONNECT", path: `${url.hostname}:${port}`, headers: { host: `${url.hostname}:${port}`, ...proxyAuth } });
+      connect.on("error", reject);
+      connect.on("connect", (res, socket) => {
+        if (res.statusCode !== 200) {
+          socket.destroy();
+          return reject(new Error(`proxy ${proxy.host} refused CONNECT to ${url.host}: HTTP ${res.statusCode}`));
+        }
+        const secureSocket = tls.connect({ socket, servername: opts.serverName ?? (isIp(url.hostname) ? undefined : url.hostname), ...tlsOpts });
+        secureSocket.on("error", reject);
+        send({ agent: false as any, createConnection: () => secureSocket } as https.RequestOptions);
+      });
+      connect.end();
+    });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
+}
