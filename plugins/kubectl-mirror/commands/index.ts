@@ -4,4 +4,6 @@ import type { CommandDef } from "citty";
 type Lazy = () => Promise<CommandDef<any>>;
 
 export const commands: Record<string, Lazy> = {
+  copy: () => import("./copy.ts").then((m) => m.default),
+  images: () => import("./images.ts").then((m) => m.default),
 };

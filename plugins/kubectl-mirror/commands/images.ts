@@ -1,0 +1,65 @@
+// kubectl mirror images CHART — the images a chart uses, deduplicated, with where each came from.
+import { defineCommand, type CommandMeta } from "citty";
+import { repeated } from "../../../shared/cli/argv.ts";
+import { outputArgs } from "../../../shared/cli/args.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
+import { explain, findImage } from "../lib/discover.ts";
+import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
+
+export default defineCommand({
+  meta: {
+    name: "images",
+    description: "List the container images a chart uses, with where each was found (render, values, annotations, images.lock, operator env)",
+    examples: [
+      "kubectl mirror images ./mychart",
+      "kubectl mirror images --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3",
+      "kubectl mirror images oci://registry.example.com/charts/app --chart-version 1.2.3 -o yaml",
+      "kubectl mirror images ./app-1.2.3.tgz -f prod-values.yaml --set metrics.enabled=true --kube-version 1.31.0",
+      "kubectl mirror images ./mychart --why busybox:1.36",
+      "kubectl mirror images ./mychart --dest zot.local:30003 --map-out registry-map.yaml",
+      "kubectl mirror images ./mychart --no-render --exclude-image 'docker.io/bitnami/*' --image quay.io/acme/extra:1.0",
+    ],
+  } as CommandMeta,
+  args: {
+    chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
+    ...chartSourceArgs,
+    ...renderArgs,
+    image: { type: "string", description: "Add an image (repeatable; always listed)", valueHint: "IMAGE" },
+    "exclude-image": { type: "string", description: "Leave out images matching a reference or glob with * (repeatable)", valueHint: "PATTERN" },
+    why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file)", valueHint: "IMAGE" },
+    ...mappingArgs,
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const output = args.output as string | undefined;
+    if (output && output !== "json" && output !== "yaml") throw new UsageError(`-o ${output}: must be json or yaml`);
+    const req = await chartRequestFromArgs(args, rawArgs, args.chart as string | undefined);
+    const render = renderOptionsFromArgs(args, rawArgs);
+    const mapping = mappingFromArgs(args);
+    const report = await chartImages(
+      req,
+      { ...render, extraImages: repeated(rawArgs, ["image"]), excludeImages: repeated(rawArgs, ["exclude-image"]) },
+      { dest: mapping.dest, mode: mapping.mode, prefix: mapping.prefix, registryMapFile: mapping.registryMapFile, mapOut: mapping.mapOut },
+    );
+    const log = logger();
+    for (const w of report.warnings) log.warn(w);
+    if (report.render.rendered) log.info(summaryLine(report));
+    else log.warn(summaryLine(report));
+    for (const s of report.skipped) log.info(`skipped ${s.what} in ${s.chart}: ${s.reason}`);
+    if (mapping.mapOut) log.info(`registry map written to ${mapping.mapOut}`);
+
+    if (typeof args.why === "string" && args.why) {
+      const hits = findImage(report, args.why);
+      if (!hits.length) {
+        const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
+        throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
+      }
+      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"));
+      return;
+    }
+    printData(report, output, () => imagesTable(report));
+  },
+});

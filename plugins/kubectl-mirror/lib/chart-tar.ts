@@ -1,0 +1,141 @@
+// A small reader for chart archives (.tgz): gunzip + ustar/pax/gnu headers, regular files and directories
+// only. Chart archives are small (Helm itself caps them), so the archive is read whole, but the expanded
+// size is capped so a hostile archive cannot fill memory or disk. Not for image layers.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, normalize, sep } from "node:path";
+import { gunzipSync } from "node:zlib";
+
+/** Helm refuses charts above 20 MiB compressed; we allow generous room for the expanded files. */
+export const MAX_CHART_EXPANDED = 256 * 1024 * 1024;
+
+export class ChartArchiveError extends Error {
+  override name = "ChartArchiveError";
+}
+
+export interface TarEntry {
+  name: string;
+  type: "file" | "directory" | "other";
+  data: Uint8Array;
+}
+
+function str(buf: Uint8Array, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && buf[end] !== 0) end++;
+  return new TextDecoder().decode(buf.subarray(off, end));
+}
+
+function num(buf: Uint8Array, off: number, len: number): number {
+  if (buf[off]! & 0x80) {
+    // base-256 (GNU) for large values
+    let v = 0;
+    for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
+    return v;
+  }
+  const s = str(buf, off, len).trim();
+  return s ? parseInt(s, 8) : 0;
+}
+
+function pax(data: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = new TextDecoder().decode(data);
+  let i = 0;
+  while (i < text.length) {
+    const sp = text.indexOf(" ", i);
+    if (sp < 0) break;
+    const len = parseInt(text.slice(i, sp), 10);
+    if (!len) break;
+    const rec = text.slice(sp + 1, i + len - 1);
+    const eq = rec.indexOf("=");
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    i += len;
+  }
+  return out;
+}
+
+/** Parse an uncompressed tar buffer into entries. */
+export function parseTar(buf: Uint8Array, label = "archive"): TarEntry[] {
+  const entries: TarEntry[] = [];
+  let off = 0;
+  let longName: string | undefined;
+  let paxHdr: Record<string, string> = {};
+  while (off + 512 <= buf.length) {
+    const h = buf.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const size = num(h, 124, 12);
+    const type = String.fromCharCode(h[156] || 48);
+    const dataStart = off + 512;
+    if (dataStart + size > buf.length) throw new ChartArchiveError(`${label}: truncated tar archive`);
+    const data = buf.subarray(dataStart, dataStart + size);
+    off = dataStart + Math.ceil(size / 512) * 512;
+    if (type === "x") {
+      paxHdr = pax(data);
+      continue;
+    }
+    if (type === "g") continue;
+    if (type === "L") {
+      longName = str(data, 0, data.length);
+      continue;
+    }
+    let name = str(h, 0, 100);
+    const magic = str(h, 257, 6);
+    if (magic.startsWith("ustar")) {
+      const prefix = str(h, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    if (longName) name = longName;
+    if (paxHdr.path) name = paxHdr.path;
+    longName = undefined;
+    paxHdr = {};
+    const kind = type === "0" || type === "\0" || type === "7" ? "file" : type === "5" ? "directory" : "other";
+    entries.push({ name, type: kind, data });
+  }
+  return entries;
+}
+
+/** Read a .tgz (or plain .tar) chart archive into entries. */
+export async function readChartArchive(file: string): Promise<TarEntry[]> {
+  const raw = await readFile(file);
+  let tar: Uint8Array;
+  if (raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      tar = gunzipSync(raw, { maxOutputLength: MAX_CHART_EXPANDED });
+    } catch (e) {
+      throw new ChartArchiveError(`${file}: not a valid gzip chart archive (${(e as Error).message})`);
+    }
+  } else {
+    tar = raw;
+  }
+  return parseTar(tar, file);
+}
+
+/** Safe relative path inside the target dir, or undefined for absolute/.. paths. */
+function safeRel(name: string): string | undefined {
+  const n = normalize(name.replace(/\\/g, "/")).replace(/^(\.\/)+/, "");
+  if (!n || n === "." || n.startsWith("/") || n.split(/[\\/]/).includes("..") || /^[A-Za-z]:/.test(n)) return undefined;
+  return n;
+}
+
+/**
+ * Extract a chart archive into `dest` and return the chart's top-level directory (archives hold one
+ * `<chart>/` folder). Entries escaping the folder and links are skipped.
+ */
+export async function extractChartArchive(file: string, dest: string): Promise<string> {
+  const entries = await readChartArchive(file);
+  const tops = new Set<string>();
+  for (const e of entries) {
+    const rel = safeRel(e.name);
+    if (!rel) throw new ChartArchiveError(`${file}: unsafe path "${e.name}" in chart archive`);
+    if (e.type === "other") continue;
+    const target = join(dest, rel);
+    tops.add(rel.split(/[\\/]/)[0]!);
+    if (e.type === "directory") {
+      await mkdir(target, { recursive: true });
+      continue;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, e.data);
+  }
+  const withChart = [...tops].filter((t) => entries.some((e) => safeRel(e.name) === `${t}${sep}Chart.yaml` || safeRel(e.name) === `${t}/Chart.yaml`));
+  if (withChart.length !== 1) throw new ChartArchiveError(`${file}: not a Helm chart archive (expected one top-level folder with Chart.yaml)`);
+  return join(dest, withChart[0]!);
+}

@@ -1,0 +1,531 @@
+// Image discovery for a chart: the union of every source we know, each image with where it came from.
+//
+//   manifest          `helm template` output, structured: containers/initContainers/ephemeralContainers and
+//                     image volumes of every pod spec in every rendered kind (CronJob, CRs with pod templates…)
+//   env               RELATED_IMAGE_* environment variables (operators), rendered, in values or in templates
+//   manifest-scan     fallback `image:` scan of the rendered text (custom resources with an image field)
+//   annotation        Chart.yaml helm.sh/images, images, artifacthub.io/images (entry `condition` honoured)
+//   images-lock       images.lock / Images.lock (and the images-lock.yaml spellings)
+//   values            image structures in the effective values (image: ref, repository+tag,
+//                     registry+repository+tag, digest; missing tag → appVersion)
+//   template-literal  literal `image:` lines in templates (only when the chart was not rendered)
+//   user              --image
+// Disabled subcharts (condition/tags) are skipped by every static source, as helm skips them when rendering.
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
+import { findHelm, helmVersion, lastLine, runHelm } from "./helm.ts";
+import { chartTree, evalCondition, isMap, loadUserValues, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
+
+export type SourceType = "manifest" | "env" | "manifest-scan" | "annotation" | "images-lock" | "values" | "template-literal" | "user";
+
+export interface ImageSource {
+  type: SourceType;
+  /** chart path in the tree: "app", "app/charts/redis"; absent for --image */
+  chart?: string;
+  /** file in the chart tree: "app/templates/deployment.yaml", "app/Chart.yaml", "app/images.lock" */
+  file?: string;
+  /** rendered object: "Deployment/app" */
+  resource?: string;
+  /** where inside: manifest path "spec.template.spec.containers[0].image", or the values path users set ("redis.image") */
+  path?: string;
+  /** annotation key, env var name, container or entry name */
+  key?: string;
+  name?: string;
+  /** the reference as written, before normalisation */
+  value: string;
+  note?: string;
+}
+
+export interface DiscoveredImage {
+  /** normalised reference: docker.io/library/busybox:1.36 */
+  image: string;
+  sources: ImageSource[];
+}
+
+export interface SkippedItem {
+  chart: string;
+  what: string;
+  reason: string;
+}
+
+export interface RenderInfo {
+  rendered: boolean;
+  helm?: string;
+  helmVersion?: string;
+  /** set when no render happened: why */
+  skipped?: string;
+  /** set when helm template failed: its last error line */
+  error?: string;
+}
+
+export interface DiscoveryResult {
+  chart: { name: string; version: string; appVersion?: string };
+  render: RenderInfo;
+  images: DiscoveredImage[];
+  excluded: { image: string; pattern: string }[];
+  skipped: SkippedItem[];
+  warnings: string[];
+}
+
+export interface DiscoverOptions extends UserValues {
+  /** extracted chart directory (holds Chart.yaml) */
+  chartDir: string;
+  releaseName?: string;
+  namespace?: string;
+  kubeVersion?: string;
+  apiVersions?: string[];
+  /** helm binary path; undefined = look up (HELM_BIN, PATH); false = do not render */
+  helm?: string | false;
+  /** environment for the helm lookup and run (tests) */
+  env?: Record<string, string | undefined>;
+  /** --image: extra images (always included) */
+  extraImages?: string[];
+  /** --exclude-image: exact references or globs with * */
+  excludeImages?: string[];
+  /** skip helm test hooks (helm template --skip-tests) */
+  skipTests?: boolean;
+  renderTimeoutMs?: number;
+}
+
+export class DiscoveryError extends Error {
+  override name = "DiscoveryError";
+}
+
+const ORDER: SourceType[] = ["manifest", "env", "manifest-scan", "annotation", "images-lock", "values", "template-literal", "user"];
+const ANNOTATION_KEYS = ["helm.sh/images", "images", "artifacthub.io/images"];
+const LOCK_FILES = ["images.lock", "Images.lock", "images-lock.yaml", "images.lock.yaml", ".images.lock.yaml"];
+
+class Collector {
+  map = new Map<string, DiscoveredImage>();
+  add(raw: string, src: Omit<ImageSource, "value">): string | undefined {
+    const image = tryNormalizeImage(raw);
+    if (!image) return undefined;
+    let e = this.map.get(image);
+    if (!e) this.map.set(image, (e = { image, sources: [] }));
+    const s: ImageSource = { ...src, value: raw.trim() };
+    for (const k of Object.keys(s) as (keyof ImageSource)[]) if (s[k] === undefined) delete s[k];
+    const sig = JSON.stringify(s);
+    if (!e.sources.some((x) => JSON.stringify(x) === sig)) e.sources.push(s);
+    return image;
+  }
+}
+
+/** Discover the images a chart uses. Never fails because a render failed: the static sources still run. */
+export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryResult> {
+  const warnings: string[] = [];
+  const skipped: SkippedItem[] = [];
+  const col = new Collector();
+  const temps: string[] = [];
+  const tmp = async () => {
+    const d = await mkdtemp(join(tmpdir(), "ka-subchart-"));
+    temps.push(d);
+    return d;
+  };
+  try {
+    const user = await loadUserValues(opts);
+    const tree = await chartTree(opts.chartDir, user, tmp);
+    const nodes = walkTree(tree);
+    for (const n of nodes) {
+      if (!n.enabled && n !== tree && !nodes.some((p) => p.children.includes(n) && !p.enabled)) {
+        skipped.push({ chart: n.path, what: "subchart", reason: n.reason ?? "disabled" });
+      }
+    }
+
+    // 1. render
+    const render = await renderChart(opts, tree, col, warnings);
+
+    // 2. static sources of every enabled chart
+    for (const node of nodes.filter((n) => n.enabled)) {
+      await scanAnnotations(node, col, skipped, warnings);
+      await scanLocks(node, col, skipped, warnings);
+      scanValues(node, col, warnings, render.rendered);
+      if (!render.rendered) await scanTemplates(node, col);
+    }
+
+    // 3. user additions and exclusions
+    for (const img of opts.extraImages ?? []) {
+      if (!col.add(img, { type: "user", key: "--image" })) throw new DiscoveryError(`--image ${img}: not a valid image reference`);
+    }
+    const excluded: DiscoveryResult["excluded"] = [];
+    const matchers = (opts.excludeImages ?? []).map((p) => ({ pattern: p, test: excludeMatcher(p) }));
+    const images: DiscoveredImage[] = [];
+    for (const e of col.map.values()) {
+      const hit = matchers.find((m) => m.test(e.image));
+      if (hit && !e.sources.some((s) => s.type === "user")) {
+        excluded.push({ image: e.image, pattern: hit.pattern });
+        continue;
+      }
+      e.sources.sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
+      images.push(e);
+    }
+    for (const m of matchers) if (!excluded.some((x) => x.pattern === m.pattern)) warnings.push(`--exclude-image ${m.pattern} matched no image`);
+    images.sort((a, b) => a.image.localeCompare(b.image));
+    excluded.sort((a, b) => a.image.localeCompare(b.image));
+    return {
+      chart: { name: tree.meta.name, version: tree.meta.version, ...(tree.meta.appVersion ? { appVersion: tree.meta.appVersion } : {}) },
+      render,
+      images,
+      excluded,
+      skipped,
+      warnings,
+    };
+  } finally {
+    await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+  }
+}
+
+/** An --exclude-image pattern: a reference (normalised, with or without tag) or a glob with `*`. */
+export function excludeMatcher(pattern: string): (image: string) => boolean {
+  if (pattern.includes("*")) {
+    const re = new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    return (img) => {
+      const ref = parseImage(img);
+      const short = img.replace(/^docker\.io\/(library\/)?/, "");
+      return re.test(img) || re.test(repositoryOf(ref)) || re.test(short);
+    };
+  }
+  const hasVersion = /@|:[^/]*$/.test(pattern);
+  const norm = tryNormalizeImage(pattern);
+  if (!norm) throw new DiscoveryError(`--exclude-image ${pattern}: not an image reference or glob`);
+  if (hasVersion) return (img) => img === norm;
+  const repo = repositoryOf(parseImage(norm));
+  return (img) => repositoryOf(parseImage(img)) === repo;
+}
+
+// ---------------- rendering ----------------
+
+async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collector, warnings: string[]): Promise<RenderInfo> {
+  if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--no-render)" };
+  const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
+  if (!found.bin) return { rendered: false, skipped: found.reason };
+  const info: RenderInfo = { rendered: false, helm: found.bin };
+  try {
+    info.helmVersion = await helmVersion(found.bin);
+  } catch (e) {
+    info.skipped = (e as Error).message;
+    return info;
+  }
+  const args = ["template", opts.releaseName || tree.meta.name, opts.chartDir, "--namespace", opts.namespace || "default"];
+  for (const f of opts.valuesFiles ?? []) args.push("--values", f);
+  for (const s of opts.setJson ?? []) args.push("--set-json", s);
+  for (const s of opts.set ?? []) args.push("--set", s);
+  for (const s of opts.setString ?? []) args.push("--set-string", s);
+  if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
+  for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
+  if (opts.skipTests) args.push("--skip-tests");
+  const r = await runHelm(found.bin, args, { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
+  if (r.code !== 0) {
+    info.error = lastLine(r.stderr) || `helm template exited with ${r.code}`;
+    warnings.push(`helm template failed, using static sources only: ${info.error}`);
+    return info;
+  }
+  info.rendered = true;
+  scanManifests(r.stdout, col, warnings);
+  return info;
+}
+
+/** Split `helm template` output into documents with their `# Source:` file. */
+export function splitManifests(text: string): { file?: string; text: string }[] {
+  return text
+    .split(/^---[ \t]*$/m)
+    .map((t) => ({ file: /^#\s*Source:\s*(.+?)\s*$/m.exec(t)?.[1], text: t }))
+    .filter((d) => d.text.replace(/^\s*#.*$/gm, "").trim() !== "");
+}
+
+function chartOfFile(file?: string): string | undefined {
+  if (!file) return undefined;
+  const i = file.lastIndexOf("/templates/");
+  return i > 0 ? file.slice(0, i) : file.split("/")[0];
+}
+
+const SCAN_RE = /^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
+const SCAN_JSON_RE = /"image"\s*:\s*"([^"]+)"/g;
+
+/** Extract images from rendered manifests (structured first, then the fallback scan). */
+export function scanManifests(text: string, col: Collector | { add: Collector["add"] }, warnings: string[]): void {
+  for (const d of splitManifests(text)) {
+    const chart = chartOfFile(d.file);
+    const found = new Set<string>();
+    let obj: unknown;
+    try {
+      obj = parse(d.text);
+    } catch (e) {
+      warnings.push(`${d.file ?? "rendered manifest"}: not valid YAML (${(e as Error).message.split("\n")[0]}); only the image: scan was used`);
+    }
+    if (isMap(obj)) {
+      const md = isMap(obj.metadata) ? obj.metadata : {};
+      const resource = `${obj.kind ?? "?"}/${md.name ?? "?"}`;
+      const hook = isMap(md.annotations) && typeof md.annotations["helm.sh/hook"] === "string" ? `helm hook: ${md.annotations["helm.sh/hook"]}` : undefined;
+      const base = { chart, file: d.file, resource, note: hook };
+      walk(obj, "", (node, path) => {
+        if (Array.isArray(node.containers)) {
+          for (const list of ["initContainers", "containers", "ephemeralContainers"]) {
+            const cs = node[list];
+            if (!Array.isArray(cs)) continue;
+            cs.forEach((c, i) => {
+              if (isMap(c) && typeof c.image === "string") {
+                const img = col.add(c.image, { type: "manifest", ...base, path: `${path}${list}[${i}].image`, name: typeof c.name === "string" ? c.name : undefined });
+                if (img) found.add(img);
+              }
+            });
+          }
+          if (Array.isArray(node.volumes)) {
+            node.volumes.forEach((v, i) => {
+              if (isMap(v) && isMap(v.image) && typeof v.image.reference === "string") {
+                const img = col.add(v.image.reference, { type: "manifest", ...base, path: `${path}volumes[${i}].image.reference`, name: typeof v.name === "string" ? v.name : undefined });
+                if (img) found.add(img);
+              }
+            });
+          }
+        }
+        if (typeof node.name === "string" && /^RELATED_IMAGE_/.test(node.name) && typeof node.value === "string") {
+          const img = col.add(node.value, { type: "env", ...base, path: `${path}value`, key: node.name });
+          if (img) found.add(img);
+        }
+      });
+    }
+    for (const re of [SCAN_RE, SCAN_JSON_RE]) {
+      for (const m of d.text.matchAll(re)) {
+        const img = tryNormalizeImage(m[1]);
+        if (!img || found.has(img)) continue;
+        const line = d.text.slice(0, m.index).split("\n").length - (d.text.startsWith("\n") ? 1 : 0);
+        col.add(m[1]!, { type: "manifest-scan", chart, file: d.file, resource: isMap(obj) ? `${obj.kind ?? "?"}/${(isMap(obj.metadata) && obj.metadata.name) || "?"}` : undefined, note: `line ${line}` });
+        found.add(img);
+      }
+    }
+  }
+}
+
+function walk(node: unknown, path: string, visit: (m: Values, path: string) => void): void {
+  if (Array.isArray(node)) {
+    node.forEach((c, i) => walk(c, `${path.replace(/\.$/, "")}[${i}].`, visit));
+  } else if (isMap(node)) {
+    visit(node, path);
+    for (const [k, v] of Object.entries(node)) if (v && typeof v === "object") walk(v, `${path}${k}.`, visit);
+  }
+}
+
+// ---------------- static sources ----------------
+
+function rel(node: ChartNode, file: string): string {
+  return `${node.path}/${file}`;
+}
+
+async function scanAnnotations(node: ChartNode, col: Collector, skipped: SkippedItem[], warnings: string[]): Promise<void> {
+  const ann = node.meta.annotations;
+  if (!isMap(ann)) return;
+  for (const key of ANNOTATION_KEYS) {
+    const raw = ann[key];
+    if (typeof raw !== "string" || !raw.trim()) continue;
+    let list: unknown;
+    try {
+      list = parse(raw);
+    } catch (e) {
+      warnings.push(`${rel(node, "Chart.yaml")}: annotation ${key} is not valid YAML (${(e as Error).message.split("\n")[0]})`);
+      continue;
+    }
+    if (!Array.isArray(list)) {
+      warnings.push(`${rel(node, "Chart.yaml")}: annotation ${key} is not a list`);
+      continue;
+    }
+    list.forEach((entry, i) => {
+      const image = typeof entry === "string" ? entry : isMap(entry) && typeof entry.image === "string" ? entry.image : undefined;
+      if (!image) {
+        warnings.push(`${rel(node, "Chart.yaml")}: annotation ${key}[${i}] has no image`);
+        return;
+      }
+      const name = isMap(entry) && typeof entry.name === "string" ? entry.name : undefined;
+      const cond = isMap(entry) && typeof entry.condition === "string" ? entry.condition : undefined;
+      if (cond && evalCondition(cond, node.values) === false) {
+        skipped.push({ chart: node.path, what: `annotation ${key}: ${image}`, reason: `condition ${cond} is false` });
+        return;
+      }
+      if (!col.add(image, { type: "annotation", chart: node.path, file: rel(node, "Chart.yaml"), key, name, note: cond ? `condition ${cond}` : undefined })) {
+        warnings.push(`${rel(node, "Chart.yaml")}: annotation ${key}[${i}] "${image}" is not a valid image reference`);
+      }
+    });
+  }
+}
+
+async function scanLocks(node: ChartNode, col: Collector, skipped: SkippedItem[], warnings: string[]): Promise<void> {
+  let files: string[];
+  try {
+    files = await readdir(node.dir);
+  } catch {
+    return;
+  }
+  for (const f of LOCK_FILES.filter((n) => files.includes(n))) {
+    let doc: unknown;
+    try {
+      doc = parse(await readFile(join(node.dir, f), "utf8"));
+    } catch (e) {
+      warnings.push(`${rel(node, f)}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
+      continue;
+    }
+    const list = isMap(doc) ? doc.images : Array.isArray(doc) ? doc : undefined;
+    if (!Array.isArray(list)) {
+      warnings.push(`${rel(node, f)}: no images list`);
+      continue;
+    }
+    list.forEach((entry, i) => {
+      const image = typeof entry === "string" ? entry : isMap(entry) && typeof entry.image === "string" ? entry.image : undefined;
+      if (!image) return;
+      const name = isMap(entry) && typeof entry.name === "string" ? entry.name : undefined;
+      const owner = isMap(entry) && typeof entry.chart === "string" ? entry.chart : undefined;
+      if (owner && owner !== node.meta.name) {
+        const sub = node.children.find((c) => c.meta.name === owner || c.path.endsWith(`/charts/${owner}`));
+        if (sub && !sub.enabled) {
+          skipped.push({ chart: sub.path, what: `${f}: ${image}`, reason: sub.reason ?? "subchart disabled" });
+          return;
+        }
+      }
+      if (!col.add(image, { type: "images-lock", chart: node.path, file: rel(node, f), path: `images[${i}]`, name })) {
+        warnings.push(`${rel(node, f)}: images[${i}] "${image}" is not a valid image reference`);
+      }
+    });
+  }
+}
+
+const TEMPLATE_EXPR = /\{\{|\$\{/;
+
+function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean): void {
+  const childKeys = new Set(node.children.map((c) => c.path.slice(c.path.lastIndexOf("/") + 1)));
+  const globalRegistry = isMap(node.values.global) && typeof node.values.global.imageRegistry === "string" && node.values.global.imageRegistry ? node.values.global.imageRegistry : undefined;
+  const isRoot = node.valuesPrefix === "";
+  const add = (value: string, path: string, type: SourceType, extra: Partial<ImageSource> = {}) => {
+    const full = `${node.valuesPrefix}${path}`;
+    if (TEMPLATE_EXPR.test(value)) {
+      if (!rendered) warnings.push(`values ${full} holds a template expression ("${value}"); only a helm render resolves it`);
+      return;
+    }
+    col.add(value, { type, chart: node.path, path: full, ...extra });
+  };
+  const visit = (v: unknown, path: string, key: string, depth: number): void => {
+    if (depth > 64) return;
+    if (Array.isArray(v)) {
+      v.forEach((c, i) => visit(c, `${path}[${i}]`, key, depth + 1));
+      return;
+    }
+    if (!isMap(v)) return;
+    const structured = imageStructure(v, key, node.meta.appVersion, globalRegistry);
+    if (structured) add(structured.ref, path, "values", structured.note ? { note: structured.note } : {});
+    if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") add(v.value, `${path}.value`.replace(/^\./, ""), "env", { key: v.name });
+    for (const [k, c] of Object.entries(v)) {
+      if (path === "" && (childKeys.has(k) || (!isRoot && k === "global"))) continue;
+      const p = path ? `${path}.${k}` : k;
+      if (typeof c === "string" && c.trim()) {
+        if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values");
+        continue;
+      }
+      visit(c, p, k, depth + 1);
+    }
+  };
+  visit(node.values, "", "", 0);
+}
+
+/** repository (+registry, +tag, +digest) maps. Tag falls back to the chart's appVersion like most templates do. */
+function imageStructure(v: Values, key: string, appVersion: string | undefined, globalRegistry: string | undefined): { ref: string; note?: string } | undefined {
+  if (typeof v.repository !== "string" || !v.repository.trim()) return undefined;
+  const shaped = /image/i.test(key) || "tag" in v || "registry" in v || "digest" in v || "pullPolicy" in v;
+  if (!shaped) return undefined;
+  const notes: string[] = [];
+  let registry = typeof v.registry === "string" ? v.registry.trim() : "";
+  if (globalRegistry) {
+    if (registry !== globalRegistry) notes.push(`registry from global.imageRegistry`);
+    registry = globalRegistry;
+  }
+  let ref = registry ? `${registry.replace(/\/+$/, "")}/${v.repository.trim()}` : v.repository.trim();
+  const tag = v.tag === undefined || v.tag === null || v.tag === "" ? undefined : String(v.tag).trim();
+  const digestRaw = typeof v.digest === "string" && v.digest.trim() ? v.digest.trim() : typeof v.sha === "string" && v.sha.trim() ? v.sha.trim() : undefined;
+  const digest = digestRaw && !digestRaw.includes(":") && /^[0-9a-f]{64}$/.test(digestRaw) ? `sha256:${digestRaw}` : digestRaw;
+  if (tag) ref += `:${tag}`;
+  else if (!digest && appVersion) {
+    ref += `:${appVersion}`;
+    notes.push(`tag defaulted to appVersion ${appVersion}`);
+  } else if (!digest) notes.push("no tag: latest assumed");
+  if (digest) ref += `@${digest}`;
+  return { ref, note: notes.join("; ") || undefined };
+}
+
+const LITERAL_IMAGE_RE = /^[ \t]*(?:-[ \t]+)?image[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
+const LITERAL_ENV_RE = /name[ \t]*:[ \t]*["']?(RELATED_IMAGE_\w+)["']?[ \t]*\r?\n[ \t]*value[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*$/gm;
+
+async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
+  const tdir = join(node.dir, "templates");
+  let files: string[];
+  try {
+    files = (await readdir(tdir, { recursive: true })) as string[];
+  } catch {
+    return;
+  }
+  for (const f of files.filter((x) => /\.(ya?ml|tpl|json)$/.test(x)).sort()) {
+    let text: string;
+    try {
+      text = await readFile(join(tdir, f), "utf8");
+    } catch {
+      continue;
+    }
+    const file = `${node.path}/templates/${f.replace(/\\/g, "/")}`;
+    for (const m of text.matchAll(LITERAL_IMAGE_RE)) {
+      col.add(m[1]!, { type: "template-literal", chart: node.path, file, note: `line ${text.slice(0, m.index).split("\n").length}` });
+    }
+    for (const m of text.matchAll(LITERAL_ENV_RE)) {
+      col.add(m[2]!, { type: "env", chart: node.path, file, key: m[1], note: `line ${text.slice(0, m.index).split("\n").length + 1}` });
+    }
+  }
+}
+
+// ---------------- presentation ----------------
+
+/** A compact label for the table: "manifest Deployment/app", "values image", "annotation helm.sh/images". */
+export function sourceLabel(s: ImageSource): string {
+  switch (s.type) {
+    case "manifest":
+    case "manifest-scan":
+      return `${s.type} ${s.resource ?? s.file ?? ""}`.trim();
+    case "env":
+      return `env ${s.key}${s.resource ? ` (${s.resource})` : s.path ? ` (values ${s.path})` : ""}`;
+    case "values":
+      return `values ${s.path}`;
+    case "annotation":
+      return `annotation ${s.key}${s.chart && s.chart.includes("/") ? ` (${s.chart})` : ""}`;
+    case "images-lock":
+      return `images-lock ${s.file}`;
+    case "template-literal":
+      return `template ${s.file}`;
+    case "user":
+      return "--image";
+  }
+}
+
+/** Multi-line explanation of one image for --why. */
+export function explain(img: DiscoveredImage): string {
+  const lines = [img.image];
+  for (const s of img.sources) {
+    const parts: string[] = [];
+    if (s.file) parts.push(s.file);
+    if (s.resource) parts.push(s.resource);
+    if (s.path) parts.push(s.type === "values" || (s.type === "env" && !s.file) ? `values ${s.path}` : s.path);
+    if (s.key) parts.push(s.key);
+    if (s.name) parts.push(`name=${s.name}`);
+    parts.push(`= ${JSON.stringify(s.value)}`);
+    if (s.note) parts.push(`(${s.note})`);
+    lines.push(`  ${s.type.padEnd(16)} ${parts.join("  ")}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Find the entry for --why: exact normalised match, else by repository (when no tag was given). */
+export function findImage(result: DiscoveryResult, query: string): DiscoveredImage[] {
+  const norm = tryNormalizeImage(query);
+  if (!norm) throw new DiscoveryError(`--why ${query}: not an image reference`);
+  const exact = result.images.filter((i) => i.image === norm);
+  if (exact.length) return exact;
+  const hasVersion = /@|:[^/]*$/.test(query);
+  if (hasVersion) return [];
+  const repo = repositoryOf(parseImage(norm));
+  return result.images.filter((i) => repositoryOf(parseImage(i.image)) === repo);
+}

@@ -1,0 +1,64 @@
+// `kubectl mirror images`: load a chart from any source, discover its images, map them to a destination.
+import { loadChart, type ChartRequest, type LoadedChart } from "./chart-source.ts";
+import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "./discover.ts";
+import { mapImages, readRegistryMap, writeRegistryMap, type MapMode, type RegistryMapEntry } from "./mapping.ts";
+import { table } from "../../../shared/cli/output.ts";
+
+export interface ImagesMapping {
+  dest?: string;
+  mode?: MapMode;
+  prefix?: string;
+  registryMapFile?: string;
+  /** entries given directly (library callers); appended after the file's */
+  registryMap?: RegistryMapEntry[];
+  mapOut?: string;
+}
+
+export interface ImagesReport extends Omit<DiscoveryResult, "chart" | "images"> {
+  chart: DiscoveryResult["chart"] & { source: LoadedChart["source"] };
+  images: (DiscoveredImage & { destination?: string })[];
+  /** present when a destination or registry map was given: the repository map actually used */
+  registryMap?: RegistryMapEntry[];
+}
+
+/** Load, discover and (optionally) map. Temp files are removed before returning. */
+export async function chartImages(req: ChartRequest, discover: Omit<DiscoverOptions, "chartDir">, mapping: ImagesMapping = {}): Promise<ImagesReport> {
+  // read the map first: a bad map file should fail before any download
+  const fileMap = mapping.registryMapFile ? await readRegistryMap(mapping.registryMapFile) : [];
+  const chart = await loadChart(req);
+  let result: DiscoveryResult;
+  try {
+    result = await discoverImages({ ...discover, chartDir: chart.dir, env: discover.env ?? req.env });
+  } finally {
+    await chart.cleanup();
+  }
+  const report: ImagesReport = { ...result, chart: { ...result.chart, source: chart.source } };
+  const entries = [...fileMap, ...(mapping.registryMap ?? [])];
+  if (mapping.dest || entries.length) {
+    const mapped = mapImages(result.images.map((i) => i.image), mapping.dest ?? "", mapping.mode ?? "strip-host", entries, { prefix: mapping.prefix });
+    report.images = result.images.map((img, i) => ({ ...img, destination: mapped.images[i]!.destination }));
+    report.registryMap = mapped.registryMap;
+    if (mapping.mapOut) await writeRegistryMap(mapping.mapOut, mapped.registryMap);
+  }
+  return report;
+}
+
+/** The human table: IMAGE, SOURCES (+ DESTINATION when mapped). */
+export function imagesTable(r: ImagesReport): string {
+  const mapped = r.images.some((i) => i.destination);
+  const rows = r.images.map((i) => {
+    const labels = [...new Set(i.sources.map(sourceLabel))].join(", ");
+    return mapped ? [i.image, i.destination, labels] : [i.image, labels];
+  });
+  return table(mapped ? ["image", "destination", "sources"] : ["image", "sources"], rows);
+}
+
+/** One line for stderr about how discovery went (render or static only). */
+export function summaryLine(r: ImagesReport): string {
+  const how = r.render.rendered
+    ? `rendered with helm ${r.render.helmVersion ?? ""}`.trim()
+    : r.render.error
+      ? `NOT rendered (helm template failed: ${r.render.error}); static sources only`
+      : `NOT rendered (${r.render.skipped}); static sources only: annotations, images.lock, values, literal images in templates`;
+  return `${r.images.length} image(s) in chart ${r.chart.name} ${r.chart.version}: ${how}`;
+}
