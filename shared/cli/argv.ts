@@ -39,7 +39,8 @@ export function flagTable(args: ArgsDef): Map<string, FlagInfo> {
   for (const [name, def] of Object.entries(args)) {
     if (def.type === "positional") continue;
     const info: FlagInfo = { name, type: (def.type ?? "string") as FlagInfo["type"] };
-    const names = [name, kebab(name), ...(Array.isArray(def.alias) ? def.alias : def.alias ? [def.alias] : [])];
+    const alias = (def as { alias?: string | string[] }).alias;
+    const names = [name, kebab(name), ...(Array.isArray(alias) ? alias : alias ? [alias] : [])];
     for (const n of names) t.set(n, info);
     if (info.type === "boolean") t.set(`no-${kebab(name)}`, info);
   }

@@ -15,7 +15,6 @@ function create(opts: LoggerOptions): ConsolaInstance {
     level,
     stdout: process.stderr,
     stderr: process.stderr,
-    fancy: false,
     formatOptions: { date: false, colors: !!process.stderr.isTTY && !process.env.NO_COLOR, compact: true },
     reporters: [
       {

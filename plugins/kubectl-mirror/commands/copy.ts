@@ -1,0 +1,64 @@
+// kubectl mirror copy SRC DST [SRC DST …] | --from-file FILE
+import { defineCommand } from "citty";
+import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { repeated } from "../../../shared/cli/argv.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { printData, table } from "../../../shared/cli/output.ts";
+import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { parsePlatform } from "../../../shared/oci/platform.ts";
+import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
+
+export default defineCommand({
+  meta: {
+    name: "copy",
+    description: "Copy images, charts and artifacts between registries, OCI layout dirs and OCI archives",
+    examples: [
+      "kubectl mirror copy docker.io/library/nginx:1.27 registry.local:5000/library/nginx:1.27",
+      "kubectl mirror copy quay.io/org/app:v1 oci-archive:app.tar            # registry → archive",
+      "kubectl mirror copy oci-archive:app.tar:v1 registry.local/org/app    # archive → registry (tag kept)",
+      "kubectl mirror copy --from-file pairs.txt --platform linux/amd64 --concurrency 16",
+      "echo \"$PASS\" | kubectl mirror copy src/app:v1 reg.local/app:v1 --username admin --password-stdin",
+    ],
+  } as any,
+  args: {
+    source: { type: "positional", required: false, description: "source reference (host/repo:tag, oci-layout:DIR[:tag], oci-archive:FILE[:tag])" },
+    destination: { type: "positional", required: false, description: "destination reference; without a tag the source tag is kept" },
+    "from-file": { type: "string", description: "file with one 'SRC DST' pair per line ('-' for stdin)", valueHint: "FILE" },
+    concurrency: { type: "string", description: "parallel blob transfers (default 8)" },
+    platform: { type: "string", description: "only these platforms of multi-arch images, e.g. linux/amd64 (repeatable)", valueHint: "OS/ARCH" },
+    "exclude-extras": { type: "boolean", description: "do not copy cosign signatures/attestations/SBOMs and OCI referrers" },
+    gzip: { type: "boolean", description: "gzip-compress oci-archive outputs (default: by .gz/.tgz file suffix)" },
+    ...dryRunArgs,
+    ...outputArgs,
+    ...registryArgs,
+  },
+  async run({ args, rawArgs }) {
+    const positionals = (args._ as string[]) ?? [];
+    if (positionals.length % 2) throw new UsageError(`expected SRC DST pairs, got ${positionals.length} argument(s)`, "each source needs a destination");
+    const pairs: CopyPair[] = [];
+    for (let i = 0; i < positionals.length; i += 2) pairs.push({ src: positionals[i]!, dst: positionals[i + 1]! });
+    if (args["from-file"]) pairs.push(...readPairsFile(String(args["from-file"])));
+    if (!pairs.length) throw new UsageError("nothing to copy", 'give SRC DST, or --from-file FILE; see "kubectl mirror copy --help"');
+    const concurrency = args.concurrency ? Number(args.concurrency) : 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: expected a positive whole number, got "${args.concurrency}"`);
+    const platforms = repeated(rawArgs, ["platform"]).map((p) => {
+      try {
+        return parsePlatform(p);
+      } catch (e) {
+        throw new UsageError(`--platform: ${(e as Error).message}`);
+      }
+    });
+    const registry = await registryOptionsFromArgs(args, rawArgs);
+    const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
+    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent });
+    progress.finish();
+    const failed = results.filter((r) => r.status === "failed");
+    printData(
+      { images: results, summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } },
+      args.output as string | undefined,
+      () => table(["source", "destination", "status", "digest", "copied"], results.map((r) => [r.src, r.label.split(" → ")[1] ?? r.dst, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? r.error : humanBytes(r.bytesCopied)])),
+    );
+    if (failed.length) throw new CliError(`${failed.length} of ${results.length} copies failed`);
+  },
+});

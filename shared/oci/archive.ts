@@ -1,0 +1,380 @@
+// OCI archive = a tar of an OCI image layout, streamed both ways (optionally gzip-compressed).
+// Writer: oci-layout, index.json, every manifest and config first, big blobs after — so a reader knows the
+// whole graph before the first large blob. Written to a temp name and renamed when complete.
+// Reader: plain tar → random access by offset (parallel reads, no extraction); gzip → one sequential pass
+// that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { createGunzip, createGzip } from "node:zlib";
+import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
+import { NotFoundError, OciError, UnsupportedError } from "./errors.ts";
+import { MT } from "./media-types.ts";
+import type { Plan, Store } from "./store.ts";
+import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
+import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
+
+const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
+
+function blobName(digest: string): string {
+  return `blobs/${digest.slice(0, digest.indexOf(":"))}/${digestHex(digest)}`;
+}
+
+// ------------------------------------------------------------------ writer
+
+export class OciArchiveWriter implements Store {
+  readonly name: string;
+  readonly id: string;
+  private tmp: string;
+  private out?: Writable;
+  private file?: Writable;
+  private tar?: TarWriter;
+  private written = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private prepared = false;
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private opts: { gzip?: boolean; mtime?: number } = {},
+  ) {
+    this.name = `oci-archive:${path}`;
+    this.id = `archive-out:${path}`;
+    this.tmp = `${path}.partial-${process.pid}`;
+  }
+
+  private start(): void {
+    if (this.tar) return;
+    this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
+    if (this.opts.gzip) {
+      const gz = createGzip({ level: 6 });
+      gz.pipe(this.file);
+      this.out = gz;
+    } else this.out = this.file;
+    this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  /** Write oci-layout, index.json, all manifests and small blobs before any big blob. */
+  async prepare(plan: Plan): Promise<void> {
+    if (this.prepared) throw new OciError(`archive ${this.path} was already prepared`, "ARCHIVE");
+    this.prepared = true;
+    return this.serial(async () => {
+      this.start();
+      const tar = this.tar!;
+      const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+      await tar.addFile("oci-layout", layout.length, layout);
+      const index: ImageIndex = { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
+      for (const r of plan.roots) {
+        if (!r.tags.length) index.manifests.push({ mediaType: r.desc.mediaType, digest: r.desc.digest, size: r.desc.size });
+        for (const t of r.tags) index.manifests.push({ mediaType: r.desc.mediaType, digest: r.desc.digest, size: r.desc.size, annotations: { [REF_NAME]: t } });
+      }
+      const ib = Buffer.from(JSON.stringify(index));
+      await tar.addFile("index.json", ib.length, ib);
+      await tar.addDirectory("blobs/sha256");
+      for (const m of plan.manifests) {
+        if (this.written.has(m.desc.digest) || !m.bytes) continue;
+        verifyBytes(`manifest ${m.desc.digest}`, m.bytes, m.desc.digest, m.desc.size);
+        await tar.addFile(blobName(m.desc.digest), m.bytes.byteLength, m.bytes);
+        this.written.add(m.desc.digest);
+      }
+      for (const [digest, bytes] of plan.smallBlobs) {
+        if (this.written.has(digest)) continue;
+        verifyBytes(`blob ${digest}`, bytes, digest);
+        await tar.addFile(blobName(digest), bytes.byteLength, bytes);
+        this.written.add(digest);
+      }
+    });
+  }
+
+  async resolve(): Promise<Descriptor> {
+    throw new UnsupportedError(`${this.name} is being written; it cannot be read in the same run`);
+  }
+  async fetchManifest(): Promise<Uint8Array> {
+    throw new UnsupportedError(`${this.name} is write-only`);
+  }
+  async fetchBlob(): Promise<Readable> {
+    throw new UnsupportedError(`${this.name} is write-only`);
+  }
+  async exists(desc: Descriptor): Promise<boolean> {
+    return this.written.has(desc.digest);
+  }
+
+  async pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    if (!this.prepared) throw new OciError(`archive ${this.path}: blobs arrived before the graph (internal error)`, "ARCHIVE");
+    return this.serial(async () => {
+      if (this.written.has(desc.digest)) return;
+      const src = await open();
+      const v = new VerifyStream(`blob ${desc.digest}`, desc.digest, desc.size);
+      src.on("error", (e) => v.destroy(e));
+      await this.tar!.addFile(blobName(desc.digest), desc.size, src.pipe(v));
+      this.written.add(desc.digest);
+    });
+  }
+
+  async pushManifest(desc: Descriptor, bytes: Uint8Array): Promise<void> {
+    if (this.written.has(desc.digest)) return;
+    // a manifest not in the plan (should not happen): still store it, but it won't be in index.json
+    return this.serial(async () => {
+      if (this.written.has(desc.digest)) return;
+      await this.tar!.addFile(blobName(desc.digest), bytes.byteLength, bytes);
+      this.written.add(desc.digest);
+    });
+  }
+
+  async tag(): Promise<void> {
+    // tags were written into index.json by prepare()
+  }
+
+  /** Finish the tar, flush, and rename the temp file to its final name. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    if (!this.tar) return;
+    await this.tar.finish();
+    await new Promise<void>((resolve, reject) => {
+      this.file!.once("error", reject);
+      this.file!.once("close", resolve);
+      this.out!.end();
+    });
+    await rename(this.tmp, this.path);
+  }
+
+  /** Drop the partial file (after a failure). */
+  async abort(): Promise<void> {
+    this.closed = true;
+    this.out?.destroy();
+    this.file?.destroy();
+    await rm(this.tmp, { force: true });
+  }
+}
+
+// ------------------------------------------------------------------ reader
+
+interface EntryLoc {
+  offset: number;
+  size: number;
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Check an entry is a safe, known part of an OCI layout. */
+function checkEntry(e: TarEntry, path: string): string | undefined {
+  const name = safeEntryPath(e.header.name);
+  if (e.header.type === "directory") return undefined;
+  if (e.header.type !== "file") throw new TarError(`archive ${path}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
+  return name;
+}
+
+export class OciArchiveReader implements Store {
+  readonly name: string;
+  readonly id: string;
+  /** random-access index (plain tar) */
+  private entries = new Map<string, EntryLoc>();
+  /** in-memory small entries (gzip mode prefix) */
+  private small = new Map<string, Buffer>();
+  private index!: ImageIndex;
+  sequential = false;
+  private iterator?: AsyncGenerator<TarEntry>;
+  private pending?: TarEntry;
+
+  private constructor(readonly path: string) {
+    this.name = `oci-archive:${path}`;
+    this.id = `archive:${path}`;
+  }
+
+  static async open(path: string): Promise<OciArchiveReader> {
+    await stat(path).catch(() => {
+      throw new NotFoundError(`archive ${path}`, "check the path");
+    });
+    const r = new OciArchiveReader(path);
+    if (await isGzip(path)) await r.openSequential();
+    else await r.openRandomAccess();
+    return r;
+  }
+
+  /** Plain tar: walk headers (skipping data with positioned reads) to build an offset index. */
+  private async openRandomAccess(): Promise<void> {
+    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    for await (const e of readTar(src)) {
+      const name = checkEntry(e, this.path);
+      if (!name) continue;
+      this.entries.set(name, { offset: e.offset, size: e.header.size });
+      if (name === "index.json" || name === "oci-layout") this.small.set(name, await e.bytes(SMALL));
+    }
+    this.loadIndex();
+  }
+
+  /** gzip: read the prefix of small entries; stop at the first big blob (kept pending for streamBlobs). */
+  private async openSequential(): Promise<void> {
+    this.sequential = true;
+    const gunzip = createGunzip();
+    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    src.on("error", (e) => gunzip.destroy(e));
+    this.iterator = readTar(src.pipe(gunzip));
+    for (;;) {
+      const n = await this.iterator.next();
+      if (n.done) break;
+      const e = n.value;
+      const name = checkEntry(e, this.path);
+      if (!name) continue;
+      if (e.header.size > SMALL) {
+        this.pending = e;
+        break;
+      }
+      this.small.set(name, await e.bytes(SMALL));
+    }
+    this.loadIndex();
+  }
+
+  private loadIndex(): void {
+    if (!this.small.has("oci-layout") && !this.entries.has("oci-layout")) throw new OciError(`${this.path} is not an OCI archive (no oci-layout entry)`, "BAD_ARCHIVE", "create archives with `kubectl mirror copy … oci-archive:FILE` or `skopeo copy … oci-archive:FILE`");
+    const ib = this.small.get("index.json");
+    if (!ib) throw new OciError(`${this.path} is not an OCI archive (no index.json${this.sequential ? " before the first large blob" : ""})`, "BAD_ARCHIVE");
+    this.index = JSON.parse(ib.toString("utf8")) as ImageIndex;
+  }
+
+  async tags(): Promise<string[]> {
+    return this.index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t);
+  }
+
+  /** Every root in index.json with its tag (if any). */
+  roots(): { desc: Descriptor; tag?: string }[] {
+    return this.index.manifests.map((m) => ({ desc: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) }, tag: m.annotations?.[REF_NAME] }));
+  }
+
+  async resolve(ref: string): Promise<Descriptor> {
+    const hit = /^[a-z0-9]+:[a-f0-9]+$/.test(ref)
+      ? this.index.manifests.find((m) => m.digest === ref)
+      : this.index.manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (ref === "latest" && this.index.manifests.length === 1 ? this.index.manifests[0] : undefined);
+    if (!hit) {
+      if (/^[a-z0-9]+:[a-f0-9]+$/.test(ref) && (this.small.has(blobName(ref)) || this.entries.has(blobName(ref)))) {
+        const b = await this.readSmall(ref);
+        const j = JSON.parse(b.toString("utf8")) as { mediaType?: string; manifests?: unknown };
+        return { mediaType: j.mediaType ?? (j.manifests ? MT.ociIndex : MT.ociManifest), digest: ref, size: b.length };
+      }
+      const tags = await this.tags();
+      throw new NotFoundError(`"${ref}" in ${this.name}`, tags.length ? `tags there: ${tags.slice(0, 10).join(", ")}` : undefined);
+    }
+    return { mediaType: hit.mediaType, digest: hit.digest, size: hit.size };
+  }
+
+  private async readSmall(digest: string): Promise<Buffer> {
+    const name = blobName(digest);
+    const mem = this.small.get(name);
+    if (mem) return mem;
+    const loc = this.entries.get(name);
+    if (!loc) throw new NotFoundError(`${digest} in ${this.name}${this.sequential ? " (compressed archives must list manifests before large blobs)" : ""}`);
+    if (loc.size > SMALL) throw new OciError(`${digest} in ${this.name} is too large to be a manifest`, "BAD_ARCHIVE");
+    const fh = await open(this.path, "r");
+    try {
+      const b = Buffer.alloc(loc.size);
+      await fh.read(b, 0, loc.size, loc.offset);
+      return b;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async fetchManifest(desc: Descriptor): Promise<Uint8Array> {
+    const b = await this.readSmall(desc.digest);
+    verifyBytes(`manifest ${desc.digest} in ${this.name}`, b, desc.digest, desc.size);
+    return b;
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    return this.small.has(blobName(desc.digest)) || this.entries.has(blobName(desc.digest));
+  }
+
+  /** Whether fetchBlob can serve this blob by random access (or from memory). */
+  canFetch(desc: Descriptor): boolean {
+    return this.small.has(blobName(desc.digest)) || this.entries.has(blobName(desc.digest));
+  }
+
+  async fetchBlob(desc: Descriptor): Promise<Readable> {
+    const name = blobName(desc.digest);
+    const v = new VerifyStream(`blob ${desc.digest} in ${this.name}`, desc.digest, desc.size);
+    const mem = this.small.get(name);
+    if (mem) {
+      v.end(mem);
+      return v;
+    }
+    const loc = this.entries.get(name);
+    if (!loc) throw new NotFoundError(`blob ${desc.digest} in ${this.name}${this.sequential ? " (compressed archive: read in order)" : ""}`);
+    if (loc.size === 0) {
+      v.end();
+      return v;
+    }
+    const src = createReadStream(this.path, { start: loc.offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
+    src.on("error", (e) => v.destroy(e));
+    return src.pipe(v);
+  }
+
+  /**
+   * Sequential archives: walk the rest of the stream once; for each blob in `wanted`, call `handle` with a
+   * verified stream of it (which it must consume); everything else is skipped without being buffered.
+   */
+  async streamBlobs(wanted: Set<string>, handle: (desc: Descriptor, stream: Readable) => Promise<void>): Promise<void> {
+    if (!this.sequential || !this.iterator) throw new OciError("streamBlobs is only for compressed archives", "INTERNAL");
+    const left = new Set([...wanted].filter((d) => !this.small.has(blobName(d))));
+    // small blobs already in memory
+    for (const d of wanted) {
+      const mem = this.small.get(blobName(d));
+      if (mem) {
+        const v = new VerifyStream(`blob ${d}`, d, mem.length);
+        v.end(mem);
+        await handle({ mediaType: "application/octet-stream", digest: d, size: mem.length }, v);
+      }
+    }
+    let e = this.pending;
+    this.pending = undefined;
+    while (left.size) {
+      if (!e) {
+        const n = await this.iterator.next();
+        if (n.done) break;
+        e = n.value;
+      }
+      const name = checkEntry(e, this.path);
+      const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
+      const digest = m ? `${m[1]}:${m[2]}` : undefined;
+      if (digest && left.has(digest)) {
+        left.delete(digest);
+        const v = new VerifyStream(`blob ${digest} in ${this.name}`, digest, e.header.size);
+        const body = e.body();
+        body.on("error", (err) => v.destroy(err));
+        const pass = body.pipe(v).pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+        await handle({ mediaType: "application/octet-stream", digest, size: e.header.size }, pass);
+      }
+      e = undefined;
+    }
+    if (left.size) throw new NotFoundError(`blob ${[...left][0]} in ${this.name}`, "the archive is incomplete");
+  }
+
+  async pushBlob(): Promise<void> {
+    throw new UnsupportedError(`${this.name} is read-only; write archives with a copy to oci-archive:FILE`);
+  }
+  async pushManifest(): Promise<void> {
+    throw new UnsupportedError(`${this.name} is read-only`);
+  }
+  async tag(): Promise<void> {
+    throw new UnsupportedError(`${this.name} is read-only`);
+  }
+  async close(): Promise<void> {
+    await this.iterator?.return(undefined as never);
+  }
+}

@@ -1,0 +1,496 @@
+// The copy engine: copy roots (a manifest or an index, optionally with their referrers and cosign
+// sha256-*.sig/.att/.sbom tags) from any store to any store. Children before parents; skip what the target
+// has; each digest transferred once per run even when many images share it; mount instead of upload within a
+// registry; bounded concurrency; --platform filtering of indexes; progress events. A manifest or tag is never
+// written before every blob under it is present and verified.
+import { Transform, type Readable } from "node:stream";
+import { createLimit } from "../runtime/limit.ts";
+import { OciArchiveReader } from "./archive.ts";
+import { digestHex, sha256 } from "./digest.ts";
+import { NotFoundError, OciError } from "./errors.ts";
+import { OciLayoutStore } from "./layout.ts";
+import { isIndex, isManifest, MT } from "./media-types.ts";
+import { formatPlatform, platformMatches } from "./platform.ts";
+import { RegistryRepository, referrersTag } from "./registry.ts";
+import type { Plan, PlannedNode, Store } from "./store.ts";
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from "./types.ts";
+
+export interface CopyJob {
+  src: Store;
+  /** tag or digest in src */
+  srcRef: string;
+  dst: Store;
+  /** tags to point at the root in dst (empty: by digest only) */
+  dstTags: string[];
+  /** for messages, e.g. "docker.io/library/nginx:1.27 → reg.local/nginx:1.27" */
+  label?: string;
+}
+
+export interface CopyOptions {
+  /** parallel blob transfers across all images (default 8) */
+  concurrency?: number;
+  /** images resolved/planned in parallel (default 8) */
+  imageConcurrency?: number;
+  /** keep only these platforms of multi-arch indexes */
+  platforms?: Platform[];
+  /** also copy referrers and cosign signature/attestation/SBOM tags */
+  extras?: boolean;
+  /** plan and check only; write nothing */
+  dryRun?: boolean;
+  onEvent?: (e: CopyEvent) => void;
+}
+
+export type CopyEvent =
+  | { type: "plan"; job: number; label: string; digest: string; blobs: number; bytes: number }
+  | { type: "warn"; job: number; label: string; message: string }
+  | { type: "blob"; job: number; label: string; digest: string; size: number; action: BlobAction }
+  | { type: "progress"; job: number; bytes: number }
+  | { type: "done"; job: number; result: CopyResult };
+
+export type BlobAction = "copied" | "exists" | "mounted" | "missing";
+
+export interface CopyResult {
+  label: string;
+  src: string;
+  dst: string;
+  status: "copied" | "up-to-date" | "failed" | "would-copy";
+  digest?: string;
+  mediaType?: string;
+  tags: string[];
+  blobs: number;
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsExisting: number;
+  bytes: number;
+  bytesCopied: number;
+  extras: string[];
+  warnings: string[];
+  error?: string;
+}
+
+interface RootPlan {
+  desc: Descriptor;
+  bytes: Uint8Array;
+  tags: string[];
+  /** referrer roots must update the dst fallback tag index */
+  subject?: Descriptor;
+}
+
+interface JobPlan {
+  job: CopyJob;
+  index: number;
+  result: CopyResult;
+  roots: RootPlan[];
+  manifests: PlannedNode[]; // children first, roots included last per root
+  blobs: Descriptor[];
+  smallBlobs: Map<string, Uint8Array>;
+  upToDate: boolean;
+}
+
+const textDecoder = new TextDecoder();
+function parseJson<T>(b: Uint8Array): T {
+  return JSON.parse(textDecoder.decode(b)) as T;
+}
+
+/** Layers that must not be copied (foreign/non-distributable with external URLs). */
+function nonDistributable(d: Descriptor): boolean {
+  return !!d.urls?.length && /foreign|nondistributable/.test(d.mediaType);
+}
+
+export class CopyEngine {
+  private blobLimit;
+  private imageLimit;
+  /** dst.id|digest → in-flight or finished transfer (each digest moves once per run) */
+  private inflight = new Map<string, Promise<BlobAction>>();
+  private manifestsDone = new Map<string, Promise<void>>();
+
+  constructor(private opts: CopyOptions = {}) {
+    this.blobLimit = createLimit(opts.concurrency ?? 8);
+    this.imageLimit = createLimit(opts.imageConcurrency ?? Math.max(4, opts.concurrency ?? 8));
+  }
+
+  private emit(e: CopyEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  async run(jobs: CopyJob[]): Promise<CopyResult[]> {
+    const plans = await Promise.all(jobs.map((job, index) => this.imageLimit(() => this.plan(job, index))));
+    const ok = plans.filter((p) => !p.result.error);
+    if (this.opts.dryRun) {
+      await Promise.all(ok.map((p) => this.imageLimit(() => this.dryRun(p))));
+    } else {
+      // archive writers need the whole graph first
+      const byDst = new Map<string, JobPlan[]>();
+      for (const p of ok) if (p.job.dst.prepare) byDst.set(p.job.dst.id, [...(byDst.get(p.job.dst.id) ?? []), p]);
+      for (const group of byDst.values()) await group[0]!.job.dst.prepare!(mergePlans(group));
+      // compressed archives are read once, in order
+      const sequential = new Map<string, JobPlan[]>();
+      const normal: JobPlan[] = [];
+      for (const p of ok) {
+        if (p.upToDate) continue;
+        if (p.job.src instanceof OciArchiveReader && p.job.src.sequential) sequential.set(p.job.src.id, [...(sequential.get(p.job.src.id) ?? []), p]);
+        else normal.push(p);
+      }
+      await Promise.all([
+        ...normal.map((p) => this.imageLimit(() => this.transfer(p))),
+        ...[...sequential.values()].map((group) => this.transferSequential(group)),
+      ]);
+    }
+    for (const p of plans) {
+      if (p.upToDate && !p.result.error) p.result.status = "up-to-date";
+      this.emit({ type: "done", job: p.index, result: p.result });
+    }
+    return plans.map((p) => p.result);
+  }
+
+  // ------------------------------------------------------------------ planning
+
+  private async plan(job: CopyJob, index: number): Promise<JobPlan> {
+    const label = job.label ?? `${job.src.name}:${job.srcRef} → ${job.dst.name}`;
+    const result: CopyResult = { label, src: `${job.src.name}${job.srcRef.includes(":") ? "@" : ":"}${job.srcRef}`, dst: job.dst.name, status: "copied", tags: job.dstTags, blobs: 0, blobsCopied: 0, blobsMounted: 0, blobsExisting: 0, bytes: 0, bytesCopied: 0, extras: [], warnings: [] };
+    const p: JobPlan = { job, index, result, roots: [], manifests: [], blobs: [], smallBlobs: new Map(), upToDate: false };
+    try {
+      let root = await job.src.resolve(job.srcRef);
+      let bytes = await job.src.fetchManifest(root);
+      if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
+      const originalRoot = root;
+      if (this.opts.platforms?.length && isIndex(root.mediaType)) {
+        const filtered = this.filterIndex(bytes, root, label, p);
+        root = filtered.desc;
+        bytes = filtered.bytes;
+      }
+      result.digest = root.digest;
+      result.mediaType = root.mediaType;
+      const seen = new Set<string>();
+      await this.walk(job.src, root, bytes, p, seen);
+      p.roots.push({ desc: root, bytes, tags: job.dstTags });
+      if (this.opts.extras) {
+        if (root.digest !== originalRoot.digest) p.result.warnings.push("signatures and attestations of the unfiltered index were not copied (the filtered index has a new digest)");
+        else await this.planExtras(job, root, p, seen);
+      }
+      result.blobs = p.blobs.length;
+      result.bytes = p.blobs.reduce((a, b) => a + b.size, 0);
+      // small blobs (configs) for archive writers
+      if (job.dst.prepare) {
+        await Promise.all(p.blobs.filter((b) => b.size <= 4 << 20 && isConfig(b)).map(async (b) => p.smallBlobs.set(b.digest, await readAll(await job.src.fetchBlob(b)))));
+      }
+      p.upToDate = await this.upToDate(job.dst, p.roots);
+      this.emit({ type: "plan", job: index, label, digest: root.digest, blobs: p.blobs.length, bytes: result.bytes });
+    } catch (e) {
+      this.fail(p, e);
+    }
+    return p;
+  }
+
+  private fail(p: JobPlan, e: unknown): void {
+    p.result.status = "failed";
+    p.result.error = (e as Error)?.message ?? String(e);
+  }
+
+  private warn(p: JobPlan, message: string): void {
+    p.result.warnings.push(message);
+    this.emit({ type: "warn", job: p.index, label: p.result.label, message });
+  }
+
+  private filterIndex(bytes: Uint8Array, root: Descriptor, label: string, p: JobPlan): { desc: Descriptor; bytes: Uint8Array } {
+    const idx = parseJson<ImageIndex>(bytes);
+    const want = this.opts.platforms!;
+    const kept = idx.manifests.filter((m) => platformMatches(m.platform, want));
+    const real = kept.filter((m) => m.platform && m.platform.os !== "unknown");
+    if (!real.length) {
+      const have = idx.manifests.map((m) => formatPlatform(m.platform)).filter(Boolean).join(", ");
+      throw new OciError(`${label}: no manifest for ${want.map(formatPlatform).join(", ")} (index has: ${have || "none"})`, "PLATFORM_NOT_FOUND");
+    }
+    if (kept.length === idx.manifests.length) return { desc: root, bytes };
+    const out = Buffer.from(JSON.stringify({ ...idx, manifests: kept }));
+    const desc = { mediaType: root.mediaType, digest: sha256(out), size: out.length };
+    this.warn(p, `platform filter kept ${real.length} of ${idx.manifests.filter((m) => m.platform?.os !== "unknown").length} platforms: the copied index has a new digest ${desc.digest} (source ${root.digest})`);
+    return { desc, bytes: out };
+  }
+
+  /** Collect manifests (children first) and blobs under desc. */
+  private async walk(src: Store, desc: Descriptor, bytes: Uint8Array, p: JobPlan, seen: Set<string>): Promise<void> {
+    if (seen.has(desc.digest)) return;
+    seen.add(desc.digest);
+    if (isIndex(desc.mediaType)) {
+      const idx = parseJson<ImageIndex>(bytes);
+      const children = await Promise.all(
+        (idx.manifests ?? []).map(async (c) => {
+          if (!isManifest(c.mediaType)) {
+            // an artifact blob referenced from an index: copy as a blob
+            return { c, bytes: undefined };
+          }
+          return { c, bytes: await src.fetchManifest(c) };
+        }),
+      );
+      for (const { c, bytes: cb } of children) {
+        if (cb) await this.walk(src, c, cb, p, seen);
+        else if (!seen.has(c.digest)) {
+          seen.add(c.digest);
+          p.blobs.push(c);
+        }
+      }
+    } else {
+      const m = parseJson<ImageManifest>(bytes);
+      if (m.config && !seen.has(m.config.digest)) {
+        seen.add(m.config.digest);
+        p.blobs.push(m.config);
+      }
+      for (const l of m.layers ?? []) {
+        if (seen.has(l.digest) || nonDistributable(l)) continue;
+        seen.add(l.digest);
+        p.blobs.push(l);
+      }
+    }
+    p.manifests.push({ desc: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }, bytes });
+  }
+
+  private async planExtras(job: CopyJob, root: Descriptor, p: JobPlan, seen: Set<string>): Promise<void> {
+    // cosign tag convention
+    for (const suffix of ["sig", "att", "sbom"]) {
+      const tag = `${root.digest.replace(":", "-")}.${suffix}`;
+      try {
+        const d = await job.src.resolve(tag);
+        const b = await job.src.fetchManifest(d);
+        await this.walk(job.src, d, b, p, seen);
+        p.roots.push({ desc: d, bytes: b, tags: [tag] });
+        p.result.extras.push(tag);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) this.warn(p, `could not read ${tag}: ${(e as Error).message}`);
+      }
+    }
+    // OCI referrers (API or tag-schema fallback)
+    if (!job.src.referrers) return;
+    let refs: Descriptor[] = [];
+    try {
+      refs = await job.src.referrers(root);
+    } catch (e) {
+      this.warn(p, `could not list referrers: ${(e as Error).message}`);
+    }
+    for (const r of refs) {
+      if (seen.has(r.digest)) continue;
+      const b = await job.src.fetchManifest(r);
+      await this.walk(job.src, r, b, p, seen);
+      p.roots.push({ desc: { mediaType: r.mediaType, digest: r.digest, size: r.size }, bytes: b, tags: [], subject: root });
+      p.result.extras.push(`referrer ${r.artifactType ?? r.mediaType} ${r.digest}`);
+    }
+  }
+
+  private async upToDate(dst: Store, roots: RootPlan[]): Promise<boolean> {
+    if (dst.prepare) return false; // archives are written fresh
+    for (const r of roots) {
+      if (r.tags.length) {
+        for (const t of r.tags) {
+          try {
+            if ((await dst.resolve(t)).digest !== r.desc.digest) return false;
+          } catch (e) {
+            if (e instanceof NotFoundError) return false;
+            throw e;
+          }
+        }
+      } else if (!(await dst.exists(r.desc))) return false;
+      if (r.subject && dst instanceof RegistryRepository && !(await dst.probeReferrers(r.subject))) {
+        const listed = await dst.referrers(r.subject).catch(() => []);
+        if (!listed.some((x) => x.digest === r.desc.digest)) return false;
+      }
+    }
+    return true;
+  }
+
+  private async dryRun(p: JobPlan): Promise<void> {
+    try {
+      if (p.upToDate) return;
+      p.result.status = "would-copy";
+      await Promise.all(
+        p.blobs.map((b) =>
+          this.blobLimit(async () => {
+            const has = !p.job.dst.prepare && (await p.job.dst.exists(b));
+            if (has) p.result.blobsExisting++;
+            else p.result.bytesCopied += b.size;
+          }),
+        ),
+      );
+    } catch (e) {
+      this.fail(p, e);
+    }
+  }
+
+  // ------------------------------------------------------------------ transfer
+
+  private counting(p: JobPlan, stream: Readable): Readable {
+    const emit = (n: number) => this.emit({ type: "progress", job: p.index, bytes: n });
+    const t = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        emit(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    stream.on("error", (e) => t.destroy(e));
+    return stream.pipe(t);
+  }
+
+  private record(p: JobPlan, b: Descriptor, action: BlobAction): void {
+    if (action === "copied") {
+      p.result.blobsCopied++;
+      p.result.bytesCopied += b.size;
+    } else if (action === "mounted") p.result.blobsMounted++;
+    else if (action === "exists") p.result.blobsExisting++;
+    this.emit({ type: "blob", job: p.index, label: p.result.label, digest: b.digest, size: b.size, action });
+  }
+
+  private blob(p: JobPlan, b: Descriptor): Promise<BlobAction> {
+    const { src, dst } = p.job;
+    const key = `${dst.id}|${b.digest}`;
+    let t = this.inflight.get(key);
+    if (!t) {
+      t = this.blobLimit(async () => {
+        if (await dst.exists(b)) return "exists" as const;
+        if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
+        await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
+        return "copied" as const;
+      });
+      this.inflight.set(key, t);
+      t.catch(() => this.inflight.delete(key));
+      return t;
+    }
+    // another image moves this digest: it counts as existing for this one
+    return t.then(() => "exists" as const);
+  }
+
+  private async transfer(p: JobPlan): Promise<void> {
+    try {
+      const actions = await Promise.allSettled(p.blobs.map(async (b) => this.record(p, b, await this.blob(p, b))));
+      const failed = actions.find((a) => a.status === "rejected") as PromiseRejectedResult | undefined;
+      if (failed) throw failed.reason;
+      await this.writeManifests(p);
+    } catch (e) {
+      this.fail(p, e);
+    }
+  }
+
+  /** Children first; each root (with its tags) only after everything under it is present. */
+  private async writeManifests(p: JobPlan): Promise<void> {
+    const { dst } = p.job;
+    const rootDigests = new Set(p.roots.map((r) => r.desc.digest));
+    for (const m of p.manifests) {
+      if (rootDigests.has(m.desc.digest)) continue;
+      const key = `${dst.id}|${m.desc.digest}`;
+      let t = this.manifestsDone.get(key);
+      if (!t) {
+        t = (async () => {
+          if (!(await dst.exists(m.desc))) await dst.pushManifest(m.desc, m.bytes!);
+        })();
+        this.manifestsDone.set(key, t);
+      }
+      await t;
+    }
+    for (const r of p.roots) {
+      await dst.pushManifest(r.desc, r.bytes, r.tags);
+      if (!r.tags.length && dst instanceof OciLayoutStore) await dst.addRoot(r.desc);
+      if (r.subject) await this.linkReferrer(dst, r);
+    }
+  }
+
+  /** Registries without the referrers API: keep the sha256-<hex> fallback index up to date. */
+  private async linkReferrer(dst: Store, r: RootPlan): Promise<void> {
+    if (!(dst instanceof RegistryRepository) || (await dst.probeReferrers(r.subject!))) return;
+    const tag = referrersTag(r.subject!.digest);
+    let idx: ImageIndex = { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
+    try {
+      const d = await dst.resolve(tag);
+      idx = parseJson<ImageIndex>(await dst.fetchManifest(d));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    if (idx.manifests.some((m) => m.digest === r.desc.digest)) return;
+    const m = parseJson<ImageManifest & { artifactType?: string }>(r.bytes);
+    idx.manifests.push({ mediaType: r.desc.mediaType, digest: r.desc.digest, size: r.desc.size, ...(m.artifactType || m.config?.mediaType ? { artifactType: m.artifactType ?? m.config.mediaType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) });
+    const bytes = Buffer.from(JSON.stringify(idx));
+    await dst.pushManifest({ mediaType: MT.ociIndex, digest: sha256(bytes), size: bytes.length }, bytes, [tag]);
+  }
+
+  /** A gzip archive source: one pass over the stream, pushing what the targets miss. */
+  private async transferSequential(group: JobPlan[]): Promise<void> {
+    const src = group[0]!.job.src as OciArchiveReader;
+    // which (plan, blob) pairs are missing in their targets
+    const need = new Map<string, { p: JobPlan; b: Descriptor }[]>();
+    await Promise.all(
+      group.flatMap((p) =>
+        p.blobs.map((b) =>
+          this.blobLimit(async () => {
+            if (await p.job.dst.exists(b)) return this.record(p, b, "exists");
+            need.set(b.digest, [...(need.get(b.digest) ?? []), { p, b }]);
+          }),
+        ),
+      ),
+    );
+    const failed = new Set<JobPlan>();
+    try {
+      await src.streamBlobs(new Set(need.keys()), async (_d, stream) => {
+        const targets = need.get(_d.digest)!;
+        const first = targets[0]!;
+        let used = false;
+        try {
+          await first.p.job.dst.pushBlob(first.b, async () => {
+            if (used) throw new OciError(`cannot retry ${first.b.digest} from a compressed archive stream; run the command again to resume`, "UPLOAD_BROKEN");
+            used = true;
+            return this.counting(first.p, stream);
+          });
+          this.record(first.p, first.b, "copied");
+        } catch (e) {
+          stream.destroy();
+          for (const t of targets) failed.add(t.p), this.fail(t.p, e);
+          return;
+        }
+        for (const t of targets.slice(1)) {
+          try {
+            if (t.p.job.dst.id === first.p.job.dst.id) this.record(t.p, t.b, "exists");
+            else {
+              await t.p.job.dst.pushBlob(t.b, () => first.p.job.dst.fetchBlob(t.b));
+              this.record(t.p, t.b, "copied");
+            }
+          } catch (e) {
+            failed.add(t.p);
+            this.fail(t.p, e);
+          }
+        }
+      });
+    } catch (e) {
+      for (const p of group) if (!failed.has(p)) (failed.add(p), this.fail(p, e));
+    }
+    for (const p of group) if (!failed.has(p)) await this.writeManifests(p).catch((e) => this.fail(p, e));
+  }
+}
+
+function isConfig(d: Descriptor): boolean {
+  return /config|json/.test(d.mediaType) && !/tar/.test(d.mediaType);
+}
+
+async function readAll(s: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function mergePlans(group: JobPlan[]): Plan {
+  const manifests: PlannedNode[] = [];
+  const seenM = new Set<string>();
+  const blobs: Descriptor[] = [];
+  const seenB = new Set<string>();
+  const smallBlobs = new Map<string, Uint8Array>();
+  const roots: Plan["roots"] = [];
+  for (const p of group) {
+    for (const m of p.manifests) if (!seenM.has(m.desc.digest)) (seenM.add(m.desc.digest), manifests.push(m));
+    for (const b of p.blobs) if (!seenB.has(b.digest)) (seenB.add(b.digest), blobs.push(b));
+    for (const [k, v] of p.smallBlobs) smallBlobs.set(k, v);
+    for (const r of p.roots) roots.push({ desc: r.desc, bytes: r.bytes, tags: r.tags });
+  }
+  return { roots, manifests, blobs, smallBlobs };
+}
+
+/** Convenience: run one engine over jobs. */
+export function copy(jobs: CopyJob[], opts: CopyOptions = {}): Promise<CopyResult[]> {
+  return new CopyEngine(opts).run(jobs);
+}
+
+export { digestHex };

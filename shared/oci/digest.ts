@@ -1,0 +1,65 @@
+// Digests: parse/validate, hash bytes, and a verifying pass-through stream (size + digest checked at the end).
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { DigestMismatchError, OciError, SizeMismatchError } from "./errors.ts";
+
+const algorithms: Record<string, number> = { sha256: 64, sha512: 128 };
+
+export function validateDigest(d: string): string {
+  const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(d);
+  const len = m && algorithms[m[1]!];
+  if (!m || !len || m[2]!.length !== len || !/^[a-f0-9]+$/.test(m[2]!)) throw new OciError(`invalid digest "${d}"`, "INVALID_DIGEST");
+  return d;
+}
+
+export function digestAlgorithm(d: string): string {
+  return d.slice(0, d.indexOf(":"));
+}
+
+export function digestHex(d: string): string {
+  return d.slice(d.indexOf(":") + 1);
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
+}
+
+export function digestOf(bytes: Uint8Array, algorithm = "sha256"): string {
+  return `${algorithm}:` + createHash(algorithm).update(bytes).digest("hex");
+}
+
+/** Check bytes against an expected digest and size; throws typed errors. */
+export function verifyBytes(what: string, bytes: Uint8Array, digest: string, size?: number): void {
+  if (size !== undefined && size >= 0 && bytes.byteLength !== size) throw new SizeMismatchError(what, size, bytes.byteLength);
+  const actual = digestOf(bytes, digestAlgorithm(digest));
+  if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+}
+
+/**
+ * A pass-through stream that hashes and counts what flows through it and fails at the end (or as soon as
+ * the size is exceeded) when content does not match. `offset`/`hash` let a resumed download continue.
+ */
+export class VerifyStream extends Transform {
+  private hash: Hash;
+  public received = 0;
+  constructor(
+    private what: string,
+    private digest: string,
+    private size: number,
+  ) {
+    super();
+    this.hash = createHash(digestAlgorithm(digest));
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.received += chunk.length;
+    if (this.size >= 0 && this.received > this.size) return cb(new SizeMismatchError(this.what, this.size, this.received));
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.size >= 0 && this.received !== this.size) return cb(new SizeMismatchError(this.what, this.size, this.received));
+    const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest("hex")}`;
+    if (actual !== this.digest) return cb(new DigestMismatchError(this.what, this.digest, actual));
+    cb();
+  }
+}

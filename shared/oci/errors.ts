@@ -1,0 +1,83 @@
+// Typed errors of the OCI core. Messages are one line, name the reference/registry and say what to do.
+export class OciError extends Error {
+  override name = "OciError";
+  constructor(
+    message: string,
+    public code: string,
+    public hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidReferenceError extends OciError {
+  override name = "InvalidReferenceError";
+  constructor(ref: string, why: string) {
+    super(`invalid reference "${ref}": ${why}`, "INVALID_REFERENCE");
+  }
+}
+
+export class NotFoundError extends OciError {
+  override name = "NotFoundError";
+  constructor(what: string, hint?: string) {
+    super(`${what} not found`, "NOT_FOUND", hint);
+  }
+}
+
+export class UnauthorizedError extends OciError {
+  override name = "UnauthorizedError";
+  constructor(host: string, detail = "") {
+    super(`authentication to ${host} failed${detail ? `: ${detail}` : ""}`, "UNAUTHORIZED", "check the username/password, docker config.json or run `kubectl mirror login`");
+  }
+}
+
+export class DeniedError extends OciError {
+  override name = "DeniedError";
+  constructor(host: string, what: string) {
+    super(`access to ${what} on ${host} denied`, "DENIED", "the credentials lack permission for this repository (pull/push)");
+  }
+}
+
+export class DigestMismatchError extends OciError {
+  override name = "DigestMismatchError";
+  constructor(what: string, expected: string, actual: string) {
+    super(`${what}: content digest ${actual} does not match expected ${expected}`, "DIGEST_MISMATCH", "the content was corrupted in transit or at the source; nothing was written");
+  }
+}
+
+export class SizeMismatchError extends OciError {
+  override name = "SizeMismatchError";
+  constructor(what: string, expected: number, actual: number) {
+    super(`${what}: got ${actual} bytes, expected ${expected}`, "SIZE_MISMATCH", "the transfer was truncated or the source is corrupt; nothing was written");
+  }
+}
+
+/** An error response from a registry ({"errors":[{code,message}]}). */
+export class RegistryError extends OciError {
+  override name = "RegistryError";
+  constructor(
+    public status: number,
+    public method: string,
+    public url: string,
+    public errors: { code: string; message?: string; detail?: unknown }[],
+  ) {
+    const first = errors[0];
+    const what = first ? `${first.code}${first.message ? `: ${first.message}` : ""}` : `HTTP ${status}`;
+    super(`${method} ${url} failed: ${what} (HTTP ${status})`, first?.code ?? `HTTP_${status}`);
+  }
+}
+
+/** Network-level failure after retries: connection refused, reset, TLS errors, timeouts. */
+export class TransportError extends OciError {
+  override name = "TransportError";
+  constructor(message: string, hint?: string) {
+    super(message, "TRANSPORT", hint);
+  }
+}
+
+export class UnsupportedError extends OciError {
+  override name = "UnsupportedError";
+  constructor(message: string) {
+    super(message, "UNSUPPORTED");
+  }
+}

@@ -1,0 +1,416 @@
+// A repository on an OCI distribution registry (distribution-spec 1.1) as a Store: manifests with exact bytes
+// and digest checks; blob HEAD, streaming GET with verification and Range resume; monolithic upload (POST →
+// PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; cross-repo mounts (201 and
+// 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
+import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { digestOf, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
+import { DeniedError, NotFoundError, OciError, RegistryError, UnauthorizedError, UnsupportedError } from "./errors.ts";
+import { isIndex, manifestAccept, MT } from "./media-types.ts";
+import { apiHost, type RegistryReference } from "./reference.ts";
+import type { Store } from "./store.ts";
+import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
+import type { HttpResponse } from "./transport/http.ts";
+import type { Descriptor, ImageIndex } from "./types.ts";
+
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+export interface RepositoryOptions {
+  /** upload in PATCH chunks of this size instead of one PUT (0 = monolithic) */
+  chunkSize?: number;
+}
+
+export class RegistryRepository implements Store {
+  readonly name: string;
+  readonly id: string;
+  readonly host: string;
+  private base: string;
+  /** manifests fetched or pushed in this run, by digest (so tags can be re-put without refetching) */
+  private manifestCache = new Map<string, Uint8Array>();
+  private referrersApi?: boolean;
+
+  constructor(
+    readonly client: AuthClient,
+    readonly registry: string,
+    readonly repository: string,
+    private opts: RepositoryOptions = {},
+  ) {
+    this.host = apiHost(registry);
+    this.name = `${registry}/${repository}`;
+    this.id = `registry:${this.name}`;
+    this.base = `${client.transport.baseUrl(this.host)}/v2/${repository}`;
+  }
+
+  static fromReference(client: AuthClient, ref: RegistryReference, opts?: RepositoryOptions): RegistryRepository {
+    return new RegistryRepository(client, ref.registry, ref.repository, opts);
+  }
+
+  private req(method: string, url: string, scopes: string[], extra: { headers?: Record<string, string>; body?: any; retry?: boolean } = {}): Promise<HttpResponse> {
+    return this.client.request({ method, url, host: this.host, scopes, ...extra });
+  }
+
+  private async fail(res: HttpResponse, method: string, what: string): Promise<never> {
+    let errors: { code: string; message?: string }[] = [];
+    const text = method === "HEAD" ? "" : await res.text().catch(() => "");
+    try {
+      errors = (JSON.parse(text) as { errors?: { code: string; message?: string }[] }).errors ?? [];
+    } catch {}
+    if (method === "HEAD") await res.drain();
+    if (res.status === 404) throw new NotFoundError(what, errors[0]?.message && errors[0].code !== "MANIFEST_UNKNOWN" && errors[0].code !== "BLOB_UNKNOWN" ? errors[0].message : undefined);
+    if (res.status === 401) throw new UnauthorizedError(this.registry);
+    if (res.status === 403) throw new DeniedError(this.registry, this.repository);
+    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: text.slice(0, 200).replace(/\s+/g, " ") }] : []);
+  }
+
+  // ---------- manifests ----------
+
+  async resolve(reference: string): Promise<Descriptor> {
+    const what = `${this.name}${reference.includes(":") ? "@" : ":"}${reference}`;
+    const res = await this.req("HEAD", `${this.base}/manifests/${reference}`, [pullScope(this.repository)], { headers: { accept: manifestAccept } });
+    if (res.status === 200) {
+      await res.drain();
+      const digest = res.header("docker-content-digest");
+      const mediaType = res.header("content-type")?.split(";")[0]?.trim();
+      const size = Number(res.header("content-length"));
+      if (digest && mediaType && Number.isFinite(size) && (!reference.includes(":") || reference === digest)) return { mediaType, digest, size };
+    } else if (res.status !== 405) await this.fail(res, "HEAD", `manifest ${what}`);
+    // HEAD without a digest (or not allowed): GET and hash the bytes
+    const { desc } = await this.getManifest(reference, what);
+    return desc;
+  }
+
+  private async getManifest(reference: string, what: string): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
+    const res = await this.req("GET", `${this.base}/manifests/${reference}`, [pullScope(this.repository)], { headers: { accept: manifestAccept } });
+    if (res.status !== 200) await this.fail(res, "GET", `manifest ${what}`);
+    const len = Number(res.header("content-length"));
+    if (len > MAX_MANIFEST) throw new OciError(`manifest ${what} is ${len} bytes, over the ${MAX_MANIFEST} byte limit`, "MANIFEST_TOO_BIG");
+    const bytes = await res.bytes();
+    const digest = digestOf(bytes);
+    const header = res.header("docker-content-digest");
+    if (reference.includes(":")) verifyBytes(`manifest ${what}`, bytes, reference);
+    else if (header && header.startsWith("sha256:") && header !== digest) verifyBytes(`manifest ${what}`, bytes, header);
+    let mediaType = res.header("content-type")?.split(";")[0]?.trim() ?? "";
+    if (!mediaType || mediaType === "application/json" || mediaType === "application/octet-stream") {
+      try {
+        const j = JSON.parse(Buffer.from(bytes).toString("utf8")) as { mediaType?: string; manifests?: unknown };
+        mediaType = j.mediaType ?? (j.manifests ? MT.ociIndex : MT.ociManifest);
+      } catch {}
+    }
+    this.manifestCache.set(digest, bytes);
+    return { desc: { mediaType, digest, size: bytes.byteLength }, bytes };
+  }
+
+  async fetchManifest(desc: Descriptor): Promise<Uint8Array> {
+    const cached = this.manifestCache.get(desc.digest);
+    if (cached) return cached;
+    const { bytes } = await this.getManifest(desc.digest, `${this.name}@${desc.digest}`);
+    verifyBytes(`manifest ${this.name}@${desc.digest}`, bytes, desc.digest, desc.size);
+    return bytes;
+  }
+
+  async pushManifest(desc: Descriptor, bytes: Uint8Array, tags: string[] = []): Promise<void> {
+    verifyBytes(`manifest for ${this.name}`, bytes, desc.digest, desc.size);
+    await this.putManifest(desc, bytes, desc.digest);
+    for (const t of tags) await this.putManifest(desc, bytes, t);
+    this.manifestCache.set(desc.digest, bytes);
+  }
+
+  async tag(desc: Descriptor, bytes: Uint8Array, tag: string): Promise<void> {
+    await this.putManifest(desc, bytes, tag);
+  }
+
+  private async putManifest(desc: Descriptor, bytes: Uint8Array, reference: string): Promise<void> {
+    const res = await this.req("PUT", `${this.base}/manifests/${reference}`, [pushScope(this.repository)], { headers: { "content-type": desc.mediaType }, body: Buffer.from(bytes) });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) await this.fail(res, "PUT", `manifest ${this.name}:${reference}`);
+    const got = res.header("docker-content-digest");
+    await res.drain();
+    if (got && got.startsWith("sha256:") && got !== desc.digest) throw new OciError(`registry ${this.registry} stored manifest ${this.name}:${reference} as ${got}, expected ${desc.digest}`, "DIGEST_MISMATCH", "the registry rewrote the manifest; it may not support this media type");
+    if (res.header("oci-subject")) this.referrersApi = true;
+  }
+
+  async deleteManifest(digest: string): Promise<void> {
+    const res = await this.req("DELETE", `${this.base}/manifests/${digest}`, [`repository:${this.repository}:delete`]);
+    if (res.status !== 202 && res.status !== 200) await this.fail(res, "DELETE", `manifest ${this.name}@${digest}`);
+    await res.drain();
+  }
+
+  // ---------- blobs ----------
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    const kind = desc.mediaType && (desc.mediaType.includes("manifest") || isIndex(desc.mediaType)) ? "manifests" : "blobs";
+    const res = await this.req("HEAD", `${this.base}/${kind}/${desc.digest}`, [pullScope(this.repository)], kind === "manifests" ? { headers: { accept: manifestAccept } } : {});
+    await res.drain();
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    return this.fail(res, "HEAD", `${kind === "manifests" ? "manifest" : "blob"} ${this.name}@${desc.digest}`);
+  }
+
+  /** GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest. */
+  async fetchBlob(desc: Descriptor): Promise<Readable> {
+    const what = `blob ${this.name}@${desc.digest}`;
+    const first = await this.openBlob(desc, 0);
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const verify = new VerifyStream(what, desc.digest, desc.size);
+    const transport = this.client.transport;
+    (async () => {
+      let res = first;
+      let received = 0;
+      let resumes = 0;
+      for (;;) {
+        try {
+          for await (const chunk of res.body) {
+            received += (chunk as Buffer).length;
+            if (!verify.write(chunk)) await new Promise((r) => verify.once("drain", r));
+          }
+          if (!res.body.complete && received < desc.size) throw Object.assign(new Error("premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+          verify.end();
+          return;
+        } catch (e) {
+          if (received >= desc.size || resumes >= transport.retries) throw e;
+          resumes++;
+          await new Promise((r) => setTimeout(r, 200 * resumes));
+          res = await this.openBlob(desc, received);
+        }
+      }
+    })().catch((e) => verify.destroy(e));
+    verify.on("error", (e) => out.destroy(e));
+    verify.pipe(out);
+    return out;
+  }
+
+  private async openBlob(desc: Descriptor, offset: number): Promise<HttpResponse> {
+    const what = `blob ${this.name}@${desc.digest}`;
+    let url = `${this.base}/blobs/${desc.digest}`;
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    let res = await this.req("GET", url, [pullScope(this.repository)], { headers });
+    // storage redirects (S3/GCS): follow without our Authorization header
+    for (let i = 0; i < 5 && res.status >= 300 && res.status < 400 && res.header("location"); i++) {
+      url = new URL(res.header("location")!, url).toString();
+      await res.drain();
+      res = await this.client.transport.request({ method: "GET", url, headers });
+    }
+    if (offset > 0) {
+      if (res.status === 206) return res;
+      if (res.status === 200) {
+        // server ignored Range: skip the bytes we already have
+        const skip = new SkipStream(offset);
+        res.body.pipe(skip);
+        return { ...res, body: skip as unknown as HttpResponse["body"] };
+      }
+    }
+    if (res.status !== 200) await this.fail(res, "GET", what);
+    return res;
+  }
+
+  /** Upload a blob: POST → PUT (monolithic, Content-Length, streamed), or PATCH chunks where needed. */
+  async pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    const transport = this.client.transport;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const location = await this.startUpload();
+        if (location.mounted) return;
+        await this.sendUpload(location.url, desc, open);
+        return;
+      } catch (e) {
+        const retryable = e instanceof RegistryError ? e.status >= 500 || e.status === 429 : e instanceof OciError ? e.code === "TRANSPORT" || e.code === "UPLOAD_BROKEN" : true;
+        if (!retryable || attempt >= transport.retries) throw e;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async startUpload(mount?: { digest: string; from: string }): Promise<{ url: string; mounted: boolean; minChunk?: number }> {
+    const scopes = [pushScope(this.repository), ...(mount ? [pullScope(mount.from)] : [])];
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : "";
+    const res = await this.req("POST", `${this.base}/blobs/uploads/${q}`, scopes, { headers: { "content-length": "0" }, body: "", retry: true });
+    if (res.status === 201 && mount) {
+      await res.drain();
+      return { url: "", mounted: true };
+    }
+    if (res.status !== 202) await this.fail(res, "POST", `upload to ${this.name}`);
+    await res.drain();
+    const loc = res.header("location");
+    if (!loc) throw new OciError(`registry ${this.registry} started an upload without a Location`, "PROTOCOL");
+    const min = Number(res.header("oci-chunk-min-length"));
+    return { url: new URL(loc, this.base).toString(), mounted: false, minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+  }
+
+  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    const chunk = this.opts.chunkSize ?? 0;
+    if (chunk > 0 && desc.size > chunk) return this.sendChunked(location, desc, open, chunk);
+    const url = new URL(location);
+    url.searchParams.set("digest", desc.digest);
+    const src = await open();
+    const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size);
+    let verifyError: unknown;
+    verify.on("error", (e) => (verifyError = e));
+    src.on("error", (e) => verify.destroy(e));
+    src.pipe(verify);
+    let res: HttpResponse;
+    try {
+      res = await this.req("PUT", url.toString(), [pushScope(this.repository)], {
+        headers: { "content-type": "application/octet-stream", "content-length": String(desc.size) },
+        body: () => verify,
+        retry: false,
+      });
+    } catch (e) {
+      src.destroy();
+      if (verifyError) throw verifyError;
+      throw new OciError(`upload of ${desc.digest} to ${this.name} broke: ${(e as Error).message}`, "UPLOAD_BROKEN");
+    }
+    if (verifyError) {
+      await res.drain();
+      throw verifyError;
+    }
+    if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
+    await res.drain();
+  }
+
+  private async sendChunked(location: string, desc: Descriptor, open: () => Promise<Readable>, chunkSize: number): Promise<void> {
+    const src = await open();
+    const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size);
+    src.pipe(verify);
+    let offset = 0;
+    let url = location;
+    let buf: Buffer[] = [];
+    let buffered = 0;
+    const flush = async () => {
+      const body = Buffer.concat(buf);
+      buf = [];
+      buffered = 0;
+      const res = await this.req("PATCH", url, [pushScope(this.repository)], {
+        headers: { "content-type": "application/octet-stream", "content-length": String(body.length), "content-range": `${offset}-${offset + body.length - 1}` },
+        body,
+        retry: false,
+      });
+      if (res.status !== 202) await this.fail(res, "PATCH", `chunked upload to ${this.name}`);
+      await res.drain();
+      offset += body.length;
+      url = new URL(res.header("location") ?? url, this.base).toString();
+    };
+    for await (const c of verify) {
+      buf.push(c as Buffer);
+      buffered += (c as Buffer).length;
+      if (buffered >= chunkSize) await flush();
+    }
+    if (buffered) await flush();
+    const u = new URL(url);
+    u.searchParams.set("digest", desc.digest);
+    const res = await this.req("PUT", u.toString(), [pushScope(this.repository)], { headers: { "content-length": "0" }, body: "", retry: false });
+    if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
+    await res.drain();
+  }
+
+  /** Cross-repository mount within the same registry. 201 → mounted; 202 → not mounted (upload session opened, cancelled). */
+  async mountFrom(desc: Descriptor, source: Store): Promise<boolean> {
+    if (!(source instanceof RegistryRepository) || source.host !== this.host || source.repository === this.repository) return false;
+    try {
+      const r = await this.startUpload({ digest: desc.digest, from: source.repository });
+      if (r.mounted) return true;
+      // 202: the registry opened an upload instead; cancel it
+      await this.req("DELETE", r.url, [pushScope(this.repository)]).then((x) => x.drain()).catch(() => {});
+      return false;
+    } catch (e) {
+      if (e instanceof DeniedError || e instanceof UnauthorizedError || e instanceof RegistryError) return false;
+      throw e;
+    }
+  }
+
+  // ---------- tags, catalog, referrers ----------
+
+  async tags(): Promise<string[]> {
+    const all: string[] = [];
+    let url: string | undefined = `${this.base}/tags/list?n=1000`;
+    while (url) {
+      const res = await this.req("GET", url, [pullScope(this.repository)]);
+      if (res.status === 404) {
+        await res.drain();
+        return all;
+      }
+      if (res.status !== 200) await this.fail(res, "GET", `tags of ${this.name}`);
+      const link = res.header("link");
+      const j = await res.json<{ tags?: string[] | null }>();
+      all.push(...(j.tags ?? []));
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      url = m ? new URL(m[1]!, this.base).toString() : undefined;
+    }
+    return all;
+  }
+
+  async referrers(desc: Descriptor): Promise<Descriptor[]> {
+    if (this.referrersApi !== false) {
+      const res = await this.req("GET", `${this.base}/referrers/${desc.digest}`, [pullScope(this.repository)], { headers: { accept: MT.ociIndex } });
+      if (res.status === 200 && (res.header("content-type") ?? "").includes(MT.ociIndex)) {
+        this.referrersApi = true;
+        return ((await res.json<ImageIndex>()).manifests ?? []);
+      }
+      await res.drain();
+      if (res.status !== 404 && res.status !== 200 && res.status !== 400 && res.status !== 405) await this.fail(res, "GET", `referrers of ${this.name}@${desc.digest}`);
+      this.referrersApi = false;
+    }
+    // tag schema fallback: sha256-<hex> holds an index of referrers
+    try {
+      const fallback = await this.resolve(referrersTag(desc.digest));
+      if (!isIndex(fallback.mediaType)) return [];
+      const idx = JSON.parse(Buffer.from(await this.fetchManifest(fallback)).toString("utf8")) as ImageIndex;
+      return idx.manifests ?? [];
+    } catch (e) {
+      if (e instanceof NotFoundError) return [];
+      throw e;
+    }
+  }
+
+  /** Whether the registry answered the referrers API (undefined until probed). */
+  get supportsReferrers(): boolean | undefined {
+    return this.referrersApi;
+  }
+
+  async probeReferrers(desc: Descriptor): Promise<boolean> {
+    if (this.referrersApi === undefined) await this.referrers(desc).catch(() => []);
+    return !!this.referrersApi;
+  }
+}
+
+export function referrersTag(digest: string): string {
+  return `${digest.slice(0, digest.indexOf(":"))}-${digestHex(digest)}`;
+}
+
+/** GET /v2/_catalog with pagination. */
+export async function catalog(client: AuthClient, registry: string): Promise<string[]> {
+  const host = apiHost(registry);
+  const base = client.transport.baseUrl(host);
+  const all: string[] = [];
+  let url: string | undefined = `${base}/v2/_catalog?n=1000`;
+  while (url) {
+    const res = await client.request({ method: "GET", url, host, scopes: ["registry:catalog:*"] });
+    if (res.status !== 200) {
+      await res.drain();
+      if (res.status === 404 || res.status === 405) throw new UnsupportedError(`registry ${registry} does not offer a catalog`);
+      if (res.status === 401 || res.status === 403) throw new DeniedError(registry, "the catalog");
+      throw new RegistryError(res.status, "GET", url, []);
+    }
+    const link = res.header("link");
+    all.push(...((await res.json<{ repositories?: string[] }>()).repositories ?? []));
+    const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+    url = m ? new URL(m[1]!, base).toString() : undefined;
+  }
+  return all;
+}
+
+/** Drop the first n bytes of a stream (servers that answer a Range request with the whole body). */
+class SkipStream extends PassThrough {
+  constructor(private left: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void): void {
+    if (this.left >= chunk.length) {
+      this.left -= chunk.length;
+      return cb();
+    }
+    const out = chunk.subarray(this.left);
+    this.left = 0;
+    cb(null, out);
+  }
+}
+
+export { pipeline, Readable };

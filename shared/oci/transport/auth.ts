@@ -1,0 +1,165 @@
+// Registry authentication: anonymous, Basic, and the Bearer token flow (WWW-Authenticate realm/service/scope;
+// GET with Basic credentials, or the OAuth2 POST with a refresh/identity token), tokens cached per host and
+// scope set and re-challenged on 401.
+import { registerSecret } from "../../runtime/redact.ts";
+import { DeniedError, OciError, UnauthorizedError } from "../errors.ts";
+import type { Credential, CredentialProvider } from "./credentials.ts";
+import type { HttpRequest, HttpResponse, HttpTransport } from "./http.ts";
+
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** Parse a WWW-Authenticate header (one challenge; quoted and bare values, commas inside quotes). */
+export function parseChallenge(header: string): Challenge | undefined {
+  const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(m[2]!))) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
+export function pullScope(repo: string): string {
+  return `repository:${repo}:pull`;
+}
+export function pushScope(repo: string): string {
+  return `repository:${repo}:pull,push`;
+}
+
+interface HostState {
+  scheme?: "basic" | "bearer";
+  realm?: string;
+  service?: string;
+  tokens: Map<string, { token: string; expiresAt: number }>;
+  cred?: Promise<Credential | undefined>;
+}
+
+export interface AuthRequest extends HttpRequest {
+  /** registry host the request goes to (auth state key) */
+  host: string;
+  /** token scopes this request needs, e.g. repository:a/b:pull */
+  scopes: string[];
+}
+
+export class AuthClient {
+  private hosts = new Map<string, HostState>();
+  constructor(
+    readonly transport: HttpTransport,
+    private credentials: CredentialProvider = async () => undefined,
+  ) {}
+
+  private state(host: string): HostState {
+    let s = this.hosts.get(host);
+    if (!s) this.hosts.set(host, (s = { tokens: new Map() }));
+    return s;
+  }
+
+  private credential(host: string): Promise<Credential | undefined> {
+    const s = this.state(host);
+    return (s.cred ??= this.credentials(host));
+  }
+
+  private static scopeKey(scopes: string[]): string {
+    return [...new Set(scopes)].sort().join(" ");
+  }
+
+  private async authorization(host: string, scopes: string[]): Promise<string | undefined> {
+    const s = this.state(host);
+    if (s.scheme === "basic") {
+      const c = await this.credential(host);
+      return c?.username !== undefined ? basic(c) : undefined;
+    }
+    if (s.scheme === "bearer") {
+      const key = AuthClient.scopeKey(scopes);
+      const t = s.tokens.get(key);
+      if (t && t.expiresAt > Date.now() + 5_000) return `Bearer ${t.token}`;
+      const token = await this.fetchToken(host, scopes);
+      return `Bearer ${token}`;
+    }
+    return undefined;
+  }
+
+  /** Send a request, answering auth challenges. 401 after a fresh token → UnauthorizedError; 403 → DeniedError. */
+  async request(req: AuthRequest): Promise<HttpResponse> {
+    let auth = await this.authorization(req.host, req.scopes);
+    let res = await this.transport.request({ ...req, headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) } });
+    if (res.status === 401) {
+      const header = res.header("www-authenticate");
+      await res.drain();
+      const ch = header ? parseChallenge(header) : undefined;
+      const s = this.state(req.host);
+      if (ch?.scheme === "bearer" && ch.params.realm) {
+        s.scheme = "bearer";
+        s.realm = ch.params.realm;
+        s.service = ch.params.service;
+        const scopes = [...req.scopes];
+        if (ch.params.scope) for (const sc of ch.params.scope.split(" ")) if (!scopes.includes(sc)) scopes.push(sc);
+        s.tokens.delete(AuthClient.scopeKey(req.scopes));
+        const token = await this.fetchToken(req.host, scopes);
+        s.tokens.set(AuthClient.scopeKey(req.scopes), s.tokens.get(AuthClient.scopeKey(scopes))!);
+        auth = `Bearer ${token}`;
+      } else if (ch?.scheme === "basic") {
+        const c = await this.credential(req.host);
+        if (!c?.username) throw new UnauthorizedError(req.host, "the registry requires a username and password");
+        if (s.scheme === "basic") throw new UnauthorizedError(req.host, "username or password rejected");
+        s.scheme = "basic";
+        auth = basic(c);
+      } else {
+        throw new UnauthorizedError(req.host, header ? `unsupported challenge "${header.split(" ")[0]}"` : "no WWW-Authenticate challenge");
+      }
+      res = await this.transport.request({ ...req, headers: { ...req.headers, authorization: auth } });
+      if (res.status === 401) {
+        await res.drain();
+        throw new UnauthorizedError(req.host, (await this.credential(req.host)) ? "credentials rejected" : "the registry requires credentials");
+      }
+    }
+    return res;
+  }
+
+  /** Throw the right typed error for 401/403 responses already received. */
+  denied(host: string, what: string): never {
+    throw new DeniedError(host, what);
+  }
+
+  private async fetchToken(host: string, scopes: string[]): Promise<string> {
+    const s = this.state(host);
+    const cred = await this.credential(host);
+    if (cred?.registryToken) return cred.registryToken;
+    if (!s.realm) throw new OciError(`no token realm known for ${host}`, "AUTH");
+    const realm = new URL(s.realm);
+    const uniq = [...new Set(scopes)];
+    let res: HttpResponse;
+    if (cred?.identityToken) {
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: cred.identityToken, client_id: "kube-airgap", ...(s.service ? { service: s.service } : {}), ...(uniq.length ? { scope: uniq.join(" ") } : {}) });
+      res = await this.transport.request({ method: "POST", url: realm.toString(), headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
+    } else {
+      if (s.service) realm.searchParams.set("service", s.service);
+      for (const sc of uniq) realm.searchParams.append("scope", sc);
+      if (cred?.username) realm.searchParams.set("account", cred.username);
+      res = await this.transport.request({ method: "GET", url: realm.toString(), headers: cred?.username !== undefined ? { authorization: basic(cred) } : {} });
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.drain();
+      throw new UnauthorizedError(host, cred ? "the token service rejected the credentials" : "the registry requires credentials");
+    }
+    if (res.status < 200 || res.status > 299) {
+      const body = (await res.text()).slice(0, 200);
+      throw new OciError(`token request to ${realm.host} failed with HTTP ${res.status}: ${body}`, "AUTH");
+    }
+    const j = await res.json<{ token?: string; access_token?: string; expires_in?: number; issued_at?: string }>();
+    const token = j.token || j.access_token;
+    if (!token) throw new OciError(`token service ${realm.host} returned no token`, "AUTH");
+    registerSecret(token);
+    const issued = j.issued_at ? Date.parse(j.issued_at) : Date.now();
+    const expiresAt = (Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now())) + (j.expires_in && j.expires_in > 0 ? j.expires_in : 60) * 1000;
+    s.tokens.set(AuthClient.scopeKey(scopes), { token, expiresAt });
+    return token;
+  }
+}
+
+function basic(c: Credential): string {
+  return `Basic ${Buffer.from(`${c.username ?? ""}:${c.password ?? ""}`).toString("base64")}`;
+}
