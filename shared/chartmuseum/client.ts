@@ -127,7 +127,7 @@ export function errorText(res: HttpResponse): string {
 
 function wrapNet(err: unknown, label: string): never {
   if (err instanceof ChartRepoError) throw err;
-  if (err instanceof HttpError) throw new ChartRepoError(`${label}: ${err.message}`);
+  if (err instanceof HttpError) throw new ChartRepoError(label.includes("(") ? `${err.message} (repository ${label.slice(0, label.indexOf("("))})` : err.message);
   if ((err as Error)?.name === "AbortError") throw new ChartRepoError(`${label}: cancelled`);
   throw err;
 }

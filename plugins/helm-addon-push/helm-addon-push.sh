@@ -1,0 +1,16 @@
+#!/bin/sh
+# Launcher for `helm addon-push` on Linux/macOS: the compiled binary (bin/helm-addon-push) when the plugin
+# was installed from a release archive, else the TypeScript sources with bun (or deno) from a checkout.
+dir=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
+if [ -x "$dir/bin/helm-addon-push" ]; then
+  exec "$dir/bin/helm-addon-push" "$@"
+fi
+if [ -f "$dir/main.ts" ]; then
+  root=$(CDPATH= cd -- "$dir/../.." && pwd -P)
+  if [ -x "$root/node_modules/.bin/bun" ]; then exec "$root/node_modules/.bin/bun" "$dir/main.ts" "$@"; fi
+  if command -v bun >/dev/null 2>&1; then exec bun "$dir/main.ts" "$@"; fi
+  if [ -x "$root/node_modules/.bin/deno" ]; then exec "$root/node_modules/.bin/deno" run -A "$dir/main.ts" "$@"; fi
+  if command -v deno >/dev/null 2>&1; then exec deno run -A "$dir/main.ts" "$@"; fi
+fi
+echo "error: helm addon-push: no bin/helm-addon-push in $dir and no bun or deno to run the sources (install a release archive)" >&2
+exit 1

@@ -1,0 +1,45 @@
+// `package` verb: addon/chart dirs → <outDir>/<name>-<version>.tgz (temp file + rename).
+import { mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { chartFileName } from "../../../shared/helm/chart.ts";
+import { prepareChart, type PackageOptions } from "./package.ts";
+
+export interface PackageResult {
+  source: string;
+  chart?: string;
+  version?: string;
+  /** absolute path of the archive (would-be path with dry run) */
+  file?: string;
+  error?: string;
+}
+
+export class PackageError extends Error {
+  override name = "PackageError";
+}
+
+export async function packageDirs(dirs: string[], o: PackageOptions & { outDir: string; dryRun?: boolean }): Promise<PackageResult[]> {
+  const outDir = resolve(o.outDir);
+  try {
+    if (!(await stat(outDir)).isDirectory()) throw new PackageError(`output ${outDir} is not a directory`);
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    throw new PackageError(`output directory ${outDir} does not exist`);
+  }
+  const results: PackageResult[] = [];
+  for (const dir of dirs) {
+    const work = await mkdtemp(join(outDir, ".addon-push-"));
+    try {
+      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new PackageError(`${dir} is not a directory (package takes addon or chart directories)`);
+      const p = await prepareChart(dir, work, o);
+      const file = join(outDir, chartFileName(p.metadata));
+      if (!o.dryRun) await rename(p.file, file);
+      results.push({ source: dir, chart: String(p.metadata.name), version: String(p.metadata.version), file });
+    } catch (err) {
+      results.push({ source: dir, error: (err as Error).message });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
