@@ -4,4 +4,5 @@ import type { CommandDef } from "citty";
 type Lazy = () => Promise<CommandDef<any>>;
 
 export const commands: Record<string, Lazy> = {
+  whoami: () => import("./whoami.ts").then((m) => m.default),
 };
