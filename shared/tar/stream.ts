@@ -234,7 +234,12 @@ function cstr(b: Buffer, off: number, len: number): string {
 }
 
 function checksumOk(b: Buffer): boolean {
-  const stored = parseOctal(b, 148, 8);
+  let stored: number;
+  try {
+    stored = parseOctal(b, 148, 8);
+  } catch {
+    return false;
+  }
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
   return stored === sum;
