@@ -184,7 +184,8 @@ export class CopyEngine {
 
   private fail(p: JobPlan, e: unknown): void {
     p.result.status = "failed";
-    p.result.error = (e as Error)?.message ?? String(e);
+    const hint = (e as { hint?: string })?.hint;
+    p.result.error = ((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : "");
   }
 
   private warn(p: JobPlan, message: string): void {

@@ -113,6 +113,8 @@ export class AuthClient {
       res = await this.transport.request({ ...req, headers: { ...req.headers, authorization: auth } });
       if (res.status === 401) {
         await res.drain();
+        const again = parseChallenge(res.header("www-authenticate") ?? "");
+        if (again?.params.error === "insufficient_scope") throw new DeniedError(req.host, req.scopes.map((s) => s.replace(/^repository:/, "")).join(", "));
         throw new UnauthorizedError(req.host, (await this.credential(req.host)) ? "credentials rejected" : "the registry requires credentials");
       }
     }
