@@ -101,7 +101,7 @@ export function resolveChartRequest(req: ChartRequest, isLocal: (p: string) => "
   const local = isLocal(spec);
   if (local === "dir") return { kind: "dir", location: spec };
   if (local === "file") return { kind: "archive", location: spec };
-  if (/^[\w.-]+\/[\w.-]+$/.test(spec) && !/\.(tgz|tar\.gz)$/.test(spec)) {
+  if (/^\w[\w.-]*\/\w[\w.-]*$/.test(spec) && !/\.(tgz|tar\.gz)$/.test(spec)) {
     throw new ChartSourceError(`chart "${spec}" is not a local path`, `for a chart in a repository add --repo-url URL (ALIAS/CHART names the chart in it)`);
   }
   throw new ChartSourceError(`chart ${spec}: no such file or directory`);

@@ -107,5 +107,6 @@ export async function helmVersion(bin: string): Promise<string> {
 /** The last meaningful line of helm's stderr, for one-line error messages. */
 export function lastLine(stderr: string): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
-  return (lines[lines.length - 1] ?? "").replace(/^Error:\s*/, "");
+  const err = lines.find((l) => /^Error:/.test(l));
+  return (err ?? lines[lines.length - 1] ?? "").replace(/^Error:\s*/, "");
 }

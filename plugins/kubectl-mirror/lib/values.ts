@@ -325,8 +325,9 @@ async function build(dir: string, meta: ChartMeta, path: string, prefix: string,
   const used = new Set<SubchartDir>();
   const entries: { sub: SubchartDir; dep?: (typeof deps)[number] }[] = [];
   for (const dep of deps) {
-    const sub = subs.find((s) => !used.has(s) && s.meta.name === dep.name && (!dep.version || !/^[\d.]+$/.test(dep.version) || s.meta.version === dep.version))
-      ?? subs.find((s) => !used.has(s) && s.meta.name === dep.name);
+    // one charts/ entry may serve several dependencies under different aliases
+    const sub = subs.find((s) => s.meta.name === dep.name && (!dep.version || !/^[\d.]+$/.test(dep.version) || s.meta.version === dep.version))
+      ?? subs.find((s) => s.meta.name === dep.name);
     if (!sub) {
       node.children.push({ meta: { name: dep.alias ?? dep.name, version: dep.version ?? "" }, dir: "", path: `${path}/charts/${dep.alias ?? dep.name}`, valuesPrefix: `${prefix}${dep.alias ?? dep.name}.`, values: {}, enabled: false, reason: `dependency ${dep.name} is missing from charts/ (run "helm dependency build")`, children: [] });
       continue;
