@@ -153,7 +153,10 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
         }
         const secureSocket = tls.connect({ socket, servername: opts.serverName ?? (isIp(url.hostname) ? undefined : url.hostname), ...tlsOpts });
         secureSocket.on("error", reject);
-        send({ agent: false as any, createConnection: () => secureSocket } as https.RequestOptions);
+        // a one-shot agent whose only connection is the tunnelled TLS socket
+        const tunnelAgent = new https.Agent({ keepAlive: false });
+        (tunnelAgent as any).createConnection = () => secureSocket;
+        send({ agent: tunnelAgent });
       });
       connect.end();
     });

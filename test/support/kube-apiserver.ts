@@ -35,11 +35,10 @@
 // `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import https from "node:https";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
+import tls from "node:tls";
 import { parse as parseYaml, stringify as toYamlText } from "yaml";
 import { createCA, type CertPair, type TestCA } from "./pki.ts";
 
@@ -68,6 +67,8 @@ export interface FakeUserDef {
   token?: string;
   /** authenticate with a client certificate (CN=name, O=groups) instead of a token; needs tls */
   cert?: boolean;
+  /** also accept HTTP basic auth with this password */
+  password?: string;
   groups?: string[];
   allow?: FakeRule[] | "*";
   /** may use Impersonate-User / Impersonate-Group */
@@ -166,6 +167,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const logs = new Map<string, PodLog>(); // ns/name
   const watchers = new Set<{ def: FakeResourceDef; ns?: string; query: Record<string, string>; send: (type: string, obj: Obj) => void }>();
   const requests: RecordedRequest[] = [];
+  const peers = new WeakMap<object, { cn?: string; authorized: boolean }>();
   let rv = 100;
   const nextRv = () => String(++rv);
 
@@ -254,12 +256,14 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     if (auth?.startsWith("Bearer ")) {
       name = tokens.get(auth.slice(7).trim());
       if (!name) return "bad";
+    } else if (auth?.startsWith("Basic ")) {
+      const [u, ...pw] = Buffer.from(auth.slice(6), "base64").toString("utf8").split(":");
+      if (!u || users[u]?.password === undefined || users[u]!.password !== pw.join(":")) return "bad";
+      name = u;
     } else if (opts.tls) {
-      const sock = req.socket as TLSSocket;
-      const cert = typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
-      if (cert && (sock as any).authorized && cert.subject?.CN) {
-        const cn = String(cert.subject.CN);
-        if (users[cn]?.cert) name = cn;
+      const peer = peers.get(req.socket);
+      if (peer?.cn && peer.authorized) {
+        if (users[peer.cn]?.cert) name = peer.cn;
         else return "bad";
       }
     }
@@ -793,18 +797,21 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 
   // ---------------- server ----------------
 
+  // HTTPS is a node:tls server handing its sockets to a plain http.Server: Bun's node:https server does not
+  // expose the client certificate (no getPeerCertificate on req.socket), its node:tls sockets do.
   const sockets = new Set<import("node:net").Socket>();
-  const server = ca
-    ? https.createServer({ key: serverCert!.keyPem, cert: serverCert!.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, handler)
-    : http.createServer(handler);
-  server.on("connection", (s) => {
+  const httpServer = http.createServer(handler);
+  httpServer.on("connection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  server.on("secureConnection", (s) => {
-    sockets.add(s as any);
-    s.on("close", () => sockets.delete(s as any));
-  });
+  const server: import("node:net").Server = ca
+    ? tls.createServer({ key: serverCert!.keyPem, cert: serverCert!.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (t) => {
+        const pc = typeof t.getPeerCertificate === "function" ? t.getPeerCertificate() : undefined;
+        peers.set(t, { cn: pc?.subject?.CN ? String(pc.subject.CN) : undefined, authorized: t.authorized });
+        httpServer.emit("connection", t);
+      })
+    : httpServer;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -835,6 +842,9 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         const c = clientCerts.get(user)!;
         creds["client-certificate"] = c.cert;
         creds["client-key"] = c.key;
+      } else if (u.password !== undefined && !u.token) {
+        creds.username = user;
+        creds.password = u.password;
       } else creds.token = u.token ?? `${user}-token`;
       const ctx = o.context ?? "fake";
       const doc = {
@@ -901,6 +911,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       for (const e of logs.values()) e.listeners.forEach((l) => l(null));
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+      if (server !== httpServer) httpServer.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
