@@ -1,0 +1,279 @@
+// Pushing to ChartMuseum-compatible repos with the real CLI, then reading back with real Helm 3.17 / 4.1.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:http";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { uploadChart, chartExists, deleteChart, ChartExistsError, ChartRepoAuthError } from "../../shared/chartmuseum/client.ts";
+import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
+import { createCA, type TestCA } from "../support/pki.ts";
+import { freePort } from "../support/ports.ts";
+import { prepareChart } from "../../plugins/helm-addon-push/lib/package.ts";
+import { makeAddon, makeChart, tempDir } from "./fixtures.ts";
+import { cli, HELM, helmEnv, run } from "./helpers.ts";
+
+const PASSWORD = "s3cret-Pa55word";
+let root: string;
+let env: Record<string, string>;
+let plain: ChartMuseumServer; // no auth, root repo
+let ctxAuth: ChartMuseumServer; // context path /helm/v1 + basic auth
+let tenants: ChartMuseumServer; // depth 1
+let mtls: ChartMuseumServer; // HTTPS with client certificates
+let ca: TestCA;
+let client: { cert: string; key: string };
+let addon: string;
+let chart: string;
+
+beforeAll(async () => {
+  root = tempDir("ka-cm-");
+  env = helmEnv(join(root, "helm"));
+  ca = createCA(tempDir("ka-pki-"));
+  const server = ca.server("cm");
+  client = ca.client("pusher");
+  [plain, ctxAuth, tenants, mtls] = await Promise.all([
+    startChartMuseum(),
+    startChartMuseum({ contextPath: "/helm/v1", basicAuth: { username: "admin", password: PASSWORD } }),
+    startChartMuseum({ depth: 1 }),
+    startChartMuseum({ tls: { cert: server.cert, key: server.key, clientCA: ca.cert } }),
+  ]);
+  addon = makeAddon(join(root, "src"));
+  chart = makeChart(join(root, "src"));
+});
+
+afterAll(async () => {
+  await Promise.all([plain, ctxAuth, tenants, mtls].map((s) => s?.stop()));
+  rmSync(root, { recursive: true, force: true });
+  if (ca) rmSync(ca.dir, { recursive: true, force: true });
+});
+
+function oneErrorLine(r: { code: number; stderr: string }): string {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines.length).toBe(1);
+  expect(lines[0]).toMatch(/^error: /);
+  return lines[0]!;
+}
+
+describe("push to ChartMuseum, pull with real helm", () => {
+  test("context path from index.yaml, basic auth, multipart `chart`; helm 3 and 4 pull it back", async () => {
+    const r = await cli([addon, ctxAuth.url, "-u", "admin", "-p", PASSWORD], { env });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`Pushing fluxcd-1.2.0.tgz to ${ctxAuth.url}... Done.\n`);
+    const post = ctxAuth.requests.find((q) => q.method === "POST")!;
+    expect(post.path).toBe("/helm/v1/api/charts");
+    expect(post.contentType).toMatch(/^multipart\/form-data; boundary=/);
+    expect(post.query).toBe("");
+    const stored = ctxAuth.get("fluxcd", "1.2.0")!;
+    expect(stored.metadata.type).toBe("library");
+
+    for (const [i, helm] of [HELM.helm3, HELM.helm4].entries()) {
+      const name = `cm${i}`;
+      const add = await run(helm, ["repo", "add", name, ctxAuth.url, "--username", "admin", "--password", PASSWORD], { env });
+      expect(add.code).toBe(0);
+      const dest = join(root, `pulled-${i}`);
+      mkdirSync(dest, { recursive: true });
+      const pull = await run(helm, ["pull", `${name}/fluxcd`, "--version", "1.2.0", "-d", dest], { env });
+      expect(pull.stderr).toBe("");
+      expect(pull.code).toBe(0);
+      const got = readFileSync(join(dest, "fluxcd-1.2.0.tgz"));
+      expect(Buffer.from(stored.tgz).equals(got)).toBe(true);
+      const show = await run(helm, ["show", "chart", join(dest, "fluxcd-1.2.0.tgz")], { env });
+      const meta = parseYaml(show.stdout);
+      expect(meta).toMatchObject({ apiVersion: "v2", name: "fluxcd", version: "1.2.0", appVersion: "1.2.0", home: "https://fluxcd.io", type: "library" });
+      expect(meta.annotations).toEqual({ "addon.name": "fluxcd", "system.kubernetes": ">=1.19", "system.vela": ">=1.5.0-beta.3" });
+      expect(meta.keywords).toEqual(["extended_workload", "gitops", "only_example"]);
+    }
+  });
+
+  test("repo name from repositories.yaml: its credentials, Helm's cached index for the context path", async () => {
+    const add = await run(HELM.helm3, ["repo", "add", "named", ctxAuth.url, "--username", "admin", "--password", PASSWORD], { env });
+    expect(add.code).toBe(0);
+    const gets = () => ctxAuth.requests.filter((q) => q.method === "GET" && q.path.endsWith("/index.yaml")).length;
+    const before = gets();
+    const r = await cli([chart, "named"], { env });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("Pushing web-0.3.1.tgz to named... Done.\n");
+    expect(gets()).toBe(before); // context path came from $HELM_REPOSITORY_CACHE/named-index.yaml
+    expect(ctxAuth.get("web", "0.3.1")).toBeDefined();
+  });
+
+  test("HELM_REPO_USERNAME/PASSWORD; wrong password → one line, no secret in output (even with --debug)", async () => {
+    const ok = await cli([chart, ctxAuth.url, "--version", "0.3.2"], { env: { ...env, HELM_REPO_USERNAME: "admin", HELM_REPO_PASSWORD: PASSWORD } });
+    expect(ok.code).toBe(0);
+    expect(ctxAuth.get("web", "0.3.2")).toBeDefined();
+    const bad = await cli([chart, ctxAuth.url, "-u", "admin", "-p", "wrong-password-123"], { env });
+    const line = oneErrorLine(bad);
+    expect(line).toMatch(/401/);
+    expect(line).toMatch(/--username\/--password/);
+    const dbg = await cli([chart, ctxAuth.url, "-u", "admin", "-p", "wrong-password-123", "--debug"], { env });
+    expect(dbg.code).not.toBe(0);
+    expect(dbg.stderr + dbg.stdout).not.toContain("wrong-password-123");
+  });
+
+  test("409 → already exists hint; --skip-existing succeeds; --force overwrites with ?force", async () => {
+    const first = await cli([chart, plain.url, "--version", "1.0.0"], { env });
+    expect(first.code).toBe(0);
+    const again = await cli([chart, plain.url, "--version", "1.0.0"], { env });
+    expect(oneErrorLine(again)).toContain("web-1.0.0.tgz already exists in " + plain.url + " — use --force or --skip-existing");
+    const skip = await cli([chart, plain.url, "--version", "1.0.0", "--skip-existing"], { env });
+    expect(skip.code).toBe(0);
+    expect(skip.stdout).toContain("Skipped (already exists)");
+    const digestBefore = plain.get("web", "1.0.0")!.digest;
+    const forced = await cli([chart, plain.url, "--version", "1.0.0", "--app-version", "changed", "-f"], { env });
+    expect(forced.code).toBe(0);
+    expect(plain.requests.at(-1)!.query).toBe("?force");
+    expect(plain.get("web", "1.0.0")!.digest).not.toBe(digestBefore);
+    expect(plain.get("web", "1.0.0")!.metadata.appVersion).toBe("changed");
+    const both = await cli([chart, plain.url, "-f", "--skip-existing"], { env });
+    expect(oneErrorLine(both)).toContain("--force and --skip-existing");
+  });
+
+  test("a .tgz with <tgz>.prov uploads both (multipart chart + prov)", async () => {
+    const out = join(root, "prov");
+    const p = await prepareChart(makeChart(join(root, "provsrc"), "signed", "0.0.1"), out);
+    const prov = `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\napiVersion: v2\nname: signed\nversion: 0.0.1\n\n...\nfiles:\n  signed-0.0.1.tgz: sha256:abc\n-----BEGIN PGP SIGNATURE-----\n\nxx\n-----END PGP SIGNATURE-----\n`;
+    writeFileSync(`${p.file}.prov`, prov);
+    const r = await cli([p.file, plain.url], { env });
+    expect(r.code).toBe(0);
+    const stored = plain.get("signed", "0.0.1")!;
+    expect(new TextDecoder().decode(stored.prov)).toBe(prov);
+    expect(Buffer.from(stored.tgz).equals(readFileSync(p.file))).toBe(true);
+  });
+
+  test("one level of multitenancy: URL path → /api/<repo>/charts; helm pulls from /<repo>", async () => {
+    const r = await cli([addon, `${tenants.url}/org1`], { env });
+    expect(r.code).toBe(0);
+    expect(tenants.requests.find((q) => q.method === "POST")!.path).toBe("/api/org1/charts");
+    expect(tenants.get("fluxcd", "1.2.0", "org1")).toBeDefined();
+    expect(tenants.get("fluxcd", "1.2.0", "org2")).toBeUndefined();
+    const add = await run(HELM.helm4, ["repo", "add", "org1", `${tenants.url}/org1`], { env });
+    expect(add.code).toBe(0);
+    const dest = join(root, "tenant-pull");
+    mkdirSync(dest, { recursive: true });
+    const pull = await run(HELM.helm4, ["pull", "org1/fluxcd", "-d", dest], { env });
+    expect(pull.code).toBe(0);
+    expect(readdirSync(dest)).toEqual(["fluxcd-1.2.0.tgz"]);
+  });
+
+  test("--context-path flag and --access-token / --auth-header", async () => {
+    const r = await cli([chart, plain.url, "--context-path", "/", "--version", "3.0.0", "--access-token", "tok-abcdef"], { env });
+    expect(r.code).toBe(0);
+    const post = plain.requests.filter((q) => q.method === "POST").at(-1)!;
+    expect(post.authorization).toBe("Bearer tok-abcdef");
+    const h = await cli([chart, plain.url, "--version", "3.0.1", "--access-token", "tok-abcdef", "--auth-header", "x-token"], { env });
+    expect(h.code).toBe(0);
+    expect(plain.requests.filter((q) => q.method === "POST").at(-1)!.authorization).toBeUndefined();
+  });
+
+  test("--dry-run packages but uploads nothing", async () => {
+    const posts = plain.requests.filter((q) => q.method === "POST").length;
+    const r = await cli([addon, plain.url, "--version", "8.8.8", "--dry-run"], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("fluxcd-8.8.8.tgz");
+    expect(plain.requests.filter((q) => q.method === "POST").length).toBe(posts);
+    expect(plain.get("fluxcd", "8.8.8")).toBeUndefined();
+  });
+});
+
+describe("TLS", () => {
+  test("caFile/certFile/keyFile from repositories.yaml are used (mutual TLS)", async () => {
+    const add = await run(HELM.helm3, ["repo", "add", "secure", mtls.url, "--ca-file", ca.cert, "--cert-file", client.cert, "--key-file", client.key], { env });
+    expect(add.code).toBe(0);
+    const r = await cli([addon, "secure"], { env });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("Pushing fluxcd-1.2.0.tgz to secure... Done.\n");
+    expect(mtls.get("fluxcd", "1.2.0")).toBeDefined();
+  });
+
+  test("flags work too; without the CA → one clear TLS line", async () => {
+    const r = await cli([chart, mtls.url, "--ca-file", ca.cert, "--cert-file", client.cert, "--key-file", client.key], { env });
+    expect(r.code).toBe(0);
+    const bad = await cli([chart, mtls.url, "--version", "9.9.9"], { env });
+    expect(oneErrorLine(bad)).toMatch(/TLS error talking to https:\/\/127\.0\.0\.1:\d+.*--ca-file/);
+  });
+
+  test("insecure_skip_tls_verify from repositories.yaml", async () => {
+    const add = await run(HELM.helm4, ["repo", "add", "skipverify", mtls.url, "--insecure-skip-tls-verify", "--cert-file", client.cert, "--key-file", client.key], { env });
+    expect(add.code).toBe(0);
+    const r = await cli([chart, "skipverify", "--version", "0.9.0"], { env });
+    expect(r.stderr).toBe("");
+    expect(mtls.get("web", "0.9.0")).toBeDefined();
+  });
+});
+
+describe("many sources at once", () => {
+  test("concurrent pushes, a line each, non-zero exit when one fails", async () => {
+    const src = join(root, "batch");
+    const a = makeAddon(src, "alpha", { version: "0.1.0" });
+    const b = makeAddon(src, "beta", { version: "0.2.0" });
+    const c = makeChart(src, "gamma", "0.3.0");
+    const bad = makeAddon(src, "broken", { metadata: "name: broken\nversion: nope\n" });
+    const r = await cli([a, b, c, bad, tenants.url + "/batch", "--concurrency", "3"], { env });
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split("\n").sort();
+    const url = `${tenants.url}/batch`;
+    expect(lines).toEqual([`Pushing alpha-0.1.0.tgz to ${url}... Done.`, `Pushing beta-0.2.0.tgz to ${url}... Done.`, `Pushing gamma-0.3.0.tgz to ${url}... Done.`]);
+    expect(r.stderr).toContain('version "nope" in metadata.yaml is not valid semver');
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(`error: 1 of 4 pushes to ${url} failed`);
+    expect(tenants.charts("batch").map((x) => x.name).sort()).toEqual(["alpha", "beta", "gamma"]);
+  });
+});
+
+describe("bad input → one clear line, non-zero exit", () => {
+  test("not an addon dir", async () => {
+    const r = await cli([join(root, "src"), plain.url], { env });
+    expect(oneErrorLine(r)).toContain("is not an addon dir or a chart dir");
+  });
+  test("unreachable repo", async () => {
+    const port = await freePort();
+    const r = await cli([addon, `http://127.0.0.1:${port}`], { env });
+    expect(oneErrorLine(r)).toContain(`cannot reach http://127.0.0.1:${port}: connection refused`);
+  });
+  test("unknown repo name", async () => {
+    const r = await cli([addon, "nosuchrepo"], { env });
+    expect(oneErrorLine(r)).toContain('no repo named "nosuchrepo" found');
+  });
+  test("missing REPO", async () => {
+    const r = await cli([addon], { env });
+    expect(oneErrorLine(r)).toContain("needs at least 2 arguments");
+  });
+  test("a proxy's HTML error page is shown briefly", async () => {
+    const srv: Server = createServer((req, res) => {
+      res.writeHead(req.method === "POST" ? 502 : 404, { "content-type": "text/html" });
+      res.end(`<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center>${" ".repeat(5000)}</body></html>`);
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => srv.listen(port, "127.0.0.1", () => r()));
+    try {
+      const r = await cli([chart, `http://127.0.0.1:${port}`], { env });
+      const line = oneErrorLine(r);
+      expect(line).toContain("502: 502 Bad Gateway 502 Bad Gateway nginx");
+      expect(line.length).toBeLessThan(300);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe("shared client API (used by violet)", () => {
+  test("uploadChart / chartExists / deleteChart and typed errors", async () => {
+    const p = await prepareChart(makeChart(join(root, "api"), "apichart", "1.0.0"), join(root, "api-out"));
+    const repo = { url: ctxAuth.url, name: "ctx" };
+    const auth = { username: "admin", password: PASSWORD };
+    expect(await chartExists(repo, "apichart", "1.0.0", { auth })).toBe(false);
+    const res = await uploadChart(repo, p.file, { auth });
+    expect(res).toMatchObject({ status: "pushed", prov: false });
+    expect(res.url).toBe(`${ctxAuth.url}/api/charts`);
+    expect(await chartExists(repo, "apichart", "1.0.0", { auth })).toBe(true);
+    await expect(uploadChart(repo, p.file, { auth })).rejects.toBeInstanceOf(ChartExistsError);
+    expect((await uploadChart(repo, p.file, { auth, skipExisting: true })).status).toBe("skipped");
+    await expect(uploadChart(repo, p.file, { auth: { username: "admin", password: "nope-nope" } })).rejects.toBeInstanceOf(ChartRepoAuthError);
+    expect(await deleteChart(repo, "apichart", "1.0.0", { auth })).toBe(true);
+    expect(await deleteChart(repo, "apichart", "1.0.0", { auth })).toBe(false);
+    // credentials in the URL work and never show up in messages
+    const u = new URL(ctxAuth.url);
+    const withCreds = `http://admin:${PASSWORD}@${u.host}${u.pathname}`;
+    expect((await uploadChart({ url: withCreds }, p.file)).url).not.toContain(PASSWORD);
+  });
+});
