@@ -36,7 +36,7 @@ export interface ChartRepo {
   stop(): Promise<void>;
 }
 
-/** Chart.yaml of a chart archive (first */Chart.yaml entry at depth 1). */
+/** Chart.yaml of a chart archive (the CHART/Chart.yaml entry at depth 1). */
 export function chartYamlOf(tgz: Uint8Array): Record<string, any> {
   const tar = gunzipSync(tgz);
   let off = 0;

@@ -8,7 +8,7 @@
 // came from (URL, digest) and keeps the .tgz so `sync` can push the archive as is.
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -257,6 +257,7 @@ async function fromOci(r: ResolvedRequest, req: ChartRequest, work: string): Pro
   const found = findHelm(req.helm, req.env ?? process.env);
   if (!found.bin) throw new ChartSourceError(`pulling ${r.location} needs helm: ${found.reason}`);
   const out = join(work, "pull");
+  await mkdir(out, { recursive: true });
   const args = ["pull", r.location, "--destination", out];
   if (r.version) args.push("--version", r.version);
   if (req.plainHttp) args.push("--plain-http");
