@@ -14,7 +14,7 @@
 //   });
 //   api.url                       // https://127.0.0.1:PORT
 //   api.kubeconfig("viewer", { namespace: "cpaas-system" })   // path of a kubeconfig file for that user
-//   api.caFile / api.ca           // CA (file path / TestCA) when tls
+//   api.caFile / api.ca           // CA (file path / TestCA) when tls; api.clientCert(user) for cert users
 //   api.put(obj) / api.get(apiVersion, kind, name, ns?) / api.list(apiVersion, kind, ns?) / api.remove(...)
 //                                 // direct store access (no auth, no admission); put() assigns uid/resourceVersion
 //   api.addPod(ns, name, "line1\nline2\n", { phase: "Running" })   // a pod with logs for pods/log
@@ -135,6 +135,8 @@ export interface FakeApiServer {
   dir: string;
   requests: RecordedRequest[];
   kubeconfig(user?: string, opts?: { namespace?: string; context?: string; file?: string }): string;
+  /** the client certificate of a `cert: true` user */
+  clientCert(user: string): CertPair;
   put(obj: Obj): Obj;
   get(apiVersion: string, kind: string, name: string, namespace?: string): Obj | undefined;
   list(apiVersion: string, kind: string, namespace?: string): Obj[];
@@ -858,6 +860,11 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       const file = o.file ?? join(dir, `kubeconfig-${user}-${++kcCount}.yaml`);
       writeFileSync(file, toYamlText(doc));
       return file;
+    },
+    clientCert(user) {
+      const c = clientCerts.get(user);
+      if (!c) throw new Error(`fake apiserver: user ${user} has no client certificate (cert: true)`);
+      return c;
     },
     put(obj) {
       return put(obj);
