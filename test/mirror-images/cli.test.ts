@@ -9,6 +9,7 @@ import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { EXPECTED_RENDERED, EXPECTED_STATIC, HELM3, HELM4, makeFixture, type Fixture } from "./fixture.ts";
 import { execFileSync } from "node:child_process";
+import { loadChart } from "../../plugins/kubectl-mirror/lib/chart-source.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -60,7 +61,9 @@ beforeAll(async () => {
   [reg, authReg] = await Promise.all([startRegistry(), startRegistry({ auth: "htpasswd" })]);
   // push the chart with real helm: anonymous registry, and one with htpasswd (credentials via a registry config file)
   const helmEnv = env();
-  execFileSync(HELM4, ["push", fx.tgz, `oci://${reg.host}/charts`, "--plain-http"], { env: helmEnv, stdio: "pipe" });
+  for (const f of ["app-1.1.0.tgz", "app-1.2.3.tgz", "app-1.3.0-rc.1.tgz"]) {
+    execFileSync(HELM4, ["push", join(fx.root, "dist", f), `oci://${reg.host}/charts`, "--plain-http"], { env: helmEnv, stdio: "pipe" });
+  }
   const cfg = join(fx.root, "push-config.json");
   writeFileSync(cfg, JSON.stringify(authReg.dockerConfig()));
   execFileSync(HELM3, ["push", fx.tgz, `oci://${authReg.host}/team/charts`, "--plain-http"], { env: { ...helmEnv, HELM_REGISTRY_CONFIG: cfg }, stdio: "pipe" });
@@ -122,8 +125,8 @@ describe("HTTP chart repository", () => {
 });
 
 describe("OCI registry", () => {
-  test("oci:// chart pulled with helm 4, rendered, with the pulled digest", async () => {
-    const r = await run([`oci://${reg.host}/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--helm", HELM4, "-o", "yaml"]);
+  test("oci:// chart pulled with the OCI core (latest stable tag), rendered with helm 4", async () => {
+    const r = await run([`oci://${reg.host}/charts/app`, "--plain-http", "--helm", HELM4, "-o", "yaml"]);
     expect(r.stderr).toContain("rendered with helm v4.1");
     expect(r.code).toBe(0);
     const out = parse(r.stdout);
@@ -133,20 +136,49 @@ describe("OCI registry", () => {
     expect(out.chart.source.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  test("registry credentials reach helm through a private registry config, never argv", async () => {
+  test("--chart-version constraint picks among the tags; prerelease tag with --devel", async () => {
+    const old = await run([`oci://${reg.host}/charts/app`, "--chart-version", "~1.1", "--plain-http", "--no-render", "-o", "json"]);
+    expect(old.code).toBe(0);
+    const out = JSON.parse(old.stdout);
+    expect([out.chart.version, out.chart.source.ref]).toEqual(["1.1.0", `oci://${reg.host}/charts/app:1.1.0`]);
+    expect(out.images.map((i: any) => i.image)).toContain("registry.example.com/acme/app:2.3.0");
+    const devel = await run([`oci://${reg.host}/charts/app`, "--devel", "--plain-http", "--no-render", "-o", "json"]);
+    expect(JSON.parse(devel.stdout).chart.version).toBe("1.3.0-rc.1");
+    const none = await run([`oci://${reg.host}/charts/app`, "--chart-version", "^7", "--plain-http", "--no-render"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe(`error: oci://${reg.host}/charts/app: no tag matches version "^7" (tags: 1.1.0, 1.2.3, 1.3.0-rc.1)\n`);
+  });
+
+  test("registry credentials from --password-stdin; refused without them", async () => {
     const ok = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--helm", HELM3, "-u", authReg.username, "--password-stdin", "-o", "json"], { input: authReg.password });
     expect(ok.stderr).toContain("rendered with helm v3.17");
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).images.length).toBe(EXPECTED_RENDERED.length);
-    const denied = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--helm", HELM3]);
-    expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/^error: helm pull oci:\/\/.*\/team\/charts\/app --version 1\.2\.3: .*\(check --username\/--password-stdin or --registry-config\)\n$/);
+    const denied = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--no-render"]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr.trim().split("\n")).toHaveLength(1);
+    expect(denied.stderr).toStartWith(`error: authentication to ${authReg.host} failed`);
   });
 
-  test("oci:// without helm says what is missing", async () => {
-    const r = await run([`oci://${reg.host}/charts/app`, "--plain-http"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`error: pulling oci://${reg.host}/charts/app needs helm: no helm binary found (use --helm PATH, $HELM_BIN or put helm on PATH)\n`);
+  test("oci:// works without helm (static sources only)", async () => {
+    const r = await run([`oci://${reg.host}/charts/app`, "--chart-version", "1.2.3", "--plain-http", "-o", "json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).images.map((i: any) => i.image)).toEqual(EXPECTED_STATIC);
+    expect(r.stderr).toContain("NOT rendered (no helm binary found");
+  });
+
+  test("library: without registry options oci:// charts are pulled with helm (credentials via a private registry config)", async () => {
+    const c = await loadChart({ chart: `oci://${authReg.host}/team/charts/app`, version: "1.2.3", plainHttp: true, helm: HELM3, username: authReg.username, password: authReg.password, env: env() });
+    try {
+      expect([c.name, c.version, c.source.kind, c.source.ref]).toEqual(["app", "1.2.3", "oci", `oci://${authReg.host}/team/charts/app:1.2.3`]);
+      expect(c.source.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(readFileSync(join(c.dir, "Chart.yaml"), "utf8")).toContain("name: app");
+    } finally {
+      await c.cleanup();
+    }
+    await expect(loadChart({ chart: `oci://${reg.host}/charts/app`, plainHttp: true, env: { PATH: "/usr/bin:/bin" } })).rejects.toThrow(
+      `pulling oci://${reg.host}/charts/app needs helm: no helm binary found (use --helm PATH, $HELM_BIN or put helm on PATH)`,
+    );
   });
 });
 

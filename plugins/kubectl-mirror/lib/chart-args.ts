@@ -4,6 +4,7 @@ import type { ArgsDef } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { registryArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
+import { readStdinSecret, registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import type { ChartRequest } from "./chart-source.ts";
 import type { DiscoverOptions } from "./discover.ts";
@@ -46,24 +47,15 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8");
-}
 
-/** ChartRequest from the chart source flags (reads --password-stdin). */
+/** ChartRequest from the chart source flags (reads --password-stdin); oci:// charts are pulled with the OCI core. */
 export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?: string): Promise<ChartRequest> {
+  // the shared registry options read --password-stdin once (cached) and validate the credential flags
+  const registry = await registryOptionsFromArgs(args, rawArgs);
   let password = str(args.password);
-  if (args["password-stdin"]) {
-    if (password) throw new UsageError("--password and --password-stdin are mutually exclusive");
-    password = (await readStdin()).replace(/\r?\n$/, "");
-    if (!password) throw new UsageError("--password-stdin: nothing on stdin");
-  }
+  if (args["password-stdin"]) password = readStdinSecret("--password-stdin");
   registerSecret(password);
   const username = str(args.username);
-  if (password !== undefined && username === undefined) throw new UsageError("--password needs --username");
-  if (username !== undefined && password === undefined) throw new UsageError("--username needs --password-stdin or --password");
   const caFiles = repeated(rawArgs, ["ca-file"], { split: false });
   const caFile = caFiles.length ? caFiles[caFiles.length - 1]!.replace(/^[^=/]*=/, "") : undefined;
   return {
@@ -80,6 +72,7 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
     plainHttp: !!args["plain-http"] || repeated(rawArgs, ["plain-http-host"]).length > 0,
     registryConfig: str(args["registry-config"]),
     helm: str(args.helm),
+    registry,
   };
 }
 

@@ -20,6 +20,11 @@ import { findHelm, lastLine, runHelm } from "./helm.ts";
 import { pickVersion } from "./semver.ts";
 import { readChartMeta } from "./values.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
+import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
+import { MT } from "../../../shared/oci/media-types.ts";
+import { parseRegistryReference } from "../../../shared/oci/reference.ts";
+import { RegistryRepository } from "../../../shared/oci/registry.ts";
+import type { ImageManifest } from "../../../shared/oci/types.ts";
 
 export type ChartSourceKind = "dir" | "archive" | "repo" | "url" | "oci";
 
@@ -43,7 +48,10 @@ export interface ChartRequest {
   plainHttp?: boolean;
   /** docker config.json with registry credentials (oci://) */
   registryConfig?: string;
-  /** helm binary (oci:// pulls); undefined = look up */
+  /** registry options for oci:// (shared/cli/registry.ts registryOptionsFromArgs); when set, charts are pulled
+   *  with the OCI core; without it `helm pull` is used */
+  registry?: RegistryOptions;
+  /** helm binary (oci:// pulls without `registry`); undefined = look up */
   helm?: string;
   env?: Record<string, string | undefined>;
 }
@@ -140,7 +148,7 @@ export async function loadChart(req: ChartRequest): Promise<LoadedChart> {
     } else if (r.kind === "repo") {
       ({ archive, source } = await fromRepo(r, req, work));
     } else {
-      ({ archive, source } = await fromOci(r, req, work));
+      ({ archive, source } = req.registry ? await fromOciNative(r, req.registry, work, req.devel) : await fromOci(r, req, work));
     }
     const dir = await extractChartArchive(archive, join(work, "chart"));
     const meta = await readChartMeta(dir);
@@ -149,7 +157,8 @@ export async function loadChart(req: ChartRequest): Promise<LoadedChart> {
     return { dir, name: meta.name, version: meta.version, appVersion: meta.appVersion, source, archive, cleanup };
   } catch (e) {
     await cleanup();
-    if (e instanceof ChartSourceError) throw e;
+    // typed errors (ours, the OCI core's, archive errors) already carry a clear message and hint
+    if (e instanceof Error && e.name !== "Error") throw e;
     throw new ChartSourceError((e as Error).message);
   }
 }
@@ -204,7 +213,10 @@ async function fromRepo(r: ResolvedRequest, req: ChartRequest, work: string): Pr
   const first = entry.urls?.[0];
   if (!first) throw new ChartSourceError(`${indexUrl}: ${r.name} ${version} has no download URL`);
   const url = new URL(first, base).toString();
-  if (url.startsWith("oci://")) return fromOci({ kind: "oci", location: url.replace(/:[^/:]+$/, ""), version }, req, work);
+  if (url.startsWith("oci://")) {
+    const r2: ResolvedRequest = { kind: "oci", location: url.replace(/:[^/:]+$/, ""), version };
+    return req.registry ? fromOciNative(r2, req.registry, work, req.devel) : fromOci(r2, req, work);
+  }
   const archive = join(work, safeName(`${r.name}-${version}.tgz`));
   await download(url, archive, req, base);
   const digest = await sha256File(archive);
@@ -285,4 +297,45 @@ async function fromOci(r: ResolvedRequest, req: ChartRequest, work: string): Pro
   const archive = join(out, files[0]!);
   const digest = /Digest:\s*(sha256:[0-9a-f]{64})/.exec(res.stdout + res.stderr)?.[1];
   return { archive, source: { kind: "oci", ref: r.location, ...(digest ? { digest } : {}) } };
+}
+
+/**
+ * Pull a Helm chart from an OCI registry with the OCI core: resolve the version (exact tag, or the highest tag
+ * matching a constraint; Helm stores "+" as "_" in tags), fetch the manifest, stream the chart layer to a file.
+ */
+async function fromOciNative(r: ResolvedRequest, opts: RegistryOptions, work: string, devel?: boolean): Promise<{ archive: string; source: LoadedChart["source"] }> {
+  const loc = r.location.replace(/^oci:\/\//, "");
+  let ref;
+  try {
+    ref = parseRegistryReference(loc, r.location);
+  } catch (e) {
+    throw new ChartSourceError((e as Error).message);
+  }
+  const explicitTag = /:[^/]+$/.test(loc) && ref.tag ? ref.tag : undefined;
+  const repo = RegistryRepository.fromReference(createClient(opts), { ...ref, tag: undefined, digest: undefined });
+  const base = `oci://${ref.registry}/${ref.repository}`;
+  let tag = ref.digest ? undefined : explicitTag;
+  if (!tag && !ref.digest) {
+    const exact = r.version && /^v?\d+\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?$/.test(r.version) ? r.version : undefined;
+    if (exact) tag = exact.replace(/\+/g, "_");
+    else {
+      const tags = (await repo.tags!()).map((t) => t.replace(/_/g, "+"));
+      let v: string | undefined;
+      try {
+        v = pickVersion(tags, r.version, devel);
+      } catch (e) {
+        throw new ChartSourceError(`--chart-version ${r.version}: ${(e as Error).message}`);
+      }
+      if (!v) throw new ChartSourceError(r.version ? `${base}: no tag matches version "${r.version}"` : `${base}: no stable version tag`, tags.length ? `tags: ${tags.slice(0, 10).join(", ")}` : "the repository has no tags");
+      tag = v.replace(/\+/g, "_");
+    }
+  }
+  const desc = await repo.resolve(ref.digest ?? tag!);
+  const manifest = JSON.parse(new TextDecoder().decode(await repo.fetchManifest(desc))) as ImageManifest;
+  const layer = manifest.layers?.find((l) => l.mediaType === MT.helmChart);
+  if (!layer) throw new ChartSourceError(`${base}:${tag ?? ref.digest}: not a Helm chart (no ${MT.helmChart} layer)`);
+  const archive = join(work, "chart.tgz");
+  await pipeline(await repo.fetchBlob(layer), createWriteStream(`${archive}.part`));
+  await rename(`${archive}.part`, archive);
+  return { archive, source: { kind: "oci", ref: ref.digest ? `${base}@${ref.digest}` : `${base}:${tag}`, digest: desc.digest } };
 }
