@@ -1,7 +1,7 @@
 #!/bin/sh
 # Launcher for `helm addon-push` on Linux/macOS: the compiled binary (bin/helm-addon-push) when the plugin
 # was installed from a release archive, else the TypeScript sources with bun (or deno) from a checkout.
-dir=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
+dir=$(CDPATH= cd -- "${HELM_PLUGIN_DIR:-$(dirname -- "$0")}" && pwd -P)
 if [ -x "$dir/bin/helm-addon-push" ]; then
   exec "$dir/bin/helm-addon-push" "$@"
 fi
