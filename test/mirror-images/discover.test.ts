@@ -198,7 +198,7 @@ describe("--why", () => {
     expect(explain(findImage(r, "busybox:1.36")[0]!)).toBe(
       "docker.io/library/busybox:1.36\n" +
         '  manifest         app/templates/deployment.yaml  Deployment/rel-app  spec.template.spec.initContainers[0].image  name=init  = "busybox:1.36"\n' +
-        '  values           values init.image  = "busybox:1.36"\n',
+        '  values           init.image  = "busybox:1.36"\n',
     );
   });
 });

@@ -508,7 +508,7 @@ export function explain(img: DiscoveredImage): string {
     const parts: string[] = [];
     if (s.file) parts.push(s.file);
     if (s.resource) parts.push(s.resource);
-    if (s.path) parts.push(s.type === "values" || (s.type === "env" && !s.file) ? `values ${s.path}` : s.path);
+    if (s.path) parts.push(s.type === "env" && !s.file ? `values ${s.path}` : s.path);
     if (s.key) parts.push(s.key);
     if (s.name) parts.push(`name=${s.name}`);
     parts.push(`= ${JSON.stringify(s.value)}`);

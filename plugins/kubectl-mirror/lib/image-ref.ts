@@ -1,6 +1,7 @@
-// Container image references with Docker normalisation (docker.io, library/, :latest), as
-// github.com/distribution/reference does it. Local to kubectl-mirror discovery: chart values and manifests
-// hold registry references only (no oci-layout paths), and we need a strict "is this an image?" test.
+// Container image references for discovery: the OCI core's Docker normalisation (docker.io, library/,
+// :latest) plus a strict "is this an image?" test for strings found in charts (no templates, no
+// oci-layout paths, no URLs).
+import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 
 export interface ImageRef {
   /** registry host[:port], "docker.io" for Docker Hub */
@@ -18,51 +19,18 @@ export class InvalidImageError extends Error {
   }
 }
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d+)?$/;
-
 /** Parse and normalise: "nginx" → docker.io/library/nginx:latest. Throws InvalidImageError. */
 export function parseImage(input: string): ImageRef {
   const s = input.trim();
   if (!s) throw new InvalidImageError(input, "empty");
   if (/\s/.test(s)) throw new InvalidImageError(input, "contains whitespace");
-  let rest = s;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new InvalidImageError(input, `bad digest "${digest}"`);
+  if (/^[a-z]+:\/\//i.test(s) || /^oci-(layout|archive):/.test(s)) throw new InvalidImageError(input, "not a registry reference");
+  try {
+    const r = parseRegistryReference(s);
+    return { registry: r.registry, repository: r.repository, tag: r.tag, digest: r.digest };
+  } catch (e) {
+    throw new InvalidImageError(input, (e as Error).message);
   }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new InvalidImageError(input, `bad tag "${tag}"`);
-  }
-  let registry = "docker.io";
-  let repository = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
-      registry = first;
-      repository = rest.slice(slash + 1);
-    }
-  }
-  if (!HOST.test(registry)) throw new InvalidImageError(input, `bad registry host "${registry}"`);
-  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = "docker.io";
-  if (registry === "docker.io" && !repository.includes("/")) repository = `library/${repository}`;
-  if (!repository) throw new InvalidImageError(input, "no repository");
-  for (const c of repository.split("/")) {
-    if (!COMPONENT.test(c)) throw new InvalidImageError(input, `bad repository path component "${c}"`);
-  }
-  if (registry.length + 1 + repository.length > 255) throw new InvalidImageError(input, "name longer than 255 characters");
-  if (!tag && !digest) tag = "latest";
-  return { registry, repository, tag, digest };
 }
 
 export function formatImage(ref: ImageRef): string {
