@@ -313,13 +313,19 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     return out;
   }
 
-  function readBody(req: http.IncomingMessage): Promise<string> {
+  function readBodyBytes(req: http.IncomingMessage): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       req.on("data", (c) => chunks.push(c));
-      req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      req.on("end", () => resolve(Buffer.concat(chunks)));
       req.on("error", reject);
     });
+  }
+  async function readBody(req: http.IncomingMessage): Promise<string> {
+    if (String(req.headers["content-type"] ?? "").includes("protobuf")) {
+      throw Object.assign(new Error("the fake apiserver does not decode protobuf bodies"), { code: 415, reason: "UnsupportedMediaType" });
+    }
+    return (await readBodyBytes(req)).toString("utf8");
   }
 
   function parseObj(text: string, contentType: string): Obj {
@@ -419,7 +425,9 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     if (group === "authorization.k8s.io" && version === "v1") {
       if (!rest.length) return send(res, 200, { kind: "APIResourceList", apiVersion: "v1", groupVersion: gv, resources: [{ name: "selfsubjectaccessreviews", singularName: "selfsubjectaccessreview", namespaced: false, kind: "SelfSubjectAccessReview", verbs: ["create"] }] });
       if (rest[0] === "selfsubjectaccessreviews" && method === "POST") {
-        const body = JSON.parse(await readBody(req));
+        // kubectl ≥1.33 sends this one as protobuf (typed client); decode just the resource attributes
+        const raw = await readBodyBytes(req);
+        const body = String(req.headers["content-type"]).includes("protobuf") ? { apiVersion: gv, kind: "SelfSubjectAccessReview", metadata: {}, spec: { resourceAttributes: decodeSsarProto(raw) } } : JSON.parse(raw.toString("utf8"));
         const ra = body.spec?.resourceAttributes ?? {};
         const res0 = ra.group ? `${ra.resource}.${ra.group}` : ra.resource;
         const ok = allowed(id, ra.verb, res0 ?? "", ra.namespace || undefined, ra.subresource || undefined);
@@ -926,6 +934,51 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 }
 
 // ---------------- pure helpers (exported for tests) ----------------
+
+/** Length-delimited fields of a protobuf message (varint and fixed fields skipped). */
+function protoFields(buf: Buffer): Map<number, Buffer[]> {
+  const out = new Map<number, Buffer[]>();
+  let i = 0;
+  const varint = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    const field = Math.floor(tag / 8);
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const len = varint();
+      out.set(field, [...(out.get(field) ?? []), buf.subarray(i, i + len)]);
+      i += len;
+    } else break;
+  }
+  return out;
+}
+
+/** SelfSubjectAccessReview in the k8s protobuf envelope ("k8s\0" + runtime.Unknown) → resourceAttributes. */
+function decodeSsarProto(raw: Buffer): Record<string, string> {
+  const unknown = protoFields(raw.subarray(4)); // runtime.Unknown: 1 typeMeta, 2 raw
+  const ssar = protoFields(unknown.get(2)?.[0] ?? Buffer.alloc(0)); // 1 metadata, 2 spec
+  const spec = protoFields(ssar.get(2)?.[0] ?? Buffer.alloc(0)); // 1 resourceAttributes
+  const ra = protoFields(spec.get(1)?.[0] ?? Buffer.alloc(0));
+  const names = ["", "namespace", "verb", "group", "version", "resource", "subresource", "name"];
+  const out: Record<string, string> = {};
+  for (let f = 1; f < names.length; f++) {
+    const v = ra.get(f)?.[0];
+    if (v) out[names[f]!] = v.toString("utf8");
+  }
+  return out;
+}
 
 function withoutTypeMeta(o: Obj): Obj {
   const { apiVersion: _a, kind: _k, ...rest } = o;
