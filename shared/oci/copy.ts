@@ -103,6 +103,8 @@ export class CopyEngine {
   /** dst.id|digest → in-flight or finished transfer (each digest moves once per run) */
   private inflight = new Map<string, Promise<BlobAction>>();
   private manifestsDone = new Map<string, Promise<void>>();
+  /** registry host|digest → the first target repository of this run that receives it (others mount from it) */
+  private onRegistry = new Map<string, { repo: RegistryRepository; done: Promise<BlobAction> }>();
 
   constructor(private opts: CopyOptions = {}) {
     this.blobLimit = createLimit(opts.concurrency ?? 8);
@@ -344,12 +346,20 @@ export class CopyEngine {
     const key = `${dst.id}|${b.digest}`;
     let t = this.inflight.get(key);
     if (!t) {
-      t = this.blobLimit(async () => {
-        if (await dst.exists(b)) return "exists" as const;
-        if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
-        await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
-        return "copied" as const;
-      });
+      // another repository of the same target registry gets this digest in this run: mount from it
+      const hostKey = dst instanceof RegistryRepository ? `${dst.host}|${b.digest}` : undefined;
+      const sibling = hostKey ? this.onRegistry.get(hostKey) : undefined;
+      t = (async () => {
+        if (sibling) await sibling.done.catch(() => undefined);
+        return this.blobLimit(async () => {
+          if (await dst.exists(b)) return "exists" as const;
+          if (sibling && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
+          if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
+          await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
+          return "copied" as const;
+        });
+      })();
+      if (hostKey && !sibling) this.onRegistry.set(hostKey, { repo: dst as RegistryRepository, done: t });
       this.inflight.set(key, t);
       t.catch(() => this.inflight.delete(key));
       return t;

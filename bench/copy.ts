@@ -1,0 +1,114 @@
+#!/usr/bin/env bun
+// Benchmark: `kubectl mirror copy` vs `skopeo sync` in the same run (ratios, not absolute times).
+//   bun bench/copy.ts [--images N] [--rounds R] [--big-mib M] [--skip-big]
+// 1. N synthetic images in a source registry: one shared base layer + one own layer each.
+// 2. Cold: copy all of them to an empty registry, ours (one invocation, --from-file) vs skopeo sync (YAML source).
+//    Warm: the same again onto the complete target. Rounds alternate ours/skopeo; medians and ratios printed.
+// 3. Peak RSS (GNU time %M) moving one big layer registry → registry, → archive and archive → registry.
+// Targets (issue 2): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×, peak RSS ≤ 150 MiB.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pushArtifact } from "../shared/oci/artifact.ts";
+import { createClient } from "../shared/oci/client.ts";
+import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const N = arg("images", 20);
+const ROUNDS = arg("rounds", 3);
+const BIG_MIB = arg("big-mib", 1024);
+const ROOT = join(import.meta.dir, "..");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+const MIRROR = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts")];
+const tmp = mkdtempSync(join(tmpdir(), "ka-bench-"));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function timed(cmd: string[]): { secs: number; rssMiB: number } {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-2000)}`);
+  const [secs, kb] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+  return { secs: secs!, rssMiB: kb! / 1024 };
+}
+
+async function main() {
+  const src = await startRegistry();
+  const regs: TestRegistry[] = [src];
+  try {
+    console.error(`creating ${N} images (shared 16 MiB base + own 2 MiB layer) in ${src.host}`);
+    const client = createClient({ plainHttp: true });
+    const base = randomBytes(16 << 20);
+    for (let i = 0; i < N; i++) {
+      await pushArtifact(`${src.host}/bench/app${i}:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", i })) }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: base }, { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: randomBytes(2 << 20) }] }, { client });
+    }
+    client.transport.close();
+    const cold = { ours: [] as number[], skopeo: [] as number[] };
+    const warm = { ours: [] as number[], skopeo: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      regs.push(a, b);
+      const pairs = join(tmp, `pairs-${round}.txt`);
+      writeFileSync(pairs, Array.from({ length: N }, (_, i) => `${src.host}/bench/app${i}:v1 ${a.host}/app${i}:v1`).join("\n"));
+      const yaml = join(tmp, `sync-${round}.yaml`);
+      writeFileSync(yaml, `${src.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: N }, (_, i) => `    bench/app${i}: ["v1"]`).join("\n")}\n`);
+      const ours = [...MIRROR, "copy", "--from-file", pairs, "--plain-http", "--exclude-extras", "-q"];
+      const sk = ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, `${b.host}`];
+      const order = round % 2 ? ["skopeo", "ours"] : ["ours", "skopeo"];
+      for (const who of order) (who === "ours" ? cold.ours : cold.skopeo).push(timed(who === "ours" ? ours : sk).secs);
+      for (const who of order) (who === "ours" ? warm.ours : warm.skopeo).push(timed(who === "ours" ? ours : sk).secs);
+      // both targets must hold identical digests (skopeo sync keeps the last path component)
+      const d1 = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${a.host}/app0:v1`]);
+      const d2 = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${b.host}/app0:v1`]);
+      if (!d1.equals(d2)) throw new Error("ours and skopeo produced different manifests");
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
+      const r = median(x.ours) / median(x.skopeo);
+      console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
+    };
+    console.log(`\n${N} images, ${ROUNDS} rounds (median wall time, whole processes)`);
+    row("cold", cold, 0.6);
+    row("warm", warm, 1.5);
+
+    if (!process.argv.includes("--skip-big")) {
+      console.error(`\nwriting a ${BIG_MIB} MiB layer`);
+      const big = join(tmp, "big.bin");
+      await new Promise<void>((resolve, reject) => {
+        const w = createWriteStream(big);
+        let left = BIG_MIB;
+        const chunk = randomBytes(1 << 20);
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            chunk[0] = left & 255;
+            if (!w.write(chunk)) return void w.once("drain", pump);
+          }
+          w.end(resolve);
+        };
+        w.on("error", reject);
+        pump();
+      });
+      await pushArtifact(`${src.host}/bench/big:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", file: big }] }, { plainHttp: true });
+      const dst = await startRegistry();
+      regs.push(dst);
+      const archive = join(tmp, "big.tar");
+      const r1 = timed([...MIRROR, "copy", `${src.host}/bench/big:v1`, `${dst.host}/big/one:v1`, "--plain-http", "-q"]);
+      const r2 = timed([...MIRROR, "copy", `${src.host}/bench/big:v1`, `oci-archive:${archive}`, "--plain-http", "-q"]);
+      const r3 = timed([...MIRROR, "copy", `oci-archive:${archive}:v1`, `${dst.host}/big/two:v1`, "--plain-http", "-q"]);
+      const sk = timed(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${src.host}/bench/big:v1`, `docker://${dst.host}/big/skopeo:v1`]);
+      console.log(`\npeak RSS moving one ${BIG_MIB} MiB layer (target ≤ 150 MiB):`);
+      console.log(`  registry → registry  ${r1.rssMiB.toFixed(0)} MiB  ${r1.secs.toFixed(1)}s`);
+      console.log(`  registry → archive   ${r2.rssMiB.toFixed(0)} MiB  ${r2.secs.toFixed(1)}s`);
+      console.log(`  archive  → registry  ${r3.rssMiB.toFixed(0)} MiB  ${r3.secs.toFixed(1)}s`);
+      console.log(`  (skopeo copy registry → registry ${sk.rssMiB.toFixed(0)} MiB  ${sk.secs.toFixed(1)}s)`);
+    }
+  } finally {
+    await Promise.all(regs.map((r) => r.stop()));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+await main();
