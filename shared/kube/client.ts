@@ -32,6 +32,7 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
   finalizers?: string[];
+  managedFields?: { manager?: string; operation?: string; apiVersion?: string; time?: string; fieldsType?: string; fieldsV1?: unknown; subresource?: string }[];
   [k: string]: unknown;
 }
 
@@ -416,14 +417,14 @@ export class KubeClient {
   }
 
   /** POST a new object (metadata.generateName works). Namespace: opts, else the object's, else the client's. */
-  async create<T extends KubeObject = KubeObject>(obj: T, opts: WriteOpts = {}): Promise<T> {
+  async create<T extends KubeObject = KubeObject>(obj: KubeObject, opts: WriteOpts = {}): Promise<T> {
     const t = await this.#target("create", obj.apiVersion, obj.kind, undefined, opts.namespace ?? obj.metadata?.namespace);
     t.context.name = obj.metadata?.name;
     return this.requestJson<T>("POST", t.path, { body: obj, context: t.context, query: this.#writeQuery(opts) });
   }
 
   /** PUT (replace). With metadata.resourceVersion set, a stale object fails with 409 (isConflict). */
-  async update<T extends KubeObject = KubeObject>(obj: T, opts: WriteOpts & { subresource?: "status" } = {}): Promise<T> {
+  async update<T extends KubeObject = KubeObject>(obj: KubeObject, opts: WriteOpts & { subresource?: "status" } = {}): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new KubeConfigError(`update ${obj.kind}: metadata.name is required`);
     const t = await this.#target("update", obj.apiVersion, obj.kind, name, opts.namespace ?? obj.metadata.namespace, { subresource: opts.subresource });
@@ -474,7 +475,7 @@ export class KubeClient {
    * Server-side apply: creates or updates the fields this fieldManager owns. `force` takes over fields owned by
    * other managers (otherwise a 409 names the conflicting fields).
    */
-  async apply<T extends KubeObject = KubeObject>(obj: T, opts: WriteOpts & { force?: boolean } = {}): Promise<T> {
+  async apply<T extends KubeObject = KubeObject>(obj: KubeObject, opts: WriteOpts & { force?: boolean } = {}): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new KubeConfigError(`apply ${obj.kind}: metadata.name is required (generateName cannot be applied)`);
     const body = { ...obj, metadata: { ...obj.metadata } };

@@ -19,7 +19,9 @@
 //                                 // direct store access (no auth, no admission); put() assigns uid/resourceVersion
 //   api.addPod(ns, name, "line1\nline2\n", { phase: "Running" })   // a pod with logs for pods/log
 //   api.appendLog(ns, name, text) / api.setPodPhase(ns, name, "Succeeded")  // feed `logs -f`; a non-Running phase ends it
-//   api.requests                  // [{ method, path, query, user, contentType, status }] for assertions
+//   api.requests                  // [{ method, path, query, user, contentType, status, cluster }] for assertions
+//   `${api.url}/kubernetes/<cluster>` also serves the API, like the platform proxy (request.cluster records
+//   which one; all clusters share one store; `platformClusters` limits the names)
 //   api.addResource(def)          // register a kind after start (also happens when a CRD object is created)
 //   await api.stop()
 //
@@ -84,6 +86,8 @@ export interface FakeApiServerOptions {
   namespaces?: string[];
   /** reported by /version */
   gitVersion?: string;
+  /** cluster names served under <url>/kubernetes/<name>/ like a platform proxy (default: any name) */
+  platformClusters?: string[];
 }
 
 export interface RecordedRequest {
@@ -93,6 +97,8 @@ export interface RecordedRequest {
   user?: string;
   contentType?: string;
   status?: number;
+  /** set for requests through <url>/kubernetes/<cluster>/ (platform routing) */
+  cluster?: string;
 }
 
 interface Identity {
@@ -377,14 +383,21 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       const id = authenticate(req);
       if (!id || id === "bad") return status(res, 401, "Unauthorized", "Unauthorized");
       rec.user = id.name;
-      await route(req, res, url, query, id);
+      await route(req, res, url, query, id, rec);
     } catch (e: any) {
       if (!res.headersSent) status(res, e?.code >= 400 && e?.code < 600 ? e.code : 500, e?.reason ?? "InternalError", e?.message ?? String(e));
     }
   };
 
-  async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, query: Record<string, string>, id: Identity): Promise<void> {
-    const p = url.pathname.replace(/\/+$/, "") || "/";
+  async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, query: Record<string, string>, id: Identity, rec: RecordedRequest): Promise<void> {
+    let p = url.pathname.replace(/\/+$/, "") || "/";
+    // platform proxy routing: <url>/kubernetes/<cluster>/... reaches the same store, the cluster is recorded
+    const pm = /^\/kubernetes\/([^/]+)(\/.*)?$/.exec(p);
+    if (pm) {
+      rec.cluster = decodeURIComponent(pm[1]!);
+      if (opts.platformClusters && !opts.platformClusters.includes(rec.cluster)) return status(res, 404, "NotFound", `cluster "${rec.cluster}" not found`);
+      p = pm[2] || "/";
+    }
     const method = req.method ?? "GET";
     if (p === "/version") return send(res, 200, { major: "1", minor: "31", gitVersion: opts.gitVersion ?? "v1.31.0-fake", platform: "linux/amd64", goVersion: "go1.22" });
     if (p === "/openapi/v3") return send(res, 200, { paths: Object.fromEntries(groupVersions().map((gv) => [gvPath(gv), { serverRelativeURL: `/openapi/v3/${gvPath(gv)}?hash=${openapiHash(gv)}` }])) });
