@@ -94,7 +94,8 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     }
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
     checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
-    await runCommand(leaf, { rawArgs: rest });
+    // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
+    await runCommand(leaf.subCommands && leaf.run ? { ...leaf, subCommands: undefined } : leaf, { rawArgs: rest });
     process.exit(0);
   } catch (err) {
     const msg = redact(formatError(err));

@@ -9,7 +9,7 @@ import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { EXPECTED_RENDERED, EXPECTED_STATIC, HELM3, HELM4, makeFixture, type Fixture } from "./fixture.ts";
 import { execFileSync } from "node:child_process";
-import { loadChart } from "../../plugins/kubectl-mirror/lib/chart-source.ts";
+import { loadChart } from "../../shared/helm/chart-source.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { discoverImages, explain, findImage, type DiscoveryResult } from "../../plugins/kubectl-mirror/lib/discover.ts";
+import { discoverImages, explain, findImage, type DiscoveryResult } from "../../shared/helm/discover.ts";
 import { EXPECTED_RENDERED, EXPECTED_STATIC, HELM3, HELM4, makeFixture, PINNED_DIGEST, type Fixture } from "./fixture.ts";
 
 let fx: Fixture;

@@ -6,7 +6,7 @@ import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
-import { explain, findImage } from "../lib/discover.ts";
+import { explain, findImage } from "../../../shared/helm/discover.ts";
 import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
 
 export default defineCommand({

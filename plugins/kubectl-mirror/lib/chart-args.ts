@@ -6,8 +6,8 @@ import { registryArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { readStdinSecret, registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
-import type { ChartRequest } from "./chart-source.ts";
-import type { DiscoverOptions } from "./discover.ts";
+import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
+import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
 import { MAP_MODES, type MapMode } from "./mapping.ts";
 
 export const chartSourceArgs = {

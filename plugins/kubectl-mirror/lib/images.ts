@@ -1,6 +1,6 @@
 // `kubectl mirror images`: load a chart from any source, discover its images, map them to a destination.
-import { loadChart, type ChartRequest, type LoadedChart } from "./chart-source.ts";
-import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "./discover.ts";
+import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
+import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "../../../shared/helm/discover.ts";
 import { mapImages, readRegistryMap, writeRegistryMap, type MapMode, type RegistryMapEntry } from "./mapping.ts";
 import { table } from "../../../shared/cli/output.ts";
 

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
-import { findHelm, helmVersion, lastLine, runHelm } from "./helm.ts";
+import { findHelm, helmVersion, lastLine, runHelm } from "./binary.ts";
 import { chartTree, evalCondition, isMap, loadUserValues, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
 
 export type SourceType = "manifest" | "env" | "manifest-scan" | "annotation" | "images-lock" | "values" | "template-literal" | "user";

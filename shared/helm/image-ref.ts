@@ -1,7 +1,7 @@
 // Container image references for discovery: the OCI core's Docker normalisation (docker.io, library/,
 // :latest) plus a strict "is this an image?" test for strings found in charts (no templates, no
 // oci-layout paths, no URLs).
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
+import { parseRegistryReference } from "../oci/reference.ts";
 
 export interface ImageRef {
   /** registry host[:port], "docker.io" for Docker Hub */

@@ -16,15 +16,15 @@ import { basename, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parse } from "yaml";
 import { extractChartArchive } from "./chart-tar.ts";
-import { findHelm, lastLine, runHelm } from "./helm.ts";
+import { findHelm, lastLine, runHelm } from "./binary.ts";
 import { pickVersion } from "./semver.ts";
 import { readChartMeta } from "./values.ts";
-import { registerSecret } from "../../../shared/runtime/redact.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { MT } from "../../../shared/oci/media-types.ts";
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
-import { RegistryRepository } from "../../../shared/oci/registry.ts";
-import type { ImageManifest } from "../../../shared/oci/types.ts";
+import { registerSecret } from "../runtime/redact.ts";
+import { createClient, type RegistryOptions } from "../oci/client.ts";
+import { MT } from "../oci/media-types.ts";
+import { parseRegistryReference } from "../oci/reference.ts";
+import { RegistryRepository } from "../oci/registry.ts";
+import type { ImageManifest } from "../oci/types.ts";
 
 export type ChartSourceKind = "dir" | "archive" | "repo" | "url" | "oci";
 
