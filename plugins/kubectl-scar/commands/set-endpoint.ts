@@ -1,0 +1,26 @@
+// kubectl scar set-endpoint --palette URL
+import { defineCommand } from "citty";
+import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs } from "../lib/args.ts";
+import { SPECMAN_ENDPOINT } from "../lib/constants.ts";
+import { setEndpoint } from "../lib/endpoint.ts";
+
+export default defineCommand({
+  meta: {
+    name: "set-endpoint",
+    description: `Save Palette's SCAR config (for rollback) and point it at Specman (${SPECMAN_ENDPOINT})`,
+    examples: ["PALETTE_PASSWORD=… kubectl scar set-endpoint --palette https://palette.example.com", "PALETTE_TOKEN=… kubectl scar set-endpoint --palette https://palette.example.com --palette-ca-file ca.pem --dry-run"],
+  } as any,
+  args: { ...paletteArgs, ...stateArgs, ...dryRunArgs, ...outputArgs },
+  async run({ args }) {
+    const palette = paletteFromArgs(args);
+    try {
+      const r = await setEndpoint({ palette, state: stateFromArgs(args, palette.url), dryRun: !!args["dry-run"], log: (l) => logger().info(l) });
+      printData(r, args.output as string | undefined, () => `${r.dryRun ? "would set" : r.changed ? "set" : "unchanged"}\t${r.endpoint}\t(was ${r.previous ?? "unset"})\n`);
+    } finally {
+      palette.close();
+    }
+  },
+});

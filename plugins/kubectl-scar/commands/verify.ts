@@ -1,0 +1,45 @@
+// kubectl scar verify --registry HOST --palette URL
+import { defineCommand } from "citty";
+import { outputArgs } from "../../../shared/cli/args.ts";
+import { CliError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData, table } from "../../../shared/cli/output.ts";
+import { createClient } from "../../../shared/oci/client.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { verifyMigration } from "../lib/verify.ts";
+
+export default defineCommand({
+  meta: {
+    name: "verify",
+    description: "Check the migration: Palette uses Specman, the tag is in the registry, every specman pod persisted it",
+    examples: ["PALETTE_PASSWORD=… kubectl scar verify --registry harbor.example.com --palette https://palette.example.com", "kubectl scar verify --registry harbor.local --palette https://palette.local --no-wait -o json"],
+  } as any,
+  args: {
+    ...targetArgs,
+    ...paletteArgs,
+    ...clusterArgs,
+    wait: { type: "boolean", default: true, description: "Wait for Specman to persist the tag (--no-wait: check once)" },
+    timeout: { type: "string", description: "How long to wait for Specman (default 10m)", valueHint: "DURATION" },
+    "poll-interval": { type: "string", description: "How often to read Specman's logs (default 5s)", valueHint: "DURATION" },
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const target = targetFromArgs(args)!;
+    const registry = await registryFromArgs(args, rawArgs);
+    const palette = paletteFromArgs(args);
+    const { kube, namespace } = kubeFromArgs(args, rawArgs);
+    try {
+      const r = await verifyMigration({ palette, client: createClient(registry), target, kube, namespace, wait: args.wait !== false, timeoutMs: durationArg(args, "timeout", "10m"), intervalMs: durationArg(args, "poll-interval", "5s"), log: (l) => logger().info(l) });
+      printData(r, args.output as string | undefined, () =>
+        table(["check", "result"], [
+          ["endpoint", `${r.endpoint} (ok)`],
+          ["registry", `${r.reference} present${r.digest ? ` ${r.digest.slice(0, 19)}` : ""}${r.orasShape === false ? " (not ORAS-shaped!)" : ""}`],
+          ...r.specman.pods.map((p) => [`specman ${p.pod}`, p.persisted ? `persisted ${target.tag}` : p.downloaded ? "downloaded, not persisted yet" : "not synced yet"]),
+        ]),
+      );
+      if (!r.ok) throw new CliError(r.specman.pods.length ? `Specman has not persisted ${target.tag} yet` : `no specman pods in ${namespace}`, 1, "check again later, or wait with --timeout");
+    } finally {
+      palette.close();
+    }
+  },
+});

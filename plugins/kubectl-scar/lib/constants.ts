@@ -1,0 +1,17 @@
+// Fixed names of the SCAR → OCI migration (Palette docs "Migrate Customer-Managed SCAR to OCI Registry").
+export const NAMESPACE = "hubble-system";
+export const REGISTRY_SECRET = "spectro-manifest-registry-secrets";
+export const SPECMAN_ENDPOINT = "https://specman-service.hubble-system.svc.cluster.local:8443";
+export const SYNC_JOBS = ["syncCloudInstanceTypesData", "syncCloudStorageTypesData"] as const;
+export const DEFAULT_BASE_PATH = "spectro-packs";
+export const DEFAULT_TAG = "0.0.0";
+/** repository below the base path that Specman reads */
+export const MANIFEST_REPO = "spectro-manifests/manifest";
+export const ARCHIVE_NAME = "manifests.tgz";
+export const SPECMAN_POD_PREFIX = "specman-";
+
+/** <base-path>/spectro-manifests/manifest (base path may be empty) */
+export function manifestRepository(basePath: string): string {
+  const b = basePath.replace(/^\/+|\/+$/g, "");
+  return b ? `${b}/${MANIFEST_REPO}` : MANIFEST_REPO;
+}

@@ -1,0 +1,301 @@
+// `kubectl scar migrate`: preflight (nothing changes) → plan → delete the registry secret → archive → push
+// (ORAS 1.0.0 shape) → record the SCAR config → PUT the Specman endpoint → sync jobs → verify.
+// Each step is idempotent and recorded in the state file after it succeeds, so a re-run after a failure
+// resumes where it stopped and a re-run after success changes nothing.
+import { realpath } from "node:fs/promises";
+import { basename, resolve, sep } from "node:path";
+import type { KubeClient } from "../../../shared/kube/index.ts";
+import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
+import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
+import type { PaletteClient, ScarSpec } from "../../../shared/palette/client.ts";
+import { inspectPushed, probePush, pushManifests, targetReference, type Target } from "./artifact.ts";
+import { NAMESPACE, REGISTRY_SECRET, SPECMAN_ENDPOINT, SYNC_JOBS } from "./constants.ts";
+import { ScarError } from "./errors.ts";
+import { checkManifestsDir, fileDigest, packageManifests, treeFingerprint } from "./package.ts";
+import { specmanPods } from "./specman.ts";
+import { isDone, markDone, STEPS, type MigrationState, type StateStore, type StepName } from "./state.ts";
+import { verifyMigration, type VerifyResult } from "./verify.ts";
+
+export type StepStatus = "done" | "unchanged" | "planned" | "failed" | "pending" | "not-run";
+
+export interface StepReport {
+  step: StepName;
+  status: StepStatus;
+  detail: string;
+}
+
+export interface MigrateOptions {
+  dir: string;
+  target: Target;
+  registry: RegistryOptions;
+  palette: PaletteClient;
+  kube: KubeClient;
+  namespace?: string;
+  state: StateStore;
+  dryRun?: boolean;
+  /** wait for Specman in the verify step (default true) */
+  wait?: boolean;
+  timeoutMs?: number;
+  /** pause between the endpoint PUT and the sync jobs (the documented script sleeps 60 s) */
+  syncDelayMs?: number;
+  pollIntervalMs?: number;
+  /** progress lines (stderr) */
+  log?: (line: string) => void;
+  /** AuthClient to reuse (tests) */
+  client?: AuthClient;
+}
+
+export interface MigrateResult {
+  stateFile: string;
+  reference: string;
+  dryRun: boolean;
+  steps: StepReport[];
+  digest?: string;
+  verify?: VerifyResult;
+}
+
+/** A step failed; `done` lists what is complete (recorded in the state file). */
+export class MigrationError extends ScarError {
+  override name = "MigrationError";
+  constructor(
+    public step: StepName,
+    public done: StepName[],
+    public override cause: unknown,
+    public result: MigrateResult,
+  ) {
+    super(`migration stopped at step "${step}": ${(cause as Error)?.message ?? String(cause)}`, (cause as { hint?: string })?.hint);
+  }
+}
+
+interface Facts {
+  namespaceOk: boolean;
+  secretPresent: boolean;
+  specmanPods: number;
+  files: number;
+  currentScar?: ScarSpec;
+  pushedLayer?: string;
+}
+
+/** Run every preflight check (no changes anywhere) and collect all problems at once. */
+export async function preflight(o: MigrateOptions, client: AuthClient, state: MigrationState): Promise<Facts> {
+  const problems: string[] = [];
+  const ns = o.namespace ?? NAMESPACE;
+  const facts: Facts = { namespaceOk: false, secretPresent: false, specmanPods: 0, files: 0 };
+  const note = (what: string, e: unknown) => problems.push(`${what}: ${(e as Error)?.message ?? e}${(e as { hint?: string })?.hint ? ` (${(e as { hint?: string }).hint})` : ""}`);
+
+  // state dir must not be served by the SCAR file server
+  try {
+    const root = await realpath(o.dir);
+    const st = resolve(o.state.dir);
+    if (st === root || st.startsWith(root + sep)) problems.push(`state: --state-dir ${o.state.dir} is inside the manifests directory (the file server would serve it); choose another --state-dir`);
+  } catch {}
+  // 1. cluster
+  try {
+    const nsObj = await o.kube.tryGet("v1", "Namespace", ns);
+    if (!nsObj) problems.push(`cluster: namespace ${ns} does not exist on ${o.kube.server} (is this the Palette management cluster? check --context)`);
+    else {
+      facts.namespaceOk = true;
+      facts.secretPresent = !!(await o.kube.tryGet("v1", "Secret", REGISTRY_SECRET, { namespace: ns }));
+      // may we delete it? (server-side dry run: nothing changes)
+      await o.kube.delete("v1", "Secret", REGISTRY_SECRET, { namespace: ns, dryRun: true, ignoreNotFound: true });
+      facts.specmanPods = (await specmanPods(o.kube, ns)).length;
+      if (!facts.specmanPods) o.log?.(`warning: no specman-* pods in ${ns}: Specman ships with Palette 4.5.15 and later; verification will wait for it`);
+    }
+  } catch (e) {
+    note("cluster", e);
+  }
+  // 2. manifests dir
+  try {
+    facts.files = (await checkManifestsDir(o.dir)).files;
+  } catch (e) {
+    note("manifests", e);
+  }
+  // 3. registry: reachable, credentials valid, push permission
+  try {
+    await probePush(o.target, client);
+    facts.pushedLayer = (await inspectPushed(o.target, client).catch(() => undefined))?.layerDigest;
+  } catch (e) {
+    note(`registry ${o.target.registry}`, e);
+  }
+  // 4. Palette: reachable, login works, current SCAR config readable
+  try {
+    facts.currentScar = await o.palette.check();
+  } catch (e) {
+    note(`palette ${o.palette.url}`, e);
+  }
+  void state;
+  if (problems.length) throw new ScarError(`preflight failed (nothing was changed): ${problems.join("; ")}`);
+  return facts;
+}
+
+function plan(o: MigrateOptions, s: MigrationState, f: Facts, archive: string): StepReport[] {
+  const ns = o.namespace ?? NAMESPACE;
+  const ref = targetReference(o.target);
+  const prev = s.previousScar;
+  const cur = f.currentScar?.endpoint ?? "(unset)";
+  const p = (step: StepName, done: boolean, detail: string): StepReport => ({ step, status: done ? "unchanged" : "planned", detail });
+  const jobsLeft = SYNC_JOBS.filter((j) => !s.jobs?.[j]);
+  return [
+    { step: "preflight", status: "done", detail: `cluster ok (${f.specmanPods} specman pods), ${f.files} files, push to ${o.target.registry} allowed, Palette login ok` },
+    p("delete-secret", isDone(s, "delete-secret"), isDone(s, "delete-secret") ? `already deleted (${s.steps["delete-secret"]!.at})` : f.secretPresent ? `delete secret ${ns}/${REGISTRY_SECRET}` : `secret ${ns}/${REGISTRY_SECRET} is absent (nothing to delete)`),
+    p("package", false, `archive ${o.dir} (${f.files} files) into ${archive} (reused when the tree is unchanged)`),
+    p("push", false, `push ${basename(archive)} to ${ref} as ORAS 1.0.0 would (skipped when the tag already holds the same archive${f.pushedLayer ? `; it holds ${f.pushedLayer.slice(0, 19)}` : ""})`),
+    p("record-config", !!prev, prev ? `previous SCAR config saved earlier (endpoint ${prev.endpoint ?? "(unset)"})` : `save the current SCAR config (endpoint ${cur}) to ${o.state.file}`),
+    p("set-endpoint", f.currentScar?.endpoint === SPECMAN_ENDPOINT, f.currentScar?.endpoint === SPECMAN_ENDPOINT ? `SCAR endpoint is already ${SPECMAN_ENDPOINT}` : `PUT /v1/system/config/scar endpoint ${SPECMAN_ENDPOINT} (was ${cur})`),
+    p("sync-jobs", jobsLeft.length === 0, jobsLeft.length ? `run ${jobsLeft.join(", ")}` : "both sync jobs already ran"),
+    p("verify", false, o.wait === false ? "check the endpoint, the tag and Specman's logs once (--no-wait)" : `check the endpoint, the tag, and wait up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for every specman pod to persist ${o.target.tag}`),
+  ];
+}
+
+export function archivePath(store: StateStore): string {
+  return store.file.replace(/\.json$/, "") + ".manifests.tgz";
+}
+
+export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
+  const log = o.log ?? (() => {});
+  const client = o.client ?? createClient(o.registry);
+  const ns = o.namespace ?? NAMESPACE;
+  const state = await o.state.load(o.palette.url);
+  const reference = targetReference(o.target);
+  const archive = archivePath(o.state);
+  const result: MigrateResult = { stateFile: o.state.file, reference, dryRun: !!o.dryRun, steps: [] };
+  if (state.rolledBack && !o.dryRun) log(`note: this migration was rolled back at ${state.rolledBack}; migrating again`);
+
+  const facts = await preflight(o, client, state);
+  const planned = plan(o, state, facts, archive);
+  for (const s of planned) log(`${s.status === "unchanged" ? "  ok   " : s.status === "done" ? "  ok   " : "  plan "} ${s.step.padEnd(13)} ${s.detail}`);
+  if (o.dryRun) {
+    result.steps = planned;
+    return result;
+  }
+  const report = new Map<StepName, StepReport>(planned.map((s) => [s.step, { ...s, status: s.step === "preflight" ? "done" : "not-run" }]));
+  const set = (step: StepName, status: StepStatus, detail: string) => {
+    report.set(step, { step, status, detail });
+    log(`${status === "failed" ? "  FAIL " : status === "pending" ? "  wait " : "  ok   "} ${step.padEnd(13)} ${detail}`);
+  };
+  const save = () => o.state.save(state);
+  state.palette = o.palette.url;
+  state.registry = o.target.registry;
+  state.reference = reference;
+  state.manifestsDir = resolve(o.dir);
+  delete state.rolledBack;
+  markDone(state, "preflight");
+  await save();
+
+  let current: StepName = "delete-secret";
+  let endpointPutAt: number | undefined;
+  try {
+    // 2. delete the registry secret (absent is fine)
+    current = "delete-secret";
+    if (isDone(state, "delete-secret")) set(current, "unchanged", `already deleted at ${state.steps["delete-secret"]!.at}`);
+    else {
+      const deleted = await o.kube.delete("v1", "Secret", REGISTRY_SECRET, { namespace: ns, ignoreNotFound: true });
+      markDone(state, current, { deleted });
+      await save();
+      set(current, "done", deleted ? `deleted secret ${ns}/${REGISTRY_SECRET}` : `secret ${ns}/${REGISTRY_SECRET} was absent`);
+    }
+
+    // 3. archive
+    current = "package";
+    const fp = await treeFingerprint(o.dir);
+    let reuse = false;
+    if (state.archive && state.archive.fingerprint === fp && state.archive.file === archive) {
+      const d = await fileDigest(archive).catch(() => undefined);
+      reuse = d?.digest === state.archive.digest;
+    }
+    if (reuse) set(current, "unchanged", `${archive} is up to date (${state.archive!.digest.slice(0, 19)})`);
+    else {
+      const pk = await packageManifests(o.dir, archive);
+      for (const sk of pk.skipped) log(`warning: skipped ${sk} (not a regular file or directory)`);
+      state.archive = { file: pk.file, digest: pk.digest, size: pk.size, fingerprint: pk.fingerprint };
+      markDone(state, current, { digest: pk.digest });
+      await save();
+      set(current, "done", `${pk.files} files → ${pk.file} (${pk.size} bytes, ${pk.digest.slice(0, 19)})`);
+    }
+
+    // 4. push
+    current = "push";
+    const pushed = await pushManifests(archive, o.target, { registry: o.registry, client });
+    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created };
+    result.digest = pushed.digest;
+    if (pushed.pushed) {
+      // new content: Palette has to sync again
+      delete state.steps["sync-jobs"];
+      delete state.steps.verify;
+      delete state.jobs;
+    }
+    markDone(state, current, { digest: pushed.digest });
+    await save();
+    set(current, pushed.pushed ? "done" : "unchanged", pushed.pushed ? `${reference} → ${pushed.digest}` : `${reference} already holds this archive (${pushed.digest.slice(0, 19)})`);
+
+    // 5. record the current SCAR config (once: never overwrite what rollback restores)
+    current = "record-config";
+    if (state.previousScar) set(current, "unchanged", `previous config kept in ${o.state.file}`);
+    else {
+      const cur = await o.palette.getScarConfig();
+      if (cur.endpoint === SPECMAN_ENDPOINT) log(`warning: Palette already points at Specman; rollback would restore that same endpoint`);
+      state.previousScar = cur;
+      markDone(state, current);
+      await save();
+      set(current, "done", `saved endpoint ${cur.endpoint ?? "(unset)"} to ${o.state.file}`);
+    }
+
+    // 6. point Palette at Specman
+    current = "set-endpoint";
+    const now = await o.palette.getScarConfig();
+    if (now.endpoint === SPECMAN_ENDPOINT && !now.username && !now.password) {
+      markDone(state, current);
+      await save();
+      set(current, "unchanged", `endpoint is already ${SPECMAN_ENDPOINT}`);
+    } else {
+      await o.palette.putScarConfig({ endpoint: SPECMAN_ENDPOINT, password: "", username: "" });
+      endpointPutAt = Date.now();
+      markDone(state, current);
+      await save();
+      set(current, "done", `endpoint set to ${SPECMAN_ENDPOINT} (204)`);
+    }
+
+    // 7. sync jobs
+    current = "sync-jobs";
+    state.jobs ??= {};
+    const ran: string[] = [];
+    for (const job of SYNC_JOBS) {
+      if (state.jobs[job]) continue;
+      if (endpointPutAt && o.syncDelayMs && !ran.length) {
+        const wait = endpointPutAt + o.syncDelayMs - Date.now();
+        if (wait > 0) {
+          log(`waiting ${Math.round(wait / 1000)}s for Palette to take the new endpoint …`);
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+      await o.palette.runJob(job);
+      state.jobs[job] = new Date().toISOString();
+      ran.push(job);
+      await save();
+    }
+    markDone(state, current);
+    await save();
+    set(current, ran.length ? "done" : "unchanged", ran.length ? `ran ${ran.join(", ")} (204)` : "both sync jobs already ran");
+
+    // 8. verify
+    current = "verify";
+    const since = state.jobs[SYNC_JOBS[0]] ? new Date(state.jobs[SYNC_JOBS[0]]!) : undefined;
+    const v = await verifyMigration({ palette: o.palette, client, target: o.target, kube: o.kube, namespace: ns, wait: o.wait !== false, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, since, log });
+    result.verify = v;
+    if (v.ok) {
+      markDone(state, current);
+      await save();
+      set(current, "done", `endpoint ok, ${o.target.tag} in the registry, persisted by ${v.specman.pods.map((p) => p.pod).join(", ")}`);
+    } else {
+      const waiting = v.specman.pods.filter((p) => !p.persisted).map((p) => p.pod);
+      set(current, "pending", `endpoint ok, ${o.target.tag} in the registry; Specman has not persisted it yet${waiting.length ? ` (${waiting.join(", ")})` : " (no specman pods)"}; check later with \`kubectl scar verify\``);
+    }
+  } catch (e) {
+    set(current, "failed", (e as Error)?.message ?? String(e));
+    result.steps = STEPS.map((s) => report.get(s)!);
+    const done = STEPS.filter((s) => isDone(state, s));
+    throw new MigrationError(current, done, e, result);
+  }
+  result.steps = STEPS.map((s) => report.get(s)!);
+  return result;
+}

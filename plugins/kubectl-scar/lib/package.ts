@@ -1,0 +1,165 @@
+// Archive the manifests directory into manifests.tgz like `cd DIR && tar -czf manifests.tgz .`: entries are
+// "./", "./a.yaml", "./sub/", … (relative), regular files and directories with their mode and mtime. Streamed
+// (TarWriter → gzip → sha256 + temp file → rename); the output file is never archived into itself. Entries are
+// sorted, so the same tree gives the same bytes (and the same digest: a re-run does not upload again).
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { lstat, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import { TarWriter } from "../../../shared/tar/stream.ts";
+import { ScarError } from "./errors.ts";
+
+export interface PackageResult {
+  file: string;
+  digest: string;
+  size: number;
+  files: number;
+  directories: number;
+  /** files skipped (symlinks, sockets, the output itself) */
+  skipped: string[];
+  /** fingerprint of the source tree (paths, sizes, mtimes, modes) */
+  fingerprint: string;
+}
+
+interface Entry {
+  rel: string; // "./a/b"
+  abs: string;
+  kind: "file" | "directory";
+  size: number;
+  mode: number;
+  mtime: number;
+}
+
+interface Scan {
+  entries: Entry[];
+  skipped: string[];
+  fingerprint: string;
+}
+
+/** Check that DIR exists, is a directory and holds at least one regular file. */
+export async function checkManifestsDir(dir: string): Promise<{ files: number }> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch {
+    throw new ScarError(`manifests directory ${dir} does not exist`, "give the directory your SCAR file server serves, e.g. /var/www/html");
+  }
+  if (!st.isDirectory()) throw new ScarError(`${dir} is not a directory`, "give the directory your SCAR file server serves");
+  const scan = await scanTree(dir, []);
+  const files = scan.entries.filter((e) => e.kind === "file").length;
+  if (!files) throw new ScarError(`manifests directory ${dir} is empty`, "it must hold the Palette manifests your SCAR serves");
+  return { files };
+}
+
+/** Walk DIR (sorted), skipping `exclude` (absolute real paths) and anything that is not a file or directory. */
+export async function scanTree(dir: string, exclude: string[]): Promise<Scan> {
+  const root = await realpath(dir);
+  const entries: Entry[] = [];
+  const skipped: string[] = [];
+  const h = createHash("sha256");
+  const rootSt = await stat(root);
+  entries.push({ rel: "./", abs: root, kind: "directory", size: 0, mode: rootSt.mode & 0o7777, mtime: Math.floor(rootSt.mtimeMs / 1000) });
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    const names = (await readdir(abs)).sort();
+    for (const name of names) {
+      const a = join(abs, name);
+      const r = `${rel}${name}`;
+      if (exclude.includes(a)) continue;
+      const st = await lstat(a);
+      if (st.isDirectory()) {
+        entries.push({ rel: `${r}/`, abs: a, kind: "directory", size: 0, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+        h.update(`d ${r} ${st.mode & 0o7777} ${Math.floor(st.mtimeMs)}\n`);
+        await walk(a, `${r}/`);
+      } else if (st.isFile()) {
+        entries.push({ rel: r, abs: a, kind: "file", size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+        h.update(`f ${r} ${st.size} ${st.mode & 0o7777} ${Math.floor(st.mtimeMs)}\n`);
+      } else skipped.push(r);
+    }
+  };
+  await walk(root, "./");
+  return { entries, skipped, fingerprint: `sha256:${h.digest("hex")}` };
+}
+
+/** Fingerprint of DIR as package() would archive it (cheap: stats only). */
+export async function treeFingerprint(dir: string, out?: string): Promise<string> {
+  return (await scanTree(dir, await excludes(dir, out))).fingerprint;
+}
+
+async function excludes(dir: string, out?: string): Promise<string[]> {
+  if (!out) return [];
+  const root = await realpath(dir);
+  const parent = await realpath(dirname(resolve(out))).catch(() => dirname(resolve(out)));
+  const abs = join(parent, basename(out));
+  if (abs !== root && !abs.startsWith(root + sep)) return [];
+  // the output and its temp name live inside the source dir: never archive them
+  return [abs, `${abs}.tmp`];
+}
+
+/**
+ * Write DIR as a gzip'd tar to OUT (temp name, then rename). Returns the digest and size of the archive.
+ * Symlinks and special files are skipped (listed in `skipped`).
+ */
+export async function packageManifests(dir: string, out: string): Promise<PackageResult> {
+  await checkManifestsDir(dir);
+  const target = resolve(out);
+  await mkdir(dirname(target), { recursive: true });
+  const scan = await scanTree(dir, await excludes(dir, target));
+  const tmp = `${target}.tmp`;
+  const gzip = createGzip({ level: 6 });
+  const hash = createHash("sha256");
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const sink = pipeline(gzip, counter, createWriteStream(tmp, { mode: 0o644 }));
+  const tar = new TarWriter(gzip);
+  try {
+    const produce = (async () => {
+      for (const e of scan.entries) {
+        if (e.kind === "directory") await tar.addDirectory(e.rel, { mode: e.mode, mtime: e.mtime });
+        else {
+          const st = await stat(e.abs);
+          if (st.size !== e.size) throw new ScarError(`${join(dir, e.rel)} changed while it was archived`, "stop writers to the manifests directory and run again");
+          await tar.addFile(e.rel, e.size, createReadStream(e.abs, { highWaterMark: 1 << 20 }), { mode: e.mode, mtime: e.mtime });
+        }
+      }
+      await tar.finish();
+      gzip.end();
+    })();
+    produce.catch((e) => gzip.destroy(e));
+    await Promise.all([produce, sink]);
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    if (e instanceof ScarError) throw e;
+    throw new ScarError(`cannot write ${target}: ${(e as Error).message}`, "check that the output path is a writable file location");
+  }
+  return {
+    file: target,
+    digest: `sha256:${hash.digest("hex")}`,
+    size,
+    files: scan.entries.filter((e) => e.kind === "file").length,
+    directories: scan.entries.filter((e) => e.kind === "directory").length,
+    skipped: scan.skipped,
+    fingerprint: scan.fingerprint,
+  };
+}
+
+/** sha256 and size of an existing file (streamed). */
+export async function fileDigest(file: string): Promise<{ digest: string; size: number }> {
+  const h = createHash("sha256");
+  let size = 0;
+  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    h.update(c as Buffer);
+    size += (c as Buffer).length;
+  }
+  return { digest: `sha256:${h.digest("hex")}`, size };
+}
+

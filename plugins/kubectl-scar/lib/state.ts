@@ -1,0 +1,111 @@
+// The local state of a migration: which steps are done, the archive made, what was pushed, and the SCAR config
+// Palette had before (for rollback). One JSON file per Palette address, mode 0600 (it may hold the old SCAR
+// password), written to a temp name then renamed. Default directory: $XDG_STATE_HOME/kube-airgap/scar, else
+// ~/.local/state/kube-airgap/scar; --state-dir overrides.
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ScarSpec } from "../../../shared/palette/client.ts";
+import { registerSecret } from "../../../shared/runtime/redact.ts";
+import { ScarError } from "./errors.ts";
+
+export const STEPS = ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs", "verify"] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface StepState {
+  done: boolean;
+  at?: string;
+  [k: string]: unknown;
+}
+
+export interface MigrationState {
+  version: 1;
+  palette: string;
+  registry?: string;
+  reference?: string;
+  manifestsDir?: string;
+  steps: Partial<Record<StepName, StepState>>;
+  /** archive made by the package step */
+  archive?: { file: string; digest: string; size: number; fingerprint: string };
+  /** what the push step left in the registry */
+  pushed?: { reference: string; digest: string; layerDigest: string; created: string };
+  /** SCAR config before the migration (GET /v1/system/config/scar) */
+  previousScar?: ScarSpec;
+  /** sync job name → time it returned 204 */
+  jobs?: Record<string, string>;
+  rolledBack?: string;
+  updated?: string;
+}
+
+export function defaultStateDir(): string {
+  const xdg = process.env.XDG_STATE_HOME;
+  return join(xdg && xdg.startsWith("/") ? xdg : join(homedir(), ".local", "state"), "kube-airgap", "scar");
+}
+
+/** File name for a Palette address: host_port.json */
+export function stateFileFor(dir: string, paletteUrl: string): string {
+  let host = paletteUrl;
+  try {
+    const u = new URL(paletteUrl);
+    host = u.port ? `${u.hostname}_${u.port}` : u.hostname;
+  } catch {}
+  return join(resolve(dir), `${host.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+}
+
+export class StateStore {
+  constructor(readonly file: string) {}
+
+  static forPalette(dir: string | undefined, paletteUrl: string): StateStore {
+    return new StateStore(stateFileFor(dir ?? defaultStateDir(), paletteUrl));
+  }
+
+  /** The directory that holds the state file (the archive goes next to it). */
+  get dir(): string {
+    return this.file.replace(/\/[^/]*$/, "");
+  }
+
+  async load(paletteUrl: string): Promise<MigrationState> {
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, palette: paletteUrl, steps: {} };
+      throw new ScarError(`cannot read the migration state ${this.file}: ${(e as Error).message}`);
+    }
+    let s: MigrationState;
+    try {
+      s = JSON.parse(text) as MigrationState;
+    } catch (e) {
+      throw new ScarError(`migration state ${this.file} is not valid JSON: ${(e as Error).message}`, "fix or move the file (it holds the SCAR config to roll back to)");
+    }
+    if (s.version !== 1 || typeof s.steps !== "object") throw new ScarError(`migration state ${this.file} has an unknown format`, "move it away to start over");
+    if (typeof s.previousScar?.password === "string") registerSecret(s.previousScar.password);
+    return s;
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      await readFile(this.file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async save(s: MigrationState): Promise<void> {
+    s.updated = new Date().toISOString();
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.tmp`;
+    await writeFile(tmp, JSON.stringify(s, null, 2) + "\n", { mode: 0o600 });
+    await chmod(tmp, 0o600);
+    await rename(tmp, this.file);
+  }
+}
+
+export function markDone(s: MigrationState, step: StepName, extra: Record<string, unknown> = {}): void {
+  s.steps[step] = { ...(s.steps[step] ?? {}), ...extra, done: true, at: new Date().toISOString() };
+}
+
+export function isDone(s: MigrationState, step: StepName): boolean {
+  return !!s.steps[step]?.done;
+}

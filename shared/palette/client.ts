@@ -1,0 +1,252 @@
+// Palette system API client (the part the SCAR migration needs): syslogin, the raw-JWT Authorization header,
+// GET/PUT /v1/system/config/scar, the internal sync jobs. node:http/node:https with a private CA or
+// "skip verify" (runtime-neutral: Bun, Deno and Node all honour these options).
+//
+//   const p = new PaletteClient({ url: "https://palette.local", username: "admin", password, caFile });
+//   await p.login();                         // or { token } (passkey admins: the browser's token)
+//   const before = await p.getScarConfig();
+//   await p.putScarConfig({ endpoint: SPECMAN_ENDPOINT, username: "", password: "" });   // expects 204
+//   await p.runJob("syncCloudInstanceTypesData");                                       // expects 204
+//
+// A 401 on any call re-logs in once (syslogin tokens last ~15 minutes) when a username/password is known.
+import http from "node:http";
+import https from "node:https";
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { registerSecret } from "../runtime/redact.ts";
+
+/** v1SystemScarSpec */
+export interface ScarSpec {
+  endpoint?: string;
+  username?: string;
+  password?: string;
+  caCert?: string;
+  insecureVerify?: boolean;
+  baseContentPath?: string;
+  [k: string]: unknown;
+}
+
+export interface PaletteOptions {
+  /** https://palette.example.com (a trailing / or /v1 is dropped) */
+  url: string;
+  username?: string;
+  password?: string;
+  /** a JWT to use as is (no syslogin) */
+  token?: string;
+  /** skip TLS verification */
+  insecure?: boolean;
+  /** PEM file of a CA to trust (in addition to the public roots) */
+  caFile?: string;
+  /** per-request timeout, ms (default 60 s) */
+  timeoutMs?: number;
+  /** called with each request for --debug logs (method, path, status, ms) */
+  onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+/** Base class of Palette errors; one-line message naming the URL and what to do. */
+export class PaletteError extends Error {
+  override name = "PaletteError";
+  exitCode = 1;
+  constructor(
+    message: string,
+    public hint?: string,
+    public status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Login failed or the token was rejected. */
+export class PaletteAuthError extends PaletteError {
+  override name = "PaletteAuthError";
+}
+
+/** The Palette API could not be reached (DNS, refused, TLS, timeout). */
+export class PaletteConnectionError extends PaletteError {
+  override name = "PaletteConnectionError";
+}
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export const SCAR_CONFIG_PATH = "/v1/system/config/scar";
+export const SYSLOGIN_PATH = "/v1/auth/syslogin";
+
+export class PaletteClient {
+  readonly base: URL;
+  #token?: string;
+  #ca?: string[];
+  #fromToken: boolean;
+  #agent: http.Agent;
+  /** number of syslogin calls made (for tests and logs) */
+  logins = 0;
+
+  constructor(readonly opts: PaletteOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.url.replace(/\/+$/, "").replace(/\/v1$/, ""));
+    } catch {
+      throw new PaletteError(`invalid Palette URL "${opts.url}"`, "give it as https://HOST[:PORT]");
+    }
+    if (u.protocol !== "https:" && u.protocol !== "http:") throw new PaletteError(`invalid Palette URL "${opts.url}": use https:// (or http://)`);
+    this.base = u;
+    if (opts.password) registerSecret(opts.password);
+    if (opts.token) registerSecret(opts.token);
+    this.#token = opts.token;
+    this.#fromToken = !!opts.token;
+    if (opts.caFile) {
+      let pem: string;
+      try {
+        pem = readFileSync(opts.caFile, "utf8");
+      } catch (e) {
+        throw new PaletteError(`cannot read the Palette CA file ${opts.caFile}: ${(e as Error).message}`, "check --palette-ca-file");
+      }
+      this.#ca = [...rootCertificates, pem];
+    }
+    this.#agent =
+      u.protocol === "https:" ? new https.Agent({ keepAlive: true, maxSockets: 4, ca: this.#ca, rejectUnauthorized: !opts.insecure }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+  }
+
+  get url(): string {
+    return this.base.origin;
+  }
+
+  get hasToken(): boolean {
+    return !!this.#token;
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
+    const url = new URL(path, this.base);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const h: Record<string, string> = { accept: "application/json", "user-agent": "kube-airgap", ...headers };
+    if (payload !== undefined) {
+      h["content-type"] = "application/json";
+      h["content-length"] = String(Buffer.byteLength(payload));
+    }
+    const mod = url.protocol === "https:" ? https : http;
+    const timeout = this.opts.timeoutMs ?? 60_000;
+    const started = Date.now();
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = mod.request(url, { method, headers: h, agent: this.#agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.setTimeout(timeout, () => req.destroy(Object.assign(new Error(`no answer within ${timeout / 1000}s`), { code: "ETIMEDOUT" })));
+      req.on("error", reject);
+      req.end(payload);
+    }).then(
+      (r) => {
+        this.opts.onRequest?.({ method, path: url.pathname, status: r.status, ms: Date.now() - started });
+        return r;
+      },
+      (e) => {
+        throw this.#connectionError(e);
+      },
+    );
+  }
+
+  #connectionError(e: unknown): PaletteConnectionError {
+    const err = e as { code?: string; message?: string };
+    const msg = err?.message ?? String(e);
+    const code = err?.code ?? "";
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|certificate/i.test(code + " " + msg)) {
+      return new PaletteConnectionError(`TLS error talking to Palette at ${this.url}: ${msg}`, "trust its CA with --palette-ca-file, or skip verification with --palette-insecure");
+    }
+    if (/wrong version number|EPROTO|packet length/i.test(msg)) return new PaletteConnectionError(`TLS handshake with Palette at ${this.url} failed: ${msg}`, "does it speak plain HTTP? use an http:// --palette URL");
+    if (code === "ECONNREFUSED") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new PaletteConnectionError(`cannot resolve the Palette host ${this.base.hostname}`, "check --palette");
+    return new PaletteConnectionError(`request to Palette at ${this.url} failed: ${msg}`, "check --palette and the network");
+  }
+
+  /** POST /v1/auth/syslogin with the username/password; keeps the returned JWT. */
+  async login(): Promise<void> {
+    if (!this.opts.username || this.opts.password === undefined) {
+      if (this.#token) return;
+      throw new PaletteAuthError("no Palette credentials", "give --palette-username with --palette-password-stdin (or PALETTE_PASSWORD), or --palette-token");
+    }
+    const res = await this.#send("POST", SYSLOGIN_PATH, { username: this.opts.username, password: this.opts.password });
+    this.logins++;
+    if (res.status === 401 || res.status === 403) {
+      throw new PaletteAuthError(`Palette system login as "${this.opts.username}" at ${this.url} failed: ${errorText(res) || `HTTP ${res.status}`}`, "check the system-admin username/password; admins with passkeys must use --palette-token", res.status);
+    }
+    if (res.status < 200 || res.status > 299) throw new PaletteError(`Palette system login at ${this.url} failed: HTTP ${res.status}${errorText(res) ? `: ${errorText(res)}` : ""}`, undefined, res.status);
+    let token: string | undefined;
+    try {
+      token = (JSON.parse(res.body) as { Authorization?: string }).Authorization;
+    } catch {}
+    if (!token) throw new PaletteAuthError(`Palette system login at ${this.url} returned no Authorization token`, "is --palette the system console's API address?");
+    registerSecret(token);
+    this.#token = token;
+  }
+
+  /** An authenticated request; a 401 re-logs in once (when credentials are known) and repeats the call. */
+  async request(method: string, path: string, body?: unknown): Promise<RawResponse> {
+    if (!this.#token) await this.login();
+    let res = await this.#send(method, path, body, { authorization: this.#token! });
+    if (res.status === 401) {
+      if (this.#fromToken && !this.opts.username) {
+        throw new PaletteAuthError(`Palette rejected the token for ${method} ${path} (HTTP 401)`, "the token may have expired (about 15 minutes); get a new one, or log in with --palette-username and a password", 401);
+      }
+      await this.login();
+      res = await this.#send(method, path, body, { authorization: this.#token! });
+      if (res.status === 401) throw new PaletteAuthError(`Palette rejected a fresh token for ${method} ${path} (HTTP 401)`, "the system admin may use passkeys: use --palette-token", 401);
+    }
+    if (res.status === 403) throw new PaletteAuthError(`Palette denied ${method} ${path} (HTTP 403)${errorText(res) ? `: ${errorText(res)}` : ""}`, "log in as a system administrator", 403);
+    return res;
+  }
+
+  /** Check that the credentials work (login, or a token that reads the SCAR config). */
+  async check(): Promise<ScarSpec> {
+    if (!this.#token) await this.login();
+    return this.getScarConfig();
+  }
+
+  async getScarConfig(): Promise<ScarSpec> {
+    const res = await this.request("GET", SCAR_CONFIG_PATH);
+    expectStatus(res, [200], "GET", SCAR_CONFIG_PATH, this.url);
+    try {
+      const spec = (res.body ? JSON.parse(res.body) : {}) as ScarSpec;
+      if (typeof spec.password === "string") registerSecret(spec.password);
+      return spec;
+    } catch {
+      throw new PaletteError(`GET ${SCAR_CONFIG_PATH} at ${this.url} returned no JSON`, "is --palette the Palette API address?");
+    }
+  }
+
+  /** PUT /v1/system/config/scar; Palette answers 204. */
+  async putScarConfig(spec: ScarSpec): Promise<void> {
+    const res = await this.request("PUT", SCAR_CONFIG_PATH, spec);
+    expectStatus(res, [204], "PUT", SCAR_CONFIG_PATH, this.url);
+  }
+
+  /** GET /v1/jobs/internal/<job>/run; Palette answers 204. */
+  async runJob(job: string): Promise<void> {
+    const path = `/v1/jobs/internal/${encodeURIComponent(job)}/run`;
+    const res = await this.request("GET", path);
+    expectStatus(res, [204], "GET", path, this.url);
+  }
+}
+
+function errorText(res: RawResponse): string {
+  if (!res.body) return "";
+  try {
+    const j = JSON.parse(res.body) as { message?: string; code?: string };
+    if (j && typeof j === "object" && (j.message || j.code)) return [j.code, j.message].filter(Boolean).join(": ");
+  } catch {}
+  return res.body.slice(0, 200).replace(/\s+/g, " ").trim();
+}
+
+function expectStatus(res: RawResponse, ok: number[], method: string, path: string, url: string): void {
+  if (ok.includes(res.status)) return;
+  const detail = errorText(res);
+  throw new PaletteError(`${method} ${path} at ${url} answered HTTP ${res.status} (expected ${ok.join(" or ")})${detail ? `: ${detail}` : ""}`, res.status >= 500 ? "Palette had a server error; try again (the migration resumes where it stopped)" : undefined, res.status);
+}

@@ -1,0 +1,2 @@
+// Palette system API (syslogin, SCAR config, internal sync jobs). See client.ts.
+export * from "./client.ts";
