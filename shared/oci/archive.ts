@@ -36,7 +36,14 @@ export class OciArchiveWriter implements Store {
 
   constructor(
     readonly path: string,
-    private opts: { gzip?: boolean; mtime?: number } = {},
+    private opts: {
+      gzip?: boolean;
+      mtime?: number;
+      /** extra small files written right after index.json (e.g. metadata of what the archive holds) */
+      extraFiles?: { name: string; bytes: Uint8Array }[];
+      /** digests the other side already has (incremental export): treated as present, not written */
+      skip?: Set<string>;
+    } = {},
   ) {
     this.name = `oci-archive:${path}`;
     this.id = `archive-out:${path}`;
@@ -76,6 +83,7 @@ export class OciArchiveWriter implements Store {
       }
       const ib = Buffer.from(JSON.stringify(index));
       await tar.addFile("index.json", ib.length, ib);
+      for (const f of this.opts.extraFiles ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
       await tar.addDirectory("blobs/sha256");
       for (const m of plan.manifests) {
         if (this.written.has(m.desc.digest) || !m.bytes) continue;
@@ -102,7 +110,13 @@ export class OciArchiveWriter implements Store {
     throw new UnsupportedError(`${this.name} is write-only`);
   }
   async exists(desc: Descriptor): Promise<boolean> {
-    return this.written.has(desc.digest);
+    return this.written.has(desc.digest) || !!this.opts.skip?.has(desc.digest);
+  }
+
+  /** Set extra files before the first copy (they are written by prepare()). */
+  setExtraFiles(files: { name: string; bytes: Uint8Array }[]): void {
+    if (this.prepared) throw new OciError(`archive ${this.path}: extra files must be set before copying`, "ARCHIVE");
+    this.opts.extraFiles = files;
   }
 
   async pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
@@ -247,6 +261,43 @@ export class OciArchiveReader implements Store {
     const ib = this.small.get("index.json");
     if (!ib) throw new OciError(`${this.path} is not an OCI archive (no index.json${this.sequential ? " before the first large blob" : ""})`, "BAD_ARCHIVE");
     this.index = JSON.parse(ib.toString("utf8")) as ImageIndex;
+  }
+
+  /** A small non-blob file of the archive (e.g. a metadata file written with extraFiles); undefined if absent. */
+  async readFile(name: string, limit = SMALL): Promise<Buffer | undefined> {
+    const mem = this.small.get(name);
+    if (mem) return mem;
+    const loc = this.entries.get(name);
+    if (!loc) return undefined;
+    if (loc.size > limit) throw new OciError(`${name} in ${this.name} is larger than ${limit} bytes`, "BAD_ARCHIVE");
+    const fh = await open(this.path, "r");
+    try {
+      const b = Buffer.alloc(loc.size);
+      await fh.read(b, 0, loc.size, loc.offset);
+      return b;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Every blob digest in the archive (for incremental exports); compressed archives are scanned once more. */
+  async blobDigests(): Promise<string[]> {
+    const names = [...this.entries.keys(), ...this.small.keys()];
+    if (this.sequential) {
+      const gunzip = createGunzip();
+      const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+      src.on("error", (e) => gunzip.destroy(e));
+      for await (const e of readTar(src.pipe(gunzip))) {
+        const name = checkEntry(e, this.path);
+        if (name) names.push(name);
+      }
+    }
+    const out = new Set<string>();
+    for (const n of names) {
+      const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(n);
+      if (m) out.add(`${m[1]}:${m[2]}`);
+    }
+    return [...out];
   }
 
   async tags(): Promise<string[]> {
