@@ -1,0 +1,42 @@
+// kubectl violet package DIR [--output FILE]: copy the images and write the package .tgz (+ .sha256).
+import { defineCommand } from "citty";
+import { globalArgs } from "../../../shared/cli/args.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
+import { packageDir, readWorkDir } from "../lib/pack.ts";
+
+export default defineCommand({
+  meta: {
+    name: "package",
+    description: "Write a package .tgz from a directory made by create (copies the related images into it)",
+    examples: [
+      "kubectl violet package topolvm --no-auth",
+      "kubectl violet package log-center --output log-center.ALL.v1.2.0.tgz --username admin --password-stdin",
+    ],
+  } as any,
+  args: {
+    ...globalArgs,
+    dir: { type: "positional", description: "Directory made by `kubectl violet create`", required: true },
+    output: { type: "string", description: "Package file (default: <name>[.<channel>].<arch>.<version>.tgz in the current directory)", valueHint: "FILE" },
+    format: { type: "string", alias: ["o"], description: "Print the result as json|yaml", valueHint: "json|yaml" },
+    ...violetRegistryArgs,
+    ...concurrencyArgs,
+  },
+  async run({ args, rawArgs }) {
+    const registry = await violetRegistryOptions(args, rawArgs);
+    const meta = await readWorkDir(String(args.dir));
+    const todo = meta.imagesIncluded ? meta.relatedImages.filter((i) => !i.digest).length : 0;
+    const progress = createProgress({ total: todo, quiet: !!args.quiet });
+    try {
+      const r = await packageDir(String(args.dir), { output: args.output as string | undefined, registry, concurrency: concurrencyOf(args), onEvent: progress.onEvent, log: (l) => logger().info(l) });
+      progress.finish();
+      const data = { file: r.file, checksumFile: r.checksumFile, sha256: r.sha256, size: r.size, type: r.metadata.type, name: r.metadata.name, version: r.metadata.version, images: r.metadata.relatedImages.filter((i) => i.digest).length + 1 };
+      printData(data, args.format as string | undefined, () => `${r.file}\n`);
+      logger().info(`package ${r.file} (${humanBytes(r.size)}, sha256 ${r.sha256.slice(0, 12)}…, ${data.images} images) and ${r.checksumFile} written`);
+    } finally {
+      progress.finish();
+    }
+  },
+});

@@ -1,0 +1,16 @@
+// `kubectl violet show PKG [--all]`: violet's four lines (Name, Type, Arch, Version); --all adds Artifact and
+// RelateImages. Structured output carries the whole metadata.
+import type { PackageMetadata } from "./format.ts";
+
+export function showText(m: PackageMetadata, all: boolean): string {
+  const lines = [`Name: ${m.displayName || m.name}`, `Type: ${m.type}`, `Arch: [${m.architectures.join(" ")}]`, `Version: ${m.version}`];
+  if (all) {
+    lines.push(`Artifact: ${m.artifact.ref}`);
+    lines.push(`RelateImages: [${m.relatedImages.map((i) => i.ref).join(" ")}]`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+export function showData(m: PackageMetadata, file: string): Record<string, unknown> {
+  return { file, ...m };
+}

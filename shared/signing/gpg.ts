@@ -1,0 +1,97 @@
+// Detached OpenPGP signatures (`gpg --detach-sign` binary or `--armor` text) verified with openpgp in constant
+// memory: the file is streamed through openpgp's verifier (recipe in reference/distribution.md §5.6: format
+// "binary", drain res.data with a reader loop, then await the signature's `verified`).
+import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
+import * as openpgp from "openpgp";
+
+export class SignatureError extends Error {
+  override name = "SignatureError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+export type PublicKey = openpgp.PublicKey;
+
+function isArmored(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.subarray(0, 64)).toString("latin1");
+  return head.includes("-----BEGIN PGP");
+}
+
+/** Read every public key in a keyring file (armored or binary; `gpg --export [--armor]`). */
+export async function readKeyring(file: string): Promise<PublicKey[]> {
+  const bytes = await readFile(file).catch((e) => {
+    throw new SignatureError(`cannot read keyring ${file}: ${(e as Error).message}`, "pass a public key exported with `gpg --export --armor KEYID > key.asc`");
+  });
+  return parseKeys(bytes, file);
+}
+
+export async function parseKeys(bytes: Uint8Array, where: string): Promise<PublicKey[]> {
+  try {
+    const keys = isArmored(bytes)
+      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString("utf8") })
+      : await openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+    if (!keys.length) throw new Error("no keys");
+    return keys.map((k) => (k.isPrivate() ? k.toPublic() : k));
+  } catch (e) {
+    if (e instanceof SignatureError) throw e;
+    throw new SignatureError(`${where}: not an OpenPGP public key (${(e as Error).message.split("\n")[0]})`, "export it with `gpg --export --armor KEYID`");
+  }
+}
+
+async function readSignatureFile(sigFile: string): Promise<openpgp.Signature> {
+  const bytes = await readFile(sigFile).catch((e) => {
+    throw new SignatureError(`cannot read ${sigFile}: ${(e as Error).message}`);
+  });
+  try {
+    return isArmored(bytes)
+      ? await openpgp.readSignature({ armoredSignature: Buffer.from(bytes).toString("utf8") })
+      : await openpgp.readSignature({ binarySignature: new Uint8Array(bytes) });
+  } catch (e) {
+    throw new SignatureError(`${sigFile}: not an OpenPGP signature (${(e as Error).message.split("\n")[0]})`);
+  }
+}
+
+export interface GpgResult {
+  ok: boolean;
+  /** hex key id of the signature */
+  keyID: string;
+  /** fingerprint of the key that verified it */
+  fingerprint?: string;
+  /** why it failed */
+  reason?: string;
+}
+
+/**
+ * Verify a detached signature over `file` with the given keys, streaming the file. Returns ok=false with a
+ * reason for a bad signature or an unknown key; throws SignatureError for unreadable inputs.
+ */
+export async function verifyDetached(file: string, sigFile: string, keys: PublicKey[]): Promise<GpgResult> {
+  const signature = await readSignatureFile(sigFile);
+  const keyIDs = signature.getSigningKeyIDs().map((k) => k.toHex());
+  const keyID = keyIDs[0] ?? "unknown";
+  const signer = keys.find((k) => keyIDs.some((id) => k.getKeys().some((sub) => sub.getKeyID().toHex() === id)));
+  if (!signer) return { ok: false, keyID, reason: `signed by key ${keyID.toUpperCase()}, which is not in the keyring` };
+  const web = Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
+  const message = await openpgp.createMessage({ binary: web });
+  const res = await openpgp.verify({ message, signature, verificationKeys: keys, format: "binary" });
+  const reader = (res.data as unknown as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  } catch (e) {
+    return { ok: false, keyID, reason: (e as Error).message };
+  }
+  const sig = res.signatures[0];
+  if (!sig) return { ok: false, keyID, reason: "the signature file holds no signature" };
+  try {
+    await sig.verified;
+    return { ok: true, keyID: sig.keyID.toHex(), fingerprint: signer.getFingerprint() };
+  } catch (e) {
+    return { ok: false, keyID, reason: (e as Error).message.replace(/^Signature verification failed:\s*/i, "") || "bad signature" };
+  }
+}
