@@ -1,0 +1,183 @@
+// kubectl scar package / push against GNU tar, the REAL registry (docker-registry, htpasswd) and skopeo:
+// entries like `tar -czf manifests.tgz .`, never archiving itself, the ORAS 1.0.0 manifest field by field,
+// monolithic uploads (no PATCH), layer bytes == archive, unpack == source tree, idempotent re-push.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../support/cli.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { makeManifestsTree, startFaultProxy, type FaultProxy } from "./helpers.ts";
+
+let reg: TestRegistry;
+let proxy: FaultProxy;
+let tmp: string;
+let src: string;
+const REPO = "spectro-packs/spectro-manifests/manifest";
+
+const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+beforeAll(async () => {
+  reg = await startRegistry({ auth: "htpasswd" });
+  proxy = await startFaultProxy(reg.url);
+  tmp = mkdtempSync(join(tmpdir(), "scar-pp-"));
+  src = join(tmp, "html");
+  mkdirSync(src);
+  makeManifestsTree(src);
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await reg?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function auth(): string {
+  return `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}`;
+}
+
+async function get(path: string, accept?: string): Promise<Response> {
+  return fetch(`${reg.url}${path}`, { headers: { authorization: auth(), ...(accept ? { accept } : {}) } });
+}
+
+describe("package", () => {
+  test("entries are relative like `tar -czf manifests.tgz .`, unpack to the same tree, bytes are stable", async () => {
+    const out = join(tmp, "out", "manifests.tgz");
+    const r = await runCli("kubectl-scar", ["package", src, "-o", out, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const bytes = readFileSync(out);
+    expect(j.digest).toBe(sha(bytes));
+    expect(j.size).toBe(bytes.length);
+    expect(j.files).toBe(4);
+    const list = execFileSync("tar", ["-tzf", out], { encoding: "utf8" }).trim().split("\n");
+    expect(list[0]).toBe("./");
+    expect(list).toContain("./index.yaml");
+    expect(list).toContain("./empty-dir/");
+    expect(list).toContain(`./manifests/deep/${"x".repeat(60)}/${"y".repeat(60)}/long-name-file.yaml`);
+    expect(list.every((e) => e.startsWith("./"))).toBe(true);
+    const x = join(tmp, "x1");
+    mkdirSync(x);
+    execFileSync("tar", ["-xzf", out, "-C", x]);
+    execFileSync("diff", ["-r", src, x]); // throws on any difference
+    // same tree → same bytes (a re-run uploads nothing)
+    const again = await runCli("kubectl-scar", ["package", src, "-o", join(tmp, "out", "again.tgz"), "--json"]);
+    expect(JSON.parse(again.stdout).digest).toBe(j.digest);
+  });
+
+  test("an output inside the source dir is not archived into itself", async () => {
+    const d = join(tmp, "self");
+    mkdirSync(d);
+    makeManifestsTree(d, "b");
+    const first = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    expect(first.code).toBe(0);
+    const second = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    expect(second.code).toBe(0);
+    const list = execFileSync("tar", ["-tzf", join(d, "manifests.tgz")], { encoding: "utf8" });
+    expect(list).not.toContain("manifests.tgz");
+    expect(JSON.parse(second.stdout).digest).toBe(JSON.parse(first.stdout).digest);
+  });
+
+  test("a missing or empty directory is one clear error", async () => {
+    const r = await runCli("kubectl-scar", ["package", join(tmp, "nope")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("does not exist");
+    const empty = join(tmp, "empty");
+    mkdirSync(empty);
+    const r2 = await runCli("kubectl-scar", ["package", empty]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain("is empty");
+  });
+});
+
+describe("push", () => {
+  let archive: Buffer;
+  let archiveFile: string;
+  let digest: string;
+
+  test("ORAS 1.0.0 shape, field by field, read back with skopeo; layer bytes == archive; monolithic uploads", async () => {
+    archiveFile = join(tmp, "out", "manifests.tgz");
+    archive = readFileSync(archiveFile);
+    const r = await runCli("kubectl-scar", ["push", archiveFile, "--registry", proxy.host, "--plain-http", "--registry-username", reg.username, "--password-stdin", "-o", "json", "--debug"], { stdin: reg.password + "\n" });
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(reg.password);
+    const out = JSON.parse(r.stdout);
+    expect(out.pushed).toBe(true);
+    expect(out.reference).toBe(`${proxy.host}/${REPO}:0.0.0`);
+    digest = out.digest;
+
+    const raw = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", `${reg.username}:${reg.password}`, `docker://${reg.host}/${REPO}:0.0.0`], { encoding: "utf8" });
+    expect(sha(Buffer.from(raw))).toBe(digest);
+    // compact JSON, Go struct field order
+    const m = JSON.parse(raw);
+    expect(raw).toBe(JSON.stringify(m));
+    expect(Object.keys(m)).toEqual(["schemaVersion", "mediaType", "config", "layers", "annotations"]);
+    expect(m.schemaVersion).toBe(2);
+    expect(m.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
+    expect("artifactType" in m).toBe(false);
+    expect("subject" in m).toBe(false);
+    expect(m.config).toEqual({ mediaType: "application/vnd.unknown.config.v1+json", digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", size: 2 });
+    expect(Object.keys(m.config)).toEqual(["mediaType", "digest", "size"]);
+    expect(m.layers).toHaveLength(1);
+    expect(Object.keys(m.layers[0])).toEqual(["mediaType", "digest", "size", "annotations"]);
+    expect(m.layers[0]).toEqual({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha(archive), size: archive.length, annotations: { "org.opencontainers.image.title": "manifests.tgz" } });
+    expect(Object.keys(m.annotations)).toEqual(["org.opencontainers.image.created"]);
+    expect(m.annotations["org.opencontainers.image.created"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Math.abs(Date.parse(m.annotations["org.opencontainers.image.created"]) - Date.now())).toBeLessThan(120_000);
+
+    // blobs as stored
+    const cfg = Buffer.from(await (await get(`/v2/${REPO}/blobs/${m.config.digest}`)).arrayBuffer());
+    expect(cfg.toString()).toBe("{}");
+    const layer = Buffer.from(await (await get(`/v2/${REPO}/blobs/${m.layers[0].digest}`)).arrayBuffer());
+    expect(Buffer.compare(layer, archive)).toBe(0);
+    const x = join(tmp, "x2");
+    mkdirSync(x);
+    execFileSync("tar", ["-xzf", "-", "-C", x], { input: layer });
+    execFileSync("diff", ["-r", src, x]);
+
+    // monolithic: POST → PUT ?digest= with the whole blob, never PATCH
+    const up = proxy.calls.filter((c) => c.path.includes("/blobs/uploads/"));
+    expect(up.some((c) => c.method === "PATCH")).toBe(false);
+    const puts = up.filter((c) => c.method === "PUT" && c.status === 201);
+    const layerPut = puts.find((c) => c.path.includes(`digest=${encodeURIComponent(sha(archive))}`) || c.path.includes(`digest=${sha(archive)}`));
+    expect(layerPut).toBeDefined();
+    expect(layerPut!.bytes).toBe(archive.length);
+    expect(layerPut!.contentLength).toBe(String(archive.length));
+    expect(up.filter((c) => c.method === "POST").length).toBeGreaterThanOrEqual(2);
+  });
+
+  test("re-push of the same archive changes nothing; --force pushes a new manifest; --dry-run pushes nothing", async () => {
+    const args = ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "-o", "json"];
+    const again = await runCli("kubectl-scar", args, { stdin: reg.password });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).pushed).toBe(false);
+    expect(JSON.parse(again.stdout).digest).toBe(digest);
+    const head = await get(`/v2/${REPO}/manifests/0.0.0`, "application/vnd.oci.image.manifest.v1+json");
+    expect(head.headers.get("docker-content-digest")).toBe(digest);
+
+    const dry = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--tag", "9.9.9", "--dry-run"], { stdin: reg.password });
+    expect(dry.code).toBe(0);
+    const tags = (await (await get(`/v2/${REPO}/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags).not.toContain("9.9.9");
+
+    await new Promise((r) => setTimeout(r, 1100)); // created has second precision
+    const forced = await runCli("kubectl-scar", [...args, "--force"], { stdin: reg.password });
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout).pushed).toBe(true);
+    expect(JSON.parse(forced.stdout).digest).not.toBe(digest);
+  });
+
+  test("custom base path and tag; wrong password is one clear line without the password", async () => {
+    const ok = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--base-path", "custom/base", "--tag", "4.5.15", "-o", "json"], { stdin: reg.password });
+    expect(ok.code).toBe(0);
+    const tags = (await (await get(`/v2/custom/base/spectro-manifests/manifest/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags).toEqual(["4.5.15"]);
+    const bad = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--force"], { stdin: "not-the-Password-42" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: .*authentication/m);
+    expect(bad.stderr).not.toContain("not-the-Password-42");
+  });
+});
