@@ -225,6 +225,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       const auth = req.headers.authorization;
       let user: string | undefined;
       if (auth) {
+        call.grantType = "basic";
         const m = /^Basic\s+(.+)$/i.exec(auth);
         if (!m) return done(401, { error: "invalid_client" }, { "www-authenticate": 'Basic realm="token"' });
         const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
@@ -234,7 +235,6 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
         call.user = name;
         if (!(name in users) || !safeEqual(users[name]!, pass)) return done(401, { error: "invalid_client", details: "bad username or password" }, { "www-authenticate": 'Basic realm="token"' });
         user = name;
-        call.grantType = "basic";
       } else call.grantType = "anonymous";
       call.granted = grantFor(user, call.scopes);
       const token = mint(user ?? "", call.granted);
