@@ -7,7 +7,7 @@ import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { digestHex, sha256 } from "./digest.ts";
-import { NotFoundError, OciError } from "./errors.ts";
+import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
 import { formatPlatform, platformMatches } from "./platform.ts";
@@ -355,8 +355,17 @@ export class CopyEngine {
           if (await dst.exists(b)) return "exists" as const;
           if (sibling && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
           if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
-          await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
-          return "copied" as const;
+          // content that arrives corrupt is fetched again (a few times) where the target can take a retry
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
+              return "copied" as const;
+            } catch (e) {
+              const mismatch = e instanceof DigestMismatchError || e instanceof SizeMismatchError;
+              if (!mismatch || dst.prepare || attempt >= 2) throw e;
+              this.warn(p, `${(e as Error).message}; fetching ${b.digest.slice(0, 19)} again`);
+            }
+          }
         });
       })();
       if (hostKey && !sibling) this.onRegistry.set(hostKey, { repo: dst as RegistryRepository, done: t });
