@@ -157,6 +157,26 @@ echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"Exec
   });
 });
 
+describe("platform routing on the wire", () => {
+  test("a kubeconfig on <platform>/kubernetes/global reaches other clusters with forCluster()", async () => {
+    const kc = kubeconfigFor({ token: "admin-token" });
+    writeFileSync(kc, readFileSync(kc, "utf8").replace(`server: ${api.url}`, `server: ${api.url}/kubernetes/global/`));
+    const global = KubeClient.fromOptions({ kubeconfig: kc, namespace: "team" });
+    const before = api.requests.length;
+    await global.list("v1", "ConfigMap");
+    const dev = global.forCluster("dev");
+    await dev.create({ apiVersion: ART, kind: "Artifact", metadata: { name: "routed" }, spec: {} });
+    const reqs = api.requests.slice(before);
+    expect(reqs.map((r) => `${r.cluster} ${r.method} ${r.path}`)).toEqual([
+      "global GET /kubernetes/global/api/v1",
+      "global GET /kubernetes/global/api/v1/namespaces/team/configmaps",
+      "dev GET /kubernetes/dev/apis/app.alauda.io/v1alpha1",
+      "dev POST /kubernetes/dev/apis/app.alauda.io/v1alpha1/namespaces/team/artifacts",
+    ]);
+    expect(() => admin.forCluster("dev")).toThrow(/is not a platform address/);
+  });
+});
+
 describe("object operations", () => {
   const cm = (name: string, data: Record<string, string>, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, labels }, data });
 

@@ -152,6 +152,23 @@ spec:
     expect(r.stdout).toBe("a\nb\n");
   }, 30_000);
 
+  test("wait --for=condition (list + watch) and wait --for=delete", async () => {
+    api.addPod(ns, "starting", "", { phase: "Pending" });
+    const waiting = kubectl(bin, ["wait", "--for=condition=Ready", "pod/starting", "--timeout=20s"], admin);
+    setTimeout(() => api.setPodPhase(ns, "starting", "Running"), 700);
+    let r = await waiting;
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("pod/starting condition met\n");
+    const gone = kubectl(bin, ["wait", "--for=delete", "pod/starting", "--timeout=20s"], admin);
+    setTimeout(() => api.remove("v1", "Pod", "starting", ns), 700);
+    r = await gone;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pod\/starting condition met|deleted/);
+    r = await kubectl(bin, ["wait", "--for=condition=Ready", "pod/specman", "--timeout=1s"], admin);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("timed out waiting for the condition");
+  }, 30_000);
+
   test("RBAC: a viewer is forbidden to create and to read secrets", async () => {
     let r = await kubectl(bin, ["get", "secrets"], viewer);
     expect(r.code).toBe(1);

@@ -803,6 +803,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 
   function serveWatch(req: http.IncomingMessage, res: http.ServerResponse, def: FakeResourceDef, ns: string | undefined, query: Record<string, string>): void {
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    res.flushHeaders(); // clients wait for the headers before they consider the watch established
     const w = { def, ns, query, send: (type: string, object: Obj) => res.write(JSON.stringify({ type, object: stripInternal(object) }) + "\n") };
     // without a resourceVersion (or with "0") a watch starts with ADDED events for what exists
     if (!query.resourceVersion || query.resourceVersion === "0") {
