@@ -1,0 +1,102 @@
+// kubectl violet push FILE|DIR: verify, push images to --dest-repo, create Artifact/ArtifactVersion,
+// ModulePlugin/ModuleConfig or upload the chart.
+import { defineCommand } from "citty";
+import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { repeated } from "../../../shared/cli/argv.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { createProgress } from "../../../shared/cli/progress.ts";
+import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { concurrencyArgs, concurrencyOf, noAuth, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
+import { Clusters } from "../lib/clusters.ts";
+import { checkPushOptions, pushPath, PushError } from "../lib/push.ts";
+import { loadKeys } from "../lib/verify.ts";
+
+export default defineCommand({
+  meta: {
+    name: "push",
+    description: "Push packages: images to the registry, then Artifact/ArtifactVersion, ModulePlugin or chart to the platform",
+    examples: [
+      "kubectl violet push topolvm-operator.stable.amd64.v2.3.0.tgz --dest-repo harbor.demo.io --username admin --password-stdin --clusters region1,region2",
+      "kubectl violet push ./packages --dest-repo 10.0.0.10:11443 --no-auth --target-catalog-source platform --clusters global,wl1",
+      "kubectl violet push plugins-cloudedge-v0.3.16-hybrid.tgz --skip-push",
+      "kubectl violet push chartmuseum-v3.16.1.tgz --dest-repo harbor.demo.io --no-auth --target-chartrepo public-charts --dry-run",
+      "kubectl violet push pkg.tgz --dest-repo <standby-VIP>:11443 --username u --password-stdin --platform-address https://standby.example.com --platform-token $TOKEN",
+    ],
+  } as any,
+  args: {
+    ...globalArgs,
+    path: { type: "positional", description: "A package file or a directory of packages", required: true },
+    "dest-repo": { type: "string", description: "Registry host[:port][/prefix] that receives the images (needs credentials or --no-auth)", valueHint: "HOST" },
+    clusters: { type: "string", description: "Clusters that get operator Artifacts (comma list; default: the current context's cluster)", valueHint: "A,B" },
+    "target-catalog-source": { type: "string", description: "CatalogSource for operators: platform, system or a custom name (default: the package's, else platform)", valueHint: "NAME" },
+    "target-chartrepo": { type: "string", description: "ChartRepo (namespace cpaas-system) for Helm charts (default public-charts)", valueHint: "NAME" },
+    "skip-crs": { type: "boolean", description: "Push images only; create no resources" },
+    "skip-push": { type: "boolean", description: "Create the resources only; push no images" },
+    "skip-verify": { type: "boolean", description: "Do not check the .sig/.sha256 next to each package" },
+    keyring: { type: "string", description: "Public key file(s) for .sig verification (repeatable; env VIOLET_KEYRING)", valueHint: "FILE" },
+    force: { type: "boolean", description: "Overwrite versions that already exist (default: skip them)" },
+    "package-concurrency": { type: "string", description: "Packages pushed in parallel for a directory (default 2)", valueHint: "N" },
+    ...dryRunArgs,
+    ...violetRegistryArgs,
+    ...concurrencyArgs,
+    ...kubeArgs,
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const destRepo = args["dest-repo"] as string | undefined;
+    if (destRepo && !args.username && !args["password-stdin"] && !noAuth(args) && !args["registry-config"]) {
+      throw new UsageError("--dest-repo needs registry credentials (--username with --password-stdin/--password, or --registry-config) or --no-auth");
+    }
+    const registry = await violetRegistryOptions(args, rawArgs);
+    const keyrings = repeated(rawArgs, ["keyring"], { split: false });
+    if (!keyrings.length && process.env.VIOLET_KEYRING) keyrings.push(process.env.VIOLET_KEYRING);
+    const pc = args["package-concurrency"] === undefined ? 2 : Number(args["package-concurrency"]);
+    if (!Number.isInteger(pc) || pc < 1 || pc > 32) throw new UsageError(`--package-concurrency: expected a whole number 1..32, got "${args["package-concurrency"]}"`);
+    const opts = {
+      destRepo,
+      registry,
+      targetClusters: repeated(rawArgs, ["clusters"]),
+      targetCatalogSource: args["target-catalog-source"] as string | undefined,
+      targetChartRepo: args["target-chartrepo"] as string | undefined,
+      skipPush: !!args["skip-push"],
+      skipCrs: !!args["skip-crs"],
+      skipVerify: !!args["skip-verify"],
+      force: !!args.force,
+      dryRun: !!args["dry-run"],
+      concurrency: concurrencyOf(args),
+      packageConcurrency: pc,
+    };
+    try {
+      checkPushOptions(opts);
+    } catch (e) {
+      if (e instanceof PushError) throw new UsageError(e.message, e.hint);
+      throw e;
+    }
+    const keys = await loadKeys(keyrings);
+    let clusters: Clusters | undefined;
+    const structured = args.output === "json" || args.output === "yaml";
+    const progress = createProgress({ total: 0, quiet: !!args.quiet });
+    const results = await pushPath(String(args.path), {
+      ...opts,
+      keys,
+      clusters: () => (clusters ??= new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" }))),
+      onEvent: progress.onEvent,
+      onLine: (l) => {
+        progress.finish();
+        if (l.startsWith("error: ")) return; // reported once at the end
+        if (l.startsWith("warning: ")) logger().warn(l.slice(9));
+        else if (l.startsWith("note: ")) logger().info(l.slice(6));
+        else if (structured) logger().info(l);
+        else process.stdout.write(l + "\n");
+      },
+    });
+    progress.finish();
+    if (structured) printData(results, args.output as string, () => "");
+    const failed = results.filter((r) => r.error);
+    for (const f of failed) logger().error(`${f.file}: ${f.error}`);
+    if (failed.length) throw new CliError(`${failed.length} of ${results.length} package(s) failed`);
+    if (opts.dryRun) logger().info("dry run: nothing was pushed or written");
+  },
+});

@@ -1,0 +1,343 @@
+// `kubectl violet push FILE|DIR`: verify, push the package's images to --dest-repo straight out of the
+// compressed package (one sequential pass, constant memory), then write the resources: operator → Artifact +
+// ArtifactVersion on each target cluster; cluster plugin → ModulePlugin + ModuleConfig on global; chart →
+// upload to the ChartRepo's ChartMuseum. Existing versions are skipped unless force.
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { parse as parseYaml } from "yaml";
+import {
+  CopyEngine,
+  createClient,
+  MT,
+  OciArchiveReader,
+  parseRegistryReference,
+  RegistryRepository,
+  type AuthClient,
+  type CopyEvent,
+  type CopyJob,
+  type ImageManifest,
+  type RegistryOptions,
+} from "../../../shared/oci/index.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
+import { uploadChart } from "../../../shared/chartmuseum/client.ts";
+import { registerSecret } from "../../../shared/runtime/redact.ts";
+import { createLimit } from "../../../shared/runtime/limit.ts";
+import { listPackages, verifyFile, type PublicKey } from "../../../shared/signing/index.ts";
+import { Clusters, GLOBAL, NAMESPACE } from "./clusters.ts";
+import { MODULE_PLUGIN_FILE, readPackage, type PackageImage, type PackageMetadata } from "./format.ts";
+import { json } from "./inspect.ts";
+import { APP_V1ALPHA1, artifactObject, artifactVersionObject, CLUSTER_V1ALPHA1, modulePluginObject, moduleConfigObject } from "./resources.ts";
+
+export interface PushOptions {
+  destRepo?: string;
+  registry?: RegistryOptions;
+  client?: AuthClient;
+  /** lazily built kube access (not needed with skipCrs) */
+  clusters?: () => Clusters;
+  /** --clusters (operators); default: the current context's cluster */
+  targetClusters?: string[];
+  targetCatalogSource?: string;
+  targetChartRepo?: string;
+  skipPush?: boolean;
+  skipCrs?: boolean;
+  skipVerify?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  keys?: PublicKey[];
+  /** packages pushed in parallel (default 2) */
+  packageConcurrency?: number;
+  /** blob transfers per package (default 4) */
+  concurrency?: number;
+  onEvent?: (e: CopyEvent) => void;
+  /** one human line per image/resource, as it happens */
+  onLine?: (line: string) => void;
+}
+
+export type Action = "created" | "updated" | "skipped" | "unchanged" | "would-create" | "would-update" | "would-skip" | "uploaded";
+
+export interface ImageOutcome {
+  source: string;
+  destination: string;
+  status: string;
+  digest?: string;
+  error?: string;
+}
+
+export interface ResourceOutcome {
+  kind: string;
+  name: string;
+  namespace?: string;
+  cluster: string;
+  action: Action;
+  message?: string;
+  object?: KubeObject;
+}
+
+export interface PackagePushResult {
+  file: string;
+  type: PackageMetadata["type"];
+  name: string;
+  version: string;
+  verified: string;
+  images: ImageOutcome[];
+  resources: ResourceOutcome[];
+  error?: string;
+}
+
+export class PushError extends Error {
+  override name = "PushError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+/** dest-repo + the image's repository path and tag: reg.example/acp/foo:v1 → DEST/acp/foo:v1. */
+export function destinationOf(ref: string, destRepo: string): { ref: string; registry: string; repository: string; tag?: string } {
+  const r = parseRegistryReference(ref);
+  const d = destRepo.replace(/^[a-z]+:\/\//, "").replace(/\/+$/, "");
+  const slash = d.indexOf("/");
+  const registry = slash < 0 ? d : d.slice(0, slash);
+  const prefix = slash < 0 ? "" : d.slice(slash + 1) + "/";
+  const repository = prefix + r.repository;
+  return { ref: `${registry}/${repository}${r.tag ? `:${r.tag}` : `@${r.digest}`}`, registry, repository, tag: r.tag };
+}
+
+export function checkPushOptions(o: PushOptions): void {
+  if (o.skipCrs && o.skipPush) throw new PushError("--skip-crs and --skip-push cannot be used together (there would be nothing to do)");
+  if (!o.skipPush && !o.destRepo) throw new PushError("--dest-repo is required to push images", "give the registry host[:port] with credentials or --no-auth, or pass --skip-push to only create the resources");
+}
+
+/** Push one file or every package of a directory; packages run with bounded concurrency. */
+export async function pushPath(path: string, opts: PushOptions): Promise<PackagePushResult[]> {
+  checkPushOptions(opts);
+  const files = await listPackages(path).catch((e) => {
+    throw new PushError((e as Error).message);
+  });
+  if (!files.length) throw new PushError(`${path}: no .tgz packages there`);
+  const limit = createLimit(opts.packageConcurrency ?? 2);
+  return Promise.all(
+    files.map((f) =>
+      limit(async () => {
+        try {
+          return await pushPackage(f, opts);
+        } catch (e) {
+          const r: PackagePushResult = { file: f, type: "bundle", name: "", version: "", verified: "", images: [], resources: [], error: (e as Error).message + ((e as any).hint ? ` (${(e as any).hint})` : "") };
+          opts.onLine?.(`error: ${f}: ${r.error}`);
+          return r;
+        }
+      }),
+    ),
+  );
+}
+
+export async function pushPackage(file: string, opts: PushOptions): Promise<PackagePushResult> {
+  const line = opts.onLine ?? (() => {});
+  let verified = "skipped";
+  if (!opts.skipVerify) {
+    const v = await verifyFile(file, { keys: opts.keys });
+    if (v.status === "failed") throw new PushError(`${file} failed verification: ${v.reason}`, "re-download the package, or check --keyring");
+    if (v.status === "unverified") throw new PushError(`${file} has no signature (.sig) or checksum (.sha256) next to it`, "pass --skip-verify to push it anyway");
+    verified = v.status;
+  }
+  const { metadata: m, resources } = await readPackage(file, { resources: true });
+  const result: PackagePushResult = { file, type: m.type, name: m.name, version: m.version, verified, images: [], resources: [] };
+  const label = `${m.type} ${m.name} ${m.version}`;
+  // ---- images
+  if (!opts.skipPush) {
+    const all: PackageImage[] = [m.artifact, ...m.relatedImages];
+    const inside = all.filter((i) => i.digest);
+    for (const i of all.filter((x) => !x.digest)) {
+      result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: "not-in-package" });
+      line(`warning: ${i.ref} is not in the package (made with --skip-package-images); it must already be in ${opts.destRepo}`);
+    }
+    if (opts.dryRun) {
+      for (const i of inside) {
+        const d = destinationOf(i.ref, opts.destRepo!);
+        result.images.push({ source: i.ref, destination: d.ref, status: "would-push", digest: i.digest });
+        line(`image ${i.ref} -> ${d.ref} (dry run)`);
+      }
+    } else if (inside.length) {
+      const client = opts.client ?? createClient(opts.registry);
+      const src = await OciArchiveReader.open(file);
+      try {
+        const jobs: CopyJob[] = inside.map((i) => {
+          const d = destinationOf(i.ref, opts.destRepo!);
+          return { src, srcRef: i.digest!, dst: RegistryRepository.fromReference(client, parseRegistryReference(d.ref)), dstTags: d.tag ? [d.tag] : [], label: `${i.ref} -> ${d.ref}` };
+        });
+        const results = await new CopyEngine({ concurrency: opts.concurrency ?? 4, onEvent: opts.onEvent }).run(jobs);
+        results.forEach((r, n) => {
+          const i = inside[n]!;
+          result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: r.status, digest: r.digest, ...(r.error ? { error: r.error } : {}) });
+        });
+        const failed = results.filter((r) => r.status === "failed");
+        if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${f.error}`).join("; ")}`);
+      } finally {
+        await src.close();
+      }
+    }
+  }
+  // ---- resources
+  if (!opts.skipCrs) {
+    if (!opts.clusters) throw new PushError("no Kubernetes access configured");
+    const clusters = opts.clusters();
+    if (m.type === "bundle") await pushOperator(m, clusters, opts, result);
+    else if (m.type === "moduleplugin") await pushPlugin(m, resources, clusters, opts, result);
+    else await pushChart(file, m, clusters, opts, result);
+  }
+  return result;
+}
+
+function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome): void {
+  result.resources.push(r);
+  const where = `${r.kind.toLowerCase()} ${r.namespace ? `${r.namespace}/` : ""}${r.name}`;
+  const msg =
+    r.message ??
+    (r.action === "skipped"
+      ? `${where} already exists, skipped (use --force to overwrite)`
+      : r.action.startsWith("would-")
+        ? `${where} would be ${r.action === "would-create" ? "created" : r.action === "would-update" ? "updated" : "skipped (already exists)"} on ${r.cluster} (dry run)`
+        : `${where} ${r.action} on ${r.cluster}`);
+  opts.onLine?.(msg);
+}
+
+// ------------------------------------------------------------------ operators
+
+async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOptions, result: PackagePushResult): Promise<void> {
+  const src = parseRegistryReference(m.artifact.ref);
+  const target = opts.destRepo ? destinationOf(m.artifact.ref, opts.destRepo) : { registry: src.registry, repository: src.repository };
+  const t = { registry: target.registry, repository: target.repository, tag: m.artifact.tag, catalogSource: opts.targetCatalogSource ?? m.defaultCatalogSource ?? "platform" };
+  const names = opts.targetClusters?.length ? opts.targetClusters : [clusters.current];
+  for (const cluster of names) {
+    const kube = clusters.client(cluster);
+    const want = artifactObject(m, t);
+    let artifact = await kube.tryGet(APP_V1ALPHA1, "Artifact", m.name, { namespace: NAMESPACE });
+    if (!artifact) {
+      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-create", object: want });
+      else {
+        artifact = await kube.create(want);
+        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "created", object: artifact });
+      }
+    } else if (opts.force) {
+      const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
+      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
+      else {
+        artifact = await kube.update(merged);
+        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact });
+      }
+    } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+    const av = artifactVersionObject(m, t, artifact?.metadata.uid ? { uid: artifact.metadata.uid } : undefined);
+    const avName = av.metadata.name!;
+    const existing = await kube.tryGet(APP_V1ALPHA1, "ArtifactVersion", avName, { namespace: NAMESPACE });
+    if (existing && !opts.force) {
+      record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
+    } else if (existing) {
+      const merged = { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...av.metadata.labels }, annotations: { ...existing.metadata.annotations, ...av.metadata.annotations }, ownerReferences: av.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: { ...existing.spec, ...av.spec } };
+      if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
+      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged) });
+    } else if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-create", object: av });
+    else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "created", object: await kube.create(av) });
+  }
+}
+
+// ------------------------------------------------------------------ cluster plugins
+
+async function pushPlugin(m: PackageMetadata, resources: Map<string, string>, clusters: Clusters, opts: PushOptions, result: PackagePushResult): Promise<void> {
+  const text = resources.get(MODULE_PLUGIN_FILE);
+  if (!text) throw new PushError(`${result.file}: a cluster plugin package without ${MODULE_PLUGIN_FILE}`, "create the package again");
+  if (opts.targetClusters?.length) opts.onLine?.(`note: cluster plugins are published to the global cluster; --clusters is ignored for ${m.name}`);
+  const kube = clusters.global;
+  const plugin = modulePluginObject(parseYaml(text), m);
+  const config = moduleConfigObject(plugin, m);
+  const name = plugin.metadata.name!;
+  const existingConfig = await kube.tryGet(CLUSTER_V1ALPHA1, "ModuleConfig", config.metadata.name!);
+  if (existingConfig && !opts.force) {
+    record(result, opts, { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: opts.dryRun ? "would-skip" : "skipped", message: `moduleplugin ${name} version ${m.version} already exists, skipped (use --force to overwrite)` });
+    return;
+  }
+  const existing = await kube.tryGet(CLUSTER_V1ALPHA1, "ModulePlugin", name);
+  if (opts.dryRun) {
+    record(result, opts, { kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "would-update" : "would-create", object: plugin });
+    record(result, opts, { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "would-update" : "would-create", object: config });
+    return;
+  }
+  const written = existing
+    ? await kube.update({ ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...plugin.metadata.labels }, annotations: { ...existing.metadata.annotations, ...plugin.metadata.annotations } }, spec: plugin.spec })
+    : await kube.create(plugin);
+  result.resources.push({ kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "updated" : "created", object: written });
+  const cfg = existingConfig ? await kube.update({ ...existingConfig, metadata: { ...existingConfig.metadata, labels: config.metadata.labels, annotations: config.metadata.annotations }, spec: config.spec }) : await kube.create(config);
+  result.resources.push({ kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "updated" : "created", object: cfg });
+  opts.onLine?.(`moduleplugin ${name} has been updated successfully`);
+}
+
+// ------------------------------------------------------------------ charts
+
+async function chartRepoAccess(kube: KubeClient, repoName: string): Promise<{ url: string; username?: string; password?: string }> {
+  let repo: KubeObject | undefined;
+  for (const v of ["v1beta1", "v1alpha1"]) {
+    try {
+      repo = await kube.tryGet(`app.alauda.io/${v}`, "ChartRepo", repoName, { namespace: NAMESPACE });
+      if (repo) break;
+    } catch (e) {
+      if (!(e instanceof KubeApiError) || e.status !== 404) throw e;
+    }
+  }
+  if (!repo) throw new PushError(`ChartRepo ${NAMESPACE}/${repoName} not found on the global cluster`, "check --target-chartrepo (default public-charts)");
+  const url = repo.spec?.url as string | undefined;
+  if (!url) throw new PushError(`ChartRepo ${NAMESPACE}/${repoName} has no spec.url`);
+  const s = repo.spec?.secret as { name?: string; namespace?: string } | undefined;
+  if (!s?.name) return { url };
+  const secret = await kube.get("v1", "Secret", s.name, { namespace: s.namespace || NAMESPACE });
+  const dec = (v?: string) => (v ? Buffer.from(v, "base64").toString("utf8") : undefined);
+  const username = dec(secret.data?.username);
+  const password = dec(secret.data?.password);
+  registerSecret(password);
+  return { url, username, password };
+}
+
+/** Write the chart .tgz of the package's main artifact to a temp file. */
+async function extractChart(file: string, m: PackageMetadata, dir: string): Promise<string> {
+  const src = await OciArchiveReader.open(file);
+  try {
+    const manifest = json<ImageManifest>(await src.fetchManifest(await src.resolve(m.artifact.digest!)));
+    const layer = manifest.layers.find((l) => l.mediaType === MT.helmChart) ?? manifest.layers[0];
+    if (!layer) throw new PushError(`${file}: the chart artifact has no layers`);
+    const out = join(dir, `${m.chart?.name ?? m.name}-${m.chart?.version ?? m.version}.tgz`);
+    if (src.canFetch(layer)) await pipeline(await src.fetchBlob(layer), createWriteStream(out));
+    else await src.streamBlobs(new Set([layer.digest]), (_d, s) => pipeline(s, createWriteStream(out)));
+    return out;
+  } finally {
+    await src.close();
+  }
+}
+
+async function pushChart(file: string, m: PackageMetadata, clusters: Clusters, opts: PushOptions, result: PackagePushResult): Promise<void> {
+  const repoName = opts.targetChartRepo ?? "public-charts";
+  const access = await chartRepoAccess(clusters.global, repoName);
+  const chartName = m.chart?.name ?? m.name;
+  const chartVersion = m.chart?.version ?? m.version;
+  const id = `${chartName}-${chartVersion}`;
+  if (opts.dryRun) {
+    record(result, opts, { kind: "Chart", name: id, namespace: NAMESPACE, cluster: GLOBAL, action: "would-create", message: `chart ${chartName} ${chartVersion} would be uploaded to chartrepo ${repoName} (dry run)` });
+    return;
+  }
+  if (!m.artifact.digest) throw new PushError(`${file}: the chart itself is not in the package`);
+  const dir = await mkdtemp(join(tmpdir(), "violet-push-chart-"));
+  try {
+    const tgz = await extractChart(file, m, dir);
+    const r = await uploadChart({ url: access.url, name: repoName }, tgz, { auth: { username: access.username, password: access.password }, force: !!opts.force, skipExisting: !opts.force, prov: false });
+    const action: Action = r.status === "skipped" ? "skipped" : opts.force ? "updated" : "uploaded";
+    record(result, opts, {
+      kind: "Chart",
+      name: id,
+      namespace: NAMESPACE,
+      cluster: GLOBAL,
+      action,
+      message: r.status === "skipped" ? `chart ${chartName} ${chartVersion} already exists in chartrepo ${repoName}, skipped (use --force to overwrite)` : `chart ${chartName} ${chartVersion} has been uploaded to chartrepo ${repoName}`,
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
