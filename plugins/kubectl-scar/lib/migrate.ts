@@ -139,7 +139,7 @@ function plan(o: MigrateOptions, s: MigrationState, f: Facts, archive: string): 
     { step: "preflight", status: "done", detail: `cluster ok (${f.specmanPods} specman pods), ${f.files} files, push to ${o.target.registry} allowed, Palette login ok` },
     p("delete-secret", isDone(s, "delete-secret"), isDone(s, "delete-secret") ? `already deleted (${s.steps["delete-secret"]!.at})` : f.secretPresent ? `delete secret ${ns}/${REGISTRY_SECRET}` : `secret ${ns}/${REGISTRY_SECRET} is absent (nothing to delete)`),
     p("package", false, `archive ${o.dir} (${f.files} files) into ${archive} (reused when the tree is unchanged)`),
-    p("push", false, `push ${basename(archive)} to ${ref} as ORAS 1.0.0 would (skipped when the tag already holds the same archive${f.pushedLayer ? `; it holds ${f.pushedLayer.slice(0, 19)}` : ""})`),
+    p("push", false, `push ${basename(archive)} to ${ref} as ORAS 1.0.0 would (skipped when the tag already holds the same archive${f.pushedLayer ? `; the tag now holds archive ${f.pushedLayer.slice(0, 19)}` : ""})`),
     p("record-config", !!prev, prev ? `previous SCAR config saved earlier (endpoint ${prev.endpoint ?? "(unset)"})` : `save the current SCAR config (endpoint ${cur}) to ${o.state.file}`),
     p("set-endpoint", f.currentScar?.endpoint === SPECMAN_ENDPOINT, f.currentScar?.endpoint === SPECMAN_ENDPOINT ? `SCAR endpoint is already ${SPECMAN_ENDPOINT}` : `PUT /v1/system/config/scar endpoint ${SPECMAN_ENDPOINT} (was ${cur})`),
     p("sync-jobs", jobsLeft.length === 0, jobsLeft.length ? `run ${jobsLeft.join(", ")}` : "both sync jobs already ran"),
@@ -163,12 +163,14 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
 
   const facts = await preflight(o, client, state);
   const planned = plan(o, state, facts, archive);
+  log(o.dryRun ? "plan (dry run):" : "plan:");
   for (const s of planned) log(`${s.status === "unchanged" ? "  ok   " : s.status === "done" ? "  ok   " : "  plan "} ${s.step.padEnd(13)} ${s.detail}`);
   if (o.dryRun) {
     result.steps = planned;
     return result;
   }
   const report = new Map<StepName, StepReport>(planned.map((s) => [s.step, { ...s, status: s.step === "preflight" ? "done" : "not-run" }]));
+  log("run:");
   const set = (step: StepName, status: StepStatus, detail: string) => {
     report.set(step, { step, status, detail });
     log(`${status === "failed" ? "  FAIL " : status === "pending" ? "  wait " : "  ok   "} ${step.padEnd(13)} ${detail}`);

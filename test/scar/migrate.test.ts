@@ -1,0 +1,356 @@
+// kubectl scar migrate end to end: the REAL registry (htpasswd) behind a fault proxy, the fake kube-apiserver
+// (hubble-system, the registry secret, specman pods with logs) behind a fault proxy, the fake Palette API (TLS),
+// and a fake Specman that really pulls the pushed artifact when Palette's sync job runs.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli, type CliResult } from "../support/cli.ts";
+import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
+import { startFakePalette, type FakePalette } from "../support/palette-api.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { fakeSpecmanSync, makeManifestsTree, shellWords, startFaultProxy, type FaultProxy } from "./helpers.ts";
+
+const SPECMAN = "https://specman-service.hubble-system.svc.cluster.local:8443";
+const SECRET = "spectro-manifest-registry-secrets";
+const NS = "hubble-system";
+const REPO = "spectro-packs/spectro-manifests/manifest";
+const PALETTE_PW = "Palette-Admin-Pw-91!";
+const OLD_SCAR = { endpoint: "https://10.10.1.5:8443", username: "spectro", password: "old-Scar-Secret-55" };
+
+let reg: TestRegistry;
+let regProxy: FaultProxy;
+let api: FakeApiServer;
+let kubeProxy: FaultProxy;
+let palette: FakePalette;
+let tmp: string;
+let src: string;
+let kubeconfig: string;
+/** Specman reacts to the storage-types job (the last one) for this tag; off → logs stay silent */
+let specmanOn = true;
+let currentTag = "0.0.0";
+const specmanRuns: boolean[] = [];
+
+function regAuth(): string {
+  return `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}`;
+}
+
+beforeAll(async () => {
+  reg = await startRegistry({ auth: "htpasswd" });
+  regProxy = await startFaultProxy(reg.url);
+  api = await startFakeApiServer({ namespaces: [NS] });
+  kubeProxy = await startFaultProxy(api.url);
+  palette = await startFakePalette({ tls: true, users: { admin: PALETTE_PW }, scar: { ...OLD_SCAR }, revealPassword: true });
+  tmp = mkdtempSync(join(tmpdir(), "scar-mig-"));
+  src = join(tmp, "html");
+  mkdirSync(src);
+  makeManifestsTree(src);
+  const kc = api.kubeconfig("admin");
+  kubeconfig = join(tmp, "kubeconfig");
+  writeFileSync(kubeconfig, readFileSync(kc, "utf8").replace(api.url, kubeProxy.url));
+  api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, data: { "config.json": Buffer.from("{}").toString("base64") } });
+  for (const p of ["specman-0", "specman-1"]) api.addPod(NS, p, `time="2026-01-01T00:00:00Z" level=info msg="Starting specman"\n`, { phase: "Running" });
+  api.addPod(NS, "hubble-api-0", "unrelated\n", { phase: "Running" });
+  palette.onJob = (job) => {
+    if (job !== "syncCloudStorageTypesData" || !specmanOn) return;
+    const tag = currentTag;
+    setTimeout(() => {
+      fakeSpecmanSync({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"] }, tag).then((ok) => specmanRuns.push(ok));
+    }, 150);
+  };
+});
+
+afterAll(async () => {
+  await regProxy?.stop();
+  await kubeProxy?.stop();
+  await api?.stop();
+  await palette?.stop();
+  await reg?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function baseArgs(stateDir: string, tag: string): string[] {
+  return [
+    "migrate", src, "--registry", regProxy.host, "--plain-http", "--registry-username", reg.username, "--password-stdin", "--retries", "0",
+    "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", stateDir,
+    "--tag", tag, "--sync-delay", "0s", "--timeout", "20s", "--poll-interval", "300ms",
+  ];
+}
+
+function scar(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  return runCli("kubectl-scar", args, { stdin: reg.password + "\n", env: { PALETTE_PASSWORD: PALETTE_PW, ...extraEnv } });
+}
+
+function noSecrets(r: CliResult): void {
+  const all = r.stdout + r.stderr;
+  for (const s of [reg.password, PALETTE_PW, OLD_SCAR.password, ...palette.tokens]) expect(all).not.toContain(s);
+  expect(all).not.toContain(Buffer.from(`${reg.username}:${reg.password}`).toString("base64"));
+}
+
+function secretExists(): boolean {
+  return !!api.get("v1", "Secret", SECRET, NS);
+}
+function restoreSecret(): void {
+  if (!secretExists()) api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, data: {} });
+}
+async function tags(): Promise<string[]> {
+  const r = await fetch(`${reg.url}/v2/${REPO}/tags/list`, { headers: { authorization: regAuth() } });
+  return r.ok ? (((await r.json()) as { tags?: string[] }).tags ?? []) : [];
+}
+async function tagDigest(tag: string): Promise<string | null> {
+  const r = await fetch(`${reg.url}/v2/${REPO}/manifests/${tag}`, { method: "HEAD", headers: { authorization: regAuth(), accept: "application/vnd.oci.image.manifest.v1+json" } });
+  return r.ok ? r.headers.get("docker-content-digest") : null;
+}
+function paletteCount(method: string, path: string, since: number, status?: number): number {
+  return palette.calls.slice(since).filter((c) => c.method === method && c.path === path && (status === undefined || c.status === status)).length;
+}
+const JOB1 = "/v1/jobs/internal/syncCloudInstanceTypesData/run";
+const JOB2 = "/v1/jobs/internal/syncCloudStorageTypesData/run";
+const SCAR_PATH = "/v1/system/config/scar";
+
+describe("kubectl scar migrate", () => {
+  test("--dry-run: preflight + plan on stdout, nothing changes", async () => {
+    const state = join(tmp, "state-dry");
+    const before = palette.calls.length;
+    const r = await scar([...baseArgs(state, "0.0.0"), "--dry-run", "-o", "json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.dryRun).toBe(true);
+    expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs", "verify"]);
+    expect(out.steps.find((s: { step: string }) => s.step === "delete-secret").detail).toContain(`delete secret ${NS}/${SECRET}`);
+    expect(out.steps.find((s: { step: string }) => s.step === "set-endpoint").detail).toContain(`was ${OLD_SCAR.endpoint}`);
+    expect(secretExists()).toBe(true);
+    expect(await tags()).toEqual([]);
+    expect(paletteCount("PUT", SCAR_PATH, before)).toBe(0);
+    expect(palette.scar.endpoint).toBe(OLD_SCAR.endpoint);
+    expect(existsSync(join(state, `127.0.0.1_${new URL(palette.url).port}.json`))).toBe(false);
+    // the preflight probed push permission without leaving anything: no blob, no manifest
+    expect(regProxy.calls.some((c) => c.method === "POST" && c.path.includes(`/v2/${REPO}/blobs/uploads/`))).toBe(true);
+    expect(regProxy.calls.some((c) => c.method === "PUT")).toBe(false);
+    noSecrets(r);
+  });
+
+  test("preflight reports every problem at once and changes nothing", async () => {
+    const r = await runCli("kubectl-scar", [...baseArgs(join(tmp, "state-bad"), "0.0.0"), "--namespace", "no-such-ns"], { stdin: "wrong-registry-pw\n", env: { PALETTE_PASSWORD: "wrong-palette-pw" } });
+    expect(r.code).toBe(1);
+    const line = r.stderr.split("\n").find((l) => l.startsWith("error: "))!;
+    expect(line).toContain("preflight failed (nothing was changed)");
+    expect(line).toContain("namespace no-such-ns does not exist");
+    expect(line).toContain(`registry ${regProxy.host}`);
+    expect(line).toContain("Palette system login");
+    expect(r.stderr).not.toContain("wrong-registry-pw");
+    expect(r.stderr).not.toContain("wrong-palette-pw");
+    expect(secretExists()).toBe(true);
+  });
+
+  test("both passwords from stdin is a usage error", async () => {
+    const r = await runCli("kubectl-scar", [...baseArgs(join(tmp, "state-x"), "0.0.0"), "--palette-password-stdin"], { stdin: "x\n" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot both read stdin");
+  });
+
+  let fullState: string;
+  let fullDigest: string | null;
+  test("full migrate (with a token expiring mid-run), then a re-run changes nothing", async () => {
+    fullState = join(tmp, "state-full");
+    currentTag = "0.0.0";
+    const before = palette.calls.length;
+    const loginsBefore = paletteCount("POST", "/v1/auth/syslogin", 0);
+    // the first sync job makes every token expire: the next call must log in again, once
+    const prevHook = palette.onJob;
+    palette.onJob = (job) => {
+      if (job === "syncCloudInstanceTypesData") palette.expireTokens();
+      prevHook?.(job);
+    };
+    const r = await scar([...baseArgs(fullState, "0.0.0"), "--debug"]);
+    palette.onJob = prevHook;
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    noSecrets(r);
+    expect(r.stdout).toMatch(/verify\s+done/);
+    expect(secretExists()).toBe(false);
+    expect(await tags()).toEqual(["0.0.0"]);
+    fullDigest = await tagDigest("0.0.0");
+    expect(palette.scar).toEqual({ endpoint: SPECMAN, password: "", username: "" });
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB2, before, 204)).toBe(1);
+    expect(paletteCount("POST", "/v1/auth/syslogin", 0) - loginsBefore).toBe(2);
+    expect(specmanRuns.at(-1)).toBe(true);
+    const stateFile = join(fullState, `127.0.0.1_${new URL(palette.url).port}.json`);
+    const st = JSON.parse(readFileSync(stateFile, "utf8"));
+    expect(st.previousScar).toEqual(OLD_SCAR);
+    expect(Object.keys(st.steps).sort()).toEqual(["delete-secret", "package", "preflight", "push", "record-config", "set-endpoint", "sync-jobs", "verify"]);
+    expect((await import("node:fs")).statSync(stateFile).mode & 0o777).toBe(0o600);
+
+    // Palette re-creates the secret meanwhile; a re-run must not delete it again, nor push, PUT or sync again
+    restoreSecret();
+    const before2 = palette.calls.length;
+    const again = await scar(baseArgs(fullState, "0.0.0"));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/push\s+unchanged/);
+    expect(secretExists()).toBe(true);
+    expect(await tagDigest("0.0.0")).toBe(fullDigest);
+    expect(paletteCount("PUT", SCAR_PATH, before2)).toBe(0);
+    expect(paletteCount("GET", JOB1, before2)).toBe(0);
+    expect(paletteCount("GET", JOB2, before2)).toBe(0);
+    // the saved previous config is still the original one (not the Specman endpoint)
+    expect(JSON.parse(readFileSync(stateFile, "utf8")).previousScar).toEqual(OLD_SCAR);
+  });
+
+  test("status -o json shows the endpoint, the tags, Specman's sync and the state", async () => {
+    const r = await scar(["status", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.palette.endpoint).toBe(SPECMAN);
+    expect(s.palette.migrated).toBe(true);
+    expect(s.registry.tags).toEqual(["0.0.0"]);
+    expect(s.registry.digest).toBe(fullDigest);
+    expect(s.registry.orasShape).toBe(true);
+    expect(s.specman.synced).toBe(true);
+    expect(s.specman.pods.map((p: { pod: string }) => p.pod)).toEqual(["specman-0", "specman-1"]);
+    expect(s.state.done).toContain("verify");
+    expect(s.state.previousEndpoint).toBe(OLD_SCAR.endpoint);
+    noSecrets(r);
+  });
+
+  test("rollback restores the previous endpoint (and is idempotent)", async () => {
+    const before = palette.calls.length;
+    const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", fullState, "-o", "json"];
+    const r = await scar(rb);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).restored).toBe(true);
+    expect(palette.scar).toEqual(OLD_SCAR);
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
+    noSecrets(r);
+    const again = await scar(rb);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).restored).toBe(false);
+    expect(paletteCount("PUT", SCAR_PATH, before)).toBe(1);
+    // verify now fails: Palette no longer points at Specman
+    const v = await scar(["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--no-wait"]);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain(`not ${SPECMAN}`);
+  });
+
+  test("set-endpoint (under deno, TLS with --palette-ca-file): saves the config once, PUTs once; a password flag warns", async () => {
+    palette.scar = { ...OLD_SCAR };
+    const stateDir = join(tmp, "state-setep");
+    const before = palette.calls.length;
+    const args = ["set-endpoint", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", stateDir, "-o", "json"];
+    const r = await runCli("kubectl-scar", args, { runtime: "deno", env: { PALETTE_PASSWORD: PALETTE_PW } });
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ changed: true, previous: OLD_SCAR.endpoint, endpoint: SPECMAN });
+    expect(palette.scar.endpoint).toBe(SPECMAN);
+    const again = await runCli("kubectl-scar", [...args, "--palette-password", PALETTE_PW], { env: { PALETTE_PASSWORD: "" } });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).changed).toBe(false);
+    expect(again.stderr).toContain("warning: a password on the command line is visible");
+    noSecrets(again);
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    const st = JSON.parse(readFileSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.json`), "utf8"));
+    expect(st.previousScar).toEqual(OLD_SCAR);
+    // rollback from this state
+    const rb = await scar(["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", stateDir, "--no-sync"]);
+    expect(rb.code).toBe(0);
+    expect(palette.scar).toEqual(OLD_SCAR);
+  });
+
+  // failure injected at each step, then the printed resume command finishes the job without repeating effects
+  const cases: { step: string; done: string[]; inject: (ctx: { stateDir: string }) => void; heal: (ctx: { stateDir: string }) => void }[] = [
+    {
+      step: "delete-secret",
+      done: ["preflight"],
+      inject: () => kubeProxy.fail({ method: "DELETE", path: new RegExp(`/secrets/${SECRET}$`), status: 500, after: 1 }),
+      heal: () => kubeProxy.clear(),
+    },
+    {
+      step: "package",
+      done: ["preflight", "delete-secret"],
+      inject: ({ stateDir }) => mkdirSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.manifests.tgz`), { recursive: true }),
+      heal: ({ stateDir }) => rmSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.manifests.tgz`), { recursive: true }),
+    },
+    {
+      step: "push",
+      done: ["preflight", "delete-secret", "package"],
+      inject: () => regProxy.fail({ method: "PUT", path: /\/manifests\//, status: 500 }),
+      heal: () => regProxy.clear(),
+    },
+    {
+      step: "record-config",
+      done: ["preflight", "delete-secret", "package", "push"],
+      inject: () => palette.fail({ method: "GET", path: SCAR_PATH, status: 500, after: 1 }),
+      heal: () => palette.clearFailures(),
+    },
+    {
+      step: "set-endpoint",
+      done: ["preflight", "delete-secret", "package", "push", "record-config"],
+      inject: () => palette.fail({ method: "PUT", path: SCAR_PATH, status: 500 }),
+      heal: () => palette.clearFailures(),
+    },
+    {
+      step: "sync-jobs",
+      done: ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint"],
+      inject: () => palette.fail({ method: "GET", path: JOB2, status: 500 }),
+      heal: () => palette.clearFailures(),
+    },
+    {
+      step: "verify",
+      done: ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs"],
+      inject: () => {
+        specmanOn = false;
+      },
+      heal: () => {
+        specmanOn = true;
+      },
+    },
+  ];
+
+  for (const [i, c] of cases.entries()) {
+    test(`failure at ${c.step}, then resume with the printed command`, async () => {
+      const stateDir = join(tmp, `state-case-${i}`);
+      const tag = `1.0.${i}`;
+      currentTag = tag;
+      palette.scar = { ...OLD_SCAR };
+      restoreSecret();
+      const before = palette.calls.length;
+      c.inject({ stateDir });
+      const args = [...baseArgs(stateDir, tag), ...(c.step === "verify" ? ["--timeout", "2s"] : [])];
+      const r = await scar(args);
+      c.heal({ stateDir });
+      expect(r.code).toBe(1);
+      noSecrets(r);
+      expect(r.stderr).toContain(`error: migration stopped at step "${c.step}"`);
+      expect(r.stderr).toContain(`failed: ${c.step}`);
+      expect(r.stderr).toContain(`done: ${c.done.join(", ")}`);
+      const resume = /^resume with: (.*?)(?:\s{3}\(|$)/m.exec(r.stderr)?.[1];
+      expect(resume).toBeDefined();
+      const words = shellWords(resume!);
+      expect(words.slice(0, 3)).toEqual(["kubectl", "scar", "migrate"]);
+      if (c.done.includes("record-config")) expect(r.stderr).toMatch(/^roll back with: kubectl scar rollback --palette /m);
+      else expect(r.stderr).toContain("nothing to roll back");
+      // nothing after the failed step happened
+      if (!c.done.includes("set-endpoint")) expect(palette.scar.endpoint).toBe(OLD_SCAR.endpoint);
+      if (c.step === "verify") {
+        // Specman syncs late (the job ran while it was "down"): make it sync now
+        expect(await fakeSpecmanSync({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"] }, tag)).toBe(true);
+      }
+
+      const r2 = await scar(words.slice(2));
+      if (r2.code !== 0) console.error(r2.stderr);
+      expect(r2.code).toBe(0);
+      expect(r2.stdout).toMatch(/verify\s+done/);
+      // every effect exactly once over both runs
+      expect(secretExists()).toBe(false);
+      expect(await tags()).toContain(tag);
+      expect(palette.scar).toEqual({ endpoint: SPECMAN, password: "", username: "" });
+      expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+      expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
+      expect(paletteCount("GET", JOB2, before, 204)).toBe(1);
+      const st = JSON.parse(readFileSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.json`), "utf8"));
+      expect(st.previousScar).toEqual(OLD_SCAR);
+    });
+  }
+});
