@@ -25,4 +25,6 @@ export const registryArgs = {
   "registry-config": { type: "string", description: "docker config.json with credentials (default: $DOCKER_CONFIG/config.json)", valueHint: "FILE" },
   "request-timeout": { type: "string", description: "Timeout for each registry request without progress, e.g. 30s, 2m (default 60s)" },
   retries: { type: "string", description: "Retries for failed idempotent requests (default 5)" },
+  "chunk-size": { type: "string", description: "Upload blobs in PATCH chunks of this size, e.g. 50MiB (for proxies that limit request bodies; default: one PUT, chunks after a 413)" },
+  "max-per-host": { type: "string", description: "Parallel connections per registry host (default 8)" },
 } as const satisfies ArgsDef;

@@ -95,7 +95,7 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
     checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
     // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
-    await runCommand(leaf.subCommands && leaf.run ? { ...leaf, subCommands: undefined } : leaf, { rawArgs: rest });
+    await runCommand(leaf.subCommands ? { ...leaf, subCommands: undefined } : leaf, { rawArgs: rest });
     process.exit(0);
   } catch (err) {
     const msg = redact(formatError(err));

@@ -15,6 +15,16 @@ export function parseDuration(s: string, flag: string): number {
   return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms"]));
 }
 
+/** "50MiB", "8M", "1GB", "1048576" → bytes */
+export function parseSize(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$/i.exec(s.trim());
+  if (!m) throw new UsageError(`${flag}: bad size "${s}" (e.g. 50MiB, 2GiB)`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as ""]!;
+  const n = Math.round(Number(m[1]) * unit);
+  if (n < 1) throw new UsageError(`${flag}: must be at least 1 byte`);
+  return n;
+}
+
 let stdinCache: string | undefined;
 /** Read all of stdin once (for --password-stdin); trailing newline removed. */
 export function readStdinSecret(flag: string): string {
@@ -54,6 +64,9 @@ export async function registryOptionsFromArgs(args: Record<string, unknown>, raw
   const retries = args.retries !== undefined ? Number(args.retries) : undefined;
   if (retries !== undefined && (!Number.isInteger(retries) || retries < 0)) throw new UsageError(`--retries: expected a whole number, got "${args.retries}"`);
   const registryConfig = (args["registry-config"] as string | undefined) ?? undefined;
+  const chunkSize = args["chunk-size"] !== undefined ? parseSize(String(args["chunk-size"]), "--chunk-size") : undefined;
+  const maxPerHost = args["max-per-host"] !== undefined ? Number(args["max-per-host"]) : undefined;
+  if (maxPerHost !== undefined && (!Number.isInteger(maxPerHost) || maxPerHost < 1)) throw new UsageError(`--max-per-host: expected a positive whole number, got "${args["max-per-host"]}"`);
   return {
     plainHttp: args["plain-http"] ? true : plainHosts.length ? plainHosts : false,
     insecure: args.insecure ? true : insecureHosts.length ? insecureHosts : false,
@@ -62,6 +75,8 @@ export async function registryOptionsFromArgs(args: Record<string, unknown>, raw
     credentials: chainCredentials(username && password ? staticCredentials({ username, password }) : undefined, envCredentials(), dockerConfigCredentials(registryConfig)),
     timeoutMs: args["request-timeout"] ? parseDuration(String(args["request-timeout"]), "--request-timeout") : undefined,
     retries,
+    chunkSize,
+    maxSocketsPerHost: maxPerHost,
     onRetry: (i) => logger().debug(`retry ${i.attempt} of ${i.method} ${i.url.replace(/\?.*$/, "")} in ${i.delayMs}ms (${i.reason})`),
   };
 }

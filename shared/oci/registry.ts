@@ -14,6 +14,7 @@ import type { HttpResponse } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
+const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
 export interface RepositoryOptions {
   /** upload in PATCH chunks of this size instead of one PUT (0 = monolithic) */
@@ -28,6 +29,8 @@ export class RegistryRepository implements Store {
   /** manifests fetched or pushed in this run, by digest (so tags can be re-put without refetching) */
   private manifestCache = new Map<string, Uint8Array>();
   private referrersApi?: boolean;
+  /** PATCH chunk size (0: monolithic PUT) */
+  private chunkSize: number;
 
   constructor(
     readonly client: AuthClient,
@@ -39,6 +42,7 @@ export class RegistryRepository implements Store {
     this.name = `${registry}/${repository}`;
     this.id = `registry:${this.name}`;
     this.base = `${client.transport.baseUrl(this.host)}/v2/${repository}`;
+    this.chunkSize = opts.chunkSize ?? 0;
   }
 
   static fromReference(client: AuthClient, ref: RegistryReference, opts?: RepositoryOptions): RegistryRepository {
@@ -236,7 +240,7 @@ export class RegistryRepository implements Store {
   }
 
   private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
-    const chunk = this.opts.chunkSize ?? 0;
+    const chunk = this.chunkSize;
     if (chunk > 0 && desc.size > chunk) return this.sendChunked(location, desc, open, chunk);
     const url = new URL(location);
     url.searchParams.set("digest", desc.digest);
@@ -261,6 +265,12 @@ export class RegistryRepository implements Store {
     if (verifyError) {
       await res.drain();
       throw verifyError;
+    }
+    if (res.status === 413 && !this.chunkSize) {
+      // a proxy in front of the registry limits request bodies: upload in chunks from now on
+      await res.drain();
+      this.chunkSize = DEFAULT_CHUNK;
+      throw new OciError(`registry ${this.registry} refused a ${desc.size} byte body; switching to chunked uploads`, "UPLOAD_BROKEN");
     }
     if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
     await res.drain();
@@ -289,9 +299,18 @@ export class RegistryRepository implements Store {
       url = new URL(res.header("location") ?? url, this.base).toString();
     };
     for await (const c of verify) {
-      buf.push(c as Buffer);
-      buffered += (c as Buffer).length;
-      if (buffered >= chunkSize) await flush();
+      let rest = c as Buffer;
+      while (buffered + rest.length >= chunkSize) {
+        const take = chunkSize - buffered;
+        buf.push(rest.subarray(0, take));
+        buffered += take;
+        rest = rest.subarray(take);
+        await flush();
+      }
+      if (rest.length) {
+        buf.push(rest);
+        buffered += rest.length;
+      }
     }
     if (buffered) await flush();
     const u = new URL(url);
@@ -318,9 +337,9 @@ export class RegistryRepository implements Store {
 
   // ---------- tags, catalog, referrers ----------
 
-  async tags(): Promise<string[]> {
+  async tags(pageSize = 1000): Promise<string[]> {
     const all: string[] = [];
-    let url: string | undefined = `${this.base}/tags/list?n=1000`;
+    let url: string | undefined = `${this.base}/tags/list?n=${pageSize}`;
     while (url) {
       const res = await this.req("GET", url, [pullScope(this.repository)]);
       if (res.status === 404) {
@@ -376,11 +395,11 @@ export function referrersTag(digest: string): string {
 }
 
 /** GET /v2/_catalog with pagination. */
-export async function catalog(client: AuthClient, registry: string): Promise<string[]> {
+export async function catalog(client: AuthClient, registry: string, pageSize = 1000): Promise<string[]> {
   const host = apiHost(registry);
   const base = client.transport.baseUrl(host);
   const all: string[] = [];
-  let url: string | undefined = `${base}/v2/_catalog?n=1000`;
+  let url: string | undefined = `${base}/v2/_catalog?n=${pageSize}`;
   while (url) {
     const res = await client.request({ method: "GET", url, host, scopes: ["registry:catalog:*"] });
     if (res.status !== 200) {

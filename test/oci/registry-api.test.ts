@@ -1,0 +1,88 @@
+// Registry API details against the real registry: chunked uploads (forced, and after a 413 from a proxy),
+// tag listing and catalog with Link pagination, dry runs that write nothing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
+import { runCli } from "../support/cli.ts";
+import { pushArtifact } from "../../shared/oci/artifact.ts";
+import { createClient } from "../../shared/oci/client.ts";
+import { catalog, RegistryRepository } from "../../shared/oci/registry.ts";
+import { CopyEngine } from "../../shared/oci/copy.ts";
+import { sha256 } from "../../shared/oci/digest.ts";
+import { Readable } from "node:stream";
+
+let reg: TestRegistry;
+let proxy: FaultProxy;
+beforeAll(async () => {
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.url);
+  for (const t of ["a", "b", "c", "d", "e"]) await pushArtifact(`${reg.host}/paged/app:${t}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(`{"t":"${t}"}`) }, layers: [] }, { plainHttp: true });
+});
+afterAll(async () => {
+  await proxy.stop();
+  await reg.stop();
+});
+
+describe("uploads", () => {
+  test("forced chunked upload (PATCH with Content-Range, then PUT ?digest)", async () => {
+    const client = createClient({ plainHttp: true, chunkSize: 100_000 });
+    const repo = new RegistryRepository(client, proxy.host, "chunked/app", { chunkSize: 100_000 });
+    const data = Buffer.alloc(350_000, 3);
+    const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
+    await repo.pushBlob(desc, async () => Readable.from([data]));
+    expect(await repo.exists(desc)).toBe(true);
+    expect(proxy.calls.filter((c) => c.method === "PATCH").length).toBe(4);
+    client.transport.close();
+  });
+
+  test("a 413 on the monolithic PUT switches to chunks", async () => {
+    proxy.clear();
+    proxy.setRules([{ method: "PUT", path: /\/blobs\/uploads\//, fault: "status", status: 413, times: 1 }]);
+    const client = createClient({ plainHttp: true });
+    const repo = new RegistryRepository(client, proxy.host, "chunked/after413");
+    const data = Buffer.alloc(9 << 20, 4);
+    const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
+    await repo.pushBlob(desc, async () => Readable.from([data]));
+    expect(await repo.exists(desc)).toBe(true);
+    expect(proxy.calls.some((c) => c.method === "PATCH")).toBe(true);
+    client.transport.close();
+  });
+});
+
+describe("listing", () => {
+  test("tags and catalog follow Link pagination", async () => {
+    proxy.clear();
+    const client = createClient({ plainHttp: true });
+    const repo = new RegistryRepository(client, reg.host, "paged/app");
+    expect((await repo.tags(2)).sort()).toEqual(["a", "b", "c", "d", "e"]);
+    const repos = await catalog(client, reg.host, 1);
+    expect(repos).toContain("paged/app");
+    expect(repos).toContain("chunked/app");
+    client.transport.close();
+  });
+});
+
+describe("--dry-run", () => {
+  test("reports what would move and writes nothing", async () => {
+    const r = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:a`, `${reg.host}/dry/app:a`, "--plain-http", "--dry-run", "-o", "json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.images[0].status).toBe("would-copy");
+    const head = await fetch(`http://${reg.host}/v2/dry/app/manifests/a`, { method: "HEAD" });
+    expect(head.status).toBe(404);
+  });
+
+  test("bad flags and references are one clear line", async () => {
+    const odd = await runCli("kubectl-mirror", ["copy", "only-one-arg"]);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/^error: expected SRC DST pairs/m);
+    const bad = await runCli("kubectl-mirror", ["copy", "a/b:c", "reg.io/Bad:y", "--plain-http"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^error: invalid reference "reg\.io\/Bad:y": bad repository path component "Bad"/);
+    const conc = await runCli("kubectl-mirror", ["copy", "a", "b", "--concurrency", "0"]);
+    expect(conc.stderr).toMatch(/--concurrency: expected a positive whole number/);
+    const missing = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:nope`, `${reg.host}/x/y:z`, "--plain-http"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/manifest 127\.0\.0\.1:\d+\/paged\/app:nope not found/);
+  });
+});
