@@ -232,6 +232,19 @@ describe("kubectl scar migrate", () => {
     const v = await scar(["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--no-wait"]);
     expect(v.code).toBe(1);
     expect(v.stderr).toContain(`not ${SPECMAN}`);
+    // migrating again after a rollback goes through the procedure again (secret, endpoint, jobs) but re-uses the push
+    restoreSecret();
+    currentTag = "0.0.0";
+    const before3 = palette.calls.length;
+    const re = await scar(baseArgs(fullState, "0.0.0"));
+    expect(re.code).toBe(0);
+    expect(re.stdout).toMatch(/push\s+unchanged/);
+    expect(re.stdout).toMatch(/delete-secret\s+done/);
+    expect(secretExists()).toBe(false);
+    expect(palette.scar.endpoint).toBe(SPECMAN);
+    expect(paletteCount("PUT", SCAR_PATH, before3, 204)).toBe(1);
+    expect(paletteCount("GET", JOB2, before3, 204)).toBe(1);
+    expect(JSON.parse(readFileSync(join(fullState, `127.0.0.1_${new URL(palette.url).port}.json`), "utf8")).previousScar).toEqual(OLD_SCAR);
   });
 
   test("set-endpoint (under deno, TLS with --palette-ca-file): saves the config once, PUTs once; a password flag warns", async () => {

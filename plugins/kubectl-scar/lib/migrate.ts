@@ -218,7 +218,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     // 4. push
     current = "push";
     const pushed = await pushManifests(archive, o.target, { registry: o.registry, client });
-    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created };
+    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created, at: pushed.pushed || state.pushed?.reference !== reference ? new Date().toISOString() : state.pushed?.at };
     result.digest = pushed.digest;
     if (pushed.pushed) {
       // new content: Palette has to sync again
@@ -281,7 +281,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
 
     // 8. verify
     current = "verify";
-    const since = state.jobs[SYNC_JOBS[0]] ? new Date(state.jobs[SYNC_JOBS[0]]!) : undefined;
+    // Specman may sync on its own once the tag is there: only log lines since the push count (a minute of slack)
+    const since = state.pushed?.at ? new Date(Date.parse(state.pushed.at) - 60_000) : undefined;
     const v = await verifyMigration({ palette: o.palette, client, target: o.target, kube: o.kube, namespace: ns, wait: o.wait !== false, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, since, log });
     result.verify = v;
     if (v.ok) {

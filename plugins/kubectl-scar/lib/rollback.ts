@@ -64,6 +64,8 @@ export async function rollback(o: RollbackOptions): Promise<RollbackResult> {
     log(`ran ${result.jobs.join(", ")} (204)`);
   }
   state.rolledBack = new Date().toISOString();
+  // a new migration after a rollback goes through the whole procedure again (the secret included)
+  delete state.steps["delete-secret"];
   delete state.steps["set-endpoint"];
   delete state.steps["sync-jobs"];
   delete state.steps.verify;

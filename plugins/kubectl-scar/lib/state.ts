@@ -28,7 +28,7 @@ export interface MigrationState {
   /** archive made by the package step */
   archive?: { file: string; digest: string; size: number; fingerprint: string };
   /** what the push step left in the registry */
-  pushed?: { reference: string; digest: string; layerDigest: string; created: string };
+  pushed?: { reference: string; digest: string; layerDigest: string; created: string; /** when this run (or an earlier one) pushed it */ at?: string };
   /** SCAR config before the migration (GET /v1/system/config/scar) */
   previousScar?: ScarSpec;
   /** sync job name → time it returned 204 */

@@ -46,7 +46,7 @@ export async function verifyMigration(o: VerifyOptions): Promise<VerifyResult> {
   if (!tagPresent) throw new ScarError(`tag ${o.target.tag} is not in ${reference.replace(/:[^:/]+$/, "")} (tags: ${tags.join(", ") || "none"})`, "push it with `kubectl scar push` (or resume `kubectl scar migrate`)");
   const pushed = await inspectPushed(o.target, o.client);
   if (pushed && !pushed.orasShape) o.log?.(`warning: ${reference} is not shaped like an ORAS 1.0.0 push; Specman may not read it`);
-  const since = () => (o.since ? Math.max(1, Math.ceil((Date.now() - o.since.getTime()) / 1000) + 60) : undefined);
+  const since = () => (o.since ? Math.max(1, Math.ceil((Date.now() - o.since.getTime()) / 1000)) : undefined);
   let specman: SpecmanSync;
   if (o.wait) {
     o.log?.(`waiting up to ${Math.round(o.timeoutMs / 1000)}s for Specman to sync ${o.target.tag} …`);
