@@ -1,0 +1,100 @@
+// Small pieces of kubectl-scar: Specman log parsing, the resume/rollback command builder (no secrets), the
+// ORAS shape checker, and the push-permission probe against a real token-auth registry (reader vs writer).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createClient } from "../../shared/oci/client.ts";
+import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { checkOrasShape, createdNow, probePush } from "../../plugins/kubectl-scar/lib/artifact.ts";
+import { ScarError } from "../../plugins/kubectl-scar/lib/errors.ts";
+import { resumeCommands } from "../../plugins/kubectl-scar/lib/resume.ts";
+import { parseSpecmanLog } from "../../plugins/kubectl-scar/lib/specman.ts";
+import { valueFlags } from "../../plugins/kubectl-scar/commands/migrate.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { shellWords } from "./helpers.ts";
+
+describe("parseSpecmanLog", () => {
+  const log = [
+    'time="2025-01-10T10:00:00Z" level=info msg="Syncing with OCI repo"',
+    'time="2025-01-10T10:00:01Z" level=info msg="tags[4.5.13 4.5.15 0.0.0]"',
+    'time="2025-01-10T10:00:01Z" level=info msg="Downloading 0.0.0"',
+    'time="2025-01-10T10:00:02Z" level=info msg="listing dir /tmp/0.0.01234567"',
+    'time="2025-01-10T10:00:02Z" level=info msg="filename: manifests.tgz, isDir: false"',
+    'time="2025-01-10T10:00:03Z" level=info msg="Persisting 0.0.0"',
+  ].join("\n");
+
+  test("a full sync of the tag", () => {
+    expect(parseSpecmanLog(log, "0.0.0")).toEqual({ tags: ["4.5.13", "4.5.15", "0.0.0"], downloaded: true, foundArchive: true, persisted: true });
+  });
+  test("another tag is not this one (no prefix matches: 0.0.0 ≠ 0.0.01)", () => {
+    const r = parseSpecmanLog(log, "0.0.01");
+    expect(r.persisted).toBe(false);
+    expect(r.downloaded).toBe(false);
+    expect(parseSpecmanLog(log.replace(/Persisting 0\.0\.0/, "Persisting 0.0.0-rc1"), "0.0.0").persisted).toBe(false);
+  });
+  test("errors are reported", () => {
+    const r = parseSpecmanLog('time="x" level=error msg="failed to pull: unauthorized"\n', "0.0.0");
+    expect(r.lastError).toBe("failed to pull: unauthorized");
+    expect(r.persisted).toBe(false);
+  });
+});
+
+describe("resumeCommands", () => {
+  test("secrets are left out; the registry password comes back through stdin; values with spaces are quoted", () => {
+    const argv = ["/srv/my html", "--registry", "reg.local", "-u", "admin", "--password", "Reg-Pw-1", "--palette", "https://p.local", "--palette-password=Pal-Pw-2", "--palette-token", "tok-3", "--state-dir", "/s", "--dry-run", "--palette-insecure"];
+    const c = resumeCommands(argv, valueFlags);
+    for (const s of ["Reg-Pw-1", "Pal-Pw-2", "tok-3"]) {
+      expect(c.resume).not.toContain(s);
+      expect(c.rollback).not.toContain(s);
+    }
+    expect(shellWords(c.resume)).toEqual(["kubectl", "scar", "migrate", "/srv/my html", "--registry", "reg.local", "-u", "admin", "--palette", "https://p.local", "--state-dir", "/s", "--palette-insecure", "--password-stdin"]);
+    expect(shellWords(c.rollback)).toEqual(["kubectl", "scar", "rollback", "--palette", "https://p.local", "--state-dir", "/s", "--palette-insecure"]);
+    expect(c.notes.join(" ")).toContain("PALETTE_PASSWORD");
+    expect(c.notes.join(" ")).toContain("PALETTE_TOKEN");
+  });
+});
+
+describe("checkOrasShape", () => {
+  const good = {
+    schemaVersion: 2 as const,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.unknown.config.v1+json", digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", size: 2 },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: "sha256:" + "a".repeat(64), size: 5, annotations: { "org.opencontainers.image.title": "manifests.tgz" } }],
+    annotations: { "org.opencontainers.image.created": createdNow() },
+  };
+  test("ORAS 1.0.0 output passes; ORAS 1.1+ output does not", () => {
+    expect(checkOrasShape(good)).toEqual([]);
+    expect(createdNow(new Date("2024-12-06T12:43:14.567Z"))).toBe("2024-12-06T12:43:14Z");
+    const v11 = { ...good, artifactType: "application/vnd.unknown.artifact.v1", config: { mediaType: "application/vnd.oci.empty.v1+json", digest: good.config.digest, size: 2, data: "e30=" } };
+    expect(checkOrasShape(v11)).toEqual(["has artifactType", "config mediaType application/vnd.oci.empty.v1+json is not application/vnd.unknown.config.v1+json"]);
+    const abs = { ...good, layers: [{ ...good.layers[0]!, annotations: { "org.opencontainers.image.title": "/var/www/html/manifests.tgz" } }] };
+    expect(checkOrasShape(abs)).toEqual(["layer title is not manifests.tgz"]);
+  });
+});
+
+describe("probePush (real registry, token auth)", () => {
+  let reg: TestRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry({ auth: "token" });
+  });
+  afterAll(async () => {
+    await reg?.stop();
+  });
+  const target = () => ({ registry: reg.host, basePath: "spectro-packs", tag: "0.0.0" });
+
+  test("a writer may push (nothing is left behind); a reader may not; a wrong password fails", async () => {
+    const writer = createClient({ plainHttp: true, credentials: staticCredentials({ username: "writer", password: reg.users.writer! }) });
+    await probePush(target(), writer);
+    // no manifest and no tag were written
+    const token = reg.tokenServer!.mint("admin", [{ type: "repository", name: "spectro-packs/spectro-manifests/manifest", actions: ["pull"] }]);
+    const tl = await fetch(`${reg.url}/v2/spectro-packs/spectro-manifests/manifest/tags/list`, { headers: { authorization: `Bearer ${token}` } });
+    expect(tl.status).toBe(404);
+    const reader = createClient({ plainHttp: true, credentials: staticCredentials({ username: "reader", password: reg.users.reader! }) });
+    const e1 = await probePush(target(), reader).catch((e) => e);
+    expect(e1).toBeInstanceOf(Error);
+    expect(String(e1.message)).toMatch(/denied|does not allow pushing/);
+    const bad = createClient({ plainHttp: true, credentials: staticCredentials({ username: "writer", password: "wrong-pw-0" }) });
+    const e2 = await probePush(target(), bad).catch((e) => e);
+    expect(e2).toBeInstanceOf(Error);
+    expect(e2).not.toBeInstanceOf(ScarError);
+    expect(String(e2.message)).toContain("authentication");
+  });
+});
