@@ -5,7 +5,7 @@ import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
 import { verifyMigration } from "../lib/verify.ts";
 
 export default defineCommand({
@@ -18,6 +18,7 @@ export default defineCommand({
     ...targetArgs,
     ...paletteArgs,
     ...clusterArgs,
+    ...stateArgs,
     wait: { type: "boolean", default: true, description: "Wait for Specman to persist the tag (--no-wait: check once)" },
     timeout: { type: "string", description: "How long to wait for Specman (default 10m)", valueHint: "DURATION" },
     "poll-interval": { type: "string", description: "How often to read Specman's logs (default 5s)", valueHint: "DURATION" },
@@ -29,7 +30,10 @@ export default defineCommand({
     const palette = paletteFromArgs(args);
     const { kube, namespace } = kubeFromArgs(args, rawArgs);
     try {
-      const r = await verifyMigration({ palette, client: createClient(registry), target, kube, namespace, wait: args.wait !== false, timeoutMs: durationArg(args, "timeout", "10m"), intervalMs: durationArg(args, "poll-interval", "5s"), log: (l) => logger().info(l) });
+      // only Specman log lines since our push count (when the state knows it)
+      const st = await stateFromArgs(args, palette.url).load(palette.url).catch(() => undefined);
+      const pushedAt = st?.pushed?.at && st.pushed.reference?.endsWith(`:${target.tag}`) ? new Date(Date.parse(st.pushed.at) - 60_000) : undefined;
+      const r = await verifyMigration({ since: pushedAt, palette, client: createClient(registry), target, kube, namespace, wait: args.wait !== false, timeoutMs: durationArg(args, "timeout", "10m"), intervalMs: durationArg(args, "poll-interval", "5s"), log: (l) => logger().info(l) });
       printData(r, args.output as string | undefined, () =>
         table(["check", "result"], [
           ["endpoint", `${r.endpoint} (ok)`],

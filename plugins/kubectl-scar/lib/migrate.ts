@@ -136,9 +136,9 @@ function plan(o: MigrateOptions, s: MigrationState, f: Facts, archive: string): 
   const p = (step: StepName, done: boolean, detail: string): StepReport => ({ step, status: done ? "unchanged" : "planned", detail });
   const jobsLeft = SYNC_JOBS.filter((j) => !s.jobs?.[j]);
   return [
-    { step: "preflight", status: "done", detail: `cluster ok (${f.specmanPods} specman pods), ${f.files} files, push to ${o.target.registry} allowed, Palette login ok` },
+    { step: "preflight", status: "done", detail: `cluster ok (${plural(f.specmanPods, "specman pod")}), ${plural(f.files, "file")}, push to ${o.target.registry} allowed, Palette login ok` },
     p("delete-secret", isDone(s, "delete-secret"), isDone(s, "delete-secret") ? `already deleted (${s.steps["delete-secret"]!.at})` : f.secretPresent ? `delete secret ${ns}/${REGISTRY_SECRET}` : `secret ${ns}/${REGISTRY_SECRET} is absent (nothing to delete)`),
-    p("package", false, `archive ${o.dir} (${f.files} files) into ${archive} (reused when the tree is unchanged)`),
+    p("package", false, `archive ${o.dir} (${plural(f.files, "file")}) into ${archive} (reused when the tree is unchanged)`),
     p("push", false, `push ${basename(archive)} to ${ref} as ORAS 1.0.0 would (skipped when the tag already holds the same archive${f.pushedLayer ? `; the tag now holds archive ${f.pushedLayer.slice(0, 19)}` : ""})`),
     p("record-config", !!prev, prev ? `previous SCAR config saved earlier (endpoint ${prev.endpoint ?? "(unset)"})` : `save the current SCAR config (endpoint ${cur}) to ${o.state.file}`),
     p("set-endpoint", f.currentScar?.endpoint === SPECMAN_ENDPOINT, f.currentScar?.endpoint === SPECMAN_ENDPOINT ? `SCAR endpoint is already ${SPECMAN_ENDPOINT}` : `PUT /v1/system/config/scar endpoint ${SPECMAN_ENDPOINT} (was ${cur})`),
@@ -212,7 +212,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       state.archive = { file: pk.file, digest: pk.digest, size: pk.size, fingerprint: pk.fingerprint };
       markDone(state, current, { digest: pk.digest });
       await save();
-      set(current, "done", `${pk.files} files → ${pk.file} (${pk.size} bytes, ${pk.digest.slice(0, 19)})`);
+      set(current, "done", `${plural(pk.files, "file")} → ${pk.file} (${pk.size} bytes, ${pk.digest.slice(0, 19)})`);
     }
 
     // 4. push
@@ -301,4 +301,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   }
   result.steps = STEPS.map((s) => report.get(s)!);
   return result;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -20,9 +20,10 @@ export interface Status {
 const msg = (e: unknown) => `${(e as Error)?.message ?? e}${(e as { hint?: string })?.hint ? ` (${(e as { hint?: string }).hint})` : ""}`;
 
 export async function status(o: { palette?: PaletteClient; client?: AuthClient; target: Target; kube?: KubeClient; namespace?: string; state?: StateStore }): Promise<Status> {
-  const out: Status = { errors: 0 };
+  const out = {} as Status;
+  let errors = 0;
   const fail = (e: unknown) => {
-    out.errors++;
+    errors++;
     return msg(e);
   };
   if (o.palette) {
@@ -59,5 +60,6 @@ export async function status(o: { palette?: PaletteClient; client?: AuthClient; 
       out.state = { file: o.state.file, exists: true, done: [], error: fail(e) };
     }
   }
+  out.errors = errors;
   return out;
 }
