@@ -13,7 +13,8 @@ type AnyCommand = CommandDef<any>;
  * lazily, so their args are unknown while the name is searched; these are known to take a value.
  */
 const leadingStringFlags = ["n", "namespace", "o", "output", "kubeconfig", "context", "cluster", "user", "as", "as-group",
-  "request-timeout", "registry-config", "ca-file", "username", "u", "concurrency", "platform", "platform-address", "platform-token", "clusters"];
+  "request-timeout", "registry-config", "ca-file", "username", "u", "concurrency", "platform", "platform-address", "platform-token", "clusters",
+  "dest-repo", "target-catalog-source", "target-chartrepo", "keyring", "registry", "dest-registry"];
 
 /** Flags every command accepts, declared or not. */
 export const globalArgs = {

@@ -218,7 +218,7 @@ export class RegistryRepository implements Store {
       } catch (e) {
         const retryable = e instanceof RegistryError ? e.status >= 500 || e.status === 429 : e instanceof OciError ? e.code === "TRANSPORT" || e.code === "UPLOAD_BROKEN" : true;
         if (!retryable || attempt >= transport.retries) throw e;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, (transport.opts.backoffMs ?? 250) * 2 ** attempt));
       }
     }
   }

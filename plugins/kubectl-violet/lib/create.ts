@@ -24,9 +24,7 @@ import {
 import { helmOciAnnotations, helmOciConfig, ociTagForVersion } from "../../../shared/helm/chart.ts";
 import { createLimit } from "../../../shared/runtime/limit.ts";
 import { version as toolVersion } from "../../../shared/cli/version.ts";
-// TODO(lead): move to shared/charts
 import { discoverImages } from "../../../shared/helm/discover.ts";
-// TODO(lead): move to shared/charts
 import { loadChart } from "../../../shared/helm/chart-source.ts";
 import { API_VERSION, KIND, LAYOUT_DIR, METADATA_FILE, MODULE_PLUGIN_FILE, metadataText, type PackageMetadata } from "./format.ts";
 import { artifactKind, ArtifactError, imageManifest, imagePlatforms, pluginImages, readBundle, readChartFile, readOciChart, type ChartInfo } from "./inspect.ts";
