@@ -1,0 +1,83 @@
+// kubectl mirror export-pack PACK.tgz... -O ARCHIVE — Palette packs with their charts and images into one archive.
+import { defineCommand, type CommandMeta } from "citty";
+import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { repeated } from "../../../shared/cli/argv.ts";
+import { exportPlan, parseSize } from "../lib/archive.ts";
+import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
+import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
+import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
+import { buildPlan, type MirrorInput } from "../lib/plan.ts";
+import { itemsTable } from "../lib/report.ts";
+import { archiveOutArgs } from "./export.ts";
+
+export default defineCommand({
+  meta: {
+    name: "export-pack",
+    description: "Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`",
+    examples: [
+      "kubectl mirror export-pack nginx-1.26.1.tgz -O nginx-pack.tar",
+      "kubectl mirror export-pack packs/*.tgz -O packs.tar.gz --platform linux/amd64",
+      "kubectl mirror push packs.tar.gz --dest zot.local:30003      # packs → <dest>/packs/<name>:<version>",
+    ],
+  } as CommandMeta,
+  args: {
+    ...inputArgs,
+    ...archiveOutArgs,
+    ...transferArgs,
+    ...dryRunArgs,
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const log = logger();
+    const files = (args._ as string[]) ?? [];
+    if (!files.length) throw new UsageError("no pack tarball given", "kubectl mirror export-pack PACK.tgz... -O ARCHIVE");
+    const out = args["output-file"] as string | undefined;
+    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required");
+    const packs: LoadedPack[] = [];
+    try {
+      for (const f of files) packs.push(await loadPack(f));
+      // extra images / mirror files given alongside the packs
+      const { input: extra, registry, sourceMirrors } = await inputsFromArgs({ ...args, _: [] }, rawArgs, { allowEmpty: true });
+      const base = await chartRequestFromArgs(args, rawArgs, undefined);
+      const render = renderOptionsFromArgs(args, rawArgs);
+      const input: MirrorInput = {
+        charts: [...packs.flatMap((p) => packChartInputs(p, { ...base, registry }, { ...render, excludeImages: repeated(rawArgs, ["exclude-image"]) })), ...extra.charts],
+        images: extra.images,
+        artifacts: packs.map((p) => p.artifact),
+      };
+      for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
+      const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: !!args.quiet });
+      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined });
+      let report;
+      try {
+        report = await exportPlan(plan, {
+          output: out,
+          gzip: args.gzip ? true : undefined,
+          existing: repeated(rawArgs, ["existing"], { split: false }),
+          splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
+          registry,
+          sourceMirrors,
+          concurrency: concurrencyFromArgs(args),
+          platforms: platformsFromArgs(rawArgs),
+          extras: !args["exclude-extras"],
+          dryRun: !!args["dry-run"],
+          onEvent: progress.onEvent,
+        });
+      } finally {
+        progress.finish();
+        await plan.cleanup();
+      }
+      for (const w of report.warnings) log.warn(w);
+      const s = report.summary;
+      if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
+      printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
+    } finally {
+      for (const p of packs) await p.cleanup();
+    }
+  },
+});

@@ -1,0 +1,73 @@
+// kubectl mirror export CHART|--mirror-file FILE -O ARCHIVE — connected side: charts + images into one archive.
+import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
+import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { repeated } from "../../../shared/cli/argv.ts";
+import { parseSize, runExport } from "../lib/archive.ts";
+import { mappingArgs } from "../lib/chart-args.ts";
+import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
+import { itemsTable, mapText } from "../lib/report.ts";
+
+export const archiveOutArgs = {
+  "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip)", valueHint: "FILE" },
+  gzip: { type: "boolean", description: "gzip-compress the archive (default: by .gz/.tgz suffix)" },
+  existing: { type: "string", description: "Previous archive: blobs it holds are left out (incremental export; repeatable)", valueHint: "ARCHIVE" },
+  "split-size": { type: "string", description: "Split the archive into parts of this size (NAME.part001…, NAME.parts), e.g. 4G", valueHint: "SIZE" },
+  "chart-prefix": { type: "string", description: 'Path of charts inside the archive and under the destination (default "charts")', valueHint: "PATH" },
+} as const satisfies ArgsDef;
+
+export default defineCommand({
+  meta: {
+    name: "export",
+    description: "Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)",
+    examples: [
+      "kubectl mirror export --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 -O app.tar",
+      "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.gz --platform linux/amd64",
+      "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
+      "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
+      "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
+    ],
+  } as CommandMeta,
+  args: {
+    chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
+    ...inputArgs,
+    ...archiveOutArgs,
+    ...mappingArgs,
+    ...transferArgs,
+    ...dryRunArgs,
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const log = logger();
+    const out = args["output-file"] as string | undefined;
+    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz)");
+    const preview = await destinationFromArgs(args, false);
+    const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+    const progress = createProgress({ total: input.charts.length + input.images.length, quiet: !!args.quiet });
+    const report = await runExport(input, {
+      output: out,
+      gzip: args.gzip ? true : undefined,
+      existing: repeated(rawArgs, ["existing"], { split: false }),
+      splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
+      preview,
+      mapOut: preview?.mapOut,
+      chartPrefix: args["chart-prefix"] as string | undefined,
+      registry,
+      sourceMirrors,
+      concurrency: concurrencyFromArgs(args),
+      platforms: platformsFromArgs(rawArgs),
+      extras: !args["exclude-extras"],
+      dryRun: !!args["dry-run"],
+      onEvent: progress.onEvent,
+    });
+    progress.finish();
+    for (const w of report.warnings) log.warn(w);
+    const s = report.summary;
+    if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
+    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
+  },
+});

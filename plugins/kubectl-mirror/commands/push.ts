@@ -1,0 +1,50 @@
+// kubectl mirror push ARCHIVE... --dest REGISTRY — air-gapped side: archives from export/export-pack → registry.
+import { defineCommand, type CommandMeta } from "citty";
+import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { runPush } from "../lib/archive.ts";
+import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
+import { concurrencyFromArgs, destArgs, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { itemsTable, mapText } from "../lib/report.ts";
+
+export default defineCommand({
+  meta: {
+    name: "push",
+    description: "Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing",
+    examples: [
+      "kubectl mirror push app.tar --dest zot.local:30003",
+      "kubectl mirror push day1.tar day2.tar --dest harbor.local/mirror --map-out registry-map.yaml",
+      "kubectl mirror push big.tar --dest reg.local:5000                 # joins big.tar.part001… (big.tar.parts)",
+      "kubectl mirror push app.tar --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
+    ],
+  } as CommandMeta,
+  args: {
+    ...destArgs,
+    concurrency: { type: "string", description: "Parallel blob transfers (default 8)" },
+    "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
+    "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
+    "temp-dir": { type: "string", description: "Where split archives are joined (default: system temp dir)", valueHint: "DIR" },
+    ...registryArgs,
+    ...dryRunArgs,
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const archives = (args._ as string[]) ?? [];
+    if (!archives.length) throw new UsageError("no archive given", "kubectl mirror push ARCHIVE... --dest REGISTRY");
+    const dest = (await destinationFromArgs(args, true))!;
+    const cf = args["cred-file"] ? await readCredFile(String(args["cred-file"])) : undefined;
+    let registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), cf ? credFileProvider(cf) : undefined);
+    registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
+    const progress = createProgress({ total: 0, quiet: !!args.quiet });
+    const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
+    progress.finish();
+    const s = report.summary;
+    logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
+  },
+});

@@ -1,0 +1,51 @@
+// kubectl mirror verify (CHART | --mirror-file F | --archive A) (--dest REGISTRY | --in-archive A2)
+import { defineCommand, type CommandMeta } from "citty";
+import { outputArgs } from "../../../shared/cli/args.ts";
+import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { printData } from "../../../shared/cli/output.ts";
+import { concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { verifyTable } from "../lib/report.ts";
+import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/verify.ts";
+
+export default defineCommand({
+  meta: {
+    name: "verify",
+    description: "Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests",
+    examples: [
+      "kubectl mirror verify --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
+      "kubectl mirror verify --archive app.tar --dest zot.local:30003          # inside the air gap, after push",
+      "kubectl mirror verify --mirror-file mirror.yaml --dest harbor.local/mirror --offline",
+      "kubectl mirror verify ./chart --in-archive app.tar                     # is the archive complete?",
+    ],
+  } as CommandMeta,
+  args: {
+    chart: { type: "positional", required: false, description: "Chart folder, .tgz, oci://… or a chart name with --repo-url", valueHint: "CHART" },
+    ...inputArgs,
+    archive: { type: "string", description: "Expect what this export archive holds (its metadata and digests)", valueHint: "ARCHIVE" },
+    ...destArgs,
+    "in-archive": { type: "string", description: "Verify this archive instead of a registry", valueHint: "ARCHIVE" },
+    offline: { type: "boolean", description: "Do not contact source registries: check presence (and archive digests) only" },
+    all: { type: "boolean", description: "List every item, not only the problems" },
+    concurrency: { type: "string", description: "Parallel checks (default 8)" },
+    ...outputArgs,
+  },
+  async run({ args, rawArgs }) {
+    const inArchive = args["in-archive"] as string | undefined;
+    const dest = await destinationFromArgs(args, !inArchive);
+    if (inArchive && dest) throw new UsageError("give --dest or --in-archive, not both");
+    const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
+    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined };
+    let report;
+    if (args.archive) {
+      const conn = await connectionFromArgs(args, rawArgs);
+      const registry = await withDestinationSecret(args, rawArgs, conn.registry, dest?.dest);
+      report = await verifyArchive(String(args.archive), { ...common, registry, sourceMirrors: conn.sourceMirrors });
+    } else {
+      const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+      report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
+    }
+    printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));
+    const bad = report.summary.missing + report.summary.mismatched + report.summary.errors;
+    if (bad) throw new CliError(`verification failed: ${bad} of ${report.summary.total} items missing or different`, 1, report.summary.missing ? "run sync or push again" : undefined);
+  },
+});

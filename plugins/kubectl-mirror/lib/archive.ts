@@ -1,0 +1,344 @@
+// kubectl mirror export / push: one OCI archive (tar, or tar+gzip by suffix) of an OCI image layout holding
+// chart/pack artifacts and images, plus `kubectl-mirror.json` (what is inside, charts → images). In index.json
+// images are named by their source reference ("docker.io/library/busybox:1.36") and artifacts by their path
+// ("charts/app:1.2.3"); the destination mapping is applied on the air-gapped side by `push`.
+//
+// Incremental: --existing PREV.tar leaves out every blob PREV holds (manifests are always written, so push
+// finds blobs missing from the archive in the registry, where PREV put them). Split: --split-size cuts the
+// finished archive into NAME.part001… plus NAME.parts (sizes and sha256 of each part); push joins them.
+// Resumable push: the copy engine skips blobs the registry has and tags manifests only at the end, so a
+// re-run after an interruption sends only what is missing.
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Transform } from "node:stream";
+import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
+import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
+import { createClient } from "../../../shared/oci/client.ts";
+import { OciError } from "../../../shared/oci/errors.ts";
+import { formatPlatform } from "../../../shared/oci/platform.ts";
+import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
+import { itemResult, type ItemResult, type TransferOptions } from "./sync.ts";
+import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+
+export const METADATA_FILE = "kubectl-mirror.json";
+export const METADATA_KIND = "MirrorArchive";
+export const METADATA_API = "mirror.kube-airgap.io/v1";
+
+export interface ArchiveMetadata {
+  apiVersion: typeof METADATA_API;
+  kind: typeof METADATA_KIND;
+  created: string;
+  createdBy: string;
+  platforms?: string[];
+  extras: boolean;
+  artifacts: { kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[] }[];
+  images: { image: string; ref: string }[];
+  /** present when export was given --dest: the map push will use with the same --dest */
+  registryMap?: RegistryMapEntry[];
+  incremental?: { existing: string[]; blobsSkipped: number };
+}
+
+export class ArchiveError extends Error {
+  override name = "ArchiveError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+export interface ExportOptions extends TransferOptions {
+  output: string;
+  /** gzip (default: by .gz/.tgz suffix) */
+  gzip?: boolean;
+  /** previous archives: their blobs are left out */
+  existing?: string[];
+  /** bytes per part (0/undefined: no split) */
+  splitSize?: number;
+  /** optional preview of the mapping for the metadata + map-out */
+  preview?: DestinationOptions;
+  mapOut?: string;
+}
+
+export interface ExportReport {
+  archive: string;
+  parts?: { file: string; size: number; sha256: string }[];
+  metadata: ArchiveMetadata;
+  items: ItemResult[];
+  summary: { artifacts: number; images: number; failed: number; bytesWritten: number; blobsSkipped: number; seconds: number };
+  warnings: string[];
+}
+
+/** "3G", "500M", "1.5GiB", "1048576" → bytes */
+export function parseSize(s: string, flag = "--split-size"): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
+  if (!m) throw new ArchiveError(`${flag}: bad size "${s}"`, "e.g. 500M, 3G, 4GiB");
+  const n = Number(m[1]) * 1024 ** "_kmgt".indexOf((m[2] || "_").toLowerCase());
+  if (!Number.isFinite(n) || n < 1024 * 1024) throw new ArchiveError(`${flag}: ${s} is smaller than 1 MiB`);
+  return Math.floor(n);
+}
+
+function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: RegistryMapEntry[] | undefined, existing: string[], skipped: number): ArchiveMetadata {
+  return {
+    apiVersion: METADATA_API,
+    kind: METADATA_KIND,
+    created: new Date().toISOString(),
+    createdBy: "kubectl mirror export",
+    ...(opts.platforms?.length ? { platforms: opts.platforms.map(formatPlatform) } : {}),
+    extras: opts.extras ?? true,
+    artifacts: plan.artifacts.map((a) => ({ kind: a.kind, name: a.name, version: a.version, repository: a.repository, tag: a.tag, ref: layoutTag(a), source: a.source, contentDigest: a.contentDigest, images: a.images })),
+    images: plan.images.map((image) => ({ image, ref: image })),
+    ...(registryMap ? { registryMap } : {}),
+    ...(existing.length ? { incremental: { existing: existing.map((e) => basename(e)), blobsSkipped: skipped } } : {}),
+  };
+}
+
+export async function runExport(input: MirrorInput, opts: ExportOptions): Promise<ExportReport> {
+  const started = Date.now();
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  try {
+    return await exportPlan(plan, opts, started);
+  } finally {
+    await plan.cleanup();
+  }
+}
+
+export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started = Date.now()): Promise<ExportReport> {
+  const existing = opts.existing ?? [];
+  const skip = new Set<string>();
+  for (const e of existing) {
+    const r = await OciArchiveReader.open(e).catch((err) => {
+      throw new ArchiveError(`--existing ${e}: ${(err as Error).message}`);
+    });
+    for (const d of await r.blobDigests()) skip.add(d);
+    await r.close();
+  }
+  let registryMap: RegistryMapEntry[] | undefined;
+  if (opts.preview?.dest) {
+    registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
+    if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
+  }
+  const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
+  const writer = new OciArchiveWriter(opts.output, { gzip, skip });
+  const meta = metadataOf(plan, opts, registryMap, existing, 0);
+  const client = createClient(opts.registry);
+  const repos = new RepoCache(client, opts.registry.chunkSize);
+  const jobs: CopyJob[] = [];
+  const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
+  for (const a of plan.artifacts) {
+    jobs.push({ src: plan.layout, srcRef: layoutTag(a), dst: writer, dstTags: [layoutTag(a)], label: `${a.kind} ${a.name} ${a.version} → ${basename(opts.output)}` });
+    labels.push({ kind: a.kind, source: a.source, destination: layoutTag(a) });
+  }
+  for (const image of plan.images) {
+    const src = repos.open(pullReference(image, opts.sourceMirrors ?? []));
+    jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}` });
+    labels.push({ kind: "image", source: image, destination: image });
+  }
+  let blobsSkipped = 0;
+  const onEvent: TransferOptions["onEvent"] = (e) => {
+    if (e.type === "blob" && e.action === "exists" && skip.has(e.digest)) blobsSkipped++;
+    opts.onEvent?.(e);
+  };
+  let items: ItemResult[] = [];
+  let ok = false;
+  try {
+    // metadata goes right after index.json; blobsSkipped is only known afterwards, so it is not in the file
+    writer.setExtraFiles([{ name: METADATA_FILE, bytes: Buffer.from(JSON.stringify(meta, null, 2) + "\n") }]);
+    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent });
+    const results = await engine.run(jobs);
+    items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
+    ok = !items.some((x) => x.status === "failed") && !opts.dryRun;
+  } finally {
+    if (ok) await writer.close();
+    else await writer.abort();
+    client.transport.close();
+  }
+  let parts: ExportReport["parts"];
+  if (ok && opts.splitSize) parts = await splitArchive(opts.output, opts.splitSize);
+  const failed = items.filter((x) => x.status === "failed").length;
+  if (meta.incremental) meta.incremental.blobsSkipped = blobsSkipped;
+  return {
+    archive: opts.output,
+    ...(parts ? { parts } : {}),
+    metadata: meta,
+    items,
+    summary: {
+      artifacts: plan.artifacts.length,
+      images: plan.images.length,
+      failed,
+      bytesWritten: ok ? (parts ? parts.reduce((n, p) => n + p.size, 0) : (await stat(opts.output)).size) : 0,
+      blobsSkipped,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    },
+    warnings: plan.warnings,
+  };
+}
+
+// ---------------------------------------------------------------- split / join
+
+export function partName(archive: string, i: number): string {
+  return `${archive}.part${String(i + 1).padStart(3, "0")}`;
+}
+
+/** Cut a finished archive into parts of `size` bytes (+ NAME.parts with sizes and sha256); removes the whole file. */
+export async function splitArchive(archive: string, size: number): Promise<{ file: string; size: number; sha256: string }[]> {
+  const total = (await stat(archive)).size;
+  const parts: { file: string; size: number; sha256: string }[] = [];
+  for (let i = 0, off = 0; off < total || i === 0; i++, off += size) {
+    const file = partName(archive, i);
+    const end = Math.min(off + size, total);
+    const h = createHash("sha256");
+    const hash = new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } });
+    await pipeline(createReadStream(archive, { start: off, end: Math.max(off, end - 1), highWaterMark: 1 << 20 }), hash, createWriteStream(`${file}.tmp`));
+    await rename(`${file}.tmp`, file);
+    parts.push({ file: basename(file), size: end - off, sha256: `sha256:${h.digest("hex")}` });
+    if (end >= total) break;
+  }
+  const index = `${archive}.parts`;
+  await writeFile(`${index}.tmp`, JSON.stringify({ archive: basename(archive), size: total, parts }, null, 2) + "\n");
+  await rename(`${index}.tmp`, index);
+  await rm(archive);
+  return parts;
+}
+
+/** An archive argument: the file itself, or a split archive (NAME, NAME.parts or NAME.partNNN). */
+export async function resolveArchiveArg(arg: string, workDir: () => Promise<string>): Promise<{ path: string; joined: boolean }> {
+  const base = arg.replace(/\.parts$/, "").replace(/\.part\d{3}$/, "");
+  if (existsSync(arg) && !/\.part\d{3}$|\.parts$/.test(arg)) return { path: arg, joined: false };
+  const index = `${base}.parts`;
+  if (!existsSync(index)) {
+    if (existsSync(arg)) throw new ArchiveError(`${arg} is one part of a split archive but ${index} is missing`, "copy NAME.parts with the parts");
+    throw new ArchiveError(`archive ${arg}: no such file`, "check the path");
+  }
+  const idx = JSON.parse(await readFile(index, "utf8")) as { size: number; parts: { file: string; size: number; sha256: string }[] };
+  const dir = dirname(index);
+  for (const p of idx.parts) {
+    const st = await stat(join(dir, p.file)).catch(() => undefined);
+    if (!st) throw new ArchiveError(`split archive ${base}: part ${p.file} is missing`, `all ${idx.parts.length} parts must be next to ${basename(index)}`);
+    if (st.size !== p.size) throw new ArchiveError(`split archive ${base}: part ${p.file} has ${st.size} bytes, expected ${p.size}`, "copy it again");
+  }
+  const out = join(await workDir(), basename(base));
+  const ws = createWriteStream(`${out}.tmp`);
+  for (const p of idx.parts) {
+    const h = createHash("sha256");
+    await new Promise<void>((resolve, reject) => {
+      const rs = createReadStream(join(dir, p.file), { highWaterMark: 1 << 20 });
+      rs.on("data", (c) => {
+        h.update(c);
+        if (!ws.write(c)) rs.pause(), ws.once("drain", () => rs.resume());
+      });
+      rs.on("end", resolve);
+      rs.on("error", reject);
+    });
+    if (`sha256:${h.digest("hex")}` !== p.sha256) {
+      ws.destroy();
+      throw new ArchiveError(`split archive ${base}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
+    }
+  }
+  await new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  await rename(`${out}.tmp`, out);
+  return { path: out, joined: true };
+}
+
+// ---------------------------------------------------------------- push
+
+export async function readMetadata(reader: OciArchiveReader): Promise<ArchiveMetadata | undefined> {
+  const b = await reader.readFile(METADATA_FILE);
+  if (!b) return undefined;
+  let m: ArchiveMetadata;
+  try {
+    m = JSON.parse(b.toString("utf8"));
+  } catch (e) {
+    throw new ArchiveError(`${reader.path}: ${METADATA_FILE} is not valid JSON (${(e as Error).message})`);
+  }
+  if (m.kind !== METADATA_KIND || !Array.isArray(m.artifacts) || !Array.isArray(m.images)) throw new ArchiveError(`${reader.path}: ${METADATA_FILE} is not a ${METADATA_KIND}`);
+  return m;
+}
+
+/** Metadata for a plain OCI archive (skopeo/copy): every root whose ref name is a full image reference. */
+export async function metadataFromIndex(reader: OciArchiveReader): Promise<ArchiveMetadata> {
+  const images: ArchiveMetadata["images"] = [];
+  for (const r of reader.roots()) {
+    if (!r.tag || !r.tag.includes("/")) continue;
+    images.push({ image: r.tag, ref: r.tag });
+  }
+  if (!images.length) throw new ArchiveError(`${reader.path} has no ${METADATA_FILE} and no image names in index.json`, "push archives written by `kubectl mirror export`, or use `kubectl mirror copy oci-archive:FILE:TAG DEST`");
+  return { apiVersion: METADATA_API, kind: METADATA_KIND, created: "", createdBy: "index.json", extras: false, artifacts: [], images };
+}
+
+export interface PushOptions extends Omit<TransferOptions, "platforms" | "sourceMirrors">, DestinationOptions {
+  mapOut?: string;
+  /** where split archives are joined (default: the OS temp dir) */
+  tempDir?: string;
+}
+
+export interface PushReport {
+  archives: string[];
+  items: ItemResult[];
+  registryMap: RegistryMapEntry[];
+  summary: { artifacts: number; images: number; failed: number; bytesCopied: number; blobsExisting: number; seconds: number };
+}
+
+export async function runPush(archives: string[], opts: PushOptions): Promise<PushReport> {
+  const started = Date.now();
+  let work: string | undefined;
+  const workDir = async () => (work ??= await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-mirror-push-")));
+  const readers: OciArchiveReader[] = [];
+  const client = createClient(opts.registry);
+  const repos = new RepoCache(client, opts.registry.chunkSize);
+  try {
+    const jobs: CopyJob[] = [];
+    const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
+    let registryMap: RegistryMapEntry[] = [];
+    let nArtifacts = 0;
+    let nImages = 0;
+    for (const arg of archives) {
+      const { path } = await resolveArchiveArg(arg, workDir);
+      const reader = await OciArchiveReader.open(path);
+      readers.push(reader);
+      const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
+      const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
+      const d = destinations(arts, meta.images.map((i) => i.image), opts);
+      registryMap = [...registryMap, ...d.registryMap];
+      for (const { artifact, destination } of d.artifacts) {
+        const dst = repos.open(destination);
+        jobs.push({ src: reader, srcRef: layoutTag(artifact), dst: dst.store, dstTags: [artifact.tag], label: `${artifact.kind} ${artifact.name} ${artifact.version} → ${destination}` });
+        labels.push({ kind: artifact.kind, source: `${basename(arg)}:${layoutTag(artifact)}`, destination });
+      }
+      for (const [i, m] of d.images.entries()) {
+        const dst = repos.open(m.destination);
+        jobs.push({ src: reader, srcRef: meta.images[i]!.ref, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
+        labels.push({ kind: "image", source: m.source, destination: m.destination });
+      }
+      nArtifacts += d.artifacts.length;
+      nImages += d.images.length;
+    }
+    if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
+    // extras travel inside the archive as their own roots' graphs: the engine copies sig/att tags it finds there
+    const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+    const results = await engine.run(jobs);
+    const items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
+    return {
+      archives,
+      items,
+      registryMap,
+      summary: {
+        artifacts: nArtifacts,
+        images: nImages,
+        failed: items.filter((x) => x.status === "failed").length,
+        bytesCopied: items.reduce((n, x) => n + x.bytesCopied, 0),
+        blobsExisting: results.reduce((n, r) => n + r.blobsExisting + r.blobsMounted, 0),
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+      },
+    };
+  } finally {
+    for (const r of readers) await r.close().catch(() => {});
+    client.transport.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+}
+
+export { OciError };

@@ -1,0 +1,217 @@
+// What a mirror run carries: charts (loaded from any source, packed as Helm OCI artifacts), Palette packs,
+// and the images they use (discovered) plus extra images. One plan feeds sync (→ registry), export
+// (→ archive) and verify (→ expectations). Charts become artifacts in a temp OCI layout so every item —
+// chart, pack or image — moves through the same copy engine.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
+import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, walkChartDir, readChartArchive, type ChartMetadata } from "../../../shared/helm/chart.ts";
+import { discoverImages, type DiscoverOptions, type RenderInfo } from "../../../shared/helm/discover.ts";
+import { normalizeImage } from "../../../shared/helm/image-ref.ts";
+import { gunzipFile, readTar, writeStreamToFile } from "../../../shared/helm/tar.ts";
+import { pushArtifactTo, type ArtifactSpec } from "../../../shared/oci/artifact.ts";
+import { OciLayoutStore } from "../../../shared/oci/layout.ts";
+import { MT } from "../../../shared/oci/media-types.ts";
+import { readFile } from "node:fs/promises";
+
+export interface ChartInput {
+  request: ChartRequest;
+  discover: Omit<DiscoverOptions, "chartDir">;
+  /** images to add for this chart (mirror file `images:` of a chart entry) */
+  extraImages?: string[];
+}
+
+/** A non-chart artifact to carry (Palette pack tarballs). */
+export interface ArtifactInput {
+  kind: "pack";
+  name: string;
+  version: string;
+  spec: ArtifactSpec;
+  images: string[];
+  source: string;
+}
+
+export interface MirrorInput {
+  charts: ChartInput[];
+  /** images without a chart (mirror file `images:`, --image) */
+  images: string[];
+  artifacts?: ArtifactInput[];
+}
+
+export interface PlannedArtifact {
+  kind: "chart" | "pack";
+  name: string;
+  version: string;
+  /** OCI tag (Helm: "+" → "_") */
+  tag: string;
+  /** repository below the destination: charts/<name>, packs/<name> */
+  repository: string;
+  /** where it came from (URL, path, oci ref) */
+  source: string;
+  /** sha256 of the chart .tgz / pack tarball: the content layer digest at the destination */
+  contentDigest: string;
+  /** digest of the artifact manifest in the plan's layout */
+  digest: string;
+  images: string[];
+  render?: RenderInfo;
+  warnings: string[];
+  /** the chart .tgz / pack tarball (temp; valid until plan.cleanup()) */
+  archive?: string;
+}
+
+export interface MirrorPlan {
+  /** temp work dir (removed by cleanup) */
+  work: string;
+  artifacts: PlannedArtifact[];
+  /** every image to mirror, normalised, sorted, unique */
+  images: string[];
+  /** temp OCI layout holding the chart/pack artifacts, tagged `<repository>:<tag>`… by `layoutTag()` */
+  layout: OciLayoutStore;
+  warnings: string[];
+  cleanup(): Promise<void>;
+}
+
+export const DEFAULT_CHART_PREFIX = "charts";
+export const DEFAULT_PACK_PREFIX = "packs";
+export const PACK_CONFIG_MT = "application/vnd.spectrocloud.pack.config.v1+json";
+export const PACK_CONTENT_MT = "application/vnd.spectrocloud.pack.content.v1.tar+gzip";
+
+/** The tag of an artifact inside the plan layout and inside archives: "charts/app:1.2.3". */
+export function layoutTag(a: { repository: string; tag: string }): string {
+  return `${a.repository}:${a.tag}`;
+}
+
+export async function sha256File(p: string): Promise<string> {
+  const h = createHash("sha256");
+  await pipeline(createReadStream(p, { highWaterMark: 1 << 20 }), h);
+  return `sha256:${h.digest("hex")}`;
+}
+
+/** Modification time of the chart's Chart.yaml inside the archive (stable "created" for the OCI manifest). */
+async function chartCreated(tgz: string): Promise<Date | undefined> {
+  let when: number | undefined;
+  try {
+    await readTar(gunzipFile(tgz), (h) => {
+      if (/^[^/]+\/Chart\.yaml$/.test(h.name.replace(/^\.\//, ""))) {
+        when = h.mtime;
+        return false;
+      }
+    });
+  } catch {
+    return undefined;
+  }
+  return when ? new Date(when * 1000) : undefined;
+}
+
+/** The Helm OCI artifact (what `helm push` writes) for a chart archive. */
+export async function chartArtifactSpec(tgz: string, meta?: ChartMetadata): Promise<ArtifactSpec> {
+  const m = meta ?? (await readChartArchive(tgz)).metadata;
+  return {
+    config: { mediaType: MT.helmConfig, bytes: helmOciConfig(m) },
+    layers: [{ mediaType: MT.helmChart, file: tgz }],
+    annotations: helmOciAnnotations(m, (await chartCreated(tgz)) ?? new Date(0)),
+  };
+}
+
+/** Pack a chart directory the way `helm package` does (so a local dir can be pushed like any chart). */
+async function packDir(dir: string, out: string): Promise<string> {
+  const chartYaml = await readFile(join(dir, "Chart.yaml"), "utf8");
+  const { parse } = await import("yaml");
+  const meta = parse(chartYaml) as ChartMetadata;
+  const files = await walkChartDir(dir, { skipStrayArchives: true });
+  const file = join(out, `${meta.name}-${meta.version}.tgz`);
+  await writeStreamToFile(chartDirArchive(files, String(meta.name), chartYaml), file);
+  return file;
+}
+
+function uniqueSorted(xs: Iterable<string>): string[] {
+  return [...new Set(xs)].sort();
+}
+
+export interface PlanOptions {
+  chartPrefix?: string;
+  packPrefix?: string;
+  onChart?: (c: PlannedArtifact) => void;
+}
+
+/** Load every chart, discover its images, build the artifacts. Call plan.cleanup() when done (also on error). */
+export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Promise<MirrorPlan> {
+  const work = await mkdtemp(join(tmpdir(), "ka-mirror-plan-"));
+  const loaded: LoadedChart[] = [];
+  const cleanup = async () => {
+    await Promise.all(loaded.map((c) => c.cleanup().catch(() => {})));
+    await rm(work, { recursive: true, force: true });
+  };
+  try {
+    const layout = await OciLayoutStore.create(join(work, "layout"));
+    const artifacts: PlannedArtifact[] = [];
+    const warnings: string[] = [];
+    const chartPrefix = (opts.chartPrefix ?? DEFAULT_CHART_PREFIX).replace(/^\/+|\/+$/g, "");
+    const packPrefix = (opts.packPrefix ?? DEFAULT_PACK_PREFIX).replace(/^\/+|\/+$/g, "");
+    const seen = new Map<string, PlannedArtifact>();
+    for (const [i, c] of input.charts.entries()) {
+      const chart = await loadChart(c.request);
+      loaded.push(chart);
+      const archive = chart.archive ?? (await packDir(chart.dir, await mkdtemp(join(work, `pack-${i}-`))));
+      const result = await discoverImages({ ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] });
+      const key = `${chart.name}@${chart.version}`;
+      const tag = ociTagForVersion(chart.version);
+      const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;
+      const prev = seen.get(key);
+      if (prev) {
+        // the same chart twice (e.g. with other values): one artifact, the union of images
+        prev.images = uniqueSorted([...prev.images, ...result.images.map((x) => x.image)]);
+        continue;
+      }
+      const spec = await chartArtifactSpec(archive);
+      const pushed = await pushArtifactTo(layout, [`${repository}:${tag}`], spec);
+      const a: PlannedArtifact = {
+        kind: "chart",
+        name: chart.name,
+        version: chart.version,
+        tag,
+        repository,
+        source: chart.source.url ?? chart.source.ref,
+        contentDigest: await sha256File(archive),
+        digest: pushed.digest,
+        images: result.images.map((x) => x.image),
+        render: result.render,
+        warnings: result.warnings,
+        archive,
+      };
+      for (const w of result.warnings) warnings.push(`${chart.name} ${chart.version}: ${w}`);
+      if (!result.render.rendered) warnings.push(`${chart.name} ${chart.version}: not rendered (${result.render.error ?? result.render.skipped}); images from static sources only`);
+      seen.set(key, a);
+      artifacts.push(a);
+      opts.onChart?.(a);
+    }
+    for (const p of input.artifacts ?? []) {
+      const tag = ociTagForVersion(p.version);
+      const repository = packPrefix ? `${packPrefix}/${p.name}` : p.name;
+      const pushed = await pushArtifactTo(layout, [`${repository}:${tag}`], p.spec);
+      const layer = p.spec.layers[0]!;
+      artifacts.push({
+        kind: p.kind,
+        name: p.name,
+        version: p.version,
+        tag,
+        repository,
+        source: p.source,
+        contentDigest: layer.file ? await sha256File(layer.file) : pushed.manifest.layers[0]!.digest,
+        digest: pushed.digest,
+        images: uniqueSorted(p.images.map((x) => normalizeImage(x))),
+        warnings: [],
+        archive: layer.file,
+      });
+    }
+    const images = uniqueSorted([...artifacts.flatMap((a) => a.images), ...input.images.map((x) => normalizeImage(x))]);
+    return { work, artifacts, images, layout, warnings, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}

@@ -1,0 +1,24 @@
+// Human tables for sync / export / push / verify.
+import { table } from "../../../shared/cli/output.ts";
+import { humanBytes } from "../../../shared/cli/progress.ts";
+import type { ItemResult } from "./sync.ts";
+import type { VerifyReport } from "./verify.ts";
+import type { RegistryMapEntry } from "./mapping.ts";
+
+export function itemsTable(items: ItemResult[]): string {
+  return table(
+    ["kind", "source", "destination", "status", "digest", "copied"],
+    items.map((r) => [r.kind, r.source, r.destination, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? r.error : humanBytes(r.bytesCopied)]),
+  );
+}
+
+export function mapText(m: RegistryMapEntry[]): string {
+  return m.length ? `\nREGISTRY MAP (source → destination)\n${m.map((e) => `  ${e.source} → ${e.destination}`).join("\n")}\n` : "";
+}
+
+export function verifyTable(r: VerifyReport, all = false): string {
+  const rows = r.items.filter((i) => all || i.status !== "ok");
+  const head = `${r.summary.ok} of ${r.summary.total} present and matching in ${r.target}${r.summary.missing ? `; ${r.summary.missing} missing` : ""}${r.summary.mismatched ? `; ${r.summary.mismatched} digest mismatch` : ""}${r.summary.unverified ? `; ${r.summary.unverified} unverified` : ""}${r.summary.errors ? `; ${r.summary.errors} errors` : ""}\n`;
+  if (!rows.length) return head;
+  return head + "\n" + table(["kind", "source", "target", "status", "detail"], rows.map((i) => [i.kind, i.source, i.target, i.status, i.detail ?? (i.status === "digest-mismatch" ? `expected ${i.expected?.slice(0, 19)}, found ${i.actual?.slice(0, 19)}` : i.actual?.slice(0, 19) ?? "")]));
+}

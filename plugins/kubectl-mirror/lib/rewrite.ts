@@ -1,0 +1,185 @@
+// --rewrite-chart: point a chart's image references at the mirror before it is pushed. Rewritten:
+//   values.yaml of the chart and of its directory subcharts (charts/<name>/values.yaml):
+//     - any string that is a mirrored image reference ("image: quay.io/a/b:1")
+//     - maps with `repository` (+ optional `registry`, `tag`, `digest`): registry → mirror host, repository →
+//       mirrored path (without `registry`: repository → full mirrored repository)
+//   Chart.yaml annotations helm.sh/images, images, artifacthub.io/images (their `image:` entries)
+//   templates/*: literal occurrences of a mirrored reference (as normalised, or without docker.io/[library/])
+// Packed subcharts (charts/*.tgz) are left unchanged (a warning says so). The chart keeps its name and
+// version; its content (and so the artifact digest) changes.
+import { mkdtemp, readdir, readFile, writeFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { isMap, isScalar, isSeq, parse, parseDocument, stringify, visit, type Document } from "yaml";
+import { extractChartArchive } from "../../../shared/helm/chart-tar.ts";
+import { chartDirArchive, walkChartDir } from "../../../shared/helm/chart.ts";
+import { parseImage, repositoryOf, tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
+import { writeStreamToFile } from "../../../shared/helm/tar.ts";
+import { pushArtifactTo } from "../../../shared/oci/artifact.ts";
+import { chartArtifactSpec, layoutTag, sha256File, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
+import type { MappedImage } from "./targets.ts";
+
+interface Maps {
+  /** normalised source image → destination reference */
+  byImage: Map<string, string>;
+  /** source repository → destination repository */
+  byRepo: Map<string, string>;
+}
+
+function maps(images: MappedImage[]): Maps {
+  const byImage = new Map<string, string>();
+  const byRepo = new Map<string, string>();
+  for (const m of images) {
+    byImage.set(m.source, m.destination);
+    byRepo.set(repositoryOf(parseImage(m.source)), repositoryOf(parseImage(m.destination)));
+  }
+  return { byImage, byRepo };
+}
+
+function splitHost(repo: string): { host: string; path: string } {
+  const i = repo.indexOf("/");
+  return { host: repo.slice(0, i), path: repo.slice(i + 1) };
+}
+
+/** Rewrite one values document in place; returns the number of changes. */
+export function rewriteValuesDoc(doc: Document, m: Maps): number {
+  let n = 0;
+  visit(doc, {
+    Map(_k, node) {
+      const get = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k);
+      const repoPair = get("repository");
+      if (!repoPair || !isScalar(repoPair.value) || typeof repoPair.value.value !== "string") return;
+      const regPair = get("registry");
+      const reg = regPair && isScalar(regPair.value) && typeof regPair.value.value === "string" ? regPair.value.value : undefined;
+      const raw = reg ? `${reg}/${repoPair.value.value}` : repoPair.value.value;
+      const norm = tryNormalizeImage(raw);
+      if (!norm) return;
+      const dest = m.byRepo.get(repositoryOf(parseImage(norm)));
+      if (!dest) return;
+      if (reg && regPair && isScalar(regPair.value)) {
+        const { host, path } = splitHost(dest);
+        regPair.value.value = host;
+        repoPair.value.value = path;
+      } else repoPair.value.value = dest;
+      n++;
+    },
+    Scalar(_k, node) {
+      if (typeof node.value !== "string" || !node.value.includes("/") && !node.value.includes(":")) return;
+      const norm = tryNormalizeImage(node.value);
+      const dest = norm ? m.byImage.get(norm) : undefined;
+      if (dest && dest !== node.value) {
+        node.value = dest;
+        n++;
+      }
+    },
+  });
+  return n;
+}
+
+function rewriteAnnotations(chartYaml: string, m: Maps): { text: string; changes: number } {
+  const doc = parseDocument(chartYaml);
+  let changes = 0;
+  const ann = doc.get("annotations");
+  if (!isMap(ann)) return { text: chartYaml, changes };
+  for (const key of ["helm.sh/images", "images", "artifacthub.io/images"]) {
+    const v = ann.get(key);
+    if (typeof v !== "string") continue;
+    const list = parse(v);
+    if (!Array.isArray(list)) continue;
+    let c = 0;
+    for (const e of list) {
+      const norm = e && typeof e.image === "string" ? tryNormalizeImage(e.image) : undefined;
+      const dest = norm ? m.byImage.get(norm) : undefined;
+      if (dest) {
+        e.image = dest;
+        c++;
+      }
+    }
+    if (c) {
+      ann.set(key, stringify(list));
+      changes += c;
+    }
+  }
+  return { text: changes ? doc.toString() : chartYaml, changes };
+}
+
+function shortForms(image: string): string[] {
+  const out = [image];
+  if (image.startsWith("docker.io/library/")) out.push(image.slice("docker.io/library/".length));
+  if (image.startsWith("docker.io/")) out.push(image.slice("docker.io/".length));
+  return out;
+}
+
+async function files(dir: string, under: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  await walk(join(dir, under));
+  return out;
+}
+
+/** Rewrite an extracted chart directory (and its directory subcharts). Returns changes and warnings. */
+export async function rewriteChartDir(dir: string, images: MappedImage[]): Promise<{ changes: number; warnings: string[] }> {
+  const m = maps(images);
+  const warnings: string[] = [];
+  let changes = 0;
+  const chartDirs = [dir];
+  for (let i = 0; i < chartDirs.length; i++) {
+    const d = chartDirs[i]!;
+    for (const e of await readdir(join(d, "charts"), { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) chartDirs.push(join(d, "charts", e.name));
+      else if (/\.tgz$/.test(e.name)) warnings.push(`${e.name}: packed subchart not rewritten`);
+    }
+  }
+  for (const d of chartDirs) {
+    const vf = join(d, "values.yaml");
+    const text = await readFile(vf, "utf8").catch(() => undefined);
+    if (text !== undefined) {
+      const doc = parseDocument(text);
+      const c = rewriteValuesDoc(doc, m);
+      if (c) await writeFile(vf, doc.toString());
+      changes += c;
+    }
+    const cy = join(d, "Chart.yaml");
+    const ctext = await readFile(cy, "utf8");
+    const r = rewriteAnnotations(ctext, m);
+    if (r.changes) await writeFile(cy, r.text);
+    changes += r.changes;
+    for (const f of await files(d, "templates")) {
+      let t = await readFile(f, "utf8");
+      const before = t;
+      for (const [src, dst] of m.byImage) {
+        for (const form of shortForms(src)) {
+          // whole references only: not followed by more reference characters
+          t = t.replace(new RegExp(`(?<![\\w./-])${form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.:@/-])`, "g"), () => (changes++, dst));
+        }
+      }
+      if (t !== before) await writeFile(f, t);
+    }
+  }
+  return { changes, warnings };
+}
+
+/** Rewrite a planned chart and replace its artifact in the plan layout. True when something changed. */
+export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact, images: MappedImage[]): Promise<boolean> {
+  if (!a.archive) return false;
+  const work = await mkdtemp(join(plan.work, "rewrite-"));
+  const dir = await extractChartArchive(a.archive, join(work, "chart"));
+  const own = images.filter((i) => a.images.includes(i.source));
+  const { changes, warnings } = await rewriteChartDir(dir, own);
+  for (const w of warnings) plan.warnings.push(`${a.name} ${a.version} --rewrite-chart: ${w}`);
+  if (!changes) return false;
+  const out = join(work, `${a.name}-${a.version}.tgz`);
+  const chartYaml = await readFile(join(dir, "Chart.yaml"), "utf8");
+  await writeStreamToFile(chartDirArchive(await walkChartDir(dir), a.name, chartYaml), out);
+  await stat(out);
+  const pushed = await pushArtifactTo(plan.layout, [layoutTag(a)], await chartArtifactSpec(out));
+  a.archive = out;
+  a.contentDigest = await sha256File(out);
+  a.digest = pushed.digest;
+  return true;
+}

@@ -1,0 +1,126 @@
+// kubectl mirror sync: charts (HTTP repo, oci://, local) + the images they use → one registry, in one
+// copy-engine run (bounded concurrency across images and blobs, skip what exists, mounts, extras).
+//   charts → <dest>/charts/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it)
+//   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
+import { CopyEngine, type CopyEvent, type CopyJob, type CopyResult } from "../../../shared/oci/copy.ts";
+import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
+import type { Platform } from "../../../shared/oci/types.ts";
+import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
+import { rewriteChartForMirror } from "./rewrite.ts";
+
+export interface TransferOptions {
+  registry: RegistryOptions;
+  concurrency?: number;
+  platforms?: Platform[];
+  /** cosign sig/att/sbom tags and OCI referrers (default true) */
+  extras?: boolean;
+  dryRun?: boolean;
+  /** pull SOURCE registries through mirrors (targets.ts parseSourceMirrors) */
+  sourceMirrors?: RegistryMapEntry[];
+  onEvent?: (e: CopyEvent) => void;
+  chartPrefix?: string;
+}
+
+export interface SyncOptions extends TransferOptions, DestinationOptions {
+  /** write the registry map used here */
+  mapOut?: string;
+  /** rewrite the charts' image references to the mirror before pushing */
+  rewriteChart?: boolean;
+}
+
+export interface ItemResult {
+  kind: "chart" | "pack" | "image";
+  source: string;
+  destination: string;
+  status: CopyResult["status"];
+  digest?: string;
+  bytesCopied: number;
+  blobs: number;
+  blobsCopied: number;
+  extras: number;
+  warnings: string[];
+  error?: string;
+}
+
+export interface SyncReport {
+  charts: (Pick<PlannedArtifact, "kind" | "name" | "version" | "source" | "images"> & { destination: string; rewritten?: boolean })[];
+  items: ItemResult[];
+  registryMap: RegistryMapEntry[];
+  warnings: string[];
+  summary: { charts: number; images: number; failed: number; bytesCopied: number; seconds: number };
+}
+
+export function itemResult(kind: ItemResult["kind"], source: string, destination: string, r: CopyResult): ItemResult {
+  return {
+    kind,
+    source,
+    destination,
+    status: r.status,
+    digest: r.digest,
+    bytesCopied: r.bytesCopied,
+    blobs: r.blobs,
+    blobsCopied: r.blobsCopied,
+    extras: r.extras.length,
+    warnings: r.warnings,
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+/** Plan, map, copy. The plan's temp files are removed before returning. */
+export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<SyncReport> {
+  const started = Date.now();
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  try {
+    return await syncPlan(plan, opts, started);
+  } finally {
+    await plan.cleanup();
+  }
+}
+
+export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Date.now()): Promise<SyncReport> {
+  const d = destinations(plan.artifacts, plan.images, opts);
+  if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, d.registryMap);
+  const rewritten = new Set<string>();
+  if (opts.rewriteChart) {
+    for (const a of plan.artifacts.filter((x) => x.kind === "chart")) {
+      if (await rewriteChartForMirror(plan, a, d.images)) rewritten.add(layoutTag(a));
+    }
+  }
+  const client = createClient(opts.registry);
+  const repos = new RepoCache(client, opts.registry.chunkSize);
+  const jobs: CopyJob[] = [];
+  const meta: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
+  try {
+    for (const { artifact, destination } of d.artifacts) {
+      const dst = repos.open(destination);
+      jobs.push({ src: plan.layout, srcRef: layoutTag(artifact), dst: dst.store, dstTags: [artifact.tag], label: `${artifact.kind} ${artifact.name} ${artifact.version} → ${destination}` });
+      meta.push({ kind: artifact.kind, source: artifact.source, destination });
+    }
+    for (const m of d.images) {
+      const src = repos.open(pullReference(m.source, opts.sourceMirrors ?? []));
+      const dst = repos.open(m.destination);
+      jobs.push({ src: src.store, srcRef: src.reference, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
+      meta.push({ kind: "image", source: m.source, destination: m.destination });
+    }
+    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+    const results = await engine.run(jobs);
+    const items = results.map((r, i) => itemResult(meta[i]!.kind, meta[i]!.source, meta[i]!.destination, r));
+    return {
+      charts: d.artifacts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
+      items,
+      registryMap: d.registryMap,
+      warnings: plan.warnings,
+      summary: {
+        charts: d.artifacts.length,
+        images: d.images.length,
+        failed: items.filter((x) => x.status === "failed").length,
+        bytesCopied: items.reduce((n, x) => n + x.bytesCopied, 0),
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+      },
+    };
+  } finally {
+    client.transport.close();
+  }
+}
