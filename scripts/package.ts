@@ -1,0 +1,212 @@
+#!/usr/bin/env bun
+// Release archives from the compiled binaries (scripts/build.ts) plus a `.sha256` per archive.
+//
+//   bun scripts/package.ts                          host target, all plugins: dist/bin → dist/release
+//   bun scripts/package.ts --target all --bin dist/bin --out dist/release
+//
+// kubectl plugins (krew): <plugin>-<version>-<os>-<arch>.tar.gz holding `<plugin>` (0755) and LICENSE;
+//   Windows: .zip holding `<plugin>.exe` and LICENSE (krew sniffs the content: gzip or zip only).
+// helm-addon-push: helm-addon-push-<version>-<os>-<arch>.tar.gz holding plugin.yaml (version set to the
+//   package version), helm-addon-push.sh (0755, not on Windows), bin/helm-addon-push[.exe] (0755), LICENSE.
+//   Windows gets a .tar.gz too: `helm plugin install` only extracts .tar.gz/.tgz (no zip extractor in Helm).
+//   The name keeps Helm's rule: the install dir is the archive name up to "-<digit>" (helm-addon-push).
+// Archives contain only regular files and directories (krew and Helm refuse links), modes set explicitly,
+// mtimes = SOURCE_DATE_EPOCH / commit time, streamed (TarWriter/ZipWriter → gzip → sha256 → temp file → rename).
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { PassThrough, Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { parseArgs } from "node:util";
+import { createGzip } from "node:zlib";
+import { TarWriter } from "../shared/tar/stream.ts";
+import { binaryName, hostTarget, parseSelection, PLUGIN_NAMES, PLUGINS, projectVersion, ROOT, sourceDateEpoch, targetInfo, TARGETS, type PluginName, type Target } from "./build.ts";
+import { ZipWriter } from "./zip.ts";
+
+export type ArchiveFormat = "tar.gz" | "zip";
+
+export interface ArchiveFile {
+  /** path inside the archive (forward slashes, relative) */
+  name: string;
+  /** a file on disk (streamed) or bytes */
+  source: string | Uint8Array;
+  mode: number;
+}
+
+export interface ArchiveResult {
+  file: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface PackageResult extends ArchiveResult {
+  plugin: PluginName;
+  target: Target;
+  format: ArchiveFormat;
+  /** the `.sha256` file next to the archive */
+  shaFile: string;
+  /** the binary's path inside the archive */
+  bin: string;
+}
+
+export function archiveFormat(plugin: PluginName, target: Target): ArchiveFormat {
+  return targetInfo(target).os === "windows" && PLUGINS[plugin].kind === "kubectl" ? "zip" : "tar.gz";
+}
+
+export function archiveName(plugin: PluginName, version: string, target: Target): string {
+  const t = targetInfo(target);
+  return `${plugin}-${version}-${t.os}-${t.arch}.${archiveFormat(plugin, target)}`;
+}
+
+/** plugin.yaml of helm-addon-push with `version:` set to the release version (no leading v). */
+export function helmPluginYaml(version: string): string {
+  const src = readFileSync(join(ROOT, "plugins/helm-addon-push/plugin.yaml"), "utf8");
+  if (!/^version:.*$/m.test(src)) throw new Error("plugins/helm-addon-push/plugin.yaml has no top-level version: line");
+  return src.replace(/^version:.*$/m, `version: "${version.replace(/^v/, "")}"`);
+}
+
+/** What goes into a plugin's archive for a target. `binary` is the compiled file on disk. */
+export function archiveFiles(plugin: PluginName, target: Target, binary: string, version: string): ArchiveFile[] {
+  const license = join(ROOT, "LICENSE");
+  if (!existsSync(license)) throw new Error(`${license} is missing: every archive must carry the license (krew refuses plugins without one)`);
+  const exeName = binaryName(plugin, target);
+  if (PLUGINS[plugin].kind === "kubectl") {
+    return [
+      { name: exeName, source: binary, mode: 0o755 },
+      { name: "LICENSE", source: license, mode: 0o644 },
+    ];
+  }
+  const files: ArchiveFile[] = [{ name: "plugin.yaml", source: Buffer.from(helmPluginYaml(version)), mode: 0o644 }];
+  if (targetInfo(target).os !== "windows") files.push({ name: "helm-addon-push.sh", source: join(ROOT, "plugins/helm-addon-push/helm-addon-push.sh"), mode: 0o755 });
+  files.push({ name: `bin/${exeName}`, source: binary, mode: 0o755 }, { name: "LICENSE", source: license, mode: 0o644 });
+  return files;
+}
+
+function sizeOf(f: ArchiveFile): number {
+  return typeof f.source === "string" ? statSync(f.source).size : f.source.byteLength;
+}
+
+function contentOf(f: ArchiveFile): Uint8Array | Readable {
+  return typeof f.source === "string" ? createReadStream(f.source, { highWaterMark: 1 << 20 }) : f.source;
+}
+
+function dirsOf(files: ArchiveFile[]): string[] {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const parts = f.name.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  return [...dirs].sort();
+}
+
+/** Stream an archive to `out` (temp file + rename) and return its sha256 (lowercase hex) and size. */
+/** `level`: gzip/deflate level, default 9 (release); tests pass 1 to save time. */
+export async function writeArchive(out: string, format: ArchiveFormat, files: ArchiveFile[], opts: { mtime?: number; level?: number } = {}): Promise<ArchiveResult> {
+  const level = opts.level ?? 9;
+  const mtime = opts.mtime ?? 0;
+  const tmp = `${out}.tmp-${process.pid}`;
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const head = format === "tar.gz" ? createGzip({ level }) : new PassThrough();
+  const done = pipeline(head, hasher, createWriteStream(tmp));
+  try {
+    if (format === "tar.gz") {
+      const tar = new TarWriter(head, { mtime });
+      for (const d of dirsOf(files)) await tar.addDirectory(d, { mode: 0o755 });
+      for (const f of files) await tar.addFile(f.name, sizeOf(f), contentOf(f), { mode: f.mode });
+      await tar.finish();
+    } else {
+      const zip = new ZipWriter(head, { mtime });
+      for (const d of dirsOf(files)) await zip.addDirectory(d, { mode: 0o755 });
+      for (const f of files) await zip.addFile(f.name, contentOf(f), { mode: f.mode, level });
+      await zip.finish();
+    }
+    head.end();
+    await done;
+    renameSync(tmp, out);
+  } catch (e) {
+    head.destroy();
+    await done.catch(() => {});
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { file: out, sha256: hash.digest("hex"), bytes };
+}
+
+/** The `.sha256` file content, sha256sum format: `<hex>  <archive name>`. */
+export function shaLine(sha256: string, archive: string): string {
+  return `${sha256}  ${basename(archive)}\n`;
+}
+
+export interface PackageOptions {
+  plugin: PluginName;
+  target: Target;
+  /** where build.ts put the binaries: <binDir>/<target>/<plugin>[.exe] */
+  binDir: string;
+  outDir: string;
+  version?: string;
+  mtime?: number;
+  /** compression level (default 9) */
+  level?: number;
+  log?: (line: string) => void;
+}
+
+export async function packagePlugin(o: PackageOptions): Promise<PackageResult> {
+  const version = o.version ?? projectVersion();
+  const binary = join(resolve(o.binDir), o.target, binaryName(o.plugin, o.target));
+  if (!existsSync(binary)) throw new Error(`${binary} not found: build it first (bun scripts/build.ts --plugin ${o.plugin} --target ${o.target})`);
+  mkdirSync(o.outDir, { recursive: true });
+  const format = archiveFormat(o.plugin, o.target);
+  const file = join(resolve(o.outDir), archiveName(o.plugin, version, o.target));
+  const files = archiveFiles(o.plugin, o.target, binary, version);
+  const r = await writeArchive(file, format, files, { mtime: o.mtime ?? sourceDateEpoch(), level: o.level });
+  const shaFile = `${file}.sha256`;
+  writeFileSync(`${shaFile}.tmp`, shaLine(r.sha256, file));
+  renameSync(`${shaFile}.tmp`, shaFile);
+  o.log?.(`packaged ${file} (${(r.bytes / 1e6).toFixed(1)} MB, sha256 ${r.sha256})`);
+  const bin = files.find((f) => f.source === binary)!.name;
+  return { ...r, plugin: o.plugin, target: o.target, format, shaFile, bin };
+}
+
+export async function packageAll(o: { plugins?: PluginName[]; targets?: Target[]; binDir: string; outDir: string; version?: string; mtime?: number; level?: number; log?: (line: string) => void }): Promise<PackageResult[]> {
+  const version = o.version ?? projectVersion();
+  const mtime = o.mtime ?? sourceDateEpoch();
+  const out: PackageResult[] = [];
+  for (const target of o.targets ?? [hostTarget()]) {
+    for (const plugin of o.plugins ?? PLUGIN_NAMES) out.push(await packagePlugin({ plugin, target, binDir: o.binDir, outDir: o.outDir, version, mtime, level: o.level, log: o.log }));
+  }
+  return out;
+}
+
+/** SHA256SUMS for a set of archives (sorted by name). */
+export function sha256sums(results: { file: string; sha256: string }[]): string {
+  return [...results].sort((a, b) => basename(a.file).localeCompare(basename(b.file))).map((r) => shaLine(r.sha256, r.file)).join("");
+}
+
+if (import.meta.main) {
+  try {
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      options: { plugin: { type: "string", multiple: true }, target: { type: "string", multiple: true }, bin: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(`usage: bun scripts/package.ts [--plugin NAME[,NAME]|all] [--target TARGET[,TARGET]|all] [--bin dist/bin] [--out dist/release]`);
+      process.exit(0);
+    }
+    const plugins = parseSelection(values.plugin, PLUGIN_NAMES, "plugin", PLUGIN_NAMES) as PluginName[];
+    const targets = parseSelection(values.target, TARGETS, "target", [hostTarget()]) as Target[];
+    const results = await packageAll({ plugins, targets, binDir: values.bin ?? join(ROOT, "dist", "bin"), outDir: values.out ?? join(ROOT, "dist", "release"), log: (l) => console.error(l) });
+    for (const r of results) console.log(`${r.file}\t${r.bytes}\t${r.sha256}`);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}
