@@ -26,7 +26,8 @@ export interface TlsOptions {
   serverName?: string;
   /** do not verify the server certificate */
   insecureSkipVerify?: boolean;
-  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets) */
+  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets); default: HTTPS_PROXY/HTTP_PROXY
+   *  unless NO_PROXY matches (Bun's fetch does the same by itself) */
   proxyUrl?: string;
 }
 
@@ -92,8 +93,8 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
     ...(opts.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
   };
   // a keep-alive agent per client (per TLS identity): many small API calls reuse connections
-  const agent = opts.proxyUrl ? undefined : new https.Agent({ keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) });
-  const httpAgent = opts.proxyUrl ? undefined : new http.Agent({ keepAlive: true });
+  const agent = new https.Agent({ keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) });
+  const httpAgent = new http.Agent({ keepAlive: true });
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(String(input));
@@ -129,8 +130,9 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
         else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
       };
 
-      if (!opts.proxyUrl) return send(secure ? { agent, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : { agent: httpAgent });
-      const proxy = new URL(opts.proxyUrl);
+      const proxyUrl = opts.proxyUrl ?? proxyFromEnv(url);
+      if (!proxyUrl) return send(secure ? { agent, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : { agent: httpAgent });
+      const proxy = new URL(proxyUrl);
       const proxyAuth = proxy.username ? { "proxy-authorization": `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}` } : {};
       const viaProxy = proxy.protocol === "https:" ? https : http;
       if (!secure) {
@@ -160,6 +162,26 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
       });
       connect.end();
     });
+}
+
+/**
+ * HTTPS_PROXY / HTTP_PROXY (either case) unless NO_PROXY matches, like Go's ProxyFromEnvironment (kubectl) and
+ * Bun's fetch. Loopback is never proxied.
+ */
+export function proxyFromEnv(url: URL, env: Record<string, string | undefined> = process.env): string | undefined {
+  const proxy = url.protocol === "https:" ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
+  if (!proxy) return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host === "::1" || host.startsWith("127.")) return undefined;
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const np of noProxy) {
+    if (np === "*") return undefined;
+    const [h, port] = np.split(":");
+    if (port && port !== (url.port || (url.protocol === "https:" ? "443" : "80"))) continue;
+    const d = h!.replace(/^\*?\./, "");
+    if (host === d || host.endsWith(`.${d}`)) return undefined;
+  }
+  return /^[a-z]+:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
 }
 
 function isIp(host: string): boolean {

@@ -1,6 +1,6 @@
 // KubeClient against the fake kube-apiserver over HTTPS: every credential kind on the wire, object operations,
 // errors, conflicts, patches, server-side apply, waits and logs.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -11,6 +11,9 @@ import type { ResolvedKubeConfig } from "../../shared/kube/config.ts";
 import { KubeApiError, KubeConnectionError, KubeTimeoutError } from "../../shared/kube/errors.ts";
 import { clearExecCredentialCache } from "../../shared/kube/exec-credential.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
+
+// generous: the suite shares 2 cores with other test files (openssl key generation, subprocesses)
+setDefaultTimeout(60_000);
 
 let api: FakeApiServer;
 let dir: string;
@@ -36,7 +39,7 @@ beforeAll(async () => {
     },
   });
   admin = KubeClient.fromOptions({ kubeconfig: api.kubeconfig("admin", { namespace: "team" }) });
-});
+})
 
 afterAll(async () => {
   await api?.stop();

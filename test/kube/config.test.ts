@@ -1,6 +1,6 @@
 // Kubeconfig loading and resolution: kubectl's merge rules, flag overrides, namespace defaulting, every
 // credential kind as read from the file, in-cluster config, platform routing, and the kube flags parser.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,9 @@ import { KubeConfigError } from "../../shared/kube/errors.ts";
 import { kubeOptionsFromArgs, parseDuration } from "../../shared/kube/flags.ts";
 import { configForCluster, parsePlatformServer, platformServerFor } from "../../shared/kube/platform.ts";
 import { KubeClient } from "../../shared/kube/client.ts";
+
+// generous: the suite shares 2 cores with other test files (openssl key generation, subprocesses)
+setDefaultTimeout(60_000);
 
 let dir: string;
 const home = () => join(dir, "home");
@@ -256,5 +259,20 @@ describe("kube flags", () => {
     expect(parseDuration("2h")).toBe(7_200_000);
     expect(() => parseDuration("5 minutes")).toThrow(/invalid --request-timeout/);
     expect(() => kubeOptionsFromArgs({ namespace: "=foo" })).toThrow(/invalid namespace "=foo"/);
+  });
+});
+
+describe("proxy from the environment (node:https path; Bun's fetch does the same itself)", () => {
+  test("HTTPS_PROXY/HTTP_PROXY with NO_PROXY, loopback never proxied", async () => {
+    const { proxyFromEnv } = await import("../../shared/runtime/tls-fetch.ts");
+    const env = { HTTPS_PROXY: "proxy.corp:3128", http_proxy: "http://p2:80", NO_PROXY: "internal.example,.svc, 10.0.0.5:6443" };
+    expect(proxyFromEnv(new URL("https://api.example.com"), env)).toBe("http://proxy.corp:3128");
+    expect(proxyFromEnv(new URL("http://api.example.com"), env)).toBe("http://p2:80");
+    expect(proxyFromEnv(new URL("https://k8s.internal.example:6443"), env)).toBeUndefined();
+    expect(proxyFromEnv(new URL("https://kubernetes.default.svc"), env)).toBeUndefined();
+    expect(proxyFromEnv(new URL("https://10.0.0.5:6443"), env)).toBeUndefined();
+    expect(proxyFromEnv(new URL("https://10.0.0.5:443"), env)).toBe("http://proxy.corp:3128");
+    expect(proxyFromEnv(new URL("https://127.0.0.1:6443"), env)).toBeUndefined();
+    expect(proxyFromEnv(new URL("https://api.example.com"), {})).toBeUndefined();
   });
 });

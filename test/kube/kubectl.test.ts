@@ -1,13 +1,16 @@
 // Real kubectl (1.31 from the Helm 3 layer, 1.33 from the Helm 4 layer) against the fake kube-apiserver with a
 // generated kubeconfig: get, get -o yaml, apply -f (client- and server-side), delete, logs, selectors, RBAC.
 // This keeps the fake honest: if it drifts from kube-apiserver behaviour kubectl notices.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
+
+// generous: the suite shares 2 cores with other test files (openssl key generation, subprocesses)
+setDefaultTimeout(60_000);
 
 const root = join(import.meta.dir, "../..");
 const kubectls: [string, string][] = [
@@ -37,7 +40,7 @@ beforeAll(async () => {
       viewer: { allow: [{ verbs: ["get", "list"], resources: ["pods", "pods/log", "configmaps"] }] },
     },
   });
-});
+})
 
 afterAll(async () => {
   await api?.stop();

@@ -2,7 +2,7 @@
 // that REQUIRES a client certificate, and a bearer-token server on the same CA, reached through KubeClient
 // under `bun run`, a `bun build --compile` binary and `deno run -A`. Negative cases prove the checks bite:
 // an untrusted CA and a missing client certificate must fail on every runtime.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -12,6 +12,9 @@ import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCA, type TestCA } from "../support/pki.ts";
+
+// generous: the suite shares 2 cores with other test files (openssl key generation, subprocesses)
+setDefaultTimeout(60_000);
 
 const root = join(import.meta.dir, "../..");
 const bun = join(root, "node_modules/.bin/bun");
@@ -96,7 +99,7 @@ afterAll(() => {
   proxy?.close();
   tokenSrv?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
+})
 
 function run(cmd: string, args: string[]): Promise<any[]> {
   // async: the servers live in this process and must keep answering while the child runs

@@ -1,13 +1,16 @@
 // `kubectl violet whoami` end to end (the plugin entry run as a subprocess under bun): every namespace flag form
 // reaches shared/kube, KUBECONFIG merging, -o json|yaml, the server's view of the user, platform routing,
 // one-line errors, and no secret in any output.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
+
+// generous: the suite shares 2 cores with other test files (openssl key generation, subprocesses)
+setDefaultTimeout(60_000);
 
 const root = join(import.meta.dir, "../..");
 const bun = join(root, "node_modules/.bin/bun");
@@ -21,7 +24,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "ka-whoami-"));
   api = await startFakeApiServer({ tls: true, namespaces: ["cpaas-system"], users: { admin: { allow: "*" }, "platform-user": { token: "platform-token-secret", allow: "*" } } });
   kc = api.kubeconfig("admin", { namespace: "cpaas-system", context: "acp" });
-});
+})
 afterAll(async () => {
   await api?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
