@@ -1,7 +1,9 @@
 // kubectl scar migrate end to end: the REAL registry (htpasswd) behind a fault proxy, the fake kube-apiserver
 // (hubble-system, the registry secret, specman pods with logs) behind a fault proxy, the fake Palette API (TLS),
 // and a fake Specman that really pulls the pushed artifact when Palette's sync job runs.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
+setDefaultTimeout(60_000);
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,9 @@
 // kubectl scar package / push against GNU tar, the REAL registry (docker-registry, htpasswd) and skopeo:
 // entries like `tar -czf manifests.tgz .`, never archiving itself, the ORAS 1.0.0 manifest field by field,
 // monolithic uploads (no PATCH), layer bytes == archive, unpack == source tree, idempotent re-push.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
+setDefaultTimeout(60_000);
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
