@@ -40,6 +40,7 @@ export const MT = {
   ociLayerTar: "application/vnd.oci.image.layer.v1.tar",
   dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
   dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerManifestList: "application/vnd.docker.distribution.manifest.list.v2+json",
   dockerConfig: "application/vnd.docker.container.image.v1+json",
   dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
   dockerLayerTar: "application/vnd.docker.image.rootfs.diff.tar",
@@ -450,6 +451,8 @@ export async function skopeo(args: string[], timeoutMs = 300_000): Promise<RunRe
 export interface SkopeoCopyOptions {
   src?: SkopeoSide;
   dest?: SkopeoSide;
+  /** alias of `dest` */
+  dst?: SkopeoSide;
   /** --all (default true) */
   all?: boolean;
   /** --preserve-digests (default true) */
@@ -463,7 +466,7 @@ export interface SkopeoCopyOptions {
 export async function skopeoCopy(src: string, dst: string, opts: SkopeoCopyOptions = {}): Promise<RunResult> {
   const s = dockerRef(src);
   const d = dockerRef(dst);
-  const args = ["copy", ...sideArgs("src", opts.src, s), ...sideArgs("dest", opts.dest, d)];
+  const args = ["copy", ...sideArgs("src", opts.src, s), ...sideArgs("dest", opts.dest ?? opts.dst, d)];
   if (opts.all ?? true) args.push("--all");
   if (opts.preserveDigests ?? true) args.push("--preserve-digests");
   if (opts.retryTimes) args.push(`--retry-times=${opts.retryTimes}`);
