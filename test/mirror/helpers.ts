@@ -1,0 +1,116 @@
+// Shared setup for the kubectl mirror sync/export/push/verify tests: the image-discovery fixture chart
+// (test/mirror-images/fixture.ts) served from a local HTTP chart repo and pushed (with real helm) to an OCI
+// registry, and every image it uses built synthetically and placed in a "source" registry under
+// <src>/<original host>/<path> — reached through --source-mirror, so image names stay the real ones.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { helmPushChart, writeImageLayout, type ImageSpec } from "../support/images.ts";
+import { BUN, HELM3, ROOT, runCli, type CliResult } from "../support/cli.ts";
+import { EXPECTED_RENDERED, makeFixture, PINNED_DIGEST, type Fixture } from "../mirror-images/fixture.ts";
+import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
+import { pushArtifact } from "../../shared/oci/artifact.ts";
+import { parseRegistryReference } from "../../shared/oci/reference.ts";
+
+export { BUN, HELM3, ROOT };
+export const SOURCE_HOSTS = ["docker.io", "quay.io", "ghcr.io", "registry.example.com", "nvcr.io"];
+
+export interface Sources {
+  fx: Fixture;
+  tmp: string;
+  src: TestRegistry;
+  repo: ChartRepo;
+  /** the fixture images with the pinned one at its real digest */
+  images: string[];
+  pinnedDigest: string;
+  /** --set that makes the chart use the real pinned digest */
+  pinnedSet: string[];
+  /** --source-mirror flags */
+  mirrorArgs: string[];
+  /** a cosign-style signature tag pushed next to the operator image */
+  sigTag: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Where an image lives in the source registry. */
+export function sourceRef(src: TestRegistry, image: string): string {
+  const r = parseRegistryReference(image);
+  return `${src.host}/${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ""}`;
+}
+
+/** Build and push every fixture image (small layers + one shared base layer; two platforms for one). */
+export async function setupSources(opts: { layerSize?: number } = {}): Promise<Sources> {
+  const fx = makeFixture(HELM3);
+  const tmp = mkdtempSync(join(tmpdir(), "ka-mirror-test-"));
+  const src = await startRegistry();
+  const layout = join(tmp, "layout");
+  const base = EXPECTED_RENDERED.filter((i) => !i.includes("@"));
+  const specs: ImageSpec[] = base.map((image, i) => ({
+    tag: `img${i}`,
+    seed: image,
+    layers: [{ seed: "shared-base", size: 4096 }, { size: opts.layerSize ?? 2048 }],
+    platforms: image.includes("operator") ? ["linux/amd64", "linux/arm64"] : ["linux/amd64"],
+  }));
+  specs.push({ tag: "pinned", seed: "pinned", layers: 1 });
+  const w = await writeImageLayout(layout, specs);
+  const pinnedDigest = w.images.find((x) => x.tag === "pinned")!.digest;
+  const pairs = base.map((image, i) => ({ src: `oci-layout:${layout}:img${i}`, dst: sourceRef(src, image) }));
+  pairs.push({ src: `oci-layout:${layout}:pinned`, dst: `${src.host}/ghcr.io/acme/pinned:keep` });
+  const results = await mirrorCopy(pairs, { registry: { plainHttp: true }, extras: false });
+  const bad = results.find((r) => r.status === "failed");
+  if (bad) throw new Error(`seeding the source registry: ${bad.error}`);
+  // a cosign signature tag for the operator index
+  const op = w.images[base.indexOf("quay.io/acme/operator:0.9.0")]!;
+  const sigTag = `${op.digest.replace(":", "-")}.sig`;
+  await pushArtifact(`${src.host}/quay.io/acme/operator:${sigTag}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", bytes: Buffer.from(`{"critical":{"image":{"docker-manifest-digest":"${op.digest}"}}}`) }] }, { plainHttp: true });
+  // the chart: in an HTTP chart repo and (pushed by real helm) in the source registry
+  const repo = await startChartRepo({ charts: [fx.tgz] });
+  await helmPushChart(fx.tgz, `oci://${src.host}/helm-charts`, HELM3);
+  const images = EXPECTED_RENDERED.map((i) => (i.includes("@") ? i.replace(PINNED_DIGEST, pinnedDigest) : i));
+  const home = join(tmp, "home");
+  mkdirSync(home, { recursive: true });
+  const env = {
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    HELM_BIN: HELM3,
+    HELM_CACHE_HOME: join(tmp, "helm/cache"),
+    HELM_CONFIG_HOME: join(tmp, "helm/config"),
+    HELM_DATA_HOME: join(tmp, "helm/data"),
+    NO_COLOR: "1",
+  };
+  return {
+    fx,
+    tmp,
+    src,
+    repo,
+    images: images.sort(),
+    pinnedDigest,
+    pinnedSet: ["--set", `pinned.image.digest=${pinnedDigest}`],
+    mirrorArgs: SOURCE_HOSTS.flatMap((h) => ["--source-mirror", `${h}=${src.host}/${h}`]),
+    sigTag,
+    env,
+    stop: async () => {
+      await repo.stop();
+      await src.stop();
+      fx.cleanup();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export function mirror(s: Sources, args: string[], opts: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return runCli("kubectl-mirror", args, { env: { ...s.env, ...opts.env }, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 120_000 });
+}
+
+/** Mapped destination of an image under the default layout (strip-host, "images" prefix). */
+export function destOf(dest: string, image: string): string {
+  const r = parseRegistryReference(image);
+  return `${dest}/images/${r.repository}${r.tag && !image.includes("@") ? `:${r.tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
+}
+
+export function expectOk(r: CliResult, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nSTDERR:\n${r.stderr}\nSTDOUT:\n${r.stdout.slice(0, 4000)}`);
+}

@@ -1,0 +1,163 @@
+// kubectl mirror sync + verify, end to end: the fixture chart from a local HTTP chart repo and from an OCI
+// registry (pushed by real helm), 16 images (values, annotations, subcharts with conditions, RELATED_IMAGE_*
+// env, digest-pinned, multi-arch + cosign signature) → a real docker-registry; then helm pull/template against
+// the mirror, verify, and verify failing after a mirrored tag is deleted.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { helm, skopeoInspectRaw, skopeoListTags } from "../support/images.ts";
+import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
+import { destOf, expectOk, mirror, setupSources, type Sources, HELM3 } from "./helpers.ts";
+import { RegistryRepository } from "../../shared/oci/registry.ts";
+import { createClient } from "../../shared/oci/client.ts";
+
+let s: Sources;
+let dst: TestRegistry;
+let authDst: TestRegistry;
+let api: FakeApiServer;
+
+beforeAll(async () => {
+  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry(), startRegistry({ auth: "htpasswd", users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
+  api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "zot-secret", namespace: "zot-system" }, data: { registryUsername: Buffer.from("zot").toString("base64"), registryPassword: Buffer.from("Zot-Secret-Pass-1").toString("base64") } });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([s?.stop(), dst?.stop(), authDst?.stop(), api?.stop()]);
+});
+
+describe("sync from an HTTP chart repository", () => {
+  let report: any;
+  test("lands the chart and every image; prints and writes the registry map", async () => {
+    const mapOut = join(s.tmp, "map.yaml");
+    const r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest-registry", dst.host, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "--map-out", mapOut, "-o", "json"]);
+    expectOk(r, "sync");
+    report = JSON.parse(r.stdout);
+    expect(report.summary.failed).toBe(0);
+    expect(report.charts.map((c: any) => c.destination)).toEqual([`${dst.host}/charts/app:1.2.3`]);
+    const images = report.items.filter((i: any) => i.kind === "image");
+    expect(images.map((i: any) => i.source).sort()).toEqual(s.images);
+    for (const i of images) expect(i.destination).toBe(destOf(dst.host, i.source));
+    // the RELATED_IMAGE_* env image, a subchart image and an annotation image are there
+    for (const img of ["quay.io/acme/agent:0.9.0", "docker.io/bitnami/redis:7.2.5", "ghcr.io/acme/extra-tool:1.0"]) {
+      const raw = await skopeoInspectRaw(destOf(dst.host, img), dst.skopeo);
+      expect(raw.digest).toBe((await skopeoInspectRaw(`${s.src.host}/${img}`, s.src.skopeo)).digest);
+    }
+    // disabled subchart / false condition images are not mirrored
+    expect(images.some((i: any) => /node-exporter|gpu-plugin/.test(i.source))).toBe(false);
+    const map = parse(readFileSync(mapOut, "utf8"));
+    expect(map["quay.io/acme/agent"]).toBe(`${dst.host}/images/acme/agent`);
+    expect(report.registryMap.length).toBe(Object.keys(map).length);
+  }, 120_000);
+
+  test("multi-arch index, digest-pinned image and cosign signature travel", async () => {
+    const op = await skopeoInspectRaw(destOf(dst.host, "quay.io/acme/operator:0.9.0"), dst.skopeo);
+    expect(op.json.manifests.length).toBe(2);
+    const tags = await skopeoListTags(`${dst.host}/images/acme/operator`, dst.skopeo);
+    expect(tags).toContain(s.sigTag);
+    const pinned = await skopeoInspectRaw(`${dst.host}/images/acme/pinned@${s.pinnedDigest}`, dst.skopeo);
+    expect(pinned.digest).toBe(s.pinnedDigest);
+  });
+
+  test("helm pull and helm template work against the mirrored chart", async () => {
+    const out = join(s.tmp, "pulled");
+    mkdirSync(out, { recursive: true });
+    await helm(["pull", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http", "--destination", out], { helmBin: HELM3 });
+    expect(existsSync(join(out, "app-1.2.3.tgz"))).toBe(true);
+    expect(readFileSync(join(out, "app-1.2.3.tgz")).equals(readFileSync(s.fx.tgz))).toBe(true);
+    const t = await helm(["template", "rel", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http", "--set", `image.registry=${dst.host}/images`], { helmBin: HELM3 });
+    expect(t.stdout).toContain(`image: "${dst.host}/images/acme/app:2.4.0"`);
+  }, 60_000);
+
+  test("a second sync copies nothing", async () => {
+    const r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "-o", "json"]);
+    expectOk(r, "second sync");
+    const j = JSON.parse(r.stdout);
+    expect(j.summary.bytesCopied).toBe(0);
+    expect(j.items.every((i: any) => i.status === "up-to-date")).toBe(true);
+  }, 120_000);
+
+  test("verify passes, then fails with a table naming the deleted tag", async () => {
+    const args = ["verify", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet];
+    const ok = await mirror(s, [...args, "-o", "json"]);
+    expectOk(ok, "verify");
+    const j = JSON.parse(ok.stdout);
+    expect(j.summary.ok).toBe(j.summary.total);
+    expect(j.summary.total).toBe(s.images.length + 1);
+    // delete one mirrored tag
+    const repo = new RegistryRepository(createClient({ plainHttp: true }), dst.host, "images/acme/worker");
+    const d = await repo.resolve("1.10");
+    await repo.deleteManifest(d.digest);
+    const bad = await mirror(s, args);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain("images/acme/worker:1.10");
+    expect(bad.stdout).toMatch(/missing/);
+    expect(bad.stderr).toContain("verification failed: 1 of");
+    // and sync repairs it
+    expectOk(await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "-q"]), "repair sync");
+    expectOk(await mirror(s, args), "verify after repair");
+  }, 180_000);
+});
+
+describe("sync from an OCI registry", () => {
+  test("chart pushed by helm → mirror with a path prefix and keep-host naming; helm template renders", async () => {
+    const r = await mirror(s, ["sync", `oci://${s.src.host}/helm-charts/app`, "--chart-version", "1.2.3", "--dest", `${dst.host}/team-a`, "--dest-mode", "keep-host", "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "--exclude-extras", "-o", "yaml"]);
+    expectOk(r, "sync oci");
+    const j = parse(r.stdout);
+    expect(j.summary.failed).toBe(0);
+    expect(j.charts[0].destination).toBe(`${dst.host}/team-a/charts/app:1.2.3`);
+    const agent = j.items.find((i: any) => i.source === "quay.io/acme/agent:0.9.0");
+    expect(agent.destination).toBe(`${dst.host}/team-a/images/quay.io/acme/agent:0.9.0`);
+    const t = await helm(["template", "rel", `oci://${dst.host}/team-a/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    expect(t.stdout).toContain("RELATED_IMAGE_DB");
+    // extras excluded: no signature tag
+    const tags = await skopeoListTags(`${dst.host}/team-a/images/quay.io/acme/operator`, dst.skopeo);
+    expect(tags).toEqual(["0.9.0"]);
+  }, 120_000);
+
+  test("--rewrite-chart points values at the mirror", async () => {
+    const r = await mirror(s, ["sync", `oci://${s.src.host}/helm-charts/app`, "--chart-version", "1.2.3", "--dest", `${dst.host}/rw`, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "--rewrite-chart", "--exclude-extras", "-o", "json"]);
+    expectOk(r, "sync --rewrite-chart");
+    expect(JSON.parse(r.stdout).charts[0].rewritten).toBe(true);
+    const t = await helm(["template", "rel", `oci://${dst.host}/rw/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    for (const img of ["acme/app:2.4.0", "acme/worker:1.10", "acme/operator:0.9.0", "acme/agent:0.9.0", "bitnami/redis:7.2.5", "library/busybox:1.36"]) {
+      expect(t.stdout).toContain(`${dst.host}/rw/images/${img}`);
+    }
+    expect(t.stdout).not.toContain("quay.io/acme/worker");
+  }, 120_000);
+});
+
+describe("credentials", () => {
+  test("--dest-credentials-from-secret reads zot-system/zot-secret; the password never appears", async () => {
+    const kubeconfig = api.kubeconfig("admin");
+    const args = ["sync", "--image", "quay.io/acme/worker:1.10", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs, "--dest-credentials-from-secret", "zot-system/zot-secret", "--kubeconfig", kubeconfig, "--debug"];
+    const r = await mirror(s, args);
+    expectOk(r, "sync with secret creds");
+    expect(r.stdout + r.stderr).not.toContain("Zot-Secret-Pass-1");
+    const tags = await skopeoListTags(`${authDst.host}/images/acme/worker`, { ...authDst.skopeo, creds: "zot:Zot-Secret-Pass-1" });
+    expect(tags).toContain("1.10");
+    const missing = await mirror(s, [...args.slice(0, -4), "zot-system/nope", "--kubeconfig", kubeconfig]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("secret zot-system/nope not found");
+  }, 60_000);
+
+  test("--cred-file (Palette Edge JSON) and kubectl mirror login", async () => {
+    const cf = join(s.tmp, "creds.json");
+    writeFileSync(cf, JSON.stringify({ helm: [], image: [{ endpoint: `http://${authDst.host}`, username: "zot", password: "Zot-Secret-Pass-1" }] }));
+    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/db:15.4", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs, "--cred-file", cf]), "sync --cred-file");
+    const noCreds = await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs]);
+    expect(noCreds.code).toBe(1);
+    const bad = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--plain-http"], { stdin: "wrong\n" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`login to ${authDst.host} failed`);
+    const good = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--plain-http"], { stdin: "Zot-Secret-Pass-1\n" });
+    expectOk(good, "login");
+    expect(good.stdout).toContain("Login Succeeded");
+    const cfg = JSON.parse(readFileSync(join(s.env.DOCKER_CONFIG, "config.json"), "utf8"));
+    expect(Buffer.from(cfg.auths[authDst.host].auth, "base64").toString()).toBe("zot:Zot-Secret-Pass-1");
+    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs]), "sync after login");
+    expectOk(await mirror(s, ["logout", authDst.host]), "logout");
+    expect(JSON.parse(readFileSync(join(s.env.DOCKER_CONFIG, "config.json"), "utf8")).auths[authDst.host]).toBeUndefined();
+  }, 90_000);
+});
