@@ -2,7 +2,7 @@
 // skip-verify) and an HTTP(S) proxy. Everything else in shared/ and plugins/ stays runtime-neutral and calls
 // `createTlsFetch(opts)` to get a fetch-like function.
 //
-// Why two paths:
+// Why two paths (plus one exception: repeated request headers, see bunFetch):
 // - Bun: the global fetch takes `tls: { ca, cert, key, serverName, rejectUnauthorized }` and `proxy`. This is
 //   Bun's own documented API and works under `bun run` and inside `bun build --compile` binaries. (Bun's
 //   node:https agent/undici dispatcher TLS options have regressed before: client-node 2.x loses the CA under
@@ -65,7 +65,12 @@ function bunFetch(opts: TlsOptions): TlsFetch {
   if (opts.key) tlsOpt.key = opts.key;
   if (opts.serverName) tlsOpt.serverName = opts.serverName;
   if (opts.insecureSkipVerify) tlsOpt.rejectUnauthorized = false;
+  // Bun's fetch joins repeated headers into one "a, b" line, which kube-apiserver reads as ONE impersonated
+  // group; requests with repeated headers go through node:https, which Bun sends as separate lines.
+  let viaNode: TlsFetch | undefined;
   return (url, init = {}) => {
+    const names = pairs(init.headers).map(([k]) => k.toLowerCase());
+    if (new Set(names).size !== names.length) return (viaNode ??= nodeFetch(opts))(url, init);
     const headers = new Headers();
     for (const [k, v] of pairs(init.headers)) headers.append(k, v);
     const req: Record<string, unknown> = {

@@ -282,7 +282,9 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     if (asUser) {
       if (!id.impersonate) return { ...id, name: `${name}!impersonate` };
       const target = users[String(asUser)];
-      const groups = ([] as string[]).concat(req.headers["impersonate-group"] ?? []).flatMap((g) => g.split(",").map((s) => s.trim()).filter(Boolean));
+      // like kube-apiserver: one group per header line (a comma-joined line is ONE group named "a, b")
+      const groups: string[] = [];
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === "impersonate-group") groups.push(req.rawHeaders[i + 1]!);
       id = { name: String(asUser), groups: [...(groups.length ? groups : (target?.groups ?? [])), "system:authenticated"], rules: target?.allow ?? [], impersonate: !!target?.impersonate };
     }
     return id;
