@@ -1,6 +1,6 @@
 // Self-tests of test/support/fault-proxy.ts in front of the real docker-registry: pass-through, Range,
 // Location rewriting, every fault kind (seen by curl/fetch), and streaming of big blobs both ways.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { pushWithSkopeo, run, skopeoInspectRaw, writeImageLayout, type WrittenLayout } from "../support/images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+
+// bunfig's [test] timeout is not applied by this bun; these tests run real registries/skopeo/helm.
+setDefaultTimeout(60_000);
 
 let work: string;
 let reg: TestRegistry;

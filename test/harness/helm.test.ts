@@ -1,6 +1,6 @@
 // Self-tests of test/support/helm.ts: makeChart packages a valid chart; real Helm 3 and Helm 4 push it
 // to / pull it from the real registry (htpasswd and token auth) over plain http and TLS.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { HELM3, HELM4, HelmError, helm, helmPullChart, helmPushChart, makeChart } from "../support/helm.ts";
 import { skopeoInspectRaw } from "../support/images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+
+// bunfig's [test] timeout is not applied by this bun; these tests run real registries/skopeo/helm.
+setDefaultTimeout(60_000);
 
 let work: string;
 let basic: TestRegistry;

@@ -1,7 +1,7 @@
 // Self-tests of test/support/images.ts: the generated OCI layouts are valid (digests, diff_ids, tar
 // content), deterministic, Docker/OCI typed, round-trip through the real registry with skopeo --all, and
 // 1 GiB layers are streamed with constant memory.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { MT, REF_NAME, pushWithSkopeo, readLayoutBlob, run, skopeoCopy, skopeoInspectRaw, writeImageLayout } from "../support/images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+
+// bunfig's [test] timeout is not applied by this bun; these tests run real registries/skopeo/helm.
+setDefaultTimeout(60_000);
 
 let work: string;
 let reg: TestRegistry;

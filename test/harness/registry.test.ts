@@ -1,11 +1,14 @@
 // Self-tests of test/support/registry.ts: every auth/TLS mode of the real docker-registry, exercised
 // with the real skopeo (push a generated image, read it back byte-exact).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pushWithSkopeo, skopeoInspectRaw, skopeoListTags, writeImageLayout, type WrittenLayout } from "../support/images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+
+// bunfig's [test] timeout is not applied by this bun; these tests run real registries/skopeo/helm.
+setDefaultTimeout(60_000);
 
 let work: string;
 let layout: WrittenLayout;

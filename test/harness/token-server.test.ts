@@ -1,10 +1,13 @@
 // Self-tests of test/support/token-server.ts: GET (Basic/anonymous) and POST (OAuth2 password/refresh)
 // token flows, grants, and that the real docker-registry accepts (and expires) what it signs.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createPublicKey, verify, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { parseScope, startTokenServer, type TokenServer } from "../support/token-server.ts";
+
+// bunfig's [test] timeout is not applied by this bun; these tests run real registries/skopeo/helm.
+setDefaultTimeout(60_000);
 
 const decode = (jwt: string) => {
   const [h, c] = jwt.split(".");

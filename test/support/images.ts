@@ -397,15 +397,11 @@ export interface RunResult {
   stderr: string;
 }
 
-let authDir: string | undefined;
+/** skopeo never sees host credentials: auth file and DOCKER_CONFIG point at paths that do not exist
+ * (containers/image treats a missing auth file as empty; copy/inspect never write it). */
 function isolatedEnv(): NodeJS.ProcessEnv {
-  if (!authDir || !existsSync(authDir)) {
-    authDir = mkdtempSync(join(tmpdir(), "ka-skopeo-auth-"));
-    writeFileSync(join(authDir, "auth.json"), JSON.stringify({ auths: {} }));
-    writeFileSync(join(authDir, "config.json"), JSON.stringify({ auths: {} }));
-    process.on("exit", () => rmSync(authDir!, { recursive: true, force: true }));
-  }
-  return { ...process.env, REGISTRY_AUTH_FILE: join(authDir, "auth.json"), DOCKER_CONFIG: authDir };
+  const none = join(tmpdir(), `ka-skopeo-noauth-${process.pid}-does-not-exist`);
+  return { ...process.env, REGISTRY_AUTH_FILE: join(none, "auth.json"), DOCKER_CONFIG: none };
 }
 
 /** Run a command asynchronously; stdout as bytes, stderr as text. Never throws on exit code. */

@@ -87,6 +87,7 @@ export interface TestRegistry {
 }
 
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook() {
   if (exitHookInstalled) return;
@@ -95,6 +96,11 @@ function installExitHook() {
     for (const c of live) {
       try {
         c.kill("SIGKILL");
+      } catch {}
+    }
+    for (const d of liveDirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
       } catch {}
     }
   });
@@ -135,6 +141,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   installExitHook();
   const auth = opts.auth ?? "none";
   const dir = mkdtempSync(join(tmpdir(), "ka-registry-"));
+  if (!opts.keepData) liveDirs.add(dir);
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
   const logFile = join(dir, "registry.log");
@@ -243,6 +250,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   if (!child) {
     await tokenServer?.stop();
     if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
     throw new Error(`docker-registry did not start (${REGISTRY_BIN}): ${lastErr}`);
   }
 
@@ -277,6 +285,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       live.delete(proc);
       await tokenServer?.stop();
       if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
     },
   };
 }

@@ -107,6 +107,17 @@ export interface TokenServer {
   stop(): Promise<void>;
 }
 
+const liveDirs = new Set<string>();
+let hooked = false;
+function cleanupOnExit(dir: string) {
+  liveDirs.add(dir);
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", () => {
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 
 /** Parse a scope string `repository:name:pull,push` (name may contain ':' for ports? — not in repo names). */
@@ -167,6 +178,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   const checkService = opts.checkService ?? true;
 
   const dir = mkdtempSync(join(tmpdir(), "ka-token-"));
+  cleanupOnExit(dir);
   const keyFile = join(dir, "token.key");
   const certFile = join(dir, "token.crt");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2",
@@ -321,6 +333,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
     },
   };
 }
