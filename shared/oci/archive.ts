@@ -9,12 +9,14 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { NotFoundError, OciError, UnsupportedError } from "./errors.ts";
-import { MT } from "./media-types.ts";
+import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
+const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
+const LOOSE_TOTAL = 16 << 20; // …up to this much in total
 
 function blobName(digest: string): string {
   return `blobs/${digest.slice(0, digest.indexOf(":"))}/${digestHex(digest)}`;
@@ -85,7 +87,8 @@ export class OciArchiveWriter implements Store {
       await tar.addFile("index.json", ib.length, ib);
       for (const f of this.opts.extraFiles ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
       await tar.addDirectory("blobs/sha256");
-      for (const m of plan.manifests) {
+      // parents before children (the plan lists children first), so a reader can follow the graph from index.json
+      for (const m of [...plan.manifests].reverse()) {
         if (this.written.has(m.desc.digest) || !m.bytes) continue;
         verifyBytes(`manifest ${m.desc.digest}`, m.bytes, m.desc.digest, m.desc.size);
         await tar.addFile(blobName(m.desc.digest), m.bytes.byteLength, m.bytes);
@@ -171,6 +174,28 @@ export class OciArchiveWriter implements Store {
 
 // ------------------------------------------------------------------ reader
 
+function looksLikeManifest(bytes: Uint8Array): boolean {
+  if (bytes[0] !== 0x7b) return false;
+  try {
+    const j = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    return j?.schemaVersion === 2 && (Array.isArray(j.manifests) || !!j.config);
+  } catch {
+    return false;
+  }
+}
+
+/** Record what a manifest or index refers to: child manifests and configs (not layers). */
+function addChildren(graph: Map<string, "manifest" | "config">, bytes: Uint8Array): void {
+  let j: { manifests?: Descriptor[]; config?: Descriptor };
+  try {
+    j = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    return;
+  }
+  for (const d of j.manifests ?? []) if (d?.digest) graph.set(d.digest, isManifest(d.mediaType) ? "manifest" : graph.get(d.digest) ?? "config");
+  if (j.config?.digest && !graph.has(j.config.digest)) graph.set(j.config.digest, "config");
+}
+
 interface EntryLoc {
   offset: number;
   size: number;
@@ -234,24 +259,43 @@ export class OciArchiveReader implements Store {
     this.loadIndex();
   }
 
-  /** gzip: read the prefix of small entries; stop at the first big blob (kept pending for streamBlobs). */
+  /**
+   * gzip: read the graph prefix — oci-layout, index.json, other small metadata files, and the manifests and
+   * configs that index.json reaches — and stop at the first blob that is not part of it (kept pending for
+   * streamBlobs). Layers are never buffered, however small.
+   */
   private async openSequential(): Promise<void> {
     this.sequential = true;
     const gunzip = createGunzip();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     src.on("error", (e) => gunzip.destroy(e));
     this.iterator = readTar(src.pipe(gunzip));
+    const graph = new Map<string, "manifest" | "config">();
+    let loose = 0; // bytes of small blobs buffered before the graph named them (archives written in another order)
     for (;;) {
       const n = await this.iterator.next();
       if (n.done) break;
       const e = n.value;
       const name = checkEntry(e, this.path);
       if (!name) continue;
-      if (e.header.size > SMALL) {
-        this.pending = e;
-        break;
+      const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
+      if (m) {
+        const kind = graph.get(`${m[1]}:${m[2]}`);
+        const looseOk = !kind && e.header.size <= LOOSE_ENTRY && loose + e.header.size <= LOOSE_TOTAL;
+        if ((!kind && !looseOk) || e.header.size > SMALL) {
+          this.pending = e;
+          break;
+        }
+        const bytes = await e.bytes(SMALL);
+        this.small.set(name, bytes);
+        if (!kind) loose += bytes.length;
+        if (kind === "manifest" || (!kind && looksLikeManifest(bytes))) addChildren(graph, bytes);
+        continue;
       }
-      this.small.set(name, await e.bytes(SMALL));
+      if (e.header.size > SMALL) throw new OciError(`${this.path}: metadata entry ${name} is larger than ${SMALL} bytes`, "BAD_ARCHIVE");
+      const bytes = await e.bytes(SMALL);
+      this.small.set(name, bytes);
+      if (name === "index.json") addChildren(graph, bytes);
     }
     this.loadIndex();
   }
