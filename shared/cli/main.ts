@@ -14,7 +14,7 @@ type AnyCommand = CommandDef<any>;
  */
 const leadingStringFlags = ["n", "namespace", "o", "output", "kubeconfig", "context", "cluster", "user", "as", "as-group",
   "request-timeout", "registry-config", "ca-file", "username", "u", "concurrency", "platform", "platform-address", "platform-token", "clusters",
-  "dest-repo", "target-catalog-source", "target-chartrepo", "keyring", "registry", "dest-registry"];
+  "dest-repo", "target-catalog-source", "target-chartrepo", "keyring", "registry", "dest-registry", "as-uid", "certificate-authority"];
 
 /** Flags every command accepts, declared or not. */
 export const globalArgs = {
