@@ -109,7 +109,7 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
 async function usage(cmd: AnyCommand, name: string): Promise<string> {
   const meta = (await resolve(cmd.meta)) ?? {};
   let text = await renderUsage({ ...cmd, meta: { ...meta, name } });
-  text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  text = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trimEnd()).join("\n");
   const examples = (meta as any).examples as string[] | undefined;
   if (examples?.length) text += `\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}\n`;
   return text.endsWith("\n") ? text : text + "\n";
