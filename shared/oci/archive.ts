@@ -309,11 +309,16 @@ export class OciArchiveReader implements Store {
 
   /** A small non-blob file of the archive (e.g. a metadata file written with extraFiles); undefined if absent. */
   async readFile(name: string, limit = SMALL): Promise<Buffer | undefined> {
+    if (!this.small.has(name) && !this.entries.has(name)) return undefined;
+    return this.readEntry(name, limit, `${name} in ${this.name} is larger than ${limit} bytes`);
+  }
+
+  /** An entry's bytes, from memory or by a positioned read (small entries only). */
+  private async readEntry(name: string, limit: number, tooBig: string): Promise<Buffer> {
     const mem = this.small.get(name);
     if (mem) return mem;
-    const loc = this.entries.get(name);
-    if (!loc) return undefined;
-    if (loc.size > limit) throw new OciError(`${name} in ${this.name} is larger than ${limit} bytes`, "BAD_ARCHIVE");
+    const loc = this.entries.get(name)!;
+    if (loc.size > limit) throw new OciError(tooBig, "BAD_ARCHIVE");
     const fh = await open(this.path, "r");
     try {
       const b = Buffer.alloc(loc.size);
@@ -371,19 +376,8 @@ export class OciArchiveReader implements Store {
 
   private async readSmall(digest: string): Promise<Buffer> {
     const name = blobName(digest);
-    const mem = this.small.get(name);
-    if (mem) return mem;
-    const loc = this.entries.get(name);
-    if (!loc) throw new NotFoundError(`${digest} in ${this.name}${this.sequential ? " (compressed archives must list manifests before large blobs)" : ""}`);
-    if (loc.size > SMALL) throw new OciError(`${digest} in ${this.name} is too large to be a manifest`, "BAD_ARCHIVE");
-    const fh = await open(this.path, "r");
-    try {
-      const b = Buffer.alloc(loc.size);
-      await fh.read(b, 0, loc.size, loc.offset);
-      return b;
-    } finally {
-      await fh.close();
-    }
+    if (!this.small.has(name) && !this.entries.has(name)) throw new NotFoundError(`${digest} in ${this.name}${this.sequential ? " (compressed archives must list manifests before large blobs)" : ""}`);
+    return this.readEntry(name, SMALL, `${digest} in ${this.name} is too large to be a manifest`);
   }
 
   async fetchManifest(desc: Descriptor): Promise<Uint8Array> {
