@@ -12,6 +12,7 @@
 //   The name keeps Helm's rule: the install dir is the archive name up to "-<digit>" (helm-addon-push).
 // Archives contain only regular files and directories (krew and Helm refuse links), modes set explicitly,
 // mtimes = SOURCE_DATE_EPOCH / commit time, streamed (TarWriter/ZipWriter → gzip → sha256 → temp file → rename).
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -183,6 +184,40 @@ export async function packageAll(o: { plugins?: PluginName[]; targets?: Target[]
     for (const plugin of o.plugins ?? PLUGIN_NAMES) out.push(await packagePlugin({ plugin, target, binDir: o.binDir, outDir: o.outDir, version, mtime, level: o.level, log: o.log }));
   }
   return out;
+}
+
+/**
+ * The provenance message Helm 4 checks for a plugin tarball (internal/plugin/verify.go via pkg/provenance):
+ * a YAML head, "...", then `files:` mapping the tarball's file name to `sha256:<hex>`.
+ */
+export function helmProvMessage(archive: string, sha256: string, version: string): string {
+  return `name: addon-push\nversion: ${version.replace(/^v/, "")}\n\n...\nfiles:\n  ${basename(archive)}: sha256:${sha256}\n`;
+}
+
+export interface SignOptions {
+  /** gpg key id, fingerprint or user id */
+  key: string;
+  /** GNUPGHOME (default: gpg's) */
+  gnupgHome?: string;
+  /** file holding the key's passphrase (gpg --pinentry-mode loopback) */
+  passphraseFile?: string;
+}
+
+/**
+ * Write `<archive>.prov` for Helm 4's default `helm plugin install` verification: the message above,
+ * clearsigned by gpg with SHA-256. Users verify with `--keyring <exported public keyring>`.
+ */
+export function signHelmArchive(archive: string, sha256: string, version: string, o: SignOptions): string {
+  const prov = `${archive}.prov`;
+  const tmp = `${prov}.tmp-${process.pid}`;
+  const args = ["--batch", "--yes", "--armor", "--digest-algo", "SHA256", "--local-user", o.key, ...(o.passphraseFile ? ["--pinentry-mode", "loopback", "--passphrase-file", o.passphraseFile] : []), "--clearsign", "--output", tmp];
+  const r = spawnSync("gpg", args, { input: helmProvMessage(archive, sha256, version), encoding: "utf8", env: { ...process.env, ...(o.gnupgHome ? { GNUPGHOME: o.gnupgHome } : {}) } });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`gpg --clearsign for ${basename(prov)} failed: ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
+  }
+  renameSync(tmp, prov);
+  return prov;
 }
 
 /** SHA256SUMS for a set of archives (sorted by name). */

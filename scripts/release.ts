@@ -5,7 +5,8 @@
 //   bun scripts/release.ts --base-url https://github.com/ORG/REPO/releases/download/v0.1.0 --out dist
 //   bun scripts/release.ts --target linux-x64   a partial release (krew manifests list only built platforms)
 //
-// Output: dist/bin/<target>/<binary>, dist/release/<archive> + <archive>.sha256 + SHA256SUMS,
+// Output: dist/bin/<target>/<binary>, dist/release/<archive> + <archive>.sha256 + SHA256SUMS (+ <archive>.prov
+// for the Helm plugin archives with --sign-key: Helm 4 verifies plugin tarballs by default),
 // dist/krew/<name>.yaml (validated). Upload dist/release/* to the release; the krew manifests reference
 // them under --base-url (default <homepage>/releases/download/v<version>).
 //
@@ -19,7 +20,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildAll, gitCommit, parseSelection, PLUGIN_NAMES, projectVersion, ROOT, targetInfo, TARGETS, type BuildResult, type PluginName, type Target } from "./build.ts";
 import { renderKrewManifests } from "./krew.ts";
-import { packageAll, sha256sums, type PackageResult } from "./package.ts";
+import { packageAll, sha256sums, signHelmArchive, type PackageResult, type SignOptions } from "./package.ts";
 
 function onPath(cmd: string): boolean {
   return spawnSync(cmd, ["--version"], { stdio: "ignore" }).error === undefined;
@@ -49,10 +50,11 @@ export interface ReleaseResult {
   builds: BuildResult[];
   archives: PackageResult[];
   manifests: string[];
+  provs: string[];
   unsignedDarwin: string[];
 }
 
-export async function release(o: { outDir: string; plugins?: PluginName[]; targets?: Target[]; baseUrl?: string; level?: number; log?: (l: string) => void }): Promise<ReleaseResult> {
+export async function release(o: { outDir: string; plugins?: PluginName[]; targets?: Target[]; baseUrl?: string; level?: number; sign?: SignOptions; log?: (l: string) => void }): Promise<ReleaseResult> {
   const log = o.log ?? (() => {});
   const version = projectVersion();
   const commit = gitCommit();
@@ -71,6 +73,10 @@ export async function release(o: { outDir: string; plugins?: PluginName[]; targe
   }
   if (unsignedDarwin.length) log(`warning: no rcodesign/codesign on PATH: ${unsignedDarwin.length} darwin binaries keep Bun's ad-hoc signature (darwin-x64's is known to be invalid with Bun 1.4.4); re-sign before publishing`);
   const archives = await packageAll({ plugins: o.plugins, targets, binDir, outDir: releaseDir, version, level: o.level, log });
+  const provs: string[] = [];
+  if (o.sign) for (const a of archives) if (a.plugin === "helm-addon-push") provs.push(signHelmArchive(a.file, a.sha256, version, o.sign));
+  if (provs.length) log(`signed ${provs.length} Helm plugin archives (.prov) with gpg key ${o.sign!.key}`);
+  else if (archives.some((a) => a.plugin === "helm-addon-push")) log("warning: Helm plugin archives are unsigned (no --sign-key): Helm 4 users must pass --verify=false");
   mkdirSync(releaseDir, { recursive: true });
   writeFileSync(join(releaseDir, "SHA256SUMS.tmp"), sha256sums(archives));
   renameSync(join(releaseDir, "SHA256SUMS.tmp"), join(releaseDir, "SHA256SUMS"));
@@ -78,7 +84,7 @@ export async function release(o: { outDir: string; plugins?: PluginName[]; targe
   const manifests = kubectlPlugins.length
     ? renderKrewManifests({ releaseDir, outDir: krewDir, version, baseUrl: o.baseUrl, names: kubectlPlugins, allowMissing: targets.length < TARGETS.length, log })
     : [];
-  return { version, commit, builds, archives, manifests, unsignedDarwin };
+  return { version, commit, builds, archives, manifests, provs, unsignedDarwin };
 }
 
 /** A size table: binary and archive bytes per plugin and target. */
@@ -101,12 +107,14 @@ if (import.meta.main) {
         target: { type: "string", multiple: true },
         out: { type: "string" },
         "base-url": { type: "string" },
+        "sign-key": { type: "string" },
+        "passphrase-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
     });
     if (values.help) {
-      console.log("usage: bun scripts/release.ts [--plugin NAME[,NAME]|all] [--target TARGET[,TARGET]|all] [--out dist] [--base-url URL]");
+      console.log("usage: bun scripts/release.ts [--plugin NAME[,NAME]|all] [--target TARGET[,TARGET]|all] [--out dist] [--base-url URL] [--sign-key GPG_KEY [--passphrase-file FILE]]");
       process.exit(0);
     }
     const started = performance.now();
@@ -115,6 +123,7 @@ if (import.meta.main) {
       plugins: parseSelection(values.plugin, PLUGIN_NAMES, "plugin", PLUGIN_NAMES) as PluginName[],
       targets: parseSelection(values.target, TARGETS, "target", [...TARGETS]) as Target[],
       baseUrl: values["base-url"],
+      sign: values["sign-key"] ? { key: values["sign-key"], passphraseFile: values["passphrase-file"] } : undefined,
       log: (l) => console.error(l),
     });
     console.log(sizeTable(r));

@@ -32,7 +32,7 @@ async function download(uri: string, to: string): Promise<string> {
   const res = await fetch(uri);
   if (!res.ok || !res.body) throw new KrewInstallError(`download ${uri}: HTTP ${res.status}`);
   const hash = createHash("sha256");
-  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  const body = Readable.fromWeb(res.body as unknown as import("node:stream/web").ReadableStream<Uint8Array>);
   body.on("data", (c: Buffer) => hash.update(c));
   await pipeline(body, createWriteStream(to));
   return hash.digest("hex");

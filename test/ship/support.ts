@@ -99,8 +99,18 @@ export interface FileServer {
   stop(): Promise<void>;
 }
 
-/** Serve the files of `dir` over plain HTTP on 127.0.0.1 (GET/HEAD, 404 for anything else). */
-export async function serveDir(dir: string): Promise<FileServer> {
+function contentTypeOf(file: string): string {
+  if (/\.(tar\.gz|tgz)$/.test(file)) return "application/gzip";
+  if (file.endsWith(".zip")) return "application/zip";
+  if (/\.(prov|sha256|yaml)$/.test(file)) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+/**
+ * Serve the files of `dir` over plain HTTP on 127.0.0.1 (GET/HEAD, 404 for anything else), with a content type
+ * from the extension (application/gzip for .tar.gz) unless `contentType` forces one for every file.
+ */
+export async function serveDir(dir: string, opts: { contentType?: string } = {}): Promise<FileServer> {
   const port = await freePort();
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -116,7 +126,7 @@ export async function serveDir(dir: string): Promise<FileServer> {
       res.writeHead(404).end("not found\n");
       return;
     }
-    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(size) });
+    res.writeHead(200, { "content-type": opts.contentType ?? contentTypeOf(file), "content-length": String(size) });
     if (req.method === "HEAD") return void res.end();
     createReadStream(file).pipe(res);
   });
