@@ -2,10 +2,9 @@
 // ORAS-shaped pushes, package metadata. Layers from files are streamed; blobs are uploaded before the manifest.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createClient, openTarget, type RegistryOptions } from "./client.ts";
-import { sha256 } from "./digest.ts";
+import { fileDigest, sha256 } from "./digest.ts";
 import { MT } from "./media-types.ts";
 import type { Store } from "./store.ts";
 import type { Descriptor, ImageManifest } from "./types.ts";
@@ -25,16 +24,6 @@ export interface ArtifactSpec {
   annotations?: Record<string, string>;
   artifactType?: string;
   subject?: Descriptor;
-}
-
-async function fileDigest(file: string): Promise<{ digest: string; size: number }> {
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { digest: `sha256:${h.digest("hex")}`, size };
 }
 
 /** Build the manifest and push blobs + manifest into a store; tags point at it only at the end. */

@@ -1,5 +1,6 @@
 // Digests: parse/validate, hash bytes, and a verifying pass-through stream (size + digest checked at the end).
 import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import { DigestMismatchError, OciError, SizeMismatchError } from "./errors.ts";
 
@@ -62,4 +63,15 @@ export class VerifyStream extends Transform {
     if (actual !== this.digest) return cb(new DigestMismatchError(this.what, this.digest, actual));
     cb();
   }
+}
+
+/** Digest and size of a file, streamed (constant memory). */
+export async function fileDigest(file: string, algorithm = "sha256"): Promise<{ digest: string; size: number }> {
+  const h = createHash(algorithm);
+  let size = 0;
+  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    h.update(c as Buffer);
+    size += (c as Buffer).length;
+  }
+  return { digest: `${algorithm}:${h.digest("hex")}`, size };
 }

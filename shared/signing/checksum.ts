@@ -1,7 +1,6 @@
 // Checksum files next to artifacts: `sha256sum` format ("<hex>  <name>", "<hex> *<name>", several lines) or a
 // bare hash. Files are hashed as streams (constant memory, multi-GB safe).
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { fileDigest } from "../oci/digest.ts";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 
@@ -16,9 +15,8 @@ export type HashAlgorithm = "sha256" | "sha512";
 
 /** Hash a file as a stream; returns lower-case hex. */
 export async function hashFile(file: string, algorithm: HashAlgorithm = "sha256"): Promise<string> {
-  const h = createHash(algorithm);
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-  return h.digest("hex");
+  const { digest } = await fileDigest(file, algorithm);
+  return digest.slice(algorithm.length + 1);
 }
 
 const HEX_LEN: Record<HashAlgorithm, number> = { sha256: 64, sha512: 128 };

@@ -152,14 +152,5 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
   };
 }
 
-/** sha256 and size of an existing file (streamed). */
-export async function fileDigest(file: string): Promise<{ digest: string; size: number }> {
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { digest: `sha256:${h.digest("hex")}`, size };
-}
+export { fileDigest } from "../../../shared/oci/digest.ts";
 
