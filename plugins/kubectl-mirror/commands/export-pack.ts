@@ -9,6 +9,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { exportPlan, parseSize } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
+import { quietFromArgs } from "../lib/mirror-args.ts";
 import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
 import { itemsTable } from "../lib/report.ts";
@@ -50,7 +51,7 @@ export default defineCommand({
         artifacts: packs.map((p) => p.artifact),
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
-      const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: !!args.quiet });
+      const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
       const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined });
       let report;
       try {

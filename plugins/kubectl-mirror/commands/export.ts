@@ -9,6 +9,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
+import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 
 export const archiveOutArgs = {
@@ -46,7 +47,7 @@ export default defineCommand({
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz)");
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
-    const progress = createProgress({ total: input.charts.length + input.images.length, quiet: !!args.quiet });
+    const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
     const report = await runExport(input, {
       output: out,
       gzip: args.gzip ? true : undefined,

@@ -9,6 +9,7 @@ import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
 import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 
 export default defineCommand({
@@ -39,7 +40,7 @@ export default defineCommand({
     const cf = args["cred-file"] ? await readCredFile(String(args["cred-file"])) : undefined;
     let registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), cf ? credFileProvider(cf) : undefined);
     registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
-    const progress = createProgress({ total: 0, quiet: !!args.quiet });
+    const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
     const s = report.summary;

@@ -6,6 +6,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
 
@@ -37,7 +38,7 @@ export default defineCommand({
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const total = input.charts.length + input.images.length;
-    const progress = createProgress({ total, quiet: !!args.quiet });
+    const progress = createProgress({ total, quiet: quietFromArgs(args) });
     const report = await runSync(input, {
       ...dest,
       registry: reg,

@@ -137,3 +137,8 @@ export async function withDestinationSecret(args: Args, rawArgs: string[], regis
   const cred = await credentialsFromSecret(kube, spec, host);
   return withCredentials(registry, destinationProvider(host, cred));
 }
+
+/** -q/--quiet (a global flag: citty leaves it under its own spelling). */
+export function quietFromArgs(args: Args): boolean {
+  return !!(args.quiet || args.q);
+}

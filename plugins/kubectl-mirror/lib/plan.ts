@@ -4,13 +4,13 @@
 // chart, pack or image — moves through the same copy engine.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
 import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, walkChartDir, readChartArchive, type ChartMetadata } from "../../../shared/helm/chart.ts";
-import { discoverImages, type DiscoverOptions, type RenderInfo } from "../../../shared/helm/discover.ts";
+import { discoverImages, type DiscoverOptions, type DiscoveryResult, type RenderInfo } from "../../../shared/helm/discover.ts";
 import { normalizeImage } from "../../../shared/helm/image-ref.ts";
 import { gunzipFile, readTar, writeStreamToFile } from "../../../shared/helm/tar.ts";
 import { pushArtifactTo, type ArtifactSpec } from "../../../shared/oci/artifact.ts";
@@ -128,6 +128,56 @@ async function packDir(dir: string, out: string): Promise<string> {
   return file;
 }
 
+// ---------------------------------------------------------------- discovery cache
+// Rendering (helm version + helm template) dominates a warm sync. The result depends only on the chart bytes,
+// the values/flags and helm, so it is cached under $KUBE_AIRGAP_CACHE_DIR (default $XDG_CACHE_HOME/kube-airgap
+// or ~/.cache/kube-airgap)/discovery/<sha256 of all inputs>.json. KUBE_AIRGAP_NO_CACHE=1 turns it off.
+
+export function cacheDir(env: Record<string, string | undefined> = process.env): string | undefined {
+  if (env.KUBE_AIRGAP_NO_CACHE === "1" || env.KUBE_AIRGAP_NO_CACHE === "true") return undefined;
+  if (env.KUBE_AIRGAP_CACHE_DIR) return env.KUBE_AIRGAP_CACHE_DIR;
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
+  return base ? join(base, "kube-airgap") : undefined;
+}
+
+async function fileDigestOrMissing(p: string): Promise<string> {
+  return sha256File(p).catch(() => "missing");
+}
+
+async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: () => Promise<DiscoveryResult>): Promise<DiscoveryResult> {
+  const dir = cacheDir();
+  if (!dir) return run();
+  const env = o.env ?? process.env;
+  const helmBin = o.helm === false ? false : o.helm || env.HELM_BIN || "helm";
+  const helmId = typeof helmBin === "string" && helmBin.includes("/") ? `${helmBin}@${(await stat(helmBin).catch(() => undefined))?.mtimeMs ?? 0}` : helmBin;
+  const key = createHash("sha256")
+    .update(JSON.stringify({
+      v: 1,
+      contentDigest,
+      helm: helmId,
+      path: typeof helmBin === "string" && !helmBin.includes("/") ? env.PATH : undefined,
+      releaseName: o.releaseName, namespace: o.namespace, set: o.set, setString: o.setString, setJson: o.setJson,
+      values: await Promise.all((o.valuesFiles ?? []).map(fileDigestOrMissing)),
+      kubeVersion: o.kubeVersion, apiVersions: o.apiVersions, skipTests: o.skipTests, extra: o.extraImages, exclude: o.excludeImages,
+    }))
+    .digest("hex");
+  const file = join(dir, "discovery", `${key}.json`);
+  const hit = await readFile(file, "utf8").then((t) => JSON.parse(t) as DiscoveryResult).catch(() => undefined);
+  if (hit?.images) return hit;
+  const result = await run();
+  // only successful renders are worth keeping (a failed/missing helm may be fixed next time)
+  if (result.render.rendered || o.helm === false) {
+    try {
+      await mkdir(join(dir, "discovery"), { recursive: true });
+      await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify(result));
+      await rename(`${file}.${process.pid}.tmp`, file);
+    } catch {
+      // a read-only cache is not an error
+    }
+  }
+  return result;
+}
+
 function uniqueSorted(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort();
 }
@@ -157,7 +207,9 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       const chart = await loadChart(c.request);
       loaded.push(chart);
       const archive = chart.archive ?? (await packDir(chart.dir, await mkdtemp(join(work, `pack-${i}-`))));
-      const result = await discoverImages({ ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] });
+      const dopts = { ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] };
+      const contentDigest = await sha256File(archive);
+      const result = await cachedDiscovery(contentDigest, dopts, () => discoverImages(dopts));
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
       const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;
@@ -176,7 +228,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
         tag,
         repository,
         source: chart.source.url ?? chart.source.ref,
-        contentDigest: await sha256File(archive),
+        contentDigest,
         digest: pushed.digest,
         images: result.images.map((x) => x.image),
         render: result.render,

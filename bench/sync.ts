@@ -1,0 +1,108 @@
+#!/usr/bin/env bun
+// Benchmark: `kubectl mirror sync` of a chart with N images (from a local HTTP chart repo, rendered with real
+// helm, chart pushed as a Helm OCI artifact) versus `skopeo sync` copying the same N images (no chart work).
+//   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C]
+// Cold: into empty registries; warm: the same again onto the complete targets. Rounds alternate who goes
+// first; medians of whole-process wall times and the ratio ours/skopeo are printed.
+// Targets (issue 8): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pushArtifact } from "../shared/oci/artifact.ts";
+import { createClient } from "../shared/oci/client.ts";
+import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+import { startChartRepo } from "../test/support/chart-repo.ts";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const N = arg("images", 10);
+const ROUNDS = arg("rounds", 3);
+const BASE_MIB = arg("base-mib", 16);
+const OWN_MIB = arg("own-mib", 4);
+const CONC = arg("concurrency", 0);
+const ROOT = join(import.meta.dir, "..");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+const HELM = join(ROOT, ".tools/helm3/helm");
+const tmp = mkdtempSync(join(tmpdir(), "ka-bench-sync-"));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Wall time of a whole process (async: the chart repo server lives in this process). */
+function timed(cmd: string[], env: Record<string, string> = {}): Promise<number> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    c.stderr.on("data", (d) => (err += d));
+    c.on("error", reject);
+    c.on("close", (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`${cmd.join(" ")} failed:\n${err.slice(-2000)}`))));
+  });
+}
+
+/** A chart whose Deployment runs N containers, images from values (registry/repository/tag maps). */
+function makeChart(src: string): string {
+  const dir = join(tmp, "chart", "bench");
+  mkdirSync(join(dir, "templates"), { recursive: true });
+  writeFileSync(join(dir, "Chart.yaml"), "apiVersion: v2\nname: bench\nversion: 1.0.0\nappVersion: \"1.0\"\n");
+  writeFileSync(join(dir, "values.yaml"), `images:\n${Array.from({ length: N }, (_, i) => `  - registry: ${src}\n    repository: bench/app${i}\n    tag: v1\n`).join("")}`);
+  writeFileSync(
+    join(dir, "templates", "deployment.yaml"),
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  selector:\n    matchLabels: {app: bench}\n  template:\n    metadata:\n      labels: {app: bench}\n    spec:\n      containers:\n{{- range $i, $img := .Values.images }}\n        - name: c{{ $i }}\n          image: "{{ $img.registry }}/{{ $img.repository }}:{{ $img.tag }}"\n{{- end }}\n`,
+  );
+  const out = join(tmp, "dist");
+  const r = spawnSync(HELM, ["package", dir, "--destination", out], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`helm package: ${r.stderr}`);
+  return join(out, "bench-1.0.0.tgz");
+}
+
+async function main() {
+  const src = await startRegistry();
+  const regs: TestRegistry[] = [src];
+  const repo = await startChartRepo({ charts: [] });
+  try {
+    console.error(`creating ${N} images (shared ${BASE_MIB} MiB base + own ${OWN_MIB} MiB layer) in ${src.host}`);
+    const client = createClient({ plainHttp: true });
+    const base = randomBytes(BASE_MIB << 20);
+    for (let i = 0; i < N; i++) {
+      await pushArtifact(`${src.host}/bench/app${i}:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", i })) }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: base }, { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: randomBytes(OWN_MIB << 20) }] }, { client });
+    }
+    client.transport.close();
+    repo.add(makeChart(src.host));
+    const env = { HELM_BIN: HELM, HELM_CACHE_HOME: join(tmp, "h/cache"), HELM_CONFIG_HOME: join(tmp, "h/config"), HELM_DATA_HOME: join(tmp, "h/data") };
+    const cold = { ours: [] as number[], skopeo: [] as number[] };
+    const warm = { ours: [] as number[], skopeo: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      regs.push(a, b);
+      const yaml = join(tmp, `sync-${round}.yaml`);
+      writeFileSync(yaml, `${src.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: N }, (_, i) => `    bench/app${i}: ["v1"]`).join("\n")}\n`);
+      const ours = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts"), "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : [])];
+      const sk = ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, b.host];
+      const order = round % 2 ? ["skopeo", "ours"] : ["ours", "skopeo"];
+      // cold: empty target AND an empty discovery cache; warm: both filled by the cold run
+      const cache = { ...env, KUBE_AIRGAP_CACHE_DIR: join(tmp, `cache-${round}`) };
+      for (const who of order) (who === "ours" ? cold.ours : cold.skopeo).push(await (who === "ours" ? timed(ours, cache) : timed(sk)));
+      for (const who of order) (who === "ours" ? warm.ours : warm.skopeo).push(await (who === "ours" ? timed(ours, cache) : timed(sk)));
+      // the same image content landed on both sides
+      const d1 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${a.host}/images/bench/app0:v1`]).stdout;
+      const d2 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${b.host}/app0:v1`]).stdout;
+      if (!d1.length || !d1.equals(d2)) throw new Error("ours and skopeo produced different manifests");
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
+      const r = median(x.ours) / median(x.skopeo);
+      console.log(`${name.padEnd(6)} sync ${median(x.ours).toFixed(2)}s  skopeo ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
+    };
+    console.log(`\nchart with ${N} images (${BASE_MIB} MiB shared + ${OWN_MIB} MiB own each), ${ROUNDS} rounds, median wall time of whole processes`);
+    row("cold", cold, 0.6);
+    row("warm", warm, 1.5);
+  } finally {
+    await repo.stop();
+    await Promise.all(regs.map((r) => r.stop()));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+await main();
