@@ -44,7 +44,7 @@ export default defineCommand({
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
     const s = report.summary;
-    logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
   },
