@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // Benchmark: `kubectl mirror sync` of a chart with N images (from a local HTTP chart repo, rendered with real
 // helm, chart pushed as a Helm OCI artifact) versus `skopeo sync` copying the same N images (no chart work).
-//   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C]
+//   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C] [--exclude-extras]
 // Cold: into empty registries; warm: the same again onto the complete targets. Rounds alternate who goes
 // first; medians of whole-process wall times and the ratio ours/skopeo are printed.
 // Targets (issue 8): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×.
@@ -79,7 +79,7 @@ async function main() {
       regs.push(a, b);
       const yaml = join(tmp, `sync-${round}.yaml`);
       writeFileSync(yaml, `${src.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: N }, (_, i) => `    bench/app${i}: ["v1"]`).join("\n")}\n`);
-      const ours = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts"), "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : [])];
+      const ours = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts"), "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : []), ...(process.argv.includes("--exclude-extras") ? ["--exclude-extras"] : [])];
       const sk = ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, b.host];
       const order = round % 2 ? ["skopeo", "ours"] : ["ours", "skopeo"];
       // cold: empty target AND an empty discovery cache; warm: both filled by the cold run
