@@ -74,7 +74,8 @@ async function main() {
       return { plugin: p, binaryBytes: statSync(bin).size, archiveBytes: arc && existsSync(arc) ? statSync(arc).size : null };
     });
     // kubectl dispatch: a PATH with only kubectl-<name> links, like krew's bin dir
-    const pathDir = join(tmp ?? mkdtempSync(join(tmpdir(), "ka-bench-path-")), "path");
+    tmp ??= mkdtempSync(join(tmpdir(), "ka-bench-path-"));
+    const pathDir = join(tmp, "path");
     mkdirSync(pathDir, { recursive: true });
     for (const p of ["kubectl-mirror", "kubectl-violet"] as const) {
       const link = join(pathDir, p);

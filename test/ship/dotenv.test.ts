@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { buildArgs, buildPlugin, type BuildResult } from "../../scripts/build.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
-import { run, shipBuild, tempDir, type ShipBuild } from "./support.ts";
+import { removeShipBuild, run, shipBuild, tempDir, type ShipBuild } from "./support.ts";
 
 setDefaultTimeout(120_000);
 
@@ -37,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  removeShipBuild();
 });
 
 const env = () => ({ HOME: home, PATH: "/usr/bin:/bin" });

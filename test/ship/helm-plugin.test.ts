@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { signHelmArchive } from "../../scripts/package.ts";
-import { ROOT, run, serveDir, shipBuild, tempDir, TOOLS, type FileServer, type RunResult, type ShipBuild } from "./support.ts";
+import { removeShipBuild, ROOT, run, serveDir, shipBuild, tempDir, TOOLS, type FileServer, type RunResult, type ShipBuild } from "./support.ts";
 
 setDefaultTimeout(120_000);
 
@@ -73,6 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([unsigned?.stop(), octet?.stop(), signed?.stop(), badSigned?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
+  removeShipBuild();
 });
 
 test("the archive holds plugin.yaml (release version), the launcher and bin/helm-addon-push (0755), LICENSE", async () => {

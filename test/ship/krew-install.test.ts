@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { PLUGINS, type PluginName } from "../../scripts/build.ts";
 import { matchPlatform, renderKrewManifests, type KrewManifest } from "../../scripts/krew.ts";
 import { krewInstall, type KrewInstall } from "./krew-like.ts";
-import { run, serveDir, shipBuild, tempDir, TOOLS, type FileServer, type ShipBuild } from "./support.ts";
+import { removeShipBuild, run, serveDir, shipBuild, tempDir, TOOLS, type FileServer, type ShipBuild } from "./support.ts";
 
 setDefaultTimeout(120_000);
 
@@ -35,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  removeShipBuild();
 });
 
 function sha256(file: string): string {

@@ -1,7 +1,7 @@
 // Shared by the test/ship files: one build of every plugin for this machine (scripts/build.ts, the release
 // flags) packaged like a release (scripts/package.ts), a loopback HTTP server for the archives, and a runner.
-// The build is memoised per test process, so the ship suite compiles each plugin once; the temp dir is removed
-// when the process exits (removeShipBuild() in an afterAll removes it earlier).
+// The build is memoised until removeShipBuild(), which each file that uses it calls in afterAll (bun test fires
+// no process exit hooks, so the next file builds again: ~10 s).
 import { spawn } from "node:child_process";
 import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -34,10 +34,6 @@ export interface ShipBuild {
 
 let shared: Promise<ShipBuild> | undefined;
 let sharedDir: string | undefined;
-
-process.on("exit", () => {
-  if (sharedDir) rmSync(sharedDir, { recursive: true, force: true });
-});
 
 /** Build and package all four plugins for the host target once per process (gzip level 1 to save time). */
 export function shipBuild(): Promise<ShipBuild> {
