@@ -7,7 +7,7 @@
 //   kubectl mirror copy oci-archive:FILE …       → a second, air-gapped registry
 // and shows what landed with skopeo. Later plugins add their own demo steps (scripts/demo-*.ts).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
@@ -60,10 +60,13 @@ try {
     console.log(`${reg.host}/${repo}: ${(await skopeoListTags(`${reg.host}/${repo}`, reg.skopeo)).join(", ")}`);
   }
 
-  const more = join(ROOT, "scripts", "demo-mirror.ts");
-  if (existsSync(more)) {
-    const { demoMirror } = await import(more);
-    await demoMirror({ upstream, mirror, airgap, tmp, log: say });
+  say("kubectl mirror sync and export → push of a chart with every image it uses");
+  const { demoMirror, setupDemoMirror } = await import("./demo-mirror.ts");
+  const env = await setupDemoMirror();
+  try {
+    await demoMirror(say, env.inputs);
+  } finally {
+    await env.stop();
   }
   say("done");
 } finally {

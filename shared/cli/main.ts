@@ -96,7 +96,9 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
     checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
     // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
-    await runCommand(leaf.subCommands ? { ...leaf, subCommands: undefined } : leaf, { rawArgs: rest });
+    // global flags (--debug, -q) parse in every command; the leaf runs itself, so hide its subcommands from
+    // citty, which would take a positional for a command name
+    await runCommand({ ...leaf, args: { ...globalArgs, ...args }, subCommands: undefined }, { rawArgs: rest });
     process.exit(0);
   } catch (err) {
     const msg = redact(formatError(err));

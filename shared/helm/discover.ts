@@ -202,12 +202,6 @@ async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collecto
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };
-  try {
-    info.helmVersion = await helmVersion(found.bin);
-  } catch (e) {
-    info.skipped = (e as Error).message;
-    return info;
-  }
   const args = ["template", opts.releaseName || tree.meta.name, opts.chartDir, "--namespace", opts.namespace || "default"];
   for (const f of opts.valuesFiles ?? []) args.push("--values", f);
   for (const s of opts.setJson ?? []) args.push("--set-json", s);
@@ -216,7 +210,16 @@ async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collecto
   if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
   for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
   if (opts.skipTests) args.push("--skip-tests");
-  const r = await runHelm(found.bin, args, { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
+  // ask the version while rendering (two helm processes at once, not one after the other)
+  const [ver, r] = await Promise.all([
+    helmVersion(found.bin).then((v) => ({ v }), (e: Error) => ({ e })),
+    runHelm(found.bin, args, { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 }),
+  ]);
+  if ("e" in ver) {
+    info.skipped = ver.e.message;
+    return info;
+  }
+  info.helmVersion = ver.v;
   if (r.code !== 0) {
     info.error = lastLine(r.stderr) || `helm template exited with ${r.code}`;
     warnings.push(`helm template failed, using static sources only: ${info.error}`);

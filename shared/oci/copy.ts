@@ -249,32 +249,40 @@ export class CopyEngine {
   }
 
   private async planExtras(job: CopyJob, root: Descriptor, p: JobPlan, seen: Set<string>): Promise<void> {
-    // cosign tag convention
-    for (const suffix of ["sig", "att", "sbom"]) {
-      const tag = `${root.digest.replace(":", "-")}.${suffix}`;
-      try {
-        const d = await job.src.resolve(tag);
-        const b = await job.src.fetchManifest(d);
-        await this.walk(job.src, d, b, p, seen);
-        p.roots.push({ desc: d, bytes: b, tags: [tag] });
-        p.result.extras.push(tag);
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) this.warn(p, `could not read ${tag}: ${(e as Error).message}`);
-      }
+    // cosign tag convention and OCI referrers (API or tag-schema fallback), looked up together
+    const tags = ["sig", "att", "sbom"].map((suffix) => `${root.digest.replace(":", "-")}.${suffix}`);
+    const [found, refs] = await Promise.all([
+      Promise.all(
+        tags.map(async (tag) => {
+          try {
+            const d = await job.src.resolve(tag);
+            return { tag, d, b: await job.src.fetchManifest(d) };
+          } catch (e) {
+            if (!(e instanceof NotFoundError)) this.warn(p, `could not read ${tag}: ${(e as Error).message}`);
+            return undefined;
+          }
+        }),
+      ),
+      job.src.referrers
+        ? job.src.referrers(root).catch((e) => {
+            this.warn(p, `could not list referrers: ${(e as Error).message}`);
+            return [] as Descriptor[];
+          })
+        : Promise.resolve([] as Descriptor[]),
+    ]);
+    for (const f of found) {
+      if (!f) continue;
+      await this.walk(job.src, f.d, f.b, p, seen);
+      p.roots.push({ desc: f.d, bytes: f.b, tags: [f.tag] });
+      p.result.extras.push(f.tag);
     }
-    // OCI referrers (API or tag-schema fallback)
-    if (!job.src.referrers) return;
-    let refs: Descriptor[] = [];
-    try {
-      refs = await job.src.referrers(root);
-    } catch (e) {
-      this.warn(p, `could not list referrers: ${(e as Error).message}`);
-    }
-    for (const r of refs) {
+    const fresh = refs.filter((r) => !seen.has(r.digest));
+    const bodies = await Promise.all(fresh.map((r) => job.src.fetchManifest(r)));
+    for (let i = 0; i < fresh.length; i++) {
+      const r = fresh[i]!;
       if (seen.has(r.digest)) continue;
-      const b = await job.src.fetchManifest(r);
-      await this.walk(job.src, r, b, p, seen);
-      p.roots.push({ desc: { mediaType: r.mediaType, digest: r.digest, size: r.size }, bytes: b, tags: [], subject: root });
+      await this.walk(job.src, r, bodies[i]!, p, seen);
+      p.roots.push({ desc: { mediaType: r.mediaType, digest: r.digest, size: r.size }, bytes: bodies[i]!, tags: [], subject: root });
       p.result.extras.push(`referrer ${r.artifactType ?? r.mediaType} ${r.digest}`);
     }
   }
