@@ -4,6 +4,7 @@
 //
 //   bun scripts/krew.ts                                   dist/release/*.sha256 → dist/krew/*.yaml
 //   bun scripts/krew.ts --release-dir dist/release --out dist/krew --base-url https://example.com/dl/v0.1.0
+//   bun scripts/krew.ts --allow-missing                   a partial build: list only the platforms packaged
 //   bun scripts/krew.ts --validate dist/krew/violet.yaml  only validate (exit 1 with one line per problem)
 //
 // Template placeholders: {{version}} (v-prefixed semver), {{homepage}}, {{uri TARGET}}, {{sha256 TARGET}}
@@ -292,6 +293,7 @@ export function renderKrewManifests(o: RenderOptions): string[] {
       const shaFile = join(o.releaseDir, `${archive}.sha256`);
       if (existsSync(shaFile)) artifacts[t] = { uri: `${baseUrl}/${archive}`, sha256: readShaFile(shaFile) };
     }
+    const available = Object.keys(artifacts).length;
     let text: string;
     if (o.allowMissing) {
       if (!Object.keys(artifacts).length) throw new KrewError(`no archives of ${plugin} ${version} in ${o.releaseDir}`);
@@ -304,7 +306,7 @@ export function renderKrewManifests(o: RenderOptions): string[] {
     if (problems.length) throw new KrewError(`${out} is not a valid krew manifest:\n  ${problems.join("\n  ")}`);
     writeFileSync(`${out}.tmp`, text);
     renameSync(`${out}.tmp`, out);
-    o.log?.(`wrote ${out} (${Object.keys(artifacts).length} platforms)`);
+    o.log?.(`wrote ${out} (${available} of ${TARGETS.length} platforms)`);
     written.push(out);
   }
   if (!written.length) throw new KrewError(`no krew/*.yaml.tmpl templates found in ${o.templatesDir ?? TEMPLATES_DIR}`);
@@ -320,13 +322,14 @@ if (import.meta.main) {
         out: { type: "string" },
         "base-url": { type: "string" },
         homepage: { type: "string" },
+        "allow-missing": { type: "boolean" },
         validate: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
     });
     if (values.help) {
-      console.log("usage: bun scripts/krew.ts [--release-dir dist/release] [--out dist/krew] [--base-url URL] [--homepage URL]\n       bun scripts/krew.ts --validate FILE.yaml [--validate …]");
+      console.log("usage: bun scripts/krew.ts [--release-dir dist/release] [--out dist/krew] [--base-url URL] [--homepage URL] [--allow-missing]\n       bun scripts/krew.ts --validate FILE.yaml [--validate …]");
       process.exit(0);
     }
     if (values.validate?.length) {
@@ -344,6 +347,7 @@ if (import.meta.main) {
       outDir: resolve(values.out ?? join(ROOT, "dist", "krew")),
       baseUrl: values["base-url"],
       homepage: values.homepage,
+      allowMissing: values["allow-missing"],
       log: (l) => console.error(l),
     });
     for (const w of written) console.log(w);

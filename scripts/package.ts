@@ -191,7 +191,9 @@ export async function packageAll(o: { plugins?: PluginName[]; targets?: Target[]
  * a YAML head, "...", then `files:` mapping the tarball's file name to `sha256:<hex>`.
  */
 export function helmProvMessage(archive: string, sha256: string, version: string): string {
-  return `name: addon-push\nversion: ${version.replace(/^v/, "")}\n\n...\nfiles:\n  ${basename(archive)}: sha256:${sha256}\n`;
+  const name = /^name:\s*"?([\w-]+)"?\s*$/m.exec(helmPluginYaml(version))?.[1];
+  if (!name) throw new Error("plugins/helm-addon-push/plugin.yaml has no name: line");
+  return `name: ${name}\nversion: ${version.replace(/^v/, "")}\n\n...\nfiles:\n  ${basename(archive)}: sha256:${sha256}\n`;
 }
 
 export interface SignOptions {
