@@ -76,6 +76,18 @@ interface RootPlan {
   subject?: Descriptor;
 }
 
+interface ExtraRoot {
+  desc: Descriptor;
+  /** cosign-style tag */
+  tag?: string;
+  /** OCI referrer of this subject */
+  subject?: Descriptor;
+}
+
+function extraLabel(x: ExtraRoot): string {
+  return x.tag ?? `referrer ${x.desc.artifactType ?? x.desc.mediaType} ${x.desc.digest}`;
+}
+
 interface JobPlan {
   job: CopyJob;
   index: number;
@@ -153,23 +165,37 @@ export class CopyEngine {
     const p: JobPlan = { job, index, result, roots: [], manifests: [], blobs: [], smallBlobs: new Map(), upToDate: false };
     try {
       let root = await job.src.resolve(job.srcRef);
-      let bytes = await job.src.fetchManifest(root);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
-      const originalRoot = root;
-      if (this.opts.platforms?.length && isIndex(root.mediaType)) {
-        const filtered = this.filterIndex(bytes, root, label, p);
-        root = filtered.desc;
-        bytes = filtered.bytes;
-      }
       result.digest = root.digest;
       result.mediaType = root.mediaType;
+      const filtering = !!this.opts.platforms?.length && isIndex(root.mediaType);
+      // a warm target costs two round trips: the target's tags and the source's extras, checked together;
+      // manifests are fetched and walked only when something is missing
+      let extras: ExtraRoot[] | undefined;
+      if (!filtering && !job.dst.prepare) {
+        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), this.present(job.dst, { desc: root, tags: job.dstTags })]);
+        extras = found;
+        if (present && (await Promise.all(found.map((x) => this.present(job.dst, { desc: x.desc, tags: x.tag ? [x.tag] : [], subject: x.subject })))).every(Boolean)) {
+          result.extras = found.map(extraLabel);
+          p.upToDate = true;
+          this.emit({ type: "plan", job: index, label, digest: root.digest, blobs: 0, bytes: 0 });
+          return p;
+        }
+      }
+      let bytes = await job.src.fetchManifest(root);
+      const sourceDigest = root.digest;
+      if (filtering) {
+        const filtered = this.filterIndex(bytes, root, label, p);
+        if (filtered.desc.digest !== root.digest && this.opts.extras) p.result.warnings.push("signatures and attestations of the unfiltered index were not copied (the filtered index has a new digest)");
+        root = filtered.desc;
+        bytes = filtered.bytes;
+        result.digest = root.digest;
+      }
       const seen = new Set<string>();
       await this.walk(job.src, root, bytes, p, seen);
       p.roots.push({ desc: root, bytes, tags: job.dstTags });
-      if (this.opts.extras) {
-        if (root.digest !== originalRoot.digest) p.result.warnings.push("signatures and attestations of the unfiltered index were not copied (the filtered index has a new digest)");
-        else await this.planExtras(job, root, p, seen);
-      }
+      // a filtered index has a new digest: the source's signatures do not apply to it
+      if (this.opts.extras && root.digest === sourceDigest) await this.walkExtras(job, extras ?? (await this.findExtras(job, root, p)), p, seen);
       result.blobs = p.blobs.length;
       result.bytes = p.blobs.reduce((a, b) => a + b.size, 0);
       // small blobs (configs) for archive writers
@@ -248,15 +274,14 @@ export class CopyEngine {
     p.manifests.push({ desc: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }, bytes });
   }
 
-  private async planExtras(job: CopyJob, root: Descriptor, p: JobPlan, seen: Set<string>): Promise<void> {
-    // cosign tag convention and OCI referrers (API or tag-schema fallback), looked up together
+  /** cosign sha256-<hex>.sig/.att/.sbom tags and OCI referrers (API or tag-schema fallback) of root, looked up together. */
+  private async findExtras(job: CopyJob, root: Descriptor, p: JobPlan): Promise<ExtraRoot[]> {
     const tags = ["sig", "att", "sbom"].map((suffix) => `${root.digest.replace(":", "-")}.${suffix}`);
     const [found, refs] = await Promise.all([
       Promise.all(
-        tags.map(async (tag) => {
+        tags.map(async (tag): Promise<ExtraRoot | undefined> => {
           try {
-            const d = await job.src.resolve(tag);
-            return { tag, d, b: await job.src.fetchManifest(d) };
+            return { tag, desc: await job.src.resolve(tag) };
           } catch (e) {
             if (!(e instanceof NotFoundError)) this.warn(p, `could not read ${tag}: ${(e as Error).message}`);
             return undefined;
@@ -270,40 +295,49 @@ export class CopyEngine {
           })
         : Promise.resolve([] as Descriptor[]),
     ]);
-    for (const f of found) {
-      if (!f) continue;
-      await this.walk(job.src, f.d, f.b, p, seen);
-      p.roots.push({ desc: f.d, bytes: f.b, tags: [f.tag] });
-      p.result.extras.push(f.tag);
-    }
-    const fresh = refs.filter((r) => !seen.has(r.digest));
-    const bodies = await Promise.all(fresh.map((r) => job.src.fetchManifest(r)));
+    const out = found.filter((x): x is ExtraRoot => !!x);
+    for (const r of refs) if (!out.some((x) => x.desc.digest === r.digest)) out.push({ desc: { mediaType: r.mediaType, digest: r.digest, size: r.size, ...(r.artifactType ? { artifactType: r.artifactType } : {}) }, subject: root });
+    return out;
+  }
+
+  private async walkExtras(job: CopyJob, extras: ExtraRoot[], p: JobPlan, seen: Set<string>): Promise<void> {
+    const fresh = extras.filter((x) => !seen.has(x.desc.digest));
+    const bodies = await Promise.all(fresh.map((x) => job.src.fetchManifest(x.desc)));
     for (let i = 0; i < fresh.length; i++) {
-      const r = fresh[i]!;
-      if (seen.has(r.digest)) continue;
-      await this.walk(job.src, r, bodies[i]!, p, seen);
-      p.roots.push({ desc: { mediaType: r.mediaType, digest: r.digest, size: r.size }, bytes: bodies[i]!, tags: [], subject: root });
-      p.result.extras.push(`referrer ${r.artifactType ?? r.mediaType} ${r.digest}`);
+      const x = fresh[i]!;
+      if (seen.has(x.desc.digest)) continue;
+      await this.walk(job.src, x.desc, bodies[i]!, p, seen);
+      const { artifactType: _a, ...desc } = x.desc;
+      p.roots.push({ desc, bytes: bodies[i]!, tags: x.tag ? [x.tag] : [], ...(x.subject ? { subject: x.subject } : {}) });
+      p.result.extras.push(extraLabel(x));
     }
   }
 
   private async upToDate(dst: Store, roots: RootPlan[]): Promise<boolean> {
     if (dst.prepare) return false; // archives are written fresh
-    for (const r of roots) {
-      if (r.tags.length) {
-        for (const t of r.tags) {
-          try {
-            if ((await dst.resolve(t)).digest !== r.desc.digest) return false;
-          } catch (e) {
-            if (e instanceof NotFoundError) return false;
-            throw e;
-          }
-        }
-      } else if (!(await dst.exists(r.desc))) return false;
-      if (r.subject && dst instanceof RegistryRepository && !(await dst.probeReferrers(r.subject))) {
-        const listed = await dst.referrers(r.subject).catch(() => []);
-        if (!listed.some((x) => x.digest === r.desc.digest)) return false;
-      }
+    return (await Promise.all(roots.map((r) => this.present(dst, r)))).every(Boolean);
+  }
+
+  /** The target holds this root under all its tags (and lists it as a referrer of its subject). */
+  private async present(dst: Store, r: { desc: Descriptor; tags: string[]; subject?: Descriptor }): Promise<boolean> {
+    if (dst.prepare) return false;
+    if (r.tags.length) {
+      const got = await Promise.all(
+        r.tags.map((t) =>
+          dst.resolve(t).then(
+            (d) => d.digest,
+            (e) => {
+              if (e instanceof NotFoundError) return undefined;
+              throw e;
+            },
+          ),
+        ),
+      );
+      if (got.some((d) => d !== r.desc.digest)) return false;
+    } else if (!(await dst.exists(r.desc))) return false;
+    if (r.subject && dst instanceof RegistryRepository && !(await dst.probeReferrers(r.subject))) {
+      const listed = await dst.referrers(r.subject).catch(() => []);
+      if (!listed.some((x) => x.digest === r.desc.digest)) return false;
     }
     return true;
   }
