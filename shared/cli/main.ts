@@ -16,6 +16,13 @@ const leadingStringFlags = ["n", "namespace", "o", "output", "kubeconfig", "cont
   "request-timeout", "registry-config", "ca-file", "username", "u", "concurrency", "platform", "platform-address", "platform-token", "clusters",
   "dest-repo", "target-catalog-source", "target-chartrepo", "keyring", "registry", "dest-registry", "as-uid", "certificate-authority"];
 
+/** A lazily loaded command with its one-line summary, so `--help` lists commands without loading them. */
+export type LazyCommand = (() => Promise<CommandDef<any>>) & { summary: string };
+
+export function lazy(summary: string, load: () => Promise<{ default: CommandDef<any> }>): LazyCommand {
+  return Object.assign(() => load().then((m) => m.default), { summary });
+}
+
 /** Flags every command accepts, declared or not. */
 export const globalArgs = {
   debug: { type: "boolean", description: "Print debug logs to stderr (secrets stay masked)" },
@@ -110,7 +117,10 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
 
 async function usage(cmd: AnyCommand, name: string): Promise<string> {
   const meta = (await resolve(cmd.meta)) ?? {};
-  let text = await renderUsage({ ...cmd, meta: { ...meta, name } });
+  // list lazy subcommands by their summaries instead of importing them (keeps `--help` fast)
+  const subs = await resolve(cmd.subCommands);
+  const shown = subs && Object.fromEntries(Object.entries(subs).map(([k, c]) => [k, typeof c === "function" && typeof (c as LazyCommand).summary === "string" ? { meta: { description: (c as LazyCommand).summary } } : c]));
+  let text = await renderUsage({ ...cmd, meta: { ...meta, name }, subCommands: shown });
   text = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trimEnd()).join("\n");
   const examples = (meta as any).examples as string[] | undefined;
   if (examples?.length) text += `\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}\n`;

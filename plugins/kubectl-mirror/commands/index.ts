@@ -1,17 +1,16 @@
-// Lazy command map: each command's module (and its heavy dependencies) loads only when it runs.
-import type { CommandDef } from "citty";
+// Lazy command map: each command's module (and its heavy dependencies) loads only when it runs; the summary is
+// what `--help` lists (test/cli/lazy-commands.test.ts keeps it equal to the command's own description).
+import { lazy, type LazyCommand } from "../../../shared/cli/main.ts";
 
-type Lazy = () => Promise<CommandDef<any>>;
-
-export const commands: Record<string, Lazy> = {
-  copy: () => import("./copy.ts").then((m) => m.default),
-  images: () => import("./images.ts").then((m) => m.default),
-  sync: () => import("./sync.ts").then((m) => m.default),
-  export: () => import("./export.ts").then((m) => m.default),
-  "export-pack": () => import("./export-pack.ts").then((m) => m.default),
-  push: () => import("./push.ts").then((m) => m.default),
-  verify: () => import("./verify.ts").then((m) => m.default),
-  login: () => import("./login.ts").then((m) => m.default),
-  logout: () => import("./logout.ts").then((m) => m.default),
-  "copy-ca": () => import("./copy-ca.ts").then((m) => m.default),
+export const commands: Record<string, LazyCommand> = {
+  copy: lazy("Copy images, charts and artifacts between registries, OCI layout dirs and OCI archives", () => import("./copy.ts")),
+  images: lazy("List the container images a chart uses, with where each was found (render, values, annotations, images.lock, operator env)", () => import("./images.ts")),
+  sync: lazy("Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>:<version> (Helm OCI), images to <dest>/images/…", () => import("./sync.ts")),
+  export: lazy("Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)", () => import("./export.ts")),
+  "export-pack": lazy("Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`", () => import("./export-pack.ts")),
+  push: lazy("Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing", () => import("./push.ts")),
+  verify: lazy("Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests", () => import("./verify.ts")),
+  login: lazy("Log in to a registry: check the credentials and save them in docker config.json (read by every kubectl mirror command, helm, oras, skopeo)", () => import("./login.ts")),
+  logout: lazy("Remove a registry's credentials from docker config.json", () => import("./logout.ts")),
+  "copy-ca": lazy("Copy a registry CA secret (only its ca.crt) into a workload namespace, waiting for it to exist; works across contexts", () => import("./copy-ca.ts")),
 };
