@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // Benchmark: `kubectl mirror copy` vs `skopeo sync` in the same run (ratios, not absolute times).
-//   bun bench/copy.ts [--images N] [--rounds R] [--big-mib M] [--skip-big]
+//   bun bench/copy.ts [--images N] [--rounds R] [--big-mib M] [--skip-big] [--from-source]
+// Ours is the compiled binary (as installed by krew) unless --from-source.
 // 1. N synthetic images in a source registry: one shared base layer + one own layer each.
 // 2. Cold: copy all of them to an empty registry, ours (one invocation, --from-file) vs skopeo sync (YAML source).
 //    Warm: the same again onto the complete target. Rounds alternate ours/skopeo; medians and ratios printed.
@@ -14,6 +15,7 @@ import { join } from "node:path";
 import { pushArtifact } from "../shared/oci/artifact.ts";
 import { createClient } from "../shared/oci/client.ts";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+import { mirrorCommand } from "./mirror-bin.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,8 +25,6 @@ const N = arg("images", 20);
 const ROUNDS = arg("rounds", 3);
 const BIG_MIB = arg("big-mib", 1024);
 const ROOT = join(import.meta.dir, "..");
-const BUN = join(ROOT, "node_modules/.bin/bun");
-const MIRROR = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts")];
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -36,6 +36,7 @@ function timed(cmd: string[]): { secs: number; rssMiB: number } {
 }
 
 async function main() {
+  const MIRROR = await mirrorCommand(tmp);
   const src = await startRegistry();
   const regs: TestRegistry[] = [src];
   try {

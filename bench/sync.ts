@@ -4,8 +4,9 @@
 //   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C] [--exclude-extras]
 // Cold: into empty registries; warm: the same again onto the complete targets. Rounds alternate who goes
 // first; medians of whole-process wall times and the ratio ours/skopeo are printed.
-// Targets (issue 8): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×.
+// Targets (issue 8): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×. Ours is the compiled binary unless --from-source.
 import { spawn, spawnSync } from "node:child_process";
+import { mirrorCommand } from "./mirror-bin.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -25,7 +26,6 @@ const BASE_MIB = arg("base-mib", 16);
 const OWN_MIB = arg("own-mib", 4);
 const CONC = arg("concurrency", 0);
 const ROOT = join(import.meta.dir, "..");
-const BUN = join(ROOT, "node_modules/.bin/bun");
 const HELM = join(ROOT, ".tools/helm3/helm");
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-sync-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -59,6 +59,7 @@ function makeChart(src: string): string {
 }
 
 async function main() {
+  const MIRROR = await mirrorCommand(tmp);
   const src = await startRegistry();
   const regs: TestRegistry[] = [src];
   const repo = await startChartRepo({ charts: [] });
@@ -79,7 +80,7 @@ async function main() {
       regs.push(a, b);
       const yaml = join(tmp, `sync-${round}.yaml`);
       writeFileSync(yaml, `${src.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: N }, (_, i) => `    bench/app${i}: ["v1"]`).join("\n")}\n`);
-      const ours = [BUN, join(ROOT, "plugins/kubectl-mirror/main.ts"), "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : []), ...(process.argv.includes("--exclude-extras") ? ["--exclude-extras"] : [])];
+      const ours = [...MIRROR, "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : []), ...(process.argv.includes("--exclude-extras") ? ["--exclude-extras"] : [])];
       const sk = ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, b.host];
       const order = round % 2 ? ["skopeo", "ours"] : ["ours", "skopeo"];
       // cold: empty target AND an empty discovery cache; warm: both filled by the cold run

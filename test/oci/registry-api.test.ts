@@ -47,6 +47,17 @@ describe("uploads", () => {
     expect(proxy.calls.some((c) => c.method === "PATCH")).toBe(true);
     client.transport.close();
   });
+
+
+  test("content that does not match its digest is refused by the registry and never stored", async () => {
+    const client = createClient({ plainHttp: true, retries: 0 });
+    const repo = new RegistryRepository(client, reg.host, "lying/app");
+    const claimed = Buffer.alloc(50_000, 1);
+    const desc = { mediaType: "application/octet-stream", digest: sha256(claimed), size: claimed.length };
+    await expect(repo.pushBlob(desc, async () => Readable.from([Buffer.alloc(50_000, 2)]))).rejects.toThrow(/DIGEST_INVALID|digest/i);
+    expect(await repo.exists(desc)).toBe(false);
+    client.transport.close();
+  });
 });
 
 describe("listing", () => {

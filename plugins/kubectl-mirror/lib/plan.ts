@@ -3,6 +3,7 @@
 // (→ archive) and verify (→ expectations). Charts become artifacts in a temp OCI layout so every item —
 // chart, pack or image — moves through the same copy engine.
 import { createHash } from "node:crypto";
+import { logger } from "../../../shared/cli/logger.ts";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -204,12 +205,16 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
     const packPrefix = (opts.packPrefix ?? DEFAULT_PACK_PREFIX).replace(/^\/+|\/+$/g, "");
     const seen = new Map<string, PlannedArtifact>();
     for (const [i, c] of input.charts.entries()) {
+      const t0 = Date.now();
       const chart = await loadChart(c.request);
       loaded.push(chart);
+      logger().debug(`chart ${chart.name} ${chart.version} loaded in ${Date.now() - t0}ms`);
       const archive = chart.archive ?? (await packDir(chart.dir, await mkdtemp(join(work, `pack-${i}-`))));
       const dopts = { ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] };
       const contentDigest = await sha256File(archive);
+      const t1 = Date.now();
       const result = await cachedDiscovery(contentDigest, dopts, () => discoverImages(dopts));
+      logger().debug(`chart ${chart.name} ${chart.version}: ${result.images.length} images discovered in ${Date.now() - t1}ms`);
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
       const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;

@@ -3,6 +3,7 @@
 //   charts → <dest>/charts/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it)
 //   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
 import { CopyEngine, type CopyEvent, type CopyJob, type CopyResult } from "../../../shared/oci/copy.ts";
+import { logger } from "../../../shared/cli/logger.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
@@ -105,7 +106,9 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       meta.push({ kind: "image", source: m.source, destination: m.destination });
     }
     const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+    const t0 = Date.now();
     const results = await engine.run(jobs);
+    logger().debug(`${jobs.length} copies done in ${Date.now() - t0}ms (${Date.now() - started}ms since start)`);
     const items = results.map((r, i) => itemResult(meta[i]!.kind, meta[i]!.source, meta[i]!.destination, r));
     return {
       charts: d.artifacts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
