@@ -14,6 +14,8 @@ import type { HttpResponse } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
+/** per client: registry host → serves the referrers API (all repositories of a registry answer alike) */
+const referrersSupport = new WeakMap<AuthClient, Map<string, boolean>>();
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
 export interface RepositoryOptions {
@@ -28,7 +30,16 @@ export class RegistryRepository implements Store {
   private base: string;
   /** manifests fetched or pushed in this run, by digest (so tags can be re-put without refetching) */
   private manifestCache = new Map<string, Uint8Array>();
-  private referrersApi?: boolean;
+  /** whether the registry serves the referrers API: learnt once per registry host and client */
+  private get referrersApi(): boolean | undefined {
+    return referrersSupport.get(this.client)?.get(this.host);
+  }
+  private set referrersApi(v: boolean | undefined) {
+    let m = referrersSupport.get(this.client);
+    if (!m) referrersSupport.set(this.client, (m = new Map()));
+    if (v === undefined) m.delete(this.host);
+    else m.set(this.host, v);
+  }
   /** PATCH chunk size (0: monolithic PUT) */
   private chunkSize: number;
 

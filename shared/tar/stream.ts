@@ -64,6 +64,73 @@ function padding(size: number): Buffer {
   return r === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - r);
 }
 
+/**
+ * The header block(s) of one entry: a PAX extended header first when the name, size or link target does not
+ * fit ustar (names up to 255 bytes use the ustar prefix field instead), then the ustar header.
+ */
+export function encodeHeader(h: { name: string; size: number; typeflag: string; mode: number; mtime: number; linkname?: string }): Buffer {
+  const { name, size, typeflag, mode, mtime, linkname } = h;
+  const pax: string[] = [];
+  let ustarName = name;
+  let prefix: string | undefined;
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf("/", 155);
+    if (cut > 0 && Buffer.byteLength(name.slice(cut + 1)) <= 100 && Buffer.byteLength(name.slice(0, cut)) <= 155) {
+      prefix = name.slice(0, cut);
+      ustarName = name.slice(cut + 1);
+    } else {
+      pax.push(paxRecord("path", name));
+      ustarName = name.slice(0, 100);
+    }
+  }
+  if (size > MAX_USTAR_SIZE) pax.push(paxRecord("size", String(size)));
+  if (linkname && Buffer.byteLength(linkname) > 100) pax.push(paxRecord("linkpath", linkname));
+  const blocks: Buffer[] = [];
+  if (pax.length) {
+    const body = Buffer.from(pax.join(""));
+    blocks.push(headerBlock({ name: "PaxHeader", size: body.length, mode: 0o644, mtime, typeflag: "x" }), body, padding(body.length));
+  }
+  blocks.push(headerBlock({ name: ustarName, prefix, size, mode, mtime, typeflag, linkname }));
+  return Buffer.concat(blocks);
+}
+
+export interface StreamEntry {
+  /** path inside the archive, forward slashes, no leading "/" */
+  name: string;
+  size: number;
+  /** permission bits, default 0o644 */
+  mode?: number;
+  /** seconds since the epoch, default now */
+  mtime?: number;
+  /** the content: bytes, or a function returning a stream of exactly `size` bytes */
+  data: Uint8Array | (() => AsyncIterable<Uint8Array>);
+}
+
+/** A tar stream (pull-based) of regular files, in order, with the end marker. Sizes are checked. */
+export async function* tarStream(entries: Iterable<StreamEntry> | AsyncIterable<StreamEntry>): AsyncGenerator<Uint8Array> {
+  const now = Math.floor(Date.now() / 1000);
+  for await (const e of entries) {
+    if (!e.name || e.name.startsWith("/") || e.name.split("/").includes("..")) throw new TarError(`refusing to archive unsafe path "${e.name}"`);
+    yield encodeHeader({ name: e.name, size: e.size, typeflag: "0", mode: e.mode ?? 0o644, mtime: e.mtime ?? now });
+    let written = 0;
+    if (e.data instanceof Uint8Array) {
+      written = e.data.length;
+      if (written !== e.size) throw new TarError(`size mismatch for ${e.name}: declared ${e.size}, got ${written}`);
+      yield e.data;
+    } else {
+      for await (const chunk of e.data()) {
+        written += chunk.length;
+        if (written > e.size) throw new TarError(`${e.name} grew while it was being archived`);
+        yield chunk;
+      }
+      if (written !== e.size) throw new TarError(`${e.name} shrank while it was being archived (${written} of ${e.size} bytes)`);
+    }
+    const p = padding(e.size);
+    if (p.length) yield p;
+  }
+  yield Buffer.alloc(BLOCK * 2);
+}
+
 /** Writes a tar stream entry by entry into a Writable, respecting backpressure. */
 export class TarWriter {
   private closed = false;
@@ -88,28 +155,7 @@ export class TarWriter {
   }
 
   private async header(name: string, size: number, typeflag: string, mode: number, mtime: number, linkname?: string): Promise<void> {
-    const pax: string[] = [];
-    let ustarName = name;
-    let prefix: string | undefined;
-    if (Buffer.byteLength(name) > 100) {
-      const cut = name.lastIndexOf("/", 155);
-      if (cut > 0 && Buffer.byteLength(name.slice(cut + 1)) <= 100 && Buffer.byteLength(name.slice(0, cut)) <= 155) {
-        prefix = name.slice(0, cut);
-        ustarName = name.slice(cut + 1);
-      } else {
-        pax.push(paxRecord("path", name));
-        ustarName = name.slice(0, 100);
-      }
-    }
-    if (size > MAX_USTAR_SIZE) pax.push(paxRecord("size", String(size)));
-    if (linkname && Buffer.byteLength(linkname) > 100) pax.push(paxRecord("linkpath", linkname));
-    if (pax.length) {
-      const body = Buffer.from(pax.join(""));
-      await this.write(headerBlock({ name: "PaxHeader", size: body.length, mode: 0o644, mtime, typeflag: "x" }));
-      await this.write(body);
-      await this.write(padding(body.length));
-    }
-    await this.write(headerBlock({ name: ustarName, prefix, size, mode, mtime, typeflag, linkname }));
+    await this.write(encodeHeader({ name, size, typeflag, mode, mtime, linkname }));
   }
 
   /** Add a regular file; `content` is a Buffer or a stream that yields exactly `size` bytes. */
