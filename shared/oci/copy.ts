@@ -276,7 +276,10 @@ export class CopyEngine {
 
   /** cosign sha256-<hex>.sig/.att/.sbom tags and OCI referrers (API or tag-schema fallback) of root, looked up together. */
   private async findExtras(job: CopyJob, root: Descriptor, p: JobPlan): Promise<ExtraRoot[]> {
-    const tags = ["sig", "att", "sbom"].map((suffix) => `${root.digest.replace(":", "-")}.${suffix}`);
+    let tags = ["sig", "att", "sbom"].map((suffix) => `${root.digest.replace(":", "-")}.${suffix}`);
+    // one tag listing answers for all candidates where the repository allows it
+    const known = job.src instanceof RegistryRepository ? await job.src.tagSet() : undefined;
+    if (known) tags = tags.filter((t) => known.has(t));
     const [found, refs] = await Promise.all([
       Promise.all(
         tags.map(async (tag): Promise<ExtraRoot | undefined> => {

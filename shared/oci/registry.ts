@@ -366,6 +366,28 @@ export class RegistryRepository implements Store {
     return all;
   }
 
+  private tagSetCache?: Promise<Set<string> | undefined>;
+
+  /**
+   * The repository's tags when they fit one listing page (one request answers many "does tag X exist?"
+   * questions: signature tags, referrer fallback tags); undefined when the list is longer or not allowed,
+   * and callers probe tags one by one instead.
+   */
+  tagSet(): Promise<Set<string> | undefined> {
+    return (this.tagSetCache ??= (async () => {
+      try {
+        const res = await this.req("GET", `${this.base}/tags/list?n=1000`, [pullScope(this.repository)]);
+        if (res.status !== 200 || res.header("link")) {
+          await res.drain();
+          return undefined;
+        }
+        return new Set((await res.json<{ tags?: string[] | null }>()).tags ?? []);
+      } catch {
+        return undefined;
+      }
+    })());
+  }
+
   async referrers(desc: Descriptor): Promise<Descriptor[]> {
     if (this.referrersApi !== false) {
       const res = await this.req("GET", `${this.base}/referrers/${desc.digest}`, [pullScope(this.repository)], { headers: { accept: MT.ociIndex } });
@@ -378,6 +400,8 @@ export class RegistryRepository implements Store {
       this.referrersApi = false;
     }
     // tag schema fallback: sha256-<hex> holds an index of referrers
+    const known = await this.tagSet();
+    if (known && !known.has(referrersTag(desc.digest))) return [];
     try {
       const fallback = await this.resolve(referrersTag(desc.digest));
       if (!isIndex(fallback.mediaType)) return [];
