@@ -10,7 +10,9 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 if [ ! -x node_modules/.bin/bun ] || [ ! -d node_modules/citty ] || [ package.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  # `npm install`, not `npm ci`: deno's optional per-platform packages for other OSes are not all on the
+  # registry we reach, so the lock cannot list them and `npm ci` refuses it; install keeps the lock's versions.
+  npm install --no-audit --no-fund >&2
 fi
 
 missing=()
