@@ -454,6 +454,27 @@ export class OciArchiveReader implements Store {
     if (left.size) throw new NotFoundError(`blob ${[...left][0]} in ${this.name}`, "the archive is incomplete");
   }
 
+  private subjects?: Promise<Map<string, Descriptor[]>>;
+
+  /** Manifests listed in index.json whose subject is desc (referrers travel in archives as untagged roots). */
+  async referrers(desc: Descriptor): Promise<Descriptor[]> {
+    this.subjects ??= (async () => {
+      const bySubject = new Map<string, Descriptor[]>();
+      for (const m of this.index.manifests) {
+        if (!isManifest(m.mediaType)) continue;
+        try {
+          const j = JSON.parse(Buffer.from(await this.fetchManifest(m)).toString("utf8")) as { subject?: Descriptor; artifactType?: string; config?: Descriptor };
+          if (!j.subject?.digest) continue;
+          const list = bySubject.get(j.subject.digest) ?? [];
+          if (!list.some((x) => x.digest === m.digest)) list.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, artifactType: j.artifactType ?? j.config?.mediaType });
+          bySubject.set(j.subject.digest, list);
+        } catch {}
+      }
+      return bySubject;
+    })();
+    return (await this.subjects).get(desc.digest) ?? [];
+  }
+
   async pushBlob(): Promise<void> {
     throw new UnsupportedError(`${this.name} is read-only; write archives with a copy to oci-archive:FILE`);
   }

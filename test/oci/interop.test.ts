@@ -121,6 +121,18 @@ describe("filters and extras", () => {
     const idx = JSON.parse((await skopeoInspectRaw(`${b.host}/signed/app:${subject.digest.replace(":", "-")}`, b.skopeo)).text);
     expect(idx.manifests.map((m: any) => m.digest)).toEqual([sbom.digest]);
 
+    // across an air gap too: registry → archive (plain and gzip) → registry keeps the signature and the referrer
+    for (const archive of [join(tmp, "signed.tar"), join(tmp, "signed.tar.gz")]) {
+      expect((await mirror(`${a.host}/signed/app:v1`, `oci-archive:${archive}`)).code).toBe(0);
+      const repo = `viaarchive${archive.endsWith(".gz") ? "gz" : ""}/app`;
+      const back = await mirror(`oci-archive:${archive}:v1`, `${b.host}/${repo}:v1`, "-o", "json");
+      expect(back.code).toBe(0);
+      expect(JSON.parse(back.stdout).images[0].extras).toEqual([sigTag, `referrer application/spdx+json ${sbom.digest}`]);
+      expect(await digestOf(`${b.host}/${repo}:${sigTag}`, b)).toBe(sig.digest);
+      const fb = JSON.parse((await skopeoInspectRaw(`${b.host}/${repo}:${subject.digest.replace(":", "-")}`, b.skopeo)).text);
+      expect(fb.manifests.map((m: any) => m.digest)).toEqual([sbom.digest]);
+    }
+
     const bare = await mirror(`${a.host}/signed/app:v1`, `${b.host}/bare/app:v1`, "--exclude-extras", "-o", "json");
     expect(JSON.parse(bare.stdout).images[0].extras).toEqual([]);
     const missing = await fetch(`http://${b.host}/v2/bare/app/manifests/${sigTag}`, { method: "HEAD" });
