@@ -64,7 +64,7 @@ try {
   const { demoMirror, setupDemoMirror } = await import("./demo-mirror.ts");
   const env = await setupDemoMirror();
   try {
-    await demoMirror(say, env.inputs);
+    await demoMirror((line: string) => process.stdout.write(`${line}\n`), env.inputs);
   } finally {
     await env.stop();
   }
