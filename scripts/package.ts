@@ -13,10 +13,10 @@
 // Archives contain only regular files and directories (krew and Helm refuse links), modes set explicitly,
 // mtimes = SOURCE_DATE_EPOCH / commit time, streamed (TarWriter/ZipWriter → gzip → sha256 → temp file → rename).
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { DigestStream } from "../shared/oci/digest.ts";
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { PassThrough, Transform, type Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
@@ -106,15 +106,7 @@ export async function writeArchive(out: string, format: ArchiveFormat, files: Ar
   const level = opts.level ?? 9;
   const mtime = opts.mtime ?? 0;
   const tmp = `${out}.tmp-${process.pid}`;
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const hasher = new DigestStream();
   const head = format === "tar.gz" ? createGzip({ level }) : new PassThrough();
   const done = pipeline(head, hasher, createWriteStream(tmp));
   try {
@@ -138,7 +130,7 @@ export async function writeArchive(out: string, format: ArchiveFormat, files: Ar
     rmSync(tmp, { force: true });
     throw e;
   }
-  return { file: out, sha256: hash.digest("hex"), bytes };
+  return { file: out, sha256: hasher.digest().slice("sha256:".length), bytes: hasher.size };
 }
 
 /** The `.sha256` file content, sha256sum format: `<hex>  <archive name>`. */

@@ -36,31 +36,49 @@ export function verifyBytes(what: string, bytes: Uint8Array, digest: string, siz
   if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
 }
 
-/**
- * A pass-through stream that hashes and counts what flows through it and fails at the end (or as soon as
- * the size is exceeded) when content does not match. `offset`/`hash` let a resumed download continue.
- */
-export class VerifyStream extends Transform {
-  private hash: Hash;
-  public received = 0;
-  constructor(
-    private what: string,
-    private digest: string,
-    private size: number,
-  ) {
+/** A pass-through stream that hashes and counts what flows through it: `digest()` and `size` at the end. */
+export class DigestStream extends Transform {
+  protected hash: Hash;
+  public size = 0;
+  constructor(readonly algorithm = "sha256") {
     super();
-    this.hash = createHash(digestAlgorithm(digest));
+    this.hash = createHash(algorithm);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.received += chunk.length;
-    if (this.size >= 0 && this.received > this.size) return cb(new SizeMismatchError(this.what, this.size, this.received));
+    this.size += chunk.length;
     this.hash.update(chunk);
     cb(null, chunk);
   }
+  /** "<algorithm>:<hex>" (once, after the stream ended) */
+  digest(): string {
+    return `${this.algorithm}:${this.hash.digest("hex")}`;
+  }
+}
+
+/**
+ * A DigestStream that fails at the end (or as soon as the size is exceeded) when content does not match the
+ * expected digest and size.
+ */
+export class VerifyStream extends DigestStream {
+  constructor(
+    private what: string,
+    private expected: string,
+    private expectedSize: number,
+  ) {
+    super(digestAlgorithm(expected));
+  }
+  /** bytes seen so far */
+  get received(): number {
+    return this.size;
+  }
+  override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.expectedSize >= 0 && this.size + chunk.length > this.expectedSize) return cb(new SizeMismatchError(this.what, this.expectedSize, this.size + chunk.length));
+    super._transform(chunk, enc, cb);
+  }
   override _flush(cb: TransformCallback): void {
-    if (this.size >= 0 && this.received !== this.size) return cb(new SizeMismatchError(this.what, this.size, this.received));
-    const actual = `${digestAlgorithm(this.digest)}:${this.hash.digest("hex")}`;
-    if (actual !== this.digest) return cb(new DigestMismatchError(this.what, this.digest, actual));
+    if (this.expectedSize >= 0 && this.size !== this.expectedSize) return cb(new SizeMismatchError(this.what, this.expectedSize, this.size));
+    const actual = this.digest();
+    if (actual !== this.expected) return cb(new DigestMismatchError(this.what, this.expected, actual));
     cb();
   }
 }

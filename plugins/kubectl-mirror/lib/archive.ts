@@ -9,12 +9,12 @@
 // Resumable push: the copy engine skips blobs the registry has and tags manifests only at the end, so a
 // re-run after an interruption sends only what is missing.
 import { createHash } from "node:crypto";
+import { DigestStream } from "../../../shared/oci/digest.ts";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
 import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
 import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient } from "../../../shared/oci/client.ts";
@@ -190,11 +190,10 @@ export async function splitArchive(archive: string, size: number): Promise<{ fil
   for (let i = 0, off = 0; off < total || i === 0; i++, off += size) {
     const file = partName(archive, i);
     const end = Math.min(off + size, total);
-    const h = createHash("sha256");
-    const hash = new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } });
+    const hash = new DigestStream();
     await pipeline(createReadStream(archive, { start: off, end: Math.max(off, end - 1), highWaterMark: 1 << 20 }), hash, createWriteStream(`${file}.tmp`));
     await rename(`${file}.tmp`, file);
-    parts.push({ file: basename(file), size: end - off, sha256: `sha256:${h.digest("hex")}` });
+    parts.push({ file: basename(file), size: end - off, sha256: hash.digest() });
     if (end >= total) break;
   }
   const index = `${archive}.parts`;

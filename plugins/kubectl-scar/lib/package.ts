@@ -6,10 +6,10 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { TarWriter } from "../../../shared/tar/stream.ts";
+import { DigestStream } from "../../../shared/oci/digest.ts";
 import { ScarError } from "./errors.ts";
 
 export interface PackageResult {
@@ -109,15 +109,7 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
   const scan = await scanTree(dir, await excludes(dir, target));
   const tmp = `${target}.tmp`;
   const gzip = createGzip({ level: 6 });
-  const hash = createHash("sha256");
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const counter = new DigestStream();
   const sink = pipeline(gzip, counter, createWriteStream(tmp, { mode: 0o644 }));
   const tar = new TarWriter(gzip);
   try {
@@ -143,8 +135,8 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
   }
   return {
     file: target,
-    digest: `sha256:${hash.digest("hex")}`,
-    size,
+    digest: counter.digest(),
+    size: counter.size,
     files: scan.entries.filter((e) => e.kind === "file").length,
     directories: scan.entries.filter((e) => e.kind === "directory").length,
     skipped: scan.skipped,
