@@ -3,15 +3,17 @@
 import type { ArgsDef } from "citty";
 import { UsageError } from "./errors.ts";
 
-/** `-n=foo` → `-n foo`; `-nfoo` is left alone only when `n` is a boolean (never for string shorthands). */
-export function normalizeArgv(argv: string[], stringShorts: Set<string>): string[] {
+/**
+ * kubectl-style short flags for citty: `-n=foo` → `-n foo`, and `-nfoo` → `-n foo` for value-taking shorthands.
+ * The token after a value-taking flag is its value and is never rewritten (a password may look like `-X=y`).
+ */
+export function normalizeArgv(argv: string[], valueFlags: Set<string>): string[] {
   const out: string[] = [];
-  let rest = false;
-  for (const a of argv) {
-    if (rest || a === "--") {
-      rest = true;
-      out.push(a);
-      continue;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
     }
     const m = /^-([A-Za-z])=(.*)$/s.exec(a);
     if (m) {
@@ -19,13 +21,20 @@ export function normalizeArgv(argv: string[], stringShorts: Set<string>): string
       continue;
     }
     const g = /^-([A-Za-z])(.+)$/s.exec(a);
-    if (g && stringShorts.has(g[1]!)) {
+    if (g && valueFlags.has(g[1]!)) {
       out.push(`-${g[1]}`, g[2]!);
       continue;
     }
     out.push(a);
+    // a value-taking flag without "=": the next word is its value, whatever it looks like
+    if (a.startsWith("-") && !a.includes("=") && valueFlags.has(a.replace(/^--?/, "")) && i + 1 < argv.length) out.push(argv[++i]!);
   }
   return out;
+}
+
+/** Names and aliases of a command's flags that take a value. */
+export function valueFlagNames(args: ArgsDef): Set<string> {
+  return new Set([...flagTable(args)].filter(([, f]) => f.type !== "boolean").map(([k]) => k));
 }
 
 interface FlagInfo {

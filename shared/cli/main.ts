@@ -1,7 +1,7 @@
 // The entry wrapper every plugin uses: kubectl-style argv normalisation, subcommand dispatch that keeps
 // global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { checkUnknownFlags, flagTable, normalizeArgv } from "./argv.ts";
+import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
@@ -86,9 +86,10 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
       process.stdout.write(`${info.usageName} ${info.version}\n`);
       process.exit(0);
     }
-    const norm = normalizeArgv(argv, new Set(["n", "o", "d", "f", "p"]));
-    const { chain, names, rest } = await resolveCommand(root, norm);
+    const { chain, names, rest: raw } = await resolveCommand(root, argv);
     const leaf = chain[chain.length - 1]!;
+    const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
+    const rest = normalizeArgv(raw, valueFlagNames({ ...globalArgs, ...args }));
     const usageName = [info.usageName, ...names].join(" ");
     const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
     const dashdash = rest.indexOf("--");
@@ -100,7 +101,6 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
       process.stderr.write(await usage(leaf, usageName));
       throw new UsageError(`"${usageName}" needs a command`);
     }
-    const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
     checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
     // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
     // global flags (--debug, -q) parse in every command; the leaf runs itself, so hide its subcommands from
