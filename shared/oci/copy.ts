@@ -146,7 +146,9 @@ export class CopyEngine {
         else normal.push(p);
       }
       await Promise.all([
-        ...normal.map((p) => this.imageLimit(() => this.transfer(p))),
+        // no image limit here: a job mostly waits for its blobs, which the blob limit and the per-host socket
+        // cap already bound; holding image slots while waiting on a shared blob would stall the other images
+        ...normal.map((p) => this.transfer(p)),
         ...[...sequential.values()].map((group) => this.transferSequential(group)),
       ]);
     }
@@ -172,9 +174,11 @@ export class CopyEngine {
       // a warm target costs two round trips: the target's tags and the source's extras, checked together;
       // manifests are fetched and walked only when something is missing
       let extras: ExtraRoot[] | undefined;
+      let rootAbsent = false;
       if (!filtering && !job.dst.prepare) {
         const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), this.present(job.dst, { desc: root, tags: job.dstTags })]);
         extras = found;
+        rootAbsent = !present;
         if (present && (await Promise.all(found.map((x) => this.present(job.dst, { desc: x.desc, tags: x.tag ? [x.tag] : [], subject: x.subject })))).every(Boolean)) {
           result.extras = found.map(extraLabel);
           p.upToDate = true;
@@ -202,7 +206,7 @@ export class CopyEngine {
       if (job.dst.prepare) {
         await Promise.all(p.blobs.filter((b) => b.size <= 4 << 20 && isConfig(b)).map(async (b) => p.smallBlobs.set(b.digest, await readAll(await job.src.fetchBlob(b)))));
       }
-      p.upToDate = await this.upToDate(job.dst, p.roots);
+      p.upToDate = rootAbsent ? false : await this.upToDate(job.dst, p.roots);
       this.emit({ type: "plan", job: index, label, digest: root.digest, blobs: p.blobs.length, bytes: result.bytes });
     } catch (e) {
       this.fail(p, e);
