@@ -6,7 +6,7 @@
 import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
 import { OciArchiveReader } from "./archive.ts";
-import { digestHex, sha256 } from "./digest.ts";
+import { sha256 } from "./digest.ts";
 import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
@@ -562,4 +562,3 @@ export function copy(jobs: CopyJob[], opts: CopyOptions = {}): Promise<CopyResul
   return new CopyEngine(opts).run(jobs);
 }
 
-export { digestHex };

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { randomBytes } from "node:crypto";
 import { digestAlgorithm, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { NotFoundError, OciError } from "./errors.ts";
-import { isIndex, isManifest, MT } from "./media-types.ts";
+import { isManifest, MT } from "./media-types.ts";
 import type { Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 
@@ -178,4 +178,3 @@ function strip(d: Descriptor): Descriptor {
   return { mediaType, digest, size, ...(annotations ? { annotations } : {}), ...(platform ? { platform } : {}) };
 }
 
-export { isIndex };

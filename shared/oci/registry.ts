@@ -3,7 +3,6 @@
 // PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; cross-repo mounts (201 and
 // 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
 import { PassThrough, Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { digestOf, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { DeniedError, NotFoundError, OciError, RegistryError, UnauthorizedError, UnsupportedError } from "./errors.ts";
 import { isIndex, manifestAccept, MT } from "./media-types.ts";
@@ -466,4 +465,3 @@ class SkipStream extends PassThrough {
   }
 }
 
-export { pipeline, Readable };

@@ -121,10 +121,6 @@ export class AuthClient {
     return res;
   }
 
-  /** Throw the right typed error for 401/403 responses already received. */
-  denied(host: string, what: string): never {
-    throw new DeniedError(host, what);
-  }
 
   private async fetchToken(host: string, scopes: string[]): Promise<string> {
     const s = this.state(host);
