@@ -34,6 +34,8 @@ interface HostState {
   realm?: string;
   service?: string;
   tokens: Map<string, { token: string; expiresAt: number }>;
+  /** token fetches in flight, per scope key (concurrent first requests share one) */
+  pending: Map<string, Promise<string>>;
   cred?: Promise<Credential | undefined>;
 }
 
@@ -53,7 +55,7 @@ export class AuthClient {
 
   private state(host: string): HostState {
     let s = this.hosts.get(host);
-    if (!s) this.hosts.set(host, (s = { tokens: new Map() }));
+    if (!s) this.hosts.set(host, (s = { tokens: new Map(), pending: new Map() }));
     return s;
   }
 
@@ -72,55 +74,75 @@ export class AuthClient {
       const c = await this.credential(host);
       return c?.username !== undefined ? basic(c) : undefined;
     }
-    if (s.scheme === "bearer") {
-      const key = AuthClient.scopeKey(scopes);
-      const t = s.tokens.get(key);
-      if (t && t.expiresAt > Date.now() + 5_000) return `Bearer ${t.token}`;
-      const token = await this.fetchToken(host, scopes);
-      return `Bearer ${token}`;
-    }
+    if (s.scheme === "bearer") return `Bearer ${await this.token(host, scopes)}`;
     return undefined;
   }
 
-  /** Send a request, answering auth challenges. 401 after a fresh token → UnauthorizedError; 403 → DeniedError. */
+  /** A cached token for these scopes, or one fetch shared by every request that asks at the same time. */
+  private token(host: string, scopes: string[], stale?: string): Promise<string> {
+    const s = this.state(host);
+    const key = AuthClient.scopeKey(scopes);
+    const t = s.tokens.get(key);
+    if (t && t.token !== stale && t.expiresAt > Date.now() + 5_000) return Promise.resolve(t.token);
+    let p = s.pending.get(key);
+    if (!p) {
+      p = this.fetchToken(host, scopes).finally(() => s.pending.delete(key));
+      s.pending.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Send a request, answering auth challenges. A request sent without credentials (or before the host's scheme
+   * was known) that gets a 401 is sent again with them; only credentials that were actually sent and refused
+   * make an UnauthorizedError. 403 / insufficient_scope → DeniedError.
+   */
   async request(req: AuthRequest): Promise<HttpResponse> {
+    const s = this.state(req.host);
     let auth = await this.authorization(req.host, req.scopes);
     let res = await this.transport.request({ ...req, headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) } });
-    if (res.status === 401) {
+    // Two rounds at most: the first learns the scheme (or refreshes an expired token), the second is final.
+    for (let round = 0; res.status === 401 && round < 2; round++) {
       const header = res.header("www-authenticate");
       await res.drain();
       const ch = header ? parseChallenge(header) : undefined;
-      const s = this.state(req.host);
+      const sent = auth;
       if (ch?.scheme === "bearer" && ch.params.realm) {
+        if (sent?.startsWith("Bearer ") && ch.params.error === "insufficient_scope" && round > 0) {
+          throw new DeniedError(req.host, req.scopes.map((x) => x.replace(/^repository:/, "")).join(", "));
+        }
         s.scheme = "bearer";
         s.realm = ch.params.realm;
         s.service = ch.params.service;
         const scopes = [...req.scopes];
         if (ch.params.scope) for (const sc of ch.params.scope.split(" ")) if (!scopes.includes(sc)) scopes.push(sc);
-        s.tokens.delete(AuthClient.scopeKey(req.scopes));
-        const token = await this.fetchToken(req.host, scopes);
-        s.tokens.set(AuthClient.scopeKey(req.scopes), s.tokens.get(AuthClient.scopeKey(scopes))!);
-        auth = `Bearer ${token}`;
+        // A token that was sent and refused is stale (expired mid-run, revoked): fetch a fresh one, once.
+        if (sent?.startsWith("Bearer ") && round > 0) {
+          const c = await this.credential(req.host);
+          throw new UnauthorizedError(req.host, c ? "credentials rejected" : "the registry requires credentials");
+        }
+        auth = `Bearer ${await this.token(req.host, scopes, sent?.slice(7))}`;
+        if (AuthClient.scopeKey(scopes) !== AuthClient.scopeKey(req.scopes)) {
+          const t = s.tokens.get(AuthClient.scopeKey(scopes));
+          if (t) s.tokens.set(AuthClient.scopeKey(req.scopes), t);
+        }
       } else if (ch?.scheme === "basic") {
         const c = await this.credential(req.host);
         if (!c?.username) throw new UnauthorizedError(req.host, "the registry requires a username and password");
-        if (s.scheme === "basic") throw new UnauthorizedError(req.host, "username or password rejected");
+        if (sent?.startsWith("Basic ")) throw new UnauthorizedError(req.host, "username or password rejected");
         s.scheme = "basic";
         auth = basic(c);
       } else {
         throw new UnauthorizedError(req.host, header ? `unsupported challenge "${header.split(" ")[0]}"` : "no WWW-Authenticate challenge");
       }
       res = await this.transport.request({ ...req, headers: { ...req.headers, authorization: auth } });
-      if (res.status === 401) {
-        await res.drain();
-        const again = parseChallenge(res.header("www-authenticate") ?? "");
-        if (again?.params.error === "insufficient_scope") throw new DeniedError(req.host, req.scopes.map((s) => s.replace(/^repository:/, "")).join(", "));
-        throw new UnauthorizedError(req.host, (await this.credential(req.host)) ? "credentials rejected" : "the registry requires credentials");
-      }
+    }
+    if (res.status === 401) {
+      await res.drain();
+      throw new UnauthorizedError(req.host, (await this.credential(req.host)) ? "credentials rejected" : "the registry requires credentials");
     }
     return res;
   }
-
 
   private async fetchToken(host: string, scopes: string[]): Promise<string> {
     const s = this.state(host);
