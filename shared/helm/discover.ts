@@ -244,8 +244,40 @@ function chartOfFile(file?: string): string | undefined {
   return i > 0 ? file.slice(0, i) : file.split("/")[0];
 }
 
-const SCAN_RE = /^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
-const SCAN_JSON_RE = /"image"\s*:\s*"([^"]+)"/g;
+// `image:` keys in any YAML (or JSON) style: block (`image: a:1`, `- image: a:1`), flow
+// (`- {name: side, image: "a:1"}`), quoted keys, JSON (`"image": "a:1"`). The value must be a complete
+// literal: anything holding a template expression (`{{ … }}`) is left to the render.
+const IMAGE_KEY_RE = /(?:^|[\s{,[])(["']?)image\1[ \t]*:[ \t]*(?:(["'])([^"'\s{}[\],#]+)\2|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
+const RELATED_ENV_RE = /(["']?)name\1[ \t]*:[ \t]*(["']?)(RELATED_IMAGE_\w+)\2[ \t]*(?:,[ \t]*|\r?\n[ \t]*)(["']?)value\4[ \t]*:[ \t]*(?:(["'])([^"'\s{}[\],#]+)\5|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
+
+/** Blank out template comments and YAML comments (same length, so offsets and line numbers stay right). */
+function blankComments(text: string): string {
+  const blank = (m: string) => m.replace(/[^\n]/g, " ");
+  return text.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, blank).replace(/(^|[ \t])#[^\n]*/gm, (m, pre: string) => pre + blank(m.slice(pre.length)));
+}
+
+function lineAt(text: string, index: number): number {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** Literal `image:` values in a YAML/JSON/template text, in every style, with their line numbers. */
+export function literalImages(text: string): { value: string; line: number }[] {
+  const t = blankComments(text);
+  const out: { value: string; line: number }[] = [];
+  for (const m of t.matchAll(IMAGE_KEY_RE)) {
+    const lead = /^[\s{,[]/.test(m[0]) ? 1 : 0;
+    out.push({ value: (m[3] ?? m[4])!, line: lineAt(t, m.index! + lead) });
+  }
+  return out;
+}
+
+/** Literal RELATED_IMAGE_* env entries (`name:` then `value:`), block or flow style. */
+export function literalRelatedImages(text: string): { key: string; value: string; line: number }[] {
+  const t = blankComments(text);
+  return [...t.matchAll(RELATED_ENV_RE)].map((m) => ({ key: m[3]!, value: (m[6] ?? m[7])!, line: lineAt(t, m.index! + m[0].search(/value/)) }));
+}
 
 /** Extract images from rendered manifests (structured first, then the fallback scan). */
 export function scanManifests(text: string, col: Collector | { add: Collector["add"] }, warnings: string[]): void {
@@ -290,14 +322,11 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
         }
       });
     }
-    for (const re of [SCAN_RE, SCAN_JSON_RE]) {
-      for (const m of d.text.matchAll(re)) {
-        const img = tryNormalizeImage(m[1]);
-        if (!img || found.has(img)) continue;
-        const line = d.text.slice(0, m.index).split("\n").length - (d.text.startsWith("\n") ? 1 : 0);
-        col.add(m[1]!, { type: "manifest-scan", chart, file: d.file, resource: isMap(obj) ? `${obj.kind ?? "?"}/${(isMap(obj.metadata) && obj.metadata.name) || "?"}` : undefined, note: `line ${line}` });
-        found.add(img);
-      }
+    for (const { value, line } of literalImages(d.text)) {
+      const img = tryNormalizeImage(value);
+      if (!img || found.has(img)) continue;
+      col.add(value, { type: "manifest-scan", chart, file: d.file, resource: isMap(obj) ? `${obj.kind ?? "?"}/${(isMap(obj.metadata) && obj.metadata.name) || "?"}` : undefined, note: `line ${line - (d.text.startsWith("\n") ? 1 : 0)}` });
+      found.add(img);
     }
   }
 }
@@ -453,8 +482,6 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   return { ref, note: notes.join("; ") || undefined };
 }
 
-const LITERAL_IMAGE_RE = /^[ \t]*(?:-[ \t]+)?image[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
-const LITERAL_ENV_RE = /name[ \t]*:[ \t]*["']?(RELATED_IMAGE_\w+)["']?[ \t]*\r?\n[ \t]*value[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*$/gm;
 
 async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
   const tdir = join(node.dir, "templates");
@@ -472,11 +499,11 @@ async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
       continue;
     }
     const file = `${node.path}/templates/${f.replace(/\\/g, "/")}`;
-    for (const m of text.matchAll(LITERAL_IMAGE_RE)) {
-      col.add(m[1]!, { type: "template-literal", chart: node.path, file, note: `line ${text.slice(0, m.index).split("\n").length}` });
+    for (const { value, line } of literalImages(text)) {
+      col.add(value, { type: "template-literal", chart: node.path, file, note: `line ${line}` });
     }
-    for (const m of text.matchAll(LITERAL_ENV_RE)) {
-      col.add(m[2]!, { type: "env", chart: node.path, file, key: m[1], note: `line ${text.slice(0, m.index).split("\n").length + 1}` });
+    for (const { key, value, line } of literalRelatedImages(text)) {
+      col.add(value, { type: "env", chart: node.path, file, key, note: `line ${line}` });
     }
   }
 }

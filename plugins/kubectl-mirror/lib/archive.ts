@@ -98,7 +98,7 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
 
 export async function runExport(input: MirrorInput, opts: ExportOptions): Promise<ExportReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
   try {
     return await exportPlan(plan, opts, started);
   } finally {

@@ -29,7 +29,8 @@ export const renderArgs = {
   "kube-version": { type: "string", description: "Kubernetes version for Capabilities.KubeVersion when rendering", valueHint: "VERSION" },
   "api-versions": { type: "string", description: "Extra API versions for Capabilities.APIVersions (repeatable)", valueHint: "GROUP/VERSION" },
   helm: { type: "string", description: "helm binary used to render and pull (default: $HELM_BIN, then helm on PATH)", valueHint: "PATH" },
-  render: { type: "boolean", default: true, description: "Render the chart with helm template (--no-render: static sources only; rendering runs the chart's template code)" },
+  render: { type: "boolean", default: true, description: "Render the chart with helm template (--no-render: same as --static-only; rendering runs the chart's template code)" },
+  "static-only": { type: "boolean", description: "Do not render: accept images found statically (values, annotations, images.lock, image: lines in templates); images computed in templates can be missed" },
   "skip-tests": { type: "boolean", description: "Leave out helm test hooks when rendering" },
 } as const satisfies ArgsDef;
 
@@ -87,7 +88,7 @@ export function renderOptionsFromArgs(args: Args, rawArgs: string[]): Omit<Disco
     setJson: repeated(rawArgs, ["set-json"], { split: false }),
     kubeVersion: str(args["kube-version"]),
     apiVersions: repeated(rawArgs, ["api-versions"]),
-    helm: args.render === false ? false : str(args.helm),
+    helm: args.render === false || args["static-only"] ? false : str(args.helm),
     skipTests: !!args["skip-tests"],
   };
 }

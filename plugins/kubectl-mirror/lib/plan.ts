@@ -179,12 +179,38 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   return result;
 }
 
+export class PlanError extends Error {
+  override name = "PlanError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+const STATIC_HINT = "or add --static-only to mirror only the images found without rendering (values, annotations, images.lock, image: lines in templates)";
+
+/** The error for a chart that was not rendered although rendering was expected. Nothing has been copied yet. */
+export function notRendered(name: string, version: string, render: RenderInfo): PlanError {
+  if (render.error) {
+    return new PlanError(`chart ${name} ${version}: helm template failed (${render.error}); its images cannot all be discovered, nothing was copied`, `pass the values it needs with -f/--set, --kube-version or --api-versions, ${STATIC_HINT}`);
+  }
+  return new PlanError(
+    `chart ${name} ${version}: cannot render it (${(render.skipped ?? "no helm binary").replace(/\s*\(.*\)$/, "")}); images written into its templates would be missed, nothing was copied`,
+    `install helm 3.8+ (https://helm.sh/docs/intro/install/) and put it on PATH, or point --helm PATH or $HELM_BIN at it, ${STATIC_HINT}`,
+  );
+}
+
 function uniqueSorted(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort();
 }
 
 export interface PlanOptions {
   chartPrefix?: string;
+  /**
+   * Stop (PlanError) when a chart could not be rendered (no helm, or helm template failed) unless rendering
+   * was turned off on purpose (--static-only / --no-render): static discovery misses images that templates
+   * compute, and an incomplete mirror is only found inside the air gap. sync, export and verify set it.
+   */
+  requireRender?: boolean;
   packPrefix?: string;
   onChart?: (c: PlannedArtifact) => void;
 }
@@ -215,6 +241,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       const t1 = Date.now();
       const result = await cachedDiscovery(contentDigest, dopts, () => discoverImages(dopts));
       logger().debug(`chart ${chart.name} ${chart.version}: ${result.images.length} images discovered in ${Date.now() - t1}ms`);
+      if (opts.requireRender && !result.render.rendered && dopts.helm !== false) throw notRendered(chart.name, chart.version, result.render);
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
       const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;

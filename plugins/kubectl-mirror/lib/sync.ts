@@ -72,7 +72,7 @@ export function itemResult(kind: ItemResult["kind"], source: string, destination
 /** Plan, map, copy. The plan's temp files are removed before returning. */
 export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
   try {
     return await syncPlan(plan, opts, started);
   } finally {
