@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
 import { findHelm, helmVersion, lastLine, runHelm } from "./binary.ts";
-import { chartTree, evalCondition, isMap, loadUserValues, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
+import { chartTree, evalCondition, isMap, loadUserValues, readChartMeta, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
 
 export type SourceType = "manifest" | "env" | "manifest-scan" | "annotation" | "images-lock" | "values" | "template-literal" | "user";
 
@@ -68,6 +68,28 @@ export interface DiscoveryResult {
   excluded: { image: string; pattern: string }[];
   skipped: SkippedItem[];
   warnings: string[];
+  /** where each values-sourced image is set, in a form a values override can write (mirror-values.ts) */
+  valueSites?: ValueSite[];
+}
+
+/** One place in the values that sets an image. */
+export interface ValueSite {
+  /** normalised image */
+  image: string;
+  /** chart path in the tree ("app", "app/charts/redis") */
+  chart: string;
+  /** key path from the top chart's values (subchart keys included): ["redis", "image"], ["env", 0, "value"] */
+  path: (string | number)[];
+  /**
+   * string      the value at `path` is the whole reference
+   * repository  `path` is a map whose `repository` holds registry/path (no separate registry)
+   * registry    `path` is a map with `registry` + `repository` (or the registry comes from global.imageRegistry)
+   */
+  form: "string" | "repository" | "registry";
+  /** the registry comes from global.imageRegistry (which wins over the map's own registry) */
+  globalRegistry?: boolean;
+  /** the path goes through a list: Helm replaces lists whole, so an override carries the whole list */
+  list?: { at: number; value: unknown[] };
 }
 
 export interface DiscoverOptions extends UserValues {
@@ -138,10 +160,11 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     const render = await renderChart(opts, tree, col, warnings);
 
     // 2. static sources of every enabled chart
+    const sites: ValueSite[] = [];
     for (const node of nodes.filter((n) => n.enabled)) {
       await scanAnnotations(node, col, skipped, warnings);
       await scanLocks(node, col, skipped, warnings);
-      scanValues(node, col, warnings, render.rendered);
+      scanValues(node, col, warnings, render.rendered, sites);
       if (!render.rendered) await scanTemplates(node, col);
     }
 
@@ -171,6 +194,7 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       excluded,
       skipped,
       warnings,
+      valueSites: sites.filter((x) => images.some((i) => i.image === x.image)),
     };
   } finally {
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
@@ -202,14 +226,7 @@ async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collecto
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };
-  const args = ["template", opts.releaseName || tree.meta.name, opts.chartDir, "--namespace", opts.namespace || "default"];
-  for (const f of opts.valuesFiles ?? []) args.push("--values", f);
-  for (const s of opts.setJson ?? []) args.push("--set-json", s);
-  for (const s of opts.set ?? []) args.push("--set", s);
-  for (const s of opts.setString ?? []) args.push("--set-string", s);
-  if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
-  for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
-  if (opts.skipTests) args.push("--skip-tests");
+  const args = templateArgs(opts, tree.meta.name);
   // ask the version while rendering (two helm processes at once, not one after the other)
   const [ver, r] = await Promise.all([
     helmVersion(found.bin).then((v) => ({ v }), (e: Error) => ({ e })),
@@ -228,6 +245,35 @@ async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collecto
   info.rendered = true;
   scanManifests(r.stdout, col, warnings);
   return info;
+}
+
+/** `helm template` arguments for the discovery options; `extraValues` files come after the user's -f files. */
+function templateArgs(opts: DiscoverOptions, chartName: string, extraValues: string[] = []): string[] {
+  const args = ["template", opts.releaseName || chartName, opts.chartDir, "--namespace", opts.namespace || "default"];
+  for (const f of [...(opts.valuesFiles ?? []), ...extraValues]) args.push("--values", f);
+  for (const s of opts.setJson ?? []) args.push("--set-json", s);
+  for (const s of opts.set ?? []) args.push("--set", s);
+  for (const s of opts.setString ?? []) args.push("--set-string", s);
+  if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
+  for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
+  if (opts.skipTests) args.push("--skip-tests");
+  return args;
+}
+
+/**
+ * Render the chart once more with extra values files (after the user's) and return the images the output
+ * uses (structured + scan). `rendered: false` with a reason when helm is missing, disabled, or fails.
+ */
+export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string }> {
+  if (opts.helm === false) return { rendered: false, reason: "rendering disabled (--static-only)" };
+  const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
+  if (!found.bin) return { rendered: false, reason: found.reason ?? "no helm binary" };
+  const meta = await readChartMeta(opts.chartDir);
+  const r = await runHelm(found.bin, templateArgs(opts, meta.name, extraValues), { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
+  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}` };
+  const col = new Collector();
+  scanManifests(r.stdout, col, []);
+  return { rendered: true, images: [...col.map.values()].sort((a, b) => a.image.localeCompare(b.image)) };
 }
 
 /** Split `helm template` output into documents with their `# Source:` file. */
@@ -423,39 +469,51 @@ async function scanLocks(node: ChartNode, col: Collector, skipped: SkippedItem[]
 
 const TEMPLATE_EXPR = /\{\{|\$\{/;
 
-function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean): void {
+function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean, sites: ValueSite[] = []): void {
   const childKeys = new Set(node.children.map((c) => c.path.slice(c.path.lastIndexOf("/") + 1)));
   const globalRegistry = isMap(node.values.global) && typeof node.values.global.imageRegistry === "string" && node.values.global.imageRegistry ? node.values.global.imageRegistry : undefined;
   const isRoot = node.valuesPrefix === "";
-  const add = (value: string, path: string, type: SourceType, extra: Partial<ImageSource> = {}) => {
+  const prefix = node.valuesPrefix.split(".").filter(Boolean);
+  type Where = { segs: (string | number)[]; list?: ValueSite["list"] };
+  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry">, extra: Partial<ImageSource> = {}) => {
     const full = `${node.valuesPrefix}${path}`;
     if (TEMPLATE_EXPR.test(value)) {
       if (!rendered) warnings.push(`values ${full} holds a template expression ("${value}"); only a helm render resolves it`);
       return;
     }
-    col.add(value, { type, chart: node.path, path: full, ...extra });
+    const image = col.add(value, { type, chart: node.path, path: full, ...extra });
+    if (image) {
+      sites.push({ image, chart: node.path, path: [...prefix, ...where.segs], ...site, ...(where.list ? { list: { at: where.list.at + prefix.length, value: where.list.value } } : {}) });
+    }
   };
-  const visit = (v: unknown, path: string, key: string, depth: number): void => {
+  const visit = (v: unknown, path: string, key: string, depth: number, where: Where): void => {
     if (depth > 64) return;
     if (Array.isArray(v)) {
-      v.forEach((c, i) => visit(c, `${path}[${i}]`, key, depth + 1));
+      const list = where.list ?? { at: where.segs.length, value: v };
+      v.forEach((c, i) => visit(c, `${path}[${i}]`, key, depth + 1, { segs: [...where.segs, i], list }));
       return;
     }
     if (!isMap(v)) return;
     const structured = imageStructure(v, key, node.meta.appVersion, globalRegistry);
-    if (structured) add(structured.ref, path, "values", structured.note ? { note: structured.note } : {});
-    if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") add(v.value, `${path}.value`.replace(/^\./, ""), "env", { key: v.name });
+    if (structured) {
+      const global = !!globalRegistry && "registry" in v;
+      const form = typeof v.registry === "string" || global ? "registry" : "repository";
+      add(structured.ref, path, "values", where, { form, ...(global ? { globalRegistry: true } : {}) }, structured.note ? { note: structured.note } : {});
+    }
+    if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") {
+      add(v.value, `${path}.value`.replace(/^\./, ""), "env", { ...where, segs: [...where.segs, "value"] }, { form: "string" }, { key: v.name });
+    }
     for (const [k, c] of Object.entries(v)) {
       if (path === "" && (childKeys.has(k) || (!isRoot && k === "global"))) continue;
       const p = path ? `${path}.${k}` : k;
       if (typeof c === "string" && c.trim()) {
-        if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values");
+        if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values", { ...where, segs: [...where.segs, k] }, { form: "string" });
         continue;
       }
-      visit(c, p, k, depth + 1);
+      visit(c, p, k, depth + 1, { ...where, segs: [...where.segs, k] });
     }
   };
-  visit(node.values, "", "", 0);
+  visit(node.values, "", "", 0, { segs: [] });
 }
 
 /** repository (+registry, +tag, +digest) maps. Tag falls back to the chart's appVersion like most templates do. */
@@ -465,7 +523,9 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   if (!shaped) return undefined;
   const notes: string[] = [];
   let registry = typeof v.registry === "string" ? v.registry.trim() : "";
-  if (globalRegistry) {
+  // global.imageRegistry is honoured by Bitnami-style templates, whose image maps carry a `registry` key; a
+  // plain {repository: ghcr.io/a/b, tag} map is not prefixed with it
+  if (globalRegistry && "registry" in v) {
     if (registry !== globalRegistry) notes.push(`registry from global.imageRegistry`);
     registry = globalRegistry;
   }

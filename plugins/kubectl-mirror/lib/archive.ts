@@ -22,7 +22,8 @@ import { OciError } from "../../../shared/oci/errors.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { itemResult, type ItemResult, type TransferOptions } from "./sync.ts";
+import { itemResult, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
+import type { ValuesOutReport } from "./values-out.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
@@ -61,6 +62,8 @@ export interface ExportOptions extends TransferOptions {
   /** optional preview of the mapping for the metadata + map-out */
   preview?: DestinationOptions;
   mapOut?: string;
+  /** with preview: write Helm values pointing values-sourced images at the preview destination */
+  valuesOut?: string;
 }
 
 export interface ExportReport {
@@ -69,6 +72,8 @@ export interface ExportReport {
   metadata: ArchiveMetadata;
   items: ItemResult[];
   summary: { artifacts: number; images: number; failed: number; bytesWritten: number; blobsSkipped: number; seconds: number };
+  /** present with --values-out */
+  values?: ValuesOutReport[];
   warnings: string[];
 }
 
@@ -117,9 +122,11 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     await r.close();
   }
   let registryMap: RegistryMapEntry[] | undefined;
+  let values: ValuesOutReport[] | undefined;
   if (opts.preview?.dest) {
     registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
+    if (opts.valuesOut) values = await valuesOutForPlan(plan, opts.valuesOut, destinations(plan.artifacts, plan.images, opts.preview).images, opts.preview.dest, opts.dryRun);
   }
   const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
   const writer = new OciArchiveWriter(opts.output, { gzip, skip });
@@ -173,6 +180,7 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
       blobsSkipped,
       seconds: Math.round((Date.now() - started) / 100) / 10,
     },
+    ...(values ? { values } : {}),
     warnings: plan.warnings,
   };
 }

@@ -39,7 +39,8 @@ export const mappingArgs = {
   "dest-mode": { type: "string", description: "Destination naming: strip-host (default), keep-host, flat", valueHint: "MODE" },
   "image-prefix": { type: "string", description: 'Path between the destination and the image path (default "images"; "" for none)', valueHint: "PATH" },
   "registry-map": { type: "string", description: "File of source prefix → destination prefix entries (wins over --dest-mode)", valueHint: "FILE" },
-  "map-out": { type: "string", description: "Write the registry map actually used to this file (YAML, readable by --registry-map)", valueHint: "FILE" },
+  "map-out": { type: "string", description: "Write the registry map actually used to this file (source repository → mirror repository; readable by --registry-map; not Helm values: see --values-out)", valueHint: "FILE" },
+  "values-out": { type: "string", description: "Write Helm values pointing every image the chart takes from its values at the mirror (helm install -f FILE); checked with helm template; a directory for several charts", valueHint: "FILE|DIR/" },
 } as const satisfies ArgsDef;
 
 type Args = Record<string, unknown>;
@@ -99,6 +100,7 @@ export interface MappingFlags {
   prefix?: string;
   registryMapFile?: string;
   mapOut?: string;
+  valuesOut?: string;
 }
 
 export function mappingFromArgs(args: Args): MappingFlags {
@@ -108,6 +110,8 @@ export function mappingFromArgs(args: Args): MappingFlags {
   const registryMapFile = str(args["registry-map"]);
   const mapOut = str(args["map-out"]);
   if (!dest && (args["dest-mode"] !== undefined || args["image-prefix"] !== undefined)) throw new UsageError("--dest-mode and --image-prefix need --dest");
+  const valuesOut = str(args["values-out"]);
   if (mapOut && !dest && !registryMapFile) throw new UsageError("--map-out needs --dest or --registry-map");
-  return { dest, mode, prefix: typeof args["image-prefix"] === "string" ? args["image-prefix"] : undefined, registryMapFile, mapOut };
+  if (valuesOut && !dest) throw new UsageError("--values-out needs --dest (the registry the images are mirrored to)");
+  return { dest, mode, prefix: typeof args["image-prefix"] === "string" ? args["image-prefix"] : undefined, registryMapFile, mapOut, valuesOut };
 }

@@ -62,6 +62,8 @@ export interface PlannedArtifact {
   warnings: string[];
   /** the chart .tgz / pack tarball (temp; valid until plan.cleanup()) */
   archive?: string;
+  /** charts: the discovery and its options (chartDir valid until plan.cleanup()), for --values-out */
+  discovery?: { result: DiscoveryResult; options: DiscoverOptions };
 }
 
 export interface MirrorPlan {
@@ -153,7 +155,7 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   const helmId = typeof helmBin === "string" && helmBin.includes("/") ? `${helmBin}@${(await stat(helmBin).catch(() => undefined))?.mtimeMs ?? 0}` : helmBin;
   const key = createHash("sha256")
     .update(JSON.stringify({
-      v: 1,
+      v: 2,
       contentDigest,
       helm: helmId,
       path: typeof helmBin === "string" && !helmBin.includes("/") ? env.PATH : undefined,
@@ -266,6 +268,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
         render: result.render,
         warnings: result.warnings,
         archive,
+        discovery: { result, options: dopts },
       };
       for (const w of result.warnings) warnings.push(`${chart.name} ${chart.version}: ${w}`);
       if (!result.render.rendered) warnings.push(`${chart.name} ${chart.version}: not rendered (${result.render.error ?? result.render.skipped}); images from static sources only`);
