@@ -222,7 +222,7 @@ export function excludeMatcher(pattern: string): (image: string) => boolean {
 // ---------------- rendering ----------------
 
 async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collector, warnings: string[]): Promise<RenderInfo> {
-  if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--no-render)" };
+  if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };

@@ -126,12 +126,20 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
     list.push(site.form === "string" ? at : `${at}.${site.form === "registry" ? "registry+repository" : "repository"}`);
     paths.set(site.image, list);
   }
+  // a repository-level override (repository / registry+repository) also moves other tags or digests of that
+  // repository the templates render (e.g. a values tag+digest rendered as @digest only)
+  const byRepo = new Map<string, string[]>();
+  for (const site of result.valueSites ?? []) {
+    if (site.form === "string" || !paths.has(site.image)) continue;
+    const repo = repositoryOf(parseImage(site.image));
+    byRepo.set(repo, [...(byRepo.get(repo) ?? []), ...paths.get(site.image)!]);
+  }
   const overridden: MirrorValues["overridden"] = [];
   const notOverridable: NotOverridable[] = [];
   for (const img of result.images) {
     const dest = destinations.get(img.image);
     if (!dest) continue;
-    const p = paths.get(img.image);
+    const p = paths.get(img.image) ?? (blocked.has(img.image) ? undefined : byRepo.get(repositoryOf(parseImage(img.image))));
     if (p?.length) overridden.push({ image: img.image, destination: dest, paths: p });
     else {
       notOverridable.push({ image: img.image, destination: dest, reason: blocked.get(img.image) ?? reasonFor(img), from: [...new Set(img.sources.filter((s) => s.type !== "values").map(fromText))] });

@@ -322,6 +322,26 @@ describe("--values-out", () => {
     expect(after.filter((i) => !i.startsWith(`${DEST()}/`))).toEqual(["quay.io/acme/hardcoded:3.0"]);
   }, 60_000);
 
+  test("export → push --values-out: the archive carries the discovery, push writes values for the real destination", async () => {
+    const archive = join(tmp, "shop.tar");
+    const e = await mirror(["export", chart, "-O", archive, ...SOURCES()]);
+    if (e.code !== 0) throw new Error(e.stderr);
+    const out = join(tmp, "airgap-values.yaml");
+    const p = await mirror(["push", archive, "--dest", `${reg.host}/airgap`, "--values-out", out, "-o", "json"]);
+    if (p.code !== 0) throw new Error(p.stderr);
+    const rep = JSON.parse(p.stdout);
+    expect(rep.values[0]).toMatchObject({ chart: "shop", version: "0.1.0", file: out, overridden: 11 });
+    expect(rep.values[0].notOverridable.map((n: any) => n.image)).toEqual(["quay.io/acme/hardcoded:3.0"]);
+    expect(rep.values[0].check).toMatch(/^not checked: the chart was not rendered \(written from shop\.tar; check it with helm template -f\)$/);
+    for (const helm of [HELM3, HELM4]) {
+      const after = await rendered(helm, ["-f", out]);
+      expect(after.filter((i) => !i.startsWith(`${reg.host}/airgap/`))).toEqual(["quay.io/acme/hardcoded:3.0"]);
+    }
+    const v = await mirror(["verify", chart, "--dest", `${reg.host}/airgap`, "--values-out", out]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain("verify writes no values");
+  }, 120_000);
+
   test("usage: --values-out needs --dest; several charts need a directory", async () => {
     const a = await mirror(["images", chart, "--values-out", file()]);
     expect(a.code).toBe(2);
