@@ -291,9 +291,10 @@ function chartOfFile(file?: string): string | undefined {
 }
 
 // `image:` keys in any YAML (or JSON) style: block (`image: a:1`, `- image: a:1`), flow
-// (`- {name: side, image: "a:1"}`), quoted keys, JSON (`"image": "a:1"`). The value must be a complete
+// (`- {name: side, image: "a:1"}`), quoted keys, JSON (`"image": "a:1"`), anchors and tags (`image: &x !!str a:1`).
+// The value must be a complete
 // literal: anything holding a template expression (`{{ … }}`) is left to the render.
-const IMAGE_KEY_RE = /(?:^|[\s{,[])(["']?)image\1[ \t]*:[ \t]*(?:(["'])([^"'\s{}[\],#]+)\2|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
+const IMAGE_KEY_RE = /(?:^|[\s{,[])(["']?)image\1[ \t]*:[ \t]*(?:[&!][^\s,{}[\]]*[ \t]+)*(?:(["'])([^"'\s{}[\],#]+)\2|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
 const RELATED_ENV_RE = /(["']?)name\1[ \t]*:[ \t]*(["']?)(RELATED_IMAGE_\w+)\2[ \t]*(?:,[ \t]*|\r?\n[ \t]*)(["']?)value\4[ \t]*:[ \t]*(?:(["'])([^"'\s{}[\],#]+)\5|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
 
 /** Blank out template comments and YAML comments (same length, so offsets and line numbers stay right). */

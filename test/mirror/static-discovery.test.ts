@@ -12,7 +12,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { HELM3, runCli } from "../support/cli.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
-import { discoverImages } from "../../shared/helm/discover.ts";
+import { discoverImages, literalImages, literalRelatedImages } from "../../shared/helm/discover.ts";
 
 let reg: TestRegistry;
 let tmp: string;
@@ -91,6 +91,39 @@ describe("static discovery", () => {
     expect(r.images.map((i) => i.image)).toEqual(ALL());
     const side = r.images.find((i) => i.image.endsWith("/side:1"))!;
     expect(side.sources).toEqual([{ type: "template-literal", chart: "flow", file: "flow/templates/deploy.yaml", value: `${reg.host}/src/side:1`, note: "line 10" }]);
+  });
+
+  test("literal image: values in every style; template expressions and comments are not images", () => {
+    const text = [
+      "containers:",
+      "  - name: app",
+      "    image: {{ .Values.image | quote }}",
+      '  - {name: side, image: "reg/side:1"}',
+      "  - {image: 'reg/b:2', name: x}",
+      "  - name: c",
+      "    image: reg/c:3   # comment",
+      "  # image: reg/commented:9",
+      "  {{/* image: reg/tplcomment:9 */}}",
+      '  - image: "reg/d:{{ .Values.tag }}"',
+      "  - image: reg/e:{{ .Values.tag }}",
+      '  - "image": "reg/json:1"',
+      "  - image: &main reg/anchored:1",
+      "  - image: !!str reg/tagged:1",
+      "  - imagePullPolicy: Always",
+      '  env: [{name: RELATED_IMAGE_X, value: "reg/x:1"}]',
+      "  env2:",
+      "    - name: RELATED_IMAGE_Y",
+      "      value: reg/y:1",
+    ].join("\n");
+    expect(literalImages(text)).toEqual([
+      { value: "reg/side:1", line: 4 },
+      { value: "reg/b:2", line: 5 },
+      { value: "reg/c:3", line: 7 },
+      { value: "reg/json:1", line: 12 },
+      { value: "reg/anchored:1", line: 13 },
+      { value: "reg/tagged:1", line: 14 },
+    ]);
+    expect(literalRelatedImages(text)).toEqual([{ key: "RELATED_IMAGE_X", value: "reg/x:1", line: 16 }, { key: "RELATED_IMAGE_Y", value: "reg/y:1", line: 19 }]);
   });
 
   test("the rendered result agrees (real helm)", async () => {
