@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
 import { findHelm, helmVersion, lastLine, runHelm } from "./binary.ts";
-import { chartTree, evalCondition, isMap, loadUserValues, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
+import { chartTree, evalCondition, isMap, loadUserValues, readChartMeta, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
 
 export type SourceType = "manifest" | "env" | "manifest-scan" | "annotation" | "images-lock" | "values" | "template-literal" | "user";
 
@@ -68,6 +68,28 @@ export interface DiscoveryResult {
   excluded: { image: string; pattern: string }[];
   skipped: SkippedItem[];
   warnings: string[];
+  /** where each values-sourced image is set, in a form a values override can write (mirror-values.ts) */
+  valueSites?: ValueSite[];
+}
+
+/** One place in the values that sets an image. */
+export interface ValueSite {
+  /** normalised image */
+  image: string;
+  /** chart path in the tree ("app", "app/charts/redis") */
+  chart: string;
+  /** key path from the top chart's values (subchart keys included): ["redis", "image"], ["env", 0, "value"] */
+  path: (string | number)[];
+  /**
+   * string      the value at `path` is the whole reference
+   * repository  `path` is a map whose `repository` holds registry/path (no separate registry)
+   * registry    `path` is a map with `registry` + `repository` (or the registry comes from global.imageRegistry)
+   */
+  form: "string" | "repository" | "registry";
+  /** the registry comes from global.imageRegistry (which wins over the map's own registry) */
+  globalRegistry?: boolean;
+  /** the path goes through a list: Helm replaces lists whole, so an override carries the whole list */
+  list?: { at: number; value: unknown[] };
 }
 
 export interface DiscoverOptions extends UserValues {
@@ -138,10 +160,11 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     const render = await renderChart(opts, tree, col, warnings);
 
     // 2. static sources of every enabled chart
+    const sites: ValueSite[] = [];
     for (const node of nodes.filter((n) => n.enabled)) {
       await scanAnnotations(node, col, skipped, warnings);
       await scanLocks(node, col, skipped, warnings);
-      scanValues(node, col, warnings, render.rendered);
+      scanValues(node, col, warnings, render.rendered, sites);
       if (!render.rendered) await scanTemplates(node, col);
     }
 
@@ -171,6 +194,7 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       excluded,
       skipped,
       warnings,
+      valueSites: sites.filter((x) => images.some((i) => i.image === x.image)),
     };
   } finally {
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
@@ -198,18 +222,11 @@ export function excludeMatcher(pattern: string): (image: string) => boolean {
 // ---------------- rendering ----------------
 
 async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collector, warnings: string[]): Promise<RenderInfo> {
-  if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--no-render)" };
+  if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };
-  const args = ["template", opts.releaseName || tree.meta.name, opts.chartDir, "--namespace", opts.namespace || "default"];
-  for (const f of opts.valuesFiles ?? []) args.push("--values", f);
-  for (const s of opts.setJson ?? []) args.push("--set-json", s);
-  for (const s of opts.set ?? []) args.push("--set", s);
-  for (const s of opts.setString ?? []) args.push("--set-string", s);
-  if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
-  for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
-  if (opts.skipTests) args.push("--skip-tests");
+  const args = templateArgs(opts, tree.meta.name);
   // ask the version while rendering (two helm processes at once, not one after the other)
   const [ver, r] = await Promise.all([
     helmVersion(found.bin).then((v) => ({ v }), (e: Error) => ({ e })),
@@ -230,6 +247,35 @@ async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collecto
   return info;
 }
 
+/** `helm template` arguments for the discovery options; `extraValues` files come after the user's -f files. */
+function templateArgs(opts: DiscoverOptions, chartName: string, extraValues: string[] = []): string[] {
+  const args = ["template", opts.releaseName || chartName, opts.chartDir, "--namespace", opts.namespace || "default"];
+  for (const f of [...(opts.valuesFiles ?? []), ...extraValues]) args.push("--values", f);
+  for (const s of opts.setJson ?? []) args.push("--set-json", s);
+  for (const s of opts.set ?? []) args.push("--set", s);
+  for (const s of opts.setString ?? []) args.push("--set-string", s);
+  if (opts.kubeVersion) args.push("--kube-version", opts.kubeVersion);
+  for (const a of opts.apiVersions ?? []) args.push("--api-versions", a);
+  if (opts.skipTests) args.push("--skip-tests");
+  return args;
+}
+
+/**
+ * Render the chart once more with extra values files (after the user's) and return the images the output
+ * uses (structured + scan). `rendered: false` with a reason when helm is missing, disabled, or fails.
+ */
+export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string }> {
+  if (opts.helm === false) return { rendered: false, reason: "rendering disabled (--static-only)" };
+  const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
+  if (!found.bin) return { rendered: false, reason: found.reason ?? "no helm binary" };
+  const meta = await readChartMeta(opts.chartDir);
+  const r = await runHelm(found.bin, templateArgs(opts, meta.name, extraValues), { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
+  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}` };
+  const col = new Collector();
+  scanManifests(r.stdout, col, []);
+  return { rendered: true, images: [...col.map.values()].sort((a, b) => a.image.localeCompare(b.image)) };
+}
+
 /** Split `helm template` output into documents with their `# Source:` file. */
 export function splitManifests(text: string): { file?: string; text: string }[] {
   return text
@@ -244,8 +290,41 @@ function chartOfFile(file?: string): string | undefined {
   return i > 0 ? file.slice(0, i) : file.split("/")[0];
 }
 
-const SCAN_RE = /^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
-const SCAN_JSON_RE = /"image"\s*:\s*"([^"]+)"/g;
+// `image:` keys in any YAML (or JSON) style: block (`image: a:1`, `- image: a:1`), flow
+// (`- {name: side, image: "a:1"}`), quoted keys, JSON (`"image": "a:1"`), anchors and tags (`image: &x !!str a:1`).
+// The value must be a complete
+// literal: anything holding a template expression (`{{ … }}`) is left to the render.
+const IMAGE_KEY_RE = /(?:^|[\s{,[])(["']?)image\1[ \t]*:[ \t]*(?:[&!][^\s,{}[\]]*[ \t]+)*(?:(["'])([^"'\s{}[\],#]+)\2|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
+const RELATED_ENV_RE = /(["']?)name\1[ \t]*:[ \t]*(["']?)(RELATED_IMAGE_\w+)\2[ \t]*(?:,[ \t]*|\r?\n[ \t]*)(["']?)value\4[ \t]*:[ \t]*(?:(["'])([^"'\s{}[\],#]+)\5|([^"'\s{}[\],#]+))(?=[ \t]*(?:[,}\]\r\n]|$))/gm;
+
+/** Blank out template comments and YAML comments (same length, so offsets and line numbers stay right). */
+function blankComments(text: string): string {
+  const blank = (m: string) => m.replace(/[^\n]/g, " ");
+  return text.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, blank).replace(/(^|[ \t])#[^\n]*/gm, (m, pre: string) => pre + blank(m.slice(pre.length)));
+}
+
+function lineAt(text: string, index: number): number {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** Literal `image:` values in a YAML/JSON/template text, in every style, with their line numbers. */
+export function literalImages(text: string): { value: string; line: number }[] {
+  const t = blankComments(text);
+  const out: { value: string; line: number }[] = [];
+  for (const m of t.matchAll(IMAGE_KEY_RE)) {
+    const lead = /^[\s{,[]/.test(m[0]) ? 1 : 0;
+    out.push({ value: (m[3] ?? m[4])!, line: lineAt(t, m.index! + lead) });
+  }
+  return out;
+}
+
+/** Literal RELATED_IMAGE_* env entries (`name:` then `value:`), block or flow style. */
+export function literalRelatedImages(text: string): { key: string; value: string; line: number }[] {
+  const t = blankComments(text);
+  return [...t.matchAll(RELATED_ENV_RE)].map((m) => ({ key: m[3]!, value: (m[6] ?? m[7])!, line: lineAt(t, m.index! + m[0].search(/value/)) }));
+}
 
 /** Extract images from rendered manifests (structured first, then the fallback scan). */
 export function scanManifests(text: string, col: Collector | { add: Collector["add"] }, warnings: string[]): void {
@@ -290,14 +369,11 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
         }
       });
     }
-    for (const re of [SCAN_RE, SCAN_JSON_RE]) {
-      for (const m of d.text.matchAll(re)) {
-        const img = tryNormalizeImage(m[1]);
-        if (!img || found.has(img)) continue;
-        const line = d.text.slice(0, m.index).split("\n").length - (d.text.startsWith("\n") ? 1 : 0);
-        col.add(m[1]!, { type: "manifest-scan", chart, file: d.file, resource: isMap(obj) ? `${obj.kind ?? "?"}/${(isMap(obj.metadata) && obj.metadata.name) || "?"}` : undefined, note: `line ${line}` });
-        found.add(img);
-      }
+    for (const { value, line } of literalImages(d.text)) {
+      const img = tryNormalizeImage(value);
+      if (!img || found.has(img)) continue;
+      col.add(value, { type: "manifest-scan", chart, file: d.file, resource: isMap(obj) ? `${obj.kind ?? "?"}/${(isMap(obj.metadata) && obj.metadata.name) || "?"}` : undefined, note: `line ${line - (d.text.startsWith("\n") ? 1 : 0)}` });
+      found.add(img);
     }
   }
 }
@@ -394,39 +470,51 @@ async function scanLocks(node: ChartNode, col: Collector, skipped: SkippedItem[]
 
 const TEMPLATE_EXPR = /\{\{|\$\{/;
 
-function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean): void {
+function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean, sites: ValueSite[] = []): void {
   const childKeys = new Set(node.children.map((c) => c.path.slice(c.path.lastIndexOf("/") + 1)));
   const globalRegistry = isMap(node.values.global) && typeof node.values.global.imageRegistry === "string" && node.values.global.imageRegistry ? node.values.global.imageRegistry : undefined;
   const isRoot = node.valuesPrefix === "";
-  const add = (value: string, path: string, type: SourceType, extra: Partial<ImageSource> = {}) => {
+  const prefix = node.valuesPrefix.split(".").filter(Boolean);
+  type Where = { segs: (string | number)[]; list?: ValueSite["list"] };
+  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry">, extra: Partial<ImageSource> = {}) => {
     const full = `${node.valuesPrefix}${path}`;
     if (TEMPLATE_EXPR.test(value)) {
       if (!rendered) warnings.push(`values ${full} holds a template expression ("${value}"); only a helm render resolves it`);
       return;
     }
-    col.add(value, { type, chart: node.path, path: full, ...extra });
+    const image = col.add(value, { type, chart: node.path, path: full, ...extra });
+    if (image) {
+      sites.push({ image, chart: node.path, path: [...prefix, ...where.segs], ...site, ...(where.list ? { list: { at: where.list.at + prefix.length, value: where.list.value } } : {}) });
+    }
   };
-  const visit = (v: unknown, path: string, key: string, depth: number): void => {
+  const visit = (v: unknown, path: string, key: string, depth: number, where: Where): void => {
     if (depth > 64) return;
     if (Array.isArray(v)) {
-      v.forEach((c, i) => visit(c, `${path}[${i}]`, key, depth + 1));
+      const list = where.list ?? { at: where.segs.length, value: v };
+      v.forEach((c, i) => visit(c, `${path}[${i}]`, key, depth + 1, { segs: [...where.segs, i], list }));
       return;
     }
     if (!isMap(v)) return;
     const structured = imageStructure(v, key, node.meta.appVersion, globalRegistry);
-    if (structured) add(structured.ref, path, "values", structured.note ? { note: structured.note } : {});
-    if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") add(v.value, `${path}.value`.replace(/^\./, ""), "env", { key: v.name });
+    if (structured) {
+      const global = !!globalRegistry && "registry" in v;
+      const form = typeof v.registry === "string" || global ? "registry" : "repository";
+      add(structured.ref, path, "values", where, { form, ...(global ? { globalRegistry: true } : {}) }, structured.note ? { note: structured.note } : {});
+    }
+    if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") {
+      add(v.value, `${path}.value`.replace(/^\./, ""), "env", { ...where, segs: [...where.segs, "value"] }, { form: "string" }, { key: v.name });
+    }
     for (const [k, c] of Object.entries(v)) {
       if (path === "" && (childKeys.has(k) || (!isRoot && k === "global"))) continue;
       const p = path ? `${path}.${k}` : k;
       if (typeof c === "string" && c.trim()) {
-        if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values");
+        if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values", { ...where, segs: [...where.segs, k] }, { form: "string" });
         continue;
       }
-      visit(c, p, k, depth + 1);
+      visit(c, p, k, depth + 1, { ...where, segs: [...where.segs, k] });
     }
   };
-  visit(node.values, "", "", 0);
+  visit(node.values, "", "", 0, { segs: [] });
 }
 
 /** repository (+registry, +tag, +digest) maps. Tag falls back to the chart's appVersion like most templates do. */
@@ -436,7 +524,9 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   if (!shaped) return undefined;
   const notes: string[] = [];
   let registry = typeof v.registry === "string" ? v.registry.trim() : "";
-  if (globalRegistry) {
+  // global.imageRegistry is honoured by Bitnami-style templates, whose image maps carry a `registry` key; a
+  // plain {repository: ghcr.io/a/b, tag} map is not prefixed with it
+  if (globalRegistry && "registry" in v) {
     if (registry !== globalRegistry) notes.push(`registry from global.imageRegistry`);
     registry = globalRegistry;
   }
@@ -453,8 +543,6 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   return { ref, note: notes.join("; ") || undefined };
 }
 
-const LITERAL_IMAGE_RE = /^[ \t]*(?:-[ \t]+)?image[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*(?:#.*)?$/gm;
-const LITERAL_ENV_RE = /name[ \t]*:[ \t]*["']?(RELATED_IMAGE_\w+)["']?[ \t]*\r?\n[ \t]*value[ \t]*:[ \t]*["']?([^\s"'#{}[\],]+)["']?[ \t]*$/gm;
 
 async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
   const tdir = join(node.dir, "templates");
@@ -472,11 +560,11 @@ async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
       continue;
     }
     const file = `${node.path}/templates/${f.replace(/\\/g, "/")}`;
-    for (const m of text.matchAll(LITERAL_IMAGE_RE)) {
-      col.add(m[1]!, { type: "template-literal", chart: node.path, file, note: `line ${text.slice(0, m.index).split("\n").length}` });
+    for (const { value, line } of literalImages(text)) {
+      col.add(value, { type: "template-literal", chart: node.path, file, note: `line ${line}` });
     }
-    for (const m of text.matchAll(LITERAL_ENV_RE)) {
-      col.add(m[2]!, { type: "env", chart: node.path, file, key: m[1], note: `line ${text.slice(0, m.index).split("\n").length + 1}` });
+    for (const { key, value, line } of literalRelatedImages(text)) {
+      col.add(value, { type: "env", chart: node.path, file, key, note: `line ${line}` });
     }
   }
 }

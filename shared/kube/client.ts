@@ -519,8 +519,10 @@ export class KubeClient {
     for (;;) {
       last = await this.tryGet<T>(apiVersion, kind, name, opts);
       if (test(last)) return last;
-      if (Date.now() + interval > deadline) break;
-      await sleep(interval);
+      // the last poll happens at the deadline: a 7 s wait waits 7 s, not the last whole interval before it
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(interval, left));
     }
     const what = until === "deleted" ? "to be deleted" : typeof until === "function" ? "to reach the expected state" : `for condition ${until.condition}=${until.status ?? "True"}`;
     const conds = (last as any)?.status?.conditions as any[] | undefined;

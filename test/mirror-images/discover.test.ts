@@ -165,7 +165,7 @@ describe("without helm", () => {
 
   test("--no-render (helm: false) even when helm is available; the packed chart works the same", async () => {
     const r = await discoverImages({ chartDir: fx.dir, helm: false, env: { HELM_BIN: HELM3 } });
-    expect(r.render).toEqual({ rendered: false, skipped: "rendering disabled (--no-render)" });
+    expect(r.render).toEqual({ rendered: false, skipped: "rendering disabled (--static-only)" });
     expect(r.images.map((i) => i.image)).toEqual(EXPECTED_STATIC);
   });
 

@@ -239,8 +239,8 @@ describe("rendered manifest scanning", () => {
     expect(got.map((g) => [g.raw, g.type, g.chart, g.resource, g.path ?? g.note])).toEqual([
       ["nginx:1.27", "manifest", "app", "Pod/p", "spec.containers[0].image"],
       ["quay.io/x/y:3", "env", "app/charts/sub", "Thing/t", "spec.env[0].value"],
-      ["quay.io/x/cr:2", "manifest-scan", "app/charts/sub", "Thing/t", "line 6"],
       ["ghcr.io/x/json:1", "manifest-scan", "app/charts/sub", "Thing/t", "line 5"],
+      ["quay.io/x/cr:2", "manifest-scan", "app/charts/sub", "Thing/t", "line 6"],
     ]);
   });
   test("exclude patterns", () => {

@@ -758,9 +758,11 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : s < 172800 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
     };
     const isPod = def.kind === "Pod" && !def.group;
+    const isSecret = def.kind === "Secret" && !def.group;
     const cols = [
       { name: "Name", type: "string", format: "name", description: "Name must be unique within a namespace.", priority: 0 },
       ...(isPod ? [{ name: "Status", type: "string", format: "", description: "The pod phase.", priority: 0 }] : []),
+      ...(isSecret ? [{ name: "Type", type: "string", format: "", description: "The type of the secret.", priority: 0 }, { name: "Data", type: "string", format: "", description: "The number of keys.", priority: 0 }] : []),
       { name: "Age", type: "string", format: "", description: "Time since creation.", priority: 0 },
     ];
     return {
@@ -769,7 +771,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       metadata: meta,
       columnDefinitions: cols,
       rows: items.map((o) => ({
-        cells: [o.metadata.name, ...(isPod ? [o.status?.phase ?? "Unknown"] : []), age(o)],
+        cells: [o.metadata.name, ...(isPod ? [o.status?.phase ?? "Unknown"] : []), ...(isSecret ? [o.type ?? "Opaque", String(Object.keys(o.data ?? {}).length)] : []), age(o)],
         object:
           query.includeObject === "Object"
             ? withTypeMeta(def, stripInternal(o))

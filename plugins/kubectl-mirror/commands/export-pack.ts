@@ -52,7 +52,7 @@ export default defineCommand({
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
       const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
-      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined });
+      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, requireRender: true });
       let report;
       try {
         report = await exportPlan(plan, {

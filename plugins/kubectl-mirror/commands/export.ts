@@ -11,6 +11,7 @@ import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
+import { valuesOutLines } from "../lib/values-out.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip)", valueHint: "FILE" },
@@ -30,6 +31,7 @@ export default defineCommand({
       "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
       "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
+      "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --values-out mirror-values.yaml  # Helm values for that mirror",
     ],
   } as CommandMeta,
   args: {
@@ -55,6 +57,7 @@ export default defineCommand({
       splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
       preview,
       mapOut: preview?.mapOut,
+      valuesOut: preview?.valuesOut,
       chartPrefix: args["chart-prefix"] as string | undefined,
       registry,
       sourceMirrors,
@@ -66,6 +69,7 @@ export default defineCommand({
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
+    for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
     printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));

@@ -8,6 +8,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { explain, findImage } from "../../../shared/helm/discover.ts";
 import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
+import { valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
@@ -20,6 +21,7 @@ export default defineCommand({
       "kubectl mirror images ./app-1.2.3.tgz -f prod-values.yaml --set metrics.enabled=true --kube-version 1.31.0",
       "kubectl mirror images ./mychart --why busybox:1.36",
       "kubectl mirror images ./mychart --dest zot.local:30003 --map-out registry-map.yaml",
+      "kubectl mirror images ./mychart -f prod.yaml --dest zot.local:30003 --values-out mirror-values.yaml   # helm install … -f prod.yaml -f mirror-values.yaml",
       "kubectl mirror images ./mychart --no-render --exclude-image 'docker.io/bitnami/*' --image quay.io/acme/extra:1.0",
     ],
   } as CommandMeta,
@@ -42,7 +44,7 @@ export default defineCommand({
     const report = await chartImages(
       req,
       { ...render, extraImages: repeated(rawArgs, ["image"]), excludeImages: repeated(rawArgs, ["exclude-image"]) },
-      { dest: mapping.dest, mode: mapping.mode, prefix: mapping.prefix, registryMapFile: mapping.registryMapFile, mapOut: mapping.mapOut },
+      { dest: mapping.dest, mode: mapping.mode, prefix: mapping.prefix, registryMapFile: mapping.registryMapFile, mapOut: mapping.mapOut, valuesOut: mapping.valuesOut },
     );
     const log = logger();
     for (const w of report.warnings) log.warn(w);
@@ -50,6 +52,7 @@ export default defineCommand({
     else log.warn(summaryLine(report));
     for (const s of report.skipped) log.info(`skipped ${s.what} in ${s.chart}: ${s.reason}`);
     if (mapping.mapOut) log.info(`registry map written to ${mapping.mapOut}`);
+    for (const l of valuesOutLines(report.values ?? [])) log.info(l);
 
     if (typeof args.why === "string" && args.why) {
       const hits = findImage(report, args.why);

@@ -11,6 +11,7 @@ import { credFileProvider, readCredFile, withCredentials } from "../lib/credenti
 import { concurrencyFromArgs, destArgs, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
+import { valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
@@ -19,6 +20,7 @@ export default defineCommand({
     examples: [
       "kubectl mirror push app.tar --dest zot.local:30003",
       "kubectl mirror push day1.tar day2.tar --dest harbor.local/mirror --map-out registry-map.yaml",
+      "kubectl mirror push app.tar --dest zot.local:30003 --values-out mirror-values.yaml   # helm install … -f mirror-values.yaml",
       "kubectl mirror push big.tar --dest reg.local:5000                 # joins big.tar.part001… (big.tar.parts)",
       "kubectl mirror push app.tar --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
     ],
@@ -43,6 +45,7 @@ export default defineCommand({
     const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
+    for (const l of valuesOutLines(report.values ?? [])) logger().info(l);
     const s = report.summary;
     logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));

@@ -9,6 +9,7 @@ import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFr
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
+import { valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
@@ -19,6 +20,7 @@ export default defineCommand({
       "kubectl mirror sync oci://registry.example.com/charts/app --chart-version 1.2.3 --dest harbor.local/mirror --map-out registry-map.yaml",
       "kubectl mirror sync ./app-1.2.3.tgz --dest reg.local:5000 --dest-mode keep-host --platform linux/amd64",
       "kubectl mirror sync --mirror-file mirror.yaml --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
+      "kubectl mirror sync ./chart --dest reg.local --values-out mirror-values.yaml   # then: helm install app oci://reg.local/charts/app -f mirror-values.yaml",
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
     ],
@@ -28,7 +30,7 @@ export default defineCommand({
     ...inputArgs,
     ...destArgs,
     ...transferArgs,
-    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it" },
+    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -53,6 +55,7 @@ export default defineCommand({
     progress.finish();
     for (const w of report.warnings) log.warn(w);
     if (dest.mapOut && !args["dry-run"]) log.info(`registry map written to ${dest.mapOut}`);
+    for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
     log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));

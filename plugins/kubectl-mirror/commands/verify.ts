@@ -33,6 +33,7 @@ export default defineCommand({
     const inArchive = args["in-archive"] as string | undefined;
     const dest = await destinationFromArgs(args, !inArchive);
     if (inArchive && dest) throw new UsageError("give --dest or --in-archive, not both");
+    if (dest?.valuesOut) throw new UsageError("verify writes no values: --values-out belongs to images, sync, export and push");
     const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
     const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined };
     let report;

@@ -22,8 +22,10 @@ import { OciError } from "../../../shared/oci/errors.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { itemResult, type ItemResult, type TransferOptions } from "./sync.ts";
-import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+import { itemResult, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
+import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
+import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
+import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
 export const METADATA_KIND = "MirrorArchive";
@@ -36,7 +38,11 @@ export interface ArchiveMetadata {
   createdBy: string;
   platforms?: string[];
   extras: boolean;
-  artifacts: { kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[] }[];
+  artifacts: {
+    kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[];
+    /** charts: where each image was found and the values paths that set it (push --values-out) */
+    discovery?: Pick<DiscoveryResult, "images" | "valueSites">;
+  }[];
   images: { image: string; ref: string }[];
   /** present when export was given --dest: the map push will use with the same --dest */
   registryMap?: RegistryMapEntry[];
@@ -61,6 +67,8 @@ export interface ExportOptions extends TransferOptions {
   /** optional preview of the mapping for the metadata + map-out */
   preview?: DestinationOptions;
   mapOut?: string;
+  /** with preview: write Helm values pointing values-sourced images at the preview destination */
+  valuesOut?: string;
 }
 
 export interface ExportReport {
@@ -69,6 +77,8 @@ export interface ExportReport {
   metadata: ArchiveMetadata;
   items: ItemResult[];
   summary: { artifacts: number; images: number; failed: number; bytesWritten: number; blobsSkipped: number; seconds: number };
+  /** present with --values-out */
+  values?: ValuesOutReport[];
   warnings: string[];
 }
 
@@ -89,7 +99,10 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
     createdBy: "kubectl mirror export",
     ...(opts.platforms?.length ? { platforms: opts.platforms.map(formatPlatform) } : {}),
     extras: opts.extras ?? true,
-    artifacts: plan.artifacts.map((a) => ({ kind: a.kind, name: a.name, version: a.version, repository: a.repository, tag: a.tag, ref: layoutTag(a), source: a.source, contentDigest: a.contentDigest, images: a.images })),
+    artifacts: plan.artifacts.map((a) => ({
+      kind: a.kind, name: a.name, version: a.version, repository: a.repository, tag: a.tag, ref: layoutTag(a), source: a.source, contentDigest: a.contentDigest, images: a.images,
+      ...(a.discovery ? { discovery: { images: a.discovery.result.images, valueSites: a.discovery.result.valueSites ?? [] } } : {}),
+    })),
     images: plan.images.map((image) => ({ image, ref: image })),
     ...(registryMap ? { registryMap } : {}),
     ...(existing.length ? { incremental: { existing: existing.map((e) => basename(e)), blobsSkipped: skipped } } : {}),
@@ -98,7 +111,7 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
 
 export async function runExport(input: MirrorInput, opts: ExportOptions): Promise<ExportReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
   try {
     return await exportPlan(plan, opts, started);
   } finally {
@@ -117,9 +130,11 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     await r.close();
   }
   let registryMap: RegistryMapEntry[] | undefined;
+  let values: ValuesOutReport[] | undefined;
   if (opts.preview?.dest) {
     registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
+    if (opts.valuesOut) values = await valuesOutForPlan(plan, opts.valuesOut, destinations(plan.artifacts, plan.images, opts.preview).images, opts.preview.dest, opts.dryRun);
   }
   const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
   const writer = new OciArchiveWriter(opts.output, { gzip, skip });
@@ -173,6 +188,7 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
       blobsSkipped,
       seconds: Math.round((Date.now() - started) / 100) / 10,
     },
+    ...(values ? { values } : {}),
     warnings: plan.warnings,
   };
 }
@@ -270,6 +286,8 @@ export async function metadataFromIndex(reader: OciArchiveReader): Promise<Archi
 
 export interface PushOptions extends Omit<TransferOptions, "platforms" | "sourceMirrors">, DestinationOptions {
   mapOut?: string;
+  /** Helm values for the charts in the archives (from the discovery data export stored in them) */
+  valuesOut?: string;
   /** where split archives are joined (default: the OS temp dir) */
   tempDir?: string;
 }
@@ -278,6 +296,8 @@ export interface PushReport {
   archives: string[];
   items: ItemResult[];
   registryMap: RegistryMapEntry[];
+  /** present with --values-out */
+  values?: ValuesOutReport[];
   summary: { artifacts: number; images: number; failed: number; bytesCopied: number; blobsExisting: number; seconds: number };
 }
 
@@ -294,6 +314,8 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     let registryMap: RegistryMapEntry[] = [];
     let nArtifacts = 0;
     let nImages = 0;
+    const valueCharts: ChartValuesInput[] = [];
+    const byImage = new Map<string, string>();
     for (const arg of archives) {
       const { path } = await resolveArchiveArg(arg, workDir);
       const reader = await OciArchiveReader.open(path);
@@ -314,8 +336,19 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       }
       nArtifacts += d.artifacts.length;
       nImages += d.images.length;
+      for (const m of d.images) byImage.set(m.source, m.destination);
+      for (const a of meta.artifacts) {
+        if (a.kind !== "chart" || !a.discovery) continue;
+        valueCharts.push({ name: a.name, version: a.version, result: { ...a.discovery, excluded: [], render: { rendered: false, skipped: `written from ${basename(arg)}; check it with helm template -f` } } });
+      }
     }
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
+    let values: ValuesOutReport[] | undefined;
+    if (opts.valuesOut) {
+      if (!valueCharts.length) throw new ArchiveError(`--values-out: ${archives.join(", ")} hold${archives.length === 1 ? "s" : ""} no chart with discovery data`, "archives written by kubectl mirror export before --values-out existed lack it: re-export, or run kubectl mirror images CHART --dest … --values-out FILE");
+      if (opts.dryRun) await valuesOutFiles(opts.valuesOut, valueCharts, { dryRun: true });
+      else values = await writeValuesOut(opts.valuesOut, valueCharts, byImage, normalizeDest(opts.dest));
+    }
     // extras travel inside the archive as their own roots' graphs: the engine copies sig/att tags it finds there
     const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
     const results = await engine.run(jobs);
@@ -324,6 +357,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       archives,
       items,
       registryMap,
+      ...(values ? { values } : {}),
       summary: {
         artifacts: nArtifacts,
         images: nImages,

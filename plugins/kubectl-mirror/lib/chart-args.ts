@@ -29,7 +29,8 @@ export const renderArgs = {
   "kube-version": { type: "string", description: "Kubernetes version for Capabilities.KubeVersion when rendering", valueHint: "VERSION" },
   "api-versions": { type: "string", description: "Extra API versions for Capabilities.APIVersions (repeatable)", valueHint: "GROUP/VERSION" },
   helm: { type: "string", description: "helm binary used to render and pull (default: $HELM_BIN, then helm on PATH)", valueHint: "PATH" },
-  render: { type: "boolean", default: true, description: "Render the chart with helm template (--no-render: static sources only; rendering runs the chart's template code)" },
+  render: { type: "boolean", default: true, description: "Render the chart with helm template (--no-render: same as --static-only; rendering runs the chart's template code)" },
+  "static-only": { type: "boolean", description: "Do not render: accept images found statically (values, annotations, images.lock, image: lines in templates); images computed in templates can be missed" },
   "skip-tests": { type: "boolean", description: "Leave out helm test hooks when rendering" },
 } as const satisfies ArgsDef;
 
@@ -38,7 +39,8 @@ export const mappingArgs = {
   "dest-mode": { type: "string", description: "Destination naming: strip-host (default), keep-host, flat", valueHint: "MODE" },
   "image-prefix": { type: "string", description: 'Path between the destination and the image path (default "images"; "" for none)', valueHint: "PATH" },
   "registry-map": { type: "string", description: "File of source prefix → destination prefix entries (wins over --dest-mode)", valueHint: "FILE" },
-  "map-out": { type: "string", description: "Write the registry map actually used to this file (YAML, readable by --registry-map)", valueHint: "FILE" },
+  "map-out": { type: "string", description: "Write the registry map actually used to this file (source repository → mirror repository; readable by --registry-map; not Helm values: see --values-out)", valueHint: "FILE" },
+  "values-out": { type: "string", description: "Write Helm values pointing every image the chart takes from its values at the mirror (helm install -f FILE); checked with helm template; a directory for several charts", valueHint: "FILE|DIR/" },
 } as const satisfies ArgsDef;
 
 type Args = Record<string, unknown>;
@@ -87,7 +89,7 @@ export function renderOptionsFromArgs(args: Args, rawArgs: string[]): Omit<Disco
     setJson: repeated(rawArgs, ["set-json"], { split: false }),
     kubeVersion: str(args["kube-version"]),
     apiVersions: repeated(rawArgs, ["api-versions"]),
-    helm: args.render === false ? false : str(args.helm),
+    helm: args.render === false || args["static-only"] ? false : str(args.helm),
     skipTests: !!args["skip-tests"],
   };
 }
@@ -98,6 +100,7 @@ export interface MappingFlags {
   prefix?: string;
   registryMapFile?: string;
   mapOut?: string;
+  valuesOut?: string;
 }
 
 export function mappingFromArgs(args: Args): MappingFlags {
@@ -107,6 +110,8 @@ export function mappingFromArgs(args: Args): MappingFlags {
   const registryMapFile = str(args["registry-map"]);
   const mapOut = str(args["map-out"]);
   if (!dest && (args["dest-mode"] !== undefined || args["image-prefix"] !== undefined)) throw new UsageError("--dest-mode and --image-prefix need --dest");
+  const valuesOut = str(args["values-out"]);
   if (mapOut && !dest && !registryMapFile) throw new UsageError("--map-out needs --dest or --registry-map");
-  return { dest, mode, prefix: typeof args["image-prefix"] === "string" ? args["image-prefix"] : undefined, registryMapFile, mapOut };
+  if (valuesOut && !dest) throw new UsageError("--values-out needs --dest (the registry the images are mirrored to)");
+  return { dest, mode, prefix: typeof args["image-prefix"] === "string" ? args["image-prefix"] : undefined, registryMapFile, mapOut, valuesOut };
 }

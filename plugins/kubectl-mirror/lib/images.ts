@@ -1,7 +1,8 @@
 // `kubectl mirror images`: load a chart from any source, discover its images, map them to a destination.
 import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
 import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "../../../shared/helm/discover.ts";
-import { mapImages, readRegistryMap, writeRegistryMap, type MapMode, type RegistryMapEntry } from "./mapping.ts";
+import { mapImages, normalizeDest, readRegistryMap, writeRegistryMap, type MapMode, type RegistryMapEntry } from "./mapping.ts";
+import { writeValuesOut, type ValuesOutReport } from "./values-out.ts";
 import { table } from "../../../shared/cli/output.ts";
 
 export interface ImagesMapping {
@@ -12,35 +13,44 @@ export interface ImagesMapping {
   /** entries given directly (library callers); appended after the file's */
   registryMap?: RegistryMapEntry[];
   mapOut?: string;
+  /** write a Helm values override pointing values-sourced images at the mirror (needs dest) */
+  valuesOut?: string;
 }
 
-export interface ImagesReport extends Omit<DiscoveryResult, "chart" | "images"> {
+export interface ImagesReport extends Omit<DiscoveryResult, "chart" | "images" | "valueSites"> {
   chart: DiscoveryResult["chart"] & { source: LoadedChart["source"] };
   images: (DiscoveredImage & { destination?: string })[];
   /** present when a destination or registry map was given: the repository map actually used */
   registryMap?: RegistryMapEntry[];
+  /** present with --values-out */
+  values?: ValuesOutReport[];
 }
 
-/** Load, discover and (optionally) map. Temp files are removed before returning. */
+/** Load, discover and (optionally) map and write values. Temp files are removed before returning. */
 export async function chartImages(req: ChartRequest, discover: Omit<DiscoverOptions, "chartDir">, mapping: ImagesMapping = {}): Promise<ImagesReport> {
   // read the map first: a bad map file should fail before any download
   const fileMap = mapping.registryMapFile ? await readRegistryMap(mapping.registryMapFile) : [];
   const chart = await loadChart(req);
-  let result: DiscoveryResult;
   try {
-    result = await discoverImages({ ...discover, chartDir: chart.dir, env: discover.env ?? req.env });
+    const dopts = { ...discover, chartDir: chart.dir, env: discover.env ?? req.env };
+    const result = await discoverImages(dopts);
+    const { valueSites: _sites, ...rest } = result;
+    const report: ImagesReport = { ...rest, chart: { ...result.chart, source: chart.source } };
+    const entries = [...fileMap, ...(mapping.registryMap ?? [])];
+    if (mapping.dest || entries.length) {
+      const mapped = mapImages(result.images.map((i) => i.image), mapping.dest ?? "", mapping.mode ?? "strip-host", entries, { prefix: mapping.prefix });
+      report.images = result.images.map((img, i) => ({ ...img, destination: mapped.images[i]!.destination }));
+      report.registryMap = mapped.registryMap;
+      if (mapping.mapOut) await writeRegistryMap(mapping.mapOut, mapped.registryMap);
+      if (mapping.valuesOut && mapping.dest) {
+        const byImage = new Map(mapped.images.map((m) => [m.source, m.destination]));
+        report.values = await writeValuesOut(mapping.valuesOut, [{ name: result.chart.name, version: result.chart.version, result, discover: dopts }], byImage, normalizeDest(mapping.dest));
+      }
+    }
+    return report;
   } finally {
     await chart.cleanup();
   }
-  const report: ImagesReport = { ...result, chart: { ...result.chart, source: chart.source } };
-  const entries = [...fileMap, ...(mapping.registryMap ?? [])];
-  if (mapping.dest || entries.length) {
-    const mapped = mapImages(result.images.map((i) => i.image), mapping.dest ?? "", mapping.mode ?? "strip-host", entries, { prefix: mapping.prefix });
-    report.images = result.images.map((img, i) => ({ ...img, destination: mapped.images[i]!.destination }));
-    report.registryMap = mapped.registryMap;
-    if (mapping.mapOut) await writeRegistryMap(mapping.mapOut, mapped.registryMap);
-  }
-  return report;
 }
 
 /** The human table: IMAGE, SOURCES (+ DESTINATION when mapped). */

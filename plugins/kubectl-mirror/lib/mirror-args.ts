@@ -111,8 +111,8 @@ export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allo
   return { input, ...conn };
 }
 
-/** --dest, --dest-mode, --image-prefix, --registry-map, --map-out, --chart-prefix. */
-export async function destinationFromArgs(args: Args, required: boolean): Promise<(DestinationOptions & { mapOut?: string; chartPrefix?: string }) | undefined> {
+/** --dest, --dest-mode, --image-prefix, --registry-map, --map-out, --values-out, --chart-prefix. */
+export async function destinationFromArgs(args: Args, required: boolean): Promise<(DestinationOptions & { mapOut?: string; valuesOut?: string; chartPrefix?: string }) | undefined> {
   const m = mappingFromArgs(args);
   if (!m.dest) {
     if (required) throw new UsageError("--dest REGISTRY[/PATH] is required", "e.g. --dest zot.local:30003 or --dest harbor.local/mirror");
@@ -124,7 +124,7 @@ export async function destinationFromArgs(args: Args, required: boolean): Promis
     throw new UsageError(`--dest: ${(e as Error).message}`);
   }
   const registryMap = m.registryMapFile ? await readRegistryMap(m.registryMapFile) : [];
-  return { dest: m.dest, mode: m.mode as MapMode, imagePrefix: m.prefix, registryMap, mapOut: m.mapOut, chartPrefix: str(args["chart-prefix"]) };
+  return { dest: m.dest, mode: m.mode as MapMode, imagePrefix: m.prefix, registryMap, mapOut: m.mapOut, valuesOut: m.valuesOut, chartPrefix: str(args["chart-prefix"]) };
 }
 
 /** --dest-credentials-from-secret: read the secret now and put it first for the destination host. */

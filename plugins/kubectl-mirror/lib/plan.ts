@@ -62,6 +62,8 @@ export interface PlannedArtifact {
   warnings: string[];
   /** the chart .tgz / pack tarball (temp; valid until plan.cleanup()) */
   archive?: string;
+  /** charts: the discovery and its options (chartDir valid until plan.cleanup()), for --values-out */
+  discovery?: { result: DiscoveryResult; options: DiscoverOptions };
 }
 
 export interface MirrorPlan {
@@ -153,7 +155,7 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   const helmId = typeof helmBin === "string" && helmBin.includes("/") ? `${helmBin}@${(await stat(helmBin).catch(() => undefined))?.mtimeMs ?? 0}` : helmBin;
   const key = createHash("sha256")
     .update(JSON.stringify({
-      v: 1,
+      v: 2,
       contentDigest,
       helm: helmId,
       path: typeof helmBin === "string" && !helmBin.includes("/") ? env.PATH : undefined,
@@ -179,12 +181,38 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   return result;
 }
 
+export class PlanError extends Error {
+  override name = "PlanError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+const STATIC_HINT = "or add --static-only to mirror only the images found without rendering (values, annotations, images.lock, image: lines in templates)";
+
+/** The error for a chart that was not rendered although rendering was expected. Nothing has been copied yet. */
+export function notRendered(name: string, version: string, render: RenderInfo): PlanError {
+  if (render.error) {
+    return new PlanError(`chart ${name} ${version}: helm template failed (${render.error}); its images cannot all be discovered, nothing was copied`, `pass the values it needs with -f/--set, --kube-version or --api-versions, ${STATIC_HINT}`);
+  }
+  return new PlanError(
+    `chart ${name} ${version}: cannot render it (${(render.skipped ?? "no helm binary").replace(/\s*\(.*\)$/, "")}); images written into its templates would be missed, nothing was copied`,
+    `install helm 3.8+ (https://helm.sh/docs/intro/install/) and put it on PATH, or point --helm PATH or $HELM_BIN at it, ${STATIC_HINT}`,
+  );
+}
+
 function uniqueSorted(xs: Iterable<string>): string[] {
   return [...new Set(xs)].sort();
 }
 
 export interface PlanOptions {
   chartPrefix?: string;
+  /**
+   * Stop (PlanError) when a chart could not be rendered (no helm, or helm template failed) unless rendering
+   * was turned off on purpose (--static-only / --no-render): static discovery misses images that templates
+   * compute, and an incomplete mirror is only found inside the air gap. sync, export and verify set it.
+   */
+  requireRender?: boolean;
   packPrefix?: string;
   onChart?: (c: PlannedArtifact) => void;
 }
@@ -215,6 +243,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       const t1 = Date.now();
       const result = await cachedDiscovery(contentDigest, dopts, () => discoverImages(dopts));
       logger().debug(`chart ${chart.name} ${chart.version}: ${result.images.length} images discovered in ${Date.now() - t1}ms`);
+      if (opts.requireRender && !result.render.rendered && dopts.helm !== false) throw notRendered(chart.name, chart.version, result.render);
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
       const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;
@@ -239,6 +268,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
         render: result.render,
         warnings: result.warnings,
         archive,
+        discovery: { result, options: dopts },
       };
       for (const w of result.warnings) warnings.push(`${chart.name} ${chart.version}: ${w}`);
       if (!result.render.rendered) warnings.push(`${chart.name} ${chart.version}: not rendered (${result.render.error ?? result.render.skipped}); images from static sources only`);

@@ -8,8 +8,10 @@ import { createClient, type RegistryOptions } from "../../../shared/oci/client.t
 import type { Platform } from "../../../shared/oci/types.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
-import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions, type MappedImage } from "./targets.ts";
 import { rewriteChartForMirror } from "./rewrite.ts";
+import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-out.ts";
+import { normalizeDest } from "./mapping.ts";
 
 export interface TransferOptions {
   registry: RegistryOptions;
@@ -27,6 +29,8 @@ export interface TransferOptions {
 export interface SyncOptions extends TransferOptions, DestinationOptions {
   /** write the registry map used here */
   mapOut?: string;
+  /** write Helm values pointing values-sourced images at the mirror (file, or directory for several charts) */
+  valuesOut?: string;
   /** rewrite the charts' image references to the mirror before pushing */
   rewriteChart?: boolean;
 }
@@ -49,6 +53,8 @@ export interface SyncReport {
   charts: (Pick<PlannedArtifact, "kind" | "name" | "version" | "source" | "images"> & { destination: string; rewritten?: boolean })[];
   items: ItemResult[];
   registryMap: RegistryMapEntry[];
+  /** present with --values-out */
+  values?: ValuesOutReport[];
   warnings: string[];
   summary: { charts: number; images: number; failed: number; bytesCopied: number; seconds: number };
 }
@@ -72,7 +78,7 @@ export function itemResult(kind: ItemResult["kind"], source: string, destination
 /** Plan, map, copy. The plan's temp files are removed before returning. */
 export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
   try {
     return await syncPlan(plan, opts, started);
   } finally {
@@ -83,6 +89,7 @@ export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<Sy
 export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Date.now()): Promise<SyncReport> {
   const d = destinations(plan.artifacts, plan.images, opts);
   if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, d.registryMap);
+  const values = opts.valuesOut ? await valuesOutForPlan(plan, opts.valuesOut, d.images, opts.dest, opts.dryRun) : undefined;
   const rewritten = new Set<string>();
   if (opts.rewriteChart) {
     for (const a of plan.artifacts.filter((x) => x.kind === "chart")) {
@@ -114,6 +121,7 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       charts: d.artifacts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
       items,
       registryMap: d.registryMap,
+      ...(values ? { values } : {}),
       warnings: plan.warnings,
       summary: {
         charts: d.artifacts.length,
@@ -126,4 +134,13 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
   } finally {
     client.transport.close();
   }
+}
+
+/** --values-out for every chart of a plan (packs have no values). */
+export async function valuesOutForPlan(plan: MirrorPlan, out: string, images: MappedImage[], dest: string, dryRun = false): Promise<ValuesOutReport[] | undefined> {
+  const charts = plan.artifacts.filter((a) => a.kind === "chart" && a.discovery);
+  // a dry run checks the path (one file per chart) and writes nothing
+  if (dryRun) return void (await valuesOutFiles(out, charts, { dryRun: true }));
+  const byImage = new Map(images.map((m) => [m.source, m.destination]));
+  return writeValuesOut(out, charts.map((a) => ({ name: a.name, version: a.version, result: a.discovery!.result, discover: a.discovery!.options })), byImage, normalizeDest(dest));
 }

@@ -73,7 +73,7 @@ function targetsFor(artifacts: PlannedArtifact[], images: { image: string; diges
 
 /** Expectations from a chart / mirror file (the plan). */
 export async function verifyInput(input: MirrorInput, opts: VerifyOptions): Promise<VerifyReport> {
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
   try {
     const t = targetsFor(plan.artifacts, plan.images.map((image) => ({ image })), opts.target);
     const ex: Expectation[] = [
