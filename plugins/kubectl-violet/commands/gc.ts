@@ -2,13 +2,12 @@
 // and obsolete ModuleConfigs, as OperatorView and ModulePluginView tell.
 import { defineCommand } from "citty";
 import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts";
-import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { kubeArgs } from "../../../shared/kube/index.ts";
 import { collect, garbage, gcSummary } from "../lib/apps.ts";
-import { Clusters } from "../lib/clusters.ts";
+import { checkClusters, clusterNames, connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
   meta: {
@@ -18,15 +17,19 @@ export default defineCommand({
   } as any,
   args: {
     ...globalArgs,
-    clusters: { type: "string", description: "Only these clusters (comma list; default: every cluster with operators)", valueHint: "A,B" },
+    clusters: { type: "string", description: "Only these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
     verbose: { type: "boolean", alias: ["v"], description: "Also print what is kept and why, and the reason for each deletion" },
     ...dryRunArgs,
     ...kubeArgs,
+    ...platformArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const clusters = new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" }));
-    const plan = await garbage(clusters, repeated(rawArgs, ["clusters"]));
+    const only = clusterNames(rawArgs, args.clusters);
+    const conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });
+    if (only) await checkClusters(conn, only);
+    const clusters = conn.clusters;
+    const plan = await garbage(clusters, only ?? []);
     const dryRun = !!args["dry-run"];
     const verbose = !!args.verbose;
     let failed = 0;

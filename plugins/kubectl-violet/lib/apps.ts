@@ -98,7 +98,11 @@ async function pluginStates(global: KubeClient): Promise<PluginState[]> {
   });
 }
 
-export async function listApplications(clusters: Clusters, only: string[] = []): Promise<AppsFile> {
+/**
+ * Installed applications. Operators and plugins come from the global cluster's views; chart applications are
+ * listed on every cluster in `everyCluster` (default: every cluster the views mention, plus global).
+ */
+export async function listApplications(clusters: Clusters, only: string[] = [], everyCluster?: (mentioned: string[]) => Promise<string[]>): Promise<AppsFile> {
   const want = (c: string) => !only.length || only.includes(c);
   const global = clusters.global;
   const apps: Record<string, AppEntry> = {};
@@ -106,16 +110,19 @@ export async function listApplications(clusters: Clusters, only: string[] = []):
     const e = (apps[name] ??= { displayName, type, installed: [] });
     if (!e.installed.some((x) => x.clusterName === i.clusterName && x.version === i.version)) e.installed.push(i);
   };
-  for (const s of await pluginStates(global)) {
+  const plugins = await pluginStates(global);
+  const operators = await operatorStates(global);
+  const mentioned = [...new Set([GLOBAL, ...plugins.flatMap((p) => p.installed.map((i) => i.cluster)), ...operators.map((o) => o.cluster)])];
+  for (const s of plugins) {
     if (isCore(s.plugin)) continue;
     const name = String(s.plugin.metadata.name);
     for (const i of s.installed) if (want(i.cluster)) add(name, displayName(s.plugin, name), "ModulePlugin", { clusterName: i.cluster, version: i.version });
   }
-  for (const o of await operatorStates(global)) {
+  for (const o of operators) {
     if (o.core || !o.installed || !want(o.cluster)) continue;
     add(o.artifact, o.displayName, "OperatorBundle", { clusterName: o.cluster, version: o.installedCSV ? csvVersion(o.installedCSV) : "" });
   }
-  const chartClusters = only.length ? only : [clusters.current];
+  const chartClusters = only.length ? only : everyCluster ? await everyCluster(mentioned) : mentioned;
   for (const c of chartClusters) {
     for (const a of await listOr(clusters.client(c), APPLICATION, "Application", { allNamespaces: true })) {
       const src = a.metadata.annotations?.["app.cpaas.io/chart.source"];

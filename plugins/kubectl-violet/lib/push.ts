@@ -37,7 +37,7 @@ export interface PushOptions {
   client?: AuthClient;
   /** lazily built kube access (not needed with skipCrs) */
   clusters?: () => Clusters;
-  /** --clusters (operators); default: the current context's cluster */
+  /** --clusters (operators); default: global */
   targetClusters?: string[];
   targetCatalogSource?: string;
   targetChartRepo?: string;
@@ -206,10 +206,10 @@ function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome
 // ------------------------------------------------------------------ operators
 
 async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOptions, result: PackagePushResult): Promise<void> {
-  const src = parseRegistryReference(m.artifact.ref);
-  const target = opts.destRepo ? destinationOf(m.artifact.ref, opts.destRepo) : { registry: src.registry, repository: src.repository };
+  if (!opts.destRepo) throw new PushError("no registry for the Artifact: pass --dest-repo (the platform registry could not be found)");
+  const target = destinationOf(m.artifact.ref, opts.destRepo);
   const t = { registry: target.registry, repository: target.repository, tag: m.artifact.tag, catalogSource: opts.targetCatalogSource ?? m.defaultCatalogSource ?? "platform" };
-  const names = opts.targetClusters?.length ? opts.targetClusters : [clusters.current];
+  const names = opts.targetClusters?.length ? opts.targetClusters : [GLOBAL];
   for (const cluster of names) {
     const kube = clusters.client(cluster);
     const want = artifactObject(m, t);
@@ -220,23 +220,29 @@ async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOp
         artifact = await kube.create(want);
         record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "created", object: artifact });
       }
-    } else if (opts.force) {
-      const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
-      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else {
-        artifact = await kube.update(merged);
-        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact });
-      }
-    } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+    } else {
+      // an Absent package (present: false) or one pointing at another registry is corrected without --force
+      const stale = artifact.spec?.present !== true || artifact.metadata.labels?.["cpaas.io/present"] === "false" || artifact.spec?.registry !== t.registry || artifact.spec?.repository !== t.repository;
+      if (opts.force || stale) {
+        const why = artifact.spec?.present !== true ? " (was absent)" : stale ? ` (registry was ${artifact.spec?.registry}/${artifact.spec?.repository})` : "";
+        const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
+        if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
+        else {
+          artifact = await kube.update(merged);
+          record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
+        }
+      } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+    }
     const av = artifactVersionObject(m, t, artifact?.metadata.uid ? { uid: artifact.metadata.uid } : undefined);
     const avName = av.metadata.name!;
     const existing = await kube.tryGet(APP_V1ALPHA1, "ArtifactVersion", avName, { namespace: NAMESPACE });
-    if (existing && !opts.force) {
+    const absent = !!existing && (existing.spec?.present !== true || existing.metadata.labels?.["cpaas.io/present"] === "false");
+    if (existing && !opts.force && !absent) {
       record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
     } else if (existing) {
       const merged = { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...av.metadata.labels }, annotations: { ...existing.metadata.annotations, ...av.metadata.annotations }, ownerReferences: av.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: { ...existing.spec, ...av.spec } };
       if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged) });
+      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged), message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
     } else if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-create", object: av });
     else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "created", object: await kube.create(av) });
   }
