@@ -119,7 +119,10 @@ export default defineCommand({
     progress.finish();
     if (structured) printData(results, args.output as string, () => "");
     const failed = results.filter((r) => r.error);
-    for (const f of failed) logger().error(`${f.file}: ${f.error}`);
+    // each message names its file once
+    const named = (f: (typeof results)[number]) => (f.error!.includes(f.file) ? f.error! : `${f.file}: ${f.error}`);
+    if (failed.length === 1 && results.length === 1) throw new CliError(named(failed[0]!));
+    for (const f of failed) logger().error(named(f));
     if (failed.length) throw new CliError(`${failed.length} of ${results.length} package(s) failed`);
     if (opts.dryRun) logger().info("dry run: nothing was pushed or written");
   },
