@@ -101,6 +101,22 @@ describe("username/password login (Dex flow)", () => {
     expect(r.stderr).toContain('does not know OAuth client "my-client"');
   });
 
+  test("over HTTPS with a private CA: --certificate-authority is used for the login too", async () => {
+    const tp = await startAcpPlatform({ tls: true, users: { admin: { password: PASSWORD } } });
+    try {
+      const bad = await violet(["whoami", "--platform-address", tp.url, "--platform-username", "admin", "--platform-password-stdin"], { env: noKube, stdin: `${PASSWORD}\n` });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain("platform login at");
+      const r = ok(await violet(["whoami", "--platform-address", tp.url, "--platform-username", "admin", "--platform-password-stdin", "--certificate-authority", tp.caFile!, "-o", "json"], { env: noKube, stdin: `${PASSWORD}\n` }));
+      expect(JSON.parse(r.stdout).serverUser).toBe("admin");
+      const gc = await violet(["gc", "--platform-address", tp.url, "--platform-token", "stale", "--certificate-authority", tp.caFile!], { env: noKube });
+      expect(gc.code).toBe(1);
+      expect(gc.stderr).toContain("refused the credentials (401 Unauthorized): --platform-token");
+    } finally {
+      await tp.stop();
+    }
+  });
+
   test("--platform-token without --platform-address is an error, not ignored", async () => {
     const r = await violet(["list", "--platform-token", p.apiToken], { env: { KUBECONFIG: p.kubeconfig("global") } });
     expect(r.code).toBe(2);

@@ -7,6 +7,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { collect, garbage, gcSummary } from "../lib/apps.ts";
+import { GLOBAL } from "../lib/clusters.ts";
 import { checkClusters, clusterNames, connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
@@ -27,7 +28,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const only = clusterNames(rawArgs, args.clusters);
     const conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });
-    if (only) await checkClusters(conn, only);
+    await checkClusters(conn, only ?? [GLOBAL]); // unknown names and a refused credential fail here, before anything
     const clusters = conn.clusters;
     const plan = await garbage(clusters, only ?? []);
     const dryRun = !!args["dry-run"];

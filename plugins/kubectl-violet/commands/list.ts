@@ -6,6 +6,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData, toJson, toYaml } from "../../../shared/cli/output.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { listApplications } from "../lib/apps.ts";
+import { GLOBAL } from "../lib/clusters.ts";
 import { allClusters, checkClusters, clusterNames, connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
@@ -30,7 +31,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const only = clusterNames(rawArgs, args.clusters);
     const conn = await connect(args, rawArgs, { userAgent: "kubectl-violet" });
-    if (only) await checkClusters(conn, only);
+    await checkClusters(conn, only ?? [GLOBAL]); // unknown names and a refused credential fail here, before anything
     const apps = await listApplications(conn.clusters, only ?? [], (mentioned) => allClusters(conn, mentioned));
     const file = (args["output-file"] as string | undefined) ?? "apps.yaml";
     const json = args.output === "json" || (args.output === undefined && /\.json$/i.test(file));
