@@ -58,6 +58,11 @@ describe("username/password login (Dex flow)", () => {
     expect(p.requests.some((q) => q.path.startsWith("/kubernetes/global") && q.user === "admin" && q.status >= 200 && q.status < 300)).toBe(true);
   });
 
+  test("the login works under deno too (node:crypto RSA, cookies through the node:https path)", async () => {
+    const r = ok(await violet(["whoami", ...withAddr(login), "-o", "json"], { env: noKube, stdin: `${PASSWORD}\n`, runtime: "deno" }));
+    expect(JSON.parse(r.stdout).auth).toBe("platform-token");
+  });
+
   test("password from $VIOLET_PLATFORM_PASSWORD; --platform-password works too (with a warning)", async () => {
     ok(await violet(["whoami", "--platform-address", p.url, "--platform-username", "admin"], { env: { ...noKube, VIOLET_PLATFORM_PASSWORD: PASSWORD } }));
     const r = ok(await violet(["whoami", "--platform-address", p.url, "--platform-username", "admin", "--platform-password", PASSWORD], { env: noKube }));
