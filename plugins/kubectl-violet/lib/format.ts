@@ -135,7 +135,7 @@ export async function readPackage(file: string, opts: { resources?: boolean } = 
     src.destroy();
     gunzip.destroy();
   }
-  if (!metadata) throw new PackageFormatError(`${file}: not a kubectl-violet package (no ${METADATA_FILE} at the start)`, "packages are .tgz files written by `kubectl violet package`");
+  if (!metadata) throw new PackageFormatError(`${file}: not a kubectl-violet package (no ${METADATA_FILE} in it)`, "packages are .tgz files written by `kubectl violet package`");
   return { metadata, resources };
 }
 
