@@ -220,6 +220,17 @@ function checkEntry(e: TarEntry, path: string): string | undefined {
   return name;
 }
 
+/**
+ * A blob held in memory, checked before it is handed out: a mismatch throws here instead of failing a stream
+ * that nobody listens to yet (an unhandled stream error crashed the process).
+ */
+function verifiedMemory(what: string, mem: Buffer, digest: string, size: number): Readable {
+  verifyBytes(what, mem, digest, size);
+  const p = new PassThrough();
+  p.end(mem);
+  return p;
+}
+
 export class OciArchiveReader implements Store {
   readonly name: string;
   readonly id: string;
@@ -397,12 +408,9 @@ export class OciArchiveReader implements Store {
 
   async fetchBlob(desc: Descriptor): Promise<Readable> {
     const name = blobName(desc.digest);
-    const v = new VerifyStream(`blob ${desc.digest} in ${this.name}`, desc.digest, desc.size);
     const mem = this.small.get(name);
-    if (mem) {
-      v.end(mem);
-      return v;
-    }
+    if (mem) return verifiedMemory(`blob ${desc.digest} in ${this.name}`, mem, desc.digest, desc.size);
+    const v = new VerifyStream(`blob ${desc.digest} in ${this.name}`, desc.digest, desc.size);
     const loc = this.entries.get(name);
     if (!loc) throw new NotFoundError(`blob ${desc.digest} in ${this.name}${this.sequential ? " (compressed archive: read in order)" : ""}`);
     if (loc.size === 0) {
@@ -425,9 +433,7 @@ export class OciArchiveReader implements Store {
     for (const d of wanted) {
       const mem = this.small.get(blobName(d));
       if (mem) {
-        const v = new VerifyStream(`blob ${d}`, d, mem.length);
-        v.end(mem);
-        await handle({ mediaType: "application/octet-stream", digest: d, size: mem.length }, v);
+        await handle({ mediaType: "application/octet-stream", digest: d, size: mem.length }, verifiedMemory(`blob ${d} in ${this.name}`, mem, d, mem.length));
       }
     }
     let e = this.pending;
@@ -445,8 +451,11 @@ export class OciArchiveReader implements Store {
         left.delete(digest);
         const v = new VerifyStream(`blob ${digest} in ${this.name}`, digest, e.header.size);
         const body = e.body();
+        const pass = new PassThrough({ highWaterMark: 1 << 20 });
         body.on("error", (err) => v.destroy(err));
-        const pass = body.pipe(v).pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+        // a digest mismatch must reach the consumer (pipe() does not forward errors; unhandled, it crashed the process)
+        v.on("error", (err) => pass.destroy(err));
+        body.pipe(v).pipe(pass);
         await handle({ mediaType: "application/octet-stream", digest, size: e.header.size }, pass);
       }
       e = undefined;

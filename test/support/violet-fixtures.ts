@@ -4,7 +4,7 @@
 //   pushChart(reg, "acp/chart-foo:1.0.0", { name, version, values, modulePlugin?, templates? })   OCI Helm chart
 //   chartTgz(dir, spec)   the chart as a .tgz file (for repository charts)
 //   violetCrds   the CRDs for startFakeApiServer (Artifact, ArtifactVersion, ModulePlugin, ModuleConfig, OperatorView,
-//                ModulePluginView, ChartRepo, Application), shaped as reference/violet.md describes them
+//                ModulePluginView, ChartRepo, Application, ProductBase), shaped as reference/violet.md describes them
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ export const violetCrds: FakeResourceDef[] = [
   { group: "app.alauda.io", version: "v1alpha2", kind: "ModulePluginView", plural: "modulepluginviews", namespaced: false, status: true },
   { group: "app.alauda.io", version: "v1beta1", kind: "ChartRepo", plural: "chartrepos", namespaced: true, status: true, shortNames: ["ctr"] },
   { group: "app.k8s.io", version: "v1beta1", kind: "Application", plural: "applications", namespaced: true, status: true },
+  { group: "product.alauda.io", version: "v1alpha2", kind: "ProductBase", plural: "productbases", namespaced: false, status: true },
 ];
 
 function client(reg: TestRegistry) {

@@ -35,6 +35,7 @@ beforeAll(async () => {
   [w, dst, cm] = await Promise.all([startWorld(), startRegistry(), startChartMuseum()]);
   api = await startFakeApiServer({ tls: true, crds: violetCrds, namespaces: ["cpaas-system"] });
   kubeconfig = api.kubeconfig("admin");
+  api.put({ apiVersion: "product.alauda.io/v1alpha2", kind: "ProductBase", metadata: { name: "base" }, spec: { registry: { address: dst.host } } });
   api.put({ apiVersion: "app.alauda.io/v1beta1", kind: "ChartRepo", metadata: { name: "public-charts", namespace: "cpaas-system", labels: { "project.cpaas.io/catalog": "true" } }, spec: { type: "Local", url: cm.url } });
   const reg = ["--no-auth", "--plain"];
   const build = async (name: string, ref: string, extra: string[] = []) => {
@@ -179,6 +180,26 @@ describe("push", () => {
     expect(av.metadata.resourceVersion).not.toBe(rv);
     expect(av.metadata.labels["cpaas.io/library"]).toBe("my-catalog");
     expect(av.metadata.labels["cpaas.io/builtin"]).toBe("false");
+  }, 60_000);
+
+  test("an Absent package (present: false, stale registry) becomes present after a plain push; a present one is skipped", async () => {
+    const avObj = api.get(APP, "ArtifactVersion", "foo-operator.v1.2.0", "cpaas-system")!;
+    api.put({ ...avObj, metadata: { ...avObj.metadata, labels: { ...avObj.metadata.labels, "cpaas.io/present": "false" } }, spec: { ...avObj.spec, present: false } });
+    const aObj = api.get(APP, "Artifact", "foo-operator", "cpaas-system")!;
+    api.put({ ...aObj, spec: { ...aObj.spec, present: false, registry: "old-registry.example.com" } });
+    const r = ok(await violet(["push", pkgs.bundle, ...pushArgs()], { env: env() }));
+    expect(r.stdout).not.toContain("skipped");
+    expect(r.stdout).toContain("artifactversion cpaas-system/foo-operator.v1.2.0 updated on global (was absent, now present)");
+    const av = api.get(APP, "ArtifactVersion", "foo-operator.v1.2.0", "cpaas-system")!;
+    expect(av.spec.present).toBe(true);
+    expect(av.metadata.labels["cpaas.io/present"]).toBe("true");
+    const a = api.get(APP, "Artifact", "foo-operator", "cpaas-system")!;
+    expect(a.spec.present).toBe(true);
+    expect(a.spec.registry).toBe(dst.host);
+    const before = writes();
+    const again = ok(await violet(["push", pkgs.bundle, ...pushArgs()], { env: env() }));
+    expect(again.stdout).toContain("artifactversion cpaas-system/foo-operator.v1.2.0 already exists on global, skipped");
+    expect(writes()).toBe(before);
   }, 60_000);
 
   test("cluster plugin: ModulePlugin + ModuleConfig on global and the success line", async () => {

@@ -2,34 +2,40 @@
 // and obsolete ModuleConfigs, as OperatorView and ModulePluginView tell.
 import { defineCommand } from "citty";
 import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts";
-import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { kubeArgs } from "../../../shared/kube/index.ts";
 import { collect, garbage, gcSummary } from "../lib/apps.ts";
-import { Clusters } from "../lib/clusters.ts";
+import { GLOBAL } from "../lib/clusters.ts";
+import { checkClusters, clusterNames, connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
   meta: {
     name: "gc",
     description: "Delete leftovers of uninstalled operators and cluster plugins (Artifact, ArtifactVersion, ModulePlugin, ModuleConfig)",
-    examples: ["kubectl violet gc --dry-run", "kubectl violet gc --clusters region1", "kubectl violet gc -o json"],
+    examples: ["kubectl violet gc --dry-run -v", "kubectl violet gc --clusters region1", "kubectl violet gc -o json"],
   } as any,
   args: {
     ...globalArgs,
-    clusters: { type: "string", description: "Only these clusters (comma list; default: every cluster with operators)", valueHint: "A,B" },
+    clusters: { type: "string", description: "Only these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
+    verbose: { type: "boolean", alias: ["v"], description: "Also print what is kept and why, and the reason for each deletion" },
     ...dryRunArgs,
     ...kubeArgs,
+    ...platformArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const clusters = new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" }));
-    const rows = await garbage(clusters, repeated(rawArgs, ["clusters"]));
+    const only = clusterNames(rawArgs, args.clusters);
+    const conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });
+    await checkClusters(conn, only ?? [GLOBAL]); // unknown names and a refused credential fail here, before anything
+    const clusters = conn.clusters;
+    const plan = await garbage(clusters, only ?? []);
     const dryRun = !!args["dry-run"];
+    const verbose = !!args.verbose;
     let failed = 0;
-    const deleted = dryRun ? rows : await collect(clusters, rows, (r, e) => (failed++, logger().error(`delete ${r.type} ${r.name} on ${r.cluster}: ${e.message}`)));
-    printData({ dryRun, deleted }, args.output as string | undefined, () => gcSummary(deleted, dryRun) + (deleted.length ? "\n" : ""));
+    const deleted = dryRun ? plan.delete : await collect(clusters, plan.delete, (r, e) => (failed++, logger().error(`delete ${r.type} ${r.name} on ${r.cluster}: ${e.message}`)));
+    printData({ dryRun, deleted, ...(verbose ? { kept: plan.keep } : {}) }, args.output as string | undefined, () => gcSummary(deleted, dryRun, verbose ? plan.keep : undefined));
     if (failed) throw new CliError(`${failed} resource(s) could not be deleted`);
   },
 });

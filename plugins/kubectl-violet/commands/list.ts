@@ -2,32 +2,41 @@
 import { defineCommand } from "citty";
 import { rename, writeFile } from "node:fs/promises";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
-import { repeated } from "../../../shared/cli/argv.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, toYaml } from "../../../shared/cli/output.ts";
-import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { printData, toJson, toYaml } from "../../../shared/cli/output.ts";
+import { kubeArgs } from "../../../shared/kube/index.ts";
 import { listApplications } from "../lib/apps.ts";
-import { Clusters } from "../lib/clusters.ts";
+import { GLOBAL } from "../lib/clusters.ts";
+import { allClusters, checkClusters, clusterNames, connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
   meta: {
     name: "list",
     description: "Export installed operators, cluster plugins and chart applications to apps.yaml",
-    examples: ["kubectl violet list", "kubectl violet list --clusters global,region1 --output-file upgrade-apps.yaml", "kubectl violet list -o json --platform-address https://acp.example.com --platform-token $TOKEN"],
+    examples: [
+      "kubectl violet list",
+      "kubectl violet list --clusters global,region1 --output-file upgrade-apps.yaml",
+      "kubectl violet list --platform-address https://acp.example.com --platform-username admin --platform-password-stdin",
+      "kubectl violet list -o json --output-file apps.json --platform-address https://acp.example.com --platform-token $TOKEN",
+    ],
   } as any,
   args: {
     ...globalArgs,
-    clusters: { type: "string", description: "Only applications in these clusters (comma list)", valueHint: "A,B" },
-    "output-file": { type: "string", description: "Also write the YAML here (default apps.yaml)", valueHint: "FILE" },
+    clusters: { type: "string", description: "Only applications in these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
+    "output-file": { type: "string", description: "Also write the result here (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
     ...kubeArgs,
+    ...platformArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const clusters = new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet" }));
-    const apps = await listApplications(clusters, repeated(rawArgs, ["clusters"]));
+    const only = clusterNames(rawArgs, args.clusters);
+    const conn = await connect(args, rawArgs, { userAgent: "kubectl-violet" });
+    await checkClusters(conn, only ?? [GLOBAL]); // unknown names and a refused credential fail here, before anything
+    const apps = await listApplications(conn.clusters, only ?? [], (mentioned) => allClusters(conn, mentioned));
     const file = (args["output-file"] as string | undefined) ?? "apps.yaml";
+    const json = args.output === "json" || (args.output === undefined && /\.json$/i.test(file));
     const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, toYaml(apps));
+    await writeFile(tmp, json ? toJson(apps) : toYaml(apps));
     await rename(tmp, file);
     printData(apps, args.output as string | undefined, () => toYaml(apps));
     logger().info(`${Object.keys(apps.applications).length} application(s) written to ${file}`);

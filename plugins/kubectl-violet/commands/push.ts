@@ -7,9 +7,12 @@ import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress } from "../../../shared/cli/progress.ts";
-import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { kubeArgs } from "../../../shared/kube/index.ts";
+import { chainCredentials, staticCredentials } from "../../../shared/oci/index.ts";
 import { concurrencyArgs, concurrencyOf, noAuth, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
-import { Clusters } from "../lib/clusters.ts";
+import { GLOBAL } from "../lib/clusters.ts";
+import { checkClusters, checkPlatformFlags, clusterNames, connect, platformArgs, refuseIpv6, type Connection } from "../lib/platform.ts";
+import { platformRegistry } from "../lib/platform-registry.ts";
 import { checkPushOptions, pushPath, PushError } from "../lib/push.ts";
 import { loadKeys } from "../lib/verify.ts";
 
@@ -28,8 +31,8 @@ export default defineCommand({
   args: {
     ...globalArgs,
     path: { type: "positional", description: "A package file or a directory of packages", required: true },
-    "dest-repo": { type: "string", description: "Registry host[:port][/prefix] that receives the images (needs credentials or --no-auth)", valueHint: "HOST" },
-    clusters: { type: "string", description: "Clusters that get operator Artifacts (comma list; default: the current context's cluster)", valueHint: "A,B" },
+    "dest-repo": { type: "string", description: "Registry host[:port][/prefix] that receives the images (needs credentials or --no-auth; default: the platform registry)", valueHint: "HOST" },
+    clusters: { type: "string", description: "Clusters that get operator Artifacts (comma list; default: global)", valueHint: "A,B" },
     "target-catalog-source": { type: "string", description: "CatalogSource for operators: platform, system or a custom name (default: the package's, else platform)", valueHint: "NAME" },
     "target-chartrepo": { type: "string", description: "ChartRepo (namespace cpaas-system) for Helm charts (default public-charts)", valueHint: "NAME" },
     "skip-crs": { type: "boolean", description: "Push images only; create no resources" },
@@ -42,10 +45,15 @@ export default defineCommand({
     ...violetRegistryArgs,
     ...concurrencyArgs,
     ...kubeArgs,
+    ...platformArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const destRepo = args["dest-repo"] as string | undefined;
+    // everything that can be refused is refused before anything is read, logged in to or changed
+    let destRepo = args["dest-repo"] as string | undefined;
+    refuseIpv6("--dest-repo", destRepo);
+    checkPlatformFlags(args);
+    const targetClusters = clusterNames(rawArgs, args.clusters);
     if (destRepo && !args.username && !args["password-stdin"] && !noAuth(args) && !args["registry-config"]) {
       throw new UsageError("--dest-repo needs registry credentials (--username with --password-stdin/--password, or --registry-config) or --no-auth");
     }
@@ -57,7 +65,7 @@ export default defineCommand({
     const opts = {
       destRepo,
       registry,
-      targetClusters: repeated(rawArgs, ["clusters"]),
+      targetClusters: targetClusters ?? [GLOBAL],
       targetCatalogSource: args["target-catalog-source"] as string | undefined,
       targetChartRepo: args["target-chartrepo"] as string | undefined,
       skipPush: !!args["skip-push"],
@@ -68,6 +76,23 @@ export default defineCommand({
       concurrency: concurrencyOf(args),
       packageConcurrency: pc,
     };
+    if (opts.skipCrs && opts.skipPush) throw new UsageError("--skip-crs and --skip-push cannot be used together (there would be nothing to do)");
+    let conn: Connection | undefined;
+    if (!opts.skipCrs || !destRepo) {
+      conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });
+      // the platform must accept us on every cluster we will write to before any image is copied
+      if (!opts.skipCrs) await checkClusters(conn, [...new Set([GLOBAL, ...opts.targetClusters])]);
+      if (!destRepo) {
+        const wantCreds = !opts.skipPush && !args.username && !noAuth(args) && !args["registry-config"];
+        const pr = await platformRegistry(conn.clusters.global, wantCreds);
+        destRepo = opts.destRepo = pr.address;
+        logger().info(`no --dest-repo: using the platform registry ${pr.address} (from ${pr.source})`);
+        if (pr.username && pr.password) {
+          const given = registry.credentials;
+          registry.credentials = chainCredentials(staticCredentials({ username: pr.username, password: pr.password }, [pr.address]), given);
+        }
+      }
+    }
     try {
       checkPushOptions(opts);
     } catch (e) {
@@ -75,13 +100,12 @@ export default defineCommand({
       throw e;
     }
     const keys = await loadKeys(keyrings);
-    let clusters: Clusters | undefined;
     const structured = args.output === "json" || args.output === "yaml";
     const progress = createProgress({ total: 0, quiet: !!args.quiet });
     const results = await pushPath(String(args.path), {
       ...opts,
       keys,
-      clusters: () => (clusters ??= new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" }))),
+      clusters: () => conn!.clusters,
       onEvent: progress.onEvent,
       onLine: (l) => {
         progress.finish();
@@ -95,7 +119,10 @@ export default defineCommand({
     progress.finish();
     if (structured) printData(results, args.output as string, () => "");
     const failed = results.filter((r) => r.error);
-    for (const f of failed) logger().error(`${f.file}: ${f.error}`);
+    // each message names its file once
+    const named = (f: (typeof results)[number]) => (f.error!.includes(f.file) ? f.error! : `${f.file}: ${f.error}`);
+    if (failed.length === 1 && results.length === 1) throw new CliError(named(failed[0]!));
+    for (const f of failed) logger().error(named(f));
     if (failed.length) throw new CliError(`${failed.length} of ${results.length} package(s) failed`);
     if (opts.dryRun) logger().info("dry run: nothing was pushed or written");
   },

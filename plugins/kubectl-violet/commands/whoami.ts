@@ -3,7 +3,8 @@
 import { defineCommand } from "citty";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
-import { KubeApiError, kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { KubeApiError, kubeArgs } from "../../../shared/kube/index.ts";
+import { connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
   meta: {
@@ -19,11 +20,12 @@ export default defineCommand({
   args: {
     ...globalArgs,
     ...kubeArgs,
+    ...platformArgs,
     ...outputArgs,
     offline: { type: "boolean", description: "Only resolve the kubeconfig; do not ask the API server who we are" },
   },
   async run({ args, rawArgs }) {
-    const kube = kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet" });
+    const kube = (await connect(args, rawArgs, { userAgent: "kubectl-violet" })).clusters.kube;
     const c = kube.config;
     const info: Record<string, unknown> = {
       context: c.contextName ?? null,

@@ -60,6 +60,7 @@ interface OperatorState {
   artifact: string;
   installed: boolean;
   installedCSV?: string;
+  phase: string;
   displayName: string;
   core: boolean;
 }
@@ -74,7 +75,8 @@ async function operatorStates(global: KubeClient): Promise<OperatorState[]> {
       cluster: String(v.metadata.namespace),
       artifact: String(inst.artifactName ?? v.metadata.name),
       installed: st.phase === "Installed",
-      installedCSV: inst.subscription?.installedCSV,
+      installedCSV: inst.subscription?.installedCSV || undefined,
+      phase: String(st.phase ?? ""),
       displayName: String(channels[0]?.currentCSVDesc?.displayName ?? inst.artifactName ?? v.metadata.name),
       core: isCore(v),
     };
@@ -96,7 +98,11 @@ async function pluginStates(global: KubeClient): Promise<PluginState[]> {
   });
 }
 
-export async function listApplications(clusters: Clusters, only: string[] = []): Promise<AppsFile> {
+/**
+ * Installed applications. Operators and plugins come from the global cluster's views; chart applications are
+ * listed on every cluster in `everyCluster` (default: every cluster the views mention, plus global).
+ */
+export async function listApplications(clusters: Clusters, only: string[] = [], everyCluster?: (mentioned: string[]) => Promise<string[]>): Promise<AppsFile> {
   const want = (c: string) => !only.length || only.includes(c);
   const global = clusters.global;
   const apps: Record<string, AppEntry> = {};
@@ -104,16 +110,19 @@ export async function listApplications(clusters: Clusters, only: string[] = []):
     const e = (apps[name] ??= { displayName, type, installed: [] });
     if (!e.installed.some((x) => x.clusterName === i.clusterName && x.version === i.version)) e.installed.push(i);
   };
-  for (const s of await pluginStates(global)) {
+  const plugins = await pluginStates(global);
+  const operators = await operatorStates(global);
+  const mentioned = [...new Set([GLOBAL, ...plugins.flatMap((p) => p.installed.map((i) => i.cluster)), ...operators.map((o) => o.cluster)])];
+  for (const s of plugins) {
     if (isCore(s.plugin)) continue;
     const name = String(s.plugin.metadata.name);
     for (const i of s.installed) if (want(i.cluster)) add(name, displayName(s.plugin, name), "ModulePlugin", { clusterName: i.cluster, version: i.version });
   }
-  for (const o of await operatorStates(global)) {
+  for (const o of operators) {
     if (o.core || !o.installed || !want(o.cluster)) continue;
     add(o.artifact, o.displayName, "OperatorBundle", { clusterName: o.cluster, version: o.installedCSV ? csvVersion(o.installedCSV) : "" });
   }
-  const chartClusters = only.length ? only : [clusters.current];
+  const chartClusters = only.length ? only : everyCluster ? await everyCluster(mentioned) : mentioned;
   for (const c of chartClusters) {
     for (const a of await listOr(clusters.client(c), APPLICATION, "Application", { allNamespaces: true })) {
       const src = a.metadata.annotations?.["app.cpaas.io/chart.source"];
@@ -136,8 +145,78 @@ export interface GcRow {
   reason: string;
 }
 
-export async function garbage(clusters: Clusters, only: string[] = []): Promise<GcRow[]> {
-  const rows: GcRow[] = [];
+export interface GcPlan {
+  /** what goes */
+  delete: GcRow[];
+  /** what stays, and why (printed by `gc -v`) */
+  keep: GcRow[];
+}
+
+/** "v1.2.0", "1.2.0-rc.1", "foo-operator.v1.2.0" → comparable parts; undefined when not a version. */
+export function parseVersion(v: string | undefined): { nums: number[]; pre: string[] } | undefined {
+  if (!v) return undefined;
+  const s = csvVersion(v).replace(/^v/, "").replace(/\+.*$/, "");
+  const m = /^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?$/.exec(s);
+  if (!m) return undefined;
+  return { nums: m[1]!.split(".").map(Number), pre: m[2] ? m[2].split(".") : [] };
+}
+
+/** Semantic-version order of a and b (<0, 0, >0), or undefined when either is not a version. */
+export function compareVersions(a: string | undefined, b: string | undefined): number | undefined {
+  const x = parseVersion(a);
+  const y = parseVersion(b);
+  if (!x || !y) return undefined;
+  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
+    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
+    if (d) return Math.sign(d);
+  }
+  if (!x.pre.length || !y.pre.length) return x.pre.length === y.pre.length ? 0 : x.pre.length ? -1 : 1;
+  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
+    const p = x.pre[i];
+    const q = y.pre[i];
+    if (p === undefined) return -1;
+    if (q === undefined) return 1;
+    if (p === q) continue;
+    const np = /^\d+$/.test(p);
+    const nq = /^\d+$/.test(q);
+    if (np && nq) return Math.sign(Number(p) - Number(q));
+    if (np !== nq) return np ? -1 : 1;
+    return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The version an ArtifactVersion carries: its CSV (status.version or annotation), bundle version, else its tag. */
+function avVersion(av: KubeObject): { csv?: string; version?: string } {
+  const csv = (av.status?.version as string | undefined) || av.metadata.annotations?.["cpaas.io/csv-name"];
+  const version = av.metadata.annotations?.["cpaas.io/bundle-version"] || (csv ? csvVersion(csv) : undefined) || (av.spec?.tag as string | undefined);
+  return { csv, version };
+}
+
+/**
+ * May `version` go, given what is installed? Only when it is older than the installed version on every cluster
+ * that has the operator/plugin; anything equal, newer or not comparable stays. Returns the reason either way.
+ */
+export function judgeVersion(version: string | undefined, installed: { cluster: string; version: string }[]): { drop: boolean; reason: string } {
+  if (!installed.length) return { drop: false, reason: "nothing installed to compare with" };
+  if (!version || !parseVersion(version)) return { drop: false, reason: `version ${JSON.stringify(version ?? "")} cannot be compared with the installed one` };
+  for (const i of installed) {
+    const c = compareVersions(version, i.version);
+    if (c === undefined) return { drop: false, reason: `not comparable with ${i.version} installed on ${i.cluster}` };
+    if (c === 0) return { drop: false, reason: `installed on ${i.cluster}` };
+    if (c > 0) return { drop: false, reason: `newer than ${i.version} installed on ${i.cluster}` };
+  }
+  const list = installed.map((i) => `${i.version} on ${i.cluster}`).join(", ");
+  return { drop: true, reason: `older than every installed version (${list})` };
+}
+
+/** OperatorView phases meaning "nothing installed here"; any other non-Installed phase is in progress: keep. */
+const UNINSTALLED = new Set(["Uninstalled", "NotInstalled", "Absent", "Deleted", ""]);
+
+export async function garbage(clusters: Clusters, only: string[] = []): Promise<GcPlan> {
+  const plan: GcPlan = { delete: [], keep: [] };
+  const drop = (r: GcRow) => plan.delete.push(r);
+  const keep = (r: GcRow) => plan.keep.push(r);
   const global = clusters.global;
   const ops = await operatorStates(global);
   const opClusters = only.length ? only : [...new Set(ops.map((o) => o.cluster))].sort();
@@ -147,16 +226,42 @@ export async function garbage(clusters: Clusters, only: string[] = []): Promise<
     for (const a of artifacts) {
       const name = String(a.metadata.name);
       const view = ops.find((o) => o.cluster === c && o.artifact === name);
-      if (!view || view.core) continue; // never seen installed, or core: keep
-      if (!view.installed) {
-        rows.push({ type: "Artifact", name, cluster: c, reason: "operator is not installed" });
+      if (!view) {
+        keep({ type: "Artifact", name, cluster: c, reason: "no OperatorView for it on this cluster" });
         continue;
       }
-      if (!view.installedCSV) continue;
+      if (view.core) {
+        keep({ type: "Artifact", name, cluster: c, reason: "core operator" });
+        continue;
+      }
+      if (!view.installed) {
+        if (UNINSTALLED.has(view.phase)) drop({ type: "Artifact", name, cluster: c, reason: `operator is not installed on ${c} (phase ${view.phase || "empty"})` });
+        else keep({ type: "Artifact", name, cluster: c, reason: `operator phase is ${view.phase}` });
+        continue;
+      }
+      // every cluster that has this operator installed bounds what may go (not only the clusters asked for)
+      const everywhere = ops.filter((o) => o.artifact === name && !o.core);
+      const busy = everywhere.find((o) => !o.installed && !UNINSTALLED.has(o.phase));
+      const installed = everywhere.filter((o) => o.installed).map((o) => ({ cluster: o.cluster, version: o.installedCSV ? csvVersion(o.installedCSV) : "", csv: o.installedCSV }));
       const avs = await listOr(kube, APP_V1ALPHA1, "ArtifactVersion", { namespace: NAMESPACE, labelSelector: { "cpaas.io/artifact-version": name } });
       for (const av of avs) {
-        const csv = av.status?.version ?? av.metadata.annotations?.["cpaas.io/csv-name"];
-        if (csv && csv !== view.installedCSV) rows.push({ type: "ArtifactVersion", name: String(av.metadata.name), cluster: c, reason: `installed is ${view.installedCSV}` });
+        const avName = String(av.metadata.name);
+        const { csv, version } = avVersion(av);
+        if (busy) {
+          keep({ type: "ArtifactVersion", name: avName, cluster: c, reason: `operator phase is ${busy.phase} on ${busy.cluster}` });
+          continue;
+        }
+        const same = installed.find((i) => csv && i.csv === csv);
+        if (same) {
+          keep({ type: "ArtifactVersion", name: avName, cluster: c, reason: `installed on ${same.cluster}` });
+          continue;
+        }
+        if (installed.some((i) => !i.csv)) {
+          keep({ type: "ArtifactVersion", name: avName, cluster: c, reason: "an OperatorView reports no installed CSV" });
+          continue;
+        }
+        const j = judgeVersion(version, installed);
+        (j.drop ? drop : keep)({ type: "ArtifactVersion", name: avName, cluster: c, reason: j.reason });
       }
     }
   }
@@ -165,24 +270,31 @@ export async function garbage(clusters: Clusters, only: string[] = []): Promise<
     const configs = await listOr(global, CLUSTER_V1ALPHA1, "ModuleConfig");
     const byName = new Map(plugins.map((p) => [String(p.plugin.metadata.name), p]));
     for (const p of plugins) {
-      if (isCore(p.plugin) || p.installed.length) continue;
-      rows.push({ type: "ModulePlugin", name: String(p.plugin.metadata.name), cluster: GLOBAL, reason: "not installed on any cluster" });
+      const name = String(p.plugin.metadata.name);
+      if (isCore(p.plugin)) keep({ type: "ModulePlugin", name, cluster: GLOBAL, reason: "core plugin" });
+      else if (p.installed.length) keep({ type: "ModulePlugin", name, cluster: GLOBAL, reason: `installed on ${[...new Set(p.installed.map((i) => i.cluster))].join(", ")}` });
+      else drop({ type: "ModulePlugin", name, cluster: GLOBAL, reason: "not installed on any cluster" });
     }
     for (const mc of configs) {
       const module = mc.metadata.labels?.["cpaas.io/module-name"];
-      if (!module || isCore(mc)) continue;
-      const p = byName.get(module);
       const name = String(mc.metadata.name);
-      if (!p) rows.push({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is gone` });
-      else if (isCore(p.plugin)) continue;
-      else if (!p.installed.length) rows.push({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is not installed` });
+      if (!module) {
+        keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: "no cpaas.io/module-name label" });
+        continue;
+      }
+      const p = byName.get(module);
+      const version = String(mc.spec?.version ?? "");
+      if (isCore(mc) || (p && isCore(p.plugin))) keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: "core plugin" });
+      else if (!p) drop({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is gone` });
+      else if (!p.installed.length) drop({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is not installed` });
+      else if (version && version === String(p.plugin.spec?.version ?? "")) keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `the ModulePlugin's current version` });
       else {
-        const keep = new Set([...p.installed.map((i) => i.version), String(p.plugin.spec?.version ?? "")]);
-        if (!keep.has(String(mc.spec?.version ?? ""))) rows.push({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `installed: ${[...new Set(p.installed.map((i) => i.version))].join(", ")}` });
+        const j = judgeVersion(version, p.installed);
+        (j.drop ? drop : keep)({ type: "ModuleConfig", name, cluster: GLOBAL, reason: j.reason });
       }
     }
   }
-  return rows;
+  return plan;
 }
 
 const KINDS: Record<GcRow["type"], { apiVersion: string; namespaced: boolean }> = {
@@ -209,9 +321,18 @@ export async function collect(clusters: Clusters, rows: GcRow[], onError: (r: Gc
   return rows.filter((r) => done.includes(r));
 }
 
-export function gcSummary(rows: GcRow[], dryRun: boolean): string {
-  if (!rows.length) return dryRun ? "No resources would be deleted.\n" : "No resources were deleted.\n";
-  const t = table(["type", "name", "cluster"], rows.map((r) => [r.type, r.name, r.cluster])).split("\n");
-  const width = Math.max(...t.map((l) => l.length));
-  return [dryRun ? "GC Summary (dry run, nothing deleted):" : "GC Summary:", t[0], "-".repeat(width), ...t.slice(1)].join("\n");
+export function gcSummary(rows: GcRow[], dryRun: boolean, kept?: GcRow[]): string {
+  const out: string[] = [];
+  if (!rows.length) out.push(dryRun ? "No resources would be deleted." : "No resources were deleted.");
+  else {
+    const withReason = !!kept;
+    const t = table(withReason ? ["type", "name", "cluster", "reason"] : ["type", "name", "cluster"], rows.map((r) => (withReason ? [r.type, r.name, r.cluster, r.reason] : [r.type, r.name, r.cluster]))).split("\n");
+    const width = Math.max(...t.map((l) => l.length));
+    out.push(dryRun ? "GC Summary (dry run, nothing deleted):" : "GC Summary:", t[0]!, "-".repeat(width), ...t.slice(1).filter(Boolean));
+  }
+  if (kept?.length) {
+    const t = table(["type", "name", "cluster", "reason"], kept.map((r) => [r.type, r.name, r.cluster, r.reason])).split("\n");
+    out.push("", "Kept:", t[0]!, "-".repeat(Math.max(...t.map((l) => l.length))), ...t.slice(1).filter(Boolean));
+  }
+  return out.join("\n") + "\n";
 }

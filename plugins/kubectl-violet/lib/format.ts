@@ -9,6 +9,7 @@
 // The working directory written by `create` has the same parts unpacked: OUTDIR/violet-package.yaml,
 // OUTDIR/resources/, OUTDIR/oci/ (an OCI layout directory).
 import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { parse as parseYaml } from "yaml";
 import { readTar, TarError } from "../../../shared/tar/stream.ts";
@@ -102,25 +103,27 @@ export function metadataText(m: PackageMetadata): string {
  * files). Also returns the small resources under resources/ that come before the layout.
  */
 export async function readPackage(file: string, opts: { resources?: boolean } = {}): Promise<{ metadata: PackageMetadata; resources: Map<string, string> }> {
+  const st = await stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw new PackageFormatError(e.code === "ENOENT" ? `${file}: no such file` : `${file}: ${e.message}`);
+  });
+  if (st.isDirectory()) throw new PackageFormatError(`${file} is a directory`, "give one package file (.tgz); verify and push also take a directory");
   const src = createReadStream(file, { highWaterMark: 1 << 16 });
   const gunzip = createGunzip();
   src.on("error", (e) => gunzip.destroy(e));
   const resources = new Map<string, string>();
   let metadata: PackageMetadata | undefined;
+  let laidOut = false;
   try {
     for await (const e of readTar(src.pipe(gunzip))) {
       const name = e.header.name.replace(/^\.\//, "");
       if (e.header.type === "directory") continue;
       if (name === METADATA_FILE) {
         metadata = parseMetadata((await e.bytes(4 << 20)).toString("utf8"), file);
-        if (!opts.resources) break;
-        continue;
-      }
-      if (name.startsWith(`${RESOURCES_DIR}/`) && opts.resources) {
-        resources.set(name, (await e.bytes(16 << 20)).toString("utf8"));
-        continue;
-      }
-      break; // the layout starts: metadata and resources come before it
+      } else if (name.startsWith(`${RESOURCES_DIR}/`)) {
+        if (opts.resources) resources.set(name, (await e.bytes(16 << 20)).toString("utf8"));
+      } else if (metadata) break; // the layout starts: metadata and resources come before it (packages we write)
+      else laidOut = true; // re-packed in another order: keep looking (layers are skipped, not read)
+      if (metadata && (!opts.resources || (laidOut && metadata.resources.every((r) => resources.has(r))))) break;
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -132,7 +135,7 @@ export async function readPackage(file: string, opts: { resources?: boolean } = 
     src.destroy();
     gunzip.destroy();
   }
-  if (!metadata) throw new PackageFormatError(`${file}: not a kubectl-violet package (no ${METADATA_FILE} at the start)`, "packages are .tgz files written by `kubectl violet package`");
+  if (!metadata) throw new PackageFormatError(`${file}: not a kubectl-violet package (no ${METADATA_FILE} in it)`, "packages are .tgz files written by `kubectl violet package`");
   return { metadata, resources };
 }
 

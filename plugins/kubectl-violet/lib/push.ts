@@ -12,7 +12,6 @@ import {
   CopyEngine,
   createClient,
   MT,
-  OciArchiveReader,
   parseRegistryReference,
   RegistryRepository,
   type AuthClient,
@@ -22,13 +21,14 @@ import {
   type RegistryOptions,
 } from "../../../shared/oci/index.ts";
 import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
-import { uploadChart } from "../../../shared/chartmuseum/client.ts";
+import { ChartRepoAuthError, uploadChart } from "../../../shared/chartmuseum/client.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import { createLimit } from "../../../shared/runtime/limit.ts";
 import { listPackages, verifyFile, type PublicKey } from "../../../shared/signing/index.ts";
 import { Clusters, GLOBAL, NAMESPACE } from "./clusters.ts";
 import { MODULE_PLUGIN_FILE, readPackage, type PackageImage, type PackageMetadata } from "./format.ts";
 import { json } from "./inspect.ts";
+import { openPackageLayout } from "./open.ts";
 import { APP_V1ALPHA1, artifactObject, artifactVersionObject, CLUSTER_V1ALPHA1, modulePluginObject, moduleConfigObject } from "./resources.ts";
 
 export interface PushOptions {
@@ -37,7 +37,7 @@ export interface PushOptions {
   client?: AuthClient;
   /** lazily built kube access (not needed with skipCrs) */
   clusters?: () => Clusters;
-  /** --clusters (operators); default: the current context's cluster */
+  /** --clusters (operators); default: global */
   targetClusters?: string[];
   targetCatalogSource?: string;
   targetChartRepo?: string;
@@ -161,7 +161,8 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
       }
     } else if (inside.length) {
       const client = opts.client ?? createClient(opts.registry);
-      const src = await OciArchiveReader.open(file);
+      const opened = await openPackageLayout(file, opts.onLine);
+      const src = opened.src;
       try {
         const jobs: CopyJob[] = inside.map((i) => {
           const d = destinationOf(i.ref, opts.destRepo!);
@@ -170,12 +171,14 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
         const results = await new CopyEngine({ concurrency: opts.concurrency ?? 4, onEvent: opts.onEvent }).run(jobs);
         results.forEach((r, n) => {
           const i = inside[n]!;
-          result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: r.status, digest: r.digest, ...(r.error ? { error: r.error } : {}) });
+          result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: r.status, digest: r.digest, ...(r.error ? { error: r.error.split(src.name).join("the package") } : {}) });
         });
         const failed = results.filter((r) => r.status === "failed");
-        if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${f.error}`).join("; ")}`);
+        // errors name the package file once (at the start), not once per image
+        const inPackage = (t?: string) => (t ?? "").split(` in ${src.name}`).join(" in the package").split(src.name).join("the package");
+        if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${inPackage(f.error)}`).join("; ")}`);
       } finally {
-        await src.close();
+        await opened.close();
       }
     }
   }
@@ -206,10 +209,10 @@ function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome
 // ------------------------------------------------------------------ operators
 
 async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOptions, result: PackagePushResult): Promise<void> {
-  const src = parseRegistryReference(m.artifact.ref);
-  const target = opts.destRepo ? destinationOf(m.artifact.ref, opts.destRepo) : { registry: src.registry, repository: src.repository };
+  if (!opts.destRepo) throw new PushError("no registry for the Artifact: pass --dest-repo (the platform registry could not be found)");
+  const target = destinationOf(m.artifact.ref, opts.destRepo);
   const t = { registry: target.registry, repository: target.repository, tag: m.artifact.tag, catalogSource: opts.targetCatalogSource ?? m.defaultCatalogSource ?? "platform" };
-  const names = opts.targetClusters?.length ? opts.targetClusters : [clusters.current];
+  const names = opts.targetClusters?.length ? opts.targetClusters : [GLOBAL];
   for (const cluster of names) {
     const kube = clusters.client(cluster);
     const want = artifactObject(m, t);
@@ -220,23 +223,29 @@ async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOp
         artifact = await kube.create(want);
         record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "created", object: artifact });
       }
-    } else if (opts.force) {
-      const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
-      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else {
-        artifact = await kube.update(merged);
-        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact });
-      }
-    } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+    } else {
+      // an Absent package (present: false) or one pointing at another registry is corrected without --force
+      const stale = artifact.spec?.present !== true || artifact.metadata.labels?.["cpaas.io/present"] === "false" || artifact.spec?.registry !== t.registry || artifact.spec?.repository !== t.repository;
+      if (opts.force || stale) {
+        const why = artifact.spec?.present !== true ? " (was absent)" : stale ? ` (registry was ${artifact.spec?.registry}/${artifact.spec?.repository})` : "";
+        const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
+        if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
+        else {
+          artifact = await kube.update(merged);
+          record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
+        }
+      } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+    }
     const av = artifactVersionObject(m, t, artifact?.metadata.uid ? { uid: artifact.metadata.uid } : undefined);
     const avName = av.metadata.name!;
     const existing = await kube.tryGet(APP_V1ALPHA1, "ArtifactVersion", avName, { namespace: NAMESPACE });
-    if (existing && !opts.force) {
+    const absent = !!existing && (existing.spec?.present !== true || existing.metadata.labels?.["cpaas.io/present"] === "false");
+    if (existing && !opts.force && !absent) {
       record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
     } else if (existing) {
       const merged = { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...av.metadata.labels }, annotations: { ...existing.metadata.annotations, ...av.metadata.annotations }, ownerReferences: av.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: { ...existing.spec, ...av.spec } };
       if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged) });
+      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged), message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
     } else if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-create", object: av });
     else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "created", object: await kube.create(av) });
   }
@@ -274,7 +283,7 @@ async function pushPlugin(m: PackageMetadata, resources: Map<string, string>, cl
 
 // ------------------------------------------------------------------ charts
 
-async function chartRepoAccess(kube: KubeClient, repoName: string): Promise<{ url: string; username?: string; password?: string }> {
+async function chartRepoAccess(kube: KubeClient, repoName: string): Promise<{ url: string; username?: string; password?: string; secret?: string }> {
   let repo: KubeObject | undefined;
   for (const v of ["v1beta1", "v1alpha1"]) {
     try {
@@ -294,12 +303,13 @@ async function chartRepoAccess(kube: KubeClient, repoName: string): Promise<{ ur
   const username = dec(secret.data?.username);
   const password = dec(secret.data?.password);
   registerSecret(password);
-  return { url, username, password };
+  return { url, username, password, secret: `${s.namespace || NAMESPACE}/${s.name}` };
 }
 
 /** Write the chart .tgz of the package's main artifact to a temp file. */
 async function extractChart(file: string, m: PackageMetadata, dir: string): Promise<string> {
-  const src = await OciArchiveReader.open(file);
+  const opened = await openPackageLayout(file);
+  const src = opened.src;
   try {
     const manifest = json<ImageManifest>(await src.fetchManifest(await src.resolve(m.artifact.digest!)));
     const layer = manifest.layers.find((l) => l.mediaType === MT.helmChart) ?? manifest.layers[0];
@@ -309,7 +319,7 @@ async function extractChart(file: string, m: PackageMetadata, dir: string): Prom
     else await src.streamBlobs(new Set([layer.digest]), (_d, s) => pipeline(s, createWriteStream(out)));
     return out;
   } finally {
-    await src.close();
+    await opened.close();
   }
 }
 
@@ -327,7 +337,12 @@ async function pushChart(file: string, m: PackageMetadata, clusters: Clusters, o
   const dir = await mkdtemp(join(tmpdir(), "violet-push-chart-"));
   try {
     const tgz = await extractChart(file, m, dir);
-    const r = await uploadChart({ url: access.url, name: repoName }, tgz, { auth: { username: access.username, password: access.password }, force: !!opts.force, skipExisting: !opts.force, prov: false });
+    const r = await uploadChart({ url: access.url, name: repoName }, tgz, { auth: { username: access.username, password: access.password }, force: !!opts.force, skipExisting: !opts.force, prov: false }).catch((e) => {
+      if (!(e instanceof ChartRepoAuthError)) throw e;
+      const msg = (e as Error).message.replace(/\s*\(check --username[^)]*\)\s*$/, "");
+      const cred = access.secret ? `the credentials from Secret ${access.secret} (ChartRepo ${NAMESPACE}/${repoName} spec.secret)` : `no credentials (ChartRepo ${NAMESPACE}/${repoName} has no spec.secret)`;
+      throw new PushError(`${msg}; sent ${cred}`, `fix the Secret of ChartRepo ${NAMESPACE}/${repoName}, or pick another with --target-chartrepo`);
+    });
     const action: Action = r.status === "skipped" ? "skipped" : opts.force ? "updated" : "uploaded";
     record(result, opts, {
       kind: "Chart",

@@ -1,0 +1,66 @@
+// The platform's own image registry, where images go without --dest-repo (as violet does): ProductBase `base`
+// spec.registry.address on the global cluster, credentials from Secret cpaas-system/registry-admin
+// (reference/violet.md §1.1: the lookup upgrade.sh documents).
+import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
+import { registerSecret } from "../../../shared/runtime/redact.ts";
+import { NAMESPACE } from "./clusters.ts";
+import { PlatformError, refuseIpv6 } from "./platform.ts";
+
+export const PRODUCT_BASE_VERSIONS = ["product.alauda.io/v1alpha2", "product.alauda.io/v1alpha1"];
+export const REGISTRY_SECRET = "registry-admin";
+
+export interface PlatformRegistry {
+  address: string;
+  username?: string;
+  password?: string;
+  /** where it was found, for messages */
+  source: string;
+}
+
+async function productBase(global: KubeClient): Promise<KubeObject | undefined> {
+  for (const v of PRODUCT_BASE_VERSIONS) {
+    try {
+      const o = await global.tryGet(v, "ProductBase", "base");
+      if (o) return o;
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.status === 404)) throw e;
+    }
+  }
+  return undefined;
+}
+
+/** Find the platform registry; `withCredentials` also reads the registry-admin Secret. */
+export async function platformRegistry(global: KubeClient, withCredentials: boolean): Promise<PlatformRegistry> {
+  const pb = await productBase(global);
+  const looked = "ProductBase base (productbases.product.alauda.io) on the global cluster";
+  if (!pb) throw new PlatformError(`no --dest-repo and the platform registry cannot be found: ${looked} does not exist`, "pass --dest-repo HOST[:PORT] with --username/--password-stdin or --no-auth");
+  const raw = pb.spec?.registry?.address;
+  if (typeof raw !== "string" || !raw.trim()) throw new PlatformError(`no --dest-repo and the platform registry cannot be found: ${looked} has no spec.registry.address`, "pass --dest-repo HOST[:PORT] with --username/--password-stdin or --no-auth");
+  const address = raw.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+  refuseIpv6(`the platform registry (ProductBase base spec.registry.address)`, address);
+  const r: PlatformRegistry = { address, source: looked };
+  if (!withCredentials) return r;
+  let secret: KubeObject | undefined;
+  try {
+    secret = await global.tryGet("v1", "Secret", REGISTRY_SECRET, { namespace: NAMESPACE });
+  } catch (e) {
+    if (e instanceof KubeApiError && e.status === 403) throw new PlatformError(`cannot read Secret ${NAMESPACE}/${REGISTRY_SECRET} (the platform registry's credentials): forbidden`, "pass --username/--password-stdin or --no-auth for the registry");
+    throw e;
+  }
+  if (!secret) throw new PlatformError(`the platform registry ${address} has no credentials: Secret ${NAMESPACE}/${REGISTRY_SECRET} not found on the global cluster`, "pass --username/--password-stdin or --no-auth for the registry");
+  const dec = (v?: string) => (v ? Buffer.from(v, "base64").toString("utf8") : undefined);
+  let username = dec(secret.data?.username);
+  let password = dec(secret.data?.password);
+  const dcj = dec(secret.data?.[".dockerconfigjson"]);
+  if ((!username || !password) && dcj) {
+    try {
+      const auths = JSON.parse(dcj).auths ?? {};
+      const e = auths[address] ?? Object.values(auths)[0];
+      if (e?.username && e?.password) ({ username, password } = e);
+      else if (e?.auth) [username, password] = Buffer.from(e.auth, "base64").toString("utf8").split(/:(.*)/s) as [string, string];
+    } catch {}
+  }
+  if (!username || !password) throw new PlatformError(`Secret ${NAMESPACE}/${REGISTRY_SECRET} has no username/password`, "pass --username/--password-stdin or --no-auth for the registry");
+  registerSecret(password);
+  return { ...r, username, password };
+}

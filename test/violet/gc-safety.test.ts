@@ -1,0 +1,87 @@
+// gc never deletes what may still be needed: an ArtifactVersion newer than (or not comparable with) what is
+// installed, or one installed on another cluster. Two clusters behind a fake platform, each with its own store.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startAcpPlatform, type AcpPlatform } from "../support/acp-platform.ts";
+import { ok, violet } from "./world.ts";
+
+let p: AcpPlatform;
+const APP = "app.alauda.io/v1alpha1";
+const CL = "cluster.alauda.io/v1alpha1";
+
+function operatorView(cluster: string, artifact: string, phase: string, csv: string) {
+  return {
+    apiVersion: APP,
+    kind: "OperatorView",
+    metadata: { name: artifact, namespace: cluster },
+    status: { operatorStatus: { phase, installation: { artifactName: artifact, subscription: { installedCSV: csv } } }, packageManifestStatus: { channels: [{ name: "stable", currentCSVDesc: { displayName: "Demo" } }] } },
+  };
+}
+function av(artifact: string, tag: string, csv?: string) {
+  return {
+    apiVersion: APP,
+    kind: "ArtifactVersion",
+    metadata: { name: `${artifact}.${tag}`, namespace: "cpaas-system", labels: { "cpaas.io/artifact-version": artifact }, annotations: csv ? { "cpaas.io/csv-name": csv } : {} },
+    spec: { present: true, tag },
+  };
+}
+const artifact = (name: string) => ({ apiVersion: APP, kind: "Artifact", metadata: { name, namespace: "cpaas-system" }, spec: { type: "bundle", present: true, registry: "r", repository: `acp/${name}-bundle` } });
+
+beforeAll(async () => {
+  p = await startAcpPlatform({ clusters: ["global", "region1"] });
+  const g = p.cluster("global");
+  // demo-operator: v1.2.0 installed on global, v1.1.0 on region1; v1.3.0 uploaded for the upgrade; v1.0.0 stale
+  g.put(operatorView("global", "demo-operator", "Installed", "demo-operator.v1.2.0"));
+  g.put(operatorView("region1", "demo-operator", "Installed", "demo-operator.v1.1.0"));
+  for (const c of ["global", "region1"]) {
+    const k = p.cluster(c);
+    k.put(artifact("demo-operator"));
+    for (const v of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) k.put(av("demo-operator", `v${v}`, `demo-operator.v${v}`));
+    k.put(av("demo-operator", "latest")); // no CSV, tag not a version: not comparable
+  }
+  // log-center: v1.2.0 installed; v1.3.0 uploaded (newer, stays); v1.1.0 stale
+  g.put({ apiVersion: CL, kind: "ModulePlugin", metadata: { name: "log-center", labels: { "cpaas.io/module-name": "log-center" } }, spec: { name: "log-center", version: "v1.3.0" } });
+  g.put({ apiVersion: "app.alauda.io/v1alpha2", kind: "ModulePluginView", metadata: { name: "log-center", labels: { "cpaas.io/module-name": "log-center" } }, status: { installed: [{ cluster: "region1", version: "v1.2.0" }] } });
+  for (const v of ["v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-rc.1"]) g.put({ apiVersion: CL, kind: "ModuleConfig", metadata: { name: `log-center-${v}`, labels: { "cpaas.io/module-name": "log-center" } }, spec: { name: "log-center", version: v } });
+});
+
+afterAll(async () => {
+  await p?.stop();
+});
+
+const env = () => ({ KUBECONFIG: p.kubeconfig("global") });
+
+describe("gc keeps what is installed or newer", () => {
+  test("--dry-run -v: only v1.0.0 (and the stale ModuleConfig) would go; every kept one says why", async () => {
+    const r = ok(await violet(["gc", "--dry-run", "-v"], { env: env() }));
+    const lines = r.stdout.split("\n");
+    const summary = lines.slice(0, lines.indexOf(""));
+    expect(summary[0]).toBe("GC Summary (dry run, nothing deleted):");
+    const rows = summary.slice(3).map((l) => l.split(/\s+/).slice(0, 3).join(" ")).sort();
+    expect(rows).toEqual(["ArtifactVersion demo-operator.v1.0.0 global", "ArtifactVersion demo-operator.v1.0.0 region1", "ModuleConfig log-center-v1.1.0 global"]);
+    const kept = lines.slice(lines.indexOf("Kept:"));
+    const reason = (name: string, cluster: string) => kept.find((l) => l.split(/\s+/)[1] === name && l.split(/\s+/)[2] === cluster) ?? "";
+    expect(reason("demo-operator.v1.3.0", "global")).toContain("newer than 1.2.0 installed on global");
+    expect(reason("demo-operator.v1.1.0", "global")).toContain("installed on region1");
+    expect(reason("demo-operator.v1.2.0", "region1")).toContain("installed on global");
+    expect(reason("demo-operator.latest", "region1")).toContain("cannot be compared");
+    expect(reason("log-center-v1.4.0-rc.1", "global")).toContain("newer than v1.2.0 installed on region1");
+    expect(p.cluster("global").get(APP, "ArtifactVersion", "demo-operator.v1.0.0", "cpaas-system")).toBeDefined();
+  });
+
+  test("gc deletes only v1.0.0 on both clusters; v1.1.0, v1.2.0, v1.3.0 and the unversioned one stay", async () => {
+    const r = ok(await violet(["gc", "-o", "json"], { env: env() }));
+    const j = JSON.parse(r.stdout);
+    expect(j.deleted.map((d: any) => `${d.type} ${d.name} ${d.cluster}`).sort()).toEqual(["ArtifactVersion demo-operator.v1.0.0 global", "ArtifactVersion demo-operator.v1.0.0 region1", "ModuleConfig log-center-v1.1.0 global"]);
+    for (const c of ["global", "region1"]) {
+      const names = p.cluster(c).list(APP, "ArtifactVersion", "cpaas-system").map((o) => o.metadata.name).sort();
+      expect(names).toEqual(["demo-operator.latest", "demo-operator.v1.1.0", "demo-operator.v1.2.0", "demo-operator.v1.3.0"]);
+    }
+    expect(p.cluster("global").list(CL, "ModuleConfig").map((o) => o.metadata.name).sort()).toEqual(["log-center-v1.2.0", "log-center-v1.3.0", "log-center-v1.4.0-rc.1"]);
+  });
+
+  test("--clusters region1 still counts what global has installed", async () => {
+    p.cluster("region1").put(av("demo-operator", "v1.1.5", "demo-operator.v1.1.5"));
+    const r = ok(await violet(["gc", "--clusters", "region1", "--dry-run", "-o", "json"], { env: env() }));
+    expect(JSON.parse(r.stdout).deleted).toEqual([]);
+  });
+});
