@@ -12,7 +12,7 @@ export interface Status {
   palette?: { url: string; endpoint?: string; migrated?: boolean; error?: string };
   registry?: { repository: string; tags?: string[]; tag: string; tagPresent?: boolean; digest?: string; orasShape?: boolean; error?: string };
   specman?: (SpecmanSync & { error?: undefined }) | { error: string };
-  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; error?: string };
+  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; /** namespace/name (keys) of the deleted secret kept for rollback; never its data */ savedSecret?: string; error?: string };
   /** some part could not be read */
   errors: number;
 }
@@ -55,7 +55,7 @@ export async function status(o: { palette?: PaletteClient; client?: AuthClient; 
     try {
       const exists = await o.state.exists();
       const s = exists ? await o.state.load("") : undefined;
-      out.state = { file: o.state.file, exists, done: s ? STEPS.filter((x) => s.steps[x]?.done) : [], rolledBack: s?.rolledBack, previousEndpoint: s?.previousScar?.endpoint };
+      out.state = { file: o.state.file, exists, done: s ? STEPS.filter((x) => s.steps[x]?.done) : [], rolledBack: s?.rolledBack, previousEndpoint: s?.previousScar?.endpoint, savedSecret: s?.deletedSecret ? `${s.deletedSecret.metadata?.namespace}/${s.deletedSecret.metadata?.name} (${Object.keys((s.deletedSecret as { data?: object }).data ?? {}).length} keys)` : undefined };
     } catch (e) {
       out.state = { file: o.state.file, exists: true, done: [], error: fail(e) };
     }
