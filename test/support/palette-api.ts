@@ -37,6 +37,8 @@ export interface PaletteCall {
   status: number;
   /** "token" | "cookie" | "none" | "bad" */
   auth: string;
+  /** query string ("" when none), e.g. "?setCookie=true" */
+  query?: string;
   body?: unknown;
 }
 
@@ -157,7 +159,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
       } catch {
         body = raw;
       }
-      const call: PaletteCall = { method, path, status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
+      const call: PaletteCall = { method, path, query: url.search, status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
       state.calls.push(call);
 
       for (const r of rules) {
