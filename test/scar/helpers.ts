@@ -189,3 +189,52 @@ export function shellWords(s: string): string[] {
   if (inWord) out.push(cur);
   return out;
 }
+
+export interface SpecmanLoop {
+  /** results of each sync run (true = persisted) */
+  runs: boolean[];
+  /** Date.now() of each successful sync (after "Persisting" was logged) */
+  persistedAt: number[];
+  /** Specman is up (false: it never syncs) */
+  enabled: boolean;
+  /** forget what was synced (the next poll syncs again) */
+  reset(): void;
+  stop(): void;
+}
+
+/**
+ * Specman as it behaves in Palette: it syncs by itself, periodically, from the pack registry that has "Contains
+ * Spectro Manifests" ticked (never before), and only when the tag holds new content. `tag()` names the tag it
+ * looks for; `flagged()` says whether the box is ticked (read from the fake Palette).
+ */
+export function startSpecmanLoop(o: FakeSpecmanOptions & { tag: () => string; flagged: () => boolean; intervalMs?: number }): SpecmanLoop {
+  const seen = new Map<string, string>();
+  let busy = false;
+  const loop: SpecmanLoop = {
+    runs: [],
+    persistedAt: [],
+    enabled: true,
+    reset: () => seen.clear(),
+    stop: () => clearInterval(timer),
+  };
+  const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
+  const timer = setInterval(async () => {
+    if (busy || !loop.enabled || !o.flagged()) return;
+    busy = true;
+    try {
+      const tag = o.tag();
+      const head = await fetch(`${o.registryUrl}/v2/${o.repository}/manifests/${tag}`, { method: "HEAD", headers: { ...hdr, accept: "application/vnd.oci.image.manifest.v1+json" } });
+      const digest = head.ok ? head.headers.get("docker-content-digest") : null;
+      if (digest && seen.get(tag) !== digest) {
+        seen.set(tag, digest);
+        const ok = await fakeSpecmanSync(o, tag);
+        loop.runs.push(ok);
+        if (ok) loop.persistedAt.push(Date.now());
+      }
+    } catch {
+    } finally {
+      busy = false;
+    }
+  }, o.intervalMs ?? 150);
+  return loop;
+}

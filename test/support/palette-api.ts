@@ -39,6 +39,8 @@ export interface PaletteCall {
   auth: string;
   /** query string ("" when none), e.g. "?setCookie=true" */
   query?: string;
+  /** Date.now() when the request arrived */
+  at?: number;
   body?: unknown;
 }
 
@@ -159,7 +161,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
       } catch {
         body = raw;
       }
-      const call: PaletteCall = { method, path, query: url.search, status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
+      const call: PaletteCall = { method, path, query: url.search, at: Date.now(), status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
       state.calls.push(call);
 
       for (const r of rules) {

@@ -367,7 +367,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     set(current, "failed", (e as Error)?.message ?? String(e));
     result.steps = STEPS.map((s) => report.get(s)!);
     const done = STEPS.filter((s) => isDone(state, s));
-    throw new MigrationError(current, done, e, result, !!state.deletedSecret);
+    throw new MigrationError(current, done, e, result, !!state.deletedSecret && isDone(state, "delete-secret"));
   }
   result.steps = STEPS.map((s) => report.get(s)!);
   return result;
