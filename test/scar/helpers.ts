@@ -120,6 +120,8 @@ export interface FakeSpecmanOptions {
   auth?: string;
   namespace?: string;
   pods: string[];
+  /** PEM CA of a TLS registry (bun's fetch `tls.ca`) */
+  ca?: string;
 }
 
 /**
@@ -129,6 +131,7 @@ export interface FakeSpecmanOptions {
 export async function fakeSpecmanSync(o: FakeSpecmanOptions, tag: string): Promise<boolean> {
   const ns = o.namespace ?? "hubble-system";
   const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
+  const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
   const log = (level: string, msg: string) => {
     const line = `time="${new Date().toISOString()}" level=${level} msg="${msg}"\n`;
     for (const p of o.pods) o.api.appendLog(ns, p, line);
@@ -218,6 +221,7 @@ export function startSpecmanLoop(o: FakeSpecmanOptions & { tag: () => string; fl
     stop: () => clearInterval(timer),
   };
   const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
+  const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
   const timer = setInterval(async () => {
     if (busy || !loop.enabled || !o.flagged()) return;
     busy = true;
