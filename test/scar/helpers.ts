@@ -124,6 +124,11 @@ export interface FakeSpecmanOptions {
   ca?: string;
 }
 
+/** fetch that trusts the registry's CA (bun's `tls.ca`) */
+function fetchFor(o: { ca?: string }): (url: string, init?: RequestInit) => Promise<Response> {
+  return (url, init = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
+}
+
 /**
  * What Specman does when Palette's sync runs: list the repository's tags, download `tag`, find manifests.tgz
  * (by the layer title) in it, check it is gzip'd tar, log like Specman (logrus text) into every specman pod.
@@ -131,7 +136,7 @@ export interface FakeSpecmanOptions {
 export async function fakeSpecmanSync(o: FakeSpecmanOptions, tag: string): Promise<boolean> {
   const ns = o.namespace ?? "hubble-system";
   const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
-  const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
+  const fetch = fetchFor(o);
   const log = (level: string, msg: string) => {
     const line = `time="${new Date().toISOString()}" level=${level} msg="${msg}"\n`;
     for (const p of o.pods) o.api.appendLog(ns, p, line);
@@ -221,7 +226,7 @@ export function startSpecmanLoop(o: FakeSpecmanOptions & { tag: () => string; fl
     stop: () => clearInterval(timer),
   };
   const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
-  const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
+  const fetch = fetchFor(o);
   const timer = setInterval(async () => {
     if (busy || !loop.enabled || !o.flagged()) return;
     busy = true;
