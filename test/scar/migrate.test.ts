@@ -241,7 +241,7 @@ describe("kubectl scar migrate", () => {
     expect(s.specman.pods.map((p: { pod: string }) => p.pod)).toEqual(["specman-0", "specman-1"]);
     expect(s.state.done).toContain("verify");
     expect(s.state.previousEndpoint).toBe(OLD_SCAR.endpoint);
-    expect(s.state.savedSecret).toBe(`${NS}/${SECRET} (1 keys)`);
+    expect(s.state.savedSecret).toBe(`${NS}/${SECRET} (1 key)`);
     noSecrets(r);
   });
 

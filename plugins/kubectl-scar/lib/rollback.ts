@@ -55,7 +55,7 @@ export async function rollback(o: RollbackOptions): Promise<RollbackResult> {
       if (!o.force) {
         throw new ScarError(
           `the saved SCAR config has username "${spec.username}" but no password (Palette did not return it): restoring it would leave Palette unable to read the old SCAR`,
-          "give the old SCAR password with SCAR_PASSWORD or --scar-password-stdin (or --force to restore it without a password)",
+          "give the old SCAR password with SCAR_PASSWORD or --scar-password-stdin, or restore it without one with --force",
         );
       }
       log(`warning: restoring username "${spec.username}" without a password (--force)`);
