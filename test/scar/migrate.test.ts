@@ -316,6 +316,40 @@ describe("kubectl scar migrate", () => {
     expect(palette.scar).toEqual({ endpoint: OLD_SCAR.endpoint, username: "spectro", password: "" });
   });
 
+  test("when the box cannot be ticked through the API, the run stops there with the console instruction, and resumes after", async () => {
+    const stateDir = join(tmp, "state-manual");
+    currentTag = "2.0.0";
+    palette.scar = { ...OLD_SCAR };
+    flagRegistry(false);
+    restoreSecret();
+    palette.maskRegistryPassword = true; // a PUT of what GET returns would erase the registry password
+    try {
+      const before = palette.calls.length;
+      const r = await scar(baseArgs(stateDir, "2.0.0"));
+      expect(r.code).toBe(1);
+      noSecrets(r);
+      expect(r.stderr).toContain('migration stopped at step "spectro-manifests"');
+      expect(r.stderr).toContain("would erase it");
+      expect(r.stderr).toContain(`Administration → Pack Registries → ⋮ at the end of the OCI registry row for ${regProxy.host} → Edit → tick "Contains Spectro Manifests" → Validate → Confirm`);
+      expect(r.stderr).toContain("done: preflight, delete-secret, package, push");
+      expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
+      expect(palette.scar).toEqual(OLD_SCAR);
+      // the user ticks the box in the console; the same command resumes and finds it ticked
+      flagRegistry(true);
+      const resume = shellWords(/^resume with: (.*?)(?:\s{3}\(|$)/m.exec(r.stderr)![1]!);
+      const r2 = await scar(resume.slice(2));
+      if (r2.code !== 0) console.error(r2.stderr);
+      expect(r2.code).toBe(0);
+      expect(r2.stdout).toMatch(/spectro-manifests\s+unchanged\s+"Contains Spectro Manifests" was already ticked on registry "airgap-harbor"/);
+      expect(r2.stdout).toMatch(/push\s+unchanged/);
+      expect(palette.scar.endpoint).toBe(SPECMAN);
+      expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
+    } finally {
+      palette.maskRegistryPassword = false;
+      currentTag = "0.0.0";
+    }
+  });
+
   test("set-endpoint (under deno, TLS with --palette-ca-file): saves the config once, PUTs once; a password flag warns", async () => {
     palette.scar = { ...OLD_SCAR };
     const stateDir = join(tmp, "state-setep");

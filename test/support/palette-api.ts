@@ -87,6 +87,8 @@ export interface FakePalette {
   jobRuns: Record<string, number>;
   tokens: string[];
   registries: FakeOciRegistry[];
+  /** GET …/{uid}/basic masks auth.password (settable at run time) */
+  maskRegistryPassword: boolean;
   onJob?: (name: string) => void;
   onRegistryUpdate?: (reg: FakeOciRegistry) => void;
   expireTokens(): void;
@@ -118,6 +120,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
     jobRuns: {},
     tokens: [],
     registries: structuredClone(opts.registries ?? []),
+    maskRegistryPassword: !!opts.maskRegistryPassword,
     expireTokens() {
       live.clear();
     },
@@ -223,7 +226,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
         if (!r) return send(res, call, 404, v1Error("RegistryNotFound", `registry ${reg[1]} not found`));
         if (method === "GET") {
           const out = structuredClone({ metadata: r.metadata, spec: r.spec });
-          if (opts.maskRegistryPassword && out.spec.auth && typeof out.spec.auth.password === "string") out.spec.auth.password = "";
+          if (state.maskRegistryPassword && out.spec.auth && typeof out.spec.auth.password === "string") out.spec.auth.password = "";
           return send(res, call, 200, out);
         }
         if (method === "PUT") {
