@@ -61,6 +61,10 @@ export async function markSpectroManifests(palette: PaletteClient, t: Target, op
   if (auth && auth.username && !auth.password && (auth.type ?? "basic") === "basic") {
     return manual(`Palette did not return the password of registry "${c.name}", so saving the registry through the API would erase it`, ids);
   }
+  const creds = o.spec?.credentials as { credentialType?: string; accessKey?: string; secretKey?: string } | undefined;
+  if (c.kind === "ecr" && creds?.accessKey && !creds.secretKey) {
+    return manual(`Palette did not return the secret key of ECR registry "${c.name}", so saving the registry through the API would erase it`, ids);
+  }
   if (opts.dryRun) return { ...ids, status: "planned" };
   if (!o.spec || !o.metadata) return manual(`GET of registry "${c.name}" returned no spec`, ids);
   try {
