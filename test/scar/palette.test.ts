@@ -212,4 +212,20 @@ describe("Contains Spectro Manifests through the registries API", () => {
       await masked.stop();
     }
   });
+
+  test("an ECR pack registry whose secret key Palette does not return is left to the console", async () => {
+    const ecr: FakeOciRegistry = { kind: "ecr", metadata: { uid: "reg-ecr", name: "ecr-packs" }, spec: { endpoint: "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseContentPath: "spectro-packs", containsSpectroManifest: false, credentials: { credentialType: "secret", accessKey: "AKIAEXAMPLE", secretKey: "" } } };
+    const f = await startFakePalette({ users: { admin: PW }, registries: [ecr] });
+    const p = new PaletteClient({ url: f.url, username: "admin", password: PW });
+    try {
+      const r = await markSpectroManifests(p, { registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", basePath: "spectro-packs", tag: "0.0.0" });
+      expect(r).toMatchObject({ status: "manual", uid: "reg-ecr", kind: "ecr" });
+      expect(r.reason).toContain("secret key");
+      expect(f.calls.some((c) => c.method === "PUT")).toBe(false);
+      expect(f.calls.some((c) => c.path === "/v1/registries/oci/reg-ecr/ecr")).toBe(true);
+    } finally {
+      p.close();
+      await f.stop();
+    }
+  });
 });
