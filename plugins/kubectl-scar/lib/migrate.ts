@@ -249,7 +249,9 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     // 4. push
     current = "push";
     const pushed = await pushManifests(archive, o.target, { registry: o.registry, client });
-    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created, at: pushed.pushed || state.pushed?.reference !== reference ? new Date().toISOString() : state.pushed?.at };
+    // `at` bounds the Specman log lines that count: this push's time; kept from an earlier run; unknown (all lines)
+    // when the registry already held this archive before this state knew of it (Specman may have persisted it long ago)
+    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created, at: pushed.pushed ? new Date().toISOString() : state.pushed?.reference === reference ? state.pushed.at : undefined };
     result.digest = pushed.digest;
     if (pushed.pushed) {
       // new content: Palette has to sync again
