@@ -1,5 +1,7 @@
-// Palette system API client (the part the SCAR migration needs): syslogin, the raw-JWT Authorization header,
-// GET/PUT /v1/system/config/scar, the internal sync jobs. node:http/node:https with a private CA or
+// Palette system API client (the part the SCAR migration needs): syslogin (?setCookie=true, as the documented
+// script does), the raw JWT sent both as the `Authorization` header and as the `Authorization` cookie (some
+// Palette deployments only read the cookie), GET/PUT /v1/system/config/scar, the internal sync jobs. Every call
+// has a deadline (timeoutMs, default 60 s) covering connect, TLS handshake and the whole answer. node:http/node:https with a private CA or
 // "skip verify" (runtime-neutral: Bun, Deno and Node all honour these options).
 //
 //   const p = new PaletteClient({ url: "https://palette.local", username: "admin", password, caFile });
@@ -37,7 +39,7 @@ export interface PaletteOptions {
   insecure?: boolean;
   /** PEM file of a CA to trust (in addition to the public roots) */
   caFile?: string;
-  /** per-request timeout, ms (default 60 s) */
+  /** deadline of each request, ms: connect + TLS + answer (default DEFAULT_PALETTE_TIMEOUT_MS) */
   timeoutMs?: number;
   /** called with each request for --debug logs (method, path, status, ms) */
   onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
@@ -66,11 +68,14 @@ export class PaletteConnectionError extends PaletteError {
   override name = "PaletteConnectionError";
 }
 
-interface RawResponse {
+export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
 }
+
+/** default deadline of each Palette request */
+export const DEFAULT_PALETTE_TIMEOUT_MS = 60_000;
 
 export const SCAR_CONFIG_PATH = "/v1/system/config/scar";
 export const SYSLOGIN_PATH = "/v1/auth/syslogin";
@@ -122,8 +127,11 @@ export class PaletteClient {
     this.#agent.destroy();
   }
 
+  #lastPath?: string;
+
   #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
     const url = new URL(path, this.base);
+    this.#lastPath = `${method} ${url.pathname}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const h: Record<string, string> = { accept: "application/json", "user-agent": "kube-airgap", ...headers };
     if (payload !== undefined) {
@@ -131,17 +139,23 @@ export class PaletteClient {
       h["content-length"] = String(Buffer.byteLength(payload));
     }
     const mod = url.protocol === "https:" ? https : http;
-    const timeout = this.opts.timeoutMs ?? 60_000;
+    const timeout = this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS;
     const started = Date.now();
     return new Promise<RawResponse>((resolve, reject) => {
+      // one deadline for the whole exchange: a socket timer alone does not fire during a stalled TLS handshake (Bun)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        f(v);
+      };
       const req = mod.request(url, { method, headers: h, agent: this.#agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", done(reject));
+        res.on("end", () => done(resolve)({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
       });
-      req.setTimeout(timeout, () => req.destroy(Object.assign(new Error(`no answer within ${timeout / 1000}s`), { code: "ETIMEDOUT" })));
-      req.on("error", reject);
+      timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeout / 1000}s`), { code: "ETIMEDOUT" })), timeout);
+      req.on("error", done(reject));
       req.end(payload);
     }).then(
       (r) => {
@@ -162,6 +176,7 @@ export class PaletteClient {
       return new PaletteConnectionError(`TLS error talking to Palette at ${this.url}: ${msg}`, "trust its CA with --palette-ca-file, or skip verification with --palette-insecure");
     }
     if (/wrong version number|EPROTO|packet length/i.test(msg)) return new PaletteConnectionError(`TLS handshake with Palette at ${this.url} failed: ${msg}`, "does it speak plain HTTP? use an http:// --palette URL");
+    if (code === "ETIMEDOUT") return new PaletteConnectionError(`Palette at ${this.url} did not answer ${this.#lastPath ?? "the request"} within ${(this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS) / 1000}s`, "check that --palette is the Palette API address and reachable; raise --request-timeout if it is just slow");
     if (code === "ECONNREFUSED") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new PaletteConnectionError(`cannot resolve the Palette host ${this.base.hostname}`, "check --palette");
     return new PaletteConnectionError(`request to Palette at ${this.url} failed: ${msg}`, "check --palette and the network");
@@ -173,7 +188,7 @@ export class PaletteClient {
       if (this.#token) return;
       throw new PaletteAuthError("no Palette credentials", "give --palette-username with --palette-password-stdin (or PALETTE_PASSWORD), or --palette-token");
     }
-    const res = await this.#send("POST", SYSLOGIN_PATH, { username: this.opts.username, password: this.opts.password });
+    const res = await this.#send("POST", `${SYSLOGIN_PATH}?setCookie=true`, { username: this.opts.username, password: this.opts.password });
     this.logins++;
     if (res.status === 401 || res.status === 403) {
       throw new PaletteAuthError(`Palette system login as "${this.opts.username}" at ${this.url} failed: ${errorText(res) || `HTTP ${res.status}`}`, "check the system-admin username/password; admins with passkeys must use --palette-token", res.status);
@@ -183,6 +198,12 @@ export class PaletteClient {
     try {
       token = (JSON.parse(res.body) as { Authorization?: string }).Authorization;
     } catch {}
+    // ?setCookie=true: the server may (also) set the token as the Authorization cookie
+    const cookies = res.headers["set-cookie"] ?? [];
+    for (const c of Array.isArray(cookies) ? cookies : [cookies]) {
+      const m = /^\s*Authorization=("?)([^;"]*)\1/.exec(c);
+      if (m?.[2]) token ??= decodeURIComponent(m[2]);
+    }
     if (!token) throw new PaletteAuthError(`Palette system login at ${this.url} returned no Authorization token`, "is --palette the system console's API address?");
     registerSecret(token);
     this.#token = token;
@@ -191,13 +212,13 @@ export class PaletteClient {
   /** An authenticated request; a 401 re-logs in once (when credentials are known) and repeats the call. */
   async request(method: string, path: string, body?: unknown): Promise<RawResponse> {
     if (!this.#token) await this.login();
-    let res = await this.#send(method, path, body, { authorization: this.#token! });
+    let res = await this.#send(method, path, body, authHeaders(this.#token!));
     if (res.status === 401) {
       if (this.#fromToken && !this.opts.username) {
         throw new PaletteAuthError(`Palette rejected the token for ${method} ${path} (HTTP 401)`, "the token may have expired (about 15 minutes); get a new one, or log in with --palette-username and a password", 401);
       }
       await this.login();
-      res = await this.#send(method, path, body, { authorization: this.#token! });
+      res = await this.#send(method, path, body, authHeaders(this.#token!));
       if (res.status === 401) throw new PaletteAuthError(`Palette rejected a fresh token for ${method} ${path} (HTTP 401)`, "the system admin may use passkeys: use --palette-token", 401);
     }
     if (res.status === 403) throw new PaletteAuthError(`Palette denied ${method} ${path} (HTTP 403)${errorText(res) ? `: ${errorText(res)}` : ""}`, "log in as a system administrator", 403);
@@ -236,6 +257,11 @@ export class PaletteClient {
   }
 }
 
+/** The token as the documented curl sends it (Cookie: Authorization=…) and as the SDKs do (Authorization: …). */
+function authHeaders(token: string): Record<string, string> {
+  return { authorization: token, cookie: `Authorization=${token}` };
+}
+
 function errorText(res: RawResponse): string {
   if (!res.body) return "";
   try {
@@ -245,7 +271,7 @@ function errorText(res: RawResponse): string {
   return res.body.slice(0, 200).replace(/\s+/g, " ").trim();
 }
 
-function expectStatus(res: RawResponse, ok: number[], method: string, path: string, url: string): void {
+export function expectStatus(res: RawResponse, ok: number[], method: string, path: string, url: string): void {
   if (ok.includes(res.status)) return;
   const detail = errorText(res);
   throw new PaletteError(`${method} ${path} at ${url} answered HTTP ${res.status} (expected ${ok.join(" or ")})${detail ? `: ${detail}` : ""}`, res.status >= 500 ? "Palette had a server error; try again (the migration resumes where it stopped)" : undefined, res.status);

@@ -182,6 +182,12 @@ export class TarWriter {
     await this.header(name.endsWith("/") ? name : `${name}/`, 0, "5", opts.mode ?? 0o755, opts.mtime ?? this.defaults.mtime ?? 0);
   }
 
+  /** Add a symbolic link (the link itself, like tar without -h: its target is never read). */
+  async addSymlink(name: string, target: string, opts: { mode?: number; mtime?: number } = {}): Promise<void> {
+    if (this.closed) throw new TarError("tar writer already finished");
+    await this.header(name, 0, "2", opts.mode ?? 0o777, opts.mtime ?? this.defaults.mtime ?? 0, target);
+  }
+
   /** Two zero blocks; does not end the output stream. */
   async finish(): Promise<void> {
     if (this.closed) return;

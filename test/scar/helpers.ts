@@ -120,6 +120,13 @@ export interface FakeSpecmanOptions {
   auth?: string;
   namespace?: string;
   pods: string[];
+  /** PEM CA of a TLS registry (bun's fetch `tls.ca`) */
+  ca?: string;
+}
+
+/** fetch that trusts the registry's CA (bun's `tls.ca`) */
+function fetchFor(o: { ca?: string }): (url: string, init?: RequestInit) => Promise<Response> {
+  return (url, init = {}) => globalThis.fetch(url, { ...init, ...(o.ca ? { tls: { ca: o.ca } } : {}) } as RequestInit);
 }
 
 /**
@@ -129,6 +136,7 @@ export interface FakeSpecmanOptions {
 export async function fakeSpecmanSync(o: FakeSpecmanOptions, tag: string): Promise<boolean> {
   const ns = o.namespace ?? "hubble-system";
   const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
+  const fetch = fetchFor(o);
   const log = (level: string, msg: string) => {
     const line = `time="${new Date().toISOString()}" level=${level} msg="${msg}"\n`;
     for (const p of o.pods) o.api.appendLog(ns, p, line);
@@ -188,4 +196,54 @@ export function shellWords(s: string): string[] {
   }
   if (inWord) out.push(cur);
   return out;
+}
+
+export interface SpecmanLoop {
+  /** results of each sync run (true = persisted) */
+  runs: boolean[];
+  /** Date.now() of each successful sync (after "Persisting" was logged) */
+  persistedAt: number[];
+  /** Specman is up (false: it never syncs) */
+  enabled: boolean;
+  /** forget what was synced (the next poll syncs again) */
+  reset(): void;
+  stop(): void;
+}
+
+/**
+ * Specman as it behaves in Palette: it syncs by itself, periodically, from the pack registry that has "Contains
+ * Spectro Manifests" ticked (never before), and only when the tag holds new content. `tag()` names the tag it
+ * looks for; `flagged()` says whether the box is ticked (read from the fake Palette).
+ */
+export function startSpecmanLoop(o: FakeSpecmanOptions & { tag: () => string; flagged: () => boolean; intervalMs?: number }): SpecmanLoop {
+  const seen = new Map<string, string>();
+  let busy = false;
+  const loop: SpecmanLoop = {
+    runs: [],
+    persistedAt: [],
+    enabled: true,
+    reset: () => seen.clear(),
+    stop: () => clearInterval(timer),
+  };
+  const hdr: Record<string, string> = o.auth ? { authorization: o.auth } : {};
+  const fetch = fetchFor(o);
+  const timer = setInterval(async () => {
+    if (busy || !loop.enabled || !o.flagged()) return;
+    busy = true;
+    try {
+      const tag = o.tag();
+      const head = await fetch(`${o.registryUrl}/v2/${o.repository}/manifests/${tag}`, { method: "HEAD", headers: { ...hdr, accept: "application/vnd.oci.image.manifest.v1+json" } });
+      const digest = head.ok ? head.headers.get("docker-content-digest") : null;
+      if (digest && seen.get(tag) !== digest) {
+        seen.set(tag, digest);
+        const ok = await fakeSpecmanSync(o, tag);
+        loop.runs.push(ok);
+        if (ok) loop.persistedAt.push(Date.now());
+      }
+    } catch {
+    } finally {
+      busy = false;
+    }
+  }, o.intervalMs ?? 150);
+  return loop;
 }

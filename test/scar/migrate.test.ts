@@ -1,6 +1,7 @@
 // kubectl scar migrate end to end: the REAL registry (htpasswd) behind a fault proxy, the fake kube-apiserver
-// (hubble-system, the registry secret, specman pods with logs) behind a fault proxy, the fake Palette API (TLS),
-// and a fake Specman that really pulls the pushed artifact when Palette's sync job runs.
+// (hubble-system, the registry secret, specman pods with logs) behind a fault proxy, the fake Palette API (TLS,
+// with the OCI pack registry), and a fake Specman that really pulls the pushed artifact, by itself, once the pack
+// registry has "Contains Spectro Manifests" ticked (as in Palette), before the SCAR endpoint is switched.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
 setDefaultTimeout(60_000);
@@ -11,7 +12,7 @@ import { runCli, type CliResult } from "../support/cli.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startFakePalette, type FakePalette } from "../support/palette-api.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { fakeSpecmanSync, makeManifestsTree, shellWords, startFaultProxy, type FaultProxy } from "./helpers.ts";
+import { makeManifestsTree, shellWords, startFaultProxy, startSpecmanLoop, type FaultProxy, type SpecmanLoop } from "./helpers.ts";
 
 const SPECMAN = "https://specman-service.hubble-system.svc.cluster.local:8443";
 const SECRET = "spectro-manifest-registry-secrets";
@@ -19,6 +20,9 @@ const NS = "hubble-system";
 const REPO = "spectro-packs/spectro-manifests/manifest";
 const PALETTE_PW = "Palette-Admin-Pw-91!";
 const OLD_SCAR = { endpoint: "https://10.10.1.5:8443", username: "spectro", password: "old-Scar-Secret-55" };
+// what the registry secret holds (must never show in any output; kept in the state file for rollback)
+const SECRET_JSON = '{"auths":{"harbor.local":{"auth":"c3BlY3Ryby1yZWctY3JlZC1YeVo="}}}';
+const SECRET_DATA = { "config.json": Buffer.from(SECRET_JSON).toString("base64") };
 
 let reg: TestRegistry;
 let regProxy: FaultProxy;
@@ -28,10 +32,9 @@ let palette: FakePalette;
 let tmp: string;
 let src: string;
 let kubeconfig: string;
-/** Specman reacts to the storage-types job (the last one) for this tag; off → logs stay silent */
-let specmanOn = true;
+/** the tag Specman looks for */
 let currentTag = "0.0.0";
-const specmanRuns: boolean[] = [];
+let specman: SpecmanLoop;
 
 function regAuth(): string {
   return `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}`;
@@ -42,7 +45,13 @@ beforeAll(async () => {
   regProxy = await startFaultProxy(reg.url);
   api = await startFakeApiServer({ namespaces: [NS] });
   kubeProxy = await startFaultProxy(api.url);
-  palette = await startFakePalette({ tls: true, users: { admin: PALETTE_PW }, scar: { ...OLD_SCAR }, revealPassword: true });
+  palette = await startFakePalette({
+    tls: true,
+    users: { admin: PALETTE_PW },
+    scar: { ...OLD_SCAR },
+    revealPassword: true,
+    registries: [{ kind: "basic", metadata: { uid: "reg-harbor", name: "airgap-harbor" }, spec: { endpoint: `https://${regProxy.host}`, baseContentPath: "spectro-packs", containsSpectroManifest: false, auth: { type: "basic", username: reg.username, password: reg.password } } }],
+  });
   tmp = mkdtempSync(join(tmpdir(), "scar-mig-"));
   src = join(tmp, "html");
   mkdirSync(src);
@@ -50,19 +59,14 @@ beforeAll(async () => {
   const kc = api.kubeconfig("admin");
   kubeconfig = join(tmp, "kubeconfig");
   writeFileSync(kubeconfig, readFileSync(kc, "utf8").replace(api.url, kubeProxy.url));
-  api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, data: { "config.json": Buffer.from("{}").toString("base64") } });
+  api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, type: "Opaque", data: { ...SECRET_DATA } });
   for (const p of ["specman-0", "specman-1"]) api.addPod(NS, p, `time="2026-01-01T00:00:00Z" level=info msg="Starting specman"\n`, { phase: "Running" });
   api.addPod(NS, "hubble-api-0", "unrelated\n", { phase: "Running" });
-  palette.onJob = (job) => {
-    if (job !== "syncCloudStorageTypesData" || !specmanOn) return;
-    const tag = currentTag;
-    setTimeout(() => {
-      fakeSpecmanSync({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"] }, tag).then((ok) => specmanRuns.push(ok));
-    }, 150);
-  };
+  specman = startSpecmanLoop({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"], tag: () => currentTag, flagged: () => palette.registries[0]!.spec.containsSpectroManifest === true });
 });
 
 afterAll(async () => {
+  specman?.stop();
   await regProxy?.stop();
   await kubeProxy?.stop();
   await api?.stop();
@@ -85,16 +89,24 @@ function scar(args: string[], extraEnv: Record<string, string> = {}): Promise<Cl
 
 function noSecrets(r: CliResult): void {
   const all = r.stdout + r.stderr;
-  for (const s of [reg.password, PALETTE_PW, OLD_SCAR.password, ...palette.tokens]) expect(all).not.toContain(s);
+  for (const s of [reg.password, PALETTE_PW, OLD_SCAR.password, ...palette.tokens, SECRET_JSON, SECRET_DATA["config.json"]]) expect(all).not.toContain(s);
   expect(all).not.toContain(Buffer.from(`${reg.username}:${reg.password}`).toString("base64"));
 }
 
 function secretExists(): boolean {
   return !!api.get("v1", "Secret", SECRET, NS);
 }
+/** Palette re-creates the secret (with other content) */
 function restoreSecret(): void {
   if (!secretExists()) api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, data: {} });
 }
+function secretData(): unknown {
+  return (api.get("v1", "Secret", SECRET, NS) as { data?: unknown } | undefined)?.data;
+}
+function flagRegistry(on: boolean): void {
+  palette.registries[0]!.spec.containsSpectroManifest = on;
+}
+const REG_PUT = "/v1/registries/oci/reg-harbor/basic";
 async function tags(): Promise<string[]> {
   const r = await fetch(`${reg.url}/v2/${REPO}/tags/list`, { headers: { authorization: regAuth() } });
   return r.ok ? (((await r.json()) as { tags?: string[] }).tags ?? []) : [];
@@ -118,7 +130,9 @@ describe("kubectl scar migrate", () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.dryRun).toBe(true);
-    expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs", "verify"]);
+    expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs", "verify"]);
+    expect(out.steps.find((s: { step: string }) => s.step === "spectro-manifests").detail).toContain('tick "Contains Spectro Manifests" on registry "airgap-harbor"');
+    expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
     expect(out.steps.find((s: { step: string }) => s.step === "delete-secret").detail).toContain(`delete secret ${NS}/${SECRET}`);
     expect(out.steps.find((s: { step: string }) => s.step === "set-endpoint").detail).toContain(`was ${OLD_SCAR.endpoint}`);
     expect(secretExists()).toBe(true);
@@ -173,16 +187,27 @@ describe("kubectl scar migrate", () => {
     expect(secretExists()).toBe(false);
     expect(await tags()).toEqual(["0.0.0"]);
     fullDigest = await tagDigest("0.0.0");
+    // the document's order: box ticked (6–8), Specman persisted (9), and only then the endpoint switched (10)
+    expect(palette.registries[0]!.spec).toMatchObject({ containsSpectroManifest: true, baseContentPath: "spectro-packs", auth: { type: "basic", username: reg.username, password: reg.password } });
+    const regPut = palette.calls.slice(before).find((c) => c.method === "PUT" && c.path === REG_PUT && c.status === 204)!;
+    const scarPut = palette.calls.slice(before).find((c) => c.method === "PUT" && c.path === SCAR_PATH && c.status === 204)!;
+    expect(regPut.at!).toBeLessThan(scarPut.at!);
+    expect(specman.persistedAt.length).toBeGreaterThan(0);
+    expect(specman.persistedAt.at(-1)!).toBeGreaterThan(regPut.at!);
+    expect(specman.persistedAt.at(-1)!).toBeLessThan(scarPut.at!);
+    expect(r.stderr.indexOf("specman-sync")).toBeLessThan(r.stderr.indexOf("set-endpoint"));
     expect(palette.scar).toEqual({ endpoint: SPECMAN, password: "", username: "" });
     expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
     expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
     expect(paletteCount("GET", JOB2, before, 204)).toBe(1);
     expect(paletteCount("POST", "/v1/auth/syslogin", 0) - loginsBefore).toBe(2);
-    expect(specmanRuns.at(-1)).toBe(true);
+    expect(specman.runs.at(-1)).toBe(true);
     const stateFile = join(fullState, `127.0.0.1_${new URL(palette.url).port}.json`);
     const st = JSON.parse(readFileSync(stateFile, "utf8"));
     expect(st.previousScar).toEqual(OLD_SCAR);
-    expect(Object.keys(st.steps).sort()).toEqual(["delete-secret", "package", "preflight", "push", "record-config", "set-endpoint", "sync-jobs", "verify"]);
+    expect(Object.keys(st.steps).sort()).toEqual(["delete-secret", "package", "preflight", "push", "record-config", "set-endpoint", "specman-sync", "spectro-manifests", "sync-jobs", "verify"]);
+    // the deleted secret is kept (mode 0600 file) for rollback
+    expect(st.deletedSecret).toEqual({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, type: "Opaque", data: SECRET_DATA });
     expect((await import("node:fs")).statSync(stateFile).mode & 0o777).toBe(0o600);
 
     // Palette re-creates the secret meanwhile; a re-run must not delete it again, nor push, PUT or sync again
@@ -196,6 +221,9 @@ describe("kubectl scar migrate", () => {
     expect(paletteCount("PUT", SCAR_PATH, before2)).toBe(0);
     expect(paletteCount("GET", JOB1, before2)).toBe(0);
     expect(paletteCount("GET", JOB2, before2)).toBe(0);
+    expect(paletteCount("PUT", REG_PUT, before2)).toBe(0);
+    // the saved copy of the secret is the original one, not what Palette re-created
+    expect(JSON.parse(readFileSync(stateFile, "utf8")).deletedSecret.data).toEqual(SECRET_DATA);
     // the saved previous config is still the original one (not the Specman endpoint)
     expect(JSON.parse(readFileSync(stateFile, "utf8")).previousScar).toEqual(OLD_SCAR);
   });
@@ -213,29 +241,41 @@ describe("kubectl scar migrate", () => {
     expect(s.specman.pods.map((p: { pod: string }) => p.pod)).toEqual(["specman-0", "specman-1"]);
     expect(s.state.done).toContain("verify");
     expect(s.state.previousEndpoint).toBe(OLD_SCAR.endpoint);
+    expect(s.state.savedSecret).toBe(`${NS}/${SECRET} (1 key)`);
     noSecrets(r);
+  });
+
+  test("verify shows Specman's level=error lines (as status does)", async () => {
+    api.appendLog(NS, "specman-1", `time="${new Date().toISOString()}" level=error msg="failed to list tags: unauthorized"\n`);
+    const args = ["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "--no-wait"];
+    const v = await scar(args);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/specman specman-1\s+persisted 0\.0\.0; last error: failed to list tags: unauthorized/);
+    const st = await scar(["status", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState]);
+    expect(st.stdout).toContain("last error: failed to list tags: unauthorized");
   });
 
   test("rollback restores the previous endpoint (and is idempotent)", async () => {
     const before = palette.calls.length;
-    const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", fullState, "-o", "json"];
+    const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", fullState, "--kubeconfig", kubeconfig, "-o", "json"];
+    expect(secretData()).toEqual({}); // what Palette re-created
     const r = await scar(rb);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).restored).toBe(true);
+    expect(JSON.parse(r.stdout)).toMatchObject({ restored: true, secret: "replaced" });
     expect(palette.scar).toEqual(OLD_SCAR);
+    expect(secretData()).toEqual(SECRET_DATA);
     expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
     expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
     noSecrets(r);
     const again = await scar(rb);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout).restored).toBe(false);
+    expect(JSON.parse(again.stdout)).toMatchObject({ restored: false, secret: "unchanged" });
     expect(paletteCount("PUT", SCAR_PATH, before)).toBe(1);
     // verify now fails: Palette no longer points at Specman
     const v = await scar(["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--no-wait"]);
     expect(v.code).toBe(1);
     expect(v.stderr).toContain(`not ${SPECMAN}`);
     // migrating again after a rollback goes through the procedure again (secret, endpoint, jobs) but re-uses the push
-    restoreSecret();
     currentTag = "0.0.0";
     const before3 = palette.calls.length;
     const re = await scar(baseArgs(fullState, "0.0.0"));
@@ -247,6 +287,67 @@ describe("kubectl scar migrate", () => {
     expect(paletteCount("PUT", SCAR_PATH, before3, 204)).toBe(1);
     expect(paletteCount("GET", JOB2, before3, 204)).toBe(1);
     expect(JSON.parse(readFileSync(join(fullState, `127.0.0.1_${new URL(palette.url).port}.json`), "utf8")).previousScar).toEqual(OLD_SCAR);
+  });
+
+  test("rollback refuses to restore a SCAR config without its password unless it is given or --force", async () => {
+    const stateDir = join(tmp, "state-nopw");
+    mkdirSync(stateDir, { recursive: true });
+    const stateFile = join(stateDir, `127.0.0.1_${new URL(palette.url).port}.json`);
+    // what set-endpoint records when Palette masks the password on GET
+    writeFileSync(stateFile, JSON.stringify({ version: 1, palette: palette.url, steps: { "record-config": { done: true }, "set-endpoint": { done: true } }, previousScar: { endpoint: OLD_SCAR.endpoint, username: "spectro", password: "" } }), { mode: 0o600 });
+    palette.scar = { endpoint: SPECMAN, username: "", password: "" };
+    const before = palette.calls.length;
+    const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", stateDir, "--no-sync"];
+    const refused = await scar(rb);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('username "spectro" but no password');
+    expect(refused.stderr).toContain("SCAR_PASSWORD");
+    expect(refused.stderr).toContain("--force");
+    expect(paletteCount("PUT", SCAR_PATH, before)).toBe(0);
+    expect(palette.scar.endpoint).toBe(SPECMAN);
+    const given = await scar(rb, { SCAR_PASSWORD: OLD_SCAR.password });
+    expect(given.code).toBe(0);
+    expect(palette.scar).toEqual(OLD_SCAR);
+    noSecrets(given);
+    palette.scar = { endpoint: SPECMAN, username: "", password: "" };
+    const forced = await scar([...rb, "--force"]);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toContain("without a password (--force)");
+    expect(palette.scar).toEqual({ endpoint: OLD_SCAR.endpoint, username: "spectro", password: "" });
+  });
+
+  test("when the box cannot be ticked through the API, the run stops there with the console instruction, and resumes after", async () => {
+    const stateDir = join(tmp, "state-manual");
+    currentTag = "2.0.0";
+    palette.scar = { ...OLD_SCAR };
+    flagRegistry(false);
+    restoreSecret();
+    palette.maskRegistryPassword = true; // a PUT of what GET returns would erase the registry password
+    try {
+      const before = palette.calls.length;
+      const r = await scar(baseArgs(stateDir, "2.0.0"));
+      expect(r.code).toBe(1);
+      noSecrets(r);
+      expect(r.stderr).toContain('migration stopped at step "spectro-manifests"');
+      expect(r.stderr).toContain("would erase it");
+      expect(r.stderr).toContain(`Administration → Pack Registries → ⋮ at the end of the OCI registry row for ${regProxy.host} → Edit → tick "Contains Spectro Manifests" → Validate → Confirm`);
+      expect(r.stderr).toContain("done: preflight, delete-secret, package, push");
+      expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
+      expect(palette.scar).toEqual(OLD_SCAR);
+      // the user ticks the box in the console; the same command resumes and finds it ticked
+      flagRegistry(true);
+      const resume = shellWords(/^resume with: (.*?)(?:\s{3}\(|$)/m.exec(r.stderr)![1]!);
+      const r2 = await scar(resume.slice(2));
+      if (r2.code !== 0) console.error(r2.stderr);
+      expect(r2.code).toBe(0);
+      expect(r2.stdout).toMatch(/spectro-manifests\s+unchanged\s+"Contains Spectro Manifests" was already ticked on registry "airgap-harbor"/);
+      expect(r2.stdout).toMatch(/push\s+unchanged/);
+      expect(palette.scar.endpoint).toBe(SPECMAN);
+      expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
+    } finally {
+      palette.maskRegistryPassword = false;
+      currentTag = "0.0.0";
+    }
   });
 
   test("set-endpoint (under deno, TLS with --palette-ca-file): saves the config once, PUTs once; a password flag warns", async () => {
@@ -274,52 +375,70 @@ describe("kubectl scar migrate", () => {
   });
 
   // failure injected at each step, then the printed resume command finishes the job without repeating effects
-  const cases: { step: string; done: string[]; inject: (ctx: { stateDir: string }) => void; heal: (ctx: { stateDir: string }) => void }[] = [
+  const D = ["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs"];
+  const cases: { step: string; done: string[]; args?: string[]; inject: (ctx: { stateDir: string }) => void; heal: (ctx: { stateDir: string }) => void; rollbackFirst?: boolean }[] = [
     {
       step: "delete-secret",
-      done: ["preflight"],
+      done: D.slice(0, 1),
       inject: () => kubeProxy.fail({ method: "DELETE", path: new RegExp(`/secrets/${SECRET}$`), status: 500, after: 1 }),
       heal: () => kubeProxy.clear(),
     },
     {
       step: "package",
-      done: ["preflight", "delete-secret"],
+      done: D.slice(0, 2),
       inject: ({ stateDir }) => mkdirSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.manifests.tgz`), { recursive: true }),
       heal: ({ stateDir }) => rmSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.manifests.tgz`), { recursive: true }),
     },
     {
       step: "push",
-      done: ["preflight", "delete-secret", "package"],
+      done: D.slice(0, 3),
       inject: () => regProxy.fail({ method: "PUT", path: /\/manifests\//, status: 500 }),
       heal: () => regProxy.clear(),
+      rollbackFirst: true,
+    },
+    {
+      step: "spectro-manifests",
+      done: D.slice(0, 4),
+      inject: () => palette.fail({ method: "PUT", path: REG_PUT, status: 500 }),
+      heal: () => palette.clearFailures(),
+    },
+    {
+      // Specman never persists: the run must stop BEFORE Palette is pointed at it
+      step: "specman-sync",
+      done: D.slice(0, 5),
+      args: ["--timeout", "2s"],
+      inject: () => {
+        specman.enabled = false;
+      },
+      heal: () => {
+        specman.enabled = true;
+      },
+      rollbackFirst: true,
     },
     {
       step: "record-config",
-      done: ["preflight", "delete-secret", "package", "push"],
+      done: D.slice(0, 6),
       inject: () => palette.fail({ method: "GET", path: SCAR_PATH, status: 500, after: 1 }),
       heal: () => palette.clearFailures(),
     },
     {
       step: "set-endpoint",
-      done: ["preflight", "delete-secret", "package", "push", "record-config"],
+      done: D.slice(0, 7),
       inject: () => palette.fail({ method: "PUT", path: SCAR_PATH, status: 500 }),
       heal: () => palette.clearFailures(),
     },
     {
       step: "sync-jobs",
-      done: ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint"],
+      done: D.slice(0, 8),
       inject: () => palette.fail({ method: "GET", path: JOB2, status: 500 }),
       heal: () => palette.clearFailures(),
     },
     {
+      // GETs of the SCAR config: preflight, record-config, set-endpoint, then verify's (the document's validation)
       step: "verify",
-      done: ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs"],
-      inject: () => {
-        specmanOn = false;
-      },
-      heal: () => {
-        specmanOn = true;
-      },
+      done: D.slice(0, 9),
+      inject: () => palette.fail({ method: "GET", path: SCAR_PATH, status: 500, after: 3 }),
+      heal: () => palette.clearFailures(),
     },
   ];
 
@@ -329,11 +448,12 @@ describe("kubectl scar migrate", () => {
       const tag = `1.0.${i}`;
       currentTag = tag;
       palette.scar = { ...OLD_SCAR };
-      restoreSecret();
+      flagRegistry(false);
+      if (secretExists()) api.remove("v1", "Secret", SECRET, NS);
+      api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, type: "Opaque", data: { ...SECRET_DATA } });
       const before = palette.calls.length;
       c.inject({ stateDir });
-      const args = [...baseArgs(stateDir, tag), ...(c.step === "verify" ? ["--timeout", "2s"] : [])];
-      const r = await scar(args);
+      const r = await scar([...baseArgs(stateDir, tag), ...(c.args ?? [])]);
       c.heal({ stateDir });
       expect(r.code).toBe(1);
       noSecrets(r);
@@ -345,12 +465,28 @@ describe("kubectl scar migrate", () => {
       const words = shellWords(resume!);
       expect(words.slice(0, 3)).toEqual(["kubectl", "scar", "migrate"]);
       if (c.done.includes("record-config")) expect(r.stderr).toMatch(/^roll back with: kubectl scar rollback --palette /m);
+      else if (c.done.includes("delete-secret")) expect(r.stderr).toMatch(new RegExp(`^Palette's SCAR config was not changed; the deleted secret ${SECRET} is kept in .*: put it back with: kubectl scar rollback --palette .*--kubeconfig `, "m"));
       else expect(r.stderr).toContain("nothing to roll back");
       // nothing after the failed step happened
-      if (!c.done.includes("set-endpoint")) expect(palette.scar.endpoint).toBe(OLD_SCAR.endpoint);
-      if (c.step === "verify") {
-        // Specman syncs late (the job ran while it was "down"): make it sync now
-        expect(await fakeSpecmanSync({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"] }, tag)).toBe(true);
+      if (!c.done.includes("set-endpoint")) {
+        expect(palette.scar).toEqual(OLD_SCAR);
+        expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(0);
+      }
+      if (c.step === "specman-sync") {
+        expect(r.stderr).toContain("Specman has not persisted 1.0.4 after 2s");
+        expect(r.stderr).toContain("Palette's SCAR config was NOT changed");
+        expect(r.stderr).toContain(`kubectl logs -n ${NS} specman-0`);
+        expect(r.stderr).toContain('"Contains Spectro Manifests" ticked');
+      }
+      if (c.rollbackFirst) {
+        // the printed rollback puts the deleted secret back (Palette's SCAR config was never touched)
+        const rbCmd = /put it back with: (.*)$/m.exec(r.stderr)![1]!;
+        const rb = await scar(shellWords(rbCmd).slice(2));
+        if (rb.code !== 0) console.error(rb.stderr);
+        expect(rb.code).toBe(0);
+        expect(secretData()).toEqual(SECRET_DATA);
+        expect(palette.scar).toEqual(OLD_SCAR);
+        noSecrets(rb);
       }
 
       const r2 = await scar(words.slice(2));
@@ -361,7 +497,9 @@ describe("kubectl scar migrate", () => {
       expect(secretExists()).toBe(false);
       expect(await tags()).toContain(tag);
       expect(palette.scar).toEqual({ endpoint: SPECMAN, password: "", username: "" });
+      expect(palette.registries[0]!.spec.containsSpectroManifest).toBe(true);
       expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+      expect(paletteCount("PUT", REG_PUT, before, 204)).toBe(1);
       expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
       expect(paletteCount("GET", JOB2, before, 204)).toBe(1);
       const st = JSON.parse(readFileSync(join(stateDir, `127.0.0.1_${new URL(palette.url).port}.json`), "utf8"));

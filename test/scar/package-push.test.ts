@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 setDefaultTimeout(60_000);
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../support/cli.ts";
@@ -46,7 +47,7 @@ async function get(path: string, accept?: string): Promise<Response> {
 describe("package", () => {
   test("entries are relative like `tar -czf manifests.tgz .`, unpack to the same tree, bytes are stable", async () => {
     const out = join(tmp, "out", "manifests.tgz");
-    const r = await runCli("kubectl-scar", ["package", src, "-o", out, "--json"]);
+    const r = await runCli("kubectl-scar", ["package", src, "-O", out, "-o", "json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -65,7 +66,7 @@ describe("package", () => {
     execFileSync("tar", ["-xzf", out, "-C", x]);
     execFileSync("diff", ["-r", src, x]); // throws on any difference
     // same tree → same bytes (a re-run uploads nothing)
-    const again = await runCli("kubectl-scar", ["package", src, "-o", join(tmp, "out", "again.tgz"), "--json"]);
+    const again = await runCli("kubectl-scar", ["package", src, "-O", join(tmp, "out", "again.tgz"), "--json"]);
     expect(JSON.parse(again.stdout).digest).toBe(j.digest);
   });
 
@@ -73,14 +74,69 @@ describe("package", () => {
     const d = join(tmp, "self");
     mkdirSync(d);
     makeManifestsTree(d, "b");
-    const first = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    const first = await runCli("kubectl-scar", ["package", d, "-O", join(d, "manifests.tgz"), "-o", "json"], { cwd: d });
     expect(first.code).toBe(0);
-    const second = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    const second = await runCli("kubectl-scar", ["package", d, "-O", join(d, "manifests.tgz"), "-o", "json"], { cwd: d });
     expect(second.code).toBe(0);
     const list = execFileSync("tar", ["-tzf", join(d, "manifests.tgz")], { encoding: "utf8" });
     expect(list).not.toContain("manifests.tgz");
     // (the digest may differ: writing the output changed the directory's own mtime, as with GNU tar)
     expect(JSON.parse(second.stdout).files).toBe(JSON.parse(first.stdout).files);
+  });
+
+  test("-o is the output format like everywhere in the suite: `package DIR -o json` writes no file named json", async () => {
+    const cwd = join(tmp, "fmt");
+    mkdirSync(cwd);
+    const r = await runCli("kubectl-scar", ["package", src, "-o", "json"], { cwd });
+    expect(r.code).toBe(0);
+    expect(existsSync(join(cwd, "json"))).toBe(false);
+    expect(existsSync(join(cwd, "manifests.tgz"))).toBe(true);
+    expect(JSON.parse(r.stdout).file).toBe(join(cwd, "manifests.tgz"));
+    const y = await runCli("kubectl-scar", ["package", src, "-O", join(cwd, "m.tgz"), "-o", "yaml"], { cwd });
+    expect(y.code).toBe(0);
+    expect(y.stdout).toContain(`file: ${join(cwd, "m.tgz")}`);
+    // the old spelling (-o FILE) is a usage error that names the new flag, and writes nothing
+    const old = await runCli("kubectl-scar", ["package", src, "-o", join(cwd, "old.tgz")], { cwd });
+    expect(old.code).toBe(2);
+    expect(old.stderr).toContain("--output-file/-O");
+    expect(existsSync(join(cwd, "old.tgz"))).toBe(false);
+  });
+
+  test("symbolic links are kept as links, like `tar -czf`, and never followed (not even outside the directory)", async () => {
+    const d = join(tmp, "links");
+    mkdirSync(join(d, "sub"), { recursive: true });
+    writeFileSync(join(d, "real.yaml"), "kind: Real\n");
+    symlinkSync("real.yaml", join(d, "alias.yaml"));
+    symlinkSync("../real.yaml", join(d, "sub", "up.yaml"));
+    const outside = join(tmp, "outside-secret.txt");
+    writeFileSync(outside, "outside-content-must-not-be-archived\n");
+    symlinkSync(outside, join(d, "escape"));
+    mkdirSync(join(tmp, "outside-dir"), { recursive: true });
+    writeFileSync(join(tmp, "outside-dir", "x.yaml"), "outside-dir-content\n");
+    symlinkSync(join(tmp, "outside-dir"), join(d, "dirlink"));
+    const out = join(tmp, "links.tgz");
+    const r = await runCli("kubectl-scar", ["package", d, "-O", out, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.symlinks).toBe(4);
+    expect(j.skipped).toEqual([]);
+    expect(j.outsideLinks.sort()).toEqual([`./dirlink -> ${join(tmp, "outside-dir")}`, `./escape -> ${outside}`]);
+    expect(r.stderr).toContain("points outside");
+    // GNU tar lists the links as links (l…) with their targets
+    const list = execFileSync("tar", ["-tvzf", out], { encoding: "utf8" });
+    expect(list).toMatch(/^l.* \.\/alias\.yaml -> real\.yaml$/m);
+    expect(list).toMatch(/^l.* \.\/sub\/up\.yaml -> \.\.\/real\.yaml$/m);
+    expect(list).toMatch(new RegExp(`^l.* \\./escape -> ${outside.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m"));
+    expect(list).not.toContain("x.yaml");
+    const bytes = execFileSync("tar", ["-xzOf", out], { encoding: "utf8" });
+    expect(bytes).not.toContain("outside-content-must-not-be-archived");
+    expect(bytes).not.toContain("outside-dir-content");
+    // extracted like tar does: the same links
+    const x = join(tmp, "links-x");
+    mkdirSync(x);
+    execFileSync("tar", ["-xzf", out, "-C", x]);
+    expect(execFileSync("readlink", [join(x, "alias.yaml")], { encoding: "utf8" }).trim()).toBe("real.yaml");
+    expect(readFileSync(join(x, "sub", "up.yaml"), "utf8")).toBe("kind: Real\n");
   });
 
   test("a missing or empty directory is one clear error", async () => {
@@ -182,6 +238,25 @@ describe("push", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error: .*authentication/m);
     expect(bad.stderr).not.toContain("not-the-Password-42");
+  });
+
+  test("push refuses anything that is not a gzip'd tar (nothing sent to the registry)", async () => {
+    const txt = join(tmp, "notgz.txt");
+    writeFileSync(txt, "just some text, not an archive\n");
+    const gzNotTar = join(tmp, "gz-not-tar.tgz");
+    writeFileSync(gzNotTar, gzipSync(Buffer.from("plain text inside gzip, not a tar archive ".repeat(40))));
+    const truncated = join(tmp, "truncated.tgz");
+    writeFileSync(truncated, archive.subarray(0, Math.floor(archive.length / 2)));
+    for (const [f, msg] of [[txt, "is not a gzip'd tar archive"], [gzNotTar, "is not a valid gzip'd tar archive"], [truncated, "is not a valid gzip'd tar archive"]] as const) {
+      const before = proxy.calls.length;
+      const r = await runCli("kubectl-scar", ["push", f, "--registry", proxy.host, "--plain-http", "-u", reg.username, "--password-stdin", "--tag", "bad"], { stdin: reg.password });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(msg);
+      expect(r.stderr).toContain("kubectl scar package");
+      expect(proxy.calls.length).toBe(before);
+    }
+    const tags = (await (await get(`/v2/${REPO}/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags).not.toContain("bad");
   });
 
   test("runs under deno too (node:http transport, stdin password)", async () => {

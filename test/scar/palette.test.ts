@@ -2,7 +2,8 @@
 // re-login once on 401, token-only mode, SCAR GET/PUT, sync jobs, TLS (CA file, insecure), error messages.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PaletteAuthError, PaletteClient, PaletteConnectionError, PaletteError } from "../../shared/palette/index.ts";
-import { startFakePalette, type FakePalette } from "../support/palette-api.ts";
+import { markSpectroManifests } from "../../plugins/kubectl-scar/lib/manifests-flag.ts";
+import { startFakePalette, startHangingServer, type FakeOciRegistry, type FakePalette } from "../support/palette-api.ts";
 
 let tlsPalette: FakePalette;
 let plain: FakePalette;
@@ -98,11 +99,133 @@ describe("PaletteClient", () => {
     insecure.close();
   });
 
+  test("cookie-only Palette (the documented curl's `Cookie: Authorization=…`): login with ?setCookie=true, every call authenticated", async () => {
+    const cookie = await startFakePalette({ tls: true, cookieOnly: true, users: { admin: PW }, scar: { endpoint: "https://scar.local:8443" } });
+    try {
+      const p = new PaletteClient({ url: cookie.url, username: "admin", password: PW, caFile: cookie.caFile });
+      expect((await p.getScarConfig()).endpoint).toBe("https://scar.local:8443");
+      await p.putScarConfig({ endpoint: "https://specman-service.hubble-system.svc.cluster.local:8443", username: "", password: "" });
+      await p.runJob("syncCloudInstanceTypesData");
+      expect(cookie.calls.map((c) => `${c.method} ${c.path}${c.query} ${c.status} ${c.auth}`)).toEqual([
+        "POST /v1/auth/syslogin?setCookie=true 200 none",
+        "GET /v1/system/config/scar 200 cookie",
+        "PUT /v1/system/config/scar 204 cookie",
+        "GET /v1/jobs/internal/syncCloudInstanceTypesData/run 204 cookie",
+      ]);
+      expect(p.logins).toBe(1);
+      // a token given by the user (passkey admins) goes the same ways
+      const t = new PaletteClient({ url: cookie.url, token: cookie.tokens[0]!, caFile: cookie.caFile });
+      expect((await t.getScarConfig()).endpoint).toBe("https://specman-service.hubble-system.svc.cluster.local:8443");
+      p.close();
+      t.close();
+    } finally {
+      await cookie.stop();
+    }
+  });
+
+  test("a Palette that accepts the connection and never answers fails within the deadline (HTTPS and HTTP)", async () => {
+    const hang = await startHangingServer();
+    try {
+      for (const url of [hang.url, hang.httpUrl]) {
+        const p = new PaletteClient({ url, username: "admin", password: PW, insecure: true, timeoutMs: 800 });
+        const t0 = Date.now();
+        const err = await Promise.race([p.getScarConfig().catch((e) => e), new Promise((r) => setTimeout(() => r("still hanging after 5s"), 5000))]);
+        const ms = Date.now() - t0;
+        expect(err).toBeInstanceOf(PaletteConnectionError);
+        expect((err as Error).message).toContain("did not answer POST /v1/auth/syslogin within 0.8s");
+        expect((err as PaletteConnectionError).hint).toContain("--request-timeout");
+        expect(ms).toBeGreaterThanOrEqual(750);
+        expect(ms).toBeLessThan(3000);
+        p.close();
+      }
+      expect(hang.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      await hang.stop();
+    }
+  });
+
   test("connection refused names the address", async () => {
     const p = new PaletteClient({ url: "http://127.0.0.1:1", username: "admin", password: PW });
     const err = await p.getScarConfig().catch((e) => e);
     expect(err).toBeInstanceOf(PaletteConnectionError);
     expect(err.message).toContain("127.0.0.1:1");
     p.close();
+  });
+});
+
+describe("Contains Spectro Manifests through the registries API", () => {
+  const harbor = (over: Partial<FakeOciRegistry["spec"]> = {}): FakeOciRegistry => ({
+    kind: "basic",
+    metadata: { uid: "reg-harbor", name: "airgap-harbor" },
+    spec: { endpoint: "https://harbor.airgap.local", baseContentPath: "spectro-packs", containsSpectroManifest: false, providerType: "pack", auth: { type: "basic", username: "admin", password: "harbor-Pw-77", tls: { enabled: true, insecureSkipVerify: true } }, ...over },
+  });
+  const other: FakeOciRegistry = { kind: "ecr", metadata: { uid: "reg-ecr", name: "ecr" }, spec: { endpoint: "123.dkr.ecr.us-east-1.amazonaws.com", baseContentPath: "x" } };
+  const target = { registry: "harbor.airgap.local", basePath: "spectro-packs", tag: "0.0.0" };
+
+  test("finds the registry by endpoint, GET-modify-PUTs containsSpectroManifest: true keeping every other field", async () => {
+    const f = await startFakePalette({ users: { admin: PW }, registries: [other, harbor()] });
+    const p = new PaletteClient({ url: f.url, username: "admin", password: PW });
+    try {
+      const dry = await markSpectroManifests(p, target, { dryRun: true });
+      expect(dry).toMatchObject({ status: "planned", uid: "reg-harbor", kind: "basic" });
+      expect(f.calls.some((c) => c.method === "PUT")).toBe(false);
+      const r = await markSpectroManifests(p, target);
+      expect(r).toMatchObject({ status: "set", uid: "reg-harbor", name: "airgap-harbor" });
+      expect(f.registries[1]!.spec).toEqual({ ...harbor().spec, containsSpectroManifest: true });
+      expect(f.registries[0]!.spec.containsSpectroManifest).toBeUndefined();
+      expect(f.calls.filter((c) => c.path.startsWith("/v1/registries")).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
+        "GET /v1/registries/oci/summary 200",
+        "GET /v1/registries/oci/reg-harbor/basic 200",
+        "GET /v1/registries/oci/summary 200",
+        "GET /v1/registries/oci/reg-harbor/basic 200",
+        "PUT /v1/registries/oci/reg-harbor/basic 204",
+        "GET /v1/registries/oci/reg-harbor/basic 200",
+      ]);
+      expect((await markSpectroManifests(p, target)).status).toBe("already");
+    } finally {
+      p.close();
+      await f.stop();
+    }
+  });
+
+  test("stops with the console instruction (no PUT) when the API cannot do it safely", async () => {
+    // Palette masks the registry password: a PUT of what GET returned would erase it
+    const masked = await startFakePalette({ users: { admin: PW }, registries: [harbor()], maskRegistryPassword: true });
+    const p = new PaletteClient({ url: masked.url, username: "admin", password: PW });
+    try {
+      const r = await markSpectroManifests(p, target);
+      expect(r.status).toBe("manual");
+      expect(r.reason).toContain("erase");
+      expect(r.instruction).toContain('Administration → Pack Registries');
+      expect(r.instruction).toContain('"Contains Spectro Manifests" → Validate → Confirm');
+      expect(masked.calls.some((c) => c.method === "PUT")).toBe(false);
+      // no registry with that endpoint
+      const none = await markSpectroManifests(p, { ...target, registry: "other.example.com" });
+      expect(none.status).toBe("manual");
+      expect(none.reason).toContain("no OCI pack registry with endpoint other.example.com");
+      // the registry reads from another base path: Specman would not find the manifests
+      const e = await markSpectroManifests(p, { ...target, basePath: "elsewhere" }).catch((x) => x);
+      expect(e.message).toContain('base content path "spectro-packs"');
+      expect(e.hint).toContain("--base-path spectro-packs");
+    } finally {
+      p.close();
+      await masked.stop();
+    }
+  });
+
+  test("an ECR pack registry whose secret key Palette does not return is left to the console", async () => {
+    const ecr: FakeOciRegistry = { kind: "ecr", metadata: { uid: "reg-ecr", name: "ecr-packs" }, spec: { endpoint: "123456789012.dkr.ecr.us-east-1.amazonaws.com", baseContentPath: "spectro-packs", containsSpectroManifest: false, credentials: { credentialType: "secret", accessKey: "AKIAEXAMPLE", secretKey: "" } } };
+    const f = await startFakePalette({ users: { admin: PW }, registries: [ecr] });
+    const p = new PaletteClient({ url: f.url, username: "admin", password: PW });
+    try {
+      const r = await markSpectroManifests(p, { registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", basePath: "spectro-packs", tag: "0.0.0" });
+      expect(r).toMatchObject({ status: "manual", uid: "reg-ecr", kind: "ecr" });
+      expect(r.reason).toContain("secret key");
+      expect(f.calls.some((c) => c.method === "PUT")).toBe(false);
+      expect(f.calls.some((c) => c.path === "/v1/registries/oci/reg-ecr/ecr")).toBe(true);
+    } finally {
+      p.close();
+      await f.stop();
+    }
   });
 });

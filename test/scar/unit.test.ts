@@ -6,10 +6,39 @@ import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { checkOrasShape, createdNow, probePush } from "../../plugins/kubectl-scar/lib/artifact.ts";
 import { ScarError } from "../../plugins/kubectl-scar/lib/errors.ts";
 import { resumeCommands } from "../../plugins/kubectl-scar/lib/resume.ts";
-import { parseSpecmanLog } from "../../plugins/kubectl-scar/lib/specman.ts";
+import { parseSpecmanLog, waitForSpecman } from "../../plugins/kubectl-scar/lib/specman.ts";
+import { sortTags } from "../../plugins/kubectl-scar/lib/artifact.ts";
+import type { KubeClient } from "../../shared/kube/index.ts";
 import { valueFlags } from "../../plugins/kubectl-scar/commands/migrate.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { shellWords } from "./helpers.ts";
+
+describe("waitForSpecman", () => {
+  // a cluster where specman-0 never persists and logs an error
+  const kube = {
+    list: async () => [{ apiVersion: "v1", kind: "Pod", metadata: { name: "specman-0" }, status: { phase: "Running" } }],
+    logsText: async () => 'time="t" level=info msg="Syncing with OCI repo"\ntime="t" level=error msg="failed to pull: unauthorized"\n',
+  } as unknown as KubeClient;
+
+  test("waits the whole --timeout, not a poll interval less (6s with 5s polls used to give up after ~5s)", async () => {
+    for (const [timeoutMs, intervalMs] of [[1500, 1000], [1200, 5000]] as const) {
+      const t0 = Date.now();
+      const err = await waitForSpecman(kube, "0.0.0", { timeoutMs, intervalMs }).catch((e) => e);
+      const ms = Date.now() - t0;
+      expect(err).toBeInstanceOf(ScarError);
+      expect(ms).toBeGreaterThanOrEqual(timeoutMs);
+      expect(ms).toBeLessThan(timeoutMs + 800);
+      expect(err.message).toContain(`after ${timeoutMs / 1000}s`);
+      expect(err.message).toContain("last error: failed to pull: unauthorized");
+    }
+  });
+});
+
+describe("sortTags", () => {
+  test("versions sort numerically", () => {
+    expect(sortTags(["4.5.15", "0.0.0", "4.5.9", "4.5.13", "latest", "10.0.0"])).toEqual(["0.0.0", "4.5.9", "4.5.13", "4.5.15", "10.0.0", "latest"]);
+  });
+});
 
 describe("parseSpecmanLog", () => {
   const log = [

@@ -10,15 +10,19 @@
 //   palette.expireTokens()   // every issued token becomes invalid (→ 401; clients must log in again)
 //   palette.fail({ method: "PUT", path: "/v1/system/config/scar", status: 500, times: 1, after: 0 })
 //   palette.onJob = (name) => { … }   // hook when a sync job runs (tests simulate Specman with it)
+//   palette.registries               // OCI pack registries (GET /v1/registries/oci/summary, GET/PUT …/{uid}/basic|ecr)
+//   palette.onRegistryUpdate = (reg) => { … }   // hook after a registry PUT (Specman syncs once the box is ticked)
+//   const hang = await startHangingServer()   // accepts TCP connections and never answers (no TLS handshake either)
 //   await palette.stop()
 //
 // Behaviour: POST /v1/auth/syslogin {username,password} → 200 {"Authorization": jwt-ish, IsPasswordReset…} or
 // 401 v1Error; tokens expire after tokenTtlMs; requests take the raw token in `Authorization` (no "Bearer") or
-// `Cookie: Authorization=…`; GET /v1/system/config/scar → 200 spec (the password is returned masked unless
+// `Cookie: Authorization=…` (cookieOnly: only the cookie, like the documented curl; a bare header is a 401); GET /v1/system/config/scar → 200 spec (the password is returned masked unless
 // revealPassword); PUT → 204 (400 without a JSON object / without endpoint); GET /v1/jobs/internal/<job>/run → 204
 // for the two known jobs, 404 otherwise; anything else 404; v1Error bodies {code,message,ref}.
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +37,10 @@ export interface PaletteCall {
   status: number;
   /** "token" | "cookie" | "none" | "bad" */
   auth: string;
+  /** query string ("" when none), e.g. "?setCookie=true" */
+  query?: string;
+  /** Date.now() when the request arrived */
+  at?: number;
   body?: unknown;
 }
 
@@ -53,6 +61,19 @@ export interface FakePaletteOptions {
   scar?: Record<string, unknown>;
   /** return the SCAR password in GET (default false: masked as "" like a careful API) */
   revealPassword?: boolean;
+  /** accept the token only as `Cookie: Authorization=<token>` (the documented curl's way) */
+  cookieOnly?: boolean;
+  /** OCI pack registries (system scope), e.g. the airgap Harbor */
+  registries?: FakeOciRegistry[];
+  /** GET …/{uid}/basic returns auth.password as "" (masked) */
+  maskRegistryPassword?: boolean;
+}
+
+/** v1BasicOciRegistry / v1EcrRegistry as stored by the fake */
+export interface FakeOciRegistry {
+  kind: "basic" | "ecr";
+  metadata: { uid: string; name: string };
+  spec: { endpoint: string; baseContentPath?: string; containsSpectroManifest?: boolean; auth?: Record<string, unknown>; [k: string]: unknown };
 }
 
 export interface FakePalette {
@@ -65,7 +86,11 @@ export interface FakePalette {
   scar: Record<string, unknown>;
   jobRuns: Record<string, number>;
   tokens: string[];
+  registries: FakeOciRegistry[];
+  /** GET …/{uid}/basic masks auth.password (settable at run time) */
+  maskRegistryPassword: boolean;
   onJob?: (name: string) => void;
+  onRegistryUpdate?: (reg: FakeOciRegistry) => void;
   expireTokens(): void;
   fail(rule: FailRule): void;
   clearFailures(): void;
@@ -94,6 +119,8 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
     scar: { ...(opts.scar ?? { endpoint: "https://scar.example.internal:8443", username: "spectro", password: "scar-" + randomBytes(6).toString("hex") }) },
     jobRuns: {},
     tokens: [],
+    registries: structuredClone(opts.registries ?? []),
+    maskRegistryPassword: !!opts.maskRegistryPassword,
     expireTokens() {
       live.clear();
     },
@@ -137,7 +164,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
       } catch {
         body = raw;
       }
-      const call: PaletteCall = { method, path, status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
+      const call: PaletteCall = { method, path, query: url.search, at: Date.now(), status: 0, auth: "none", body: path === "/v1/auth/syslogin" ? "(credentials)" : body };
       state.calls.push(call);
 
       for (const r of rules) {
@@ -161,7 +188,7 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
       }
 
       // everything else needs a token
-      let token = req.headers.authorization;
+      let token = opts.cookieOnly ? undefined : req.headers.authorization;
       call.auth = token ? "token" : "none";
       if (!token) {
         const m = /(?:^|;\s*)Authorization=("?)([^;"]+)\1/.exec(req.headers.cookie ?? "");
@@ -190,6 +217,31 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
         }
         return send(res, call, 405, v1Error("MethodNotAllowed", `${method} not allowed`));
       }
+      if (path === "/v1/registries/oci/summary" && method === "GET") {
+        return send(res, call, 200, { items: state.registries.map((r) => ({ metadata: { ...r.metadata }, spec: { endpoint: r.spec.endpoint, registryType: r.kind, scope: "system", isPrivate: true, containsSpectroManifest: !!r.spec.containsSpectroManifest } })) });
+      }
+      const reg = /^\/v1\/registries\/oci\/([^/]+)\/(basic|ecr)$/.exec(path);
+      if (reg) {
+        const r = state.registries.find((x) => x.metadata.uid === decodeURIComponent(reg[1]!) && x.kind === reg[2]);
+        if (!r) return send(res, call, 404, v1Error("RegistryNotFound", `registry ${reg[1]} not found`));
+        if (method === "GET") {
+          const out = structuredClone({ metadata: r.metadata, spec: r.spec });
+          if (state.maskRegistryPassword && out.spec.auth && typeof out.spec.auth.password === "string") out.spec.auth.password = "";
+          return send(res, call, 200, out);
+        }
+        if (method === "PUT") {
+          const b = body as { metadata?: { name?: string }; spec?: FakeOciRegistry["spec"] } | undefined;
+          if (!b?.spec?.endpoint || !b.metadata?.name) return send(res, call, 400, v1Error("BadRequest", "metadata.name and spec.endpoint are required"));
+          r.spec = structuredClone(b.spec);
+          r.metadata = { ...r.metadata, name: b.metadata.name };
+          send(res, call, 204);
+          try {
+            state.onRegistryUpdate?.(r);
+          } catch {}
+          return;
+        }
+        return send(res, call, 405, v1Error("MethodNotAllowed", `${method} not allowed`));
+      }
       const job = /^\/v1\/jobs\/internal\/([^/]+)\/run$/.exec(path);
       if (job && method === "GET") {
         const name = decodeURIComponent(job[1]!);
@@ -214,4 +266,28 @@ export async function startFakePalette(opts: FakePaletteOptions = {}): Promise<F
   state.port = (server.address() as { port: number }).port;
   state.url = `${ca ? "https" : "http"}://127.0.0.1:${state.port}`;
   return state;
+}
+
+/** A TCP server that accepts connections and never answers (HTTP or TLS clients hang until their own deadline). */
+export async function startHangingServer(): Promise<{ url: string; httpUrl: string; port: number; connections: number; stop(): Promise<void> }> {
+  const sockets = new Set<import("node:net").Socket>();
+  const srv = net.createServer((s) => {
+    out.connections++;
+    sockets.add(s);
+    s.on("error", () => {});
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as { port: number }).port;
+  const out = {
+    url: `https://127.0.0.1:${port}`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    port,
+    connections: 0,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+  return out;
 }

@@ -4,8 +4,9 @@ import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { redact } from "../../../shared/runtime/redact.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
 import { migrate, MigrationError } from "../lib/migrate.ts";
+import { REGISTRY_SECRET } from "../lib/constants.ts";
 import { resumeCommands } from "../lib/resume.ts";
 
 const args = {
@@ -14,8 +15,11 @@ const args = {
   ...paletteArgs,
   ...clusterArgs,
   ...stateArgs,
-  wait: { type: "boolean", default: true, description: "Wait for Specman to sync in the verify step (--no-wait: check once)" },
-  timeout: { type: "string", description: "How long verify waits for Specman (default 10m)", valueHint: "DURATION" },
+  ...timeoutArgs,
+  "pack-registry": { type: "string", description: "Name of Palette's OCI pack registry that gets \"Contains Spectro Manifests\" (default: the one whose endpoint is --registry)", valueHint: "NAME" },
+  "spectro-manifests-set": { type: "boolean", description: "You ticked \"Contains Spectro Manifests\" in the system console yourself (when Palette's API cannot do it)" },
+  wait: { type: "boolean", default: true, description: "Wait for Specman to persist the tag before switching the endpoint (--no-wait: check once, stop if not yet)" },
+  timeout: { type: "string", description: "How long to wait for Specman to persist the tag (default 10m)", valueHint: "DURATION" },
   "sync-delay": { type: "string", description: "Pause between setting the endpoint and the sync jobs (default 60s, like the documented script)", valueHint: "DURATION" },
   "poll-interval": { type: "string", description: "How often verify reads Specman's logs (default 5s)", valueHint: "DURATION" },
   ...dryRunArgs,
@@ -62,6 +66,8 @@ export default defineCommand({
         syncDelayMs: durationArg(a, "sync-delay", "60s"),
         pollIntervalMs: durationArg(a, "poll-interval", "5s"),
         log,
+        packRegistry: (a["pack-registry"] as string | undefined) || undefined,
+        manifestsSet: !!a["spectro-manifests-set"],
       });
       printData(r, a.output as string | undefined, () => table(["step", "status", "detail"], r.steps.map((s) => [s.step, s.status, s.detail])) + (r.dryRun ? "dry run: nothing was changed\n" : `state: ${r.stateFile}\n`));
     } catch (e) {
@@ -71,7 +77,11 @@ export default defineCommand({
           `done: ${e.done.join(", ") || "nothing"}`,
           `failed: ${e.step}`,
           `resume with: ${c.resume}${c.notes.length ? `   (${c.notes.join("; ")})` : ""}`,
-          e.done.includes("record-config") || e.done.includes("set-endpoint") ? `roll back with: ${c.rollback}` : "nothing to roll back: Palette's SCAR config was not changed",
+          e.done.includes("record-config") || e.done.includes("set-endpoint")
+            ? `roll back with: ${c.rollback}`
+            : e.secretSaved
+              ? `Palette's SCAR config was not changed; the deleted secret ${REGISTRY_SECRET} is kept in ${e.result.stateFile}: put it back with: ${c.rollback}`
+              : "nothing to roll back: Palette's SCAR config was not changed",
         ];
         if (a.output === "json" || a.output === "yaml") printData({ ...e.result, error: e.message, done: e.done, failed: e.step, resume: c.resume, rollback: c.rollback }, a.output as string, () => "");
         process.stderr.write(redact(lines.join("\n")) + "\n");

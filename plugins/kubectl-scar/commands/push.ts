@@ -4,7 +4,7 @@ import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { registryFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
 import { pushManifests } from "../lib/artifact.ts";
 
 export default defineCommand({
@@ -20,6 +20,7 @@ export default defineCommand({
   args: {
     file: { type: "positional", required: false, description: "the manifests.tgz archive" },
     ...targetArgs,
+    ...timeoutArgs,
     force: { type: "boolean", description: "push even when the tag already holds the same archive" },
     ...dryRunArgs,
     ...outputArgs,

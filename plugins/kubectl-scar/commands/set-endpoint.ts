@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs } from "../lib/args.ts";
+import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs } from "../lib/args.ts";
 import { SPECMAN_ENDPOINT } from "../lib/constants.ts";
 import { setEndpoint } from "../lib/endpoint.ts";
 
@@ -13,7 +13,7 @@ export default defineCommand({
     description: `Save Palette's SCAR config (for rollback) and point it at Specman (${SPECMAN_ENDPOINT})`,
     examples: ["PALETTE_PASSWORD=… kubectl scar set-endpoint --palette https://palette.example.com", "PALETTE_TOKEN=… kubectl scar set-endpoint --palette https://palette.example.com --palette-ca-file ca.pem --dry-run"],
   } as any,
-  args: { ...paletteArgs, ...stateArgs, ...dryRunArgs, ...outputArgs },
+  args: { ...paletteArgs, ...stateArgs, ...timeoutArgs, ...dryRunArgs, ...outputArgs },
   async run({ args }) {
     const palette = paletteFromArgs(args);
     try {

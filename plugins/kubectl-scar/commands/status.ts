@@ -4,7 +4,7 @@ import { outputArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
-import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, paletteUrl, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, paletteUrl, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
 import { DEFAULT_TAG } from "../lib/constants.ts";
 import { status } from "../lib/status.ts";
 
@@ -19,6 +19,7 @@ export default defineCommand({
     ...paletteArgs,
     ...clusterArgs,
     ...stateArgs,
+    ...timeoutArgs,
     "skip-cluster": { type: "boolean", description: "Do not read Specman's logs from the cluster" },
     ...outputArgs,
   },
@@ -48,7 +49,7 @@ function human(s: Awaited<ReturnType<typeof status>>): string {
       for (const p of s.specman.pods) out.push(`  ${p.pod}: ${p.persisted ? `persisted ${s.specman.tag}` : p.downloaded ? "downloading" : "not synced"}${p.tags ? ` (tags ${p.tags.join(" ")})` : ""}${p.lastError ? ` last error: ${p.lastError}` : ""}`);
     } else out.push("Specman:", `  error: ${s.specman.error}`);
   }
-  if (s.state) out.push(`State:     ${s.state.file}`, s.state.error ? `  error: ${s.state.error}` : s.state.exists ? `  done: ${s.state.done.join(", ") || "nothing"}${s.state.rolledBack ? `\n  rolled back at ${s.state.rolledBack}` : ""}${s.state.previousEndpoint ? `\n  previous endpoint: ${s.state.previousEndpoint}` : ""}` : "  (no migration recorded)");
+  if (s.state) out.push(`State:     ${s.state.file}`, s.state.error ? `  error: ${s.state.error}` : s.state.exists ? `  done: ${s.state.done.join(", ") || "nothing"}${s.state.rolledBack ? `\n  rolled back at ${s.state.rolledBack}` : ""}${s.state.previousEndpoint ? `\n  previous endpoint: ${s.state.previousEndpoint}` : ""}${s.state.savedSecret ? `\n  deleted secret kept for rollback: ${s.state.savedSecret}` : ""}` : "  (no migration recorded)");
   if (!out.length) out.push("nothing to show: give --palette and/or --registry");
   return out.join("\n") + "\n";
 }

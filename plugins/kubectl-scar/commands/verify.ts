@@ -5,7 +5,7 @@ import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
 import { verifyMigration } from "../lib/verify.ts";
 
 export default defineCommand({
@@ -19,6 +19,7 @@ export default defineCommand({
     ...paletteArgs,
     ...clusterArgs,
     ...stateArgs,
+    ...timeoutArgs,
     wait: { type: "boolean", default: true, description: "Wait for Specman to persist the tag (--no-wait: check once)" },
     timeout: { type: "string", description: "How long to wait for Specman (default 10m)", valueHint: "DURATION" },
     "poll-interval": { type: "string", description: "How often to read Specman's logs (default 5s)", valueHint: "DURATION" },
@@ -38,7 +39,7 @@ export default defineCommand({
         table(["check", "result"], [
           ["endpoint", `${r.endpoint} (ok)`],
           ["registry", `${r.reference} present${r.digest ? ` ${r.digest.slice(0, 19)}` : ""}${r.orasShape === false ? " (not ORAS-shaped!)" : ""}`],
-          ...r.specman.pods.map((p) => [`specman ${p.pod}`, p.persisted ? `persisted ${target.tag}` : p.downloaded ? "downloaded, not persisted yet" : "not synced yet"]),
+          ...r.specman.pods.map((p) => [`specman ${p.pod}`, `${p.persisted ? `persisted ${target.tag}` : p.downloaded ? "downloaded, not persisted yet" : "not synced yet"}${p.lastError ? `; last error: ${p.lastError}` : ""}${p.logError ? `; logs: ${p.logError}` : ""}`]),
         ]),
       );
       if (!r.ok) throw new CliError(r.specman.pods.length ? `Specman has not persisted ${target.tag} yet` : `no specman pods in ${namespace}`, 1, "check again later, or wait with --timeout");

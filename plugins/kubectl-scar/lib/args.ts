@@ -12,7 +12,7 @@ import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { PaletteClient } from "../../../shared/palette/client.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import type { Target } from "./artifact.ts";
-import { DEFAULT_BASE_PATH, DEFAULT_TAG, NAMESPACE } from "./constants.ts";
+import { DEFAULT_BASE_PATH, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TAG, NAMESPACE } from "./constants.ts";
 import { StateStore } from "./state.ts";
 
 export const paletteArgs = {
@@ -33,6 +33,22 @@ export const targetArgs = {
   "registry-username": { type: "string", description: "Registry username (same as --username), e.g. AWS for ECR", valueHint: "USER" },
   ...registryArgs,
 } as const satisfies ArgsDef;
+
+/**
+ * One request deadline for every peer (Palette, the registry, the Kubernetes API), same default everywhere.
+ * Spread it AFTER targetArgs/clusterArgs: it replaces their own --request-timeout definitions.
+ */
+export const timeoutArgs = {
+  "request-timeout": { type: "string", description: `Deadline of each Palette, registry and Kubernetes API request, e.g. 30s, 2m (default ${DEFAULT_REQUEST_TIMEOUT})`, valueHint: "DURATION" },
+} as const satisfies ArgsDef;
+
+/** --request-timeout in ms (default 60s; must be more than 0: a peer that never answers must not hang a step). */
+export function requestTimeoutMs(args: Record<string, unknown>): number {
+  const v = str(args["request-timeout"]) ?? DEFAULT_REQUEST_TIMEOUT;
+  const ms = parseDuration(v, "--request-timeout");
+  if (ms <= 0) throw new UsageError(`--request-timeout must be more than 0 (got ${JSON.stringify(v)})`, `give a duration like 30s or 5m (default ${DEFAULT_REQUEST_TIMEOUT})`);
+  return ms;
+}
 
 export const stateArgs = {
   "state-dir": { type: "string", description: "Where the migration state and archive are kept (default ~/.local/state/kube-airgap/scar)", valueHint: "DIR" },
@@ -95,6 +111,7 @@ export function paletteFromArgs(args: Record<string, unknown>): PaletteClient {
     token,
     insecure: !!args["palette-insecure"],
     caFile: str(args["palette-ca-file"]),
+    timeoutMs: requestTimeoutMs(args),
     onRequest: (i) => logger().debug(`palette ${i.method} ${i.path} → ${i.status} (${i.ms} ms)`),
   });
 }
@@ -113,7 +130,7 @@ export function targetFromArgs(args: Record<string, unknown>, required = true): 
 
 export async function registryFromArgs(args: Record<string, unknown>, rawArgs: string[]): Promise<RegistryOptions> {
   checkStdinUse(args);
-  const a = { ...args };
+  const a: Record<string, unknown> = { ...args, "request-timeout": `${requestTimeoutMs(args)}ms` };
   const ru = str(args["registry-username"]);
   if (ru) {
     if (str(args.username) && args.username !== ru) throw new UsageError("--registry-username and --username differ; give one");
@@ -125,7 +142,7 @@ export async function registryFromArgs(args: Record<string, unknown>, rawArgs: s
 
 export function kubeFromArgs(args: Record<string, unknown>, rawArgs: string[]): { kube: KubeClient; namespace: string } {
   const namespace = str(args.namespace) ?? NAMESPACE;
-  const kube = kubeClientFromArgs({ ...args, namespace }, rawArgs, { userAgent: "kubectl-scar" });
+  const kube = kubeClientFromArgs({ ...args, namespace, "request-timeout": `${requestTimeoutMs(args)}ms` }, rawArgs, { userAgent: "kubectl-scar" });
   return { kube, namespace };
 }
 

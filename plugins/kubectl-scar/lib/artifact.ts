@@ -2,6 +2,10 @@
 // OCI image manifest; config `{}` typed application/vnd.unknown.config.v1+json; one layer
 // application/vnd.oci.image.layer.v1.tar titled manifests.tgz; annotation org.opencontainers.image.created
 // (RFC 3339, UTC, seconds); no artifactType. Blobs go up monolithically (POST → PUT ?digest=), which ECR needs.
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { createGunzip } from "node:zlib";
+import { readTar } from "../../../shared/tar/stream.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import { NotFoundError, OciError, RegistryError } from "../../../shared/oci/errors.ts";
 import { MT } from "../../../shared/oci/media-types.ts";
@@ -117,6 +121,7 @@ export function checkOrasShape(m: ImageManifest): string[] {
 export async function pushManifests(file: string, t: Target, opts: { registry: RegistryOptions; client?: AuthClient; force?: boolean; dryRun?: boolean }): Promise<PushResult> {
   const reference = targetReference(t);
   const client = opts.client ?? createClient(opts.registry);
+  await checkGzipTar(file);
   const { digest: layerDigest, size } = await fileDigest(file).catch((e) => {
     throw new ScarError(`cannot read ${file}: ${(e as Error).message}`, "give the manifests.tgz made by `kubectl scar package`");
   });
@@ -175,8 +180,43 @@ export async function probePush(t: Target, client: AuthClient): Promise<void> {
   throw new OciError(`registry ${ref.registry} refused an upload to ${ref.repository}: HTTP ${res.status} ${text.slice(0, 200).replace(/\s+/g, " ")}`, `HTTP_${res.status}`);
 }
 
-/** Tags of the manifest repository (empty when it does not exist yet). */
+/** Tags of the manifest repository, sorted (versions numerically: 0.0.0 4.5.9 4.5.13); empty when it does not exist yet. */
 export async function repositoryTags(t: Target, client: AuthClient): Promise<string[]> {
   const repo = RegistryRepository.fromReference(client, registryRef(t));
-  return repo.tags();
+  return sortTags(await repo.tags());
+}
+
+export function sortTags(tags: string[]): string[] {
+  return [...tags].sort((a, b) => a.localeCompare(b, "en", { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Check that FILE is a gzip'd tar (what `tar -czf` and `kubectl scar package` write), reading it as a stream:
+ * the whole gzip stream (its CRC included) and every tar header. Specman extracts it, so anything else would
+ * be published as manifests.tgz and break the sync.
+ */
+export async function checkGzipTar(file: string): Promise<{ entries: number }> {
+  const hint = "push the manifests.tgz made by `kubectl scar package DIR` (or `cd DIR && tar -czf manifests.tgz .`)";
+  const fh = await open(file, "r").catch((e) => {
+    throw new ScarError(`cannot read ${file}: ${(e as Error).message}`, hint);
+  });
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(head, 0, 2, 0);
+    if (bytesRead < 2 || head[0] !== 0x1f || head[1] !== 0x8b) throw new ScarError(`${file} is not a gzip'd tar archive (it does not start with the gzip signature)`, hint);
+  } finally {
+    await fh.close();
+  }
+  let entries = 0;
+  try {
+    const gunzip = createReadStream(file).pipe(createGunzip());
+    for await (const e of readTar(gunzip)) {
+      void e;
+      entries++;
+    }
+  } catch (e) {
+    throw new ScarError(`${file} is not a valid gzip'd tar archive: ${(e as Error).message}`, hint);
+  }
+  if (!entries) throw new ScarError(`${file} is an empty tar archive`, hint);
+  return { entries };
 }

@@ -15,3 +15,10 @@ export function manifestRepository(basePath: string): string {
   const b = basePath.replace(/^\/+|\/+$/g, "");
   return b ? `${b}/${MANIFEST_REPO}` : MANIFEST_REPO;
 }
+/** deadline of each Palette, registry and Kubernetes API request unless --request-timeout says otherwise */
+export const DEFAULT_REQUEST_TIMEOUT = "60s";
+
+/** The documented UI steps 6–8 (system console), for when they cannot be done through the API. */
+export function spectroManifestsInstruction(registry: string): string {
+  return `in the Palette system console (https://<palette>/system): Administration → Pack Registries → ⋮ at the end of the OCI registry row for ${registry} → Edit → tick "Contains Spectro Manifests" → Validate → Confirm`;
+}

@@ -1,5 +1,8 @@
-// `kubectl scar migrate`: preflight (nothing changes) → plan → delete the registry secret → archive → push
-// (ORAS 1.0.0 shape) → record the SCAR config → PUT the Specman endpoint → sync jobs → verify.
+// `kubectl scar migrate`, in the document's order: preflight (nothing changes) → plan → delete the registry secret
+// (a copy is kept in the state for rollback) → archive → push (ORAS 1.0.0 shape) → tick "Contains Spectro
+// Manifests" on the pack registry → wait until Specman persisted the tag → only then record the SCAR config, PUT
+// the Specman endpoint, run the sync jobs and verify. If Specman does not persist the tag in time, the run stops
+// with Palette's SCAR config unchanged.
 // Each step is idempotent and recorded in the state file after it succeeds, so a re-run after a failure
 // resumes where it stopped and a re-run after success changes nothing.
 import { realpath } from "node:fs/promises";
@@ -9,11 +12,12 @@ import { createClient, type RegistryOptions } from "../../../shared/oci/client.t
 import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
 import type { PaletteClient, ScarSpec } from "../../../shared/palette/client.ts";
 import { inspectPushed, probePush, pushManifests, targetReference, type Target } from "./artifact.ts";
-import { NAMESPACE, REGISTRY_SECRET, SPECMAN_ENDPOINT, SYNC_JOBS } from "./constants.ts";
+import { manifestRepository, NAMESPACE, REGISTRY_SECRET, SPECMAN_ENDPOINT, SYNC_JOBS } from "./constants.ts";
 import { ScarError } from "./errors.ts";
 import { checkManifestsDir, fileDigest, packageManifests, treeFingerprint } from "./package.ts";
-import { specmanPods } from "./specman.ts";
-import { isDone, markDone, STEPS, type MigrationState, type StateStore, type StepName } from "./state.ts";
+import { markSpectroManifests, type ManifestsFlagResult } from "./manifests-flag.ts";
+import { specmanPods, waitForSpecman, specmanSync } from "./specman.ts";
+import { isDone, markDone, registerSecretData, secretCopy, STEPS, type MigrationState, type StateStore, type StepName } from "./state.ts";
 import { verifyMigration, type VerifyResult } from "./verify.ts";
 
 export type StepStatus = "done" | "unchanged" | "planned" | "failed" | "pending" | "not-run";
@@ -43,6 +47,10 @@ export interface MigrateOptions {
   log?: (line: string) => void;
   /** AuthClient to reuse (tests) */
   client?: AuthClient;
+  /** name of Palette's OCI pack registry to tick (default: the one whose endpoint is the target registry) */
+  packRegistry?: string;
+  /** the user ticked "Contains Spectro Manifests" in the console: do not look for the box through the API */
+  manifestsSet?: boolean;
 }
 
 export interface MigrateResult {
@@ -62,6 +70,8 @@ export class MigrationError extends ScarError {
     public done: StepName[],
     public override cause: unknown,
     public result: MigrateResult,
+    /** the deleted registry secret is kept in the state file (rollback recreates it) */
+    public secretSaved = false,
   ) {
     super(`migration stopped at step "${step}": ${(cause as Error)?.message ?? String(cause)}`, (cause as { hint?: string })?.hint);
   }
@@ -74,6 +84,7 @@ interface Facts {
   files: number;
   currentScar?: ScarSpec;
   pushedLayer?: string;
+  manifestsFlag?: ManifestsFlagResult;
 }
 
 /** Run every preflight check (no changes anywhere) and collect all problems at once. */
@@ -120,10 +131,10 @@ export async function preflight(o: MigrateOptions, client: AuthClient, state: Mi
   // 4. Palette: reachable, login works, current SCAR config readable
   try {
     facts.currentScar = await o.palette.check();
+    if (!o.manifestsSet && !isDone(state, "spectro-manifests")) facts.manifestsFlag = await markSpectroManifests(o.palette, o.target, { dryRun: true, registryName: o.packRegistry });
   } catch (e) {
     note(`palette ${o.palette.url}`, e);
   }
-  void state;
   if (problems.length) throw new ScarError(`preflight failed (nothing was changed): ${problems.join("; ")}`);
   return facts;
 }
@@ -140,10 +151,22 @@ function plan(o: MigrateOptions, s: MigrationState, f: Facts, archive: string): 
     p("delete-secret", isDone(s, "delete-secret"), isDone(s, "delete-secret") ? `already deleted (${s.steps["delete-secret"]!.at})` : f.secretPresent ? `delete secret ${ns}/${REGISTRY_SECRET}` : `secret ${ns}/${REGISTRY_SECRET} is absent (nothing to delete)`),
     p("package", false, `archive ${o.dir} (${plural(f.files, "file")}) into ${archive} (reused when the tree is unchanged)`),
     p("push", false, `push ${basename(archive)} to ${ref} as ORAS 1.0.0 would (skipped when the tag already holds the same archive${f.pushedLayer ? `; the tag now holds archive ${f.pushedLayer.slice(0, 19)}` : ""})`),
+    p(
+      "spectro-manifests",
+      isDone(s, "spectro-manifests") || f.manifestsFlag?.status === "already",
+      isDone(s, "spectro-manifests") || o.manifestsSet
+        ? `"Contains Spectro Manifests" is ticked${s.spectroManifests?.name ? ` on registry "${s.spectroManifests.name}"` : ""}`
+        : f.manifestsFlag?.status === "already"
+          ? `"Contains Spectro Manifests" is already ticked on registry "${f.manifestsFlag.name}"`
+          : f.manifestsFlag?.status === "planned"
+            ? `tick "Contains Spectro Manifests" on registry "${f.manifestsFlag.name}" (PUT /v1/registries/oci/${f.manifestsFlag.uid}/${f.manifestsFlag.kind})`
+            : `stop here for you to tick "Contains Spectro Manifests" in the system console (${f.manifestsFlag?.reason ?? "not possible through the API"})`,
+    ),
+    p("specman-sync", false, o.wait === false ? `check once that every specman pod persisted ${o.target.tag} (Palette stays unchanged if not)` : `wait up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for every specman pod to persist ${o.target.tag} (Palette stays unchanged if not)`),
     p("record-config", !!prev, prev ? `previous SCAR config saved earlier (endpoint ${prev.endpoint ?? "(unset)"})` : `save the current SCAR config (endpoint ${cur}) to ${o.state.file}`),
     p("set-endpoint", f.currentScar?.endpoint === SPECMAN_ENDPOINT, f.currentScar?.endpoint === SPECMAN_ENDPOINT ? `SCAR endpoint is already ${SPECMAN_ENDPOINT}` : `PUT /v1/system/config/scar endpoint ${SPECMAN_ENDPOINT} (was ${cur})`),
     p("sync-jobs", jobsLeft.length === 0, jobsLeft.length ? `run ${jobsLeft.join(", ")}` : "both sync jobs already ran"),
-    p("verify", false, o.wait === false ? "check the endpoint, the tag and Specman's logs once (--no-wait)" : `check the endpoint, the tag, and wait up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for every specman pod to persist ${o.target.tag}`),
+    p("verify", false, "check the endpoint (GET /v1/system/config/scar), the tag and Specman's logs"),
   ];
 }
 
@@ -191,6 +214,13 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     current = "delete-secret";
     if (isDone(state, "delete-secret")) set(current, "unchanged", `already deleted at ${state.steps["delete-secret"]!.at}`);
     else {
+      // keep a copy first (state file, mode 0600): rollback recreates it
+      const existing = await o.kube.tryGet("v1", "Secret", REGISTRY_SECRET, { namespace: ns });
+      if (existing) {
+        registerSecretData(existing);
+        state.deletedSecret = secretCopy(existing);
+        await save();
+      }
       const deleted = await o.kube.delete("v1", "Secret", REGISTRY_SECRET, { namespace: ns, ignoreNotFound: true });
       markDone(state, current, { deleted });
       await save();
@@ -208,7 +238,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     if (reuse) set(current, "unchanged", `${archive} is up to date (${state.archive!.digest.slice(0, 19)})`);
     else {
       const pk = await packageManifests(o.dir, archive);
-      for (const sk of pk.skipped) log(`warning: skipped ${sk} (not a regular file or directory)`);
+      for (const sk of pk.skipped) log(`warning: skipped ${sk} (not a regular file, directory or symbolic link)`);
+      for (const l of pk.outsideLinks) log(`warning: symbolic link ${l} points outside ${o.dir}: stored as a link, its target is not in the archive`);
       state.archive = { file: pk.file, digest: pk.digest, size: pk.size, fingerprint: pk.fingerprint };
       markDone(state, current, { digest: pk.digest });
       await save();
@@ -218,10 +249,13 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     // 4. push
     current = "push";
     const pushed = await pushManifests(archive, o.target, { registry: o.registry, client });
-    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created, at: pushed.pushed || state.pushed?.reference !== reference ? new Date().toISOString() : state.pushed?.at };
+    // `at` bounds the Specman log lines that count: this push's time; kept from an earlier run; unknown (all lines)
+    // when the registry already held this archive before this state knew of it (Specman may have persisted it long ago)
+    state.pushed = { reference, digest: pushed.digest, layerDigest: pushed.layerDigest, created: pushed.created, at: pushed.pushed ? new Date().toISOString() : state.pushed?.reference === reference ? state.pushed.at : undefined };
     result.digest = pushed.digest;
     if (pushed.pushed) {
       // new content: Palette has to sync again
+      delete state.steps["specman-sync"];
       delete state.steps["sync-jobs"];
       delete state.steps.verify;
       delete state.jobs;
@@ -230,7 +264,46 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     await save();
     set(current, pushed.pushed ? "done" : "unchanged", pushed.pushed ? `${reference} → ${pushed.digest}` : `${reference} already holds this archive (${pushed.digest.slice(0, 19)})`);
 
-    // 5. record the current SCAR config (once: never overwrite what rollback restores)
+    // 5. tick "Contains Spectro Manifests" on the pack registry (document steps 6–8)
+    current = "spectro-manifests";
+    if (isDone(state, current)) set(current, "unchanged", `"Contains Spectro Manifests" is ticked${state.spectroManifests?.name ? ` on registry "${state.spectroManifests.name}"` : ""}`);
+    else if (o.manifestsSet) {
+      state.spectroManifests = { via: "manual", name: o.packRegistry };
+      markDone(state, current, { via: "manual" });
+      await save();
+      set(current, "done", `ticked in the system console (--spectro-manifests-set)`);
+    } else {
+      const r = await markSpectroManifests(o.palette, o.target, { registryName: o.packRegistry });
+      if (r.status === "manual") {
+        throw new ScarError(`"Contains Spectro Manifests" could not be ticked through the Palette API: ${r.reason}`, `${r.instruction}; then run the same command again to resume (add --spectro-manifests-set if Palette cannot show the box through its API). Palette's SCAR config was not changed`);
+      }
+      state.spectroManifests = { uid: r.uid, name: r.name, kind: r.kind, via: r.status === "set" ? "api" : "already", previous: r.status === "set" ? false : true };
+      markDone(state, current, { via: state.spectroManifests.via });
+      await save();
+      set(current, r.status === "set" ? "done" : "unchanged", r.status === "set" ? `ticked "Contains Spectro Manifests" on registry "${r.name}" (PUT /v1/registries/oci/${r.uid}/${r.kind})` : `"Contains Spectro Manifests" was already ticked on registry "${r.name}"`);
+    }
+
+    // 6. Specman persisted the tag (document step 9) — BEFORE Palette is pointed at it
+    current = "specman-sync";
+    // Specman may sync on its own once the tag is there: only log lines since the push count (a minute of slack)
+    const since = () => (state.pushed?.at ? Math.max(1, Math.ceil((Date.now() - Date.parse(state.pushed.at) + 60_000) / 1000)) : undefined);
+    if (isDone(state, current)) set(current, "unchanged", `Specman persisted ${o.target.tag} at ${state.steps[current]!.at}`);
+    else {
+      const hint = `Palette's SCAR config was NOT changed. Check: \`kubectl logs -n ${ns} specman-0\` (errors pulling ${reference}?); that Palette's OCI registry for ${o.target.registry} has "Contains Spectro Manifests" ticked and base content path "${o.target.basePath}" (Specman reads ${manifestRepository(o.target.basePath)}); that Specman can reach and log in to ${o.target.registry}. Then run the same command again (it resumes here), with a longer --timeout if Specman is just slow`;
+      let sync;
+      if (o.wait === false) {
+        sync = await specmanSync(o.kube, o.target.tag, { namespace: ns, sinceSeconds: since() });
+        if (!sync.synced) throw new ScarError(`Specman has not persisted ${o.target.tag} yet (--no-wait: checked once): ${sync.pods.map((p) => `${p.pod}${p.lastError ? ` (last error: ${p.lastError})` : ""}`).join(", ") || `no specman pods in ${ns}`}`, hint);
+      } else {
+        log(`  wait  ${"specman-sync".padEnd(13)} up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for Specman to persist ${o.target.tag} …`);
+        sync = await waitForSpecman(o.kube, o.target.tag, { namespace: ns, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, sinceSeconds: since, hint });
+      }
+      markDone(state, current, { pods: sync.pods.map((p) => p.pod) });
+      await save();
+      set(current, "done", `persisted ${o.target.tag}: ${sync.pods.map((p) => p.pod).join(", ")}`);
+    }
+
+    // 7. record the current SCAR config (once: never overwrite what rollback restores)
     current = "record-config";
     if (state.previousScar) set(current, "unchanged", `previous config kept in ${o.state.file}`);
     else {
@@ -242,7 +315,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       set(current, "done", `saved endpoint ${cur.endpoint ?? "(unset)"} to ${o.state.file}`);
     }
 
-    // 6. point Palette at Specman
+    // 8. point Palette at Specman (document steps 10–12)
     current = "set-endpoint";
     const now = await o.palette.getScarConfig();
     if (now.endpoint === SPECMAN_ENDPOINT && !now.username && !now.password) {
@@ -257,7 +330,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       set(current, "done", `endpoint set to ${SPECMAN_ENDPOINT} (204)`);
     }
 
-    // 7. sync jobs
+    // 9. sync jobs
     current = "sync-jobs";
     state.jobs ??= {};
     const ran: string[] = [];
@@ -279,11 +352,10 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     await save();
     set(current, ran.length ? "done" : "unchanged", ran.length ? `ran ${ran.join(", ")} (204)` : "both sync jobs already ran");
 
-    // 8. verify
+    // 10. verify (the document's validation: GET /v1/system/config/scar; plus the tag and Specman's logs)
     current = "verify";
-    // Specman may sync on its own once the tag is there: only log lines since the push count (a minute of slack)
-    const since = state.pushed?.at ? new Date(Date.parse(state.pushed.at) - 60_000) : undefined;
-    const v = await verifyMigration({ palette: o.palette, client, target: o.target, kube: o.kube, namespace: ns, wait: o.wait !== false, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, since, log });
+    const sinceDate = state.pushed?.at ? new Date(Date.parse(state.pushed.at) - 60_000) : undefined;
+    const v = await verifyMigration({ palette: o.palette, client, target: o.target, kube: o.kube, namespace: ns, wait: o.wait !== false, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, since: sinceDate, log });
     result.verify = v;
     if (v.ok) {
       markDone(state, current);
@@ -297,7 +369,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     set(current, "failed", (e as Error)?.message ?? String(e));
     result.steps = STEPS.map((s) => report.get(s)!);
     const done = STEPS.filter((s) => isDone(state, s));
-    throw new MigrationError(current, done, e, result);
+    throw new MigrationError(current, done, e, result, !!state.deletedSecret && isDone(state, "delete-secret"));
   }
   result.steps = STEPS.map((s) => report.get(s)!);
   return result;

@@ -1,11 +1,12 @@
 // Archive the manifests directory into manifests.tgz like `cd DIR && tar -czf manifests.tgz .`: entries are
-// "./", "./a.yaml", "./sub/", … (relative), regular files and directories with their mode and mtime. Streamed
+// "./", "./a.yaml", "./sub/", … (relative), regular files, directories and symbolic links (stored as links, like
+// tar: never followed, so a link pointing outside DIR adds nothing from outside) with their mode and mtime. Streamed
 // (TarWriter → gzip → sha256 + temp file → rename); the output file is never archived into itself. Entries are
 // sorted, so the same tree gives the same bytes (and the same digest: a re-run does not upload again).
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { lstat, mkdir, readdir, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { TarWriter } from "../../../shared/tar/stream.ts";
@@ -18,8 +19,12 @@ export interface PackageResult {
   size: number;
   files: number;
   directories: number;
-  /** files skipped (symlinks, sockets, the output itself) */
+  /** entries skipped (sockets, FIFOs, devices) */
   skipped: string[];
+  /** symbolic links stored (as links) */
+  symlinks: number;
+  /** symbolic links whose target is outside DIR (stored as links; the target is not in the archive) */
+  outsideLinks: string[];
   /** fingerprint of the source tree (paths, sizes, mtimes, modes) */
   fingerprint: string;
 }
@@ -27,8 +32,9 @@ export interface PackageResult {
 interface Entry {
   rel: string; // "./a/b"
   abs: string;
-  kind: "file" | "directory";
+  kind: "file" | "directory" | "symlink";
   size: number;
+  linkname?: string;
   mode: number;
   mtime: number;
 }
@@ -36,6 +42,7 @@ interface Entry {
 interface Scan {
   entries: Entry[];
   skipped: string[];
+  outsideLinks: string[];
   fingerprint: string;
 }
 
@@ -54,11 +61,12 @@ export async function checkManifestsDir(dir: string): Promise<{ files: number }>
   return { files };
 }
 
-/** Walk DIR (sorted), skipping `exclude` (absolute real paths) and anything that is not a file or directory. */
+/** Walk DIR (sorted, never following symlinks), skipping `exclude` (absolute real paths) and special files. */
 export async function scanTree(dir: string, exclude: string[]): Promise<Scan> {
   const root = await realpath(dir);
   const entries: Entry[] = [];
   const skipped: string[] = [];
+  const outsideLinks: string[] = [];
   const h = createHash("sha256");
   const rootSt = await stat(root);
   entries.push({ rel: "./", abs: root, kind: "directory", size: 0, mode: rootSt.mode & 0o7777, mtime: Math.floor(rootSt.mtimeMs / 1000) });
@@ -76,11 +84,17 @@ export async function scanTree(dir: string, exclude: string[]): Promise<Scan> {
       } else if (st.isFile()) {
         entries.push({ rel: r, abs: a, kind: "file", size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
         h.update(`f ${r} ${st.size} ${st.mode & 0o7777} ${Math.floor(st.mtimeMs)}\n`);
+      } else if (st.isSymbolicLink()) {
+        const target = await readlink(a);
+        entries.push({ rel: r, abs: a, kind: "symlink", size: 0, linkname: target, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+        h.update(`l ${r} ${JSON.stringify(target)} ${Math.floor(st.mtimeMs)}\n`);
+        const resolved = isAbsolute(target) ? target : resolve(abs, target);
+        if (resolved !== root && !resolved.startsWith(root + sep)) outsideLinks.push(`${r} -> ${target}`);
       } else skipped.push(r);
     }
   };
   await walk(root, "./");
-  return { entries, skipped, fingerprint: `sha256:${h.digest("hex")}` };
+  return { entries, skipped, outsideLinks, fingerprint: `sha256:${h.digest("hex")}` };
 }
 
 /** Fingerprint of DIR as package() would archive it (cheap: stats only). */
@@ -100,7 +114,7 @@ async function excludes(dir: string, out?: string): Promise<string[]> {
 
 /**
  * Write DIR as a gzip'd tar to OUT (temp name, then rename). Returns the digest and size of the archive.
- * Symlinks and special files are skipped (listed in `skipped`).
+ * Symbolic links are stored as links (never followed); sockets, FIFOs and devices are skipped (listed in `skipped`).
  */
 export async function packageManifests(dir: string, out: string): Promise<PackageResult> {
   await checkManifestsDir(dir);
@@ -116,6 +130,7 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
     const produce = (async () => {
       for (const e of scan.entries) {
         if (e.kind === "directory") await tar.addDirectory(e.rel, { mode: e.mode, mtime: e.mtime });
+        else if (e.kind === "symlink") await tar.addSymlink(e.rel, e.linkname!, { mode: e.mode, mtime: e.mtime });
         else {
           const st = await stat(e.abs);
           if (st.size !== e.size) throw new ScarError(`${join(dir, e.rel)} changed while it was archived`, "stop writers to the manifests directory and run again");
@@ -140,6 +155,8 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
     files: scan.entries.filter((e) => e.kind === "file").length,
     directories: scan.entries.filter((e) => e.kind === "directory").length,
     skipped: scan.skipped,
+    symlinks: scan.entries.filter((e) => e.kind === "symlink").length,
+    outsideLinks: scan.outsideLinks,
     fingerprint: scan.fingerprint,
   };
 }

@@ -2,7 +2,7 @@
 // secret value left out (passwords come back through stdin or the environment).
 const SECRET_VALUE_FLAGS = new Set(["--password", "-p", "--palette-password", "--palette-token"]);
 /** flags (with a value) that rollback understands */
-const ROLLBACK_VALUE_FLAGS = new Set(["--palette", "--palette-username", "--palette-password-file", "--palette-ca-file", "--state-dir"]);
+const ROLLBACK_VALUE_FLAGS = new Set(["--palette", "--palette-username", "--palette-password-file", "--palette-ca-file", "--state-dir", "--request-timeout", "--kubeconfig", "--context", "--namespace", "-n"]);
 const ROLLBACK_BOOL_FLAGS = new Set(["--palette-insecure", "--palette-password-stdin", "--debug"]);
 
 export function shellQuote(s: string): string {

@@ -73,19 +73,27 @@ export async function specmanSync(kube: KubeClient, tag: string, opts: { namespa
   return { namespace, tag, pods: res, synced: res.length > 0 && res.every((p) => p.persisted) };
 }
 
-/** Poll until every specman pod persisted the tag, or time out (ScarError naming the pods still waiting). */
-export async function waitForSpecman(kube: KubeClient, tag: string, opts: { namespace?: string; timeoutMs: number; intervalMs?: number; sinceSeconds?: () => number | undefined; onPoll?: (s: SpecmanSync) => void }): Promise<SpecmanSync> {
+/**
+ * Poll until every specman pod persisted the tag, or time out (ScarError naming the pods still waiting). The
+ * deadline is exact: the last poll happens at the deadline, never a whole interval before it.
+ */
+export async function waitForSpecman(kube: KubeClient, tag: string, opts: { namespace?: string; timeoutMs: number; intervalMs?: number; sinceSeconds?: () => number | undefined; onPoll?: (s: SpecmanSync) => void; hint?: string }): Promise<SpecmanSync> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 3000;
   for (;;) {
     const s = await specmanSync(kube, tag, { namespace: opts.namespace, sinceSeconds: opts.sinceSeconds?.() });
     opts.onPoll?.(s);
     if (s.synced) return s;
-    if (Date.now() + interval > deadline) {
-      if (!s.pods.length) throw new ScarError(`no specman pods in namespace ${s.namespace}`, "Specman runs in Palette 4.5.15 and later; check `kubectl get pods -n hubble-system`");
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      if (!s.pods.length) throw new ScarError(`no specman pods in namespace ${s.namespace}`, opts.hint ?? "Specman runs in Palette 4.5.15 and later; check `kubectl get pods -n hubble-system`");
       const waiting = s.pods.filter((p) => !p.persisted).map((p) => `${p.pod}${p.lastError ? ` (last error: ${p.lastError})` : p.logError ? ` (${p.logError})` : p.downloaded ? " (downloaded, not persisted yet)" : ""}`);
-      throw new ScarError(`Specman has not persisted ${tag} after ${Math.round(opts.timeoutMs / 1000)}s: ${waiting.join(", ")}`, "check `kubectl logs -n hubble-system <pod>`; wait longer with --timeout, then run `kubectl scar verify`");
+      throw new ScarError(`Specman has not persisted ${tag} after ${formatSeconds(opts.timeoutMs)}: ${waiting.join(", ")}`, opts.hint ?? "check `kubectl logs -n hubble-system <pod>`; wait longer with --timeout, then run `kubectl scar verify`");
     }
-    await new Promise((r) => setTimeout(r, interval));
+    await new Promise((r) => setTimeout(r, Math.min(interval, left)));
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms / 1000}s`;
 }

@@ -5,11 +5,14 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import type { KubeObject } from "../../../shared/kube/index.ts";
 import type { ScarSpec } from "../../../shared/palette/client.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import { ScarError } from "./errors.ts";
 
-export const STEPS = ["preflight", "delete-secret", "package", "push", "record-config", "set-endpoint", "sync-jobs", "verify"] as const;
+// In the document's order: delete the secret (1), archive (3), push (5), tick "Contains Spectro Manifests" (6–8),
+// Specman persisted the tag (9), and only then switch the SCAR endpoint (10–12).
+export const STEPS = ["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs", "verify"] as const;
 export type StepName = (typeof STEPS)[number];
 
 export interface StepState {
@@ -31,6 +34,10 @@ export interface MigrationState {
   pushed?: { reference: string; digest: string; layerDigest: string; created: string; /** when this run (or an earlier one) pushed it */ at?: string };
   /** SCAR config before the migration (GET /v1/system/config/scar) */
   previousScar?: ScarSpec;
+  /** the registry secret as it was before the delete-secret step deleted it (rollback recreates it) */
+  deletedSecret?: KubeObject;
+  /** the pack registry whose "Contains Spectro Manifests" box the migration ticked (or found ticked) */
+  spectroManifests?: { uid?: string; name?: string; kind?: string; previous?: boolean; via: "api" | "manual" | "already" };
   /** sync job name → time it returned 204 */
   jobs?: Record<string, string>;
   rolledBack?: string;
@@ -80,6 +87,7 @@ export class StateStore {
     }
     if (s.version !== 1 || typeof s.steps !== "object") throw new ScarError(`migration state ${this.file} has an unknown format`, "move it away to start over");
     if (typeof s.previousScar?.password === "string") registerSecret(s.previousScar.password);
+    registerSecretData(s.deletedSecret);
     return s;
   }
 
@@ -108,4 +116,25 @@ export function markDone(s: MigrationState, step: StepName, extra: Record<string
 
 export function isDone(s: MigrationState, step: StepName): boolean {
   return !!s.steps[step]?.done;
+}
+
+/** Mask every value of a Secret (base64 and decoded) in all output from now on. */
+export function registerSecretData(secret: KubeObject | undefined): void {
+  const data = (secret as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined) ?? {};
+  for (const v of [...Object.values(data.data ?? {}), ...Object.values(data.stringData ?? {})]) {
+    if (typeof v !== "string" || v.length < 8) continue;
+    registerSecret(v);
+    const dec = Buffer.from(v, "base64").toString("utf8");
+    if (dec.length >= 8 && !dec.includes("\uFFFD")) registerSecret(dec);
+  }
+}
+
+/** The part of a Secret worth keeping to recreate it (no uid, resourceVersion, managedFields, status). */
+export function secretCopy(secret: KubeObject): KubeObject {
+  const s = secret as KubeObject & { type?: string; data?: Record<string, string>; immutable?: boolean };
+  const m = s.metadata ?? {};
+  const metadata: Record<string, unknown> = { name: m.name, namespace: m.namespace };
+  if (m.labels) metadata.labels = m.labels;
+  if (m.annotations) metadata.annotations = Object.fromEntries(Object.entries(m.annotations).filter(([k]) => k !== "kubectl.kubernetes.io/last-applied-configuration"));
+  return { apiVersion: "v1", kind: "Secret", metadata, ...(s.type ? { type: s.type } : {}), ...(s.data ? { data: s.data } : {}), ...(s.immutable ? { immutable: s.immutable } : {}) } as KubeObject;
 }

@@ -12,11 +12,12 @@ export interface Status {
   palette?: { url: string; endpoint?: string; migrated?: boolean; error?: string };
   registry?: { repository: string; tags?: string[]; tag: string; tagPresent?: boolean; digest?: string; orasShape?: boolean; error?: string };
   specman?: (SpecmanSync & { error?: undefined }) | { error: string };
-  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; error?: string };
+  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; /** namespace/name (keys) of the deleted secret kept for rollback; never its data */ savedSecret?: string; error?: string };
   /** some part could not be read */
   errors: number;
 }
 
+const keys = (n: number) => `${n} key${n === 1 ? "" : "s"}`;
 const msg = (e: unknown) => `${(e as Error)?.message ?? e}${(e as { hint?: string })?.hint ? ` (${(e as { hint?: string }).hint})` : ""}`;
 
 export async function status(o: { palette?: PaletteClient; client?: AuthClient; target: Target; kube?: KubeClient; namespace?: string; state?: StateStore }): Promise<Status> {
@@ -55,7 +56,7 @@ export async function status(o: { palette?: PaletteClient; client?: AuthClient; 
     try {
       const exists = await o.state.exists();
       const s = exists ? await o.state.load("") : undefined;
-      out.state = { file: o.state.file, exists, done: s ? STEPS.filter((x) => s.steps[x]?.done) : [], rolledBack: s?.rolledBack, previousEndpoint: s?.previousScar?.endpoint };
+      out.state = { file: o.state.file, exists, done: s ? STEPS.filter((x) => s.steps[x]?.done) : [], rolledBack: s?.rolledBack, previousEndpoint: s?.previousScar?.endpoint, savedSecret: s?.deletedSecret ? `${s.deletedSecret.metadata?.namespace}/${s.deletedSecret.metadata?.name} (${keys(Object.keys((s.deletedSecret as { data?: object }).data ?? {}).length)})` : undefined };
     } catch (e) {
       out.state = { file: o.state.file, exists: true, done: [], error: fail(e) };
     }
