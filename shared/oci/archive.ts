@@ -212,11 +212,19 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
-/** Check an entry is a safe, known part of an OCI layout. */
-function checkEntry(e: TarEntry, path: string): string | undefined {
+/**
+ * Check an entry is a safe, known part of an OCI layout. With `seen`, a second entry of the same name is refused:
+ * tar tools disagree on which copy wins (the last, for extraction), so a tampered archive could show one
+ * index.json (or oci-layout, export metadata, violet-package.yaml) to a verifier and another to a pusher.
+ */
+function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
   const name = safeEntryPath(e.header.name);
   if (e.header.type === "directory") return undefined;
   if (e.header.type !== "file") throw new TarError(`archive ${path}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
+  if (seen) {
+    if (seen.has(name)) throw new OciError(`archive ${path}: duplicate entry "${name}" (an archive holds each file once; a second copy means it was tampered with)`, "BAD_ARCHIVE", "the archive may be malicious: get it again from its source");
+    seen.add(name);
+  }
   return name;
 }
 
@@ -231,6 +239,8 @@ export class OciArchiveReader implements Store {
   sequential = false;
   private iterator?: AsyncGenerator<TarEntry>;
   private pending?: TarEntry;
+  /** entry names met so far (duplicates are refused) */
+  private seen = new Set<string>();
 
   private constructor(readonly path: string) {
     this.name = `oci-archive:${path}`;
@@ -251,7 +261,7 @@ export class OciArchiveReader implements Store {
   private async openRandomAccess(): Promise<void> {
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     for await (const e of readTar(src)) {
-      const name = checkEntry(e, this.path);
+      const name = checkEntry(e, this.path, this.seen);
       if (!name) continue;
       this.entries.set(name, { offset: e.offset, size: e.header.size });
       if (name === "index.json" || name === "oci-layout") this.small.set(name, await e.bytes(SMALL));
@@ -276,7 +286,7 @@ export class OciArchiveReader implements Store {
       const n = await this.iterator.next();
       if (n.done) break;
       const e = n.value;
-      const name = checkEntry(e, this.path);
+      const name = checkEntry(e, this.path, this.seen);
       if (!name) continue;
       const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
       if (m) {
@@ -336,8 +346,9 @@ export class OciArchiveReader implements Store {
       const gunzip = createGunzip();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
       src.on("error", (e) => gunzip.destroy(e));
+      const seen = new Set<string>();
       for await (const e of readTar(src.pipe(gunzip))) {
-        const name = checkEntry(e, this.path);
+        const name = checkEntry(e, this.path, seen);
         if (name) names.push(name);
       }
     }
@@ -431,14 +442,17 @@ export class OciArchiveReader implements Store {
       }
     }
     let e = this.pending;
+    let checked = !!e; // the pending entry was checked (and recorded) when the prefix was read
     this.pending = undefined;
-    while (left.size) {
+    // walk to the end even when every wanted blob was found: a duplicate entry further on means tampering
+    for (;;) {
       if (!e) {
         const n = await this.iterator.next();
         if (n.done) break;
         e = n.value;
+        checked = false;
       }
-      const name = checkEntry(e, this.path);
+      const name = checked ? safeEntryPath(e.header.name) : checkEntry(e, this.path, this.seen);
       const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
       const digest = m ? `${m[1]}:${m[2]}` : undefined;
       if (digest && left.has(digest)) {

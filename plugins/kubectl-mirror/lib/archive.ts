@@ -212,8 +212,20 @@ export async function resolveArchiveArg(arg: string, workDir: () => Promise<stri
     if (existsSync(arg)) throw new ArchiveError(`${arg} is one part of a split archive but ${index} is missing`, "copy NAME.parts with the parts");
     throw new ArchiveError(`archive ${arg}: no such file`, "check the path");
   }
-  const idx = JSON.parse(await readFile(index, "utf8")) as { size: number; parts: { file: string; size: number; sha256: string }[] };
+  let idx: { size: number; parts: { file: string; size: number; sha256: string }[] };
+  try {
+    idx = JSON.parse(await readFile(index, "utf8"));
+  } catch (e) {
+    throw new ArchiveError(`split archive ${index} is not valid JSON (${(e as Error).message})`, "copy NAME.parts again from where the archive was exported");
+  }
+  if (!idx || !Array.isArray(idx.parts) || !idx.parts.length) throw new ArchiveError(`split archive ${index} lists no parts`, "copy NAME.parts again from where the archive was exported");
   const dir = dirname(index);
+  for (const p of idx.parts) {
+    // parts live next to NAME.parts: a bare file name, never a path (../other/file would read outside the folder)
+    const f = p?.file;
+    if (typeof f !== "string" || !f || f === "." || f === ".." || /[/\\\0]/.test(f) || /^[A-Za-z]:/.test(f)) throw new ArchiveError(`split archive ${index}: part "${String(f)}" is not a file name in the archive's folder`, "parts must be plain file names next to NAME.parts; the list may have been tampered with");
+    if (!Number.isSafeInteger(p.size) || p.size < 0 || typeof p.sha256 !== "string") throw new ArchiveError(`split archive ${index}: part ${f} has no valid size/sha256`);
+  }
   for (const p of idx.parts) {
     const st = await stat(join(dir, p.file)).catch(() => undefined);
     if (!st) throw new ArchiveError(`split archive ${base}: part ${p.file} is missing`, `all ${idx.parts.length} parts must be next to ${basename(index)}`);

@@ -112,10 +112,12 @@ export async function readPackage(file: string, opts: { resources?: boolean } = 
       const name = e.header.name.replace(/^\.\//, "");
       if (e.header.type === "directory") continue;
       if (name === METADATA_FILE) {
+        // a second copy means tampering (tar tools disagree on which copy wins): refuse it
+        if (metadata) throw new PackageFormatError(`${file}: duplicate ${METADATA_FILE} entry (the package was tampered with)`, "get the package again from its source");
         metadata = parseMetadata((await e.bytes(4 << 20)).toString("utf8"), file);
-        if (!opts.resources) break;
         continue;
       }
+      if (metadata && !opts.resources) break;
       if (name.startsWith(`${RESOURCES_DIR}/`) && opts.resources) {
         resources.set(name, (await e.bytes(16 << 20)).toString("utf8"));
         continue;
