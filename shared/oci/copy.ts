@@ -5,6 +5,7 @@
 // written before every blob under it is present and verified.
 import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
+import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { sha256 } from "./digest.ts";
 import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
@@ -217,10 +218,12 @@ export class CopyEngine {
   private fail(p: JobPlan, e: unknown): void {
     p.result.status = "failed";
     const hint = (e as { hint?: string })?.hint;
-    p.result.error = ((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : "");
+    // results are printed as data (-o json): no secrets (registered passwords, presigned URLs, userinfo) in them
+    p.result.error = redact(((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : ""));
   }
 
-  private warn(p: JobPlan, message: string): void {
+  private warn(p: JobPlan, raw: string): void {
+    const message = redact(raw);
     p.result.warnings.push(message);
     this.emit({ type: "warn", job: p.index, label: p.result.label, message });
   }

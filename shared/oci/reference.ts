@@ -88,6 +88,8 @@ function parseLocal(kind: LocalReference["kind"], rest: string, whole: string): 
 
 export function parseRegistryReference(s: string, whole = s): RegistryReference {
   if (s.startsWith("[")) throw new InvalidReferenceError(whole, "IPv6 literal registry addresses are not supported; use a host name");
+  const head = s.split("/")[0]!;
+  if (s.includes("/") && head.includes("@")) throw new InvalidReferenceError(whole, "credentials do not belong in an image reference; give them with -u/--password-stdin, docker login or `kubectl mirror login`");
   const { name, tag, digest } = splitTagDigest(s, whole);
   const slash = name.indexOf("/");
   let registry = DOCKER_HUB;

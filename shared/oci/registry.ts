@@ -11,6 +11,7 @@ import type { Store } from "./store.ts";
 import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
 import type { HttpResponse } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
+import { redact } from "../runtime/redact.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
 /** per client: registry host → serves the referrers API (all repositories of a registry answer alike) */
@@ -73,7 +74,8 @@ export class RegistryRepository implements Store {
     if (res.status === 404) throw new NotFoundError(what, errors[0]?.message && errors[0].code !== "MANIFEST_UNKNOWN" && errors[0].code !== "BLOB_UNKNOWN" ? errors[0].message : undefined);
     if (res.status === 401) throw new UnauthorizedError(this.registry);
     if (res.status === 403) throw new DeniedError(this.registry, this.repository);
-    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: text.slice(0, 200).replace(/\s+/g, " ") }] : []);
+    // a storage backend's error body may echo the presigned URL it was given: mask it
+    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: redact(text.slice(0, 200).replace(/\s+/g, " ")) }] : []);
   }
 
   // ---------- manifests ----------

@@ -25,7 +25,7 @@ const evil = image([Buffer.alloc(600_000, 66)]); // over the in-memory bound: gz
 
 /** a valid archive, then a second copy of one metadata entry (pointing v1 at the attacker's image) */
 function tampered(dup: "index.json" | "oci-layout" | "kubectl-mirror.json", tag = "v1"): Buffer[] {
-  const entries = [file("oci-layout", OCI_LAYOUT), file("index.json", indexJson([{ img: good, tag }]))];
+  const entries: Buffer[] = [file("oci-layout", OCI_LAYOUT), file("index.json", indexJson([{ img: good, tag }]))];
   if (dup === "kubectl-mirror.json") entries.push(file("kubectl-mirror.json", JSON.stringify({ apiVersion: "mirror.kube-airgap.io/v1", kind: "MirrorArchive", created: "", createdBy: "t", extras: false, artifacts: [], images: [{ image: tag, ref: tag }] })));
   entries.push(...good.blobs, ...evil.blobs);
   if (dup === "index.json") entries.push(file("index.json", indexJson([{ img: evil, tag }])));

@@ -8,6 +8,7 @@ import { rootCertificates } from "node:tls";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { TransportError } from "../errors.ts";
+import { redactUrl } from "../../runtime/redact.ts";
 
 export interface HostConfig {
   plainHttp: boolean;
@@ -165,7 +166,7 @@ export class HttpTransport {
       if (ra !== undefined) delay = ra;
       const reason = res ? `HTTP ${res.status}` : String((error as Error)?.message ?? error);
       if (res) await res.drain();
-      this.opts.onRetry?.({ method: req.method, url: req.url, attempt: attempt + 1, delayMs: Math.round(delay), reason });
+      this.opts.onRetry?.({ method: req.method, url: redactUrl(req.url), attempt: attempt + 1, delayMs: Math.round(delay), reason });
       await sleep(delay);
     }
   }
@@ -228,5 +229,5 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   }
   if (e?.code === "ECONNREFUSED") return new TransportError(`cannot connect to ${host}: connection refused`, "check the host and port, and that the registry is running");
   if (e?.code === "ENOTFOUND") return new TransportError(`cannot resolve registry host ${host}`, "check the registry name");
-  return new TransportError(`${req.method} ${req.url}: ${msg}`);
+  return new TransportError(`${req.method} ${redactUrl(req.url)}: ${msg}`);
 }
