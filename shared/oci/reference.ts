@@ -102,6 +102,8 @@ export function parseRegistryReference(s: string, whole = s): RegistryReference 
     }
   }
   if (!HOST.test(registry)) throw new InvalidReferenceError(whole, `bad registry host "${registry}"`);
+  const port = /:(\d+)$/.exec(registry)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidReferenceError(whole, `port ${port} of "${registry}" is out of range (1-65535)`);
   if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
   if (!repository) throw new InvalidReferenceError(whole, "missing repository name");

@@ -1,7 +1,8 @@
 // Shared bits of the fault suite (test/faults/): hand-built OCI archives (so each test can break one thing),
 // the realistic registry (TLS with a private CA + htpasswd) and the CLI run against it.
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { runCli, type CliResult } from "../support/cli.ts";
@@ -46,17 +47,25 @@ export function writeArchive(dir: string, name: string, entries: Buffer[], gzip 
   return p;
 }
 
-/** Registry flags for the realistic registry (CA file + user; the password goes on stdin). */
-export function regFlags(reg: TestRegistry): string[] {
+/**
+ * Registry flags for the realistic registry: its CA, and its credentials in a docker config.json stored for
+ * its host (and for `alsoFor` hosts: fault proxies in front of it), so they go to those hosts only.
+ */
+export function regFlags(reg: TestRegistry, alsoFor: string[] = []): string[] {
   const f: string[] = [];
   if (reg.tls) f.push("--ca-file", reg.caFile!);
   else f.push("--plain-http");
-  if (reg.username) f.push("-u", reg.username, "--password-stdin");
+  if (reg.username) {
+    const dir = mkdtempSync(join(tmpdir(), "ka-faults-cfg-"));
+    const auth = reg.dockerConfig().auths[reg.host]!;
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: Object.fromEntries([reg.host, ...alsoFor].map((h) => [h, auth])) }));
+    f.push("--registry-config", join(dir, "config.json"));
+  }
   return f;
 }
 
-export function mirror(reg: TestRegistry, args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; flags?: boolean } = {}): Promise<CliResult> {
-  return runCli("kubectl-mirror", [...args, ...(opts.flags === false ? [] : regFlags(reg))], { stdin: reg.password ? `${reg.password}\n` : "", env: opts.env, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
+export function mirror(reg: TestRegistry, args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; alsoFor?: string[] } = {}): Promise<CliResult> {
+  return runCli("kubectl-mirror", [...args, ...regFlags(reg, opts.alsoFor)], { env: { DOCKER_CONFIG: "/nonexistent", REGISTRY_USERNAME: undefined, REGISTRY_PASSWORD: undefined, ...opts.env }, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
 }
 
 /** The digest a tag points at on the registry, or undefined (checked with the registry's own credentials). */
