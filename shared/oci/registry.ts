@@ -301,7 +301,7 @@ export class RegistryRepository implements Store {
       throw markSource(e);
     });
     const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size);
-    src.on("error", (e) => verify.destroy(markSource(e)));
+    src.on("error", (e) => verify.destroy(markSource(e) as Error));
     src.pipe(verify);
     let offset = 0;
     let url = location;
