@@ -55,16 +55,37 @@ export class OciArchiveWriter implements Store {
   private start(): void {
     if (this.tar) return;
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
+    // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
+    // a gzip stream whose file stopped taking bytes would wait for a drain that never comes
+    this.file.on("error", (e) => this.failWrite(e));
     if (this.opts.gzip) {
       const gz = createGzip({ level: 6 });
+      gz.on("error", (e) => this.failWrite(e));
       gz.pipe(this.file);
       this.out = gz;
     } else this.out = this.file;
     this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
   }
 
+  /** The first write error, as a clear message; every later write fails with it. */
+  private writeError?: OciError;
+
+  private failWrite(e: Error): void {
+    if (this.writeError) return;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOSPC" ? "no space left on device" : code === "EDQUOT" ? "disk quota exceeded" : code === "EROFS" ? "read-only file system" : e.message;
+    this.writeError = new OciError(`cannot write archive ${this.path}: ${why}`, "WRITE_FAILED", "free space there or write the archive elsewhere; the partial file is removed");
+    this.out?.destroy(this.writeError);
+    this.file?.destroy();
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn);
+    const p = this.queue.then(() => {
+      if (this.writeError) throw this.writeError;
+      return fn();
+    }).catch((e) => {
+      throw this.writeError ?? e;
+    });
     this.queue = p.catch(() => {});
     return p;
   }
@@ -154,12 +175,19 @@ export class OciArchiveWriter implements Store {
     this.closed = true;
     await this.queue;
     if (!this.tar) return;
-    await this.tar.finish();
-    await new Promise<void>((resolve, reject) => {
-      this.file!.once("error", reject);
-      this.file!.once("close", resolve);
-      this.out!.end();
-    });
+    if (this.writeError) throw this.writeError;
+    try {
+      await this.tar.finish();
+      await new Promise<void>((resolve, reject) => {
+        if (this.file!.closed) return this.writeError ? reject(this.writeError) : resolve();
+        this.file!.once("error", reject);
+        this.file!.once("close", resolve);
+        this.out!.end();
+      });
+    } catch (e) {
+      throw this.writeError ?? e;
+    }
+    if (this.writeError) throw this.writeError;
     await rename(this.tmp, this.path);
   }
 
