@@ -13,6 +13,7 @@ import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
+import { removeOnInterrupt } from "../runtime/interrupt.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -54,6 +55,7 @@ export class OciArchiveWriter implements Store {
 
   private start(): void {
     if (this.tar) return;
+    this.unregister = removeOnInterrupt(`writing archive ${this.path}`, this.tmp);
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
     // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
     // a gzip stream whose file stopped taking bytes would wait for a drain that never comes
@@ -66,6 +68,8 @@ export class OciArchiveWriter implements Store {
     } else this.out = this.file;
     this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
   }
+
+  private unregister?: () => void;
 
   /** The first write error, as a clear message; every later write fails with it. */
   private writeError?: OciError;
@@ -189,6 +193,7 @@ export class OciArchiveWriter implements Store {
     }
     if (this.writeError) throw this.writeError;
     await rename(this.tmp, this.path);
+    this.unregister?.();
   }
 
   /** Drop the partial file (after a failure). */
@@ -197,6 +202,7 @@ export class OciArchiveWriter implements Store {
     this.out?.destroy();
     this.file?.destroy();
     await rm(this.tmp, { force: true });
+    this.unregister?.();
   }
 }
 

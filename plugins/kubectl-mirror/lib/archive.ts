@@ -19,6 +19,7 @@ import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.
 import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
@@ -296,7 +297,14 @@ export interface PushReport {
 export async function runPush(archives: string[], opts: PushOptions): Promise<PushReport> {
   const started = Date.now();
   let work: string | undefined;
-  const workDir = async () => (work ??= await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-mirror-push-")));
+  let unregister: (() => void) | undefined;
+  const workDir = async () => {
+    if (!work) {
+      work = await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-mirror-push-"));
+      unregister = removeOnInterrupt("joining a split archive", work);
+    }
+    return work;
+  };
   const readers: OciArchiveReader[] = [];
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
@@ -349,6 +357,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     for (const r of readers) await r.close().catch(() => {});
     client.transport.close();
     if (work) await rm(work, { recursive: true, force: true });
+    unregister?.();
   }
 }
 
