@@ -4,7 +4,10 @@
 // Reader: plain tar → random access by offset (parallel reads, no extraction); gzip → one sequential pass
 // that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
@@ -275,10 +278,15 @@ export class OciArchiveReader implements Store {
   private pending?: TarEntry;
   /** entry names met so far (duplicates are refused) */
   private seen = new Set<string>();
+  /** the plain tar read by offset: the archive itself, or its uncompressed copy (spill) */
+  private data: string;
+  private spillDir?: string;
+  private unregister?: () => void;
 
   private constructor(readonly path: string) {
     this.name = `oci-archive:${path}`;
     this.id = `archive:${path}`;
+    this.data = path;
   }
 
   static async open(path: string): Promise<OciArchiveReader> {
@@ -286,14 +294,42 @@ export class OciArchiveReader implements Store {
       throw new NotFoundError(`archive ${path}`, "check the path");
     });
     const r = new OciArchiveReader(path);
-    if (await isGzip(path)) await r.openSequential();
-    else await r.openRandomAccess();
+    try {
+      if (!(await isGzip(path))) await r.openRandomAccess();
+      // a compressed archive in another order (skopeo: blobs first, index.json and oci-layout last): unpack it
+      // once to a temp file and read that by offset — the same memory bound, disk for the uncompressed size
+      else if (!(await r.openSequential())) await r.spill();
+    } catch (e) {
+      await r.close().catch(() => {});
+      throw e;
+    }
     return r;
+  }
+
+  private async spill(): Promise<void> {
+    await this.iterator?.return(undefined as never);
+    this.iterator = undefined;
+    this.pending = undefined;
+    this.sequential = false;
+    this.small.clear();
+    this.entries.clear();
+    this.seen.clear();
+    this.spillDir = await mkdtemp(join(tmpdir(), "ka-archive-"));
+    this.unregister = removeOnInterrupt(`reading archive ${this.path}`, this.spillDir);
+    const out = join(this.spillDir, "archive.tar");
+    try {
+      await pipeline(createReadStream(this.path, { highWaterMark: 1 << 20 }), createGunzip(), createWriteStream(out, { highWaterMark: 1 << 20 }));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new OciError(`cannot unpack ${this.path} to a temp file (its entries are not in streaming order): ${code === "ENOSPC" ? "no space left on device" : (e as Error).message}`, "BAD_ARCHIVE", "set TMPDIR to a disk with room for the uncompressed archive");
+    }
+    this.data = out;
+    await this.openRandomAccess();
   }
 
   /** Plain tar: walk headers (skipping data with positioned reads) to build an offset index. */
   private async openRandomAccess(): Promise<void> {
-    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    const src = createReadStream(this.data, { highWaterMark: 1 << 20 });
     for await (const e of readTar(src)) {
       const name = checkEntry(e, this.path, this.seen);
       if (!name) continue;
@@ -308,7 +344,7 @@ export class OciArchiveReader implements Store {
    * configs that index.json reaches — and stop at the first blob that is not part of it (kept pending for
    * streamBlobs). Layers are never buffered, however small.
    */
-  private async openSequential(): Promise<void> {
+  private async openSequential(): Promise<boolean> {
     this.sequential = true;
     const gunzip = createGunzip();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
@@ -341,7 +377,11 @@ export class OciArchiveReader implements Store {
       this.small.set(name, bytes);
       if (name === "index.json") addChildren(graph, bytes);
     }
+    // streaming works when the layout's metadata and every manifest came before the first large blob
+    if (!this.small.has("oci-layout") || !this.small.has("index.json")) return false;
+    for (const [digest, kind] of graph) if (kind === "manifest" && !this.small.has(blobName(digest))) return false;
     this.loadIndex();
+    return true;
   }
 
   private loadIndex(): void {
@@ -363,7 +403,7 @@ export class OciArchiveReader implements Store {
     if (mem) return mem;
     const loc = this.entries.get(name)!;
     if (loc.size > limit) throw new OciError(tooBig, "BAD_ARCHIVE");
-    const fh = await open(this.path, "r");
+    const fh = await open(this.data, "r");
     try {
       const b = Buffer.alloc(loc.size);
       await fh.read(b, 0, loc.size, loc.offset);
@@ -454,7 +494,7 @@ export class OciArchiveReader implements Store {
       v.end();
       return v;
     }
-    const src = createReadStream(this.path, { start: loc.offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
+    const src = createReadStream(this.data, { start: loc.offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
     src.on("error", (e) => v.destroy(e));
     return src.pipe(v);
   }
@@ -534,5 +574,10 @@ export class OciArchiveReader implements Store {
   }
   async close(): Promise<void> {
     await this.iterator?.return(undefined as never);
+    if (this.spillDir) {
+      await rm(this.spillDir, { recursive: true, force: true });
+      this.spillDir = undefined;
+      this.unregister?.();
+    }
   }
 }
