@@ -6,6 +6,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, toYaml } from "../../../shared/cli/output.ts";
 import { kubeArgs, kubeClientFromArgs } from "../../../shared/kube/index.ts";
+import { refuseIPv6 } from "../lib/args.ts";
 import { listApplications } from "../lib/apps.ts";
 import { Clusters } from "../lib/clusters.ts";
 
@@ -23,6 +24,7 @@ export default defineCommand({
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
+    refuseIPv6(args);
     const clusters = new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet" }));
     const apps = await listApplications(clusters, repeated(rawArgs, ["clusters"]));
     const file = (args["output-file"] as string | undefined) ?? "apps.yaml";

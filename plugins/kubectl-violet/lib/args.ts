@@ -19,7 +19,21 @@ export function noAuth(args: Record<string, unknown>): boolean {
   return args["no-auth"] === true || args.auth === false;
 }
 
+/**
+ * violet's documents: --platform-address and --dest-repo take IPv4 addresses or domain names, never IPv6 (the
+ * shared registry references accept [::1]:5000; these two flags keep refusing IPv6).
+ */
+export function refuseIPv6(args: Record<string, unknown>): void {
+  for (const flag of ["dest-repo", "platform-address"]) {
+    const v = args[flag];
+    if (typeof v !== "string" || !v) continue;
+    const host = v.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split("/")[0]!;
+    if (host.includes("[") || /^[0-9a-fA-F]*:[0-9a-fA-F]*:/.test(host)) throw new UsageError(`--${flag} ${v}: IPv6 addresses are not supported`, "use an IPv4 address or a domain name");
+  }
+}
+
 export async function violetRegistryOptions(args: Record<string, unknown>, rawArgs: string[]): Promise<RegistryOptions> {
+  refuseIPv6(args);
   if (noAuth(args) && (args.username || args.password || args["password-stdin"])) throw new UsageError("--no-auth cannot be combined with --username/--password");
   const o = await registryOptionsFromArgs(args, rawArgs);
   if (args.plain) o.plainHttp = true;
