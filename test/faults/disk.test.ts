@@ -61,4 +61,11 @@ describe.skipIf(process.getuid?.() !== 0)("full disk (2 MiB tmpfs)", () => {
       expectCleanFailure(r);
     }, 70_000);
   }
+
+  test("push of a split archive joined in a full --temp-dir", async () => {
+    const exp = await mirror(reg, ["export", "--image", `${reg.host}/src/img:v1`, "-O", join(tmp, "big.tar"), "--split-size", "1M"]);
+    expect(exp.code).toBe(0);
+    const r = await timed(() => mirror(reg, ["push", join(tmp, "big.tar.parts"), "--dest", `${reg.host}/joined`, "--temp-dir", full], { timeoutMs: 60_000 }));
+    expectCleanFailure(r);
+  }, 70_000);
 });

@@ -234,23 +234,42 @@ export async function resolveArchiveArg(arg: string, workDir: () => Promise<stri
   }
   const out = join(await workDir(), basename(base));
   const ws = createWriteStream(`${out}.tmp`);
-  for (const p of idx.parts) {
-    const h = createHash("sha256");
-    await new Promise<void>((resolve, reject) => {
-      const rs = createReadStream(join(dir, p.file), { highWaterMark: 1 << 20 });
-      rs.on("data", (c) => {
-        h.update(c);
-        if (!ws.write(c)) rs.pause(), ws.once("drain", () => rs.resume());
-      });
-      rs.on("end", resolve);
-      rs.on("error", reject);
-    });
-    if (`sha256:${h.digest("hex")}` !== p.sha256) {
-      ws.destroy();
-      throw new ArchiveError(`split archive ${base}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
+  // a write error (full temp disk) ends the join at once, with a clear message
+  let wsError: Error | undefined;
+  const failed = new Promise<never>((_, reject) =>
+    ws.on("error", (e) => {
+      wsError = e;
+      reject(e);
+    }),
+  );
+  failed.catch(() => {});
+  try {
+    for (const p of idx.parts) {
+      const h = createHash("sha256");
+      await Promise.race([
+        failed,
+        new Promise<void>((resolve, reject) => {
+          const rs = createReadStream(join(dir, p.file), { highWaterMark: 1 << 20 });
+          rs.on("data", (c) => {
+            h.update(c);
+            if (!ws.write(c)) rs.pause(), ws.once("drain", () => rs.resume());
+          });
+          rs.on("end", resolve);
+          rs.on("error", reject);
+          ws.once("error", () => rs.destroy());
+        }),
+      ]);
+      if (`sha256:${h.digest("hex")}` !== p.sha256) throw new ArchiveError(`split archive ${base}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
     }
+    await Promise.race([failed, new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())))]);
+  } catch (e) {
+    ws.destroy();
+    await rm(`${out}.tmp`, { force: true });
+    const err = wsError ?? e;
+    if (err instanceof ArchiveError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ArchiveError(`cannot join split archive ${base} in ${dirname(out)}: ${code === "ENOSPC" ? "no space left on device" : (err as Error).message}`, "free space there, or join elsewhere with --temp-dir DIR");
   }
-  await new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())));
   await rename(`${out}.tmp`, out);
   return { path: out, joined: true };
 }
