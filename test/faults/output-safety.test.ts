@@ -113,3 +113,17 @@ describe("terminal injection (point 4)", () => {
     expect(j.stdout).not.toContain("\x1b");
   });
 });
+
+describe("the helpers behind it", () => {
+  const { printable, printableBlock, redactUrl, redactReference, redact } = require("../../shared/runtime/redact.ts");
+  test("printable escapes every control character; printableBlock keeps newlines and tabs", () => {
+    expect(printable("a\x1b[2Jb\nc\rd\x07e\x9bf\tg")).toBe("a\\e[2Jb\\nc\\rd\\x07e\\x9bf\\tg");
+    expect(printableBlock("line1\n\tline2\x1b]0;t\x07")).toBe("line1\n\tline2\\e]0;t\\x07");
+  });
+  test("redactUrl drops userinfo and query values; redactReference drops user:password@", () => {
+    expect(redactUrl("https://u:p@s3.example.com/b/k?X-Amz-Signature=abc&X-Amz-Credential=AKIA")).toBe("https://s3.example.com/b/k?X-Amz-Signature=***&X-Amz-Credential=***");
+    expect(redactReference("admin:pw@reg.io/a:1")).toBe("***@reg.io/a:1");
+    expect(redactReference("reg.io/a@sha256:" + "a".repeat(64))).toBe("reg.io/a@sha256:" + "a".repeat(64));
+    expect(redact("GET https://x/y?digest=sha256:1&X-Amz-Signature=deadbeef1234 failed")).toBe("GET https://x/y?digest=sha256:1&X-Amz-Signature=*** failed");
+  });
+});
