@@ -92,6 +92,17 @@ describe("clearer messages (point 13)", () => {
     expect(r.stderr).toMatch(/docker-credential-mute failed for .*: it exited with code 3 and printed nothing/);
   });
 
+  test("a credential helper that hangs: stopped after 30 s, and the message says so", async () => {
+    const bin = join(tmp, "bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "docker-credential-stuck"), "#!/bin/sh\nexec sleep 120\n");
+    chmodSync(join(bin, "docker-credential-stuck"), 0o755);
+    writeFileSync(join(tmp, "stuck.json"), JSON.stringify({ credHelpers: { [reg.host]: "stuck" } }));
+    const r = await runCli("kubectl-mirror", ["copy", `${reg.host}/src/img:v1`, `${reg.host}/dst/stuck:v1`, "--ca-file", reg.caFile!, "--registry-config", join(tmp, "stuck.json")], { env: { PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: "/nonexistent" }, timeoutMs: 60_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/docker-credential-stuck failed for .*: it did not answer within 30s/);
+  }, 70_000);
+
   test("port 99999 is named as out of range, not 'Invalid URL'", async () => {
     const r = await mirror(reg, ["copy", `127.0.0.1:99999/src/img:v1`, `${reg.host}/dst/port:v1`]);
     expect(r.code).not.toBe(0);
