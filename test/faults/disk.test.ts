@@ -62,6 +62,15 @@ describe.skipIf(process.getuid?.() !== 0)("full disk (2 MiB tmpfs)", () => {
     }, 70_000);
   }
 
+  test("copy → oci-layout:DIR", async () => {
+    const r = await timed(() => mirror(reg, ["copy", `${reg.host}/src/img:v1`, `oci-layout:${join(full, "layout")}:v1`], { timeoutMs: 60_000 }));
+    expect(r.code).not.toBe(0);
+    expect(r.seconds).toBeLessThan(30);
+    expect(r.stderr).toMatch(/no space left on device/i);
+    expect(r.stderr).not.toMatch(/^\s+at |^\s*\d+ \| |\^$/m);
+    rmSync(join(full, "layout"), { recursive: true, force: true });
+  }, 70_000);
+
   test("push of a split archive joined in a full --temp-dir", async () => {
     const exp = await mirror(reg, ["export", "--image", `${reg.host}/src/img:v1`, "-O", join(tmp, "big.tar"), "--split-size", "1M"]);
     expect(exp.code).toBe(0);
