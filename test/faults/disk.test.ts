@@ -71,6 +71,15 @@ describe.skipIf(process.getuid?.() !== 0)("full disk (2 MiB tmpfs)", () => {
     rmSync(join(full, "layout"), { recursive: true, force: true });
   }, 70_000);
 
+  test("push from a .tar.gz with a full TMPDIR: blobs still stream (only a retry would need the temp copy)", async () => {
+    const exp = await mirror(reg, ["export", "--image", `${reg.host}/src/img:v1`, "-O", join(tmp, "app.tar.gz")]);
+    expect(exp.code).toBe(0);
+    const r = await timed(() => mirror(reg, ["push", join(tmp, "app.tar.gz"), "--dest", `${reg.host}/fulltmp`], { env: { TMPDIR: full }, timeoutMs: 60_000 }));
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(readdirSync(full)).toEqual([]);
+  }, 70_000);
+
   test("push of a split archive joined in a full --temp-dir", async () => {
     const exp = await mirror(reg, ["export", "--image", `${reg.host}/src/img:v1`, "-O", join(tmp, "big.tar"), "--split-size", "1M"]);
     expect(exp.code).toBe(0);
