@@ -23,8 +23,8 @@ export const registryArgs = {
   password: { type: "string", alias: ["p"], description: "Registry password (visible to other users; prefer --password-stdin)" },
   "password-stdin": { type: "boolean", description: "Read the registry password from stdin" },
   "registry-config": { type: "string", description: "docker config.json with credentials (default: $DOCKER_CONFIG/config.json)", valueHint: "FILE" },
-  "request-timeout": { type: "string", description: "Timeout for each registry request without progress, e.g. 30s, 2m (default 60s)" },
-  retries: { type: "string", description: "Retries for failed idempotent requests (default 5)" },
+  "request-timeout": { type: "string", description: "Give up a registry request that makes no progress (under 1 KiB) for this long, e.g. 30s, 2m (default 60s); downloads then resume where they stopped" },
+  retries: { type: "string", description: "Retries per operation (one upload, one download with its resumes) on 5xx, 429 and broken connections (default 5)" },
   "chunk-size": { type: "string", description: "Upload blobs in PATCH chunks of this size, e.g. 50MiB (for proxies that limit request bodies; default: one PUT, chunks after a 413)" },
   "max-per-host": { type: "string", description: "Parallel connections per registry host (default 8)" },
 } as const satisfies ArgsDef;

@@ -1,5 +1,6 @@
 // Errors for the command layer. Library code throws its own typed errors; the entry maps any error to
 // one line on stderr and an exit code (see main.ts).
+import { printable } from "../runtime/redact.ts";
 
 export class CliError extends Error {
   override name = "CliError";
@@ -33,7 +34,7 @@ export function formatError(err: unknown): string {
   if (err instanceof Error) {
     const hint = (err as any).hint as string | undefined;
     const msg = err.message.replace(/\s*\n\s*/g, " ").trim();
-    return hint ? `${msg} (${hint})` : msg;
+    return printable(hint ? `${msg} (${hint})` : msg);
   }
-  return String(err);
+  return printable(String(err));
 }

@@ -1,6 +1,6 @@
 // Logger: consola writing everything to stderr (stdout carries data only), every line redacted.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
-import { redact } from "../runtime/redact.ts";
+import { printableBlock, redact } from "../runtime/redact.ts";
 
 let current: ConsolaInstance | undefined;
 
@@ -21,7 +21,8 @@ function create(opts: LoggerOptions): ConsolaInstance {
         log(obj: LogObject) {
           const text = obj.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(" ");
           const prefix = obj.type === "warn" ? "warning: " : obj.type === "error" || obj.type === "fatal" ? "error: " : obj.type === "debug" || obj.type === "trace" ? "debug: " : "";
-          process.stderr.write(redact(prefix + text) + "\n");
+          // control characters from untrusted input (tags, names, server messages) never reach the terminal raw
+          process.stderr.write(printableBlock(redact(prefix + text)) + "\n");
         },
       },
     ],

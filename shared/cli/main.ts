@@ -5,6 +5,7 @@ import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./a
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
+import { cleanupInterrupted } from "../runtime/interrupt.ts";
 
 type AnyCommand = CommandDef<any>;
 
@@ -81,6 +82,7 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
 export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
   const debug = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
   configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
+  onInterruptSignals(info.usageName);
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
       process.stdout.write(`${info.usageName} ${info.version}\n`);
@@ -112,6 +114,23 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     process.stderr.write(`error: ${msg}\n`);
     if (debug && err instanceof Error && err.stack) logger().debug(redact(err.stack));
     process.exit(exitCodeOf(err) || 1);
+  }
+}
+
+/**
+ * Ctrl-C / SIGTERM: remove the temp files and folders in progress (partial archives, work dirs), say what was
+ * interrupted, exit 130 / 143 like a shell. A second signal while cleaning up exits at once.
+ */
+function onInterruptSignals(name: string): void {
+  let stopping = false;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(code);
+      stopping = true;
+      const what = cleanupInterrupted();
+      process.stderr.write(`error: ${name} interrupted (${signal})${what.length ? ` while ${what.join(", ")}; temporary files removed` : ""}\n`);
+      process.exit(code);
+    });
   }
 }
 

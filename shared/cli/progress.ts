@@ -1,5 +1,6 @@
 // Progress for long transfers, on stderr: a live line on a TTY, one line per image otherwise.
 import type { CopyEvent, CopyResult } from "../oci/copy.ts";
+import { printable, redact } from "../runtime/redact.ts";
 
 export function humanBytes(n: number): string {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -67,12 +68,12 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
         draw();
       } else if (e.type === "warn") {
         clear();
-        out.write(`warning: ${e.label}: ${e.message}\n`);
+        out.write(printable(redact(`warning: ${e.label}: ${e.message}`)) + "\n");
         draw(true);
       } else if (e.type === "done") {
         done++;
         clear();
-        if (!opts.quiet || e.result.status === "failed") out.write(resultLine(e.result) + "\n");
+        if (!opts.quiet || e.result.status === "failed") out.write(printable(redact(resultLine(e.result))) + "\n");
         draw(true);
       }
     },

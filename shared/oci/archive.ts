@@ -4,7 +4,10 @@
 // Reader: plain tar → random access by offset (parallel reads, no extraction); gzip → one sequential pass
 // that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
@@ -13,6 +16,7 @@ import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
+import { removeOnInterrupt } from "../runtime/interrupt.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -54,17 +58,41 @@ export class OciArchiveWriter implements Store {
 
   private start(): void {
     if (this.tar) return;
+    this.unregister = removeOnInterrupt(`writing archive ${this.path}`, this.tmp);
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
+    // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
+    // a gzip stream whose file stopped taking bytes would wait for a drain that never comes
+    this.file.on("error", (e) => this.failWrite(e));
     if (this.opts.gzip) {
       const gz = createGzip({ level: 6 });
+      gz.on("error", (e) => this.failWrite(e));
       gz.pipe(this.file);
       this.out = gz;
     } else this.out = this.file;
     this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
   }
 
+  private unregister?: () => void;
+
+  /** The first write error, as a clear message; every later write fails with it. */
+  private writeError?: OciError;
+
+  private failWrite(e: Error): void {
+    if (this.writeError) return;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOSPC" ? "no space left on device" : code === "EDQUOT" ? "disk quota exceeded" : code === "EROFS" ? "read-only file system" : e.message;
+    this.writeError = new OciError(`cannot write archive ${this.path}: ${why}`, "WRITE_FAILED", "free space there or write the archive elsewhere; the partial file is removed");
+    this.out?.destroy(this.writeError);
+    this.file?.destroy();
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn);
+    const p = this.queue.then(() => {
+      if (this.writeError) throw this.writeError;
+      return fn();
+    }).catch((e) => {
+      throw this.writeError ?? e;
+    });
     this.queue = p.catch(() => {});
     return p;
   }
@@ -154,13 +182,21 @@ export class OciArchiveWriter implements Store {
     this.closed = true;
     await this.queue;
     if (!this.tar) return;
-    await this.tar.finish();
-    await new Promise<void>((resolve, reject) => {
-      this.file!.once("error", reject);
-      this.file!.once("close", resolve);
-      this.out!.end();
-    });
+    if (this.writeError) throw this.writeError;
+    try {
+      await this.tar.finish();
+      await new Promise<void>((resolve, reject) => {
+        if (this.file!.closed) return this.writeError ? reject(this.writeError) : resolve();
+        this.file!.once("error", reject);
+        this.file!.once("close", resolve);
+        this.out!.end();
+      });
+    } catch (e) {
+      throw this.writeError ?? e;
+    }
+    if (this.writeError) throw this.writeError;
     await rename(this.tmp, this.path);
+    this.unregister?.();
   }
 
   /** Drop the partial file (after a failure). */
@@ -169,6 +205,7 @@ export class OciArchiveWriter implements Store {
     this.out?.destroy();
     this.file?.destroy();
     await rm(this.tmp, { force: true });
+    this.unregister?.();
   }
 }
 
@@ -212,11 +249,19 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
-/** Check an entry is a safe, known part of an OCI layout. */
-function checkEntry(e: TarEntry, path: string): string | undefined {
+/**
+ * Check an entry is a safe, known part of an OCI layout. With `seen`, a second entry of the same name is refused:
+ * tar tools disagree on which copy wins (the last, for extraction), so a tampered archive could show one
+ * index.json (or oci-layout, export metadata, violet-package.yaml) to a verifier and another to a pusher.
+ */
+function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
   const name = safeEntryPath(e.header.name);
   if (e.header.type === "directory") return undefined;
   if (e.header.type !== "file") throw new TarError(`archive ${path}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
+  if (seen) {
+    if (seen.has(name)) throw new OciError(`archive ${path}: duplicate entry "${name}" (an archive holds each file once; a second copy means it was tampered with)`, "BAD_ARCHIVE", "the archive may be malicious: get it again from its source");
+    seen.add(name);
+  }
   return name;
 }
 
@@ -242,10 +287,17 @@ export class OciArchiveReader implements Store {
   sequential = false;
   private iterator?: AsyncGenerator<TarEntry>;
   private pending?: TarEntry;
+  /** entry names met so far (duplicates are refused) */
+  private seen = new Set<string>();
+  /** the plain tar read by offset: the archive itself, or its uncompressed copy (spill) */
+  private data: string;
+  private spillDir?: string;
+  private unregister?: () => void;
 
   private constructor(readonly path: string) {
     this.name = `oci-archive:${path}`;
     this.id = `archive:${path}`;
+    this.data = path;
   }
 
   static async open(path: string): Promise<OciArchiveReader> {
@@ -253,16 +305,44 @@ export class OciArchiveReader implements Store {
       throw new NotFoundError(`archive ${path}`, "check the path");
     });
     const r = new OciArchiveReader(path);
-    if (await isGzip(path)) await r.openSequential();
-    else await r.openRandomAccess();
+    try {
+      if (!(await isGzip(path))) await r.openRandomAccess();
+      // a compressed archive in another order (skopeo: blobs first, index.json and oci-layout last): unpack it
+      // once to a temp file and read that by offset — the same memory bound, disk for the uncompressed size
+      else if (!(await r.openSequential())) await r.spill();
+    } catch (e) {
+      await r.close().catch(() => {});
+      throw e;
+    }
     return r;
+  }
+
+  private async spill(): Promise<void> {
+    await this.iterator?.return(undefined as never);
+    this.iterator = undefined;
+    this.pending = undefined;
+    this.sequential = false;
+    this.small.clear();
+    this.entries.clear();
+    this.seen.clear();
+    this.spillDir = await mkdtemp(join(tmpdir(), "ka-archive-"));
+    this.unregister = removeOnInterrupt(`reading archive ${this.path}`, this.spillDir);
+    const out = join(this.spillDir, "archive.tar");
+    try {
+      await pipeline(createReadStream(this.path, { highWaterMark: 1 << 20 }), createGunzip(), createWriteStream(out, { highWaterMark: 1 << 20 }));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new OciError(`cannot unpack ${this.path} to a temp file (its entries are not in streaming order): ${code === "ENOSPC" ? "no space left on device" : (e as Error).message}`, "BAD_ARCHIVE", "set TMPDIR to a disk with room for the uncompressed archive");
+    }
+    this.data = out;
+    await this.openRandomAccess();
   }
 
   /** Plain tar: walk headers (skipping data with positioned reads) to build an offset index. */
   private async openRandomAccess(): Promise<void> {
-    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    const src = createReadStream(this.data, { highWaterMark: 1 << 20 });
     for await (const e of readTar(src)) {
-      const name = checkEntry(e, this.path);
+      const name = checkEntry(e, this.path, this.seen);
       if (!name) continue;
       this.entries.set(name, { offset: e.offset, size: e.header.size });
       if (name === "index.json" || name === "oci-layout") this.small.set(name, await e.bytes(SMALL));
@@ -275,7 +355,7 @@ export class OciArchiveReader implements Store {
    * configs that index.json reaches — and stop at the first blob that is not part of it (kept pending for
    * streamBlobs). Layers are never buffered, however small.
    */
-  private async openSequential(): Promise<void> {
+  private async openSequential(): Promise<boolean> {
     this.sequential = true;
     const gunzip = createGunzip();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
@@ -287,7 +367,7 @@ export class OciArchiveReader implements Store {
       const n = await this.iterator.next();
       if (n.done) break;
       const e = n.value;
-      const name = checkEntry(e, this.path);
+      const name = checkEntry(e, this.path, this.seen);
       if (!name) continue;
       const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
       if (m) {
@@ -308,7 +388,11 @@ export class OciArchiveReader implements Store {
       this.small.set(name, bytes);
       if (name === "index.json") addChildren(graph, bytes);
     }
+    // streaming works when the layout's metadata and every manifest came before the first large blob
+    if (!this.small.has("oci-layout") || !this.small.has("index.json")) return false;
+    for (const [digest, kind] of graph) if (kind === "manifest" && !this.small.has(blobName(digest))) return false;
     this.loadIndex();
+    return true;
   }
 
   private loadIndex(): void {
@@ -330,7 +414,7 @@ export class OciArchiveReader implements Store {
     if (mem) return mem;
     const loc = this.entries.get(name)!;
     if (loc.size > limit) throw new OciError(tooBig, "BAD_ARCHIVE");
-    const fh = await open(this.path, "r");
+    const fh = await open(this.data, "r");
     try {
       const b = Buffer.alloc(loc.size);
       await fh.read(b, 0, loc.size, loc.offset);
@@ -347,8 +431,9 @@ export class OciArchiveReader implements Store {
       const gunzip = createGunzip();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
       src.on("error", (e) => gunzip.destroy(e));
+      const seen = new Set<string>();
       for await (const e of readTar(src.pipe(gunzip))) {
-        const name = checkEntry(e, this.path);
+        const name = checkEntry(e, this.path, seen);
         if (name) names.push(name);
       }
     }
@@ -417,7 +502,7 @@ export class OciArchiveReader implements Store {
       v.end();
       return v;
     }
-    const src = createReadStream(this.path, { start: loc.offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
+    const src = createReadStream(this.data, { start: loc.offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
     src.on("error", (e) => v.destroy(e));
     return src.pipe(v);
   }
@@ -437,14 +522,17 @@ export class OciArchiveReader implements Store {
       }
     }
     let e = this.pending;
+    let checked = !!e; // the pending entry was checked (and recorded) when the prefix was read
     this.pending = undefined;
-    while (left.size) {
+    // walk to the end even when every wanted blob was found: a duplicate entry further on means tampering
+    for (;;) {
       if (!e) {
         const n = await this.iterator.next();
         if (n.done) break;
         e = n.value;
+        checked = false;
       }
-      const name = checkEntry(e, this.path);
+      const name = checked ? safeEntryPath(e.header.name) : checkEntry(e, this.path, this.seen);
       const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
       const digest = m ? `${m[1]}:${m[2]}` : undefined;
       if (digest && left.has(digest)) {
@@ -495,5 +583,10 @@ export class OciArchiveReader implements Store {
   }
   async close(): Promise<void> {
     await this.iterator?.return(undefined as never);
+    if (this.spillDir) {
+      await rm(this.spillDir, { recursive: true, force: true });
+      this.spillDir = undefined;
+      this.unregister?.();
+    }
   }
 }

@@ -5,10 +5,12 @@
 // written before every blob under it is present and verified.
 import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
+import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { sha256 } from "./digest.ts";
 import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
+import { Spool } from "./spool.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
 import { formatPlatform, platformMatches } from "./platform.ts";
 import { RegistryRepository, referrersTag } from "./registry.ts";
@@ -217,10 +219,12 @@ export class CopyEngine {
   private fail(p: JobPlan, e: unknown): void {
     p.result.status = "failed";
     const hint = (e as { hint?: string })?.hint;
-    p.result.error = ((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : "");
+    // results are printed as data (-o json): no secrets (registered passwords, presigned URLs, userinfo) in them
+    p.result.error = redact(((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : ""));
   }
 
-  private warn(p: JobPlan, message: string): void {
+  private warn(p: JobPlan, raw: string): void {
+    const message = redact(raw);
     p.result.warnings.push(message);
     this.emit({ type: "warn", job: p.index, label: p.result.label, message });
   }
@@ -498,30 +502,33 @@ export class CopyEngine {
       await src.streamBlobs(new Set(need.keys()), async (_d, stream) => {
         const targets = need.get(_d.digest)!;
         const first = targets[0]!;
-        let used = false;
+        // the compressed stream cannot be read again: spool it, so an upload can be retried and other
+        // targets served from the temp file (or mounted from the first target on the same registry)
+        const spool = await Spool.create(stream, `pushing ${_d.digest} from ${src.path}`);
         try {
-          await first.p.job.dst.pushBlob(first.b, async () => {
-            if (used) throw new OciError(`cannot retry ${first.b.digest} from a compressed archive stream; run the command again to resume`, "UPLOAD_BROKEN");
-            used = true;
-            return this.counting(first.p, stream);
-          });
-          this.record(first.p, first.b, "copied");
-        } catch (e) {
-          stream.destroy();
-          for (const t of targets) failed.add(t.p), this.fail(t.p, e);
-          return;
-        }
-        for (const t of targets.slice(1)) {
           try {
-            if (t.p.job.dst.id === first.p.job.dst.id) this.record(t.p, t.b, "exists");
-            else {
-              await t.p.job.dst.pushBlob(t.b, () => first.p.job.dst.fetchBlob(t.b));
-              this.record(t.p, t.b, "copied");
-            }
+            await first.p.job.dst.pushBlob(first.b, async () => this.counting(first.p, await spool.open()));
+            this.record(first.p, first.b, "copied");
           } catch (e) {
-            failed.add(t.p);
-            this.fail(t.p, e);
+            stream.destroy();
+            for (const t of targets) failed.add(t.p), this.fail(t.p, e);
+            return;
           }
+          for (const t of targets.slice(1)) {
+            try {
+              if (t.p.job.dst.id === first.p.job.dst.id) this.record(t.p, t.b, "exists");
+              else if (t.p.job.dst.mountFrom && (await t.p.job.dst.mountFrom(t.b, first.p.job.dst))) this.record(t.p, t.b, "mounted");
+              else {
+                await t.p.job.dst.pushBlob(t.b, async () => this.counting(t.p, await spool.open()));
+                this.record(t.p, t.b, "copied");
+              }
+            } catch (e) {
+              failed.add(t.p);
+              this.fail(t.p, e);
+            }
+          }
+        } finally {
+          await spool.dispose();
         }
       });
     } catch (e) {

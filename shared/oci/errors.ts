@@ -1,4 +1,6 @@
 // Typed errors of the OCI core. Messages are one line, name the reference/registry and say what to do.
+// URLs and references in messages never carry credentials (userinfo, presigned query strings).
+import { redactReference, redactUrl } from "../runtime/redact.ts";
 export class OciError extends Error {
   override name = "OciError";
   constructor(
@@ -13,7 +15,7 @@ export class OciError extends Error {
 export class InvalidReferenceError extends OciError {
   override name = "InvalidReferenceError";
   constructor(ref: string, why: string) {
-    super(`invalid reference "${ref}": ${why}`, "INVALID_REFERENCE");
+    super(`invalid reference "${redactReference(ref)}": ${why}`, "INVALID_REFERENCE");
   }
 }
 
@@ -63,7 +65,7 @@ export class RegistryError extends OciError {
   ) {
     const first = errors[0];
     const what = first ? `${first.code}${first.message ? `: ${first.message}` : ""}` : `HTTP ${status}`;
-    super(`${method} ${url} failed: ${what} (HTTP ${status})`, first?.code ?? `HTTP_${status}`);
+    super(`${method} ${redactUrl(url)} failed: ${what} (HTTP ${status})`, first?.code ?? `HTTP_${status}`);
   }
 }
 

@@ -1,5 +1,6 @@
-// Image references: Docker normalisation (nginx → docker.io/library/nginx:latest), host:port, localhost, IPv4,
+// Image references: Docker normalisation (nginx → docker.io/library/nginx:latest), host:port, localhost, IPv4, [IPv6],
 // tag, digest, tag+digest; and the pseudo-references oci-layout:<dir>[:tag|@digest], oci-archive:<file>[:tag|@digest].
+import { isIPv6 } from "node:net";
 import { validateDigest } from "./digest.ts";
 import { InvalidReferenceError } from "./errors.ts";
 
@@ -24,7 +25,7 @@ export type Reference = RegistryReference | LocalReference;
 
 const TAG = /^[\w][\w.-]{0,127}$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::\d{1,5})?$/;
+const HOST = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 
 /** Split "name[:tag][@digest]" at the tag/digest, taking care of host ports. */
 function splitTagDigest(s: string, whole: string): { name: string; tag?: string; digest?: string } {
@@ -87,7 +88,8 @@ function parseLocal(kind: LocalReference["kind"], rest: string, whole: string): 
 }
 
 export function parseRegistryReference(s: string, whole = s): RegistryReference {
-  if (s.startsWith("[")) throw new InvalidReferenceError(whole, "IPv6 literal registry addresses are not supported; use a host name");
+  const head = s.split("/")[0]!;
+  if (s.includes("/") && head.includes("@")) throw new InvalidReferenceError(whole, "credentials do not belong in an image reference; give them with -u/--password-stdin, docker login or `kubectl mirror login`");
   const { name, tag, digest } = splitTagDigest(s, whole);
   const slash = name.indexOf("/");
   let registry = DOCKER_HUB;
@@ -99,7 +101,12 @@ export function parseRegistryReference(s: string, whole = s): RegistryReference 
       repository = name.slice(slash + 1);
     }
   }
-  if (!HOST.test(registry)) throw new InvalidReferenceError(whole, `bad registry host "${registry}"`);
+  if (!HOST.test(registry)) throw new InvalidReferenceError(whole, `bad registry host "${registry}"${/^[0-9a-fA-F]*:[0-9a-fA-F]*:/.test(registry) ? " (write IPv6 addresses in brackets: [::1]:5000/repo)" : ""}`);
+  // IPv6 literals in brackets, like skopeo, crane and containerd: [::1]:5000/repo
+  const v6 = /^\[([^\]]+)\]/.exec(registry)?.[1];
+  if (v6 !== undefined && !isIPv6(v6)) throw new InvalidReferenceError(whole, `bad IPv6 address "${v6}"`);
+  const port = /:(\d+)$/.exec(registry)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidReferenceError(whole, `port ${port} of "${registry}" is out of range (1-65535)`);
   if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
   if (!repository) throw new InvalidReferenceError(whole, "missing repository name");
@@ -130,5 +137,5 @@ export function apiHost(registry: string): string {
 /** Loopback registries (localhost, 127.x) — used for friendlier defaults and messages. */
 export function isLoopback(registry: string): boolean {
   const host = registry.replace(/:\d+$/, "");
-  return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -4,13 +4,14 @@
 // 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
 import { PassThrough, Readable } from "node:stream";
 import { digestOf, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
-import { DeniedError, NotFoundError, OciError, RegistryError, UnauthorizedError, UnsupportedError } from "./errors.ts";
+import { DeniedError, NotFoundError, OciError, RegistryError, TransportError, UnauthorizedError, UnsupportedError } from "./errors.ts";
 import { isIndex, manifestAccept, MT } from "./media-types.ts";
 import { apiHost, type RegistryReference } from "./reference.ts";
 import type { Store } from "./store.ts";
 import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
-import type { HttpResponse } from "./transport/http.ts";
+import type { HttpResponse, RetryBudget } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
+import { redact } from "../runtime/redact.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
 /** per client: registry host → serves the referrers API (all repositories of a registry answer alike) */
@@ -59,7 +60,7 @@ export class RegistryRepository implements Store {
     return new RegistryRepository(client, ref.registry, ref.repository, opts);
   }
 
-  private req(method: string, url: string, scopes: string[], extra: { headers?: Record<string, string>; body?: any; retry?: boolean } = {}): Promise<HttpResponse> {
+  private req(method: string, url: string, scopes: string[], extra: { headers?: Record<string, string>; body?: any; retry?: boolean; budget?: RetryBudget } = {}): Promise<HttpResponse> {
     return this.client.request({ method, url, host: this.host, scopes, ...extra });
   }
 
@@ -73,7 +74,8 @@ export class RegistryRepository implements Store {
     if (res.status === 404) throw new NotFoundError(what, errors[0]?.message && errors[0].code !== "MANIFEST_UNKNOWN" && errors[0].code !== "BLOB_UNKNOWN" ? errors[0].message : undefined);
     if (res.status === 401) throw new UnauthorizedError(this.registry);
     if (res.status === 403) throw new DeniedError(this.registry, this.repository);
-    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: text.slice(0, 200).replace(/\s+/g, " ") }] : []);
+    // a storage backend's error body may echo the presigned URL it was given: mask it
+    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: redact(text.slice(0, 200).replace(/\s+/g, " ")) }] : []);
   }
 
   // ---------- manifests ----------
@@ -162,10 +164,11 @@ export class RegistryRepository implements Store {
   /** GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest. */
   async fetchBlob(desc: Descriptor): Promise<Readable> {
     const what = `blob ${this.name}@${desc.digest}`;
-    const first = await this.openBlob(desc, 0);
+    // one retry budget for the download: the first GET's retries and every Range resume draw from it
+    const budget: RetryBudget = { left: this.client.transport.retries };
+    const first = await this.openBlob(desc, 0, budget);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const verify = new VerifyStream(what, desc.digest, desc.size);
-    const transport = this.client.transport;
     (async () => {
       let res = first;
       let received = 0;
@@ -180,10 +183,11 @@ export class RegistryRepository implements Store {
           verify.end();
           return;
         } catch (e) {
-          if (received >= desc.size || resumes >= transport.retries) throw e;
+          if (received >= desc.size || budget.left <= 0) throw brokenDownload(e, what, this.host, received, desc.size, resumes);
+          budget.left--;
           resumes++;
           await new Promise((r) => setTimeout(r, 200 * resumes));
-          res = await this.openBlob(desc, received);
+          res = await this.openBlob(desc, received, budget);
         }
       }
     })().catch((e) => verify.destroy(e));
@@ -192,16 +196,16 @@ export class RegistryRepository implements Store {
     return out;
   }
 
-  private async openBlob(desc: Descriptor, offset: number): Promise<HttpResponse> {
+  private async openBlob(desc: Descriptor, offset: number, budget?: RetryBudget): Promise<HttpResponse> {
     const what = `blob ${this.name}@${desc.digest}`;
     let url = `${this.base}/blobs/${desc.digest}`;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    let res = await this.req("GET", url, [pullScope(this.repository)], { headers });
+    let res = await this.req("GET", url, [pullScope(this.repository)], { headers, budget });
     // storage redirects (S3/GCS): follow without our Authorization header
     for (let i = 0; i < 5 && res.status >= 300 && res.status < 400 && res.header("location"); i++) {
       url = new URL(res.header("location")!, url).toString();
       await res.drain();
-      res = await this.client.transport.request({ method: "GET", url, headers });
+      res = await this.client.transport.request({ method: "GET", url, headers, budget });
     }
     if (offset > 0) {
       if (res.status === 206) return res;
@@ -219,24 +223,29 @@ export class RegistryRepository implements Store {
   /** Upload a blob: POST → PUT (monolithic, Content-Length, streamed), or PATCH chunks where needed. */
   async pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
     const transport = this.client.transport;
+    // one retry budget for the upload: POST retries, PUT restarts and chunk retries all draw from it
+    const budget: RetryBudget = { left: transport.retries };
     for (let attempt = 0; ; attempt++) {
       try {
-        const location = await this.startUpload();
+        const location = await this.startUpload(undefined, budget);
         if (location.mounted) return;
-        await this.sendUpload(location.url, desc, open);
+        await this.sendUpload(location.url, desc, open, budget);
         return;
       } catch (e) {
+        // the source failed (it spent its own retry budget already): not ours to retry
+        if (fromSource(e)) throw e;
         const retryable = e instanceof RegistryError ? e.status >= 500 || e.status === 429 : e instanceof OciError ? e.code === "TRANSPORT" || e.code === "UPLOAD_BROKEN" : true;
-        if (!retryable || attempt >= transport.retries) throw e;
+        if (!retryable || budget.left <= 0) throw e;
+        budget.left--;
         await new Promise((r) => setTimeout(r, (transport.opts.backoffMs ?? 250) * 2 ** attempt));
       }
     }
   }
 
-  private async startUpload(mount?: { digest: string; from: string }): Promise<{ url: string; mounted: boolean; minChunk?: number }> {
+  private async startUpload(mount?: { digest: string; from: string }, budget?: RetryBudget): Promise<{ url: string; mounted: boolean; minChunk?: number }> {
     const scopes = [pushScope(this.repository), ...(mount ? [pullScope(mount.from)] : [])];
     const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : "";
-    const res = await this.req("POST", `${this.base}/blobs/uploads/${q}`, scopes, { headers: { "content-length": "0" }, body: "", retry: true });
+    const res = await this.req("POST", `${this.base}/blobs/uploads/${q}`, scopes, { headers: { "content-length": "0" }, body: "", retry: true, budget });
     if (res.status === 201 && mount) {
       await res.drain();
       return { url: "", mounted: true };
@@ -249,16 +258,18 @@ export class RegistryRepository implements Store {
     return { url: new URL(loc, this.base).toString(), mounted: false, minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
   }
 
-  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
+  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>, budget?: RetryBudget): Promise<void> {
     const chunk = this.chunkSize;
-    if (chunk > 0 && desc.size > chunk) return this.sendChunked(location, desc, open, chunk);
+    if (chunk > 0 && desc.size > chunk) return this.sendChunked(location, desc, open, chunk, budget);
     const url = new URL(location);
     url.searchParams.set("digest", desc.digest);
     // The registry checks size and ?digest= before it commits the blob, so the body is not hashed again here
     // (sources verify what they read: a corrupt source fails the stream, which aborts the request).
-    const src = await open();
+    const src = await open().catch((e) => {
+      throw markSource(e);
+    });
     let srcError: unknown;
-    src.on("error", (e) => (srcError = e));
+    src.on("error", (e) => (srcError = markSource(e)));
     let res: HttpResponse;
     try {
       res = await this.req("PUT", url.toString(), [pushScope(this.repository)], {
@@ -285,9 +296,12 @@ export class RegistryRepository implements Store {
     await res.drain();
   }
 
-  private async sendChunked(location: string, desc: Descriptor, open: () => Promise<Readable>, chunkSize: number): Promise<void> {
-    const src = await open();
+  private async sendChunked(location: string, desc: Descriptor, open: () => Promise<Readable>, chunkSize: number, budget?: RetryBudget): Promise<void> {
+    const src = await open().catch((e) => {
+      throw markSource(e);
+    });
     const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size);
+    src.on("error", (e) => verify.destroy(markSource(e) as Error));
     src.pipe(verify);
     let offset = 0;
     let url = location;
@@ -447,6 +461,24 @@ export async function catalog(client: AuthClient, registry: string, pageSize = 1
     url = m ? new URL(m[1]!, base).toString() : undefined;
   }
   return all;
+}
+
+/** A download that broke for good, said plainly (a bare "aborted" tells nobody anything). */
+function brokenDownload(e: unknown, what: string, host: string, received: number, size: number, resumes: number): unknown {
+  if (e instanceof OciError) return e;
+  const msg = (e as Error)?.message ?? String(e);
+  const how = (e as { code?: string })?.code === "IDLE_TIMEOUT" ? msg : /reset|aborted|hang up|premature|closed|terminated|EPIPE/i.test(`${msg} ${(e as { code?: string })?.code ?? ""}`) ? `the connection to ${host} was reset or closed (${msg})` : msg;
+  return new TransportError(`${what}: ${how} after ${received} of ${size} bytes${resumes ? `, ${resumes} resume${resumes > 1 ? "s" : ""} tried` : ""}`, "the registry or a proxy in between keeps breaking the transfer; check it, or raise --retries");
+}
+
+const SOURCE = Symbol("source error");
+/** Mark an error as the upload's source failing (not the registry we upload to). */
+function markSource(e: unknown): unknown {
+  if (e && typeof e === "object" && !(SOURCE in e)) Object.defineProperty(e, SOURCE, { value: true });
+  return e;
+}
+function fromSource(e: unknown): boolean {
+  return !!e && typeof e === "object" && SOURCE in e;
 }
 
 /** Drop the first n bytes of a stream (servers that answer a Range request with the whole body). */

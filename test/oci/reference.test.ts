@@ -43,7 +43,11 @@ describe("parseReference", () => {
 
   test.each([
     ["", /empty/],
-    ["[::1]:5000/a", /IPv6/],
+    ["[1::2::3]:5000/a", /bad IPv6 address/],
+    ["[::g]:5000/a", /bad registry host/],
+    ["::1:5000/a", /bad/],
+    ["127.0.0.1:99999/a", /port 99999 .* out of range/],
+    ["admin:pw@reg.io/a", /credentials do not belong/],
     ["reg/UPPER:tag", /bad repository/],
     ["a/b:tag with space", /bad/],
     ["a@sha256:123", /bad digest/],
@@ -52,5 +56,18 @@ describe("parseReference", () => {
     ["oci-layout:", /needs a path/],
   ])("rejects %s", (input, msg) => {
     expect(() => parseReference(input)).toThrow(msg);
+  });
+
+  test.each([
+    ["[::1]:5000/x", "[::1]:5000", "x", "latest"],
+    ["[fe80::1]/team/app:1.0", "[fe80::1]", "team/app", "1.0"],
+    ["oci://[2001:db8::5]:443/a/b:v2", "[2001:db8::5]:443", "a/b", "v2"],
+  ])("IPv6 registry %s", (input, registry, repository, tag) => {
+    const r = parseReference(input);
+    expect(r).toMatchObject({ kind: "registry", registry, repository, tag });
+  });
+
+  test("a password in a reference is not echoed in the error", () => {
+    expect(() => parseReference("admin:S3cret-pw@reg.io/a")).toThrow(/^invalid reference "\*\*\*@reg\.io\/a"/);
   });
 });

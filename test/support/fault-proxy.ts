@@ -12,6 +12,7 @@
 //     { method: "GET", path: /\/blobs\//, fault: "truncate", afterBytes: 100 },          // full Content-Length, 100 bytes, FIN
 //     { method: "GET", path: /\/blobs\//, fault: "corrupt", afterBytes: 10 },            // byte 10 of the body XOR 0xff
 //     { path: /.*/, fault: "status", status: 503 },  { path: /x/, fault: "delay", delayMs: 2000 },
+//     { method: "GET", path: /\/blobs\//, fault: "drip", afterBytes: 4096, dripMs: 4000 },  // then 1 byte every 4 s
 //   ]);
 //   proxy.calls    every request: { method, path, range, status, fault, bytesIn, bytesOut, ruleIndex }
 //   proxy.rules    the live rules, each with `hits` (how many requests it affected) and `remaining`
@@ -31,7 +32,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 
-export type FaultKind = "reset" | "500" | "429" | "truncate" | "corrupt" | "status" | "delay";
+export type FaultKind = "reset" | "500" | "429" | "truncate" | "corrupt" | "status" | "delay" | "drip";
 
 export interface FaultRule {
   method?: string;
@@ -45,6 +46,9 @@ export interface FaultRule {
   retryAfter?: number;
   /** ms, for "delay" (then the request passes through) */
   delayMs?: number;
+  /** "drip": after afterBytes, send dripBytes (default 1) every dripMs (default 4000) — a slow-drip source */
+  dripMs?: number;
+  dripBytes?: number;
   /** "reset" only: break the response (default) or the request body (upload) after afterBytes */
   side?: "response" | "request";
 }
@@ -231,7 +235,7 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
     if (cl !== undefined) call.contentLength = Number(cl);
     res.writeHead(upstream.statusCode ?? 502, upstream.statusMessage, outHeaders);
 
-    const respFault = rule && !reqSide && (rule.fault === "reset" || rule.fault === "truncate" || rule.fault === "corrupt") ? rule : undefined;
+    const respFault = rule && !reqSide && (rule.fault === "reset" || rule.fault === "truncate" || rule.fault === "corrupt" || rule.fault === "drip") ? rule : undefined;
     const at = respFault ? (respFault.afterBytes ?? Math.floor((call.contentLength ?? 0) / 2)) : 0;
     if (respFault && method !== "HEAD" && (respFault.fault === "reset" || respFault.fault === "truncate") && at === 0) {
       res.flushHeaders();
@@ -242,6 +246,7 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
       return;
     }
     let done = false;
+    let dripping = false;
     try {
       for await (const c of upstream) {
         let chunk = c as Buffer;
@@ -262,7 +267,26 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
             if (respFault.fault === "reset") resetSocket(res.socket);
             else res.socket?.end();
             return;
+          } else if (respFault.fault === "drip" && end > at) {
+            const part = chunk.subarray(0, Math.max(0, at - start));
+            call.bytesOut += part.length;
+            if (part.length) await write(res, part);
+            dripping = true;
+            chunk = chunk.subarray(part.length);
           }
+        }
+        if (dripping) {
+          // a slow-drip source: dripBytes every dripMs, until the client gives up
+          const step = respFault!.dripBytes ?? 1;
+          while (chunk.length) {
+            await new Promise((r) => setTimeout(r, respFault!.dripMs ?? 4000));
+            if (res.destroyed || res.socket?.destroyed) return void upstream.destroy();
+            const piece = chunk.subarray(0, step);
+            chunk = chunk.subarray(piece.length);
+            call.bytesOut += piece.length;
+            await write(res, piece);
+          }
+          continue;
         }
         call.bytesOut += chunk.length;
         await write(res, chunk);

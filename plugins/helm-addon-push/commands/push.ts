@@ -4,6 +4,7 @@ import { outputArgs, dryRunArgs, registryArgs } from "../../../shared/cli/args.t
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
+import { printable } from "../../../shared/runtime/redact.ts";
 
 // registry-only flags (oci:// targets); the shared username/password/ca-file/insecure are redefined below
 const { username: _u, password: _p, "password-stdin": _ps, "ca-file": _ca, insecure: _in, ...registryOnly } = registryArgs;
@@ -118,7 +119,7 @@ export default defineCommand({
       registry,
       onResult: (r) => {
         if (out) return;
-        if (r.status !== "failed") process.stdout.write(resultLine(r) + "\n");
+        if (r.status !== "failed") process.stdout.write(printable(resultLine(r)) + "\n");
         else if (sources.length > 1) log.error(resultLine(r));
       },
     });

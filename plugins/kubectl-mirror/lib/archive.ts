@@ -19,6 +19,7 @@ import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.
 import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
@@ -228,8 +229,20 @@ export async function resolveArchiveArg(arg: string, workDir: () => Promise<stri
     if (existsSync(arg)) throw new ArchiveError(`${arg} is one part of a split archive but ${index} is missing`, "copy NAME.parts with the parts");
     throw new ArchiveError(`archive ${arg}: no such file`, "check the path");
   }
-  const idx = JSON.parse(await readFile(index, "utf8")) as { size: number; parts: { file: string; size: number; sha256: string }[] };
+  let idx: { size: number; parts: { file: string; size: number; sha256: string }[] };
+  try {
+    idx = JSON.parse(await readFile(index, "utf8"));
+  } catch (e) {
+    throw new ArchiveError(`split archive ${index} is not valid JSON (${(e as Error).message})`, "copy NAME.parts again from where the archive was exported");
+  }
+  if (!idx || !Array.isArray(idx.parts) || !idx.parts.length) throw new ArchiveError(`split archive ${index} lists no parts`, "copy NAME.parts again from where the archive was exported");
   const dir = dirname(index);
+  for (const p of idx.parts) {
+    // parts live next to NAME.parts: a bare file name, never a path (../other/file would read outside the folder)
+    const f = p?.file;
+    if (typeof f !== "string" || !f || f === "." || f === ".." || /[/\\\0]/.test(f) || /^[A-Za-z]:/.test(f)) throw new ArchiveError(`split archive ${index}: part "${String(f)}" is not a file name in the archive's folder`, "parts must be plain file names next to NAME.parts; the list may have been tampered with");
+    if (!Number.isSafeInteger(p.size) || p.size < 0 || typeof p.sha256 !== "string") throw new ArchiveError(`split archive ${index}: part ${f} has no valid size/sha256`);
+  }
   for (const p of idx.parts) {
     const st = await stat(join(dir, p.file)).catch(() => undefined);
     if (!st) throw new ArchiveError(`split archive ${base}: part ${p.file} is missing`, `all ${idx.parts.length} parts must be next to ${basename(index)}`);
@@ -237,23 +250,42 @@ export async function resolveArchiveArg(arg: string, workDir: () => Promise<stri
   }
   const out = join(await workDir(), basename(base));
   const ws = createWriteStream(`${out}.tmp`);
-  for (const p of idx.parts) {
-    const h = createHash("sha256");
-    await new Promise<void>((resolve, reject) => {
-      const rs = createReadStream(join(dir, p.file), { highWaterMark: 1 << 20 });
-      rs.on("data", (c) => {
-        h.update(c);
-        if (!ws.write(c)) rs.pause(), ws.once("drain", () => rs.resume());
-      });
-      rs.on("end", resolve);
-      rs.on("error", reject);
-    });
-    if (`sha256:${h.digest("hex")}` !== p.sha256) {
-      ws.destroy();
-      throw new ArchiveError(`split archive ${base}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
+  // a write error (full temp disk) ends the join at once, with a clear message
+  let wsError: Error | undefined;
+  const failed = new Promise<never>((_, reject) =>
+    ws.on("error", (e) => {
+      wsError = e;
+      reject(e);
+    }),
+  );
+  failed.catch(() => {});
+  try {
+    for (const p of idx.parts) {
+      const h = createHash("sha256");
+      await Promise.race([
+        failed,
+        new Promise<void>((resolve, reject) => {
+          const rs = createReadStream(join(dir, p.file), { highWaterMark: 1 << 20 });
+          rs.on("data", (c) => {
+            h.update(c);
+            if (!ws.write(c)) rs.pause(), ws.once("drain", () => rs.resume());
+          });
+          rs.on("end", resolve);
+          rs.on("error", reject);
+          ws.once("error", () => rs.destroy());
+        }),
+      ]);
+      if (`sha256:${h.digest("hex")}` !== p.sha256) throw new ArchiveError(`split archive ${base}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
     }
+    await Promise.race([failed, new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())))]);
+  } catch (e) {
+    ws.destroy();
+    await rm(`${out}.tmp`, { force: true });
+    const err = wsError ?? e;
+    if (err instanceof ArchiveError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ArchiveError(`cannot join split archive ${base} in ${dirname(out)}: ${code === "ENOSPC" ? "no space left on device" : (err as Error).message}`, "free space there, or join elsewhere with --temp-dir DIR");
   }
-  await new Promise<void>((resolve, reject) => ws.end((e?: Error | null) => (e ? reject(e) : resolve())));
   await rename(`${out}.tmp`, out);
   return { path: out, joined: true };
 }
@@ -304,7 +336,14 @@ export interface PushReport {
 export async function runPush(archives: string[], opts: PushOptions): Promise<PushReport> {
   const started = Date.now();
   let work: string | undefined;
-  const workDir = async () => (work ??= await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-mirror-push-")));
+  let unregister: (() => void) | undefined;
+  const workDir = async () => {
+    if (!work) {
+      work = await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-mirror-push-"));
+      unregister = removeOnInterrupt("joining a split archive", work);
+    }
+    return work;
+  };
   const readers: OciArchiveReader[] = [];
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
@@ -371,6 +410,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     for (const r of readers) await r.close().catch(() => {});
     client.transport.close();
     if (work) await rm(work, { recursive: true, force: true });
+    unregister?.();
   }
 }
 

@@ -5,7 +5,9 @@ import { createClient, openSource, openTarget, type RegistryOptions } from "../.
 import { formatReference, parseReference, type Reference } from "../../../shared/oci/reference.ts";
 import type { Store } from "../../../shared/oci/store.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
-import { OciArchiveWriter } from "../../../shared/oci/archive.ts";
+import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
+import { OciLayoutStore } from "../../../shared/oci/layout.ts";
+import { REF_NAME } from "../../../shared/oci/types.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
 
 export interface CopyPair {
@@ -50,6 +52,21 @@ export function hasExplicitVersion(input: string, ref: Reference): boolean {
   return last.includes(":") || last.includes("@");
 }
 
+/** The roots of a local archive/layout (their ref names, if any). */
+async function localRoots(store: Store): Promise<{ digest: string; tag?: string }[]> {
+  if (store instanceof OciArchiveReader) return store.roots().map((r) => ({ digest: r.desc.digest, tag: r.tag }));
+  if (store instanceof OciLayoutStore) return (await store.readIndex()).manifests.map((m) => ({ digest: m.digest, tag: m.annotations?.[REF_NAME] }));
+  return [];
+}
+
+/** The tag of a ref name that may be a whole reference ("docker.io/library/busybox:1.36" → "1.36"). */
+function tagPart(name: string): string | undefined {
+  const t = name.slice(name.lastIndexOf("/") + 1);
+  const colon = t.lastIndexOf(":");
+  const tag = colon >= 0 ? t.slice(colon + 1) : t;
+  return /^[\w][\w.-]{0,127}$/.test(tag) ? tag : undefined;
+}
+
 export async function mirrorCopy(pairs: CopyPair[], opts: MirrorCopyOptions): Promise<CopyResult[]> {
   if (!pairs.length) throw new OciError("nothing to copy: give SRC DST (or --from-file FILE)", "BAD_INPUT");
   const client = createClient(opts.registry);
@@ -64,14 +81,24 @@ export async function mirrorCopy(pairs: CopyPair[], opts: MirrorCopyOptions): Pr
       const dkey = `dst:${dref.kind}:${dref.kind === "registry" ? `${dref.registry}/${dref.repository}` : dref.path}`;
       if (!stores.has(skey)) stores.set(skey, openSource(sref, client, opts.registry).then((o) => o.store));
       if (!stores.has(dkey)) stores.set(dkey, openTarget(dref, client, { ...opts.registry, gzip: opts.gzip }).then((o) => o.store));
-      const srcRef = sref.digest ?? sref.tag ?? "latest";
+      let srcRef = sref.digest ?? sref.tag ?? "latest";
+      let localTag: string | undefined;
+      if (sref.kind !== "registry" && !sref.tag && !sref.digest) {
+        // an archive/layout named without a tag: its only image, under its only tag — never an untagged copy
+        const roots = await localRoots(await stores.get(skey)!);
+        if (roots.length !== 1) throw new OciError(`${src} holds ${roots.length} images${roots.length ? ` (${roots.slice(0, 5).map((r) => r.tag ?? r.digest).join(", ")}${roots.length > 5 ? ", …" : ""})` : ""}: name one`, "BAD_INPUT", `e.g. ${src}:TAG or ${src}@sha256:…`);
+        const only = roots[0]!;
+        srcRef = only.tag ?? only.digest;
+        localTag = only.tag ? tagPart(only.tag) : undefined;
+        if (!localTag && !hasExplicitVersion(dst, dref)) throw new OciError(`${src} holds one untagged image: give the destination a tag`, "BAD_INPUT", `e.g. ${dst}:1.0`);
+      }
       let dstTags: string[];
       if (hasExplicitVersion(dst, dref)) {
         if (dref.digest && sref.digest && dref.digest !== sref.digest && !opts.platforms?.length) throw new OciError(`${dst}: the target digest differs from the source digest`, "BAD_INPUT");
         dstTags = dref.tag && !dref.digest ? [dref.tag] : [];
       } else {
         // DST without tag: keep the source's tag (or copy by digest)
-        dstTags = sref.tag ? [sref.tag] : [];
+        dstTags = sref.tag ? [sref.tag] : localTag ? [localTag] : [];
       }
       jobs.push({ src: await stores.get(skey)!, srcRef, dst: await stores.get(dkey)!, dstTags, label: `${src} → ${dref.kind === "registry" ? formatReference({ ...dref, tag: dstTags[0], digest: dstTags.length ? undefined : dref.digest ?? sref.digest }) : dst}` });
     }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { logger } from "../../../shared/cli/logger.ts";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -220,10 +221,12 @@ export interface PlanOptions {
 /** Load every chart, discover its images, build the artifacts. Call plan.cleanup() when done (also on error). */
 export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Promise<MirrorPlan> {
   const work = await mkdtemp(join(tmpdir(), "ka-mirror-plan-"));
+  const unregister = removeOnInterrupt("preparing charts", work);
   const loaded: LoadedChart[] = [];
   const cleanup = async () => {
     await Promise.all(loaded.map((c) => c.cleanup().catch(() => {})));
     await rm(work, { recursive: true, force: true });
+    unregister();
   };
   try {
     const layout = await OciLayoutStore.create(join(work, "layout"));

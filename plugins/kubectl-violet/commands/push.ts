@@ -5,6 +5,7 @@ import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts"
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
+import { printable } from "../../../shared/runtime/redact.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress } from "../../../shared/cli/progress.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
@@ -113,7 +114,7 @@ export default defineCommand({
         if (l.startsWith("warning: ")) logger().warn(l.slice(9));
         else if (l.startsWith("note: ")) logger().info(l.slice(6));
         else if (structured) logger().info(l);
-        else process.stdout.write(l + "\n");
+        else process.stdout.write(printable(l) + "\n"); // lines name images and packages from the package file
       },
     });
     progress.finish();

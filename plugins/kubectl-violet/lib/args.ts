@@ -4,6 +4,7 @@ import { registryArgs } from "../../../shared/cli/args.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import type { RegistryOptions } from "../../../shared/oci/index.ts";
+import { refuseIpv6 } from "./platform.ts";
 
 export const violetRegistryArgs = {
   ...registryArgs,
@@ -19,7 +20,19 @@ export function noAuth(args: Record<string, unknown>): boolean {
   return args["no-auth"] === true || args.auth === false;
 }
 
+/**
+ * violet's documents: --platform-address and --dest-repo take IPv4 addresses or domain names, never IPv6 (the
+ * shared registry references accept [::1]:5000; these two flags keep refusing IPv6).
+ */
+export function refuseIPv6(args: Record<string, unknown>): void {
+  for (const flag of ["dest-repo", "platform-address"]) {
+    const v = args[flag];
+    if (typeof v === "string") refuseIpv6(`--${flag}`, v);
+  }
+}
+
 export async function violetRegistryOptions(args: Record<string, unknown>, rawArgs: string[]): Promise<RegistryOptions> {
+  refuseIPv6(args);
   if (noAuth(args) && (args.username || args.password || args["password-stdin"])) throw new UsageError("--no-auth cannot be combined with --username/--password");
   const o = await registryOptionsFromArgs(args, rawArgs);
   if (args.plain) o.plainHttp = true;

@@ -118,6 +118,8 @@ export async function readPackage(file: string, opts: { resources?: boolean } = 
       const name = e.header.name.replace(/^\.\//, "");
       if (e.header.type === "directory") continue;
       if (name === METADATA_FILE) {
+        // a second copy means tampering (tar tools disagree on which copy wins): refuse it
+        if (metadata) throw new PackageFormatError(`${file}: duplicate ${METADATA_FILE} entry (the package was tampered with)`, "get the package again from its source");
         metadata = parseMetadata((await e.bytes(4 << 20)).toString("utf8"), file);
       } else if (name.startsWith(`${RESOURCES_DIR}/`)) {
         if (opts.resources) resources.set(name, (await e.bytes(16 << 20)).toString("utf8"));

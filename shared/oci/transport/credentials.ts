@@ -97,7 +97,10 @@ export function credentialHelperGet(helper: string, server: string): Promise<Cre
       if (err) {
         if (/not found|no credentials/i.test(out + String(stderr ?? ""))) return resolve(undefined);
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return reject(new OciError(`credential helper docker-credential-${helper} not found on PATH`, "CRED_HELPER", "install it or remove it from the docker config"));
-        return reject(new OciError(`credential helper docker-credential-${helper} failed for ${server}: ${String(stderr || out).trim().split("\n")[0]}`, "CRED_HELPER"));
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: unknown };
+        const said = String(stderr || out).trim().split("\n")[0];
+        const why = e.killed || e.signal ? `it did not answer within 30s (stopped with ${e.signal ?? "SIGTERM"})` : said || `it exited with code ${typeof e.code === "number" ? e.code : "?"} and printed nothing`;
+        return reject(new OciError(`credential helper docker-credential-${helper} failed for ${server}: ${why}`, "CRED_HELPER", "run `docker-credential-" + helper + " get` by hand to see what it needs"));
       }
       try {
         const j = JSON.parse(out) as { Username?: string; Secret?: string };

@@ -8,6 +8,7 @@ import { rootCertificates } from "node:tls";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { TransportError } from "../errors.ts";
+import { redactUrl } from "../../runtime/redact.ts";
 
 export interface HostConfig {
   plainHttp: boolean;
@@ -20,7 +21,7 @@ export interface TransportOptions {
   hostConfig?: (host: string) => HostConfig;
   /** idle timeout per request, ms (default 60 s) */
   timeoutMs?: number;
-  /** retries for replayable requests (default 5) */
+  /** retries per operation (one budget shared by its requests and restarts; default 5) */
   retries?: number;
   /** base backoff, ms (default 250) */
   backoffMs?: number;
@@ -43,6 +44,16 @@ export interface HttpRequest {
   retry?: boolean;
   /** statuses to return to the caller instead of retrying (e.g. 404 is never retried anyway) */
   signal?: AbortSignal;
+  /**
+   * The retry budget of the operation this request belongs to (shared by its requests: an upload's POST and
+   * PUT and its restarts, a download and its Range resumes). Default: a fresh budget of `retries`.
+   */
+  budget?: RetryBudget;
+}
+
+/** Retries left for one operation: every retry of any of its requests takes one. */
+export interface RetryBudget {
+  left: number;
 }
 
 export interface HttpResponse {
@@ -123,9 +134,13 @@ export class HttpTransport {
       if (body !== undefined && !(body instanceof Readable) && headers["content-length"] === undefined) headers["content-length"] = String(Buffer.byteLength(body));
       const r = mod.request(url, { method: req.method, headers, agent: this.agent(url), signal: req.signal }, (res) => {
         res.setTimeout?.(this.timeoutMs, () => res.destroy(Object.assign(new Error(`no data from ${url.host} for ${this.timeoutMs / 1000}s`), { code: "IDLE_TIMEOUT" })));
+        if (req.method !== "HEAD") watchStall(res, this.timeoutMs, url.host);
         resolve(wrapResponse(res, req.url));
       });
-      r.setTimeout(this.timeoutMs, () => r.destroy(Object.assign(new Error(`no response from ${url.host} within ${this.timeoutMs / 1000}s`), { code: "IDLE_TIMEOUT" })));
+      // a streamed upload body goes at its source's pace: give a stalled source the time to be detected (and
+      // resumed) on its own side before the upload is given up
+      const reqTimeout = body instanceof Readable ? this.timeoutMs * 2 : this.timeoutMs;
+      r.setTimeout(reqTimeout, () => r.destroy(Object.assign(new Error(`no response from ${url.host} within ${reqTimeout / 1000}s`), { code: "IDLE_TIMEOUT" })));
       r.on("error", reject);
       if (body instanceof Readable) {
         body.on("error", (e) => r.destroy(e));
@@ -139,7 +154,7 @@ export class HttpTransport {
     const replayable = req.body === undefined || typeof req.body !== "object" || Buffer.isBuffer(req.body) || req.body instanceof Uint8Array || typeof req.body === "function";
     const idempotent = req.method === "GET" || req.method === "HEAD" || req.method === "PUT" || req.method === "DELETE";
     const canRetry = req.retry ?? (replayable && (idempotent || req.body !== undefined));
-    const max = canRetry ? this.retries : 0;
+    const budget = req.budget ?? { left: this.retries };
     for (let attempt = 0; ; attempt++) {
       let body: Buffer | string | Readable | undefined;
       if (typeof req.body === "function") body = await req.body();
@@ -155,17 +170,18 @@ export class HttpTransport {
         if (req.signal?.aborted) throw e;
       }
       if (res && !RETRY_STATUS.has(res.status)) return res;
-      if (attempt >= max || (error && !isRetryableError(error))) {
+      if (!canRetry || budget.left <= 0 || (error && !isRetryableError(error))) {
         if (res) return res;
         throw toTransportError(error, req);
       }
+      budget.left--;
       const base = (this.opts.backoffMs ?? 250) * 2 ** attempt;
       let delay = Math.min(base + Math.random() * base * 0.5, 10_000);
       const ra = res ? retryAfterMs(res.header("retry-after")) : undefined;
       if (ra !== undefined) delay = ra;
       const reason = res ? `HTTP ${res.status}` : String((error as Error)?.message ?? error);
       if (res) await res.drain();
-      this.opts.onRetry?.({ method: req.method, url: req.url, attempt: attempt + 1, delayMs: Math.round(delay), reason });
+      this.opts.onRetry?.({ method: req.method, url: redactUrl(req.url), attempt: attempt + 1, delayMs: Math.round(delay), reason });
       await sleep(delay);
     }
   }
@@ -184,6 +200,37 @@ export class HttpTransport {
     }
     return pem;
   }
+}
+
+/** Fewer bytes than this per timeout window is a stalled transfer (a slow drip never trips an idle timeout). */
+const STALL_MIN_BYTES = 1024;
+
+/**
+ * Cut a response body that delivers fewer than STALL_MIN_BYTES per `ms` while its reader keeps up (a reader
+ * that applies backpressure leaves bytes buffered: that is not a stall). The body fails with IDLE_TIMEOUT, a
+ * retryable error: blob downloads resume with Range from the byte reached.
+ */
+function watchStall(res: http.IncomingMessage, ms: number, host: string): void {
+  let got = 0;
+  let last = 0;
+  const push = res.push.bind(res);
+  res.push = (chunk: any, encoding?: BufferEncoding) => {
+    if (chunk) got += chunk.length;
+    return push(chunk, encoding);
+  };
+  const timer = setInterval(() => {
+    if (res.complete || res.destroyed) return clearInterval(timer);
+    const moved = got - last;
+    last = got;
+    if (res.readableLength > 0 || moved >= STALL_MIN_BYTES) return;
+    clearInterval(timer);
+    res.destroy(Object.assign(new Error(`transfer from ${host} stalled: ${moved} bytes in ${ms / 1000}s (--request-timeout)`), { code: "IDLE_TIMEOUT" }));
+  }, ms);
+  timer.unref?.();
+  const stop = () => clearInterval(timer);
+  res.once("end", stop);
+  res.once("close", stop);
+  res.once("error", stop);
 }
 
 function withSystemCAs(extra: string): string[] {
@@ -228,5 +275,6 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   }
   if (e?.code === "ECONNREFUSED") return new TransportError(`cannot connect to ${host}: connection refused`, "check the host and port, and that the registry is running");
   if (e?.code === "ENOTFOUND") return new TransportError(`cannot resolve registry host ${host}`, "check the registry name");
-  return new TransportError(`${req.method} ${req.url}: ${msg}`);
+  if (e?.code === "ECONNRESET" || e?.code === "EPIPE" || /socket hang up|aborted|other side closed|premature close/i.test(msg)) return new TransportError(`the connection to ${host} was reset or closed during ${req.method} ${redactUrl(req.url)} (${msg})`, "the registry or a proxy in between dropped the connection; check it, or raise --retries");
+  return new TransportError(`${req.method} ${redactUrl(req.url)}: ${msg}`);
 }
