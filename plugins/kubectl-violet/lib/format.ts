@@ -121,7 +121,9 @@ export async function readPackage(file: string, opts: { resources?: boolean } = 
         // a second copy means tampering (tar tools disagree on which copy wins): refuse it
         if (metadata) throw new PackageFormatError(`${file}: duplicate ${METADATA_FILE} entry (the package was tampered with)`, "get the package again from its source");
         metadata = parseMetadata((await e.bytes(4 << 20)).toString("utf8"), file);
-      } else if (name.startsWith(`${RESOURCES_DIR}/`)) {
+        continue; // decide on the next entry, so a second copy right behind it is seen
+      }
+      if (name.startsWith(`${RESOURCES_DIR}/`)) {
         if (opts.resources) resources.set(name, (await e.bytes(16 << 20)).toString("utf8"));
       } else if (metadata) break; // the layout starts: metadata and resources come before it (packages we write)
       else laidOut = true; // re-packed in another order: keep looking (layers are skipped, not read)
