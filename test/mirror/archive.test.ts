@@ -19,7 +19,7 @@ let dst: TestRegistry;
 let dst2: TestRegistry;
 
 beforeAll(async () => {
-  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry(), startRegistry()]);
+  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -144,7 +144,7 @@ describe("interrupted push", () => {
   let proxy: FaultProxy;
   let fresh: TestRegistry;
   beforeAll(async () => {
-    fresh = await startRegistry();
+    fresh = await startRegistry({ auth: "none", tls: false });
     proxy = await startFaultProxy(fresh.url);
   });
   afterAll(async () => {

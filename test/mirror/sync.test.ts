@@ -19,7 +19,7 @@ let authDst: TestRegistry;
 let api: FakeApiServer;
 
 beforeAll(async () => {
-  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry(), startRegistry({ auth: "htpasswd", users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
+  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: false, users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
   api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "zot-secret", namespace: "zot-system" }, data: { registryUsername: Buffer.from("zot").toString("base64"), registryPassword: Buffer.from("Zot-Secret-Pass-1").toString("base64") } });
 }, 120_000);
 

@@ -32,7 +32,7 @@ function skopeoDigest(ref: string): string {
 const writes = () => api.requests.filter((r) => r.method !== "GET").length;
 
 beforeAll(async () => {
-  [w, dst, cm] = await Promise.all([startWorld(), startRegistry(), startChartMuseum()]);
+  [w, dst, cm] = await Promise.all([startWorld(), startRegistry({ auth: "none", tls: false }), startChartMuseum()]);
   api = await startFakeApiServer({ tls: true, crds: violetCrds, namespaces: ["cpaas-system"] });
   kubeconfig = api.kubeconfig("admin");
   api.put({ apiVersion: "app.alauda.io/v1beta1", kind: "ChartRepo", metadata: { name: "public-charts", namespace: "cpaas-system", labels: { "project.cpaas.io/catalog": "true" } }, spec: { type: "Local", url: cm.url } });
