@@ -1,6 +1,7 @@
 // kubectl mirror copy SRC DST [SRC DST …] | --from-file FILE
 import { defineCommand } from "citty";
-import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, registryArgs, scopedCredentialArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
+import { parseReference } from "../../../shared/oci/reference.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
@@ -13,6 +14,7 @@ export default defineCommand({
   meta: {
     name: "copy",
     description: "Copy images, charts and artifacts between registries, OCI layout dirs and OCI archives",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror copy docker.io/library/nginx:1.27 registry.local:5000/library/nginx:1.27",
       "kubectl mirror copy quay.io/org/app:v1 oci-archive:app.tar            # registry → archive",
@@ -32,6 +34,7 @@ export default defineCommand({
     ...dryRunArgs,
     ...outputArgs,
     ...registryArgs,
+    ...scopedCredentialArgs,
   },
   async run({ args, rawArgs }) {
     const positionals = (args._ as string[]) ?? [];
@@ -49,7 +52,16 @@ export default defineCommand({
         throw new UsageError(`--platform: ${(e as Error).message}`);
       }
     });
-    const registry = await registryOptionsFromArgs(args, rawArgs);
+    // -u/--password-stdin and --dest-* go to the destination registries only, --src-* to the sources only
+    const hosts = (refs: string[]) => [...new Set(refs.map((r) => {
+      try {
+        const p = parseReference(r);
+        return p.kind === "registry" ? p.registry : undefined;
+      } catch {
+        return undefined;
+      }
+    }).filter((h): h is string => !!h))];
+    const registry = await registryOptionsFromArgs(args, rawArgs, { destination: hosts(pairs.map((p) => p.dst)).length ? hosts(pairs.map((p) => p.dst)) : undefined, source: hosts(pairs.map((p) => p.src)) });
     const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
     const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent });
     progress.finish();

@@ -1,6 +1,6 @@
 // kubectl mirror export-pack PACK.tgz... -O ARCHIVE — Palette packs with their charts and images into one archive.
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
@@ -19,6 +19,7 @@ export default defineCommand({
   meta: {
     name: "export-pack",
     description: "Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror export-pack nginx-1.26.1.tgz -O nginx-pack.tar",
       "kubectl mirror export-pack packs/*.tgz -O packs.tar.gz --platform linux/amd64",

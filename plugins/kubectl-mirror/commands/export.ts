@@ -1,6 +1,6 @@
 // kubectl mirror export CHART|--mirror-file FILE -O ARCHIVE — connected side: charts + images into one archive.
 import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
@@ -24,6 +24,7 @@ export default defineCommand({
   meta: {
     name: "export",
     description: "Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror export --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 -O app.tar",
       "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.gz --platform linux/amd64",

@@ -1,14 +1,15 @@
 // kubectl mirror push ARCHIVE... --dest REGISTRY — air-gapped side: archives from export/export-pack → registry.
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
-import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
-import { concurrencyFromArgs, destArgs, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { credFileProvider, readCredFile } from "../lib/credentials.ts";
+import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 
@@ -16,6 +17,7 @@ export default defineCommand({
   meta: {
     name: "push",
     description: "Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror push app.tar --dest zot.local:30003",
       "kubectl mirror push day1.tar day2.tar --dest harbor.local/mirror --map-out registry-map.yaml",
@@ -24,12 +26,12 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    ...registryArgs,
     ...destArgs,
     concurrency: { type: "string", description: "Parallel blob transfers (default 8)" },
     "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
     "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
     "temp-dir": { type: "string", description: "Where split archives are joined (default: system temp dir)", valueHint: "DIR" },
-    ...registryArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -38,7 +40,8 @@ export default defineCommand({
     if (!archives.length) throw new UsageError("no archive given", "kubectl mirror push ARCHIVE... --dest REGISTRY");
     const dest = (await destinationFromArgs(args, true))!;
     const cf = args["cred-file"] ? await readCredFile(String(args["cred-file"])) : undefined;
-    let registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), cf ? credFileProvider(cf) : undefined);
+    const base = await registryOptionsFromArgs(args, rawArgs, { destination: [destHost(dest.dest)] });
+    let registry = cf ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(cf)) } : base;
     registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });

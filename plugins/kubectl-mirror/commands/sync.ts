@@ -1,6 +1,6 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
@@ -14,6 +14,7 @@ export default defineCommand({
   meta: {
     name: "sync",
     description: "Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>:<version> (Helm OCI), images to <dest>/images/…",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror sync --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
       "kubectl mirror sync oci://registry.example.com/charts/app --chart-version 1.2.3 --dest harbor.local/mirror --map-out registry-map.yaml",
@@ -35,7 +36,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const log = logger();
     const dest = (await destinationFromArgs(args, true))!;
-    const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+    const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const total = input.charts.length + input.images.length;
     const progress = createProgress({ total, quiet: quietFromArgs(args) });

@@ -1,6 +1,6 @@
 // kubectl mirror verify (CHART | --mirror-file F | --archive A) (--dest REGISTRY | --in-archive A2)
 import { defineCommand, type CommandMeta } from "citty";
-import { outputArgs } from "../../../shared/cli/args.ts";
+import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
@@ -11,6 +11,7 @@ export default defineCommand({
   meta: {
     name: "verify",
     description: "Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror verify --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
       "kubectl mirror verify --archive app.tar --dest zot.local:30003          # inside the air gap, after push",
@@ -37,11 +38,11 @@ export default defineCommand({
     const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined };
     let report;
     if (args.archive) {
-      const conn = await connectionFromArgs(args, rawArgs);
+      const conn = await connectionFromArgs(args, rawArgs, dest?.dest);
       const registry = await withDestinationSecret(args, rawArgs, conn.registry, dest?.dest);
       report = await verifyArchive(String(args.archive), { ...common, registry, sourceMirrors: conn.sourceMirrors });
     } else {
-      const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+      const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest?.dest });
       report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
     }
     printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));

@@ -117,8 +117,13 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     await r.close();
   }
   let registryMap: RegistryMapEntry[] | undefined;
+  // DESTINATION of each item: where `push --dest` will put it (with a --dest preview), else its place in the archive
+  const planned = new Map<string, string>();
   if (opts.preview?.dest) {
-    registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
+    const d = destinations(plan.artifacts, plan.images, opts.preview);
+    registryMap = d.registryMap;
+    for (const m of d.images) planned.set(m.source, m.destination);
+    for (const a of d.artifacts) planned.set(layoutTag(a.artifact), a.destination);
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
   }
   const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
@@ -130,12 +135,12 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
   for (const a of plan.artifacts) {
     jobs.push({ src: plan.layout, srcRef: layoutTag(a), dst: writer, dstTags: [layoutTag(a)], label: `${a.kind} ${a.name} ${a.version} → ${basename(opts.output)}` });
-    labels.push({ kind: a.kind, source: a.source, destination: layoutTag(a) });
+    labels.push({ kind: a.kind, source: a.source, destination: planned.get(layoutTag(a)) ?? `${basename(opts.output)}:${layoutTag(a)}` });
   }
   for (const image of plan.images) {
     const src = repos.open(pullReference(image, opts.sourceMirrors ?? []));
     jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}` });
-    labels.push({ kind: "image", source: image, destination: image });
+    labels.push({ kind: "image", source: image, destination: planned.get(image) ?? basename(opts.output) });
   }
   let blobsSkipped = 0;
   const onEvent: TransferOptions["onEvent"] = (e) => {

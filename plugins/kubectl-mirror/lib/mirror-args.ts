@@ -3,6 +3,8 @@ import type { ArgsDef } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { destCredentialArgs } from "../../../shared/cli/args.ts";
+import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { kubeArgs, KubeClient, kubeOptionsFromArgs } from "../../../shared/kube/index.ts";
 import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
@@ -36,7 +38,8 @@ export const transferArgs = {
 
 export const destArgs = {
   ...mappingArgs,
-  dest: { type: "string", alias: ["dest-registry"], description: "Destination registry[/path]: charts go to <dest>/charts/<name>, images to <dest>/images/<path>", valueHint: "REGISTRY[/PATH]" },
+  dest: { type: "string", alias: ["dest-registry"], description: "Destination registry[/path] (also --dest-registry): charts go to <dest>/charts/…, images to <dest>/images/<path>", valueHint: "REGISTRY[/PATH]" },
+  ...destCredentialArgs,
   "chart-prefix": { type: "string", description: 'Path of charts (and packs) under the destination (default "charts"; packs "packs")', valueHint: "PATH" },
   "dest-credentials-from-secret": { type: "string", description: "Destination credentials from a Secret in the current kube context (registryUsername/registryPassword keys)", valueHint: "NS/NAME" },
   kubeconfig: kubeArgs.kubeconfig,
@@ -79,15 +82,19 @@ export interface ResolvedInputs {
 }
 
 /** Registry options with --cred-file in front, and --source-mirror. */
-export async function connectionFromArgs(args: Args, rawArgs: string[]): Promise<Omit<ResolvedInputs, "input">> {
+export async function connectionFromArgs(args: Args, rawArgs: string[], dest?: string): Promise<Omit<ResolvedInputs, "input">> {
   const credFile = str(args["cred-file"]) ? await readCredFile(String(args["cred-file"])) : undefined;
-  const registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), credFile ? credFileProvider(credFile) : undefined);
+  const scope = { destination: dest ? [destHost(dest)] : undefined };
+  // flag credentials first (each bound to its side), then --cred-file and docker config (each for its own host)
+  const base = await registryOptionsFromArgs(args, rawArgs, scope);
+  const registry = credFile ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(credFile)) } : base;
   return { registry, credFile, sourceMirrors: parseSourceMirrors(repeated(rawArgs, ["source-mirror"], { split: false })) };
 }
 
 /** Charts (positional / --repo-url / --mirror-file), extra images, credentials, source mirrors. */
-export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allowEmpty?: boolean } = {}): Promise<ResolvedInputs> {
-  const conn = await connectionFromArgs(args, rawArgs);
+export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allowEmpty?: boolean; dest?: string } = {}): Promise<ResolvedInputs> {
+  const conn = await connectionFromArgs(args, rawArgs, opts.dest);
+  const hasDestination = !!opts.dest;
   const { registry, credFile } = conn;
   const render = renderOptionsFromArgs(args, rawArgs);
   const exclude = repeated(rawArgs, ["exclude-image"]);
@@ -95,11 +102,11 @@ export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allo
   const input: MirrorInput = { charts: [], images: [] };
   const chart = (args._ as string[] | undefined)?.[0] ?? str(args.chart);
   if (chart || str(args["repo-url"]) || str(args["chart-url"])) {
-    const req = applyHelmCreds(await chartRequestFromArgs(args, rawArgs, chart), credFile);
+    const req = applyHelmCreds(await chartRequestFromArgs(args, rawArgs, chart, { registry, hasDestination }), credFile);
     input.charts.push({ request: { ...req, registry }, discover: { ...render, excludeImages: exclude } });
   }
   for (const f of repeated(rawArgs, ["mirror-file"], { split: false })) {
-    const base = await chartRequestFromArgs(args, rawArgs, undefined);
+    const base = await chartRequestFromArgs(args, rawArgs, undefined, { registry, hasDestination });
     const m = await readMirrorFile(f, { request: { ...base, chart: undefined, repoUrl: undefined, chartUrl: undefined, version: undefined, registry } as ChartRequest, discover: { ...render, excludeImages: exclude } });
     input.charts.push(...m.charts.map((c) => ({ ...c, request: applyHelmCreds(c.request, credFile) })));
     input.images.push(...m.images);
@@ -125,6 +132,11 @@ export async function destinationFromArgs(args: Args, required: boolean): Promis
   }
   const registryMap = m.registryMapFile ? await readRegistryMap(m.registryMapFile) : [];
   return { dest: m.dest, mode: m.mode as MapMode, imagePrefix: m.prefix, registryMap, mapOut: m.mapOut, chartPrefix: str(args["chart-prefix"]) };
+}
+
+/** The registry host of a --dest REGISTRY[/PATH]. */
+export function destHost(dest: string): string {
+  return parseRegistryReference(`${normalizeDest(dest)}/x`).registry;
 }
 
 /** --dest-credentials-from-secret: read the secret now and put it first for the destination host. */

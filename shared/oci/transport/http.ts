@@ -221,10 +221,10 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   const host = (() => { try { return new URL(req.url).host; } catch { return req.url; } })();
   const msg = e?.message ?? String(err);
   if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(msg + (e?.code ?? ""))) {
-    return new TransportError(`TLS error talking to ${host}: ${msg}`, "trust the registry CA with --ca-file, or use --insecure / --plain-http if it is HTTP-only");
+    return new TransportError(`TLS error talking to ${host}: ${msg}`, `trust the registry CA with --ca-file ${host}=CA.pem, or skip verification for it with --insecure-host ${host}`);
   }
   if (/wrong version number|EPROTO|packet length too long/i.test(msg)) {
-    return new TransportError(`TLS handshake with ${host} failed: ${msg}`, "the registry seems to speak plain HTTP: add --plain-http");
+    return new TransportError(`TLS handshake with ${host} failed: ${msg}`, `the registry seems to speak plain HTTP: add --plain-http-host ${host}`);
   }
   if (e?.code === "ECONNREFUSED") return new TransportError(`cannot connect to ${host}: connection refused`, "check the host and port, and that the registry is running");
   if (e?.code === "ENOTFOUND") return new TransportError(`cannot resolve registry host ${host}`, "check the registry name");
