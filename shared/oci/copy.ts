@@ -7,7 +7,7 @@ import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { sha256 } from "./digest.ts";
-import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
+import { DigestMismatchError, failedHost, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
 import { formatPlatform, platformMatches } from "./platform.ts";
@@ -66,6 +66,9 @@ export interface CopyResult {
   extras: string[];
   warnings: string[];
   error?: string;
+  /** the error condemns a whole registry host (refused credentials, unreachable, TLS): the same error ends every
+   *  job touching it without further requests; callers report it once (see hostFailure in shared/cli/progress) */
+  failedHost?: string;
 }
 
 interface RootPlan {
@@ -215,6 +218,8 @@ export class CopyEngine {
   }
 
   private fail(p: JobPlan, e: unknown): void {
+    const host = failedHost(e);
+    if (host) p.result.failedHost = host;
     p.result.status = "failed";
     const hint = (e as { hint?: string })?.hint;
     p.result.error = ((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : "");

@@ -4,7 +4,7 @@ import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/ar
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { exportPlan, parseSize } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
@@ -12,7 +12,7 @@ import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, tran
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
-import { itemsTable } from "../lib/report.ts";
+import { itemsTable, throwIfHostFailed } from "../lib/report.ts";
 import { archiveOutArgs } from "./export.ts";
 
 export default defineCommand({
@@ -76,7 +76,9 @@ export default defineCommand({
       for (const w of report.warnings) log.warn(w);
       const s = report.summary;
       if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
-      printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      const stopped = hostFailure(report.items);
+      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      throwIfHostFailed(report.items);
       if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     } finally {
       for (const p of packs) await p.cleanup();

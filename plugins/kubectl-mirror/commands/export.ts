@@ -4,13 +4,13 @@ import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/ar
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip)", valueHint: "FILE" },
@@ -69,7 +69,9 @@ export default defineCommand({
     for (const w of report.warnings) log.warn(w);
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    const stopped = hostFailure(report.items);
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
   },
 });

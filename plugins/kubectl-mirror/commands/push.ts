@@ -4,14 +4,14 @@ import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../..
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
 import { credFileProvider, readCredFile } from "../lib/credentials.ts";
 import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 
 export default defineCommand({
   meta: {
@@ -47,8 +47,10 @@ export default defineCommand({
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
     const s = report.summary;
-    logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    if (!hostFailure(report.items)) logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    const stopped = hostFailure(report.items);
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
   },
 });

@@ -4,10 +4,10 @@ import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/ar
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
 
 export default defineCommand({
@@ -55,8 +55,10 @@ export default defineCommand({
     for (const w of report.warnings) log.warn(w);
     if (dest.mapOut && !args["dry-run"]) log.info(`registry map written to ${dest.mapOut}`);
     const s = report.summary;
-    log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    if (!hostFailure(report.items)) log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    const stopped = hostFailure(report.items);
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
   },
 });

@@ -43,6 +43,8 @@ export interface ItemResult {
   extras: number;
   warnings: string[];
   error?: string;
+  /** a registry host failed as a whole (credentials refused, unreachable): see CopyResult.failedHost */
+  failedHost?: string;
 }
 
 export interface SyncReport {
@@ -66,6 +68,7 @@ export function itemResult(kind: ItemResult["kind"], source: string, destination
     extras: r.extras.length,
     warnings: r.warnings,
     ...(r.error ? { error: r.error } : {}),
+    ...(r.failedHost ? { failedHost: r.failedHost } : {}),
   };
 }
 
