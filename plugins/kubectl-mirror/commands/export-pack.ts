@@ -9,7 +9,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { exportPlan, parseSize } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
+import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
 import { itemsTable, throwIfHostFailed } from "../lib/report.ts";
@@ -53,7 +53,7 @@ export default defineCommand({
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
       const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
-      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined });
+      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) });
       let report;
       try {
         report = await exportPlan(plan, {

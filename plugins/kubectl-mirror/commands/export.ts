@@ -9,7 +9,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 
 export const archiveOutArgs = {
@@ -18,6 +18,7 @@ export const archiveOutArgs = {
   existing: { type: "string", description: "Previous archive: blobs it holds are left out (incremental export; repeatable)", valueHint: "ARCHIVE" },
   "split-size": { type: "string", description: "Split the archive into parts of this size (NAME.part001…, NAME.parts), e.g. 4G", valueHint: "SIZE" },
   "chart-prefix": { type: "string", description: 'Path of charts inside the archive and under the destination (default "charts")', valueHint: "PATH" },
+  ...chartLayoutArgs,
 } as const satisfies ArgsDef;
 
 export default defineCommand({
@@ -57,6 +58,7 @@ export default defineCommand({
       preview,
       mapOut: preview?.mapOut,
       chartPrefix: args["chart-prefix"] as string | undefined,
+      chartLayout: chartLayoutFromArgs(args),
       registry,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),

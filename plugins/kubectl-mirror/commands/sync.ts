@@ -6,16 +6,17 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
 
 export default defineCommand({
   meta: {
     name: "sync",
-    description: "Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>:<version> (Helm OCI), images to <dest>/images/…",
+    description: "Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>/<name>:<version> (Helm OCI; --chart-layout flat: <dest>/charts/<name>:<version>), images to <dest>/images/…",
     notes: CREDENTIALS_HELP,
     examples: [
+      "kubectl mirror sync --chart-url clearml/clearml --chart-version 7.14.7 --release-name clearml --repo-url https://clearml.github.io/clearml-helm-charts --dest-registry 10.10.233.0:30003/spectro-content --dest-username \"$zot_admin_username\" --dest-password \"$zot_admin_password\" --dest-insecure",
       "kubectl mirror sync --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
       "kubectl mirror sync oci://registry.example.com/charts/app --chart-version 1.2.3 --dest harbor.local/mirror --map-out registry-map.yaml",
       "kubectl mirror sync ./app-1.2.3.tgz --dest reg.local:5000 --dest-mode keep-host --platform linux/amd64",
@@ -29,6 +30,7 @@ export default defineCommand({
     ...inputArgs,
     ...destArgs,
     ...transferArgs,
+    ...chartLayoutArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it" },
     ...dryRunArgs,
     ...outputArgs,
@@ -49,6 +51,7 @@ export default defineCommand({
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       rewriteChart: !!args["rewrite-chart"],
+      chartLayout: chartLayoutFromArgs(args),
       onEvent: progress.onEvent,
     });
     progress.finish();

@@ -3,7 +3,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { verifyTable } from "../lib/report.ts";
 import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/verify.ts";
 
@@ -24,6 +24,7 @@ export default defineCommand({
     ...inputArgs,
     archive: { type: "string", description: "Expect what this export archive holds (its metadata and digests)", valueHint: "ARCHIVE" },
     ...destArgs,
+    ...chartLayoutArgs,
     "in-archive": { type: "string", description: "Verify this archive instead of a registry", valueHint: "ARCHIVE" },
     offline: { type: "boolean", description: "Do not contact source registries: check presence (and archive digests) only" },
     all: { type: "boolean", description: "List every item, not only the problems" },
@@ -35,7 +36,7 @@ export default defineCommand({
     const dest = await destinationFromArgs(args, !inArchive);
     if (inArchive && dest) throw new UsageError("give --dest or --in-archive, not both");
     const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
-    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined };
+    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) };
     let report;
     if (args.archive) {
       const conn = await connectionFromArgs(args, rawArgs, dest?.dest);

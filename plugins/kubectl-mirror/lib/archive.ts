@@ -22,7 +22,7 @@ import { OciError } from "../../../shared/oci/errors.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { itemResult, type ItemResult, type TransferOptions } from "./sync.ts";
+import { itemResult, requireImages, type ItemResult, type TransferOptions } from "./sync.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
@@ -98,7 +98,7 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
 
 export async function runExport(input: MirrorInput, opts: ExportOptions): Promise<ExportReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, chartLayout: opts.chartLayout });
   try {
     return await exportPlan(plan, opts, started);
   } finally {
@@ -307,6 +307,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
       registryMap = [...registryMap, ...d.registryMap];
+      const first = jobs.length;
       for (const { artifact, destination } of d.artifacts) {
         const dst = repos.open(destination);
         jobs.push({ src: reader, srcRef: layoutTag(artifact), dst: dst.store, dstTags: [artifact.tag], label: `${artifact.kind} ${artifact.name} ${artifact.version} → ${destination}` });
@@ -317,6 +318,10 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
         jobs.push({ src: reader, srcRef: meta.images[i]!.ref, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
         labels.push({ kind: "image", source: m.source, destination: m.destination });
       }
+      // charts/packs of this archive are tagged only after their images landed
+      const slice = jobs.slice(first);
+      requireImages(slice, d.artifacts.map((x) => x.artifact.images ?? []), d.images.map((m) => m.source), d.artifacts.length);
+      for (const j of slice) if (j.requires) j.requires = j.requires.map((k) => k + first);
       nArtifacts += d.artifacts.length;
       nImages += d.images.length;
     }

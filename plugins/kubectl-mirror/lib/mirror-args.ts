@@ -15,7 +15,7 @@ import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, re
 import { credentialsFromSecret, credFileProvider, credForChartUrl, destinationProvider, readCredFile, withCredentials, type CredFile } from "./credentials.ts";
 import { normalizeDest, readRegistryMap, type MapMode } from "./mapping.ts";
 import { readMirrorFile } from "./mirror-file.ts";
-import type { MirrorInput } from "./plan.ts";
+import { CHART_LAYOUTS, type ChartLayout, type MirrorInput } from "./plan.ts";
 import { parseSourceMirrors } from "./targets.ts";
 import type { DestinationOptions } from "./targets.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
@@ -148,6 +148,18 @@ export async function withDestinationSecret(args: Args, rawArgs: string[], regis
   const kube = KubeClient.fromOptions(kubeOptionsFromArgs({ kubeconfig: args.kubeconfig, context: args.context }, []));
   const cred = await credentialsFromSecret(kube, spec, host);
   return withCredentials(registry, destinationProvider(host, cred));
+}
+
+/** --chart-layout nested|flat (where charts land under <dest>/<chart-prefix>; plan.ts ChartLayout). */
+export const chartLayoutArgs = {
+  "chart-layout": { type: "string", description: "nested (default): <dest>/charts/<name>/<name>:<version>, as `helm push … oci://<dest>/charts/<name>` and PaletteAI/Zot expect; flat: <dest>/charts/<name>:<version>", valueHint: "nested|flat" },
+} as const satisfies ArgsDef;
+
+export function chartLayoutFromArgs(args: Args): ChartLayout | undefined {
+  const v = str(args["chart-layout"]);
+  if (v === undefined) return undefined;
+  if (!CHART_LAYOUTS.includes(v as ChartLayout)) throw new UsageError(`--chart-layout ${v}: must be one of ${CHART_LAYOUTS.join(", ")}`);
+  return v as ChartLayout;
 }
 
 /** -q/--quiet (a global flag: citty leaves it under its own spelling). */

@@ -1,13 +1,14 @@
 // kubectl mirror sync: charts (HTTP repo, oci://, local) + the images they use → one registry, in one
 // copy-engine run (bounded concurrency across images and blobs, skip what exists, mounts, extras).
-//   charts → <dest>/charts/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it)
+//   charts → <dest>/charts/<name>/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it;
+//            --chart-layout flat: <dest>/charts/<name>:<version>)
 //   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
 import { CopyEngine, type CopyEvent, type CopyJob, type CopyResult } from "../../../shared/oci/copy.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
-import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
+import { buildPlan, layoutTag, type ChartLayout, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
 import { rewriteChartForMirror } from "./rewrite.ts";
 
@@ -22,6 +23,8 @@ export interface TransferOptions {
   sourceMirrors?: RegistryMapEntry[];
   onEvent?: (e: CopyEvent) => void;
   chartPrefix?: string;
+  /** nested (default) | flat: see plan.ts ChartLayout */
+  chartLayout?: ChartLayout;
 }
 
 export interface SyncOptions extends TransferOptions, DestinationOptions {
@@ -72,10 +75,22 @@ export function itemResult(kind: ItemResult["kind"], source: string, destination
   };
 }
 
+/**
+ * Charts and packs are tagged only after every image they need landed: artifact job i (jobs[i], i < nArtifacts)
+ * requires the image jobs (after the artifacts, in `imageSources` order) of the images it lists.
+ */
+export function requireImages(jobs: CopyJob[], artifactImages: string[][], imageSources: string[], nArtifacts: number, imageOffset = nArtifacts): void {
+  const at = new Map(imageSources.map((s, i) => [s, imageOffset + i]));
+  for (let i = 0; i < nArtifacts; i++) {
+    const req = [...new Set(artifactImages[i]!.map((img) => at.get(img)).filter((x): x is number => x !== undefined))];
+    if (req.length) jobs[i]!.requires = req;
+  }
+}
+
 /** Plan, map, copy. The plan's temp files are removed before returning. */
 export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, chartLayout: opts.chartLayout });
   try {
     return await syncPlan(plan, opts, started);
   } finally {
@@ -108,6 +123,7 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       jobs.push({ src: src.store, srcRef: src.reference, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
       meta.push({ kind: "image", source: m.source, destination: m.destination });
     }
+    requireImages(jobs, d.artifacts.map((x) => x.artifact.images), d.images.map((m) => m.source), d.artifacts.length);
     const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
     const t0 = Date.now();
     const results = await engine.run(jobs);
