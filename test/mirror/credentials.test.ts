@@ -10,6 +10,8 @@ import { freePort } from "../support/ports.ts";
 import { runCli } from "../support/cli.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
+import { muralVariables } from "../../plugins/kubectl-mirror/lib/zot.ts";
 
 setDefaultTimeout(120_000);
 
@@ -165,6 +167,18 @@ describe("smaller CLI points (11.3, 11.10)", () => {
     expect(r.stderr).toContain(`--plain-http-host ${plain.host}`);
   });
 
+  test("export's DESTINATION column says where each item goes, not the source again", async () => {
+    const img = `${src.host}/library/app0:v1`;
+    const out = join(tmp, "exp.tar");
+    const r = await mirror(["export", "--image", img, "-O", out, "--ca-file", `${src.host}=${src.caFile}`]);
+    expect(r.code).toBe(0);
+    const row = r.stdout.split("\n").find((l) => l.includes(img))!;
+    expect(row.split(/\s+/).filter((c) => c === img)).toHaveLength(1);
+    expect(row).toContain("exp.tar");
+    const p = await mirror(["export", "--image", img, "-O", join(tmp, "exp2.tar"), "--dest", "zot.local:30003/spectro-content", "--ca-file", `${src.host}=${src.caFile}`]);
+    expect(p.stdout.split("\n").find((l) => l.includes(img))).toContain("zot.local:30003/spectro-content/images/library/app0:v1");
+  });
+
   test("a failed login does not suggest running login", async () => {
     const r = await mirror(["login", dst.host, "-u", dst.username, "--password-stdin", "--ca-file", dst.caFile!], { stdin: "wrong-password-123" });
     expect(r.code).toBe(1);
@@ -172,5 +186,39 @@ describe("smaller CLI points (11.3, 11.10)", () => {
     expect(r.stderr).not.toMatch(/mirror login/);
     const ok = await mirror(["login", dst.host, "-u", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--registry-config", join(tmp, "login.json")], { stdin: dst.password });
     expect(ok.code).toBe(0);
+  });
+});
+
+describe("PaletteAI Zot: mural-variables values after sync/push (11.9)", () => {
+  test("the values derive from the destination as the seed says (10.10.233.0:30003 → 10-10-233-0-30003-pull-secret)", () => {
+    expect(muralVariables("10.10.233.0:30003/spectro-content")).toEqual({ "internal-zot-url": "10.10.233.0:30003", "zot-auth-secret": "10-10-233-0-30003-pull-secret", "zot-cert-secret": "zot-ca" });
+  });
+
+  test("sync --zot prints them after the table, and -o json includes them", async () => {
+    const args = ["sync", "--image", `${src.host}/library/app7:v1`, "--dest-registry", `${dst.host}/spectro-content`, ...cas(), "--dest-username", dst.username, "--dest-password-stdin", "--zot"];
+    const human = await mirror(args, { stdin: dst.password });
+    expect(human.code).toBe(0);
+    const [h, p] = dst.host.split(":");
+    expect(human.stdout).toContain("MURAL-VARIABLES");
+    expect(human.stdout).toContain(`internal-zot-url  ${dst.host}`);
+    expect(human.stdout).toContain(`zot-auth-secret   ${h!.replace(/\./g, "-")}-${p}-pull-secret`);
+    expect(human.stdout).toContain("zot-cert-secret   zot-ca");
+    const json = await mirror([...args, "-o", "json"], { stdin: dst.password });
+    expect(JSON.parse(json.stdout).muralVariables).toEqual({ "internal-zot-url": dst.host, "zot-auth-secret": `${h!.replace(/\./g, "-")}-${p}-pull-secret`, "zot-cert-secret": "zot-ca" });
+  });
+
+  test("found without --zot when the registry announces Zot; absent for other registries", async () => {
+    const proxy = await startFaultProxy(plain.url);
+    try {
+      proxy.setRules([{ method: "GET", path: /\/v2\/_zot\/ext\/discover/, fault: "status", status: 200, times: Infinity }]);
+      const z = await mirror(["sync", "--image", `${src.host}/library/app7:v1`, "--dest", proxy.host, "--plain-http-host", proxy.host, "--ca-file", `${src.host}=${src.caFile}`, "-o", "json"]);
+      expect(z.code).toBe(0);
+      expect(JSON.parse(z.stdout).muralVariables?.["internal-zot-url"]).toBe(proxy.host);
+      const other = await mirror(["sync", "--image", `${src.host}/library/app7:v1`, "--dest", plain.host, "--plain-http-host", plain.host, "--ca-file", `${src.host}=${src.caFile}`, "-o", "json"]);
+      expect(other.code).toBe(0);
+      expect(JSON.parse(other.stdout).muralVariables).toBeUndefined();
+    } finally {
+      await proxy.stop();
+    }
   });
 });

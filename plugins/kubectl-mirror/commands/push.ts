@@ -1,4 +1,5 @@
 // kubectl mirror push ARCHIVE... --dest REGISTRY — air-gapped side: archives from export/export-pack → registry.
+import { isZot, muralText, muralVariables } from "../lib/zot.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
@@ -10,7 +11,7 @@ import { runPush } from "../lib/archive.ts";
 import { credFileProvider, readCredFile } from "../lib/credentials.ts";
 import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
+import { quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 
 export default defineCommand({
@@ -32,6 +33,7 @@ export default defineCommand({
     "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
     "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
     "temp-dir": { type: "string", description: "Where split archives are joined (default: system temp dir)", valueHint: "DIR" },
+    ...zotArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -49,7 +51,10 @@ export default defineCommand({
     const s = report.summary;
     if (!hostFailure(report.items)) logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
+    const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, registry))) ? muralVariables(dest.dest) : undefined;
+    const out = mural ? { ...report, muralVariables: mural } : report;
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
   },

@@ -1,4 +1,5 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
+import { isZot, muralText, muralVariables } from "../lib/zot.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
@@ -6,7 +7,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
 
@@ -32,6 +33,7 @@ export default defineCommand({
     ...transferArgs,
     ...chartLayoutArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it" },
+    ...zotArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -60,7 +62,10 @@ export default defineCommand({
     const s = report.summary;
     if (!hostFailure(report.items)) log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
+    const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, reg))) ? muralVariables(dest.dest) : undefined;
+    const out = mural ? { ...report, muralVariables: mural } : report;
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
   },

@@ -162,6 +162,11 @@ export function chartLayoutFromArgs(args: Args): ChartLayout | undefined {
   return v as ChartLayout;
 }
 
+/** --zot: the destination is PaletteAI's Zot (found by itself when Zot answers /v2/_zot/ext/discover). */
+export const zotArgs = {
+  zot: { type: "boolean", description: "The destination is PaletteAI's internal Zot: print the mural-variables values (automatic when the registry announces Zot)" },
+} as const satisfies ArgsDef;
+
 /** -q/--quiet (a global flag: citty leaves it under its own spelling). */
 export function quietFromArgs(args: Args): boolean {
   return !!(args.quiet || args.q);
