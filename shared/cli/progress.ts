@@ -86,7 +86,8 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
  * run: the first such error, and how many items it stopped. undefined when no host failed.
  */
 export function hostFailure(results: { status: string; error?: string; failedHost?: string }[]): { message: string; host: string; stopped: number } | undefined {
-  const first = results.find((r) => r.failedHost && r.error);
+  // the host's own error, not that of a chart left untagged because of it
+  const first = results.find((r) => r.failedHost && r.error && !r.error.startsWith("not tagged:")) ?? results.find((r) => r.failedHost && r.error);
   if (!first) return undefined;
   const host = first.failedHost!;
   const stopped = results.filter((r) => r.failedHost === host).length;

@@ -1,5 +1,5 @@
 // Registry options from the shared registry flags (see args.ts registryArgs).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { registerSecret } from "../runtime/redact.ts";
 import { chainCredentials, dockerConfigCredentials, remember, staticCredentials, type Credential, type CredentialProvider } from "../oci/transport/credentials.ts";
 import { apiHost } from "../oci/reference.ts";
@@ -150,6 +150,9 @@ export async function registryOptionsFromArgs(args: Record<string, unknown>, raw
     const eq = v.indexOf("=");
     return eq > 0 && !v.slice(0, eq).includes("/") ? { host: v.slice(0, eq), file: v.slice(eq + 1) } : { file: v };
   });
+  // SSL_CERT_FILE: the CA bundle to trust, as Go tools (helm, skopeo, crane) and OpenSSL read it
+  const certFile = process.env.SSL_CERT_FILE;
+  if (certFile && existsSync(certFile)) caFiles.push({ file: certFile });
   const plainHosts = repeated(rawArgs, ["plain-http-host"]);
   const insecureHosts = repeated(rawArgs, ["insecure-host"]);
   if (args["dest-insecure"]) {

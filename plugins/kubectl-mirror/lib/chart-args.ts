@@ -64,6 +64,7 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
   const flags = credentialsFromFlags(args);
   const cred = opts.hasDestination ? flags.src : (flags.dest ?? flags.src);
   const caFiles = repeated(rawArgs, ["ca-file"], { split: false });
+  // like helm: --ca-file, else the repository entry's caFile, else SSL_CERT_FILE (Go's trust bundle override)
   let caFile = caFiles.length ? caFiles[caFiles.length - 1]!.replace(/^[^=/]*=/, "") : undefined;
   let insecure = !!args.insecure || repeated(rawArgs, ["insecure-host"]).length > 0;
   let repoUrl = str(args["repo-url"]);
@@ -81,6 +82,7 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
     caFile ??= aliasEntry.caFile || undefined;
     insecure ||= !!aliasEntry.insecure_skip_tls_verify;
   }
+  if (!caFile && process.env.SSL_CERT_FILE && existsSync(process.env.SSL_CERT_FILE)) caFile = process.env.SSL_CERT_FILE;
   registerSecret(password);
   return {
     chart,
