@@ -28,3 +28,37 @@ export const registryArgs = {
   "chunk-size": { type: "string", description: "Upload blobs in PATCH chunks of this size, e.g. 50MiB (for proxies that limit request bodies; default: one PUT, chunks after a 413)" },
   "max-per-host": { type: "string", description: "Parallel connections per registry host (default 8)" },
 } as const satisfies ArgsDef;
+
+/**
+ * Credentials bound to a side of a transfer (like skopeo's --src-creds/--dest-creds), for commands that have a
+ * source and a destination. Spread after registryArgs: -u/--password(-stdin) then mean the destination.
+ * registryOptionsFromArgs(args, rawArgs, scope) decides which host gets which credential.
+ */
+export const destCredentialArgs = {
+  username: { type: "string", alias: ["u"], description: "Username for the DESTINATION registry (with --password-stdin); see CREDENTIALS", valueHint: "USER" },
+  password: { type: "string", alias: ["p"], description: "Password for the destination registry (visible to other users; prefer --password-stdin)" },
+  "password-stdin": { type: "boolean", description: "Read the destination registry password from stdin" },
+  "dest-username": { type: "string", description: "Username for the destination registry only (same as -u)", valueHint: "USER" },
+  "dest-password": { type: "string", description: "Password for the destination registry only (visible to other users; prefer --dest-password-stdin)" },
+  "dest-password-stdin": { type: "boolean", description: "Read the destination registry password from stdin" },
+  "dest-insecure": { type: "boolean", description: "Skip TLS certificate verification for the destination registry only" },
+} as const satisfies ArgsDef;
+
+export const srcCredentialArgs = {
+  "src-username": { type: "string", description: "Username for the source registries and chart repository (never sent to the destination)", valueHint: "USER" },
+  "src-password-stdin": { type: "boolean", description: "Read the source password from stdin (with --src-username)" },
+} as const satisfies ArgsDef;
+
+export const scopedCredentialArgs = { ...destCredentialArgs, ...srcCredentialArgs } as const satisfies ArgsDef;
+
+/** What each credential applies to, for the --help of every command taking scopedCredentialArgs. */
+export const CREDENTIALS_HELP = [
+  "CREDENTIALS (per registry host; the first that applies wins):",
+  "  destination: --dest-credentials-from-secret, then --dest-username + --dest-password-stdin|--dest-password",
+  "    (same as -u + --password-stdin|-p), then REGISTRY_USERNAME/REGISTRY_PASSWORD, then stored credentials",
+  "  sources (chart repository and image registries other than the destination): --src-username +",
+  "    --src-password-stdin, then stored credentials; otherwise anonymous (token requests without Authorization)",
+  "  stored credentials apply only to the host they are stored for: --cred-file entries, Helm repositories.yaml",
+  "    (chart repositories), docker config.json auths and credential helpers (--registry-config)",
+  "  without a destination (images, export, export-pack) -u/--password-stdin are the chart source's credentials",
+];

@@ -70,6 +70,8 @@ export function checkUnknownFlags(argv: string[], args: ArgsDef, command: string
     const name = a.replace(/^--?/, "").split("=")[0]!;
     const info = t.get(name);
     if (!info) throw new UsageError(`unknown flag ${a.split("=")[0]} for "${command}"`, `see "${command} --help"`);
+    // one dash is for one-letter flags: `-dest-registry` is not `--dest-registry` (nor -d -e -s -t …)
+    if (!a.startsWith("--") && name.length > 1) throw new UsageError(`unknown flag ${a.split("=")[0]} for "${command}"`, `long flags take two dashes: --${name}`);
     if (info.type !== "boolean" && !a.includes("=")) i++;
   }
 }

@@ -134,14 +134,27 @@ function onInterruptSignals(name: string): void {
   }
 }
 
+/**
+ * citty renders every alias with one dash (`-dest-registry, --dest`); long aliases take two, like the flags they
+ * stand for (single-dash long spellings are refused by checkUnknownFlags). Only the flag column is touched.
+ */
+export function fixAliasDashes(line: string): string {
+  const m = /^(\s*-\S.*?)(\s{2,}.*)?$/.exec(line);
+  if (!m) return line;
+  return m[1]!.replace(/(^|[\s,])-([A-Za-z][\w-]+)/g, "$1--$2") + (m[2] ?? "");
+}
+
 async function usage(cmd: AnyCommand, name: string): Promise<string> {
   const meta = (await resolve(cmd.meta)) ?? {};
   // list lazy subcommands by their summaries instead of importing them (keeps `--help` fast)
   const subs = await resolve(cmd.subCommands);
   const shown = subs && Object.fromEntries(Object.entries(subs).map(([k, c]) => [k, typeof c === "function" && typeof (c as LazyCommand).summary === "string" ? { meta: { description: (c as LazyCommand).summary } } : c]));
   let text = await renderUsage({ ...cmd, meta: { ...meta, name }, subCommands: shown });
-  text = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trimEnd()).join("\n");
+  text = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => fixAliasDashes(l.trimEnd())).join("\n");
   const examples = (meta as any).examples as string[] | undefined;
   if (examples?.length) text += `\nEXAMPLES\n\n${examples.map((e) => `  ${e}`).join("\n")}\n`;
+  // extra sections (e.g. CREDENTIALS: which credential goes to which registry), each a list of lines
+  const notes = (meta as any).notes as string[] | undefined;
+  if (notes?.length) text += `\n${notes.join("\n")}\n`;
   return text.endsWith("\n") ? text : text + "\n";
 }

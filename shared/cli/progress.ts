@@ -73,10 +73,24 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
       } else if (e.type === "done") {
         done++;
         clear();
-        if (!opts.quiet || e.result.status === "failed") out.write(printable(redact(resultLine(e.result))) + "\n");
+        // a registry that refused the credentials or cannot be reached is reported once, by the command
+        if (!e.result.failedHost && (!opts.quiet || e.result.status === "failed")) out.write(printable(redact(resultLine(e.result))) + "\n");
         draw(true);
       }
     },
     finish: clear,
   };
+}
+
+/**
+ * When a registry host failed as a whole (credentials refused, unreachable, TLS), the one error to report for the
+ * run: the first such error, and how many items it stopped. undefined when no host failed.
+ */
+export function hostFailure(results: { status: string; error?: string; failedHost?: string }[]): { message: string; host: string; stopped: number } | undefined {
+  // the host's own error, not that of a chart left untagged because of it
+  const first = results.find((r) => r.failedHost && r.error && !r.error.startsWith("not tagged:")) ?? results.find((r) => r.failedHost && r.error);
+  if (!first) return undefined;
+  const host = first.failedHost!;
+  const stopped = results.filter((r) => r.failedHost === host).length;
+  return { message: first.error!, host, stopped };
 }

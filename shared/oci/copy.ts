@@ -8,7 +8,7 @@ import { createLimit } from "../runtime/limit.ts";
 import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { sha256 } from "./digest.ts";
-import { DigestMismatchError, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
+import { DigestMismatchError, failedHost, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
@@ -26,6 +26,9 @@ export interface CopyJob {
   dstTags: string[];
   /** for messages, e.g. "docker.io/library/nginx:1.27 → reg.local/nginx:1.27" */
   label?: string;
+  /** indexes of jobs (same run) that must succeed before this job's manifests and tags are written — a chart or
+   *  pack is tagged only once every image it needs is in the target; if one fails, this job fails untagged */
+  requires?: number[];
 }
 
 export interface CopyOptions {
@@ -68,6 +71,9 @@ export interface CopyResult {
   extras: string[];
   warnings: string[];
   error?: string;
+  /** the error condemns a whole registry host (refused credentials, unreachable, TLS): the same error ends every
+   *  job touching it without further requests; callers report it once (see hostFailure in shared/cli/progress) */
+  failedHost?: string;
 }
 
 interface RootPlan {
@@ -119,6 +125,9 @@ export class CopyEngine {
   private manifestsDone = new Map<string, Promise<void>>();
   /** registry host|digest → the first target repository of this run that receives it (others mount from it) */
   private onRegistry = new Map<string, { repo: RegistryRepository; done: Promise<BlobAction> }>();
+  /** per job index: settles when the job's outcome is final (for CopyJob.requires) */
+  private settled = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+  private plans: JobPlan[] = [];
 
   constructor(private opts: CopyOptions = {}) {
     this.blobLimit = createLimit(opts.concurrency ?? 8);
@@ -130,10 +139,19 @@ export class CopyEngine {
   }
 
   async run(jobs: CopyJob[]): Promise<CopyResult[]> {
+    for (const [i] of jobs.entries()) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.settled.set(i, { promise, resolve });
+    }
     const plans = await Promise.all(jobs.map((job, index) => this.imageLimit(() => this.plan(job, index))));
+    this.plans = plans;
+    for (const p of plans) if (p.result.error || p.upToDate) this.done(p);
     const ok = plans.filter((p) => !p.result.error);
     if (this.opts.dryRun) {
-      await Promise.all(ok.map((p) => this.imageLimit(() => this.dryRun(p))));
+      // a dry run writes nothing: dependants wait for their requirements' outcome, then report
+      await Promise.all(ok.map((p) => this.imageLimit(() => this.dryRun(p)).then(() => this.done(p))));
+      await Promise.all(ok.map((p) => this.requirementsMet(p).catch((e) => this.fail(p, e))));
     } else {
       // archive writers need the whole graph first
       const byDst = new Map<string, JobPlan[]>();
@@ -216,11 +234,31 @@ export class CopyEngine {
     return p;
   }
 
+  private done(p: JobPlan): void {
+    this.settled.get(p.index)?.resolve();
+  }
+
+  /** Wait for the jobs p requires; throws (leaving p untagged) when one of them failed. */
+  private async requirementsMet(p: JobPlan): Promise<void> {
+    const req = p.job.requires ?? [];
+    if (!req.length) return;
+    await Promise.all(req.map((i) => this.settled.get(i)?.promise));
+    const bad = req.map((i) => this.plans[i]!).filter((q) => q && q.result.status === "failed");
+    if (!bad.length) return;
+    const host = bad.find((q) => q.result.failedHost)?.result.failedHost;
+    if (host) p.result.failedHost = host;
+    const names = bad.map((q) => q.result.label.split(" → ")[0]).slice(0, 3).join(", ");
+    throw new OciError(`not tagged: ${bad.length} of the ${req.length} images it needs failed (${names}${bad.length > 3 ? ", …" : ""})`, "REQUIREMENT_FAILED");
+  }
+
   private fail(p: JobPlan, e: unknown): void {
+    const host = failedHost(e);
+    if (host) p.result.failedHost = host;
     p.result.status = "failed";
     const hint = (e as { hint?: string })?.hint;
     // results are printed as data (-o json): no secrets (registered passwords, presigned URLs, userinfo) in them
     p.result.error = redact(((e as Error)?.message ?? String(e)) + (hint ? ` (${hint})` : ""));
+    this.done(p);
   }
 
   private warn(p: JobPlan, raw: string): void {
@@ -443,6 +481,7 @@ export class CopyEngine {
 
   /** Children first; each root (with its tags) only after everything under it is present. */
   private async writeManifests(p: JobPlan): Promise<void> {
+    await this.requirementsMet(p);
     const { dst } = p.job;
     const rootDigests = new Set(p.roots.map((r) => r.desc.digest));
     for (const m of p.manifests) {
@@ -462,6 +501,7 @@ export class CopyEngine {
       if (!r.tags.length && dst instanceof OciLayoutStore) await dst.addRoot(r.desc);
       if (r.subject) await this.linkReferrer(dst, r);
     }
+    this.done(p);
   }
 
   /** Registries without the referrers API: keep the sha256-<hex> fallback index up to date. */
@@ -534,7 +574,9 @@ export class CopyEngine {
     } catch (e) {
       for (const p of group) if (!failed.has(p)) (failed.add(p), this.fail(p, e));
     }
-    for (const p of group) if (!failed.has(p)) await this.writeManifests(p).catch((e) => this.fail(p, e));
+    // jobs that require others (charts needing their images) last, so their requirements settle first
+    const ordered = [...group].sort((a, b) => (a.job.requires?.length ? 1 : 0) - (b.job.requires?.length ? 1 : 0));
+    for (const p of ordered) if (!failed.has(p)) await this.writeManifests(p).catch((e) => this.fail(p, e));
   }
 }
 

@@ -28,8 +28,13 @@ export class NotFoundError extends OciError {
 
 export class UnauthorizedError extends OciError {
   override name = "UnauthorizedError";
+  readonly host: string;
+  /** the refusal holds for every repository of the host (Basic auth, or credentials refused by the token
+   *  service): nothing more is attempted against it in this run */
+  hostWide = false;
   constructor(host: string, detail = "") {
     super(`authentication to ${host} failed${detail ? `: ${detail}` : ""}`, "UNAUTHORIZED", "check the username/password, docker config.json or run `kubectl mirror login`");
+    this.host = host;
   }
 }
 
@@ -72,9 +77,18 @@ export class RegistryError extends OciError {
 /** Network-level failure after retries: connection refused, reset, TLS errors, timeouts. */
 export class TransportError extends OciError {
   override name = "TransportError";
+  /** set when the whole host is unusable (refused, unknown, TLS failure): the run stops using it */
+  host?: string;
   constructor(message: string, hint?: string) {
     super(message, "TRANSPORT", hint);
   }
+}
+
+/** The registry host an error condemns for the rest of a run (refused credentials, unreachable, bad TLS), if any. */
+export function failedHost(err: unknown): string | undefined {
+  if (err instanceof UnauthorizedError) return err.hostWide ? err.host : undefined;
+  if (err instanceof TransportError) return err.host;
+  return undefined;
 }
 
 export class UnsupportedError extends OciError {

@@ -14,7 +14,7 @@ let env: Record<string, string>;
 let addon: string;
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "htpasswd" });
+  reg = await startRegistry({ auth: "htpasswd", tls: false });
   root = tempDir("ka-oci-");
   env = helmEnv(join(root, "helm"));
   addon = makeAddon(join(root, "src"));

@@ -29,7 +29,7 @@ async function curl(url: string, extra: string[] = [], out = "/dev/null") {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ka-harness-proxy-"));
-  reg = await startRegistry();
+  reg = await startRegistry({ auth: "none", tls: false });
   proxy = await startFaultProxy(reg.url);
   layout = await writeImageLayout(join(work, "layout"), { tag: "v1", layers: [{ size: 300_000 }] });
   await pushWithSkopeo(layout.dir, "v1", `${reg.host}/p/app:v1`, reg.skopeo);

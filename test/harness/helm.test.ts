@@ -21,7 +21,7 @@ const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ka-harness-helm-"));
-  [basic, token, tls] = await Promise.all([startRegistry({ auth: "htpasswd" }), startRegistry({ auth: "token" }), startRegistry({ tls: true, auth: "htpasswd" })]);
+  [basic, token, tls] = await Promise.all([startRegistry({ auth: "htpasswd", tls: false }), startRegistry({ auth: "token", tls: false }), startRegistry({ tls: true, auth: "htpasswd" })]);
   tgz = await makeChart(work, { name: "demo", version: "0.3.1", appVersion: "9.9", values: { image: { repository: "example/app", tag: "1.0" } } });
 });
 afterAll(async () => {

@@ -18,7 +18,7 @@ let reg: TestRegistry;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ka-harness-img-"));
-  reg = await startRegistry({ auth: "htpasswd" });
+  reg = await startRegistry({ auth: "htpasswd", tls: false });
 });
 afterAll(async () => {
   await reg?.stop();

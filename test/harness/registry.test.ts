@@ -34,7 +34,7 @@ const img = () => layout.images[0]!;
 describe("auth none", () => {
   test("starts fast, answers /v2/ with 200, push + read back with skopeo", async () => {
     const t0 = Date.now();
-    const reg = await start({});
+    const reg = await start({ auth: "none", tls: false });
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(reg.host).toBe(`127.0.0.1:${reg.port}`);
     expect(reg.url).toBe(`http://${reg.host}`);
@@ -49,8 +49,8 @@ describe("auth none", () => {
   });
 
   test("delete is enabled by default and can be disabled", async () => {
-    const on = await start({});
-    const off = await start({ deleteEnabled: false });
+    const on = await start({ auth: "none", tls: false });
+    const off = await start({ auth: "none", tls: false, deleteEnabled: false });
     for (const r of [on, off]) await pushWithSkopeo(layout.dir, "1.0", `${r.host}/lib/app:1.0`, r.skopeo);
     const del = (r: TestRegistry) => fetch(`${r.url}/v2/lib/app/manifests/${img().digest}`, { method: "DELETE" }).then((x) => x.status);
     expect(await del(on)).toBe(202);
@@ -59,7 +59,7 @@ describe("auth none", () => {
   });
 
   test("logs go to a file, not the test output; stop() kills the process and removes the temp dir", async () => {
-    const reg = await start({ auth: "htpasswd" });
+    const reg = await start({ auth: "htpasswd", tls: false });
     await fetch(`${reg.url}/v2/`, { headers: { authorization: `Basic ${btoa(`${reg.username}:wrong`)}` } });
     await Bun.sleep(50);
     expect(reg.logs()).toContain("error authenticating user");
@@ -75,7 +75,7 @@ describe("auth none", () => {
 describe("auth htpasswd", () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await start({ auth: "htpasswd", users: { alice: "s3cret-A", bob: "s3cret-B" } });
+    reg = await start({ auth: "htpasswd", tls: false, users: { alice: "s3cret-A", bob: "s3cret-B" } });
   });
 
   test("challenges with Basic; bcrypt entries computed in TS are accepted", async () => {
@@ -108,7 +108,7 @@ describe("auth htpasswd", () => {
 describe("auth token", () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await start({ auth: "token" });
+    reg = await start({ auth: "token", tls: false });
   });
 
   test("challenges with Bearer pointing at our token server", async () => {
@@ -145,8 +145,22 @@ describe("auth token", () => {
 });
 
 describe("TLS", () => {
+  test("the default registry is the realistic one: TLS with a private CA + htpasswd basic auth", async () => {
+    const reg = await start(undefined);
+    expect(reg.tls).toBe(true);
+    expect(reg.auth).toBe("htpasswd");
+    expect(reg.url).toBe(`https://${reg.host}`);
+    expect(reg.username).not.toBe("");
+    expect(reg.skopeo).toEqual({ creds: `${reg.username}:${reg.password}`, tlsVerify: true, certDir: reg.certDir });
+    await pushWithSkopeo(layout.dir, "1.0", `${reg.host}/def/app:1.0`, reg.skopeo);
+    expect((await skopeoInspectRaw(`${reg.host}/def/app:1.0`, reg.skopeo)).digest).toBe(img().digest);
+    // anonymous access is refused; an untrusted CA is refused
+    await expect(skopeoInspectRaw(`${reg.host}/def/app:1.0`, { tlsVerify: true, certDir: reg.certDir })).rejects.toThrow(/unauthorized|authentication required/i);
+    await expect(skopeoInspectRaw(`${reg.host}/def/app:1.0`, { creds: reg.skopeo.creds, tlsVerify: true })).rejects.toThrow(/certificate|x509/i);
+  });
+
   test("https registry: skopeo verifies with --dest-cert-dir holding ca.crt, fails to verify without it", async () => {
-    const reg = await start({ tls: true });
+    const reg = await start({ auth: "none", tls: true });
     expect(reg.url).toBe(`https://${reg.host}`);
     expect(readFileSync(join(reg.certDir!, "ca.crt"), "utf8")).toBe(readFileSync(reg.caFile!, "utf8"));
     expect(reg.skopeo).toEqual({ creds: undefined, tlsVerify: true, certDir: reg.certDir });

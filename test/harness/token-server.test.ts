@@ -117,7 +117,7 @@ describe("token server on its own", () => {
 describe("tokens against the real registry", () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await startRegistry({ auth: "token", tokenExpiresIn: 2, strictExpiry: true });
+    reg = await startRegistry({ auth: "token", tls: false, tokenExpiresIn: 2, strictExpiry: true });
   });
   afterAll(() => reg.stop());
 

@@ -58,7 +58,7 @@ beforeAll(async () => {
     auth: { username: USER, password: PASS },
     prefix: "charts/",
   });
-  [reg, authReg] = await Promise.all([startRegistry(), startRegistry({ auth: "htpasswd" })]);
+  [reg, authReg] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: false })]);
   // push the chart with real helm: anonymous registry, and one with htpasswd (credentials via a registry config file)
   const helmEnv = env();
   for (const f of ["app-1.1.0.tgz", "app-1.2.3.tgz", "app-1.3.0-rc.1.tgz"]) {

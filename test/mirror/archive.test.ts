@@ -19,7 +19,7 @@ let dst: TestRegistry;
 let dst2: TestRegistry;
 
 beforeAll(async () => {
-  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry(), startRegistry()]);
+  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -39,7 +39,7 @@ describe("export → push", () => {
     const meta = JSON.parse((await reader.readFile("kubectl-mirror.json"))!.toString());
     expect(meta.kind).toBe("MirrorArchive");
     expect(meta.artifacts).toHaveLength(1);
-    expect(meta.artifacts[0]).toMatchObject({ kind: "chart", name: "app", version: "1.2.3", ref: "charts/app:1.2.3" });
+    expect(meta.artifacts[0]).toMatchObject({ kind: "chart", name: "app", version: "1.2.3", ref: "charts/app/app:1.2.3" });
     expect(meta.artifacts[0].images.sort()).toEqual(s.images);
     expect(meta.images.map((i: any) => i.image)).toEqual(s.images);
     const tags = await reader.tags();
@@ -61,9 +61,9 @@ describe("export → push", () => {
     expect(await skopeoListTags(`${dst.host}/images/acme/operator`, dst.skopeo)).toContain(s.sigTag);
     const pulled = join(s.tmp, "pulled-push");
     mkdirSync(pulled, { recursive: true });
-    await helm(["pull", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http", "--destination", pulled], { helmBin: HELM3 });
+    await helm(["pull", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http", "--destination", pulled], { helmBin: HELM3 });
     expect(readFileSync(join(pulled, "app-1.2.3.tgz")).equals(readFileSync(s.fx.tgz))).toBe(true);
-    const t = await helm(["template", "x", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    const t = await helm(["template", "x", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
     expect(t.stdout).toContain("kind: StatefulSet");
     const v = await mirror(s, ["verify", "--archive", out, "--dest", dst.host, "--plain-http", "-o", "json"]);
     expectOk(v, "verify --archive");
@@ -144,7 +144,7 @@ describe("interrupted push", () => {
   let proxy: FaultProxy;
   let fresh: TestRegistry;
   beforeAll(async () => {
-    fresh = await startRegistry();
+    fresh = await startRegistry({ auth: "none", tls: false });
     proxy = await startFaultProxy(fresh.url);
   });
   afterAll(async () => {
@@ -199,14 +199,14 @@ describe("export-pack", () => {
     const r = await mirror(s, ["export-pack", tgz, "-O", out, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "-o", "json"]);
     expectOk(r, "export-pack");
     const meta = JSON.parse(r.stdout).metadata;
-    expect(meta.artifacts.map((a: any) => a.ref).sort()).toEqual(["charts/app:1.2.3", "packs/acme-app:1.0.0"]);
+    expect(meta.artifacts.map((a: any) => a.ref).sort()).toEqual(["charts/app/app:1.2.3", "packs/acme-app:1.0.0"]);
     expect(meta.images.map((i: any) => i.image)).toEqual(s.images);
     const p = await mirror(s, ["push", out, "--dest", `${dst.host}/pal`, "--plain-http", "-o", "json"]);
     expectOk(p, "push pack");
     const packRaw = await skopeoInspectRaw(`${dst.host}/pal/packs/acme-app:1.0.0`, dst.skopeo);
     expect(packRaw.json.config.mediaType).toBe("application/vnd.spectrocloud.pack.config.v1+json");
     expect(packRaw.json.layers[0].digest).toBe(`sha256:${new Bun.CryptoHasher("sha256").update(readFileSync(tgz)).digest("hex")}`);
-    expect((await skopeoListTags(`${dst.host}/pal/charts/app`, dst.skopeo))).toEqual(["1.2.3"]);
+    expect((await skopeoListTags(`${dst.host}/pal/charts/app/app`, dst.skopeo))).toEqual(["1.2.3"]);
     const v = await mirror(s, ["verify", "--archive", out, "--dest", `${dst.host}/pal`, "--plain-http"]);
     expectOk(v, "verify pack");
   }, 120_000);

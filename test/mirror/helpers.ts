@@ -45,7 +45,7 @@ export function sourceRef(src: TestRegistry, image: string): string {
 export async function setupSources(opts: { layerSize?: number } = {}): Promise<Sources> {
   const fx = makeFixture(HELM3);
   const tmp = mkdtempSync(join(tmpdir(), "ka-mirror-test-"));
-  const src = await startRegistry();
+  const src = await startRegistry({ auth: "none", tls: false });
   const layout = join(tmp, "layout");
   const base = EXPECTED_RENDERED.filter((i) => !i.includes("@"));
   const specs: ImageSpec[] = base.map((image, i) => ({

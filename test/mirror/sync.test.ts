@@ -19,7 +19,7 @@ let authDst: TestRegistry;
 let api: FakeApiServer;
 
 beforeAll(async () => {
-  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry(), startRegistry({ auth: "htpasswd", users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
+  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: false, users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
   api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "zot-secret", namespace: "zot-system" }, data: { registryUsername: Buffer.from("zot").toString("base64"), registryPassword: Buffer.from("Zot-Secret-Pass-1").toString("base64") } });
 }, 120_000);
 
@@ -35,7 +35,7 @@ describe("sync from an HTTP chart repository", () => {
     expectOk(r, "sync");
     report = JSON.parse(r.stdout);
     expect(report.summary.failed).toBe(0);
-    expect(report.charts.map((c: any) => c.destination)).toEqual([`${dst.host}/charts/app:1.2.3`]);
+    expect(report.charts.map((c: any) => c.destination)).toEqual([`${dst.host}/charts/app/app:1.2.3`]);
     const images = report.items.filter((i: any) => i.kind === "image");
     expect(images.map((i: any) => i.source).sort()).toEqual(s.images);
     for (const i of images) expect(i.destination).toBe(destOf(dst.host, i.source));
@@ -63,10 +63,10 @@ describe("sync from an HTTP chart repository", () => {
   test("helm pull and helm template work against the mirrored chart", async () => {
     const out = join(s.tmp, "pulled");
     mkdirSync(out, { recursive: true });
-    await helm(["pull", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http", "--destination", out], { helmBin: HELM3 });
+    await helm(["pull", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http", "--destination", out], { helmBin: HELM3 });
     expect(existsSync(join(out, "app-1.2.3.tgz"))).toBe(true);
     expect(readFileSync(join(out, "app-1.2.3.tgz")).equals(readFileSync(s.fx.tgz))).toBe(true);
-    const t = await helm(["template", "rel", `oci://${dst.host}/charts/app`, "--version", "1.2.3", "--plain-http", "--set", `image.registry=${dst.host}/images`], { helmBin: HELM3 });
+    const t = await helm(["template", "rel", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http", "--set", `image.registry=${dst.host}/images`], { helmBin: HELM3 });
     expect(t.stdout).toContain(`image: "${dst.host}/images/acme/app:2.4.0"`);
   }, 60_000);
 
@@ -106,10 +106,10 @@ describe("sync from an OCI registry", () => {
     expectOk(r, "sync oci");
     const j = parse(r.stdout);
     expect(j.summary.failed).toBe(0);
-    expect(j.charts[0].destination).toBe(`${dst.host}/team-a/charts/app:1.2.3`);
+    expect(j.charts[0].destination).toBe(`${dst.host}/team-a/charts/app/app:1.2.3`);
     const agent = j.items.find((i: any) => i.source === "quay.io/acme/agent:0.9.0");
     expect(agent.destination).toBe(`${dst.host}/team-a/images/quay.io/acme/agent:0.9.0`);
-    const t = await helm(["template", "rel", `oci://${dst.host}/team-a/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    const t = await helm(["template", "rel", `oci://${dst.host}/team-a/charts/app/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
     expect(t.stdout).toContain("RELATED_IMAGE_DB");
     // extras excluded: no signature tag
     const tags = await skopeoListTags(`${dst.host}/team-a/images/quay.io/acme/operator`, dst.skopeo);
@@ -120,7 +120,7 @@ describe("sync from an OCI registry", () => {
     const r = await mirror(s, ["sync", `oci://${s.src.host}/helm-charts/app`, "--chart-version", "1.2.3", "--dest", `${dst.host}/rw`, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "--rewrite-chart", "--exclude-extras", "-o", "json"]);
     expectOk(r, "sync --rewrite-chart");
     expect(JSON.parse(r.stdout).charts[0].rewritten).toBe(true);
-    const t = await helm(["template", "rel", `oci://${dst.host}/rw/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    const t = await helm(["template", "rel", `oci://${dst.host}/rw/charts/app/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
     for (const img of ["acme/app:2.4.0", "acme/worker:1.10", "acme/operator:0.9.0", "acme/agent:0.9.0", "bitnami/redis:7.2.5", "library/busybox:1.36"]) {
       expect(t.stdout).toContain(`${dst.host}/rw/images/${img}`);
     }
@@ -160,4 +160,33 @@ describe("credentials", () => {
     expectOk(await mirror(s, ["logout", authDst.host]), "logout");
     expect(JSON.parse(readFileSync(join(s.env.DOCKER_CONFIG, "config.json"), "utf8")).auths[authDst.host]).toBeUndefined();
   }, 90_000);
+});
+
+describe("chart layout (11.4) and charts tagged only after their images (11.5)", () => {
+  test("--chart-layout flat puts the chart at <dest>/charts/<name>; the default nests it like helm push", async () => {
+    const r = await mirror(s, ["sync", `oci://${s.src.host}/helm-charts/app`, "--chart-version", "1.2.3", "--dest", `${dst.host}/flat`, "--chart-layout", "flat", "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "--exclude-extras", "-o", "json"]);
+    expectOk(r, "sync --chart-layout flat");
+    expect(JSON.parse(r.stdout).charts[0].destination).toBe(`${dst.host}/flat/charts/app:1.2.3`);
+    expect(await skopeoListTags(`${dst.host}/flat/charts/app`, dst.skopeo)).toEqual(["1.2.3"]);
+    const t = await helm(["template", "rel", `oci://${dst.host}/flat/charts/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    expect(t.stdout).toContain("RELATED_IMAGE_DB");
+    const bad = await mirror(s, ["sync", "--image", "x/y:1", "--dest", dst.host, "--chart-layout", "deep", "--plain-http"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("error: --chart-layout deep: must be one of nested, flat\n");
+  }, 120_000);
+
+  test("an image that fails leaves the chart untagged, and the summary says why", async () => {
+    // without pinnedSet the chart asks for a digest the source does not have: that one image fails
+    const r = await mirror(s, ["sync", `oci://${s.src.host}/helm-charts/app`, "--chart-version", "1.2.3", "--dest", `${dst.host}/half`, "--plain-http", ...s.mirrorArgs, "--exclude-extras", "-o", "json"]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    const chart = j.items.find((i: any) => i.kind === "chart");
+    expect(chart.status).toBe("failed");
+    expect(chart.error).toMatch(/^not tagged: 1 of the \d+ images it needs failed \(.*pinned/);
+    expect(j.items.filter((i: any) => i.kind === "image" && i.status === "failed")).toHaveLength(1);
+    expect(j.items.filter((i: any) => i.kind === "image" && i.status === "copied").length).toBeGreaterThan(10);
+    // the chart repository has no tag: a deployment cannot find a half-mirrored chart
+    const tags = await skopeoListTags(`${dst.host}/half/charts/app/app`, dst.skopeo).catch(() => []);
+    expect(tags).toEqual([]);
+  }, 120_000);
 });

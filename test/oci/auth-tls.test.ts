@@ -26,10 +26,10 @@ function artifact(seed: number) {
 
 beforeAll(async () => {
   [open, basic, token, tls] = await Promise.all([
-    startRegistry(),
-    startRegistry({ auth: "htpasswd" }),
-    startRegistry({ auth: "token", tokenExpiresIn: 2, strictExpiry: true }),
-    startRegistry({ tls: true }),
+    startRegistry({ auth: "none", tls: false }),
+    startRegistry({ auth: "htpasswd", tls: false }),
+    startRegistry({ auth: "token", tls: false, tokenExpiresIn: 2, strictExpiry: true }),
+    startRegistry({ auth: "none", tls: true }),
   ]);
   regs.push(open, basic, token, tls);
   await pushArtifact(`${open.host}/src/app:v1`, artifact(1), { plainHttp: true });

@@ -7,7 +7,7 @@ import { pushArtifact } from "../../shared/oci/artifact.ts";
 
 let a: TestRegistry, b: TestRegistry;
 beforeAll(async () => {
-  [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  [a, b] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
 });
 afterAll(async () => {
   await Promise.all([a.stop(), b.stop()]);

@@ -19,7 +19,7 @@ let img: WrittenLayout;
 let n = 0;
 
 beforeAll(async () => {
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  [src, dst] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
   [srcProxy, dstProxy] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
   img = await writeImageLayout(join(tmp, "img"), { tag: "1.0", layers: [{ size: 3 << 20 }, { size: 1 << 20 }], gzipLevel: 0 } as any);
   await pushWithSkopeo(join(tmp, "img"), "1.0", `${src.host}/app/img:1.0`, src.skopeo);

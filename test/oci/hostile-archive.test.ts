@@ -12,7 +12,7 @@ import { rawHeader } from "../support/tar-fixtures.ts";
 const tmp = mkdtempSync(join(tmpdir(), "ka-hostile-"));
 let reg: TestRegistry;
 beforeAll(async () => {
-  reg = await startRegistry();
+  reg = await startRegistry({ auth: "none", tls: false });
 });
 afterAll(async () => {
   await reg.stop();

@@ -17,7 +17,7 @@ let a: TestRegistry, b: TestRegistry;
 let multi: WrittenLayout, docker: WrittenLayout;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  [a, b] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
   multi = await writeImageLayout(join(tmp, "multi"), { tag: "1.0", platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7"], layers: [{ size: 200_000, seed: "base" }, { size: 50_000 }] });
   docker = await writeImageLayout(join(tmp, "docker"), { tag: "2.0", platforms: ["linux/amd64", "linux/arm64"], mediaTypes: "docker", layers: 2 });
   await pushWithSkopeo(join(tmp, "multi"), "1.0", `${a.host}/skopeo/multi:1.0`, a.skopeo);

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 let reg: TestRegistry;
 let proxy: FaultProxy;
 beforeAll(async () => {
-  reg = await startRegistry();
+  reg = await startRegistry({ auth: "none", tls: false });
   proxy = await startFaultProxy(reg.url);
   for (const t of ["a", "b", "c", "d", "e"]) await pushArtifact(`${reg.host}/paged/app:${t}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(`{"t":"${t}"}`) }, layers: [] }, { plainHttp: true });
 });

@@ -41,7 +41,7 @@ function regAuth(): string {
 }
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "htpasswd" });
+  reg = await startRegistry({ auth: "htpasswd", tls: false });
   regProxy = await startFaultProxy(reg.url);
   api = await startFakeApiServer({ namespaces: [NS] });
   kubeProxy = await startFaultProxy(api.url);

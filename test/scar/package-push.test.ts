@@ -23,7 +23,7 @@ const REPO = "spectro-packs/spectro-manifests/manifest";
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "htpasswd" });
+  reg = await startRegistry({ auth: "htpasswd", tls: false });
   proxy = await startFaultProxy(reg.url);
   tmp = mkdtempSync(join(tmpdir(), "scar-pp-"));
   src = join(tmp, "html");

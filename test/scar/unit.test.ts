@@ -102,7 +102,7 @@ describe("checkOrasShape", () => {
 describe("probePush (real registry, token auth)", () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await startRegistry({ auth: "token" });
+    reg = await startRegistry({ auth: "token", tls: false });
   });
   afterAll(async () => {
     await reg?.stop();

@@ -331,6 +331,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   }
   async function readBody(req: http.IncomingMessage): Promise<string> {
     if (String(req.headers["content-type"] ?? "").includes("protobuf")) {
+      // kubectl ≥1.33 creates some built-ins as protobuf (`kubectl create namespace X`): objects that are only
+      // metadata (Namespace) are decoded; anything else is refused
+      const meta = decodeMetadataOnlyProto(await readBodyBytes(req));
+      if (meta) return JSON.stringify(meta);
       throw Object.assign(new Error("the fake apiserver does not decode protobuf bodies"), { code: 415, reason: "UnsupportedMediaType" });
     }
     return (await readBodyBytes(req)).toString("utf8");
@@ -758,6 +762,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : s < 172800 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
     };
     const isPod = def.kind === "Pod" && !def.group;
+    // Secrets print like the real apiserver's: NAME TYPE DATA AGE
     const isSecret = def.kind === "Secret" && !def.group;
     const cols = [
       { name: "Name", type: "string", format: "name", description: "Name must be unique within a namespace.", priority: 0 },
@@ -771,7 +776,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       metadata: meta,
       columnDefinitions: cols,
       rows: items.map((o) => ({
-        cells: [o.metadata.name, ...(isPod ? [o.status?.phase ?? "Unknown"] : []), ...(isSecret ? [o.type ?? "Opaque", String(Object.keys(o.data ?? {}).length)] : []), age(o)],
+        cells: [o.metadata.name, ...(isPod ? [o.status?.phase ?? "Unknown"] : []), ...(isSecret ? [o.type ?? "Opaque", String(Object.keys(o.data ?? {}).length + Object.keys(o.stringData ?? {}).length)] : []), age(o)],
         object:
           query.includeObject === "Object"
             ? withTypeMeta(def, stripInternal(o))
@@ -996,6 +1001,37 @@ function decodeSsarProto(raw: Buffer): Record<string, string> {
     if (v) out[names[f]!] = v.toString("utf8");
   }
   return out;
+}
+
+/** A Namespace in the k8s protobuf envelope → { apiVersion, kind, metadata: { name, labels, annotations } }. */
+function decodeMetadataOnlyProto(raw: Buffer): Obj | undefined {
+  if (raw.subarray(0, 4).toString("latin1") !== "k8s\0") return undefined;
+  const unknown = protoFields(raw.subarray(4)); // runtime.Unknown: 1 typeMeta, 2 raw
+  const tm = protoFields(unknown.get(1)?.[0] ?? Buffer.alloc(0)); // 1 apiVersion, 2 kind
+  const apiVersion = tm.get(1)?.[0]?.toString("utf8") ?? "";
+  const kind = tm.get(2)?.[0]?.toString("utf8") ?? "";
+  if (kind !== "Namespace") return undefined;
+  const obj = protoFields(unknown.get(2)?.[0] ?? Buffer.alloc(0)); // 1 metadata, 2 spec, 3 status
+  const om = protoFields(obj.get(1)?.[0] ?? Buffer.alloc(0)); // ObjectMeta: 1 name, 2 generateName, 11 labels, 12 annotations
+  const map = (entries: Buffer[] | undefined) => {
+    if (!entries?.length) return undefined;
+    const out: Record<string, string> = {};
+    for (const e of entries) {
+      const kv = protoFields(e);
+      out[kv.get(1)?.[0]?.toString("utf8") ?? ""] = kv.get(2)?.[0]?.toString("utf8") ?? "";
+    }
+    return out;
+  };
+  const metadata: Obj = {};
+  const name = om.get(1)?.[0]?.toString("utf8");
+  const generateName = om.get(2)?.[0]?.toString("utf8");
+  if (name) metadata.name = name;
+  if (generateName) metadata.generateName = generateName;
+  const labels = map(om.get(11));
+  const annotations = map(om.get(12));
+  if (labels) metadata.labels = labels;
+  if (annotations) metadata.annotations = annotations;
+  return { apiVersion, kind, metadata };
 }
 
 function withoutTypeMeta(o: Obj): Obj {

@@ -3,7 +3,7 @@
 //
 //   import { startRegistry } from "../support/registry.ts";
 //   let reg: TestRegistry;
-//   beforeAll(async () => { reg = await startRegistry({ auth: "htpasswd" }); });
+//   beforeAll(async () => { reg = await startRegistry(); });   // TLS (private CA) + htpasswd: the realistic default
 //   afterAll(() => reg.stop());
 //
 //   reg.host      "127.0.0.1:PORT" (use in references: `${reg.host}/library/app:1.0`)
@@ -18,8 +18,10 @@
 //   reg.dockerConfig(user?)  a docker config.json object with `auths[host]` for that user
 //   await reg.stop()  kills the registry (and its token server) and removes the temp dir; idempotent.
 //
-// Options: auth "none" (default) | "htpasswd" (Basic, bcrypt entries computed in TS) | "token" (Bearer via
-// our token server, RS256 JWT with x5c); tls true (fresh CA) or a TestCA from pki.ts; users (htpasswd/token;
+// Options: auth "htpasswd" (default; Basic, bcrypt entries computed in TS) | "token" (Bearer via our token
+// server, RS256 JWT with x5c) | "none"; tls true (default: fresh private CA), a TestCA from pki.ts, or false.
+// The default is the realistic registry (TLS with a private CA + basic auth, like Zot/Harbor in the field):
+// ask for `{ auth: "none", tls: false }` explicitly only where a test is about plain HTTP / anonymous access; users (htpasswd/token;
 // default htpasswd `{ tester: random }`, token `{ reader, writer, admin }`); grants/anonymous/tokenExpiresIn/
 // strictExpiry (token mode, see token-server.ts); deleteEnabled (default true); relativeUrls (registry
 // answers Location headers relative instead of absolute); keepData (leave the temp dir for debugging).
@@ -139,7 +141,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   installExitHook();
-  const auth = opts.auth ?? "none";
+  const auth = opts.auth ?? "htpasswd";
+  opts = { ...opts, tls: opts.tls ?? true };
   const dir = mkdtempSync(join(tmpdir(), "ka-registry-"));
   if (!opts.keepData) liveDirs.add(dir);
   const dataDir = join(dir, "data");

@@ -32,7 +32,7 @@ function skopeoDigest(ref: string): string {
 const writes = () => api.requests.filter((r) => r.method !== "GET").length;
 
 beforeAll(async () => {
-  [w, dst, cm] = await Promise.all([startWorld(), startRegistry(), startChartMuseum()]);
+  [w, dst, cm] = await Promise.all([startWorld(), startRegistry({ auth: "none", tls: false }), startChartMuseum()]);
   api = await startFakeApiServer({ tls: true, crds: violetCrds, namespaces: ["cpaas-system"] });
   kubeconfig = api.kubeconfig("admin");
   api.put({ apiVersion: "product.alauda.io/v1alpha2", kind: "ProductBase", metadata: { name: "base" }, spec: { registry: { address: dst.host } } });

@@ -18,7 +18,7 @@ export interface World {
 }
 
 export async function startWorld(): Promise<World> {
-  const reg = await startRegistry();
+  const reg = await startRegistry({ auth: "none", tls: false });
   const dir = mkdtempSync(join(tmpdir(), "violet-test-"));
   const h = reg.host;
   const operator = await pushImage(reg, "acp/foo-operator:v1.2.0", { platforms: ["linux/amd64", "linux/arm64"] });

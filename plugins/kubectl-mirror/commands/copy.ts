@@ -1,10 +1,12 @@
 // kubectl mirror copy SRC DST [SRC DST …] | --from-file FILE
+import { throwIfHostFailed } from "../lib/report.ts";
 import { defineCommand } from "citty";
-import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, registryArgs, scopedCredentialArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
+import { parseReference } from "../../../shared/oci/reference.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
@@ -13,6 +15,7 @@ export default defineCommand({
   meta: {
     name: "copy",
     description: "Copy images, charts and artifacts between registries, OCI layout dirs and OCI archives",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror copy docker.io/library/nginx:1.27 registry.local:5000/library/nginx:1.27",
       "kubectl mirror copy quay.io/org/app:v1 oci-archive:app.tar            # registry → archive",
@@ -32,6 +35,7 @@ export default defineCommand({
     ...dryRunArgs,
     ...outputArgs,
     ...registryArgs,
+    ...scopedCredentialArgs,
   },
   async run({ args, rawArgs }) {
     const positionals = (args._ as string[]) ?? [];
@@ -49,16 +53,27 @@ export default defineCommand({
         throw new UsageError(`--platform: ${(e as Error).message}`);
       }
     });
-    const registry = await registryOptionsFromArgs(args, rawArgs);
+    // -u/--password-stdin and --dest-* go to the destination registries only, --src-* to the sources only
+    const hosts = (refs: string[]) => [...new Set(refs.map((r) => {
+      try {
+        const p = parseReference(r);
+        return p.kind === "registry" ? p.registry : undefined;
+      } catch {
+        return undefined;
+      }
+    }).filter((h): h is string => !!h))];
+    const registry = await registryOptionsFromArgs(args, rawArgs, { destination: hosts(pairs.map((p) => p.dst)).length ? hosts(pairs.map((p) => p.dst)) : undefined, source: hosts(pairs.map((p) => p.src)) });
     const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
     const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent });
     progress.finish();
     const failed = results.filter((r) => r.status === "failed");
-    printData(
+    const stopped = hostFailure(results);
+    if (!stopped || args.output || results.some((i) => !i.failedHost)) printData(
       { images: results, summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } },
       args.output as string | undefined,
-      () => table(["source", "destination", "status", "digest", "copied"], results.map((r) => [r.src, r.label.split(" → ")[1] ?? r.dst, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? r.error : humanBytes(r.bytesCopied)])),
+      () => table(["source", "destination", "status", "digest", "copied"], results.map((r) => [r.src, r.label.split(" → ")[1] ?? r.dst, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? (r.failedHost ? `not done: ${r.failedHost} failed` : r.error) : humanBytes(r.bytesCopied)])),
     );
+    throwIfHostFailed(results);
     if (failed.length) throw new CliError(`${failed.length} of ${results.length} copies failed`);
   },
 });

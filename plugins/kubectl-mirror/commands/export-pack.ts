@@ -1,24 +1,25 @@
 // kubectl mirror export-pack PACK.tgz... -O ARCHIVE — Palette packs with their charts and images into one archive.
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { exportPlan, parseSize } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
+import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
-import { itemsTable } from "../lib/report.ts";
+import { itemsTable, throwIfHostFailed } from "../lib/report.ts";
 import { archiveOutArgs } from "./export.ts";
 
 export default defineCommand({
   meta: {
     name: "export-pack",
     description: "Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror export-pack nginx-1.26.1.tgz -O nginx-pack.tar",
       "kubectl mirror export-pack packs/*.tgz -O packs.tar.gz --platform linux/amd64",
@@ -52,7 +53,7 @@ export default defineCommand({
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
       const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
-      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, requireRender: true });
+      const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, requireRender: true, chartLayout: chartLayoutFromArgs(args) });
       let report;
       try {
         report = await exportPlan(plan, {
@@ -75,7 +76,9 @@ export default defineCommand({
       for (const w of report.warnings) log.warn(w);
       const s = report.summary;
       if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
-      printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      const stopped = hostFailure(report.items);
+      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      throwIfHostFailed(report.items);
       if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     } finally {
       for (const p of packs) await p.cleanup();

@@ -1,16 +1,16 @@
 // kubectl mirror export CHART|--mirror-file FILE -O ARCHIVE — connected side: charts + images into one archive.
 import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 
 export const archiveOutArgs = {
@@ -19,12 +19,14 @@ export const archiveOutArgs = {
   existing: { type: "string", description: "Previous archive: blobs it holds are left out (incremental export; repeatable)", valueHint: "ARCHIVE" },
   "split-size": { type: "string", description: "Split the archive into parts of this size (NAME.part001…, NAME.parts), e.g. 4G", valueHint: "SIZE" },
   "chart-prefix": { type: "string", description: 'Path of charts inside the archive and under the destination (default "charts")', valueHint: "PATH" },
+  ...chartLayoutArgs,
 } as const satisfies ArgsDef;
 
 export default defineCommand({
   meta: {
     name: "export",
     description: "Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror export --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 -O app.tar",
       "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.gz --platform linux/amd64",
@@ -59,6 +61,7 @@ export default defineCommand({
       mapOut: preview?.mapOut,
       valuesOut: preview?.valuesOut,
       chartPrefix: args["chart-prefix"] as string | undefined,
+      chartLayout: chartLayoutFromArgs(args),
       registry,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
@@ -72,7 +75,9 @@ export default defineCommand({
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    const stopped = hostFailure(report.items);
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
   },
 });

@@ -1,7 +1,7 @@
 // kubectl mirror images CHART — the images a chart uses, deduplicated, with where each came from.
 import { defineCommand, type CommandMeta } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { outputArgs } from "../../../shared/cli/args.ts";
+import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
@@ -14,6 +14,7 @@ export default defineCommand({
   meta: {
     name: "images",
     description: "List the container images a chart uses, with where each was found (render, values, annotations, images.lock, operator env)",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror images ./mychart",
       "kubectl mirror images --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3",

@@ -5,7 +5,7 @@ import { lazy, type LazyCommand } from "../../../shared/cli/main.ts";
 export const commands: Record<string, LazyCommand> = {
   copy: lazy("Copy images, charts and artifacts between registries, OCI layout dirs and OCI archives", () => import("./copy.ts")),
   images: lazy("List the container images a chart uses, with where each was found (render, values, annotations, images.lock, operator env)", () => import("./images.ts")),
-  sync: lazy("Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>:<version> (Helm OCI), images to <dest>/images/…", () => import("./sync.ts")),
+  sync: lazy("Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>/<name>:<version> (Helm OCI; --chart-layout flat: <dest>/charts/<name>:<version>), images to <dest>/images/…", () => import("./sync.ts")),
   export: lazy("Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)", () => import("./export.ts")),
   "export-pack": lazy("Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`", () => import("./export-pack.ts")),
   push: lazy("Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing", () => import("./push.ts")),

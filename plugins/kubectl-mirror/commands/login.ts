@@ -37,7 +37,9 @@ export default defineCommand({
       try {
         await checkLogin(registry, { ...opts, credentials: staticCredentials({ username, password }) });
       } catch (e) {
-        throw new CliError(`login to ${registry} failed: ${(e as Error).message}`, 1, (e as { hint?: string }).hint);
+        // the library's hint for a refused password suggests `login` itself: say what to check instead
+        const hint = (e as { code?: string }).code === "UNAUTHORIZED" ? "check the username and password (the password is read from stdin with --password-stdin)" : (e as { hint?: string }).hint;
+        throw new CliError(`login to ${registry} failed: ${(e as Error).message}`, 1, hint);
       }
     }
     const file = (args["registry-config"] as string | undefined) ?? defaultDockerConfigPath();

@@ -1,22 +1,25 @@
 // kubectl mirror push ARCHIVE... --dest REGISTRY — air-gapped side: archives from export/export-pack → registry.
+import { isZot, muralText, muralVariables } from "../lib/zot.ts";
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs, registryArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
 import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
-import { concurrencyFromArgs, destArgs, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
+import { quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
     name: "push",
     description: "Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror push app.tar --dest zot.local:30003",
       "kubectl mirror push day1.tar day2.tar --dest harbor.local/mirror --map-out registry-map.yaml",
@@ -26,12 +29,13 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    ...registryArgs,
     ...destArgs,
     concurrency: { type: "string", description: "Parallel blob transfers (default 8)" },
     "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
     "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
     "temp-dir": { type: "string", description: "Where split archives are joined (default: system temp dir)", valueHint: "DIR" },
-    ...registryArgs,
+    ...zotArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -40,15 +44,21 @@ export default defineCommand({
     if (!archives.length) throw new UsageError("no archive given", "kubectl mirror push ARCHIVE... --dest REGISTRY");
     const dest = (await destinationFromArgs(args, true))!;
     const cf = args["cred-file"] ? await readCredFile(String(args["cred-file"])) : undefined;
-    let registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), cf ? credFileProvider(cf) : undefined);
+    const base = await registryOptionsFromArgs(args, rawArgs, { destination: [destHost(dest.dest)] });
+    let registry = cf ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(cf)) } : base;
     registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
     for (const l of valuesOutLines(report.values ?? [])) logger().info(l);
     const s = report.summary;
-    logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    if (!hostFailure(report.items)) logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    const stopped = hostFailure(report.items);
+    // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
+    const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, registry))) ? muralVariables(dest.dest) : undefined;
+    const out = mural ? { ...report, muralVariables: mural } : report;
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
   },
 });

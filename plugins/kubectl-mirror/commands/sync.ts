@@ -1,21 +1,24 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
+import { isZot, muralText, muralVariables } from "../lib/zot.ts";
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
+import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText } from "../lib/report.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync } from "../lib/sync.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
     name: "sync",
-    description: "Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>:<version> (Helm OCI), images to <dest>/images/…",
+    description: "Mirror charts and every image they use into a registry: charts to <dest>/charts/<name>/<name>:<version> (Helm OCI; --chart-layout flat: <dest>/charts/<name>:<version>), images to <dest>/images/…",
+    notes: CREDENTIALS_HELP,
     examples: [
+      "kubectl mirror sync --chart-url clearml/clearml --chart-version 7.14.7 --release-name clearml --repo-url https://clearml.github.io/clearml-helm-charts --dest-registry 10.10.233.0:30003/spectro-content --dest-username \"$zot_admin_username\" --dest-password \"$zot_admin_password\" --dest-insecure",
       "kubectl mirror sync --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
       "kubectl mirror sync oci://registry.example.com/charts/app --chart-version 1.2.3 --dest harbor.local/mirror --map-out registry-map.yaml",
       "kubectl mirror sync ./app-1.2.3.tgz --dest reg.local:5000 --dest-mode keep-host --platform linux/amd64",
@@ -30,14 +33,16 @@ export default defineCommand({
     ...inputArgs,
     ...destArgs,
     ...transferArgs,
+    ...chartLayoutArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
+    ...zotArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
     const log = logger();
     const dest = (await destinationFromArgs(args, true))!;
-    const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+    const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const total = input.charts.length + input.images.length;
     const progress = createProgress({ total, quiet: quietFromArgs(args) });
@@ -50,6 +55,7 @@ export default defineCommand({
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       rewriteChart: !!args["rewrite-chart"],
+      chartLayout: chartLayoutFromArgs(args),
       onEvent: progress.onEvent,
     });
     progress.finish();
@@ -57,8 +63,13 @@ export default defineCommand({
     if (dest.mapOut && !args["dry-run"]) log.info(`registry map written to ${dest.mapOut}`);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
-    log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
-    printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap));
+    if (!hostFailure(report.items)) log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
+    const stopped = hostFailure(report.items);
+    // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
+    const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, reg))) ? muralVariables(dest.dest) : undefined;
+    const out = mural ? { ...report, muralVariables: mural } : report;
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
+    throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
   },
 });

@@ -1,9 +1,9 @@
 // kubectl mirror verify (CHART | --mirror-file F | --archive A) (--dest REGISTRY | --in-archive A2)
 import { defineCommand, type CommandMeta } from "citty";
-import { outputArgs } from "../../../shared/cli/args.ts";
+import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { verifyTable } from "../lib/report.ts";
 import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/verify.ts";
 
@@ -11,6 +11,7 @@ export default defineCommand({
   meta: {
     name: "verify",
     description: "Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests",
+    notes: CREDENTIALS_HELP,
     examples: [
       "kubectl mirror verify --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 --dest zot.local:30003",
       "kubectl mirror verify --archive app.tar --dest zot.local:30003          # inside the air gap, after push",
@@ -23,6 +24,7 @@ export default defineCommand({
     ...inputArgs,
     archive: { type: "string", description: "Expect what this export archive holds (its metadata and digests)", valueHint: "ARCHIVE" },
     ...destArgs,
+    ...chartLayoutArgs,
     "in-archive": { type: "string", description: "Verify this archive instead of a registry", valueHint: "ARCHIVE" },
     offline: { type: "boolean", description: "Do not contact source registries: check presence (and archive digests) only" },
     all: { type: "boolean", description: "List every item, not only the problems" },
@@ -35,14 +37,14 @@ export default defineCommand({
     if (inArchive && dest) throw new UsageError("give --dest or --in-archive, not both");
     if (dest?.valuesOut) throw new UsageError("verify writes no values: --values-out belongs to images, sync, export and push");
     const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
-    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined };
+    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) };
     let report;
     if (args.archive) {
-      const conn = await connectionFromArgs(args, rawArgs);
+      const conn = await connectionFromArgs(args, rawArgs, dest?.dest);
       const registry = await withDestinationSecret(args, rawArgs, conn.registry, dest?.dest);
       report = await verifyArchive(String(args.archive), { ...common, registry, sourceMirrors: conn.sourceMirrors });
     } else {
-      const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
+      const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest?.dest });
       report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
     }
     printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));

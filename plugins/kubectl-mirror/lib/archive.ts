@@ -23,7 +23,7 @@ import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { itemResult, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
+import { itemResult, requireImages, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
 import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
 import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
 import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
@@ -112,7 +112,7 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
 
 export async function runExport(input: MirrorInput, opts: ExportOptions): Promise<ExportReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true, chartLayout: opts.chartLayout });
   try {
     return await exportPlan(plan, opts, started);
   } finally {
@@ -132,8 +132,13 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   }
   let registryMap: RegistryMapEntry[] | undefined;
   let values: ValuesOutReport[] | undefined;
+  // DESTINATION of each item: where `push --dest` will put it (with a --dest preview), else its place in the archive
+  const planned = new Map<string, string>();
   if (opts.preview?.dest) {
-    registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
+    const d = destinations(plan.artifacts, plan.images, opts.preview);
+    registryMap = d.registryMap;
+    for (const m of d.images) planned.set(m.source, m.destination);
+    for (const a of d.artifacts) planned.set(layoutTag(a.artifact), a.destination);
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
     if (opts.valuesOut) values = await valuesOutForPlan(plan, opts.valuesOut, destinations(plan.artifacts, plan.images, opts.preview).images, opts.preview.dest, opts.dryRun);
   }
@@ -146,12 +151,12 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
   for (const a of plan.artifacts) {
     jobs.push({ src: plan.layout, srcRef: layoutTag(a), dst: writer, dstTags: [layoutTag(a)], label: `${a.kind} ${a.name} ${a.version} → ${basename(opts.output)}` });
-    labels.push({ kind: a.kind, source: a.source, destination: layoutTag(a) });
+    labels.push({ kind: a.kind, source: a.source, destination: planned.get(layoutTag(a)) ?? `${basename(opts.output)}:${layoutTag(a)}` });
   }
   for (const image of plan.images) {
     const src = repos.open(pullReference(image, opts.sourceMirrors ?? []));
     jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}` });
-    labels.push({ kind: "image", source: image, destination: image });
+    labels.push({ kind: "image", source: image, destination: planned.get(image) ?? basename(opts.output) });
   }
   let blobsSkipped = 0;
   const onEvent: TransferOptions["onEvent"] = (e) => {
@@ -363,6 +368,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
       registryMap = [...registryMap, ...d.registryMap];
+      const first = jobs.length;
       for (const { artifact, destination } of d.artifacts) {
         const dst = repos.open(destination);
         jobs.push({ src: reader, srcRef: layoutTag(artifact), dst: dst.store, dstTags: [artifact.tag], label: `${artifact.kind} ${artifact.name} ${artifact.version} → ${destination}` });
@@ -373,6 +379,10 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
         jobs.push({ src: reader, srcRef: meta.images[i]!.ref, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
         labels.push({ kind: "image", source: m.source, destination: m.destination });
       }
+      // charts/packs of this archive are tagged only after their images landed
+      const slice = jobs.slice(first);
+      requireImages(slice, d.artifacts.map((x) => x.artifact.images ?? []), d.images.map((m) => m.source), d.artifacts.length);
+      for (const j of slice) if (j.requires) j.requires = j.requires.map((k) => k + first);
       nArtifacts += d.artifacts.length;
       nImages += d.images.length;
       for (const m of d.images) byImage.set(m.source, m.destination);

@@ -2,21 +2,25 @@
 // destination, plus the translation of parsed flags into library options.
 import type { ArgsDef } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { registryArgs } from "../../../shared/cli/args.ts";
+import { registryArgs, srcCredentialArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
-import { readStdinSecret, registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { credentialsFromFlags, registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { findRepository, loadRepositories, type HelmRepoEntry } from "../../../shared/helm/config.ts";
+import type { RegistryOptions } from "../../../shared/oci/client.ts";
+import { existsSync } from "node:fs";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
 import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
 import { MAP_MODES, type MapMode } from "./mapping.ts";
 
 export const chartSourceArgs = {
-  "repo-url": { type: "string", description: "HTTP(S) chart repository URL (with --chart-url or a CHART name)", valueHint: "URL" },
-  "chart-url": { type: "string", description: "Chart in --repo-url as ALIAS/CHART (the alias is informational)", valueHint: "ALIAS/CHART" },
+  "repo-url": { type: "string", description: "HTTP(S) or oci:// chart repository URL, or a Helm repo name from repositories.yaml (with --chart-url or a CHART name)", valueHint: "URL|ALIAS" },
+  "chart-url": { type: "string", description: "Chart as ALIAS/CHART: in --repo-url, or (without --repo-url) in the Helm repo ALIAS of repositories.yaml", valueHint: "ALIAS/CHART" },
   "chart-version": { type: "string", description: "Chart version or constraint (default: latest stable)", valueHint: "VERSION" },
   devel: { type: "boolean", description: "Allow prerelease chart versions when picking the latest" },
   "pass-credentials": { type: "boolean", description: "Send repository credentials to chart URLs on other hosts too" },
   ...registryArgs,
+  ...srcCredentialArgs,
 } as const satisfies ArgsDef;
 
 export const renderArgs = {
@@ -50,32 +54,73 @@ function str(v: unknown): string | undefined {
 }
 
 
-/** ChartRequest from the chart source flags (reads --password-stdin); oci:// charts are pulled with the OCI core. */
-export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?: string): Promise<ChartRequest> {
-  // the shared registry options read --password-stdin once (cached) and validate the credential flags
-  const registry = await registryOptionsFromArgs(args, rawArgs);
-  let password = str(args.password);
-  if (args["password-stdin"]) password = readStdinSecret("--password-stdin");
-  registerSecret(password);
-  const username = str(args.username);
+/**
+ * ChartRequest from the chart source flags; oci:// charts are pulled with the OCI core (`registry`).
+ * Chart repository credentials: --src-username/--src-password-stdin (and, in commands without a destination,
+ * -u/--password-stdin), else the repositories.yaml entry of a Helm repo alias. An alias from repositories.yaml
+ * resolves like Helm's: `--repo-url ALIAS`, or `--chart-url ALIAS/CHART` / `ALIAS/CHART` without --repo-url.
+ */
+export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?: string, opts: { registry?: RegistryOptions; hasDestination?: boolean } = {}): Promise<ChartRequest> {
+  // the registry options read --password-stdin once (cached) and validate the credential flags
+  const registry = opts.registry ?? (await registryOptionsFromArgs(args, rawArgs, { destination: undefined }));
+  const flags = credentialsFromFlags(args);
+  const cred = opts.hasDestination ? flags.src : (flags.dest ?? flags.src);
   const caFiles = repeated(rawArgs, ["ca-file"], { split: false });
-  const caFile = caFiles.length ? caFiles[caFiles.length - 1]!.replace(/^[^=/]*=/, "") : undefined;
+  // like helm: --ca-file, else the repository entry's caFile, else SSL_CERT_FILE (Go's trust bundle override)
+  let caFile = caFiles.length ? caFiles[caFiles.length - 1]!.replace(/^[^=/]*=/, "") : undefined;
+  let insecure = !!args.insecure || repeated(rawArgs, ["insecure-host"]).length > 0;
+  let repoUrl = str(args["repo-url"]);
+  const chartUrl = str(args["chart-url"]);
+  let username = cred?.username;
+  let password = cred?.password;
+  // a Helm repository alias (helm repo add NAME URL) where a URL is expected, or ALIAS/CHART without --repo-url
+  const aliasEntry = await helmAlias(repoUrl, chartUrl ?? chart);
+  if (aliasEntry) {
+    repoUrl = aliasEntry.url;
+    if (username === undefined && aliasEntry.username) {
+      username = aliasEntry.username;
+      password = aliasEntry.password;
+    }
+    caFile ??= aliasEntry.caFile || undefined;
+    insecure ||= !!aliasEntry.insecure_skip_tls_verify;
+  }
+  if (!caFile && process.env.SSL_CERT_FILE && existsSync(process.env.SSL_CERT_FILE)) caFile = process.env.SSL_CERT_FILE;
+  registerSecret(password);
   return {
     chart,
-    repoUrl: str(args["repo-url"]),
-    chartUrl: str(args["chart-url"]),
+    repoUrl,
+    chartUrl,
     version: str(args["chart-version"]),
     devel: !!args.devel,
-    passCredentials: !!args["pass-credentials"],
+    passCredentials: !!args["pass-credentials"] || !!aliasEntry?.pass_credentials_all,
     username,
     password,
     caFile,
-    insecure: !!args.insecure || repeated(rawArgs, ["insecure-host"]).length > 0,
+    insecure,
     plainHttp: !!args["plain-http"] || repeated(rawArgs, ["plain-http-host"]).length > 0,
     registryConfig: str(args["registry-config"]),
     helm: str(args.helm),
     registry,
   };
+}
+
+/**
+ * The repositories.yaml entry a chart source names, like Helm: `--repo-url NAME` (not a URL) must be a known repo;
+ * `ALIAS/CHART` without --repo-url is looked up when ALIAS is a known repo and no such local path exists.
+ */
+async function helmAlias(repoUrl: string | undefined, spec: string | undefined): Promise<HelmRepoEntry | undefined> {
+  if (repoUrl) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repoUrl)) return undefined;
+    try {
+      return await findRepository(repoUrl);
+    } catch (e) {
+      throw new UsageError(`--repo-url ${repoUrl}: not a URL, and ${(e as Error).message}`);
+    }
+  }
+  const m = spec ? /^([\w.-]+)\/([\w.-]+)$/.exec(spec) : null;
+  if (!m || existsSync(spec!)) return undefined;
+  const repos = await loadRepositories().catch(() => [] as HelmRepoEntry[]);
+  return repos.find((r) => r.name === m[1]);
 }
 
 /** Render/discovery options from the render flags. */

@@ -3,6 +3,8 @@ import type { ArgsDef } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
+import { destCredentialArgs } from "../../../shared/cli/args.ts";
+import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { kubeArgs, KubeClient, kubeOptionsFromArgs } from "../../../shared/kube/index.ts";
 import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
@@ -13,7 +15,7 @@ import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, re
 import { credentialsFromSecret, credFileProvider, credForChartUrl, destinationProvider, readCredFile, withCredentials, type CredFile } from "./credentials.ts";
 import { normalizeDest, readRegistryMap, type MapMode } from "./mapping.ts";
 import { readMirrorFile } from "./mirror-file.ts";
-import type { MirrorInput } from "./plan.ts";
+import { CHART_LAYOUTS, type ChartLayout, type MirrorInput } from "./plan.ts";
 import { parseSourceMirrors } from "./targets.ts";
 import type { DestinationOptions } from "./targets.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
@@ -36,7 +38,8 @@ export const transferArgs = {
 
 export const destArgs = {
   ...mappingArgs,
-  dest: { type: "string", alias: ["dest-registry"], description: "Destination registry[/path]: charts go to <dest>/charts/<name>, images to <dest>/images/<path>", valueHint: "REGISTRY[/PATH]" },
+  dest: { type: "string", alias: ["dest-registry"], description: "Destination registry[/path] (also --dest-registry): charts go to <dest>/charts/…, images to <dest>/images/<path>", valueHint: "REGISTRY[/PATH]" },
+  ...destCredentialArgs,
   "chart-prefix": { type: "string", description: 'Path of charts (and packs) under the destination (default "charts"; packs "packs")', valueHint: "PATH" },
   "dest-credentials-from-secret": { type: "string", description: "Destination credentials from a Secret in the current kube context (registryUsername/registryPassword keys)", valueHint: "NS/NAME" },
   kubeconfig: kubeArgs.kubeconfig,
@@ -79,15 +82,19 @@ export interface ResolvedInputs {
 }
 
 /** Registry options with --cred-file in front, and --source-mirror. */
-export async function connectionFromArgs(args: Args, rawArgs: string[]): Promise<Omit<ResolvedInputs, "input">> {
+export async function connectionFromArgs(args: Args, rawArgs: string[], dest?: string): Promise<Omit<ResolvedInputs, "input">> {
   const credFile = str(args["cred-file"]) ? await readCredFile(String(args["cred-file"])) : undefined;
-  const registry = withCredentials(await registryOptionsFromArgs(args, rawArgs), credFile ? credFileProvider(credFile) : undefined);
+  const scope = { destination: dest ? [destHost(dest)] : undefined };
+  // flag credentials first (each bound to its side), then --cred-file and docker config (each for its own host)
+  const base = await registryOptionsFromArgs(args, rawArgs, scope);
+  const registry = credFile ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(credFile)) } : base;
   return { registry, credFile, sourceMirrors: parseSourceMirrors(repeated(rawArgs, ["source-mirror"], { split: false })) };
 }
 
 /** Charts (positional / --repo-url / --mirror-file), extra images, credentials, source mirrors. */
-export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allowEmpty?: boolean } = {}): Promise<ResolvedInputs> {
-  const conn = await connectionFromArgs(args, rawArgs);
+export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allowEmpty?: boolean; dest?: string } = {}): Promise<ResolvedInputs> {
+  const conn = await connectionFromArgs(args, rawArgs, opts.dest);
+  const hasDestination = !!opts.dest;
   const { registry, credFile } = conn;
   const render = renderOptionsFromArgs(args, rawArgs);
   const exclude = repeated(rawArgs, ["exclude-image"]);
@@ -95,11 +102,11 @@ export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allo
   const input: MirrorInput = { charts: [], images: [] };
   const chart = (args._ as string[] | undefined)?.[0] ?? str(args.chart);
   if (chart || str(args["repo-url"]) || str(args["chart-url"])) {
-    const req = applyHelmCreds(await chartRequestFromArgs(args, rawArgs, chart), credFile);
+    const req = applyHelmCreds(await chartRequestFromArgs(args, rawArgs, chart, { registry, hasDestination }), credFile);
     input.charts.push({ request: { ...req, registry }, discover: { ...render, excludeImages: exclude } });
   }
   for (const f of repeated(rawArgs, ["mirror-file"], { split: false })) {
-    const base = await chartRequestFromArgs(args, rawArgs, undefined);
+    const base = await chartRequestFromArgs(args, rawArgs, undefined, { registry, hasDestination });
     const m = await readMirrorFile(f, { request: { ...base, chart: undefined, repoUrl: undefined, chartUrl: undefined, version: undefined, registry } as ChartRequest, discover: { ...render, excludeImages: exclude } });
     input.charts.push(...m.charts.map((c) => ({ ...c, request: applyHelmCreds(c.request, credFile) })));
     input.images.push(...m.images);
@@ -127,6 +134,11 @@ export async function destinationFromArgs(args: Args, required: boolean): Promis
   return { dest: m.dest, mode: m.mode as MapMode, imagePrefix: m.prefix, registryMap, mapOut: m.mapOut, valuesOut: m.valuesOut, chartPrefix: str(args["chart-prefix"]) };
 }
 
+/** The registry host of a --dest REGISTRY[/PATH]. */
+export function destHost(dest: string): string {
+  return parseRegistryReference(`${normalizeDest(dest)}/x`).registry;
+}
+
 /** --dest-credentials-from-secret: read the secret now and put it first for the destination host. */
 export async function withDestinationSecret(args: Args, rawArgs: string[], registry: RegistryOptions, dest: string | undefined): Promise<RegistryOptions> {
   const spec = str(args["dest-credentials-from-secret"]);
@@ -137,6 +149,23 @@ export async function withDestinationSecret(args: Args, rawArgs: string[], regis
   const cred = await credentialsFromSecret(kube, spec, host);
   return withCredentials(registry, destinationProvider(host, cred));
 }
+
+/** --chart-layout nested|flat (where charts land under <dest>/<chart-prefix>; plan.ts ChartLayout). */
+export const chartLayoutArgs = {
+  "chart-layout": { type: "string", description: "nested (default): <dest>/charts/<name>/<name>:<version>, as `helm push … oci://<dest>/charts/<name>` and PaletteAI/Zot expect; flat: <dest>/charts/<name>:<version>", valueHint: "nested|flat" },
+} as const satisfies ArgsDef;
+
+export function chartLayoutFromArgs(args: Args): ChartLayout | undefined {
+  const v = str(args["chart-layout"]);
+  if (v === undefined) return undefined;
+  if (!CHART_LAYOUTS.includes(v as ChartLayout)) throw new UsageError(`--chart-layout ${v}: must be one of ${CHART_LAYOUTS.join(", ")}`);
+  return v as ChartLayout;
+}
+
+/** --zot: the destination is PaletteAI's Zot (found by itself when Zot answers /v2/_zot/ext/discover). */
+export const zotArgs = {
+  zot: { type: "boolean", description: "The destination is PaletteAI's internal Zot: print the mural-variables values (automatic when the registry announces Zot)" },
+} as const satisfies ArgsDef;
 
 /** -q/--quiet (a global flag: citty leaves it under its own spelling). */
 export function quietFromArgs(args: Args): boolean {

@@ -80,6 +80,20 @@ export interface MirrorPlan {
 }
 
 export const DEFAULT_CHART_PREFIX = "charts";
+
+/**
+ * Where a chart lands under <dest>/<chart-prefix>:
+ *   nested (default)  <prefix>/<name>/<name>:<version>  what `helm push chart.tgz oci://<dest>/<prefix>/<name>` writes;
+ *                     the PaletteAI/Zot layout its docs check (GET /v2/<path>/charts/<name>/<name>/tags/list)
+ *   flat              <prefix>/<name>:<version>         what `helm push chart.tgz oci://<dest>/<prefix>` writes
+ */
+export type ChartLayout = "nested" | "flat";
+export const CHART_LAYOUTS: ChartLayout[] = ["nested", "flat"];
+
+export function chartRepository(prefix: string, name: string, layout: ChartLayout = "nested"): string {
+  const path = layout === "flat" ? name : `${name}/${name}`;
+  return prefix ? `${prefix}/${path}` : path;
+}
 export const DEFAULT_PACK_PREFIX = "packs";
 export const PACK_CONFIG_MT = "application/vnd.spectrocloud.pack.config.v1+json";
 export const PACK_CONTENT_MT = "application/vnd.spectrocloud.pack.content.v1.tar+gzip";
@@ -214,6 +228,8 @@ export interface PlanOptions {
    * compute, and an incomplete mirror is only found inside the air gap. sync, export and verify set it.
    */
   requireRender?: boolean;
+  /** default "nested" (see ChartLayout) */
+  chartLayout?: ChartLayout;
   packPrefix?: string;
   onChart?: (c: PlannedArtifact) => void;
 }
@@ -249,7 +265,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       if (opts.requireRender && !result.render.rendered && dopts.helm !== false) throw notRendered(chart.name, chart.version, result.render);
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
-      const repository = chartPrefix ? `${chartPrefix}/${chart.name}` : chart.name;
+      const repository = chartRepository(chartPrefix, chart.name, opts.chartLayout);
       const prev = seen.get(key);
       if (prev) {
         // the same chart twice (e.g. with other values): one artifact, the union of images

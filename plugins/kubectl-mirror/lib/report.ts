@@ -1,6 +1,7 @@
 // Human tables for sync / export / push / verify.
 import { table } from "../../../shared/cli/output.ts";
-import { humanBytes } from "../../../shared/cli/progress.ts";
+import { hostFailure, humanBytes } from "../../../shared/cli/progress.ts";
+import { CliError } from "../../../shared/cli/errors.ts";
 import type { ItemResult } from "./sync.ts";
 import type { VerifyReport } from "./verify.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
@@ -8,7 +9,7 @@ import type { RegistryMapEntry } from "./mapping.ts";
 export function itemsTable(items: ItemResult[]): string {
   return table(
     ["kind", "source", "destination", "status", "digest", "copied"],
-    items.map((r) => [r.kind, r.source, r.destination, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? r.error : humanBytes(r.bytesCopied)]),
+    items.map((r) => [r.kind, r.source, r.destination, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? (r.failedHost ? `not done: ${r.failedHost} failed` : r.error) : humanBytes(r.bytesCopied)]),
   );
 }
 
@@ -21,4 +22,10 @@ export function verifyTable(r: VerifyReport, all = false): string {
   const head = `${r.summary.ok} of ${r.summary.total} present and matching in ${r.target}${r.summary.missing ? `; ${r.summary.missing} missing` : ""}${r.summary.mismatched ? `; ${r.summary.mismatched} digest mismatch` : ""}${r.summary.unverified ? `; ${r.summary.unverified} unverified` : ""}${r.summary.errors ? `; ${r.summary.errors} errors` : ""}\n`;
   if (!rows.length) return head;
   return head + "\n" + table(["kind", "source", "target", "status", "detail"], rows.map((i) => [i.kind, i.source, i.target, i.status, i.detail ?? (i.status === "digest-mismatch" ? `expected ${i.expected?.slice(0, 19)}, found ${i.actual?.slice(0, 19)}` : i.actual?.slice(0, 19) ?? "")]));
+}
+
+/** A whole registry failed (refused credentials, unreachable): one error for the run instead of one per item. */
+export function throwIfHostFailed(items: ItemResult[] | { status: string; error?: string; failedHost?: string }[]): void {
+  const hf = hostFailure(items);
+  if (hf) throw new CliError(hf.message, 1, items.length > 1 ? `stopped: nothing more was sent to ${hf.host}; ${hf.stopped} of ${items.length} items not done` : undefined);
 }

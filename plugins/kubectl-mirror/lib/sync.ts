@@ -1,13 +1,14 @@
 // kubectl mirror sync: charts (HTTP repo, oci://, local) + the images they use → one registry, in one
 // copy-engine run (bounded concurrency across images and blobs, skip what exists, mounts, extras).
-//   charts → <dest>/charts/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it)
+//   charts → <dest>/charts/<name>/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it;
+//            --chart-layout flat: <dest>/charts/<name>:<version>)
 //   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
 import { CopyEngine, type CopyEvent, type CopyJob, type CopyResult } from "../../../shared/oci/copy.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
-import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
+import { buildPlan, layoutTag, type ChartLayout, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions, type MappedImage } from "./targets.ts";
 import { rewriteChartForMirror } from "./rewrite.ts";
 import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-out.ts";
@@ -24,6 +25,8 @@ export interface TransferOptions {
   sourceMirrors?: RegistryMapEntry[];
   onEvent?: (e: CopyEvent) => void;
   chartPrefix?: string;
+  /** nested (default) | flat: see plan.ts ChartLayout */
+  chartLayout?: ChartLayout;
 }
 
 export interface SyncOptions extends TransferOptions, DestinationOptions {
@@ -47,6 +50,8 @@ export interface ItemResult {
   extras: number;
   warnings: string[];
   error?: string;
+  /** a registry host failed as a whole (credentials refused, unreachable): see CopyResult.failedHost */
+  failedHost?: string;
 }
 
 export interface SyncReport {
@@ -72,13 +77,26 @@ export function itemResult(kind: ItemResult["kind"], source: string, destination
     extras: r.extras.length,
     warnings: r.warnings,
     ...(r.error ? { error: r.error } : {}),
+    ...(r.failedHost ? { failedHost: r.failedHost } : {}),
   };
+}
+
+/**
+ * Charts and packs are tagged only after every image they need landed: artifact job i (jobs[i], i < nArtifacts)
+ * requires the image jobs (after the artifacts, in `imageSources` order) of the images it lists.
+ */
+export function requireImages(jobs: CopyJob[], artifactImages: string[][], imageSources: string[], nArtifacts: number, imageOffset = nArtifacts): void {
+  const at = new Map(imageSources.map((s, i) => [s, imageOffset + i]));
+  for (let i = 0; i < nArtifacts; i++) {
+    const req = [...new Set(artifactImages[i]!.map((img) => at.get(img)).filter((x): x is number => x !== undefined))];
+    if (req.length) jobs[i]!.requires = req;
+  }
 }
 
 /** Plan, map, copy. The plan's temp files are removed before returning. */
 export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true, chartLayout: opts.chartLayout });
   try {
     return await syncPlan(plan, opts, started);
   } finally {
@@ -112,6 +130,7 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       jobs.push({ src: src.store, srcRef: src.reference, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
       meta.push({ kind: "image", source: m.source, destination: m.destination });
     }
+    requireImages(jobs, d.artifacts.map((x) => x.artifact.images), d.images.map((m) => m.source), d.artifacts.length);
     const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
     const t0 = Date.now();
     const results = await engine.run(jobs);

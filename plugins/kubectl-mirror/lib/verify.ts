@@ -3,6 +3,7 @@
 //   chart/pack   the tag exists and its content layer is the expected chart/pack archive (sha256)
 //   image        the tag (or digest) exists; its digest equals the expected one — from the archive's index.json,
 //                or resolved at the source (through --source-mirror) unless --offline
+import type { ChartLayout } from "./plan.ts";
 import { OciArchiveReader } from "../../../shared/oci/archive.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import { NotFoundError } from "../../../shared/oci/errors.ts";
@@ -58,6 +59,7 @@ export interface VerifyOptions {
   sourceMirrors?: RegistryMapEntry[];
   concurrency?: number;
   chartPrefix?: string;
+  chartLayout?: ChartLayout;
 }
 
 function summarize(target: string, items: VerifyItem[]): VerifyReport {
@@ -73,7 +75,7 @@ function targetsFor(artifacts: PlannedArtifact[], images: { image: string; diges
 
 /** Expectations from a chart / mirror file (the plan). */
 export async function verifyInput(input: MirrorInput, opts: VerifyOptions): Promise<VerifyReport> {
-  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true });
+  const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true, chartLayout: opts.chartLayout });
   try {
     const t = targetsFor(plan.artifacts, plan.images.map((image) => ({ image })), opts.target);
     const ex: Expectation[] = [

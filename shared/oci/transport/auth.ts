@@ -37,6 +37,8 @@ interface HostState {
   /** token fetches in flight, per scope key (concurrent first requests share one) */
   pending: Map<string, Promise<string>>;
   cred?: Promise<Credential | undefined>;
+  /** the credentials were refused (or are missing): later requests fail with this at once */
+  refused?: UnauthorizedError;
 }
 
 export interface AuthRequest extends HttpRequest {
@@ -99,6 +101,21 @@ export class AuthClient {
    */
   async request(req: AuthRequest): Promise<HttpResponse> {
     const s = this.state(req.host);
+    // credentials refused once are not sent again in this run (one clear error, no lock-out by repetition)
+    if (s.refused) throw s.refused;
+    try {
+      return await this.send(req, s);
+    } catch (e) {
+      // host-wide: Basic auth (one password for every repository), or credentials the token service refused
+      if (e instanceof UnauthorizedError && e.host === req.host && (s.scheme === "basic" || /token service rejected/.test(e.message))) {
+        e.hostWide = true;
+        s.refused ??= e;
+      }
+      throw e;
+    }
+  }
+
+  private async send(req: AuthRequest, s: HostState): Promise<HttpResponse> {
     let auth = await this.authorization(req.host, req.scopes);
     let res = await this.transport.request({ ...req, headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) } });
     // Two rounds at most: the first learns the scheme (or refreshes an expired token), the second is final.
@@ -128,9 +145,9 @@ export class AuthClient {
         }
       } else if (ch?.scheme === "basic") {
         const c = await this.credential(req.host);
+        s.scheme = "basic";
         if (!c?.username) throw new UnauthorizedError(req.host, "the registry requires a username and password");
         if (sent?.startsWith("Basic ")) throw new UnauthorizedError(req.host, "username or password rejected");
-        s.scheme = "basic";
         auth = basic(c);
       } else {
         throw new UnauthorizedError(req.host, header ? `unsupported challenge "${header.split(" ")[0]}"` : "no WWW-Authenticate challenge");

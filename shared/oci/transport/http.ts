@@ -93,6 +93,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class HttpTransport {
   private agents = new Map<string, http.Agent>();
   private caCache = new Map<string, string>();
+  /** hosts that answered at least once in this transport's life / hosts found down before ever answering */
+  private reached = new Set<string>();
+  private down = new Map<string, TransportError>();
   readonly timeoutMs: number;
   readonly retries: number;
   constructor(readonly opts: TransportOptions = {}) {
@@ -162,17 +165,26 @@ export class HttpTransport {
       else body = req.body as Buffer | string | undefined;
       let res: HttpResponse | undefined;
       let error: unknown;
+      const hostKey = new URL(req.url).host;
+      const down = this.down.get(hostKey);
+      if (down) throw down;
       try {
         res = await this.once(req, body);
+        this.reached.add(hostKey);
       } catch (e) {
         if (body instanceof Readable) body.destroy();
         error = e;
         if (req.signal?.aborted) throw e;
       }
       if (res && !RETRY_STATUS.has(res.status)) return res;
-      if (!canRetry || budget.left <= 0 || (error && !isRetryableError(error))) {
+      // a host never reached that refuses connections (or does not resolve) is down: no retries, and the other
+      // requests of the run fail at once with the same error instead of retrying it each
+      const neverReached = error && !this.reached.has(hostKey) && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)$/.test((error as { code?: string }).code ?? "");
+      if (!canRetry || budget.left <= 0 || (error && !isRetryableError(error)) || neverReached) {
         if (res) return res;
-        throw toTransportError(error, req);
+        const t = toTransportError(error, req);
+        if (neverReached) this.down.set(hostKey, t);
+        throw t;
       }
       budget.left--;
       const base = (this.opts.backoffMs ?? 250) * 2 ** attempt;
@@ -267,14 +279,15 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   const e = err as { code?: string; message?: string };
   const host = (() => { try { return new URL(req.url).host; } catch { return req.url; } })();
   const msg = e?.message ?? String(err);
+  const hostDown = (t: TransportError) => Object.assign(t, { host });
+  if (/wrong.version.number|EPROTO|packet length too long/i.test(msg)) {
+    return hostDown(new TransportError(`TLS handshake with ${host} failed: ${msg}`, `the registry seems to speak plain HTTP: add --plain-http-host ${host}`));
+  }
   if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(msg + (e?.code ?? ""))) {
-    return new TransportError(`TLS error talking to ${host}: ${msg}`, "trust the registry CA with --ca-file, or use --insecure / --plain-http if it is HTTP-only");
+    return hostDown(new TransportError(`TLS error talking to ${host}: ${msg}`, `trust the registry CA with --ca-file ${host}=CA.pem, or skip verification for it with --insecure-host ${host}`));
   }
-  if (/wrong version number|EPROTO|packet length too long/i.test(msg)) {
-    return new TransportError(`TLS handshake with ${host} failed: ${msg}`, "the registry seems to speak plain HTTP: add --plain-http");
-  }
-  if (e?.code === "ECONNREFUSED") return new TransportError(`cannot connect to ${host}: connection refused`, "check the host and port, and that the registry is running");
-  if (e?.code === "ENOTFOUND") return new TransportError(`cannot resolve registry host ${host}`, "check the registry name");
+  if (e?.code === "ECONNREFUSED") return hostDown(new TransportError(`cannot connect to ${host}: connection refused`, "check the host and port, and that the registry is running"));
+  if (e?.code === "ENOTFOUND") return hostDown(new TransportError(`cannot resolve registry host ${host}`, "check the registry name"));
   if (e?.code === "ECONNRESET" || e?.code === "EPIPE" || /socket hang up|aborted|other side closed|premature close/i.test(msg)) return new TransportError(`the connection to ${host} was reset or closed during ${req.method} ${redactUrl(req.url)} (${msg})`, "the registry or a proxy in between dropped the connection; check it, or raise --retries");
   return new TransportError(`${req.method} ${redactUrl(req.url)}: ${msg}`);
 }
