@@ -170,7 +170,7 @@ describe("sync and export without helm", () => {
     expect(rep.summary.failed).toBe(0);
     const cat = await catalog();
     for (const n of ["app", "side", "quoted", "json-cfg"]) expect(cat).toContain(`mirror/images/src/${n}`);
-    expect(cat).toContain("mirror/charts/flow");
+    expect(cat).toContain("mirror/charts/flow/flow");
     // --no-render still means the same (backwards compatible)
     const out = join(tmp, "static.tar");
     const e = await mirror(["export", chart, "-O", out, "--no-render"], NO_HELM);
