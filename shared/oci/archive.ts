@@ -1,12 +1,12 @@
-// OCI archive = a tar of an OCI image layout, streamed both ways (optionally gzip-compressed).
+// OCI archive = a tar of an OCI image layout, streamed both ways (optionally gzip- or zstd-compressed).
 // Writer: oci-layout, index.json, every manifest and config first, big blobs after — so a reader knows the
 // whole graph before the first large blob. Written to a temp name and renamed when complete.
 // Reader: plain tar → random access by offset (parallel reads, no extraction); gzip → one sequential pass
-// that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
+// (gzip or zstd) that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
 import { createReadStream, createWriteStream } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
+import { createCompressor, createDecompressor, detectCompression, type Compression } from "./compression.ts";
 import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { NotFoundError, OciError, UnsupportedError } from "./errors.ts";
 import { isManifest, MT } from "./media-types.ts";
@@ -40,6 +40,10 @@ export class OciArchiveWriter implements Store {
     readonly path: string,
     private opts: {
       gzip?: boolean;
+      /** compression of the whole tar (overrides gzip) */
+      compression?: Compression;
+      /** codec level (gzip 1-9, zstd 1-22) */
+      level?: number;
       mtime?: number;
       /** extra small files written right after index.json (e.g. metadata of what the archive holds) */
       extraFiles?: { name: string; bytes: Uint8Array }[];
@@ -55,10 +59,12 @@ export class OciArchiveWriter implements Store {
   private start(): void {
     if (this.tar) return;
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
-    if (this.opts.gzip) {
-      const gz = createGzip({ level: 6 });
-      gz.pipe(this.file);
-      this.out = gz;
+    const kind = this.opts.compression ?? (this.opts.gzip ? "gzip" : "none");
+    if (kind !== "none") {
+      const z = createCompressor(kind, this.opts.level, this.path);
+      z.on("error", (e) => this.file!.destroy(e));
+      z.pipe(this.file);
+      this.out = z;
     } else this.out = this.file;
     this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
   }
@@ -201,17 +207,6 @@ interface EntryLoc {
   size: number;
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, "r");
-  try {
-    const b = Buffer.alloc(2);
-    await fh.read(b, 0, 2, 0);
-    return b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Check an entry is a safe, known part of an OCI layout. */
 function checkEntry(e: TarEntry, path: string): string | undefined {
   const name = safeEntryPath(e.header.name);
@@ -229,6 +224,8 @@ export class OciArchiveReader implements Store {
   private small = new Map<string, Buffer>();
   private index!: ImageIndex;
   sequential = false;
+  /** compression of the archive file (sequential unless "none") */
+  compression: Compression = "none";
   private iterator?: AsyncGenerator<TarEntry>;
   private pending?: TarEntry;
 
@@ -242,7 +239,8 @@ export class OciArchiveReader implements Store {
       throw new NotFoundError(`archive ${path}`, "check the path");
     });
     const r = new OciArchiveReader(path);
-    if (await isGzip(path)) await r.openSequential();
+    r.compression = await detectCompression(path);
+    if (r.compression !== "none") await r.openSequential();
     else await r.openRandomAccess();
     return r;
   }
@@ -260,13 +258,13 @@ export class OciArchiveReader implements Store {
   }
 
   /**
-   * gzip: read the graph prefix — oci-layout, index.json, other small metadata files, and the manifests and
+   * gzip/zstd: read the graph prefix — oci-layout, index.json, other small metadata files, and the manifests and
    * configs that index.json reaches — and stop at the first blob that is not part of it (kept pending for
    * streamBlobs). Layers are never buffered, however small.
    */
   private async openSequential(): Promise<void> {
     this.sequential = true;
-    const gunzip = createGunzip();
+    const gunzip = this.decompressor();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     src.on("error", (e) => gunzip.destroy(e));
     this.iterator = readTar(src.pipe(gunzip));
@@ -298,6 +296,10 @@ export class OciArchiveReader implements Store {
       if (name === "index.json") addChildren(graph, bytes);
     }
     this.loadIndex();
+  }
+
+  private decompressor() {
+    return createDecompressor(this.compression as Exclude<Compression, "none">, this.path);
   }
 
   private loadIndex(): void {
@@ -333,7 +335,7 @@ export class OciArchiveReader implements Store {
   async blobDigests(): Promise<string[]> {
     const names = [...this.entries.keys(), ...this.small.keys()];
     if (this.sequential) {
-      const gunzip = createGunzip();
+      const gunzip = this.decompressor();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
       src.on("error", (e) => gunzip.destroy(e));
       for await (const e of readTar(src.pipe(gunzip))) {

@@ -13,7 +13,7 @@ import { quietFromArgs } from "../lib/mirror-args.ts";
 import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
 import { itemsTable } from "../lib/report.ts";
-import { archiveOutArgs } from "./export.ts";
+import { archiveOutArgs, compressionFromArgs } from "./export.ts";
 
 export default defineCommand({
   meta: {
@@ -57,7 +57,7 @@ export default defineCommand({
       try {
         report = await exportPlan(plan, {
           output: out,
-          gzip: args.gzip ? true : undefined,
+          ...compressionFromArgs(args),
           existing: repeated(rawArgs, ["existing"], { split: false }),
           splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
           registry,

@@ -7,18 +7,33 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
+import type { Compression } from "../../../shared/oci/compression.ts";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
 
 export const archiveOutArgs = {
-  "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip)", valueHint: "FILE" },
+  "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
   gzip: { type: "boolean", description: "gzip-compress the archive (default: by .gz/.tgz suffix)" },
+  zstd: { type: "boolean", description: "zstd-compress the archive (default: by .zst suffix; Palette/Hauler/Zarf bundles are .tar.zst)" },
+  "compression-level": { type: "string", description: "Compression level: zstd 1-22 (default 3), gzip 1-9 (default 6)", valueHint: "N" },
   existing: { type: "string", description: "Previous archive: blobs it holds are left out (incremental export; repeatable)", valueHint: "ARCHIVE" },
   "split-size": { type: "string", description: "Split the archive into parts of this size (NAME.part001…, NAME.parts), e.g. 4G", valueHint: "SIZE" },
   "chart-prefix": { type: "string", description: 'Path of charts inside the archive and under the destination (default "charts")', valueHint: "PATH" },
 } as const satisfies ArgsDef;
+
+/** --gzip / --zstd / --compression-level → export options (suffix decides when neither flag is given). */
+export function compressionFromArgs(args: Record<string, unknown>): { compression?: Compression; compressionLevel?: number } {
+  if (args.gzip && args.zstd) throw new UsageError("--gzip and --zstd: give one");
+  const lv = args["compression-level"];
+  let compressionLevel: number | undefined;
+  if (lv !== undefined && lv !== "") {
+    compressionLevel = Number(lv);
+    if (!Number.isInteger(compressionLevel)) throw new UsageError(`--compression-level: expected a whole number, got "${lv}"`);
+  }
+  return { compression: args.zstd ? "zstd" : args.gzip ? "gzip" : undefined, compressionLevel };
+}
 
 export default defineCommand({
   meta: {
@@ -27,6 +42,7 @@ export default defineCommand({
     examples: [
       "kubectl mirror export --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 -O app.tar",
       "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.gz --platform linux/amd64",
+      "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.zst --compression-level 9      # zstd, like Palette content bundles",
       "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
       "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
@@ -50,7 +66,7 @@ export default defineCommand({
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
     const report = await runExport(input, {
       output: out,
-      gzip: args.gzip ? true : undefined,
+      ...compressionFromArgs(args),
       existing: repeated(rawArgs, ["existing"], { split: false }),
       splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
       preview,

@@ -1,4 +1,4 @@
-// kubectl mirror export / push: one OCI archive (tar, or tar+gzip by suffix) of an OCI image layout holding
+// kubectl mirror export / push: one OCI archive (tar, or tar+gzip / tar+zstd by suffix) of an OCI image layout holding
 // chart/pack artifacts and images, plus `kubectl-mirror.json` (what is inside, charts → images). In index.json
 // images are named by their source reference ("docker.io/library/busybox:1.36") and artifacts by their path
 // ("charts/app:1.2.3"); the destination mapping is applied on the air-gapped side by `push`.
@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
+import { checkLevel, compressionForName, type Compression } from "../../../shared/oci/compression.ts";
 import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
@@ -54,6 +55,10 @@ export interface ExportOptions extends TransferOptions {
   output: string;
   /** gzip (default: by .gz/.tgz suffix) */
   gzip?: boolean;
+  /** compression (default: by suffix: .gz/.tgz gzip, .zst/.tzst zstd); overrides gzip */
+  compression?: Compression;
+  /** --compression-level (gzip 1-9, zstd 1-22; default 6 / 3) */
+  compressionLevel?: number;
   /** previous archives: their blobs are left out */
   existing?: string[];
   /** bytes per part (0/undefined: no split) */
@@ -121,8 +126,12 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     registryMap = destinations(plan.artifacts, plan.images, opts.preview).registryMap;
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
   }
-  const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
-  const writer = new OciArchiveWriter(opts.output, { gzip, skip });
+  const compression = opts.compression ?? (opts.gzip ? "gzip" : compressionForName(opts.output));
+  if (opts.compressionLevel !== undefined) {
+    const bad = checkLevel(compression, opts.compressionLevel);
+    if (bad) throw new ArchiveError(`--compression-level: ${bad}`);
+  }
+  const writer = new OciArchiveWriter(opts.output, { compression, level: opts.compressionLevel, skip });
   const meta = metadataOf(plan, opts, registryMap, existing, 0);
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
