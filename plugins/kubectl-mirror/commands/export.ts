@@ -12,9 +12,10 @@ import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText } from "../lib/report.ts";
+import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 
 export const archiveOutArgs = {
-  "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
+  "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
   gzip: { type: "boolean", description: "gzip-compress the archive (default: by .gz/.tgz suffix)" },
   zstd: { type: "boolean", description: "zstd-compress the archive (default: by .zst suffix; Palette/Hauler/Zarf bundles are .tar.zst)" },
   "compression-level": { type: "string", description: "Compression level: zstd 1-22 (default 3), gzip 1-9 (default 6)", valueHint: "N" },
@@ -46,11 +47,13 @@ export default defineCommand({
       "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
       "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
+      "PALETTE_API_KEY=… kubectl mirror export --palette-profile ID1,ID2 --project-id P --palette-endpoint https://api.spectrocloud.com -O bundle.tar.zst --cred-file creds.json --arch amd64",
     ],
   } as CommandMeta,
   args: {
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
+    ...paletteArgs,
     ...archiveOutArgs,
     ...mappingArgs,
     ...transferArgs,
@@ -60,7 +63,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const log = logger();
     const out = args["output-file"] as string | undefined;
-    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz)");
+    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst)");
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
@@ -75,7 +78,7 @@ export default defineCommand({
       registry,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
-      platforms: platformsFromArgs(rawArgs),
+      platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       onEvent: progress.onEvent,

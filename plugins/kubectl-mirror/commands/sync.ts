@@ -1,4 +1,5 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
+import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
@@ -21,11 +22,13 @@ export default defineCommand({
       "kubectl mirror sync --mirror-file mirror.yaml --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
+      "echo $KEY | kubectl mirror sync --palette-profile ID --project-id P --palette-endpoint https://api.spectrocloud.com --api-key-stdin --dest zot.local:30003",
     ],
   } as CommandMeta,
   args: {
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
+    ...paletteArgs,
     ...destArgs,
     ...transferArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it" },
@@ -44,7 +47,7 @@ export default defineCommand({
       registry: reg,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
-      platforms: platformsFromArgs(rawArgs),
+      platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       rewriteChart: !!args["rewrite-chart"],
