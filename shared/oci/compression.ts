@@ -28,9 +28,9 @@ export function zstdAvailable(): boolean {
 }
 
 function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  if (g.Bun) return `Bun ${g.Bun.version}`;
-  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
+  const v = process.versions as Record<string, string | undefined>;
+  if (v.bun) return `Bun ${v.bun}`;
+  if (v.deno) return `Deno ${v.deno}`;
   return `Node ${process.version}`;
 }
 
