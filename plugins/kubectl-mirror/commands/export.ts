@@ -7,7 +7,9 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
-import type { Compression } from "../../../shared/oci/compression.ts";
+import { compressionForName, type Compression } from "../../../shared/oci/compression.ts";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { quietFromArgs } from "../lib/mirror-args.ts";
@@ -54,6 +56,7 @@ export default defineCommand({
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
     ...paletteArgs,
+    name: { type: "string", alias: ["n"], description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
     ...archiveOutArgs,
     ...mappingArgs,
     ...transferArgs,
@@ -62,8 +65,15 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const log = logger();
-    const out = args["output-file"] as string | undefined;
-    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst)");
+    let out = args["output-file"] as string | undefined;
+    // Palette conventions: `content build --name N` → output/content-bundle/N.tar.zst; `palette-edge build
+    // --outfile N` (no archive suffix) → N.tar.zst — both zstd content bundles
+    if (!out && args.name) {
+      out = join("output", "content-bundle", `${String(args.name)}.tar.zst`);
+      await mkdir(dirname(out), { recursive: true });
+    }
+    if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
+    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
