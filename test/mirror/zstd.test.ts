@@ -89,10 +89,10 @@ describe("export/push .tar.zst", () => {
     for (const img of w.images) expect((await skopeoInspectRaw(`${w.dst.host}/inc/images/${img.slice(img.indexOf("/") + 1)}`, dstSkopeo())).digest).toMatch(/^sha256:/);
   }, 120_000);
 
-  // Deno: writes .tar.zst (export from the TLS source) and reads it (copy out of the archive into a layout).
-  // (`push` to a TLS registry under `deno run` stalls after the blob uploads with ANY archive, plain tar
-  // included — a node:https transport issue under Deno, reported separately; bun and the binary are fine.)
-  test("deno reads and writes .tar.zst too", async () => {
+  // Deno: writes .tar.zst (export from the TLS source), reads it (copy out of the archive into a layout) and pushes
+  // it into the TLS + basic-auth registry. The push stalled forever on the previous code (any archive under
+  // `deno run`: a TLS socket reused after a streamed blob upload never answered the manifest PUT).
+  test("deno reads, writes and pushes .tar.zst", async () => {
     const out = join(w.tmp, "deno.tar.zst");
     const e = await mirror(["export", "--image", w.images[1]!, "--cred-file", w.credFile, ...w.caArgs, "-O", out], { runtime: "deno" });
     ok(e, "deno export");
@@ -103,6 +103,9 @@ describe("export/push .tar.zst", () => {
     ok(c, "deno copy out of .tar.zst");
     const idx = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
     expect(idx.manifests[0].digest).toBe(src.digest);
+    const p = await runCli("kubectl-mirror", ["push", out, "--dest", `${w.dst.host}/deno`, ...w.caArgs, "-u", w.dst.username, "--password-stdin"], { env: w.env, stdin: w.dst.password + "\n", runtime: "deno", timeoutMs: 45_000 });
+    ok(p, "deno push");
+    expect((await skopeoInspectRaw(`${w.dst.host}/deno/images/${w.images[1]!.slice(w.images[1]!.indexOf("/") + 1)}`, dstSkopeo())).digest).toBe(src.digest);
   }, 120_000);
 
   test("Node 20 (no zstd in node:zlib): one clear message, no crash", async () => {
