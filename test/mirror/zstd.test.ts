@@ -87,6 +87,11 @@ describe("export/push .tar.zst", () => {
     ok(p, "push day2 parts");
     expect(JSON.parse(p.stdout).summary.failed).toBe(0);
     for (const img of w.images) expect((await skopeoInspectRaw(`${w.dst.host}/inc/images/${img.slice(img.indexOf("/") + 1)}`, dstSkopeo())).digest).toMatch(/^sha256:/);
+    // both in ONE push into a fresh path (the README's `push day1.tar day2.tar`): day1 lands before day2 needs its
+    // blobs (on the previous code both ran at once and day2's items failed "not found (the archive is incomplete)")
+    const both = await mirror(["push", day1, `${day2}.parts`, "--dest", `${w.dst.host}/inc2`, ...w.caArgs, "-u", w.dst.username, "--password-stdin", "-o", "json"], { stdin: w.dst.password + "\n" });
+    ok(both, "push day1 day2.parts");
+    for (const img of w.images) expect((await skopeoInspectRaw(`${w.dst.host}/inc2/images/${img.slice(img.indexOf("/") + 1)}`, dstSkopeo())).digest).toMatch(/^sha256:/);
   }, 120_000);
 
   // Deno: writes .tar.zst (export from the TLS source), reads it (copy out of the archive into a layout) and pushes

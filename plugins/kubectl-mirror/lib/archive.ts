@@ -298,12 +298,18 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
   try {
-    const jobs: CopyJob[] = [];
-    const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
+    // one group of jobs per archive, pushed in the order given: an incremental archive (export --existing) lacks
+    // blobs its predecessor carries, so `push day1.tar day2.tar` must land day1 before day2 needs them
+    const groups: { jobs: CopyJob[]; labels: { kind: ItemResult["kind"]; source: string; destination: string }[] }[] = [];
+    let jobs: CopyJob[] = [];
+    let labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
     let registryMap: RegistryMapEntry[] = [];
     let nArtifacts = 0;
     let nImages = 0;
     for (const arg of archives) {
+      jobs = [];
+      labels = [];
+      groups.push({ jobs, labels });
       const { path } = await resolveArchiveArg(arg, workDir);
       const reader = await OciArchiveReader.open(path);
       readers.push(reader);
@@ -326,9 +332,14 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     }
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
     // extras travel inside the archive as their own roots' graphs: the engine copies sig/att tags it finds there
-    const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
-    const results = await engine.run(jobs);
-    const items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
+    const results: Awaited<ReturnType<CopyEngine["run"]>> = [];
+    const items: ItemResult[] = [];
+    for (const g of groups) {
+      const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+      const rs = await engine.run(g.jobs);
+      results.push(...rs);
+      items.push(...rs.map((r, i) => itemResult(g.labels[i]!.kind, g.labels[i]!.source, g.labels[i]!.destination, r)));
+    }
     return {
       archives,
       items,
