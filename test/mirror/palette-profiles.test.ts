@@ -115,4 +115,19 @@ describe("--palette-profile", () => {
     expect((await skopeoInspectRaw(`${w.dst.host}/sync/images/spectro/addons/nginx:1.27.1`, w.dst.skopeo)).digest).toBe(src.digest);
     expect(JSON.parse(r.stdout).items.map((i: any) => i.source)).toContain(nginx);
   }, 120_000);
+
+  test("the new flags clash with no existing short or long name (-n stays --namespace)", async () => {
+    for (const cmd of ["export", "sync", "images", "push", "serve", "export-pack"]) {
+      const h = await run([cmd, "--help"]);
+      ok(h, `${cmd} --help`);
+      const seen = new Map<string, number>();
+      for (const l of h.stdout.split("\n").filter((x) => /^\s+-/.test(x))) {
+        const head = l.trim().split(/\s{2,}/)[0]!.replace(/=<[^>]*>/g, ""); // "-a, --arch=<amd64|arm64>"
+        for (const n of head.split(/,\s*/).map((x) => x.replace(/=.*/, "").replace(/^-+/, ""))) seen.set(n, (seen.get(n) ?? 0) + 1);
+      }
+      const dup = [...seen].filter(([, c]) => c > 1).map(([n]) => n);
+      expect(dup, `${cmd}: ${dup.join(", ")}`).toEqual([]);
+    }
+    expect((await run(["export", "--help"])).stdout).toMatch(/-n, --namespace/);
+  }, 60_000);
 });

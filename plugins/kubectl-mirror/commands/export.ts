@@ -56,7 +56,7 @@ export default defineCommand({
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
     ...paletteArgs,
-    name: { type: "string", alias: ["n"], description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
+    name: { type: "string", description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
     ...archiveOutArgs,
     ...mappingArgs,
     ...transferArgs,
