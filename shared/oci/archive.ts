@@ -1,15 +1,15 @@
-// OCI archive = a tar of an OCI image layout, streamed both ways (optionally gzip-compressed).
+// OCI archive = a tar of an OCI image layout, streamed both ways (optionally gzip- or zstd-compressed).
 // Writer: oci-layout, index.json, every manifest and config first, big blobs after — so a reader knows the
 // whole graph before the first large blob. Written to a temp name and renamed when complete.
 // Reader: plain tar → random access by offset (parallel reads, no extraction); gzip → one sequential pass
-// that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
+// (gzip or zstd) that pushes blobs straight out of the stream and skips the bytes of blobs the target already has.
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
+import { createCompressor, createDecompressor, detectCompression, type Compression } from "./compression.ts";
 import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { NotFoundError, OciError, UnsupportedError } from "./errors.ts";
 import { isManifest, MT } from "./media-types.ts";
@@ -44,6 +44,10 @@ export class OciArchiveWriter implements Store {
     readonly path: string,
     private opts: {
       gzip?: boolean;
+      /** compression of the whole tar (overrides gzip) */
+      compression?: Compression;
+      /** codec level (gzip 1-9, zstd 1-22) */
+      level?: number;
       mtime?: number;
       /** extra small files written right after index.json (e.g. metadata of what the archive holds) */
       extraFiles?: { name: string; bytes: Uint8Array }[];
@@ -61,13 +65,14 @@ export class OciArchiveWriter implements Store {
     this.unregister = removeOnInterrupt(`writing archive ${this.path}`, this.tmp);
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
     // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
-    // a gzip stream whose file stopped taking bytes would wait for a drain that never comes
+    // a compressing stream whose file stopped taking bytes would wait for a drain that never comes
     this.file.on("error", (e) => this.failWrite(e));
-    if (this.opts.gzip) {
-      const gz = createGzip({ level: 6 });
-      gz.on("error", (e) => this.failWrite(e));
-      gz.pipe(this.file);
-      this.out = gz;
+    const kind = this.opts.compression ?? (this.opts.gzip ? "gzip" : "none");
+    if (kind !== "none") {
+      const z = createCompressor(kind, this.opts.level, this.path);
+      z.on("error", (e) => this.failWrite(e));
+      z.pipe(this.file);
+      this.out = z;
     } else this.out = this.file;
     this.tar = new TarWriter(this.out, { mtime: this.opts.mtime ?? 0 });
   }
@@ -238,17 +243,6 @@ interface EntryLoc {
   size: number;
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, "r");
-  try {
-    const b = Buffer.alloc(2);
-    await fh.read(b, 0, 2, 0);
-    return b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Check an entry is a safe, known part of an OCI layout. With `seen`, a second entry of the same name is refused:
  * tar tools disagree on which copy wins (the last, for extraction), so a tampered archive could show one
@@ -285,6 +279,8 @@ export class OciArchiveReader implements Store {
   private small = new Map<string, Buffer>();
   private index!: ImageIndex;
   sequential = false;
+  /** compression of the archive file (sequential unless "none") */
+  compression: Compression = "none";
   private iterator?: AsyncGenerator<TarEntry>;
   private pending?: TarEntry;
   /** entry names met so far (duplicates are refused) */
@@ -306,7 +302,8 @@ export class OciArchiveReader implements Store {
     });
     const r = new OciArchiveReader(path);
     try {
-      if (!(await isGzip(path))) await r.openRandomAccess();
+      r.compression = await detectCompression(path);
+      if (r.compression === "none") await r.openRandomAccess();
       // a compressed archive in another order (skopeo: blobs first, index.json and oci-layout last): unpack it
       // once to a temp file and read that by offset — the same memory bound, disk for the uncompressed size
       else if (!(await r.openSequential())) await r.spill();
@@ -329,7 +326,7 @@ export class OciArchiveReader implements Store {
     this.unregister = removeOnInterrupt(`reading archive ${this.path}`, this.spillDir);
     const out = join(this.spillDir, "archive.tar");
     try {
-      await pipeline(createReadStream(this.path, { highWaterMark: 1 << 20 }), createGunzip(), createWriteStream(out, { highWaterMark: 1 << 20 }));
+      await pipeline(createReadStream(this.path, { highWaterMark: 1 << 20 }), this.decompressor(), createWriteStream(out, { highWaterMark: 1 << 20 }));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new OciError(`cannot unpack ${this.path} to a temp file (its entries are not in streaming order): ${code === "ENOSPC" ? "no space left on device" : (e as Error).message}`, "BAD_ARCHIVE", "set TMPDIR to a disk with room for the uncompressed archive");
@@ -351,13 +348,13 @@ export class OciArchiveReader implements Store {
   }
 
   /**
-   * gzip: read the graph prefix — oci-layout, index.json, other small metadata files, and the manifests and
+   * gzip/zstd: read the graph prefix — oci-layout, index.json, other small metadata files, and the manifests and
    * configs that index.json reaches — and stop at the first blob that is not part of it (kept pending for
    * streamBlobs). Layers are never buffered, however small.
    */
   private async openSequential(): Promise<boolean> {
     this.sequential = true;
-    const gunzip = createGunzip();
+    const gunzip = this.decompressor();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     src.on("error", (e) => gunzip.destroy(e));
     this.iterator = readTar(src.pipe(gunzip));
@@ -395,6 +392,10 @@ export class OciArchiveReader implements Store {
     return true;
   }
 
+  private decompressor() {
+    return createDecompressor(this.compression as Exclude<Compression, "none">, this.path);
+  }
+
   private loadIndex(): void {
     if (!this.small.has("oci-layout") && !this.entries.has("oci-layout")) throw new OciError(`${this.path} is not an OCI archive (no oci-layout entry)`, "BAD_ARCHIVE", "create archives with `kubectl mirror copy … oci-archive:FILE` or `skopeo copy … oci-archive:FILE`");
     const ib = this.small.get("index.json");
@@ -428,7 +429,7 @@ export class OciArchiveReader implements Store {
   async blobDigests(): Promise<string[]> {
     const names = [...this.entries.keys(), ...this.small.keys()];
     if (this.sequential) {
-      const gunzip = createGunzip();
+      const gunzip = this.decompressor();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
       src.on("error", (e) => gunzip.destroy(e));
       const seen = new Set<string>();

@@ -1,4 +1,5 @@
 // Building a registry client from options, and opening stores from user references.
+import { compressionForName } from "./compression.ts";
 import { OciArchiveReader, OciArchiveWriter } from "./archive.ts";
 import { OciError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
@@ -99,7 +100,7 @@ export async function openTarget(input: string | Reference, client: AuthClient, 
   let store: Store;
   if (ref.kind === "registry") store = RegistryRepository.fromReference(client, ref, { chunkSize: opts.chunkSize });
   else if (ref.kind === "oci-layout") store = await OciLayoutStore.create(ref.path);
-  else store = new OciArchiveWriter(ref.path, { gzip: opts.gzip ?? /\.(t?gz|gzip)$/.test(ref.path) });
+  else store = new OciArchiveWriter(ref.path, { compression: opts.gzip ? "gzip" : compressionForName(ref.path) });
   if (ref.digest && ref.tag) throw new OciError(`target ${formatReference(ref)}: give a tag or a digest, not both`, "INVALID_REFERENCE");
   return { store, ref, reference: ref.digest ?? ref.tag ?? "latest", tags: ref.tag ? [ref.tag] : [] };
 }

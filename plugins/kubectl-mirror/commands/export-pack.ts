@@ -10,10 +10,12 @@ import { exportPlan, parseSize } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
-import { loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
+import { isPackSignature, loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
+import { readKeyring } from "../../../shared/signing/gpg.ts";
+import { basename, resolve } from "node:path";
 import { buildPlan, type MirrorInput } from "../lib/plan.ts";
 import { itemsTable, throwIfHostFailed } from "../lib/report.ts";
-import { archiveOutArgs } from "./export.ts";
+import { archiveOutArgs, compressionFromArgs } from "./export.ts";
 
 export default defineCommand({
   meta: {
@@ -23,10 +25,12 @@ export default defineCommand({
     examples: [
       "kubectl mirror export-pack nginx-1.26.1.tgz -O nginx-pack.tar",
       "kubectl mirror export-pack packs/*.tgz -O packs.tar.gz --platform linux/amd64",
+      "kubectl mirror export-pack studio/* -O packs.tar.zst --pack-keyring spectro.gpg   # Artifact Studio <pack>.zst + <pack>.sig.bin",
       "kubectl mirror push packs.tar.gz --dest zot.local:30003      # packs → <dest>/packs/<name>:<version>",
     ],
   } as CommandMeta,
   args: {
+    "pack-keyring": { type: "string", description: "OpenPGP public key(s) that verify each pack's detached <pack>.sig.bin (without it signatures are carried, not verified)", valueHint: "FILE" },
     ...inputArgs,
     ...archiveOutArgs,
     ...transferArgs,
@@ -35,13 +39,23 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const log = logger();
-    const files = (args._ as string[]) ?? [];
-    if (!files.length) throw new UsageError("no pack tarball given", "kubectl mirror export-pack PACK.tgz... -O ARCHIVE");
+    const given = (args._ as string[]) ?? [];
+    // <pack>.sig.bin files (e.g. from a glob over an Artifact Studio download) are signatures, not packs
+    const files = given.filter((f) => !isPackSignature(f));
+    if (!files.length) throw new UsageError("no pack tarball given", "kubectl mirror export-pack PACK.tgz|PACK.zst... -O ARCHIVE");
+    const keys = args["pack-keyring"] ? await readKeyring(String(args["pack-keyring"])) : undefined;
     const out = args["output-file"] as string | undefined;
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required");
     const packs: LoadedPack[] = [];
     try {
-      for (const f of files) packs.push(await loadPack(f));
+      for (const f of files) packs.push(await loadPack(f, { keys }));
+      const carried = new Set(packs.map((p) => p.signature?.file).filter(Boolean).map((f) => resolve(f!)));
+      for (const sig of given.filter(isPackSignature)) if (!carried.has(resolve(sig))) log.warn(`${sig}: no pack next to it has this name; the signature is not carried`);
+      for (const p of packs) {
+        if (!p.signature) log.info(`pack ${p.name} ${p.version} (${basename(p.file)}): no .sig.bin next to it — no signature carried`);
+        else if (p.signature.verified) log.info(`pack ${p.name} ${p.version}: signature ${basename(p.signature.file)} VERIFIED (key ${p.signature.keyID?.toUpperCase()}); carried with the pack`);
+        else log.warn(`pack ${p.name} ${p.version}: signature ${basename(p.signature.file)} carried with the pack but NOT verified (${p.signature.reason})`);
+      }
       // extra images / mirror files given alongside the packs
       const { input: extra, registry, sourceMirrors } = await inputsFromArgs({ ...args, _: [] }, rawArgs, { allowEmpty: true });
       const base = await chartRequestFromArgs(args, rawArgs, undefined);
@@ -58,7 +72,7 @@ export default defineCommand({
       try {
         report = await exportPlan(plan, {
           output: out,
-          gzip: args.gzip ? true : undefined,
+          ...compressionFromArgs(args),
           existing: repeated(rawArgs, ["existing"], { split: false }),
           splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
           registry,
@@ -76,8 +90,9 @@ export default defineCommand({
       for (const w of report.warnings) log.warn(w);
       const s = report.summary;
       if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
+      const packInfo = packs.map((p) => ({ name: p.name, version: p.version, file: p.file, compression: p.compression, signature: p.signature ? { file: p.signature.file, verified: p.signature.verified, ...(p.signature.keyID ? { keyID: p.signature.keyID } : {}), ...(p.signature.reason ? { reason: p.signature.reason } : {}) } : null }));
       const stopped = hostFailure(report.items);
-      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items));
+      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData({ ...report, packs: packInfo }, args.output as string | undefined, () => itemsTable(report.items));
       throwIfHostFailed(report.items);
       if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     } finally {

@@ -7,20 +7,38 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, runExport } from "../lib/archive.ts";
+import { compressionForName, type Compression } from "../../../shared/oci/compression.ts";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
+import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 
 export const archiveOutArgs = {
-  "output-file": { type: "string", alias: ["O", "archive"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip)", valueHint: "FILE" },
+  "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
   gzip: { type: "boolean", description: "gzip-compress the archive (default: by .gz/.tgz suffix)" },
+  zstd: { type: "boolean", description: "zstd-compress the archive (default: by .zst suffix; Palette/Hauler/Zarf bundles are .tar.zst)" },
+  "compression-level": { type: "string", description: "Compression level: zstd 1-22 (default 3), gzip 1-9 (default 6)", valueHint: "N" },
   existing: { type: "string", description: "Previous archive: blobs it holds are left out (incremental export; repeatable)", valueHint: "ARCHIVE" },
   "split-size": { type: "string", description: "Split the archive into parts of this size (NAME.part001…, NAME.parts), e.g. 4G", valueHint: "SIZE" },
   "chart-prefix": { type: "string", description: 'Path of charts inside the archive and under the destination (default "charts")', valueHint: "PATH" },
   ...chartLayoutArgs,
 } as const satisfies ArgsDef;
+
+/** --gzip / --zstd / --compression-level → export options (suffix decides when neither flag is given). */
+export function compressionFromArgs(args: Record<string, unknown>): { compression?: Compression; compressionLevel?: number } {
+  if (args.gzip && args.zstd) throw new UsageError("--gzip and --zstd: give one");
+  const lv = args["compression-level"];
+  let compressionLevel: number | undefined;
+  if (lv !== undefined && lv !== "") {
+    compressionLevel = Number(lv);
+    if (!Number.isInteger(compressionLevel)) throw new UsageError(`--compression-level: expected a whole number, got "${lv}"`);
+  }
+  return { compression: args.zstd ? "zstd" : args.gzip ? "gzip" : undefined, compressionLevel };
+}
 
 export default defineCommand({
   meta: {
@@ -30,15 +48,19 @@ export default defineCommand({
     examples: [
       "kubectl mirror export --repo-url https://charts.example.com --chart-url example/app --chart-version 1.2.3 -O app.tar",
       "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.gz --platform linux/amd64",
+      "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.zst --compression-level 9      # zstd, like Palette content bundles",
       "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
       "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --values-out mirror-values.yaml  # Helm values for that mirror",
+      "PALETTE_API_KEY=… kubectl mirror export --palette-profile ID1,ID2 --project-id P --palette-endpoint https://api.spectrocloud.com -O bundle.tar.zst --cred-file creds.json --arch amd64",
     ],
   } as CommandMeta,
   args: {
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
+    ...paletteArgs,
+    name: { type: "string", description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
     ...archiveOutArgs,
     ...mappingArgs,
     ...transferArgs,
@@ -47,14 +69,21 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const log = logger();
-    const out = args["output-file"] as string | undefined;
-    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz)");
+    let out = args["output-file"] as string | undefined;
+    // Palette conventions: `content build --name N` → output/content-bundle/N.tar.zst; `palette-edge build
+    // --outfile N` (no archive suffix) → N.tar.zst — both zstd content bundles
+    if (!out && args.name) {
+      out = join("output", "content-bundle", `${String(args.name)}.tar.zst`);
+      await mkdir(dirname(out), { recursive: true });
+    }
+    if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
+    if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
     const report = await runExport(input, {
       output: out,
-      gzip: args.gzip ? true : undefined,
+      ...compressionFromArgs(args),
       existing: repeated(rawArgs, ["existing"], { split: false }),
       splitSize: args["split-size"] ? parseSize(String(args["split-size"])) : undefined,
       preview,
@@ -65,7 +94,7 @@ export default defineCommand({
       registry,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
-      platforms: platformsFromArgs(rawArgs),
+      platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       onEvent: progress.onEvent,

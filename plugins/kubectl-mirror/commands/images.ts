@@ -6,7 +6,9 @@ import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
-import { explain, findImage } from "../../../shared/helm/discover.ts";
+import { excludeMatcher, explain, findImage } from "../../../shared/helm/discover.ts";
+import { table } from "../../../shared/cli/output.ts";
+import { archPlatforms, paletteArgs, paletteContentFromArgs, wantsPalette } from "../lib/palette.ts";
 import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 
@@ -24,6 +26,7 @@ export default defineCommand({
       "kubectl mirror images ./mychart --dest zot.local:30003 --map-out registry-map.yaml",
       "kubectl mirror images ./mychart -f prod.yaml --dest zot.local:30003 --values-out mirror-values.yaml   # helm install … -f prod.yaml -f mirror-values.yaml",
       "kubectl mirror images ./mychart --no-render --exclude-image 'docker.io/bitnami/*' --image quay.io/acme/extra:1.0",
+      "PALETTE_API_KEY=… kubectl mirror images --palette-profile ID1,ID2 --project-id P --palette-endpoint https://api.spectrocloud.com   # with profile and pack",
     ],
   } as CommandMeta,
   args: {
@@ -34,11 +37,29 @@ export default defineCommand({
     "exclude-image": { type: "string", description: "Leave out images matching a reference or glob with * (repeatable)", valueHint: "PATTERN" },
     why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file)", valueHint: "IMAGE" },
     ...mappingArgs,
+    ...paletteArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
     const output = args.output as string | undefined;
     if (output && output !== "json" && output !== "yaml") throw new UsageError(`-o ${output}: must be json or yaml`);
+    if (wantsPalette(args)) {
+      // images (and charts) the profiles' packs declare, with the profile and pack each came from
+      const c = await paletteContentFromArgs(args, rawArgs);
+      const log = logger();
+      for (const w of c.warnings) log.warn(w);
+      archPlatforms(args);
+      const excl = repeated(rawArgs, ["exclude-image"]).map((p) => excludeMatcher(p));
+      const extra = repeated(rawArgs, ["image"]).map((i) => ({ image: i, from: [{ profile: "--image", profileUid: "", pack: "" }] }));
+      const images = [...c.images.filter((i) => !excl.some((m) => m(i.image))), ...extra];
+      const data = { profiles: [...new Map(c.packs.map((p) => [p.profile.uid, p.profile])).values()], images, charts: c.charts, packs: c.packs.map((p) => ({ profile: p.profile.uid, name: p.pack.name, tag: p.pack.tag, layer: p.pack.layer, contentTags: p.tagged, images: p.images.length, charts: p.charts.length })) };
+      log.info(`${images.length} image(s), ${c.charts.length} chart(s) from ${data.profiles.length} profile(s), ${c.packs.length} pack(s)`);
+      const from = (f: { profile: string; pack: string; tag?: string }[]) => f.map((x) => (x.pack ? `${x.profile}/${x.pack}${x.tag ? `:${x.tag}` : ""}` : x.profile)).join(", ");
+      printData(data, output, () =>
+        table(["kind", "reference", "profile/pack"], [...images.map((i) => ["image", i.image, from(i.from)]), ...c.charts.map((ch) => ["chart", `${ch.repo} ${ch.name} ${ch.version}`, from(ch.from)])]),
+      );
+      return;
+    }
     const req = await chartRequestFromArgs(args, rawArgs, args.chart as string | undefined);
     const render = renderOptionsFromArgs(args, rawArgs);
     const mapping = mappingFromArgs(args);

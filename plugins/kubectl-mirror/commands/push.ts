@@ -8,6 +8,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
+import { repeated } from "../../../shared/cli/argv.ts";
 import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
 import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
@@ -26,11 +27,14 @@ export default defineCommand({
       "kubectl mirror push app.tar --dest zot.local:30003 --values-out mirror-values.yaml   # helm install … -f mirror-values.yaml",
       "kubectl mirror push big.tar --dest reg.local:5000                 # joins big.tar.part001… (big.tar.parts)",
       "kubectl mirror push app.tar --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
+      "kubectl mirror push --file bundle.tar.zst --registry zot.local:30003             # palette content push spelling",
     ],
   } as CommandMeta,
   args: {
     ...registryArgs,
     ...destArgs,
+    dest: { ...destArgs.dest, alias: ["dest-registry", "registry", "url"] },
+    file: { type: "string", alias: ["f", "export"], description: "Archive to push (as `palette content push --file` / `palette-edge deploy --export`; repeatable, or give archives as arguments)", valueHint: "ARCHIVE" },
     concurrency: { type: "string", description: "Parallel blob transfers (default 8)" },
     "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
     "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
@@ -40,7 +44,7 @@ export default defineCommand({
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const archives = (args._ as string[]) ?? [];
+    const archives = [...((args._ as string[]) ?? []), ...repeated(rawArgs, ["file", "f", "export"], { split: false })];
     if (!archives.length) throw new UsageError("no archive given", "kubectl mirror push ARCHIVE... --dest REGISTRY");
     const dest = (await destinationFromArgs(args, true))!;
     const cf = args["cred-file"] ? await readCredFile(String(args["cred-file"])) : undefined;

@@ -1,5 +1,6 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
 import { isZot, muralText, muralVariables } from "../lib/zot.ts";
+import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
@@ -26,11 +27,13 @@ export default defineCommand({
       "kubectl mirror sync ./chart --dest reg.local --values-out mirror-values.yaml   # then: helm install app oci://reg.local/charts/app -f mirror-values.yaml",
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
+      "echo $KEY | kubectl mirror sync --palette-profile ID --project-id P --palette-endpoint https://api.spectrocloud.com --api-key-stdin --dest zot.local:30003",
     ],
   } as CommandMeta,
   args: {
     chart: { type: "positional", required: false, description: "Chart folder, .tgz, https://…/chart.tgz, oci://registry/repo/chart, or a chart name with --repo-url", valueHint: "CHART" },
     ...inputArgs,
+    ...paletteArgs,
     ...destArgs,
     ...transferArgs,
     ...chartLayoutArgs,
@@ -51,7 +54,7 @@ export default defineCommand({
       registry: reg,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
-      platforms: platformsFromArgs(rawArgs),
+      platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       rewriteChart: !!args["rewrite-chart"],

@@ -1,4 +1,4 @@
-// kubectl mirror export / push: one OCI archive (tar, or tar+gzip by suffix) of an OCI image layout holding
+// kubectl mirror export / push: one OCI archive (tar, or tar+gzip / tar+zstd by suffix) of an OCI image layout holding
 // chart/pack artifacts and images, plus `kubectl-mirror.json` (what is inside, charts → images). In index.json
 // images are named by their source reference ("docker.io/library/busybox:1.36") and artifacts by their path
 // ("charts/app:1.2.3"); the destination mapping is applied on the air-gapped side by `push`.
@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
+import { checkLevel, compressionForName, type Compression } from "../../../shared/oci/compression.ts";
 import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
@@ -61,6 +62,10 @@ export interface ExportOptions extends TransferOptions {
   output: string;
   /** gzip (default: by .gz/.tgz suffix) */
   gzip?: boolean;
+  /** compression (default: by suffix: .gz/.tgz gzip, .zst/.tzst zstd); overrides gzip */
+  compression?: Compression;
+  /** --compression-level (gzip 1-9, zstd 1-22; default 6 / 3) */
+  compressionLevel?: number;
   /** previous archives: their blobs are left out */
   existing?: string[];
   /** bytes per part (0/undefined: no split) */
@@ -142,8 +147,12 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
     if (opts.valuesOut) values = await valuesOutForPlan(plan, opts.valuesOut, destinations(plan.artifacts, plan.images, opts.preview).images, opts.preview.dest, opts.dryRun);
   }
-  const gzip = opts.gzip ?? /\.(t?gz|gzip)$/.test(opts.output);
-  const writer = new OciArchiveWriter(opts.output, { gzip, skip });
+  const compression = opts.compression ?? (opts.gzip ? "gzip" : compressionForName(opts.output));
+  if (opts.compressionLevel !== undefined) {
+    const bad = checkLevel(compression, opts.compressionLevel);
+    if (bad) throw new ArchiveError(`--compression-level: ${bad}`);
+  }
+  const writer = new OciArchiveWriter(opts.output, { compression, level: opts.compressionLevel, skip });
   const meta = metadataOf(plan, opts, registryMap, existing, 0);
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
@@ -353,14 +362,20 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
   const client = createClient(opts.registry);
   const repos = new RepoCache(client, opts.registry.chunkSize);
   try {
-    const jobs: CopyJob[] = [];
-    const labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
+    // one group of jobs per archive, pushed in the order given: an incremental archive (export --existing) lacks
+    // blobs its predecessor carries, so `push day1.tar day2.tar` must land day1 before day2 needs them
+    const groups: { jobs: CopyJob[]; labels: { kind: ItemResult["kind"]; source: string; destination: string }[] }[] = [];
+    let jobs: CopyJob[] = [];
+    let labels: { kind: ItemResult["kind"]; source: string; destination: string }[] = [];
     let registryMap: RegistryMapEntry[] = [];
     let nArtifacts = 0;
     let nImages = 0;
     const valueCharts: ChartValuesInput[] = [];
     const byImage = new Map<string, string>();
     for (const arg of archives) {
+      jobs = [];
+      labels = [];
+      groups.push({ jobs, labels });
       const { path } = await resolveArchiveArg(arg, workDir);
       const reader = await OciArchiveReader.open(path);
       readers.push(reader);
@@ -399,9 +414,14 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       else values = await writeValuesOut(opts.valuesOut, valueCharts, byImage, normalizeDest(opts.dest));
     }
     // extras travel inside the archive as their own roots' graphs: the engine copies sig/att tags it finds there
-    const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
-    const results = await engine.run(jobs);
-    const items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
+    const results: Awaited<ReturnType<CopyEngine["run"]>> = [];
+    const items: ItemResult[] = [];
+    for (const g of groups) {
+      const engine = new CopyEngine({ concurrency: opts.concurrency, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+      const rs = await engine.run(g.jobs);
+      results.push(...rs);
+      items.push(...rs.map((r, i) => itemResult(g.labels[i]!.kind, g.labels[i]!.source, g.labels[i]!.destination, r)));
+    }
     return {
       archives,
       items,

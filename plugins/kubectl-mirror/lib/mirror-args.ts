@@ -19,6 +19,10 @@ import { CHART_LAYOUTS, type ChartLayout, type MirrorInput } from "./plan.ts";
 import { parseSourceMirrors } from "./targets.ts";
 import type { DestinationOptions } from "./targets.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
+import { logger } from "../../../shared/cli/logger.ts";
+import { contentInput, paletteContentFromArgs, wantsPalette } from "./palette.ts";
+import { excludeMatcher } from "../../../shared/helm/discover.ts";
+
 
 export const inputArgs = {
   ...chartSourceArgs,
@@ -26,7 +30,7 @@ export const inputArgs = {
   "mirror-file": { type: "string", description: "YAML listing charts and extra images (kind MirrorSet, or Hauler Charts/Images manifests; repeatable)", valueHint: "FILE" },
   image: { type: "string", description: "Extra image to mirror (repeatable)", valueHint: "IMAGE" },
   "exclude-image": { type: "string", description: "Leave out discovered images matching a reference or glob with * (repeatable)", valueHint: "PATTERN" },
-  "cred-file": { type: "string", description: 'Palette Edge credentials JSON: {"helm":[{endpoint,username,password}],"image":[…]}', valueHint: "FILE" },
+  "cred-file": { type: "string", alias: ["cred-file-path"], description: 'Palette Edge credentials JSON: {"helm":[{endpoint,username,password}],"image":[…]}', valueHint: "FILE" },
   "source-mirror": { type: "string", description: "Pull images of SOURCE through a mirror/proxy cache: SOURCE=MIRROR[/path] (repeatable)", valueHint: "SRC=MIRROR" },
 } as const satisfies ArgsDef;
 
@@ -112,7 +116,18 @@ export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allo
     input.images.push(...m.images);
   }
   input.images.push(...images);
-  if (!opts.allowEmpty && !input.charts.length && !input.images.length) {
+  if (wantsPalette(args)) {
+    // --palette-profile: the profiles' content tags (images, charts; --include-packs: pack artifacts)
+    const content = await paletteContentFromArgs(args, rawArgs);
+    for (const w of content.warnings) logger().warn(w);
+    const base = await chartRequestFromArgs(args, rawArgs, undefined);
+    const pi = contentInput(content, applyHelmCreds({ ...base, registry }, credFile), { ...render, excludeImages: exclude });
+    input.charts.push(...pi.charts.map((c) => ({ ...c, request: applyHelmCreds(c.request, credFile) })));
+    input.images.push(...pi.images.filter((i) => !exclude.length || !exclude.some((p) => excludeMatcher(p)(i))));
+    input.artifacts = [...(input.artifacts ?? []), ...(pi.artifacts ?? [])];
+    if (!content.images.length && !content.charts.length) logger().warn("the profiles declare no images or charts in their packs' content tags");
+  }
+  if (!opts.allowEmpty && !input.charts.length && !input.images.length && !input.artifacts?.length) {
     throw new UsageError("nothing to mirror", "give a CHART (folder, .tgz, oci://…), --repo-url with --chart-url, --mirror-file FILE, or --image IMAGE");
   }
   return { input, ...conn };

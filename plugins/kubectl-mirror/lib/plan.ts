@@ -97,6 +97,9 @@ export function chartRepository(prefix: string, name: string, layout: ChartLayou
 export const DEFAULT_PACK_PREFIX = "packs";
 export const PACK_CONFIG_MT = "application/vnd.spectrocloud.pack.config.v1+json";
 export const PACK_CONTENT_MT = "application/vnd.spectrocloud.pack.content.v1.tar+gzip";
+export const PACK_CONTENT_ZSTD_MT = "application/vnd.spectrocloud.pack.content.v1.tar+zstd";
+/** a detached pack signature (Artifact Studio `<pack>.sig.bin`) carried as the pack artifact's second layer */
+export const PACK_SIGNATURE_MT = "application/vnd.spectrocloud.pack.signature.v1";
 
 /** The tag of an artifact inside the plan layout and inside archives: "charts/app:1.2.3". */
 export function layoutTag(a: { repository: string; tag: string }): string {

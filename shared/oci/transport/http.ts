@@ -135,6 +135,9 @@ export class HttpTransport {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { "user-agent": this.opts.userAgent ?? "kube-airgap", ...req.headers };
       if (body !== undefined && !(body instanceof Readable) && headers["content-length"] === undefined) headers["content-length"] = String(Buffer.byteLength(body));
+      // a TLS socket that carried a streamed upload is not reused: under Deno's node:https the next request on it
+      // (the manifest PUT after the blob PUTs) never gets an answer; the extra handshake per streamed blob is cheap
+      if (body instanceof Readable && url.protocol === "https:") headers.connection = "close";
       const r = mod.request(url, { method: req.method, headers, agent: this.agent(url), signal: req.signal }, (res) => {
         res.setTimeout?.(this.timeoutMs, () => res.destroy(Object.assign(new Error(`no data from ${url.host} for ${this.timeoutMs / 1000}s`), { code: "IDLE_TIMEOUT" })));
         if (req.method !== "HEAD") watchStall(res, this.timeoutMs, url.host);

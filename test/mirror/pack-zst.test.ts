@@ -1,0 +1,110 @@
+// Issue 11.7: Artifact Studio packs arrive as `<pack>.zst` with `<pack>.sig.bin`. export-pack reads the zstd
+// pack, never treats the .sig.bin as a pack, carries it beside the pack (second layer of the pack artifact, pushed
+// to <dest>/packs/<name>) and says plainly whether it was verified (--pack-keyring, real gpg signatures).
+// On the previous code: "nginx-1.26.1.zst: not a pack tarball (… no pack.json)" and the .sig.bin was loaded as a pack.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startContentWorld, type ContentWorld } from "../support/content-world.ts";
+import { runCli, type CliResult } from "../support/cli.ts";
+import { skopeoInspectRaw } from "../support/images.ts";
+import { OciArchiveReader } from "../../shared/oci/archive.ts";
+
+let w: ContentWorld;
+let studio: string;
+let pub: string;
+let otherPub: string;
+
+function gpg(home: string, args: string[]): string {
+  return execFileSync("gpg", ["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { env: { ...process.env, GNUPGHOME: home }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** a pack tar (pack.json + values.yaml with pack.content.images) compressed with the real zstd CLI */
+function makePack(dir: string, name: string, version: string, images: string[]): string {
+  const root = join(dir, `src-${name}`);
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, "pack.json"), JSON.stringify({ name, version, layer: "addon", addonType: "system app" }));
+  writeFileSync(join(root, "values.yaml"), `pack:\n  content:\n    images:\n${images.map((i) => `      - image: ${i}\n`).join("")}\n${name}:\n  enabled: true\n`);
+  const tar = join(dir, `${name}-${version}.tar`);
+  execFileSync("tar", ["-cf", tar, "-C", root, "pack.json", "values.yaml"]);
+  const zst = join(dir, `${name}-${version}.zst`);
+  execFileSync("zstd", ["-q", "-f", "--rm", tar, "-o", zst]);
+  return zst;
+}
+
+beforeAll(async () => {
+  w = await startContentWorld();
+  studio = join(w.tmp, "studio");
+  mkdirSync(studio, { recursive: true });
+  const home = join(w.tmp, "gnupg");
+  const other = join(w.tmp, "gnupg-other");
+  for (const h of [home, other]) {
+    mkdirSync(h, { recursive: true, mode: 0o700 });
+    gpg(h, ["--quick-gen-key", `Studio ${h.endsWith("other") ? "Other" : "Main"} <s@example.com>`, "rsa2048", "sign", "never"]);
+  }
+  pub = join(w.tmp, "studio.gpg");
+  otherPub = join(w.tmp, "other.gpg");
+  writeFileSync(pub, gpg(home, ["--export", "--armor"]));
+  writeFileSync(otherPub, gpg(other, ["--export", "--armor"]));
+  const nginx = makePack(studio, "nginx", "1.26.1", [w.images.find((i) => i.includes("nginx"))!]);
+  gpg(home, ["--detach-sign", "--output", join(studio, "nginx-1.26.1.sig.bin"), nginx]);
+  makePack(studio, "calico", "3.27.0", w.images.filter((i) => i.includes("calico")));
+}, 120_000);
+afterAll(async () => {
+  await w?.stop();
+});
+
+const mirror = (args: string[], stdin?: string) => runCli("kubectl-mirror", args, { env: w.env, stdin, timeoutMs: 120_000 });
+const ok = (r: CliResult, what: string) => {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n${r.stderr}\n${r.stdout.slice(0, 2000)}`);
+};
+
+describe("export-pack: Artifact Studio <pack>.zst + <pack>.sig.bin", () => {
+  test("a glob over the download: .zst packs read, .sig.bin carried not as a pack, 'NOT verified' said plainly", async () => {
+    const out = join(w.tmp, "packs.tar.zst");
+    const files = ["calico-3.27.0.zst", "nginx-1.26.1.sig.bin", "nginx-1.26.1.zst"].map((f) => join(studio, f));
+    const r = await mirror(["export-pack", ...files, "--cred-file", w.credFile, ...w.caArgs, "-O", out, "-o", "json"]);
+    ok(r, "export-pack");
+    const rep = JSON.parse(r.stdout);
+    expect(rep.packs.map((p: any) => p.name).sort()).toEqual(["calico", "nginx"]);
+    const nginx = rep.packs.find((p: any) => p.name === "nginx");
+    expect(nginx.compression).toBe("zstd");
+    expect(nginx.signature).toMatchObject({ file: join(studio, "nginx-1.26.1.sig.bin"), verified: false });
+    expect(rep.packs.find((p: any) => p.name === "calico").signature).toBeNull();
+    expect(r.stderr).toContain("pack nginx 1.26.1: signature nginx-1.26.1.sig.bin carried with the pack but NOT verified (no --pack-keyring given)");
+    expect(r.stderr).toContain("pack calico 3.27.0 (calico-3.27.0.zst): no .sig.bin next to it");
+    expect(rep.summary.images).toBe(3);
+    // the archive: both packs, their images; the nginx pack artifact has the signature as its 2nd layer
+    const reader = await OciArchiveReader.open(out);
+    const tags = await reader.tags();
+    expect(tags).toContain("packs/nginx:1.26.1");
+    expect(tags).toContain("packs/calico:3.27.0");
+    const m = JSON.parse(Buffer.from(await reader.fetchManifest(await reader.resolve("packs/nginx:1.26.1"))).toString());
+    expect(m.layers.map((l: any) => l.mediaType)).toEqual(["application/vnd.spectrocloud.pack.content.v1.tar+zstd", "application/vnd.spectrocloud.pack.signature.v1"]);
+    expect(m.layers[1].annotations["org.opencontainers.image.title"]).toBe("nginx-1.26.1.sig.bin");
+    expect(m.layers[1].annotations["io.kube-airgap.pack.signature.verified"]).toBe("false");
+    await reader.close();
+    // push: the pack (with its signature layer) and its images land in the TLS + basic-auth registry
+    const p = await mirror(["push", out, "--dest", w.dst.host, ...w.caArgs, "-u", w.dst.username, "--password-stdin", "-o", "json"], w.dst.password + "\n");
+    ok(p, "push");
+    const raw = await skopeoInspectRaw(`${w.dst.host}/packs/nginx:1.26.1`, w.dst.skopeo);
+    expect(raw.json.layers.map((l: any) => l.annotations?.["org.opencontainers.image.title"])).toEqual(["nginx-1.26.1.zst", "nginx-1.26.1.sig.bin"]);
+  }, 120_000);
+
+  test("--pack-keyring: a good signature is VERIFIED; a signature by another key refuses the pack", async () => {
+    const good = await mirror(["export-pack", join(studio, "nginx-1.26.1.zst"), "--pack-keyring", pub, "--cred-file", w.credFile, ...w.caArgs, "-O", join(w.tmp, "v.tar"), "-o", "json"]);
+    ok(good, "export-pack --pack-keyring");
+    expect(good.stderr).toMatch(/pack nginx 1\.26\.1: signature nginx-1\.26\.1\.sig\.bin VERIFIED \(key [0-9A-F]{16}\)/);
+    expect(JSON.parse(good.stdout).packs[0].signature.verified).toBe(true);
+    const bad = await mirror(["export-pack", join(studio, "nginx-1.26.1.zst"), "--pack-keyring", otherPub, "--cred-file", w.credFile, ...w.caArgs, "-O", join(w.tmp, "bad.tar")]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("signature nginx-1.26.1.sig.bin does not verify");
+  }, 120_000);
+
+  test("a .sig.bin alone is not a pack", async () => {
+    const r = await mirror(["export-pack", join(studio, "nginx-1.26.1.sig.bin"), "-O", join(w.tmp, "x.tar")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("no pack tarball given");
+  });
+});
