@@ -121,7 +121,7 @@ describe("--palette-profile", () => {
       const h = await run([cmd, "--help"]);
       ok(h, `${cmd} --help`);
       const seen = new Map<string, number>();
-      for (const l of h.stdout.split("\n").filter((x) => /^\s+-/.test(x))) {
+      for (const l of h.stdout.split("\nCREDENTIALS")[0]!.split("\n").filter((x) => /^\s+-/.test(x))) {
         const head = l.trim().split(/\s{2,}/)[0]!.replace(/=<[^>]*>/g, ""); // "-a, --arch=<amd64|arm64>"
         for (const n of head.split(/,\s*/).map((x) => x.replace(/=.*/, "").replace(/^-+/, ""))) seen.set(n, (seen.get(n) ?? 0) + 1);
       }

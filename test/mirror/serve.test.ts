@@ -81,7 +81,7 @@ describe("kubectl mirror serve", () => {
     // helm 4 pulls the chart, byte-identical to the one exported
     const pulled = join(w.tmp, "pulled");
     mkdirSync(pulled, { recursive: true });
-    await helm(["pull", `oci://${s.host}/charts/edge-web`, "--version", "0.3.0", "--ca-file", w.ca.cert, "--destination", pulled], { helmBin: HELM4 });
+    await helm(["pull", `oci://${s.host}/charts/edge-web/edge-web`, "--version", "0.3.0", "--ca-file", w.ca.cert, "--destination", pulled], { helmBin: HELM4 });
     expect(readFileSync(join(pulled, "edge-web-0.3.0.tgz")).equals(readFileSync(chart))).toBe(true);
     // kubectl mirror copy: served registry → the TLS + basic-auth destination
     const c = await mirror(["copy", `${s.host}/${node}`, `${w.dst.host}/from-serve/${node}`, ...w.caArgs, "-u", w.dst.username, "--password-stdin", "-o", "json"], { stdin: w.dst.password + "\n" });
@@ -94,7 +94,7 @@ describe("kubectl mirror serve", () => {
     const s = await serve([join(w.tmp, "bundle.tar.zst")]);
     expect(s.stderr()).toContain("is zstd-compressed: decompressing it once");
     const cat = JSON.parse(curl([`${s.url}/v2/_catalog`]).body);
-    expect(cat.repositories).toEqual(["charts/edge-web", "spectro/addons/nginx", "spectro/cni/calico-cni", "spectro/cni/calico-node", "spectro/k8s/kube-apiserver"]);
+    expect(cat.repositories).toEqual(["charts/edge-web/edge-web", "spectro/addons/nginx", "spectro/cni/calico-cni", "spectro/cni/calico-node", "spectro/k8s/kube-apiserver"]);
     const page1 = curl([`${s.url}/v2/_catalog?n=2`]);
     expect(JSON.parse(page1.body).repositories).toHaveLength(2);
     expect(page1.headers.toLowerCase()).toContain('link: </v2/_catalog?n=2&last=spectro%2faddons%2fnginx>; rel="next"'.toLowerCase());

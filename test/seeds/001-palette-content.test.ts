@@ -149,7 +149,7 @@ describe("seed 001: profiles → .tar.zst bundle → external registry (README t
     const bundle = join(work, "output/content-bundle/edge-bundle.tar.zst");
     expect(readFileSync(bundle).subarray(0, 4).toString("hex")).toBe("28b52ffd");
     const reader = await OciArchiveReader.open(bundle);
-    expect(await reader.tags()).toContain("charts/edge-web:0.3.0");
+    expect(await reader.tags()).toContain("charts/edge-web/edge-web:0.3.0");
     await reader.close();
     // 12. registry-login to the external registry; 13. content push --file --registry
     ok(await runRow(row("palette content registry-login"), { registry: w.dst.host, user: w.dst.username }, { stdin: w.dst.password + "\n", extra: w.caArgs }), "login external");
@@ -157,7 +157,7 @@ describe("seed 001: profiles → .tar.zst bundle → external registry (README t
     ok(push, "content push");
     // Validate: every image in the cluster profiles is in the external registry; the chart too
     await validate(push.stdout, [INFRA, ADDON], "amd64");
-    expect(JSON.parse(push.stdout).items.find((i: any) => i.kind === "chart").destination).toBe(`${w.dst.host}/charts/edge-web:0.3.0`);
+    expect(JSON.parse(push.stdout).items.find((i: any) => i.kind === "chart").destination).toBe(`${w.dst.host}/charts/edge-web/edge-web:0.3.0`);
     // --arch amd64: the calico-node index was cut to one platform (its digest differs from the source's)
     const node = JSON.parse(push.stdout).items.find((i: any) => i.source.includes("calico-node")).destination;
     expect((await skopeoInspectRaw(node, w.dst.skopeo)).json.manifests.map((m: any) => m.platform.architecture)).toEqual(["amd64"]);

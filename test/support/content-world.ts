@@ -17,6 +17,7 @@ import { startRegistry, type TestRegistry } from "./registry.ts";
 import { writeImageLayout, type ImageSpec } from "./images.ts";
 import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { HELM3 } from "./cli.ts";
 
 export interface ContentWorld {
   tmp: string;
@@ -69,7 +70,7 @@ export async function startContentWorld(opts: { images?: typeof WORLD_IMAGES } =
     images: images.sort(),
     credFile,
     caArgs: ["--ca-file", ca.cert],
-    env: { HOME: home, DOCKER_CONFIG: join(home, ".docker"), NO_COLOR: "1" },
+    env: { HOME: home, DOCKER_CONFIG: join(home, ".docker"), NO_COLOR: "1", HELM_BIN: HELM3 },
     async stop() {
       await Promise.all([src.stop(), dst.stop()]);
       rmSync(tmp, { recursive: true, force: true });
