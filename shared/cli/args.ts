@@ -1,15 +1,31 @@
 // Reusable flag sets (citty ArgsDef fragments). Spread them into a command's args.
 import type { ArgsDef } from "citty";
+import { dryRunFlag, outputFlag } from "./conventions.ts";
 import { globalArgs } from "./main.ts";
 
 export { globalArgs };
 
+/** `-o json|yaml`: validated by the entry (conventions.ts); anything else is a usage error. */
 export const outputArgs = {
-  output: { type: "string", alias: ["o"], description: "Output format: json|yaml (default: human-readable)", valueHint: "json|yaml" },
+  output: outputFlag(["json", "yaml"]),
 } as const satisfies ArgsDef;
 
+/** `-o json|yaml|name|wide|jsonpath=TEMPLATE` for commands that list things (printData's `list` option). */
+export const listOutputArgs = {
+  output: outputFlag(["json", "yaml", "name", "wide", "jsonpath"]),
+} as const satisfies ArgsDef;
+
+/**
+ * `--dry-run[=none|client|server]` for commands with no API server to ask: server means client (said once).
+ * After the entry has parsed it, `args["dry-run"]` is false (none) or "client": `!!args["dry-run"]` is the dry run.
+ */
 export const dryRunArgs = {
-  "dry-run": { type: "boolean", description: "Print what would be done; change nothing" },
+  "dry-run": dryRunFlag(false),
+} as const satisfies ArgsDef;
+
+/** `--dry-run[=none|client|server]` for commands that write through the Kubernetes API: "server" = dryRun=All. */
+export const serverDryRunArgs = {
+  "dry-run": dryRunFlag(true),
 } as const satisfies ArgsDef;
 
 /** Registry connection and credential flags shared by every command that talks to an OCI registry. */

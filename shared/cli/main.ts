@@ -2,6 +2,7 @@
 // global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
+import { applyConventions, optionalValueFlags } from "./conventions.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
@@ -50,7 +51,11 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
     const subs = await resolve(cmd.subCommands);
     if (!subs) break;
     const flags = new Map<string, { type: string }>(leadingStringFlags.map((f) => [f, { type: "string" }]));
-    for (const c of chain) for (const [k, v] of flagTable((await resolve(c.args)) ?? {})) flags.set(k, v);
+    for (const c of chain) {
+      const defs = (await resolve(c.args)) ?? {};
+      for (const [k, v] of flagTable(defs)) flags.set(k, v);
+      for (const k of optionalValueFlags(defs).keys()) flags.set(k, { type: "boolean" }); // bare --dry-run takes no word
+    }
     let idx = -1;
     for (let i = 0; i < rest.length; i++) {
       const a = rest[i]!;
@@ -89,7 +94,8 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     const { chain, names, rest: raw } = await resolveCommand(root, argv);
     const leaf = chain[chain.length - 1]!;
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
-    const rest = normalizeArgv(raw, valueFlagNames({ ...globalArgs, ...args }));
+    const allArgs = { ...globalArgs, ...args };
+    const rest = normalizeArgv(raw, valueFlagNames(allArgs), optionalValueFlags(allArgs));
     const usageName = [info.usageName, ...names].join(" ");
     const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
     const dashdash = rest.indexOf("--");
@@ -101,11 +107,22 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
       process.stderr.write(await usage(leaf, usageName));
       throw new UsageError(`"${usageName}" needs a command`);
     }
-    checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
-    // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
+    checkUnknownFlags(rest, allArgs, usageName);
     // global flags (--debug, -q) parse in every command; the leaf runs itself, so hide its subcommands from
-    // citty, which would take a positional for a command name
-    await runCommand({ ...leaf, args: { ...globalArgs, ...args }, subCommands: undefined }, { rawArgs: rest });
+    // citty, which would take a positional for a command name. --dry-run and -o are checked before it runs.
+    const run = leaf.run;
+    await runCommand(
+      {
+        ...leaf,
+        args: allArgs,
+        subCommands: undefined,
+        run: (ctx) => {
+          applyConventions(allArgs, ctx.args as Record<string, unknown>, usageName, { warn: (m) => logger().warn(m), info: (m) => logger().info(m) });
+          return run(ctx);
+        },
+      },
+      { rawArgs: rest },
+    );
     process.exit(0);
   } catch (err) {
     const msg = redact(formatError(err));

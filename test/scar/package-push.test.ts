@@ -46,7 +46,7 @@ async function get(path: string, accept?: string): Promise<Response> {
 describe("package", () => {
   test("entries are relative like `tar -czf manifests.tgz .`, unpack to the same tree, bytes are stable", async () => {
     const out = join(tmp, "out", "manifests.tgz");
-    const r = await runCli("kubectl-scar", ["package", src, "-o", out, "--json"]);
+    const r = await runCli("kubectl-scar", ["package", src, "-O", out, "-o", "json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -65,7 +65,7 @@ describe("package", () => {
     execFileSync("tar", ["-xzf", out, "-C", x]);
     execFileSync("diff", ["-r", src, x]); // throws on any difference
     // same tree → same bytes (a re-run uploads nothing)
-    const again = await runCli("kubectl-scar", ["package", src, "-o", join(tmp, "out", "again.tgz"), "--json"]);
+    const again = await runCli("kubectl-scar", ["package", src, "-O", join(tmp, "out", "again.tgz"), "-o", "json"]);
     expect(JSON.parse(again.stdout).digest).toBe(j.digest);
   });
 
@@ -73,9 +73,9 @@ describe("package", () => {
     const d = join(tmp, "self");
     mkdirSync(d);
     makeManifestsTree(d, "b");
-    const first = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    const first = await runCli("kubectl-scar", ["package", d, "-O", join(d, "manifests.tgz"), "-o", "json"], { cwd: d });
     expect(first.code).toBe(0);
-    const second = await runCli("kubectl-scar", ["package", d, "-o", join(d, "manifests.tgz"), "--json"], { cwd: d });
+    const second = await runCli("kubectl-scar", ["package", d, "-O", join(d, "manifests.tgz"), "-o", "json"], { cwd: d });
     expect(second.code).toBe(0);
     const list = execFileSync("tar", ["-tzf", join(d, "manifests.tgz")], { encoding: "utf8" });
     expect(list).not.toContain("manifests.tgz");

@@ -22,8 +22,7 @@ export default defineCommand({
   async run({ args }) {
     const dirs = (args._ as string[]).map(String);
     if (!dirs.length) throw new UsageError("must specify addon directory path", 'see "helm addon-push package --help"');
-    const out = args.output as string | undefined;
-    if (out && out !== "json" && out !== "yaml") throw new UsageError(`invalid --output "${out}" (json or yaml)`);
+    const out = args.output as string | undefined; // json|yaml, checked by the entry
     const { packageDirs } = await import("../lib/packager.ts");
     const results = await packageDirs(dirs, {
       outDir: (args.destination as string | undefined) || process.cwd(),

@@ -71,8 +71,7 @@ export default defineCommand({
     const repoArg = pos[pos.length - 1]!;
     const sources = pos.slice(0, -1);
     if (args.force && args["skip-existing"]) throw new UsageError("--force and --skip-existing cannot be used together");
-    const out = args.output as string | undefined;
-    if (out && out !== "json" && out !== "yaml") throw new UsageError(`invalid --output "${out}" (json or yaml)`);
+    const out = args.output as string | undefined; // json|yaml, checked by the entry
     const concurrency = args.concurrency ? Number(args.concurrency) : 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`invalid --concurrency "${args.concurrency}" (a positive integer)`);
     const timeoutMs = seconds(args.timeout as string | undefined, "--timeout");

@@ -1,8 +1,8 @@
 // kubectl mirror images CHART — the images a chart uses, deduplicated, with where each came from.
 import { defineCommand, type CommandMeta } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { outputArgs } from "../../../shared/cli/args.ts";
-import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { listOutputArgs } from "../../../shared/cli/args.ts";
+import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
@@ -31,11 +31,10 @@ export default defineCommand({
     "exclude-image": { type: "string", description: "Leave out images matching a reference or glob with * (repeatable)", valueHint: "PATTERN" },
     why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file)", valueHint: "IMAGE" },
     ...mappingArgs,
-    ...outputArgs,
+    ...listOutputArgs,
   },
   async run({ args, rawArgs }) {
-    const output = args.output as string | undefined;
-    if (output && output !== "json" && output !== "yaml") throw new UsageError(`-o ${output}: must be json or yaml`);
+    const output = args.output as string | undefined; // json|yaml|name|wide|jsonpath=, checked by the entry
     const req = await chartRequestFromArgs(args, rawArgs, args.chart as string | undefined);
     const render = renderOptionsFromArgs(args, rawArgs);
     const mapping = mappingFromArgs(args);
@@ -57,9 +56,9 @@ export default defineCommand({
         const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
-      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"));
+      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
       return;
     }
-    printData(report, output, () => imagesTable(report));
+    printData(report, output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
   },
 });

@@ -1,7 +1,7 @@
 // kubectl violet list: installed aligned/agnostic extensions as the `applications:` YAML (stdout + apps.yaml).
 import { defineCommand } from "citty";
 import { rename, writeFile } from "node:fs/promises";
-import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { globalArgs, listOutputArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, toYaml } from "../../../shared/cli/output.ts";
@@ -18,9 +18,9 @@ export default defineCommand({
   args: {
     ...globalArgs,
     clusters: { type: "string", description: "Only applications in these clusters (comma list)", valueHint: "A,B" },
-    "output-file": { type: "string", description: "Also write the YAML here (default apps.yaml)", valueHint: "FILE" },
+    "output-file": { type: "string", alias: ["O"], description: "Also write the YAML here (default apps.yaml)", valueHint: "FILE" },
     ...kubeArgs,
-    ...outputArgs,
+    ...listOutputArgs,
   },
   async run({ args, rawArgs }) {
     const clusters = new Clusters(kubeClientFromArgs(args, rawArgs, { userAgent: "kubectl-violet" }));
@@ -29,7 +29,7 @@ export default defineCommand({
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, toYaml(apps));
     await rename(tmp, file);
-    printData(apps, args.output as string | undefined, () => toYaml(apps));
+    printData(apps, args.output as string | undefined, () => toYaml(apps), { names: () => Object.keys(apps.applications) });
     logger().info(`${Object.keys(apps.applications).length} application(s) written to ${file}`);
   },
 });
