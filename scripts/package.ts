@@ -4,7 +4,9 @@
 //   bun scripts/package.ts                          host target, all plugins: dist/bin → dist/release
 //   bun scripts/package.ts --target all --bin dist/bin --out dist/release
 //
-// kubectl plugins (krew): <plugin>-<version>-<os>-<arch>.tar.gz holding `<plugin>` (0755) and LICENSE;
+// kubectl plugins (krew): <plugin>-<version>-<os>-<arch>.tar.gz holding `<plugin>` (0755), LICENSE and the
+//   completion helper `kubectl_complete-<name>` (0755) that kubectl ≥ 1.26 runs from PATH to complete
+//   `kubectl <name> …`;
 //   Windows: .zip holding `<plugin>.exe` and LICENSE (krew sniffs the content: gzip or zip only).
 // helm-addon-push: helm-addon-push-<version>-<os>-<arch>.tar.gz holding the plugin in a top-level folder
 //   helm-addon-push/ like `helm plugin package` makes (plugin.yaml with the package version, helm-addon-push.sh
@@ -82,24 +84,41 @@ export function helmPluginYaml(version: string, opts: { outer?: boolean } = {}):
   return y;
 }
 
+/** kubectl's completion helper name: kubectl_complete-<plugin name with - → _>. */
+export function kubectlCompleteName(plugin: PluginName): string {
+  return `kubectl_complete-${PLUGINS[plugin].krewName!.replace(/-/g, "_")}`;
+}
+
+/** The helper kubectl runs with the words after `kubectl <name>`: the plugin next to it (or on PATH) answers. */
+export function kubectlCompleteScript(plugin: PluginName): string {
+  return `#!/bin/sh
+# kubectl (>= 1.26) runs this from PATH to complete \`kubectl ${PLUGINS[plugin].krewName} ...\`; put it next to ${plugin}
+# (krew: ln -s ~/.krew/store/${PLUGINS[plugin].krewName}/*/${kubectlCompleteName(plugin)} ~/.krew/bin/).
+case $0 in */*) if [ -x "\${0%/*}/${plugin}" ]; then exec "\${0%/*}/${plugin}" __complete "$@"; fi ;; esac
+exec ${plugin} __complete "$@"
+`;
+}
+
 /** What goes into a plugin's archive for a target. `binary` is the compiled file on disk. */
 export function archiveFiles(plugin: PluginName, target: Target, binary: string, version: string): ArchiveFile[] {
   const license = join(ROOT, "LICENSE");
   if (!existsSync(license)) throw new Error(`${license} is missing: every archive must carry the license (krew refuses plugins without one)`);
   const exeName = binaryName(plugin, target);
   if (PLUGINS[plugin].kind === "kubectl") {
-    return [
-      { name: exeName, source: binary, mode: 0o755 },
-      { name: "LICENSE", source: license, mode: 0o644 },
-    ];
+    const files: ArchiveFile[] = [{ name: exeName, source: binary, mode: 0o755 }];
+    if (targetInfo(target).os !== "windows") files.push({ name: kubectlCompleteName(plugin), source: Buffer.from(kubectlCompleteScript(plugin)), mode: 0o755 });
+    files.push({ name: "LICENSE", source: license, mode: 0o644 });
+    return files;
   }
   const unix = targetInfo(target).os !== "windows";
   const launcher = join(ROOT, "plugins/helm-addon-push/helm-addon-push.sh");
   const F = HELM_PLUGIN_FOLDER;
   const files: ArchiveFile[] = [{ name: "plugin.yaml", source: Buffer.from(helmPluginYaml(version, { outer: true })), mode: 0o644 }];
-  if (unix) files.push({ name: "helm-addon-push.sh", source: launcher, mode: 0o755 });
+  // plugin.complete: Helm's dynamic completion for `helm addon-push …` (runs the launcher's __complete)
+  const complete = join(ROOT, "plugins/helm-addon-push/plugin.complete");
+  if (unix) files.push({ name: "helm-addon-push.sh", source: launcher, mode: 0o755 }, { name: "plugin.complete", source: complete, mode: 0o755 });
   files.push({ name: "LICENSE", source: license, mode: 0o644 }, { name: `${F}/plugin.yaml`, source: Buffer.from(helmPluginYaml(version)), mode: 0o644 });
-  if (unix) files.push({ name: `${F}/helm-addon-push.sh`, source: launcher, mode: 0o755 });
+  if (unix) files.push({ name: `${F}/helm-addon-push.sh`, source: launcher, mode: 0o755 }, { name: `${F}/plugin.complete`, source: complete, mode: 0o755 });
   files.push({ name: `${F}/bin/${exeName}`, source: binary, mode: 0o755 }, { name: `${F}/LICENSE`, source: license, mode: 0o644 });
   return files;
 }

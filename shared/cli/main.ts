@@ -82,10 +82,48 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
   return { chain, names, rest };
 }
 
+const COMPLETION_SUMMARY = "Print a shell completion script: bash, zsh, fish or powershell";
+
+/** `completion SHELL`, added to every plugin's commands. */
+function completionCommand(info: PluginInfo): LazyCommand {
+  return lazy(COMPLETION_SUMMARY, async () => {
+    const { completionScript, SHELLS } = await import("./complete.ts");
+    const prog = info.usageName.replace(/ /g, "-");
+    return {
+      default: {
+        meta: {
+          name: "completion",
+          description: COMPLETION_SUMMARY,
+          examples: [`source <(${prog} completion bash)`, `${prog} completion zsh > "\${fpath[1]}/_${prog}"`, `${prog} completion fish | source`, `${prog} completion powershell | Out-String | Invoke-Expression`],
+        } as any,
+        args: { shell: { type: "positional", required: false, description: SHELLS.join("|"), valueHint: "SHELL" } },
+        run({ args }: { args: Record<string, unknown> }) {
+          const shell = String((args._ as string[])[0] ?? "");
+          if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(shell ? `unknown shell "${shell}"` : "which shell?", `one of ${SHELLS.join(", ")}`);
+          process.stdout.write(completionScript(shell, prog));
+        },
+      } as AnyCommand,
+    };
+  });
+}
+
 /** Run a plugin's root command with process.argv (or the given args). Never returns: exits with the right code. */
-export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
+export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
   const debug = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
   configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
+  const completion = completionCommand(info);
+  const root: AnyCommand = { ...plugin, subCommands: async () => ({ ...((await resolve(plugin.subCommands)) ?? {}), completion }) };
+  if (argv[0] === "__complete") {
+    // cobra's protocol, for kubectl_complete-<plugin>, Helm's plugin.complete and our completion scripts
+    try {
+      const { complete, formatCompletion } = await import("./complete.ts");
+      process.stdout.write(formatCompletion(await complete(plugin, argv.slice(1), globalArgs, { completion: COMPLETION_SUMMARY })));
+    } catch (err) {
+      logger().debug(redact(formatError(err)));
+      process.stdout.write(":4\n");
+    }
+    process.exit(0);
+  }
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
       process.stdout.write(`${info.usageName} ${info.version}\n`);

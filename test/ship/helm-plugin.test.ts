@@ -85,9 +85,11 @@ test("the archive holds the plugin in helm-addon-push/ (like `helm plugin packag
     ["drwxr-xr-x", "helm-addon-push/bin/"],
     ["-rw-r--r--", "plugin.yaml"],
     ["-rwxr-xr-x", "helm-addon-push.sh"],
+    ["-rwxr-xr-x", "plugin.complete"],
     ["-rw-r--r--", "LICENSE"],
     ["-rw-r--r--", "helm-addon-push/plugin.yaml"],
     ["-rwxr-xr-x", "helm-addon-push/helm-addon-push.sh"],
+    ["-rwxr-xr-x", "helm-addon-push/plugin.complete"],
     ["-rwxr-xr-x", "helm-addon-push/bin/helm-addon-push"],
     ["-rw-r--r--", "helm-addon-push/LICENSE"],
   ]);
@@ -112,6 +114,9 @@ async function checkInstalled(helm: string, env: Record<string, string>, expectV
   const v = await run(helm, ["addon-push", "--version"], { env });
   expect(v.code).toBe(0);
   expect(v.stdout).toBe(`helm addon-push ${expectVersion}\n`);
+  // Helm's dynamic plugin completion runs plugin.complete → the compiled binary's __complete
+  const c = await run(helm, ["__complete", "addon-push", "x", "--skip-ex"], { env });
+  expect(c.stdout.split("\n")[0]).toMatch(/^--skip-existing\t/);
 }
 
 describe("Helm 3.17", () => {
