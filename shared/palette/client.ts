@@ -1,6 +1,6 @@
 // Palette system API client (the part the SCAR migration needs): syslogin, the raw-JWT Authorization header,
-// GET/PUT /v1/system/config/scar, the internal sync jobs. node:http/node:https with a private CA or
-// "skip verify" (runtime-neutral: Bun, Deno and Node all honour these options).
+// GET/PUT /v1/system/config/scar, the internal sync jobs. ofetch over the runtime's TLS-aware fetch
+// (shared/runtime/json-http.ts) with a private CA (added to the public roots) or "skip verify".
 //
 //   const p = new PaletteClient({ url: "https://palette.local", username: "admin", password, caFile });
 //   await p.login();                         // or { token } (passkey admins: the browser's token)
@@ -9,11 +9,13 @@
 //   await p.runJob("syncCloudInstanceTypesData");                                       // expects 204
 //
 // A 401 on any call re-logs in once (syslogin tokens last ~15 minutes) when a username/password is known.
-import http from "node:http";
-import https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import type { FetchResponse } from "ofetch";
+import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { registerSecret } from "../runtime/redact.ts";
+import { createTlsFetch } from "../runtime/tls-fetch.ts";
 
 /** v1SystemScarSpec */
 export interface ScarSpec {
@@ -68,7 +70,7 @@ export class PaletteConnectionError extends PaletteError {
 
 interface RawResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: string;
 }
 
@@ -80,7 +82,7 @@ export class PaletteClient {
   #token?: string;
   #ca?: string[];
   #fromToken: boolean;
-  #agent: http.Agent;
+  #http: JsonFetch;
   /** number of syslogin calls made (for tests and logs) */
   logins = 0;
 
@@ -106,8 +108,12 @@ export class PaletteClient {
       }
       this.#ca = [...rootCertificates, pem];
     }
-    this.#agent =
-      u.protocol === "https:" ? new https.Agent({ keepAlive: true, maxSockets: 4, ca: this.#ca, rejectUnauthorized: !opts.insecure }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.#http = jsonFetch(createTlsFetch({ ca: this.#ca?.join("\n"), insecureSkipVerify: !!opts.insecure }), {
+      baseURL: u.origin,
+      timeout: opts.timeoutMs ?? 60_000,
+      responseType: "text", // bodies are parsed where they are used (errors quote them)
+      headers: { accept: "application/json", "user-agent": "kube-airgap" },
+    });
   }
 
   get url(): string {
@@ -118,51 +124,35 @@ export class PaletteClient {
     return !!this.#token;
   }
 
-  close(): void {
-    this.#agent.destroy();
-  }
+  /** kept for callers; connections are pooled by the runtime's fetch */
+  close(): void {}
 
-  #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
+  async #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
     const url = new URL(path, this.base);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const h: Record<string, string> = { accept: "application/json", "user-agent": "kube-airgap", ...headers };
-    if (payload !== undefined) {
-      h["content-type"] = "application/json";
-      h["content-length"] = String(Buffer.byteLength(payload));
-    }
-    const mod = url.protocol === "https:" ? https : http;
-    const timeout = this.opts.timeoutMs ?? 60_000;
     const started = Date.now();
-    return new Promise<RawResponse>((resolve, reject) => {
-      const req = mod.request(url, { method, headers: h, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      });
-      req.setTimeout(timeout, () => req.destroy(Object.assign(new Error(`no answer within ${timeout / 1000}s`), { code: "ETIMEDOUT" })));
-      req.on("error", reject);
-      req.end(payload);
-    }).then(
-      (r) => {
-        this.opts.onRequest?.({ method, path: url.pathname, status: r.status, ms: Date.now() - started });
-        return r;
-      },
-      (e) => {
-        throw this.#connectionError(e);
-      },
-    );
+    let res: FetchResponse<string>;
+    try {
+      // ofetch serialises the body as JSON with content-type application/json
+      res = await this.#http.raw<string, "text">(url.pathname + url.search, { method, headers, body: body as Record<string, unknown> | undefined });
+    } catch (e) {
+      throw this.#connectionError(fetchCause(e));
+    }
+    this.opts.onRequest?.({ method, path: url.pathname, status: res.status, ms: Date.now() - started });
+    const h: IncomingHttpHeaders = {};
+    res.headers.forEach((v, k) => (h[k] = v));
+    return { status: res.status, headers: h, body: typeof res._data === "string" ? res._data : "" };
   }
 
   #connectionError(e: unknown): PaletteConnectionError {
-    const err = e as { code?: string; message?: string };
+    const err = e as { code?: string; message?: string; name?: string };
+    if (err?.name === "TimeoutError") return new PaletteConnectionError(`request to Palette at ${this.url} failed: no answer within ${(this.opts.timeoutMs ?? 60_000) / 1000}s`, "check --palette and the network");
     const msg = err?.message ?? String(e);
     const code = err?.code ?? "";
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|certificate/i.test(code + " " + msg)) {
       return new PaletteConnectionError(`TLS error talking to Palette at ${this.url}: ${msg}`, "trust its CA with --palette-ca-file, or skip verification with --palette-insecure");
     }
     if (/wrong version number|EPROTO|packet length/i.test(msg)) return new PaletteConnectionError(`TLS handshake with Palette at ${this.url} failed: ${msg}`, "does it speak plain HTTP? use an http:// --palette URL");
-    if (code === "ECONNREFUSED") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
+    if (code === "ECONNREFUSED" || code === "ConnectionRefused") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new PaletteConnectionError(`cannot resolve the Palette host ${this.base.hostname}`, "check --palette");
     return new PaletteConnectionError(`request to Palette at ${this.url} failed: ${msg}`, "check --palette and the network");
   }
