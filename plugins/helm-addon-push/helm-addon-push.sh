@@ -8,8 +8,9 @@ for bin in "$dir/bin/helm-addon-push" "$dir/helm-addon-push/bin/helm-addon-push"
 done
 if [ -f "$dir/main.ts" ]; then
   root=$(CDPATH= cd -- "$dir/../.." && pwd -P)
-  if [ -x "$root/node_modules/.bin/bun" ]; then exec "$root/node_modules/.bin/bun" "$dir/main.ts" "$@"; fi
-  if command -v bun >/dev/null 2>&1; then exec bun "$dir/main.ts" "$@"; fi
+  # bun would load .env and bunfig.toml (preloads!) from the user's current folder: never
+  if [ -x "$root/node_modules/.bin/bun" ]; then exec "$root/node_modules/.bin/bun" --no-env-file --config=/dev/null "$dir/main.ts" "$@"; fi
+  if command -v bun >/dev/null 2>&1; then exec bun --no-env-file --config=/dev/null "$dir/main.ts" "$@"; fi
   if [ -x "$root/node_modules/.bin/deno" ]; then exec "$root/node_modules/.bin/deno" run -A "$dir/main.ts" "$@"; fi
   if command -v deno >/dev/null 2>&1; then exec deno run -A "$dir/main.ts" "$@"; fi
 fi
