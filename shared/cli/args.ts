@@ -1,6 +1,7 @@
 // Reusable flag sets (citty ArgsDef fragments). Spread them into a command's args.
 import type { ArgsDef } from "citty";
 import { dryRunFlag, outputFlag } from "./conventions.ts";
+import { REQUEST_TIMEOUT_HELP } from "./duration.ts";
 import { globalArgs } from "./main.ts";
 
 export { globalArgs };
@@ -39,7 +40,7 @@ export const registryArgs = {
   password: { type: "string", alias: ["p"], description: "Registry password (visible to other users; prefer --password-stdin)" },
   "password-stdin": { type: "boolean", description: "Read the registry password from stdin" },
   "registry-config": { type: "string", description: "docker config.json with credentials (default: $DOCKER_CONFIG/config.json)", valueHint: "FILE" },
-  "request-timeout": { type: "string", description: "Timeout for each registry request without progress, e.g. 30s, 2m (default 60s)" },
+  "request-timeout": { type: "string", description: REQUEST_TIMEOUT_HELP, valueHint: "DURATION" },
   retries: { type: "string", description: "Retries for failed idempotent requests (default 5)" },
   "chunk-size": { type: "string", description: "Upload blobs in PATCH chunks of this size, e.g. 50MiB (for proxies that limit request bodies; default: one PUT, chunks after a 413)" },
   "max-per-host": { type: "string", description: "Parallel connections per registry host (default 8)" },

@@ -6,6 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { applyConventions } from "../../shared/cli/conventions.ts";
+import { REQUEST_TIMEOUT_HELP } from "../../shared/cli/duration.ts";
+import { parseDuration as registryDuration } from "../../shared/cli/registry.ts";
+import { parseDuration as kubeDuration } from "../../shared/kube/flags.ts";
 import { renderJsonPath } from "../../shared/cli/jsonpath.ts";
 import { runCli } from "../support/cli.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
@@ -71,6 +74,21 @@ describe("every command", () => {
       expect(c.args["dry-run"].valueHint).toBe("none|client|server");
     }
   }, 120_000);
+});
+
+describe("--request-timeout", () => {
+  test("means one thing in every command (API server and registry requests alike), documented the same way", () => {
+    const withTimeout = all.filter((c) => c.args["request-timeout"]);
+    expect(withTimeout.length).toBeGreaterThan(15);
+    for (const c of withTimeout) expect({ cmd: `${c.plugin} ${c.name.join(" ")}`, help: c.args["request-timeout"].description }).toEqual({ cmd: `${c.plugin} ${c.name.join(" ")}`, help: REQUEST_TIMEOUT_HELP });
+  });
+  test.each([["0", 0], ["30", 30_000], ["1.5", 1500], ["500ms", 500], ["2m", 120_000], ["1h30m", 5_400_000]])("%p parses the same for kube and registry flags", (v, ms) => {
+    expect(registryDuration(v as string, "--request-timeout")).toBe(ms as number);
+    expect(kubeDuration(v as string)).toBe(ms as number);
+  });
+  test("a bad duration is a usage error naming the flag", () => {
+    expect(() => registryDuration("soon", "--request-timeout")).toThrow('invalid --request-timeout "soon"');
+  });
 });
 
 describe("--dry-run values (helm addon-push package)", () => {
