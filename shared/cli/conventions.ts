@@ -84,7 +84,13 @@ export function applyConventions(defs: Record<string, unknown>, parsed: Record<s
         args[name] = false;
         continue;
       }
-      const mode = v === true ? DRY_RUN_BARE : String(v);
+      let mode = v === true ? DRY_RUN_BARE : String(v);
+      // kubectl still takes the old boolean spellings, with a warning
+      if (mode === "true" || mode === "false") {
+        const now = mode === "true" ? "client" : "none";
+        notes.warn(`--${name}=${mode} is deprecated: use --${name}=${now}`);
+        mode = now;
+      }
       if (mode === "none") args[name] = false;
       else if (mode === "client") args[name] = "client";
       else if (mode === "server") {

@@ -121,6 +121,14 @@ describe("--dry-run values (helm addon-push package)", () => {
     expect(server.stderr.match(/--dry-run=server/g)?.length).toBe(1);
     expect(server.stderr).toContain("client dry run");
     expect(existsSync(join(tmp, "out-server", "fluxcd-1.2.0.tgz"))).toBe(false);
+    // kubectl's deprecated boolean spellings still work, with a warning
+    const t = await runCli("helm-addon-push", ["package", src, "--dry-run=true", "-d", out("true")], { cwd: tmp });
+    expect(t.code).toBe(0);
+    expect(t.stderr).toContain("--dry-run=true is deprecated: use --dry-run=client");
+    expect(existsSync(join(tmp, "out-true", "fluxcd-1.2.0.tgz"))).toBe(false);
+    const f = await runCli("helm-addon-push", ["package", src, "--dry-run=false", "-d", out("false")], { cwd: tmp });
+    expect(f.code).toBe(0);
+    expect(existsSync(join(tmp, "out-false", "fluxcd-1.2.0.tgz"))).toBe(true);
   }, 60_000);
 });
 
