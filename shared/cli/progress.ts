@@ -105,7 +105,8 @@ export function progressLine(label: string, bytes: number, total: number, elapse
 /**
  * Progress for long transfers on stderr. On a TTY: a live block, redrawn in place at most 10 times a second,
  * with one line per item in flight (bar, percentage, sizes, rate, ETA) and an overall line; every line is fitted
- * to the terminal's current width so nothing wraps and a redraw leaves nothing behind. Result lines print above
+ * to the terminal's current width (re-read on every draw and on resize) so nothing wraps and a redraw leaves nothing
+ * behind. Result lines print above
  * the block. Without a TTY: the result lines, and for long runs a plain progress line every `intervalMs`
  * (no control characters), so CI logs show life. finish() clears the block and stops the timer.
  */
@@ -139,8 +140,8 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
     if (active.length > maxItems) shown.push(fit(`… and ${active.length - maxItems} more`, width - 1));
     return [...shown, overall(width)];
   };
-  // back to the first row of the block: its lines were fitted to the width they were drawn at; if the terminal
-  // has since narrowed (and reflowed them), count the rows they take now
+  // back to the first row of the block: every line was fitted to the width it was drawn at (one row each); if
+  // the terminal has since narrowed, it reflowed them (tmux, VTE, iTerm2 …): count the rows they take now
   const up = () => {
     const cols = columns();
     const rows = drawn.reduce((n, len) => n + Math.max(1, Math.ceil(len / cols)), 0);

@@ -66,6 +66,31 @@ describe("on a TTY (tmux)", () => {
   }
 });
 
+describe("on a TTY that is resized mid-run (tmux 160 → 50 columns)", () => {
+  // tmux reflows on resize and pushes what no longer fits above the cursor into its scrollback, where no program
+  // can erase it; the screen itself must be right: redrawn at the new width, no stale block, no result line lost
+  test("the block is redrawn at the new width; nothing stale on screen; every result line kept", async () => {
+    const mark = join(dir, "mark-resize");
+    const cont = join(dir, "continue-resize");
+    const cmd = `sleep 0.5; env PROGRESS_MARK=${mark} PROGRESS_CONTINUE=${cont} PROGRESS_STEP_MS=30 ${BUN} ${DRIVER}; echo EXIT; sleep 60`;
+    expect(tmux("new-session", "-d", "-x", "160", "-y", "40", "-s", "resize", cmd, ";", "set-option", "-t", "resize", "scroll-on-clear", "off").status).toBe(0);
+    const screen = () => tmux("capture-pane", "-p", "-t", "resize").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+    const everything = () => tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "resize").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+    await until("the midpoint", () => existsSync(mark) && screen().some((l) => l.startsWith("total")));
+    expect(tmux("resize-window", "-t", "resize", "-x", "50").status).toBe(0);
+    await until("a redraw at 50 columns", () => screen().some((l) => l.startsWith("total") && l.length <= 50), 10_000);
+    const mid = screen();
+    expect(mid.filter((l) => l.startsWith("total"))).toHaveLength(1);
+    expect(mid[mid.length - 1]).toMatch(/^total \[=*>? *\] [1-4]\/5 images/);
+    for (const l of mid.slice(mid.findIndex((x) => /\[=*>? *\]/.test(x)))) expect(l.length).toBeLessThanOrEqual(50);
+    writeFileSync(cont, "go");
+    await until("the end", () => screen().includes("EXIT"));
+    expect(screen().join("\n")).not.toMatch(/^total|\[=+>? *\] \d+%/m);
+    const copied = everything().filter((l) => l.startsWith("copied  "));
+    expect(copied).toHaveLength(5); // each result line exactly once (-J joins the wrapped rows)
+  }, 40_000);
+});
+
 describe("without a TTY", () => {
   test("a plain progress line every interval for long runs, no control characters; none for short runs", async () => {
     const run = (env: Record<string, string>) =>
