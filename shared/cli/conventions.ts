@@ -29,7 +29,7 @@ export function dryRunFlag(server: boolean) {
     type: "string" as const,
     description: server
       ? 'Dry run: "client" (also bare --dry-run) prints what would be done; "server" also sends the writes to the API server as dry runs; "none" runs for real'
-      : 'Dry run: "client" (also bare --dry-run) prints what would be done, changing nothing; "none" runs for real ("server" means client here)',
+      : 'Dry run: "client" (also bare --dry-run) prints what would be done, changing nothing; "none" runs for real ("server" means client here: no server-side dry run)',
     valueHint: "none|client|server",
   } satisfies ArgDef;
   specs.set(def, { kind: "dry-run", server });
@@ -96,7 +96,7 @@ export function applyConventions(defs: Record<string, unknown>, parsed: Record<s
       else if (mode === "server") {
         if (spec.server) args[name] = "server";
         else {
-          notes.info(`--dry-run=server: "${command}" sends nothing to an API server, so this is a client dry run`);
+          notes.info(`--dry-run=server: "${command}" has no server-side dry run; running a client dry run (nothing is changed)`);
           args[name] = "client";
         }
       } else throw new UsageError(`invalid --${name} "${mode}" for "${command}": must be none, client or server`, "bare --dry-run means client");
