@@ -76,6 +76,7 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
   const kubeFlags: Record<string, string> = {};
   let expectValueOf: string | undefined;
   let atRoot = true;
+  let positionals = 0; // words given to the command itself (not subcommand names)
   let defs: ArgsDef = { ...globals, ...((await resolveValue(cmd.args)) ?? {}) };
   for (let i = 0; i < done.length; i++) {
     const w = done[i]!;
@@ -102,7 +103,7 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
       atRoot = false;
     } else if (atRoot && w === "completion") {
       return { candidates: i === done.length - 1 ? SHELLS.filter((s) => s.startsWith(current)) : [], directive: Directive.NoFileComp };
-    }
+    } else positionals++;
   }
   const table = flagTable(defs);
   // a flag's value: `--context <TAB>` or `--context=<TAB>`
@@ -125,6 +126,10 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
     }
     return { candidates: out, directive: Directive.NoFileComp };
   }
+  const takesArgs = !!cmd.run && Object.values(defs as Record<string, any>).some((d) => d.type === "positional");
+  // a command that takes arguments and has subcommands (helm addon-push SOURCE… REPO | package): after its first
+  // argument, or with nothing typed yet, complete files; subcommands only for a prefix of one
+  if (takesArgs && (positionals > 0 || current === "")) return { candidates: [], directive: Directive.Default };
   const subs = await resolveValue(cmd.subCommands);
   const names: string[] = [];
   if (subs) {
@@ -135,7 +140,6 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
     }
   }
   if (atRoot) for (const [name, summary] of Object.entries(builtins)) if (name.startsWith(current)) names.push(describe(name, summary));
-  const takesArgs = !!cmd.run && Object.values(defs as Record<string, any>).some((d) => d.type === "positional");
   if (names.length) return { candidates: names, directive: Directive.NoFileComp };
   return { candidates: [], directive: takesArgs ? Directive.Default : Directive.NoFileComp };
 }

@@ -116,6 +116,9 @@ describe("Helm plugin completion (plugin.complete)", () => {
       const c = (args: string[]) => spawnSync(helm, ["__complete", "addon-push", ...args], { env: henv, encoding: "utf8" }).stdout.trim().split("\n");
       expect(c(["./x", "--sk"])).toEqual(["--skip-existing\tTreat a version that already exists as success (no overwrite)", ":4"]);
       expect(c(["pack"])[0]).toMatch(/^package\t/);
+      // SOURCE… REPO: files (directive 0) once a source is given, and before anything is typed
+      expect(c(["./x", ""])).toEqual([":0"]);
+      expect(c([""])).toEqual([":0"]);
       expect(c(["package", "./x", "--dependency-u"])[0]).toMatch(/^--dependency-update\t/);
     });
   }
