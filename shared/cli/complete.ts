@@ -36,7 +36,7 @@ async function flagValues(name: string, def: Record<string, any>, kubeFlags: Rec
   const hint = String(def.valueHint ?? "");
   if (name === "output" && hint.includes("|")) {
     const fs = hint.split("|").map((f) => (f.startsWith("jsonpath=") ? "jsonpath=" : f));
-    return { candidates: fs, directive: Directive.NoFileComp | (fs.includes("jsonpath=") ? 0 : 0) };
+    return { candidates: fs, directive: Directive.NoFileComp }; // "jsonpath=" adds NoSpace below
   }
   if (hint === "none|client|server") return { candidates: ["none", "client", "server"], directive: Directive.NoFileComp };
   if (CONTEXT_FLAGS.has(name) || name === "cluster" || name === "user") {
