@@ -67,8 +67,11 @@ async function namespaces(kubeFlags: Record<string, string>): Promise<string[]> 
   }
 }
 
+/** Values for a command's arguments (e.g. Helm repository names): called with the words given so far. */
+export type ArgCompleter = (a: { command: string[]; args: string[]; current: string }) => Promise<string[] | undefined>;
+
 /** The candidates for `words` (the last one is being completed; "" = a new word). */
-export async function complete(root: AnyCommand, words: string[], globals: ArgsDef, builtins: Record<string, string> = {}): Promise<Completion> {
+export async function complete(root: AnyCommand, words: string[], globals: ArgsDef, builtins: Record<string, string> = {}, completeArgs?: ArgCompleter): Promise<Completion> {
   const current = words.length ? words[words.length - 1]! : "";
   const done = words.slice(0, -1);
   // walk the command chain over the finished words
@@ -76,7 +79,8 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
   const kubeFlags: Record<string, string> = {};
   let expectValueOf: string | undefined;
   let atRoot = true;
-  let positionals = 0; // words given to the command itself (not subcommand names)
+  const command: string[] = [];
+  const given: string[] = []; // words given to the command itself (not subcommand names)
   let defs: ArgsDef = { ...globals, ...((await resolveValue(cmd.args)) ?? {}) };
   for (let i = 0; i < done.length; i++) {
     const w = done[i]!;
@@ -99,11 +103,12 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
     const subs = await resolveValue(cmd.subCommands);
     if (subs && Object.hasOwn(subs, w)) {
       cmd = (await resolveValue(subs[w])) as AnyCommand;
+      command.push(w);
       defs = { ...globals, ...((await resolveValue(cmd.args)) ?? {}) };
       atRoot = false;
     } else if (atRoot && w === "completion") {
       return { candidates: i === done.length - 1 ? SHELLS.filter((s) => s.startsWith(current)) : [], directive: Directive.NoFileComp };
-    } else positionals++;
+    } else given.push(w);
   }
   const table = flagTable(defs);
   // a flag's value: `--context <TAB>` or `--context=<TAB>`
@@ -129,7 +134,12 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
   const takesArgs = !!cmd.run && Object.values(defs as Record<string, any>).some((d) => d.type === "positional");
   // a command that takes arguments and has subcommands (helm addon-push SOURCE… REPO | package): after its first
   // argument, or with nothing typed yet, complete files; subcommands only for a prefix of one
-  if (takesArgs && (positionals > 0 || current === "")) return { candidates: [], directive: Directive.Default };
+  if (takesArgs && (given.length > 0 || current === "")) {
+    // values the plugin knows (repository names) when the word does not look like a path; else the shell's files
+    const known = completeArgs && !/[./~]/.test(current) ? ((await completeArgs({ command, args: given, current }).catch(() => undefined)) ?? []) : [];
+    const hits = known.filter((k) => k.startsWith(current));
+    return hits.length ? { candidates: hits, directive: Directive.NoFileComp } : { candidates: [], directive: Directive.Default };
+  }
   const subs = await resolveValue(cmd.subCommands);
   const names: string[] = [];
   if (subs) {

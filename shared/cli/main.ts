@@ -39,6 +39,8 @@ export interface PluginInfo {
   /** how users invoke it, e.g. "kubectl violet" */
   usageName: string;
   version: string;
+  /** shell completion of a command's arguments (see complete.ts ArgCompleter) */
+  completeArgs?: import("./complete.ts").ArgCompleter;
 }
 
 /** Resolve the chain of subcommands named in argv; returns the leaf, its parents and argv without the names. */
@@ -117,7 +119,7 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = pro
     // cobra's protocol, for kubectl_complete-<plugin>, Helm's plugin.complete and our completion scripts
     try {
       const { complete, formatCompletion } = await import("./complete.ts");
-      process.stdout.write(formatCompletion(await complete(plugin, argv.slice(1), globalArgs, { completion: COMPLETION_SUMMARY })));
+      process.stdout.write(formatCompletion(await complete(plugin, argv.slice(1), globalArgs, { completion: COMPLETION_SUMMARY }, info.completeArgs)));
     } catch (err) {
       logger().debug(redact(formatError(err)));
       process.stdout.write(":4\n");

@@ -116,9 +116,17 @@ describe("Helm plugin completion (plugin.complete)", () => {
       const c = (args: string[]) => spawnSync(helm, ["__complete", "addon-push", ...args], { env: henv, encoding: "utf8" }).stdout.trim().split("\n");
       expect(c(["./x", "--sk"])).toEqual(["--skip-existing\tTreat a version that already exists as success (no overwrite)", ":4"]);
       expect(c(["pack"])[0]).toMatch(/^package\t/);
-      // SOURCE… REPO: files (directive 0) once a source is given, and before anything is typed
-      expect(c(["./x", ""])).toEqual([":0"]);
+      // SOURCE… REPO: files (directive 0) before anything is typed and while no repository is known
       expect(c([""])).toEqual([":0"]);
+      expect(c(["./x", ""])).toEqual([":0"]);
+      // after a source, the repositories of repositories.yaml (not for what looks like a path)
+      const add = spawnSync(helm, ["repo", "add", "localcm", "http://127.0.0.1:1", "--force-update"], { env: henv, encoding: "utf8" });
+      const repos = join(henv.HELM_CONFIG_HOME, "repositories.yaml");
+      if (add.status !== 0) writeFileSync(repos, "apiVersion: v1\nrepositories:\n- name: localcm\n  url: http://127.0.0.1:1\n");
+      expect(c(["./x", "loc"])).toEqual(["localcm", ":4"]);
+      expect(c(["./x", ""])).toEqual(["localcm", ":4"]);
+      expect(c(["./x", "./ad"])).toEqual([":0"]);
+      expect(c(["package", "./x", ""])).toEqual([":0"]); // package takes no repository
       expect(c(["package", "./x", "--dependency-u"])[0]).toMatch(/^--dependency-update\t/);
     });
   }
