@@ -4,10 +4,16 @@
 //   bun scripts/package.ts                          host target, all plugins: dist/bin → dist/release
 //   bun scripts/package.ts --target all --bin dist/bin --out dist/release
 //
-// kubectl plugins (krew): <plugin>-<version>-<os>-<arch>.tar.gz holding `<plugin>` (0755) and LICENSE;
+// kubectl plugins (krew): <plugin>-<version>-<os>-<arch>.tar.gz holding `<plugin>` (0755), LICENSE and the
+//   completion helper `kubectl_complete-<name>` (0755) that kubectl ≥ 1.26 runs from PATH to complete
+//   `kubectl <name> …`;
 //   Windows: .zip holding `<plugin>.exe` and LICENSE (krew sniffs the content: gzip or zip only).
-// helm-addon-push: helm-addon-push-<version>-<os>-<arch>.tar.gz holding plugin.yaml (version set to the
-//   package version), helm-addon-push.sh (0755, not on Windows), bin/helm-addon-push[.exe] (0755), LICENSE.
+// helm-addon-push: helm-addon-push-<version>-<os>-<arch>.tar.gz holding the plugin in a top-level folder
+//   helm-addon-push/ like `helm plugin package` makes (plugin.yaml with the package version, helm-addon-push.sh
+//   (0755, not on Windows), bin/helm-addon-push[.exe] (0755), LICENSE) — Helm 4 installs a local archive from
+//   that folder — plus plugin.yaml, the launcher and LICENSE at the top, whose command runs the folder's binary:
+//   Helm 3 (URL install, or the archive extracted into a directory) and Helm 4 URL installs use those. The
+//   binary is stored once.
 //   Windows gets a .tar.gz too: `helm plugin install` only extracts .tar.gz/.tgz (no zip extractor in Helm).
 //   The name keeps Helm's rule: the install dir is the archive name up to "-<digit>" (helm-addon-push).
 // Archives contain only regular files and directories (krew and Helm refuse links), modes set explicitly,
@@ -59,11 +65,38 @@ export function archiveName(plugin: PluginName, version: string, target: Target)
   return `${plugin}-${version}-${t.os}-${t.arch}.${archiveFormat(plugin, target)}`;
 }
 
-/** plugin.yaml of helm-addon-push with `version:` set to the release version (no leading v). */
-export function helmPluginYaml(version: string): string {
+/** The top-level folder of the Helm plugin archive: Helm 4 looks for <archive name up to "-<digit>">/plugin.yaml. */
+export const HELM_PLUGIN_FOLDER = "helm-addon-push";
+
+/**
+ * plugin.yaml of helm-addon-push with `version:` set to the release version (no leading v). `outer`: the copy at
+ * the archive's top, whose Windows command runs the binary inside HELM_PLUGIN_FOLDER (the launcher finds it too).
+ */
+export function helmPluginYaml(version: string, opts: { outer?: boolean } = {}): string {
   const src = readFileSync(join(ROOT, "plugins/helm-addon-push/plugin.yaml"), "utf8");
   if (!/^version:.*$/m.test(src)) throw new Error("plugins/helm-addon-push/plugin.yaml has no top-level version: line");
-  return src.replace(/^version:.*$/m, `version: "${version.replace(/^v/, "")}"`);
+  let y = src.replace(/^version:.*$/m, `version: "${version.replace(/^v/, "")}"`);
+  if (opts.outer) {
+    const win = String.raw`$HELM_PLUGIN_DIR\\bin\\helm-addon-push.exe`; // as written in plugin.yaml (YAML-escaped)
+    if (!y.includes(win)) throw new Error(`plugins/helm-addon-push/plugin.yaml: no Windows command ${win}`);
+    y = y.replace(win, String.raw`$HELM_PLUGIN_DIR\\` + HELM_PLUGIN_FOLDER + String.raw`\\bin\\helm-addon-push.exe`);
+  }
+  return y;
+}
+
+/** kubectl's completion helper name: kubectl_complete-<plugin name with - → _>. */
+export function kubectlCompleteName(plugin: PluginName): string {
+  return `kubectl_complete-${PLUGINS[plugin].krewName!.replace(/-/g, "_")}`;
+}
+
+/** The helper kubectl runs with the words after `kubectl <name>`: the plugin next to it (or on PATH) answers. */
+export function kubectlCompleteScript(plugin: PluginName): string {
+  return `#!/bin/sh
+# kubectl (>= 1.26) runs this from PATH to complete \`kubectl ${PLUGINS[plugin].krewName} ...\`; put it next to ${plugin}
+# (krew: ln -s ~/.krew/store/${PLUGINS[plugin].krewName}/*/${kubectlCompleteName(plugin)} ~/.krew/bin/).
+case $0 in */*) if [ -x "\${0%/*}/${plugin}" ]; then exec "\${0%/*}/${plugin}" __complete "$@"; fi ;; esac
+exec ${plugin} __complete "$@"
+`;
 }
 
 /** What goes into a plugin's archive for a target. `binary` is the compiled file on disk. */
@@ -72,14 +105,21 @@ export function archiveFiles(plugin: PluginName, target: Target, binary: string,
   if (!existsSync(license)) throw new Error(`${license} is missing: every archive must carry the license (krew refuses plugins without one)`);
   const exeName = binaryName(plugin, target);
   if (PLUGINS[plugin].kind === "kubectl") {
-    return [
-      { name: exeName, source: binary, mode: 0o755 },
-      { name: "LICENSE", source: license, mode: 0o644 },
-    ];
+    const files: ArchiveFile[] = [{ name: exeName, source: binary, mode: 0o755 }];
+    if (targetInfo(target).os !== "windows") files.push({ name: kubectlCompleteName(plugin), source: Buffer.from(kubectlCompleteScript(plugin)), mode: 0o755 });
+    files.push({ name: "LICENSE", source: license, mode: 0o644 });
+    return files;
   }
-  const files: ArchiveFile[] = [{ name: "plugin.yaml", source: Buffer.from(helmPluginYaml(version)), mode: 0o644 }];
-  if (targetInfo(target).os !== "windows") files.push({ name: "helm-addon-push.sh", source: join(ROOT, "plugins/helm-addon-push/helm-addon-push.sh"), mode: 0o755 });
-  files.push({ name: `bin/${exeName}`, source: binary, mode: 0o755 }, { name: "LICENSE", source: license, mode: 0o644 });
+  const unix = targetInfo(target).os !== "windows";
+  const launcher = join(ROOT, "plugins/helm-addon-push/helm-addon-push.sh");
+  const F = HELM_PLUGIN_FOLDER;
+  const files: ArchiveFile[] = [{ name: "plugin.yaml", source: Buffer.from(helmPluginYaml(version, { outer: true })), mode: 0o644 }];
+  // plugin.complete: Helm's dynamic completion for `helm addon-push …` (runs the launcher's __complete)
+  const complete = join(ROOT, "plugins/helm-addon-push/plugin.complete");
+  if (unix) files.push({ name: "helm-addon-push.sh", source: launcher, mode: 0o755 }, { name: "plugin.complete", source: complete, mode: 0o755 });
+  files.push({ name: "LICENSE", source: license, mode: 0o644 }, { name: `${F}/plugin.yaml`, source: Buffer.from(helmPluginYaml(version)), mode: 0o644 });
+  if (unix) files.push({ name: `${F}/helm-addon-push.sh`, source: launcher, mode: 0o755 }, { name: `${F}/plugin.complete`, source: complete, mode: 0o755 });
+  files.push({ name: `${F}/bin/${exeName}`, source: binary, mode: 0o755 }, { name: `${F}/LICENSE`, source: license, mode: 0o644 });
   return files;
 }
 

@@ -10,8 +10,9 @@
 // dist/krew/<name>.yaml (validated). Upload dist/release/* to the release; the krew manifests reference
 // them under --base-url (default <homepage>/releases/download/v<version>).
 //
-// macOS: Bun's ad-hoc signature of a cross-compiled darwin-x64 binary is broken (see
-// ../shared/reference/distribution.md §0.4), and macOS kills binaries with bad signatures. This script
+// macOS: Bun's ad-hoc signature of a cross-compiled darwin-x64 binary is broken (Bun 1.4.4 from Linux: 75 page
+// hashes wrong, ~2.3 MB outside the signed range; several Bun releases shipped such binaries), and macOS kills
+// binaries with bad signatures. This script
 // re-signs darwin binaries with `rcodesign sign` (Linux) or `codesign --force -s -` (macOS) when one is on
 // PATH, and otherwise says loudly that the darwin archives are unsigned-as-built.
 import { spawnSync } from "node:child_process";

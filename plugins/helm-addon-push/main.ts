@@ -16,4 +16,13 @@ const root = defineCommand({
   subCommands: commands,
 });
 
-await runPlugin(root, { usageName: "helm addon-push", version: versionString });
+await runPlugin(root, {
+  usageName: "helm addon-push",
+  version: versionString,
+  // `helm addon-push SOURCE… <TAB>`: the repositories of repositories.yaml (REPO comes after a source)
+  completeArgs: async ({ command, args }) => {
+    if (command.length || !args.length) return undefined;
+    const { loadRepositories } = await import("../../shared/helm/config.ts");
+    return (await loadRepositories()).map((r) => r.name);
+  },
+});

@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { contextPathFromIndex } from "../helm/config.ts";
 import { registerSecret } from "../runtime/redact.ts";
-import { HttpError, httpRequestFull, joinPath, type HttpResponse, type TlsOptions } from "./http.ts";
+import { HttpError, httpRequestFull, joinPath, jsonRequest, type HttpResponse, type TlsOptions } from "./http.ts";
 
 export type { TlsOptions } from "./http.ts";
 
@@ -263,7 +263,7 @@ export async function chartExists(repo: ChartRepo, name: string, version: string
   const url = apiUrl(r.url, await contextPathOf(r, repo, opts), `charts/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
   let res: HttpResponse;
   try {
-    res = await httpRequestFull(url, { method: "HEAD", headers: authHeaders(r.auth), tls: opts.tls, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    res = await jsonRequest(url, { method: "HEAD", headers: authHeaders(r.auth), tls: opts.tls, timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
     wrapNet(err, r.label);
   }
@@ -278,7 +278,7 @@ export async function deleteChart(repo: ChartRepo, name: string, version: string
   const url = apiUrl(r.url, await contextPathOf(r, repo, opts), `charts/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
   let res: HttpResponse;
   try {
-    res = await httpRequestFull(url, { method: "DELETE", headers: authHeaders(r.auth), tls: opts.tls, timeoutMs: opts.timeoutMs, signal: opts.signal });
+    res = await jsonRequest(url, { method: "DELETE", headers: authHeaders(r.auth), tls: opts.tls, timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
     wrapNet(err, r.label);
   }

@@ -1,10 +1,15 @@
-// A small HTTP(S) client on node:http/node:https (works the same under Bun, Deno and Node) with per-request
-// TLS material (CA file, client certificate, skip-verify), an idle timeout, streamed request bodies and
-// redirects that re-send the body. Used for ChartMuseum-style chart repositories.
+// HTTP(S) for ChartMuseum-style chart repositories with per-request TLS material (CA file, client certificate,
+// skip-verify). Chart uploads and index.yaml (large bodies) go through a small streaming client on
+// node:http/node:https (works the same under Bun, Deno and Node) with an idle timeout, streamed request bodies and
+// redirects that re-send the body; the JSON API calls (exists/delete) use ofetch over the runtime's TLS-aware
+// fetch (jsonRequest, shared/runtime/json-http.ts).
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFile } from "node:fs/promises";
 import * as tls from "node:tls";
+import type { FetchResponse } from "ofetch";
+import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
+import { createTlsFetch } from "../runtime/tls-fetch.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle added to the system roots */
@@ -74,10 +79,11 @@ async function loadTls(o: TlsOptions | undefined): Promise<{ ca?: string[]; cert
   return p;
 }
 
-function describeNetError(err: NodeJS.ErrnoException, url: URL): HttpError {
+function describeNetError(err: NodeJS.ErrnoException, url: URL, timeoutMs = 30_000): HttpError {
   const where = `${url.protocol}//${url.host}`;
   const code = err.code ?? "";
-  if (code === "ECONNREFUSED") return new HttpError(`cannot reach ${where}: connection refused`, code);
+  if (err.name === "TimeoutError") return new HttpError(`${where} did not answer within ${Math.round(timeoutMs / 1000)}s`, "ETIMEDOUT");
+  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return new HttpError(`cannot reach ${where}: connection refused`, code);
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new HttpError(`cannot reach ${where}: host not found`, code);
   if (code === "ECONNRESET") return new HttpError(`connection to ${where} was reset`, code);
   if (code === "ETIMEDOUT") return new HttpError(`cannot reach ${where}: timed out`, code);
@@ -175,6 +181,39 @@ export async function httpRequestFull(input: string | URL, o: RequestOptions = {
       continue;
     }
     return res;
+  }
+}
+
+const jsonClients = new Map<string, JsonFetch>();
+
+/**
+ * A small JSON API call (HEAD/GET/DELETE on `<ctx>/api/…`) through ofetch over the TLS-aware fetch, with the
+ * same TLS material, timeout and error messages as httpRequestFull. Redirects are not followed.
+ */
+export async function jsonRequest(input: string | URL, o: Omit<RequestOptions, "body" | "maxBody" | "maxRedirects"> & { body?: unknown } = {}): Promise<HttpResponse> {
+  const url = new URL(input);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new HttpError(`unsupported URL scheme in ${url.href} (use http:// or https://)`);
+  const material = await loadTls(o.tls);
+  const key = JSON.stringify([o.tls?.caFile, o.tls?.certFile, o.tls?.keyFile, !!o.tls?.insecure]);
+  let api = jsonClients.get(key);
+  if (!api) {
+    api = jsonFetch(createTlsFetch({ ca: material.ca?.join("\n"), cert: material.cert, key: material.key, insecureSkipVerify: !!o.tls?.insecure }), {
+      headers: { "user-agent": "kube-airgap", accept: "application/json" },
+      responseType: "arrayBuffer",
+    });
+    jsonClients.set(key, api);
+  }
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  try {
+    const res: FetchResponse<ArrayBuffer> = await api.raw<ArrayBuffer, "arrayBuffer">(url.href, { method: o.method ?? "GET", headers: o.headers, body: o.body as Record<string, unknown> | undefined, timeout: o.signal ? undefined : timeoutMs, signal: o.signal });
+    const body = res._data ? new Uint8Array(res._data as ArrayBuffer) : new Uint8Array();
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => (headers[k] = v));
+    return { status: res.status, headers, body, url, text: () => new TextDecoder().decode(body) };
+  } catch (e) {
+    const err = fetchCause(e) as NodeJS.ErrnoException;
+    if (err?.name === "AbortError" && o.signal?.aborted) throw err;
+    throw describeNetError(err, url, timeoutMs);
   }
 }
 

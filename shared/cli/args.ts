@@ -1,15 +1,32 @@
 // Reusable flag sets (citty ArgsDef fragments). Spread them into a command's args.
 import type { ArgsDef } from "citty";
+import { dryRunFlag, outputFlag } from "./conventions.ts";
+import { REQUEST_TIMEOUT_HELP } from "./duration.ts";
 import { globalArgs } from "./main.ts";
 
 export { globalArgs };
 
+/** `-o json|yaml`: validated by the entry (conventions.ts); anything else is a usage error. */
 export const outputArgs = {
-  output: { type: "string", alias: ["o"], description: "Output format: json|yaml (default: human-readable)", valueHint: "json|yaml" },
+  output: outputFlag(["json", "yaml"]),
 } as const satisfies ArgsDef;
 
+/** `-o json|yaml|name|wide|jsonpath=TEMPLATE` for commands that list things (printData's `list` option). */
+export const listOutputArgs = {
+  output: outputFlag(["json", "yaml", "name", "wide", "jsonpath"]),
+} as const satisfies ArgsDef;
+
+/**
+ * `--dry-run[=none|client|server]` for commands with no API server to ask: server means client (said once).
+ * After the entry has parsed it, `args["dry-run"]` is false (none) or "client": `!!args["dry-run"]` is the dry run.
+ */
 export const dryRunArgs = {
-  "dry-run": { type: "boolean", description: "Print what would be done; change nothing" },
+  "dry-run": dryRunFlag(false),
+} as const satisfies ArgsDef;
+
+/** `--dry-run[=none|client|server]` for commands that write through the Kubernetes API: "server" = dryRun=All. */
+export const serverDryRunArgs = {
+  "dry-run": dryRunFlag(true),
 } as const satisfies ArgsDef;
 
 /** Registry connection and credential flags shared by every command that talks to an OCI registry. */
@@ -23,7 +40,7 @@ export const registryArgs = {
   password: { type: "string", alias: ["p"], description: "Registry password (visible to other users; prefer --password-stdin)" },
   "password-stdin": { type: "boolean", description: "Read the registry password from stdin" },
   "registry-config": { type: "string", description: "docker config.json with credentials (default: $DOCKER_CONFIG/config.json)", valueHint: "FILE" },
-  "request-timeout": { type: "string", description: "Give up a registry request that makes no progress (under 1 KiB) for this long, e.g. 30s, 2m (default 60s); downloads then resume where they stopped" },
+  "request-timeout": { type: "string", description: REQUEST_TIMEOUT_HELP, valueHint: "DURATION" },
   retries: { type: "string", description: "Retries per operation (one upload, one download with its resumes) on 5xx, 429 and broken connections (default 5)" },
   "chunk-size": { type: "string", description: "Upload blobs in PATCH chunks of this size, e.g. 50MiB (for proxies that limit request bodies; default: one PUT, chunks after a 413)" },
   "max-per-host": { type: "string", description: "Parallel connections per registry host (default 8)" },

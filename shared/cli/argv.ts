@@ -7,13 +7,19 @@ import { UsageError } from "./errors.ts";
  * kubectl-style short flags for citty: `-n=foo` → `-n foo`, and `-nfoo` → `-n foo` for value-taking shorthands.
  * The token after a value-taking flag is its value and is never rewritten (a password may look like `-X=y`).
  */
-export function normalizeArgv(argv: string[], valueFlags: Set<string>): string[] {
+export function normalizeArgv(argv: string[], valueFlags: Set<string>, optionalValues: Map<string, string> = new Map()): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") {
       out.push(...argv.slice(i));
       break;
+    }
+    // a flag whose value is optional (kubectl's NoOptDefVal: bare --dry-run = client) never takes the next word
+    const opt = a.startsWith("--") ? optionalValues.get(a.slice(2)) : undefined;
+    if (opt !== undefined) {
+      out.push(`${a}=${opt}`);
+      continue;
     }
     const m = /^-([A-Za-z])=(.*)$/s.exec(a);
     if (m) {

@@ -2,6 +2,7 @@
 // global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
+import { applyConventions, optionalValueFlags } from "./conventions.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
@@ -39,6 +40,8 @@ export interface PluginInfo {
   /** how users invoke it, e.g. "kubectl violet" */
   usageName: string;
   version: string;
+  /** shell completion of a command's arguments (see complete.ts ArgCompleter) */
+  completeArgs?: import("./complete.ts").ArgCompleter;
 }
 
 /** Resolve the chain of subcommands named in argv; returns the leaf, its parents and argv without the names. */
@@ -51,7 +54,11 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
     const subs = await resolve(cmd.subCommands);
     if (!subs) break;
     const flags = new Map<string, { type: string }>(leadingStringFlags.map((f) => [f, { type: "string" }]));
-    for (const c of chain) for (const [k, v] of flagTable((await resolve(c.args)) ?? {})) flags.set(k, v);
+    for (const c of chain) {
+      const defs = (await resolve(c.args)) ?? {};
+      for (const [k, v] of flagTable(defs)) flags.set(k, v);
+      for (const k of optionalValueFlags(defs).keys()) flags.set(k, { type: "boolean" }); // bare --dry-run takes no word
+    }
     let idx = -1;
     for (let i = 0; i < rest.length; i++) {
       const a = rest[i]!;
@@ -78,11 +85,49 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
   return { chain, names, rest };
 }
 
+const COMPLETION_SUMMARY = "Print a shell completion script: bash, zsh, fish or powershell";
+
+/** `completion SHELL`, added to every plugin's commands. */
+function completionCommand(info: PluginInfo): LazyCommand {
+  return lazy(COMPLETION_SUMMARY, async () => {
+    const { completionScript, SHELLS } = await import("./complete.ts");
+    const prog = info.usageName.replace(/ /g, "-");
+    return {
+      default: {
+        meta: {
+          name: "completion",
+          description: COMPLETION_SUMMARY,
+          examples: [`source <(${prog} completion bash)`, `${prog} completion zsh > "\${fpath[1]}/_${prog}"`, `${prog} completion fish | source`, `${prog} completion powershell | Out-String | Invoke-Expression`],
+        } as any,
+        args: { shell: { type: "positional", required: false, description: SHELLS.join("|"), valueHint: "SHELL" } },
+        run({ args }: { args: Record<string, unknown> }) {
+          const shell = String((args._ as string[])[0] ?? "");
+          if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(shell ? `unknown shell "${shell}"` : "which shell?", `one of ${SHELLS.join(", ")}`);
+          process.stdout.write(completionScript(shell, prog));
+        },
+      } as AnyCommand,
+    };
+  });
+}
+
 /** Run a plugin's root command with process.argv (or the given args). Never returns: exits with the right code. */
-export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
+export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
   const debug = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
   configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
   onInterruptSignals(info.usageName);
+  const completion = completionCommand(info);
+  const root: AnyCommand = { ...plugin, subCommands: async () => ({ ...((await resolve(plugin.subCommands)) ?? {}), completion }) };
+  if (argv[0] === "__complete") {
+    // cobra's protocol, for kubectl_complete-<plugin>, Helm's plugin.complete and our completion scripts
+    try {
+      const { complete, formatCompletion } = await import("./complete.ts");
+      process.stdout.write(formatCompletion(await complete(plugin, argv.slice(1), globalArgs, { completion: COMPLETION_SUMMARY }, info.completeArgs)));
+    } catch (err) {
+      logger().debug(redact(formatError(err)));
+      process.stdout.write(":4\n");
+    }
+    process.exit(0);
+  }
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
       process.stdout.write(`${info.usageName} ${info.version}\n`);
@@ -91,7 +136,8 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     const { chain, names, rest: raw } = await resolveCommand(root, argv);
     const leaf = chain[chain.length - 1]!;
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
-    const rest = normalizeArgv(raw, valueFlagNames({ ...globalArgs, ...args }));
+    const allArgs = { ...globalArgs, ...args };
+    const rest = normalizeArgv(raw, valueFlagNames(allArgs), optionalValueFlags(allArgs));
     const usageName = [info.usageName, ...names].join(" ");
     const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
     const dashdash = rest.indexOf("--");
@@ -103,11 +149,22 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
       process.stderr.write(await usage(leaf, usageName));
       throw new UsageError(`"${usageName}" needs a command`);
     }
-    checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
-    // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
+    checkUnknownFlags(rest, allArgs, usageName);
     // global flags (--debug, -q) parse in every command; the leaf runs itself, so hide its subcommands from
-    // citty, which would take a positional for a command name
-    await runCommand({ ...leaf, args: { ...globalArgs, ...args }, subCommands: undefined }, { rawArgs: rest });
+    // citty, which would take a positional for a command name. --dry-run and -o are checked before it runs.
+    const run = leaf.run;
+    await runCommand(
+      {
+        ...leaf,
+        args: allArgs,
+        subCommands: undefined,
+        run: (ctx) => {
+          applyConventions(allArgs, ctx.args as Record<string, unknown>, usageName, { warn: (m) => logger().warn(m), info: (m) => logger().info(m) });
+          return run(ctx);
+        },
+      },
+      { rawArgs: rest },
+    );
     process.exit(0);
   } catch (err) {
     const msg = redact(formatError(err));

@@ -1,6 +1,8 @@
 // Printing data to stdout: json | yaml | table (default for humans).
 import { stringify } from "yaml";
 import { printable, printableBlock } from "../runtime/redact.ts";
+import { UsageError } from "./errors.ts";
+import { renderJsonPath } from "./jsonpath.ts";
 
 export type OutputFormat = "json" | "yaml" | "table" | "name" | "wide";
 
@@ -20,9 +22,34 @@ export function table(headers: string[], rows: (string | number | undefined | nu
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? "").padEnd(widths[i]!))).join("   ").trimEnd()).join("\n") + "\n";
 }
 
-/** Print structured data in the chosen format; `human` renders the table/text form. */
-export function printData(value: unknown, format: string | undefined, human: () => string): void {
-  // json/yaml escape control characters themselves; the human form is escaped here (newlines kept)
-  const out = format === "json" ? toJson(value) : format === "yaml" ? toYaml(value) : printableBlock(human());
-  process.stdout.write(out);
+/** How a listing command renders `-o name` and `-o wide` (see listOutputArgs). */
+export interface ListOutput {
+  /** one resource name per entry, like `kubectl get -o name` */
+  names: () => string[];
+  /** the table with more columns (default: the human table) */
+  wide?: () => string;
+}
+
+/**
+ * Print structured data in the chosen format (validated by the entry against the command's -o flag):
+ * json, yaml, jsonpath=TEMPLATE (applied to what -o json prints), name/wide (with `list`); else `human()`.
+ */
+export function printData(value: unknown, format: string | undefined, human: () => string, list?: ListOutput): void {
+  process.stdout.write(renderData(value, format, human, list));
+}
+
+export function renderData(value: unknown, format: string | undefined, human: () => string, list?: ListOutput): string {
+  if (format === "json") return toJson(value);
+  if (format === "yaml") return toYaml(value);
+  if (format?.startsWith("jsonpath=")) {
+    const out = renderJsonPath(format.slice(9), JSON.parse(JSON.stringify(value ?? null)));
+    return out.endsWith("\n") || !out ? out : out + "\n";
+  }
+  if (format === "name") {
+    if (!list) throw new UsageError(`-o name is not supported here`);
+    return list.names().map((n) => printable(n) + "\n").join("");
+  }
+  // json/yaml escape control characters themselves; the human forms are escaped here (newlines kept)
+  if (format === "wide") return printableBlock(list?.wide ? list.wide() : human());
+  return printableBlock(human());
 }

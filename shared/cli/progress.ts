@@ -28,43 +28,181 @@ export function resultLine(r: CopyResult): string {
 }
 
 export interface ProgressOptions {
+  /** items expected (images, charts…); 0 = unknown */
   total: number;
   tty?: boolean;
   quiet?: boolean;
   out?: NodeJS.WriteStream;
+  /** terminal width (default: the stream's columns, re-read on every draw, else 80) */
+  columns?: number;
+  /** what the items are called in the overall line (default "images") */
+  unit?: string;
+  /** without a TTY: a plain progress line this often once a run is this long (default 10 s) */
+  intervalMs?: number;
+  /** most per-item lines shown at once (default 4) */
+  maxItems?: number;
+  /** clock (tests) */
+  now?: () => number;
 }
 
-/** Returns an onEvent handler and a finish() that clears the live line. */
+interface Item {
+  label: string;
+  total: number;
+  bytes: number;
+  started: number;
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** Fit `s` into `width` columns, cutting the middle of long labels ("registry.exa…/app:1.0"). */
+export function fit(s: string, width: number): string {
+  const chars = [...s];
+  if (chars.length <= width) return s;
+  if (width <= 1) return chars.slice(0, Math.max(width, 0)).join("");
+  const head = Math.ceil((width - 1) / 2);
+  return chars.slice(0, head).join("") + "…" + chars.slice(chars.length - (width - 1 - head)).join("");
+}
+
+function bar(frac: number, width: number): string {
+  if (width < 3) return "";
+  const inner = width - 2;
+  const full = Math.min(inner, Math.floor(Math.max(0, Math.min(1, frac)) * inner));
+  return "[" + "=".repeat(full) + (full < inner ? ">" + " ".repeat(inner - full - 1) : "") + "]";
+}
+
+/**
+ * One progress line: `label [====>   ]  45%  ETA 3s  5.2 MiB/s  12.3 MiB/27.1 MiB`, fitted to `width`: the
+ * label shrinks first, then the bar, then the numbers drop from the right (sizes, rate, ETA), never wrapping.
+ */
+export function progressLine(label: string, bytes: number, total: number, elapsedMs: number, width: number, extra = ""): string {
+  const rate = elapsedMs > 0 ? (bytes * 1000) / elapsedMs : 0;
+  const pct = total > 0 ? `${Math.min(100, Math.floor((bytes / total) * 100))}%` : "";
+  const size = total > 0 ? `${humanBytes(bytes)}/${humanBytes(total)}` : humanBytes(bytes);
+  const speed = rate > 0 ? `${humanBytes(rate)}/s` : "";
+  const eta = total > 0 && rate > 0 && bytes < total ? `ETA ${humanDuration(((total - bytes) / rate) * 1000)}` : "";
+  // narrow terminals lose the sizes first, then the rate, then the ETA
+  const fields = [extra, pct, eta, speed, size].filter(Boolean);
+  // drop fields from the right until label (≥ 8) + bar (≥ 10) fit, then shrink the bar and the label
+  for (let n = fields.length; n >= 0; n--) {
+    const tail = fields.slice(0, n).join("  ");
+    const room = width - 1 - (tail ? tail.length + 2 : 0);
+    const labelW = Math.min([...label].length, Math.max(8, Math.floor(room * 0.45)));
+    const barW = Math.min(30, room - labelW - 1);
+    if (barW >= 10 || (n === 0 && room >= 1)) {
+      const b = total > 0 && barW >= 3 ? bar(bytes / total, barW) : "";
+      const lw = b ? labelW : Math.max(0, room);
+      const line = [fit(label, lw).padEnd(b ? lw : 0), b, tail].filter((x) => x !== "").join(" ");
+      return fit(line, width - 1);
+    }
+  }
+  return fit(label, width - 1);
+}
+
+/**
+ * Progress for long transfers on stderr. On a TTY: a live block, redrawn in place at most 10 times a second,
+ * with one line per item in flight (bar, percentage, sizes, rate, ETA) and an overall line; every line is fitted
+ * to the terminal's current width (re-read on every draw and on resize) so nothing wraps and a redraw leaves nothing
+ * behind. Result lines print above
+ * the block. Without a TTY: the result lines, and for long runs a plain progress line every `intervalMs`
+ * (no control characters), so CI logs show life. finish() clears the block and stops the timer.
+ */
 export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent) => void; finish: () => void } {
   const out = opts.out ?? process.stderr;
   const tty = opts.tty ?? !!out.isTTY;
+  const now = opts.now ?? Date.now;
+  const unit = opts.unit ?? "images";
+  const maxItems = opts.maxItems ?? 4;
+  const intervalMs = opts.intervalMs ?? 10_000;
+  const items = new Map<number, Item>();
   let done = 0;
+  let failed = 0;
   let bytes = 0;
   let planned = 0;
-  const started = Date.now();
-  let last = 0;
-  let live = false;
-  const draw = (force = false) => {
-    if (!tty || opts.quiet) return;
-    const now = Date.now();
-    if (!force && now - last < 100) return;
-    last = now;
-    const secs = Math.max((now - started) / 1000, 0.001);
-    const line = `[${done}/${opts.total} images] ${humanBytes(bytes)}${planned ? ` of ≤${humanBytes(planned)}` : ""}  ${humanBytes(bytes / secs)}/s`;
-    out.write(`\r\x1b[2K${line}`);
-    live = true;
+  const started = now();
+  let lastDraw = 0;
+  let drawn: number[] = []; // lengths of the live block's lines on screen (the cursor sits on its last line)
+  let lastPlain = started;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const columns = () => Math.max(10, opts.columns ?? ((out as { columns?: number }).columns || 80));
+  const overall = (width: number) => {
+    const count = `${done}${opts.total ? `/${opts.total}` : ""} ${unit}${failed ? `, ${failed} failed` : ""}`;
+    return progressLine("total", bytes, planned, now() - started, width, count);
+  };
+  const block = (): string[] => {
+    const width = columns();
+    const active = [...items.values()];
+    const shown = active.slice(0, maxItems).map((it) => progressLine(it.label, it.bytes, it.total, now() - it.started, width));
+    if (active.length > maxItems) shown.push(fit(`… and ${active.length - maxItems} more`, width - 1));
+    return [...shown, overall(width)];
+  };
+  // back to the first row of the block: every line was fitted to the width it was drawn at (one row each); if
+  // the terminal has since narrowed, it reflowed them (tmux, VTE, iTerm2 …): count the rows they take now
+  const up = () => {
+    const cols = columns();
+    const rows = drawn.reduce((n, len) => n + Math.max(1, Math.ceil(len / cols)), 0);
+    return `\r${rows > 1 ? `\x1b[${rows - 1}A` : ""}`;
   };
   const clear = () => {
-    if (live) out.write("\r\x1b[2K");
-    live = false;
+    if (!drawn.length) return;
+    out.write(`${up()}\x1b[J`); // clear to the end of the screen
+    drawn = [];
   };
+  const draw = (force = false) => {
+    if (!tty || opts.quiet) return;
+    const t = now();
+    if (!force && t - lastDraw < 100) return;
+    lastDraw = t;
+    const lines = block();
+    out.write(`${drawn.length ? up() : "\r"}\x1b[J${lines.join("\n")}`);
+    drawn = lines.map((l) => [...l].length);
+  };
+  const plain = () => {
+    if (tty || opts.quiet) return;
+    const t = now();
+    if (t - lastPlain < intervalMs) return;
+    lastPlain = t;
+    const rate = (bytes * 1000) / Math.max(1, t - started);
+    const eta = planned > bytes && rate > 0 ? `, ETA ${humanDuration(((planned - bytes) / rate) * 1000)}` : "";
+    out.write(`progress: ${done}${opts.total ? `/${opts.total}` : ""} ${unit}, ${humanBytes(bytes)}${planned ? ` of ${humanBytes(planned)}` : ""}, ${humanBytes(rate)}/s${eta}, ${items.size} in flight, ${humanDuration(t - started)} elapsed\n`);
+  };
+  // without a TTY, a stalled transfer still prints a line now and then (the timer never keeps the process alive)
+  const startTimer = () => {
+    if (tty || opts.quiet || timer) return;
+    timer = setInterval(plain, Math.max(50, Math.min(intervalMs, 1000)));
+    (timer as { unref?: () => void }).unref?.();
+  };
+  startTimer();
+  const onResize = () => draw(true);
+  let listening = false;
+  const listen = (on: boolean) => {
+    const s = out as NodeJS.WriteStream;
+    if (!tty || on === listening || typeof s.on !== "function") return;
+    if (on) s.on("resize", onResize);
+    else s.off("resize", onResize);
+    listening = on;
+  };
+  listen(true);
   return {
     onEvent(e) {
+      startTimer();
+      listen(true);
       if (e.type === "progress") {
         bytes += e.bytes;
+        const it = items.get(e.job);
+        if (it) it.bytes += e.bytes;
         draw();
+        plain();
       } else if (e.type === "plan") {
         planned += e.bytes;
+        const it = items.get(e.job);
+        if (it) it.total += e.bytes;
+        else items.set(e.job, { label: e.label, total: e.bytes, bytes: 0, started: now() });
         draw();
       } else if (e.type === "warn") {
         clear();
@@ -72,13 +210,21 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
         draw(true);
       } else if (e.type === "done") {
         done++;
+        if (e.result.status === "failed") failed++;
+        items.delete(e.job);
         clear();
         // a registry that refused the credentials or cannot be reached is reported once, by the command
         if (!e.result.failedHost && (!opts.quiet || e.result.status === "failed")) out.write(printable(redact(resultLine(e.result))) + "\n");
         draw(true);
       }
     },
-    finish: clear,
+    /** clear the live block and stop the timer (a later event starts them again) */
+    finish() {
+      clear();
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      listen(false);
+    },
   };
 }
 

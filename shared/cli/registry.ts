@@ -5,16 +5,12 @@ import { chainCredentials, dockerConfigCredentials, remember, staticCredentials,
 import { apiHost } from "../oci/reference.ts";
 import type { RegistryOptions } from "../oci/client.ts";
 import { repeated } from "./argv.ts";
+import { parseDuration as parseDurationMs } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { logger } from "./logger.ts";
 
-/** "30s", "2m", "1h", "500ms", or plain seconds → ms */
-export function parseDuration(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new UsageError(`${flag}: bad duration "${s}" (e.g. 30s, 2m, 1h)`);
-  const n = Number(m[1]);
-  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms"]));
-}
+/** "30s", "2m", "1h30m", "500ms", or plain seconds → ms (the same parser as the kube flags) */
+export { parseDuration } from "./duration.ts";
 
 /** "50MiB", "8M", "1GB", "1048576" → bytes */
 export function parseSize(s: string, flag: string): number {
@@ -171,7 +167,7 @@ export async function registryOptionsFromArgs(args: Record<string, unknown>, raw
     caFiles,
     registryConfig,
     credentials: chainCredentials(...scopedCredentialProviders(parsed, scope), dockerConfigCredentials(registryConfig)),
-    timeoutMs: args["request-timeout"] ? parseDuration(String(args["request-timeout"]), "--request-timeout") : undefined,
+    timeoutMs: args["request-timeout"] ? parseDurationMs(String(args["request-timeout"]), "--request-timeout") : undefined,
     retries,
     chunkSize,
     maxSocketsPerHost: maxPerHost,

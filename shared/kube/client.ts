@@ -1,4 +1,5 @@
-// A small typed Kubernetes REST client on fetch (through shared/runtime/tls-fetch.ts), runtime-neutral.
+// A small typed Kubernetes REST client on ofetch over the runtime's TLS-aware fetch (shared/runtime/json-http.ts,
+// tls-fetch.ts), runtime-neutral. Why not @kubernetes/client-node: see shared/kube/README.md.
 //
 //   const kube = await kubeClientFromArgs(args, rawArgs);          // or new KubeClient(resolveKubeConfig(opts))
 //   const av = await kube.get<ArtifactVersion>("app.alauda.io/v1alpha1", "ArtifactVersion", "x");   // ns = -n / context
@@ -13,6 +14,8 @@
 // (HTTP status + Status reason + a message naming verb, resource, name and namespace), KubeConnectionError,
 // KubeConfigError, KubeTimeoutError.
 import { logger } from "../cli/logger.ts";
+import type { FetchResponse } from "ofetch";
+import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { createTlsFetch, type TlsFetch } from "../runtime/tls-fetch.ts";
 import { type KubeOptions, type ResolvedKubeConfig, readTokenFile, resolveKubeConfig } from "./config.ts";
 import { KubeApiError, KubeConfigError, KubeConnectionError, type KubeRequestContext, type KubeStatus, KubeTimeoutError } from "./errors.ts";
@@ -152,6 +155,8 @@ export class KubeClient {
   #discovery = new Map<string, Promise<ApiResource[]>>();
   #fetchers = new Map<string, TlsFetch>();
   #tokenCache?: { token: string; at: number };
+  /** ofetch over the TLS fetch of the current credentials (which add their headers per request) */
+  #http?: JsonFetch;
 
   constructor(config: ResolvedKubeConfig, opts: KubeClientOptions = {}) {
     this.config = config;
@@ -242,37 +247,53 @@ export class KubeClient {
   }
 
   /**
-   * One API request; returns the Response for 2xx, throws KubeApiError otherwise. `path` starts with "/"
-   * and is appended to the server URL (which may carry a path, e.g. a platform proxy).
+   * One API request; returns the Response for 2xx (body unread: streams such as logs stay streams), throws
+   * KubeApiError otherwise. `path` starts with "/" and is appended to the server URL (which may carry a path,
+   * e.g. a platform proxy).
    */
   async request(method: string, path: string, opts: RequestOpts = {}): Promise<Response> {
+    return this.#exchange(method, path, opts, "stream");
+  }
+
+  /** request() and parse the JSON answer (ofetch parses it). */
+  async requestJson<T = any>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
+    const res = await this.#exchange(method, path, opts, "json");
+    return (res._data === "" ? undefined : res._data) as T;
+  }
+
+  async #exchange(method: string, path: string, opts: RequestOpts, responseType: "stream" | "json"): Promise<FetchResponse<any>> {
     const url = new URL(this.config.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const ctx: KubeRequestContext = opts.context ?? { verb: method.toLowerCase(), resource: path };
     let body: string | undefined;
     if (opts.body !== undefined) body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    // credentials (and repeated Impersonate-Group headers) are added per request by the transport
+    const http = (this.#http ??= jsonFetch({ resolve: () => this.#credentials() }));
     for (let attempt = 0; ; attempt++) {
-      const cred = await this.#credentials();
-      const headers: [string, string][] = [["Accept", opts.accept ?? "application/json"], ["User-Agent", this.userAgent], ...cred.headers];
-      if (body !== undefined) headers.push(["Content-Type", opts.contentType ?? "application/json"]);
+      const headers: Record<string, string> = { Accept: opts.accept ?? "application/json", "User-Agent": this.userAgent };
+      if (body !== undefined) headers["Content-Type"] = opts.contentType ?? "application/json";
       const timeoutMs = opts.timeout === false ? 0 : (this.config.requestTimeoutMs ?? 0);
       const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(Boolean) as AbortSignal[];
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      let res: Response;
+      let res: FetchResponse<any>;
       const started = Date.now();
       try {
-        res = await cred.fetch(url, { method, headers, body, signal });
+        res = await http.raw(url.toString(), { method, headers, body, signal, responseType });
       } catch (e) {
-        throw this.#connectionError(e, url, timeoutMs, opts.signal);
+        throw this.#connectionError(fetchCause(e), url, timeoutMs, opts.signal);
       }
       logger().debug(`${method} ${url.pathname}${url.search} → ${res.status} (${Date.now() - started} ms)`);
       if (res.ok) return res;
-      const text = await res.text().catch(() => "");
-      let st: KubeStatus | string | undefined = text || undefined;
-      try {
-        const j = JSON.parse(text);
-        if (j && typeof j === "object") st = j;
-      } catch {}
+      let st: KubeStatus | string | undefined;
+      if (responseType === "json") st = res._data === "" || res._data == null ? undefined : res._data;
+      else {
+        const text = await res.text().catch(() => "");
+        st = text || undefined;
+        try {
+          const j = JSON.parse(text);
+          if (j && typeof j === "object") st = j;
+        } catch {}
+      }
       if (res.status === 401 && attempt === 0 && this.config.auth.kind === "exec") {
         invalidateExecCredential(this.config.auth.exec!, this.config.server);
         continue;
@@ -299,13 +320,6 @@ export class KubeClient {
       ? "the server certificate is not trusted or does not match: set certificate-authority(-data)/tls-server-name for the cluster in your kubeconfig, pass --certificate-authority, or --insecure-skip-tls-verify"
       : "check the server address in your kubeconfig and that the cluster is reachable";
     return new KubeConnectionError(`cannot connect to the API server ${url.origin}: ${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`, hint, { cause: e });
-  }
-
-  /** request() and parse the JSON answer. */
-  async requestJson<T = any>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
-    const res = await this.request(method, path, opts);
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   // ---------------- discovery ----------------

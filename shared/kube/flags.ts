@@ -2,6 +2,7 @@
 // args and call `kubeOptionsFromArgs(args, rawArgs)` (or `kubeClientFromArgs`) in run().
 import type { ArgsDef } from "citty";
 import { repeated } from "../cli/argv.ts";
+import { parseDuration, REQUEST_TIMEOUT_HELP } from "../cli/duration.ts";
 import { UsageError } from "../cli/errors.ts";
 import { registerSecret } from "../runtime/redact.ts";
 import type { KubeOptions } from "./config.ts";
@@ -15,32 +16,15 @@ export const kubeArgs = {
   as: { type: "string", description: "Username to impersonate", valueHint: "USER" },
   "as-group": { type: "string", description: "Group to impersonate (repeatable)", valueHint: "GROUP" },
   "as-uid": { type: "string", description: "UID to impersonate", valueHint: "UID" },
-  "request-timeout": { type: "string", description: "Timeout of each request, e.g. 30s, 2m; 0 = none (default 0)", valueHint: "DURATION" },
+  "request-timeout": { type: "string", description: REQUEST_TIMEOUT_HELP, valueHint: "DURATION" },
   "insecure-skip-tls-verify": { type: "boolean", description: "Do not verify the API server certificate (insecure)" },
   "certificate-authority": { type: "string", description: "PEM CA file to trust for the API server", valueHint: "FILE" },
   "platform-address": { type: "string", description: "Platform URL; clusters are reached at <address>/kubernetes/<cluster> (needs --platform-token)", valueHint: "URL" },
   "platform-token": { type: "string", description: "Platform API token (Profile → API Tokens)", valueHint: "TOKEN" },
 } as const satisfies ArgsDef;
 
-/**
- * Parse a kubectl duration: "0" (none), a bare number of seconds, or Go units ("500ms", "30s", "2m", "1h30m").
- * Returns milliseconds.
- */
-export function parseDuration(s: string, flag = "--request-timeout"): number {
-  const v = s.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(v))) {
-    total += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (!v || pos !== v.length) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}`, "use a duration like 30s, 2m or 1h, or 0 for none");
-  return Math.round(total);
-}
+/** kubectl durations ("0", "30", "500ms", "2m", "1h30m") → ms; shared with the registry flags (shared/cli/duration.ts). */
+export { parseDuration } from "../cli/duration.ts";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 

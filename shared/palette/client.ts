@@ -1,8 +1,8 @@
 // Palette system API client (the part the SCAR migration needs): syslogin (?setCookie=true, as the documented
 // script does), the raw JWT sent both as the `Authorization` header and as the `Authorization` cookie (some
-// Palette deployments only read the cookie), GET/PUT /v1/system/config/scar, the internal sync jobs. Every call
-// has a deadline (timeoutMs, default 60 s) covering connect, TLS handshake and the whole answer. node:http/node:https with a private CA or
-// "skip verify" (runtime-neutral: Bun, Deno and Node all honour these options).
+// Palette deployments only read the cookie), GET/PUT /v1/system/config/scar, the internal sync jobs. ofetch over
+// the runtime's TLS-aware fetch (shared/runtime/json-http.ts) with a private CA (added to the public roots) or
+// "skip verify"; every call has one deadline (timeoutMs, default 60 s) covering connect, TLS and the whole answer.
 //
 //   const p = new PaletteClient({ url: "https://palette.local", username: "admin", password, caFile });
 //   await p.login();                         // or { token } (passkey admins: the browser's token)
@@ -11,11 +11,13 @@
 //   await p.runJob("syncCloudInstanceTypesData");                                       // expects 204
 //
 // A 401 on any call re-logs in once (syslogin tokens last ~15 minutes) when a username/password is known.
-import http from "node:http";
-import https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import type { FetchResponse } from "ofetch";
+import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { registerSecret } from "../runtime/redact.ts";
+import { createTlsFetch } from "../runtime/tls-fetch.ts";
 
 /** v1SystemScarSpec */
 export interface ScarSpec {
@@ -70,7 +72,7 @@ export class PaletteConnectionError extends PaletteError {
 
 export interface RawResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: string;
 }
 
@@ -85,7 +87,7 @@ export class PaletteClient {
   #token?: string;
   #ca?: string[];
   #fromToken: boolean;
-  #agent: http.Agent;
+  #http: JsonFetch;
   /** number of syslogin calls made (for tests and logs) */
   logins = 0;
 
@@ -111,8 +113,12 @@ export class PaletteClient {
       }
       this.#ca = [...rootCertificates, pem];
     }
-    this.#agent =
-      u.protocol === "https:" ? new https.Agent({ keepAlive: true, maxSockets: 4, ca: this.#ca, rejectUnauthorized: !opts.insecure }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.#http = jsonFetch(createTlsFetch({ ca: this.#ca?.join("\n"), insecureSkipVerify: !!opts.insecure }), {
+      baseURL: u.origin,
+      timeout: opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS,
+      responseType: "text", // bodies are parsed where they are used (errors quote them)
+      headers: { accept: "application/json", "user-agent": "kube-airgap" },
+    });
   }
 
   get url(): string {
@@ -123,61 +129,39 @@ export class PaletteClient {
     return !!this.#token;
   }
 
-  close(): void {
-    this.#agent.destroy();
-  }
+  /** kept for callers; connections are pooled by the runtime's fetch */
+  close(): void {}
 
   #lastPath?: string;
 
-  #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
+  async #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
     const url = new URL(path, this.base);
     this.#lastPath = `${method} ${url.pathname}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const h: Record<string, string> = { accept: "application/json", "user-agent": "kube-airgap", ...headers };
-    if (payload !== undefined) {
-      h["content-type"] = "application/json";
-      h["content-length"] = String(Buffer.byteLength(payload));
-    }
-    const mod = url.protocol === "https:" ? https : http;
-    const timeout = this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS;
     const started = Date.now();
-    return new Promise<RawResponse>((resolve, reject) => {
-      // one deadline for the whole exchange: a socket timer alone does not fire during a stalled TLS handshake (Bun)
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = <T>(f: (v: T) => void) => (v: T) => {
-        clearTimeout(timer);
-        f(v);
-      };
-      const req = mod.request(url, { method, headers: h, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", done(reject));
-        res.on("end", () => done(resolve)({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      });
-      timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeout / 1000}s`), { code: "ETIMEDOUT" })), timeout);
-      req.on("error", done(reject));
-      req.end(payload);
-    }).then(
-      (r) => {
-        this.opts.onRequest?.({ method, path: url.pathname, status: r.status, ms: Date.now() - started });
-        return r;
-      },
-      (e) => {
-        throw this.#connectionError(e);
-      },
-    );
+    let res: FetchResponse<string>;
+    try {
+      // ofetch serialises the body as JSON with content-type application/json
+      res = await this.#http.raw<string, "text">(url.pathname + url.search, { method, headers, body: body as Record<string, unknown> | undefined });
+    } catch (e) {
+      throw this.#connectionError(fetchCause(e));
+    }
+    this.opts.onRequest?.({ method, path: url.pathname, status: res.status, ms: Date.now() - started });
+    const h: IncomingHttpHeaders = {};
+    res.headers.forEach((v, k) => (h[k] = v));
+    return { status: res.status, headers: h, body: typeof res._data === "string" ? res._data : "" };
   }
 
   #connectionError(e: unknown): PaletteConnectionError {
-    const err = e as { code?: string; message?: string };
+    const err = e as { code?: string; message?: string; name?: string };
     const msg = err?.message ?? String(e);
     const code = err?.code ?? "";
+    const name = err?.name ?? "";
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|certificate/i.test(code + " " + msg)) {
       return new PaletteConnectionError(`TLS error talking to Palette at ${this.url}: ${msg}`, "trust its CA with --palette-ca-file, or skip verification with --palette-insecure");
     }
     if (/wrong version number|EPROTO|packet length/i.test(msg)) return new PaletteConnectionError(`TLS handshake with Palette at ${this.url} failed: ${msg}`, "does it speak plain HTTP? use an http:// --palette URL");
-    if (code === "ETIMEDOUT") return new PaletteConnectionError(`Palette at ${this.url} did not answer ${this.#lastPath ?? "the request"} within ${(this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS) / 1000}s`, "check that --palette is the Palette API address and reachable; raise --request-timeout if it is just slow");
-    if (code === "ECONNREFUSED") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
+    if (code === "ETIMEDOUT" || name === "TimeoutError" || name === "AbortError") return new PaletteConnectionError(`Palette at ${this.url} did not answer ${this.#lastPath ?? "the request"} within ${(this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS) / 1000}s`, "check that --palette is the Palette API address and reachable; raise --request-timeout if it is just slow");
+    if (code === "ECONNREFUSED" || code === "ConnectionRefused") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new PaletteConnectionError(`cannot resolve the Palette host ${this.base.hostname}`, "check --palette");
     return new PaletteConnectionError(`request to Palette at ${this.url} failed: ${msg}`, "check --palette and the network");
   }

@@ -6,7 +6,7 @@
 // - Bun: the global fetch takes `tls: { ca, cert, key, serverName, rejectUnauthorized }` and `proxy`. This is
 //   Bun's own documented API and works under `bun run` and inside `bun build --compile` binaries. (Bun's
 //   node:https agent/undici dispatcher TLS options have regressed before: client-node 2.x loses the CA under
-//   Bun because Bun's undici shim ignores the dispatcher — see reference/distribution.md §3.4.)
+//   Bun because Bun's undici shim ignores the dispatcher — the measurements are in shared/kube/README.md.)
 // - Deno and Node: node:https with per-request TLS options. Deno's own fetch cannot skip verification per
 //   client or set an SNI name, while its node:https/node:tls honour ca/cert/key/servername/rejectUnauthorized.
 // test/kube/tls-runtimes.test.ts is the regression test: private CA + client-certificate server, bun run,

@@ -1,6 +1,7 @@
 // Detached OpenPGP signatures (`gpg --detach-sign` binary or `--armor` text) verified with openpgp in constant
-// memory: the file is streamed through openpgp's verifier (recipe in reference/distribution.md §5.6: format
-// "binary", drain res.data with a reader loop, then await the signature's `verified`).
+// memory: the file is streamed through openpgp's verifier. The recipe (openpgp 6.3): format "binary", drain
+// res.data with a reader loop (`for await` throws "ReadableStream is locked"), then await the signature's
+// `verified` (it never settles if the data is not drained).
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";

@@ -1,6 +1,7 @@
 // Streaming tar (ustar + PAX) writer and reader. Constant memory: entry bodies are streamed, never buffered.
 // The reader refuses hostile input where a caller extracts (see safeEntryPath): absolute paths, "..",
-// links (unless allowed) and oversized PAX headers. nanotar is only for small in-memory archives.
+// links (unless allowed) and oversized PAX headers. This is the only tar code that runs: nanotar (a dev
+// dependency) buffers whole archives and is used only by tests, as a reader independent of this one.
 import { Readable, type Writable } from "node:stream";
 
 export class TarError extends Error {

@@ -1,4 +1,4 @@
-// Regression test for the Bun TLS trap (reference/distribution.md §3.4): a private openssl CA, an HTTPS server
+// Regression test for the Bun TLS trap (shared/kube/README.md: client-node 2.x loses private CAs under Bun): a private openssl CA, an HTTPS server
 // that REQUIRES a client certificate, and a bearer-token server on the same CA, reached through KubeClient
 // under `bun run`, a `bun build --compile` binary and `deno run -A`. Negative cases prove the checks bite:
 // an untrusted CA and a missing client certificate must fail on every runtime.

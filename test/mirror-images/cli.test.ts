@@ -237,8 +237,8 @@ describe("local chart, output and mapping", () => {
   test("flag mistakes: one line, exit 2", async () => {
     const a = await run([fx.dir, "--dest", "zot.local", "--dest-mode", "sideways"]);
     expect([a.code, a.stderr]).toEqual([2, "error: --dest-mode sideways: must be one of strip-host, keep-host, flat\n"]);
-    const b = await run([fx.dir, "-o", "wide"]);
-    expect([b.code, b.stderr]).toEqual([2, "error: -o wide: must be json or yaml\n"]);
+    const b = await run([fx.dir, "-o", "table"]);
+    expect([b.code, b.stderr]).toEqual([2, 'error: unsupported output format "table" for "kubectl mirror images": use json, yaml, name, wide, jsonpath=TEMPLATE\n']);
     const c = await run([fx.dir, "--dest", "zot.local", "--dest-mode", "flat", "--no-render", "--image", "ghcr.io/other/worker:1"]);
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/would both be mirrored to zot\.local\/images\/worker \(use --dest-mode strip-host or keep-host/);

@@ -66,7 +66,7 @@ describe("package", () => {
     execFileSync("tar", ["-xzf", out, "-C", x]);
     execFileSync("diff", ["-r", src, x]); // throws on any difference
     // same tree → same bytes (a re-run uploads nothing)
-    const again = await runCli("kubectl-scar", ["package", src, "-O", join(tmp, "out", "again.tgz"), "--json"]);
+    const again = await runCli("kubectl-scar", ["package", src, "-O", join(tmp, "out", "again.tgz"), "-o", "json"]);
     expect(JSON.parse(again.stdout).digest).toBe(j.digest);
   });
 

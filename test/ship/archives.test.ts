@@ -34,7 +34,10 @@ test("archive names and formats: zip only for the kubectl plugins on Windows", (
   expect(archiveName("helm-addon-push", "1.2.3", "windows-x64")).toBe("helm-addon-push-1.2.3-windows-amd64.tar.gz");
   expect(archiveFormat("helm-addon-push", "windows-x64")).toBe("tar.gz");
   const files = archiveFiles("helm-addon-push", "windows-x64", big, "1.2.3").map((f) => [f.name, f.mode.toString(8)]);
-  expect(files).toEqual([["plugin.yaml", "644"], ["bin/helm-addon-push.exe", "755"], ["LICENSE", "644"]]);
+  // the plugin in a top-level folder (Helm 4 local installs) plus a plugin.yaml at the top (Helm 3) running its binary
+  expect(files).toEqual([["plugin.yaml", "644"], ["LICENSE", "644"], ["helm-addon-push/plugin.yaml", "644"], ["helm-addon-push/bin/helm-addon-push.exe", "755"], ["helm-addon-push/LICENSE", "644"]]);
+  expect(helmPluginYaml("1.2.3", { outer: true })).toContain("command: \"$HELM_PLUGIN_DIR\\\\helm-addon-push\\\\bin\\\\helm-addon-push.exe\"");
+  expect(helmPluginYaml("1.2.3")).toContain("command: \"$HELM_PLUGIN_DIR\\\\bin\\\\helm-addon-push.exe\"");
   expect(archiveFiles("kubectl-mirror", "windows-x64", big, "1.2.3").map((f) => f.name)).toEqual(["kubectl-mirror.exe", "LICENSE"]);
   expect(helmPluginYaml("v9.8.7")).toMatch(/^version: "9\.8\.7"$/m);
 });

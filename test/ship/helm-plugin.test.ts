@@ -76,22 +76,30 @@ afterAll(async () => {
   removeShipBuild();
 });
 
-test("the archive holds plugin.yaml (release version), the launcher and bin/helm-addon-push (0755), LICENSE", async () => {
+test("the archive holds the plugin in helm-addon-push/ (like `helm plugin package`) and a top plugin.yaml + launcher for Helm 3", async () => {
   const r = await run("tar", ["-tvzf", archive], { env: { PATH: process.env.PATH } });
   expect(r.code).toBe(0);
   const entries = r.stdout.trim().split("\n").map((l) => l.split(/\s+/)).map((l) => [l[0], l[l.length - 1]]);
   expect(entries).toEqual([
-    ["drwxr-xr-x", "bin/"],
+    ["drwxr-xr-x", "helm-addon-push/"],
+    ["drwxr-xr-x", "helm-addon-push/bin/"],
     ["-rw-r--r--", "plugin.yaml"],
     ["-rwxr-xr-x", "helm-addon-push.sh"],
-    ["-rwxr-xr-x", "bin/helm-addon-push"],
+    ["-rwxr-xr-x", "plugin.complete"],
     ["-rw-r--r--", "LICENSE"],
+    ["-rw-r--r--", "helm-addon-push/plugin.yaml"],
+    ["-rwxr-xr-x", "helm-addon-push/helm-addon-push.sh"],
+    ["-rwxr-xr-x", "helm-addon-push/plugin.complete"],
+    ["-rwxr-xr-x", "helm-addon-push/bin/helm-addon-push"],
+    ["-rw-r--r--", "helm-addon-push/LICENSE"],
   ]);
-  const x = await run("tar", ["-xzf", archive, "-C", dir, "plugin.yaml"], { env: { PATH: process.env.PATH } });
+  const x = await run("tar", ["-xzf", archive, "-C", dir, "plugin.yaml", "helm-addon-push/plugin.yaml"], { env: { PATH: process.env.PATH } });
   expect(x.code).toBe(0);
-  const y = parseYaml(readFileSync(join(dir, "plugin.yaml"), "utf8"));
-  expect(y.name).toBe("addon-push");
-  expect(y.version).toBe(ship.version);
+  for (const f of ["plugin.yaml", "helm-addon-push/plugin.yaml"]) {
+    const y = parseYaml(readFileSync(join(dir, f), "utf8"));
+    expect(y.name).toBe("addon-push");
+    expect(y.version).toBe(ship.version);
+  }
   expect(readFileSync(`${archive}.sha256`, "utf8")).toBe(`${ship.archives["helm-addon-push"].sha256}  ${archiveName}\n`);
 });
 
@@ -106,6 +114,9 @@ async function checkInstalled(helm: string, env: Record<string, string>, expectV
   const v = await run(helm, ["addon-push", "--version"], { env });
   expect(v.code).toBe(0);
   expect(v.stdout).toBe(`helm addon-push ${expectVersion}\n`);
+  // Helm's dynamic plugin completion runs plugin.complete → the compiled binary's __complete
+  const c = await run(helm, ["__complete", "addon-push", "x", "--skip-ex"], { env });
+  expect(c.stdout.split("\n")[0]).toMatch(/^--skip-existing\t/);
 }
 
 describe("Helm 3.17", () => {
@@ -115,7 +126,7 @@ describe("Helm 3.17", () => {
     expect(inst.stderr).toBe("");
     expect(inst.code).toBe(0);
     expect(inst.stdout).toContain("Installed plugin: addon-push");
-    const bin = join(env.HELM_DATA_HOME!, "plugins", "helm-addon-push", "bin", "helm-addon-push");
+    const bin = join(env.HELM_DATA_HOME!, "plugins", "helm-addon-push", "helm-addon-push", "bin", "helm-addon-push");
     expect(statSync(bin).mode & 0o777).toBe(0o755);
     await checkInstalled(TOOLS.helm3, env, `${ship.version} (commit ${ship.commit})`);
     const un = await run(TOOLS.helm3, ["plugin", "uninstall", "addon-push"], { env });
@@ -193,6 +204,23 @@ describe("Helm 4.1", () => {
     writeFileSync(otherRing, "");
     const unknown = await run(TOOLS.helm4, ["plugin", "install", "--keyring", otherRing, `${signed.url}/${archiveName}`], { env: helmEnv("h4-unknown") });
     expect(unknown.code).not.toBe(0);
+  });
+
+  test("helm plugin install ./<local archive> --verify=false (the folder layout Helm 4 expects), and --keyring with the .prov next to it", async () => {
+    const env = helmEnv("h4-local");
+    const inst = await run(TOOLS.helm4, ["plugin", "install", `./${archiveName}`, "--verify=false"], { env, cwd: ship.releaseDir });
+    expect(inst.stderr).toBe("");
+    expect(inst.stdout).toContain("Skipping plugin signature verification");
+    expect(inst.code).toBe(0);
+    expect(inst.stdout).toContain("Installed plugin: addon-push");
+    await checkInstalled(TOOLS.helm4, env, `${ship.version} (commit ${ship.commit})`);
+    const signedEnv = helmEnv("h4-local-signed");
+    const ok = await run(TOOLS.helm4, ["plugin", "install", `./${archiveName}`, "--keyring", keyring], { env: signedEnv, cwd: join(dir, "signed") });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`Plugin Hash Verified: sha256:${ship.archives["helm-addon-push"].sha256}`);
+    await checkInstalled(TOOLS.helm4, signedEnv, `${ship.version} (commit ${ship.commit})`);
+    const bad = await run(TOOLS.helm4, ["plugin", "install", `./${archiveName}`, "--keyring", keyring], { env: helmEnv("h4-local-bad"), cwd: join(dir, "bad-signed") });
+    expect(bad.code).not.toBe(0);
   });
 
   test("helm plugin install <source dir> (development mode, no verification needed)", async () => {

@@ -4,7 +4,7 @@
 // on PATH, `kubectl <name> --help`, `--version`, and `kubectl plugin list` (non-zero on any warning).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { PLUGINS, type PluginName } from "../../scripts/build.ts";
@@ -56,14 +56,15 @@ test("the rendered manifests point at the served archives with their lowercase s
   }
 });
 
-test("archives hold only regular files: the binary with mode 0755 and LICENSE (read with the system tar)", async () => {
+test("archives hold only regular files: the binary and kubectl's completion helper with mode 0755, LICENSE (read with the system tar)", async () => {
   for (const plugin of KUBECTL_PLUGINS) {
     const r = await run("tar", ["-tvzf", ship.archives[plugin].file], { env: { PATH: process.env.PATH } });
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n").map((l) => l.split(/\s+/));
-    expect(lines.map((l) => l[0]!.charAt(0))).toEqual(["-", "-"]); // no links, no dirs
+    expect(lines.map((l) => l[0]!.charAt(0))).toEqual(["-", "-", "-"]); // no links, no dirs
     expect(lines.map((l) => [l[0], l[l.length - 1]])).toEqual([
       ["-rwxr-xr-x", plugin],
+      ["-rwxr-xr-x", `kubectl_complete-${PLUGINS[plugin].krewName}`],
       ["-rw-r--r--", "LICENSE"],
     ]);
     expect(Number(lines[0]![2])).toBe(ship.builds[plugin].bytes);
@@ -110,6 +111,19 @@ describe("krew-style install", () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toBe(`kubectl violet ${ship.version} (commit ${ship.commit})\n`);
         expect(ship.commit).toMatch(/^[0-9a-f]{7,}$/);
+      });
+
+      test("kubectl __complete <plugin> … runs the kubectl_complete-<plugin> helper linked next to the plugin", async () => {
+        for (const plugin of KUBECTL_PLUGINS) {
+          const name = PLUGINS[plugin].krewName!;
+          const link = join(krewRoot, "bin", `kubectl_complete-${name}`);
+          if (!existsSync(link)) symlinkSync(join(installs[name]!.installDir, `kubectl_complete-${name}`), link); // as docs/install.md says
+        }
+        const c = async (args: string[]) => (await run(kubectl, ["__complete", ...args], { env: env() })).stdout.trim().split("\n").map((l) => l.split("\t")[0]);
+        expect(await c(["violet", "pu"])).toEqual(["push", ":4"]);
+        expect(await c(["mirror", "sync", "--dry-run="])).toEqual(["--dry-run=none", "--dry-run=client", "--dry-run=server", ":4"]);
+        expect(await c(["scar", "status", "-o", "y"])).toEqual(["yaml", ":4"]);
+        expect(await c(["scar", "completion", "z"])).toEqual(["zsh", ":4"]);
       });
 
       test("kubectl plugin list shows all three and no warnings (exit 0)", async () => {

@@ -12,7 +12,9 @@ export default defineCommand({
   } as any,
   args: {
     dirs: { type: "positional", required: false, description: "Addon or chart directories", valueHint: "DIR..." },
-    destination: { type: "string", alias: ["d"], description: "Directory to write the archives to (default: current directory)", valueHint: "OUTDIR" },
+    destination: { type: "string", alias: ["d"], description: "Directory to write the archives to, created if missing (default: current directory)", valueHint: "OUTDIR" },
+    "dependency-update": { type: "boolean", alias: ["u"], description: "Chart dirs: run `helm dependency update` first (like helm package -u)" },
+    keyring: { type: "string", description: "Keyring of public keys for the dependency update (default: Helm's)", valueHint: "FILE" },
     version: { type: "string", alias: ["v"], description: "Override the chart version" },
     "app-version": { type: "string", alias: ["a"], description: "Override the chart appVersion" },
     "keep-chartmeta": { type: "boolean", description: "Use the dir's own Chart.yaml instead of generating it from metadata.yaml" },
@@ -22,14 +24,15 @@ export default defineCommand({
   async run({ args }) {
     const dirs = (args._ as string[]).map(String);
     if (!dirs.length) throw new UsageError("must specify addon directory path", 'see "helm addon-push package --help"');
-    const out = args.output as string | undefined;
-    if (out && out !== "json" && out !== "yaml") throw new UsageError(`invalid --output "${out}" (json or yaml)`);
+    const out = args.output as string | undefined; // json|yaml, checked by the entry
     const { packageDirs } = await import("../lib/packager.ts");
     const results = await packageDirs(dirs, {
       outDir: (args.destination as string | undefined) || process.cwd(),
       version: args.version as string | undefined,
       appVersion: args["app-version"] as string | undefined,
       keepChartmeta: !!args["keep-chartmeta"],
+      dependencyUpdate: !!args["dependency-update"],
+      keyring: args.keyring as string | undefined,
       dryRun: !!args["dry-run"],
     });
     printData(results, out, () =>

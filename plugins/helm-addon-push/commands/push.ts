@@ -26,6 +26,8 @@ export const pushArgs = {
   force: { type: "boolean", alias: ["f"], description: "Overwrite a version that already exists" },
   "skip-existing": { type: "boolean", description: "Treat a version that already exists as success (no overwrite)" },
   "keep-chartmeta": { type: "boolean", description: "Addon dirs: use the dir's Chart.yaml instead of generating it from metadata.yaml" },
+  "dependency-update": { type: "boolean", alias: ["d"], description: "Chart dirs: run `helm dependency update` before packaging (a chart whose dependencies are missing from charts/ is refused otherwise)" },
+  keyring: { type: "string", description: "Keyring of public keys for the dependency update (default: Helm's)", valueHint: "FILE" },
   timeout: { type: "string", alias: ["t"], description: "Seconds to wait for the repository without progress (default 30; 30s, 2m also accepted)" },
   concurrency: { type: "string", description: "Sources pushed in parallel (default 4)" },
   "check-helm-version": { type: "boolean", description: "Print the major version of $HELM_BIN and exit" },
@@ -56,6 +58,7 @@ export default defineCommand({
       "helm addon-push ./fluxcd localcm                      # addon dir → repo from repositories.yaml",
       "helm addon-push addons/* https://cm.example.com -f     # many sources, overwrite existing versions",
       "helm addon-push mychart-0.1.0.tgz localcm --skip-existing",
+      "helm addon-push ./mychart localcm -d                  # helm dependency update first, like cm-push",
       "helm addon-push ./fluxcd oci://registry.example.com/addons",
       "helm addon-push package ./fluxcd -d dist/",
     ],
@@ -72,8 +75,7 @@ export default defineCommand({
     const repoArg = pos[pos.length - 1]!;
     const sources = pos.slice(0, -1);
     if (args.force && args["skip-existing"]) throw new UsageError("--force and --skip-existing cannot be used together");
-    const out = args.output as string | undefined;
-    if (out && out !== "json" && out !== "yaml") throw new UsageError(`invalid --output "${out}" (json or yaml)`);
+    const out = args.output as string | undefined; // json|yaml, checked by the entry
     const concurrency = args.concurrency ? Number(args.concurrency) : 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`invalid --concurrency "${args.concurrency}" (a positive integer)`);
     const timeoutMs = seconds(args.timeout as string | undefined, "--timeout");
@@ -111,6 +113,8 @@ export default defineCommand({
       version: args.version as string | undefined,
       appVersion: args["app-version"] as string | undefined,
       keepChartmeta: !!args["keep-chartmeta"],
+      dependencyUpdate: !!args["dependency-update"],
+      keyring: args.keyring as string | undefined,
       force: !!args.force,
       skipExisting: !!args["skip-existing"],
       concurrency,

@@ -16,6 +16,7 @@ import {
 } from "../../../shared/helm/chart.ts";
 import { writeStreamToFile } from "../../../shared/helm/tar.ts";
 import { AddonError, addonChartMetadata, looksLikeAddon, readAddon, type AddonMeta } from "./addon.ts";
+import { helmDependencyUpdate } from "./helm.ts";
 
 export interface PackageOptions {
   /** override the chart version */
@@ -24,6 +25,10 @@ export interface PackageOptions {
   appVersion?: string;
   /** addon dirs: use the dir's own Chart.yaml instead of generating one from metadata.yaml */
   keepChartmeta?: boolean;
+  /** chart dirs: `helm dependency update` first (cm-push -d/--dependency-update) */
+  dependencyUpdate?: boolean;
+  /** keyring for the dependency update (cm-push --keyring) */
+  keyring?: string;
 }
 
 export interface PreparedChart {
@@ -95,8 +100,10 @@ export async function prepareChart(source: string, outDir: string, o: PackageOpt
   const kind = await kindOf(source);
   if (!kind) throw new AddonError(`${source}: no such file or directory`);
   if (kind === "dir") {
+    if (o.dependencyUpdate && !(await looksLikeAddon(source)) && (await kindOf(join(source, "Chart.yaml"))) === "file") await helmDependencyUpdate(source, { keyring: o.keyring });
     const { kind: k, metadata, yaml } = await dirChart(source, o);
     const files = await walkChartDir(source, { defaultIgnore: DEFAULT_IGNORE, skipStrayArchives: true, exclude: ["Chart.yaml"] });
+    if (k === "chart") await checkDependencies(source, metadata, files);
     await mkdir(outDir, { recursive: true });
     const file = join(outDir, chartFileName(metadata));
     await writeStreamToFile(chartDirArchive(files, String(metadata.name), yaml), file);
@@ -128,6 +135,25 @@ export async function prepareChart(source: string, outDir: string, o: PackageOpt
   if (resolve(file) === resolve(source)) throw new ChartError(`${source}: repacking would overwrite the input; use another output directory`);
   await writeStreamToFile(repackChartArchive(source, chartYamlText(metadata), String(metadata.name)), file);
   return { source, kind: "archive", metadata, file: resolve(file), generated: true };
+}
+
+/**
+ * Refuse a chart dir whose Chart.yaml (or v1 requirements.yaml) lists dependencies missing from charts/, as
+ * `helm package` does (Helm's CheckDependencies: matched by chart name, alias ignored).
+ */
+async function checkDependencies(dir: string, metadata: ChartMetadata, files: { rel: string; abs: string }[]): Promise<void> {
+  let reqs = (metadata.dependencies ?? []) as { name?: string }[];
+  const reqFile = files.find((f) => f.rel === "requirements.yaml");
+  if (!reqs.length && reqFile) reqs = ((parseYamlMap(await readFile(reqFile.abs, "utf8"), dir, "requirements.yaml").dependencies ?? []) as { name?: string }[]);
+  if (!reqs.length) return;
+  const present = new Set<string>();
+  for (const f of files) {
+    const sub = /^charts\/([^/]+)\/Chart\.yaml$/.exec(f.rel);
+    if (sub) present.add(String(parseChartYaml(await readFile(f.abs, "utf8"), f.abs).name));
+    else if (/^charts\/[^/]+\.(tgz|tar\.gz)$/.test(f.rel)) present.add(String((await readChartArchive(f.abs, [], { validate: false })).metadata.name));
+  }
+  const missing = reqs.map((r) => String(r.name ?? "")).filter((n) => n && !present.has(n));
+  if (missing.length) throw new ChartError(`${dir}: found in Chart.yaml, but missing in charts/ directory: ${missing.join(", ")} (run "helm dependency build ${dir}", or push with -d/--dependency-update)`);
 }
 
 /** A short name for a source in messages. */

@@ -1,5 +1,6 @@
 // `package` verb: addon/chart dirs → <outDir>/<name>-<version>.tgz (temp file + rename).
-import { mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chartFileName } from "../../../shared/helm/chart.ts";
 import { prepareChart, type PackageOptions } from "./package.ts";
@@ -19,15 +20,20 @@ export class PackageError extends Error {
 
 export async function packageDirs(dirs: string[], o: PackageOptions & { outDir: string; dryRun?: boolean }): Promise<PackageResult[]> {
   const outDir = resolve(o.outDir);
-  try {
-    if (!(await stat(outDir)).isDirectory()) throw new PackageError(`output ${outDir} is not a directory`);
-  } catch (err) {
-    if (err instanceof PackageError) throw err;
-    throw new PackageError(`output directory ${outDir} does not exist`);
+  const st = await stat(outDir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new PackageError(`output ${outDir} is not a directory`);
+  // like `helm package -d DIR`, a missing DIR is created (not by a dry run: its temp work goes to the OS temp dir)
+  if (!st && !o.dryRun) {
+    try {
+      await mkdir(outDir, { recursive: true });
+    } catch (err) {
+      throw new PackageError(`cannot create output directory ${outDir}: ${(err as Error).message}`);
+    }
   }
+  const workRoot = st || !o.dryRun ? outDir : tmpdir();
   const results: PackageResult[] = [];
   for (const dir of dirs) {
-    const work = await mkdtemp(join(outDir, ".addon-push-"));
+    const work = await mkdtemp(join(workRoot, ".addon-push-"));
     try {
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new PackageError(`${dir} is not a directory (package takes addon or chart directories)`);
       const p = await prepareChart(dir, work, o);

@@ -1,7 +1,7 @@
 // kubectl mirror copy-ca [NS[/SECRET[,SECRET…]]] -n WORKLOAD-NS — copy a registry CA into a workload namespace as
 // zot-ca (default source: mural-system/zot-ca or mural-system/oci-tls-hub, as the PaletteAI air-gap guide does).
 import { defineCommand, type CommandMeta } from "citty";
-import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { outputArgs, serverDryRunArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
@@ -31,7 +31,7 @@ export default defineCommand({
     key: { type: "string", description: "Key(s) to copy; the first present is required (default ca.crt; repeatable)", valueHint: "KEY" },
     "target-key": { type: "string", description: "Store the CA under this key in the target (default: the same key)", valueHint: "KEY" },
     wait: { type: "string", description: "Wait this long for a source secret to appear, e.g. 10m (default 0: do not wait)", valueHint: "DURATION" },
-    ...dryRunArgs,
+    ...serverDryRunArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
@@ -51,7 +51,7 @@ export default defineCommand({
       keys: repeated(rawArgs, ["key"]),
       targetKey: args["target-key"] as string | undefined,
       waitMs: args.wait ? parseDuration(String(args.wait), "--wait") : 0,
-      dryRun: !!args["dry-run"],
+      dryRun: args["dry-run"] as false | "client" | "server",
       onWait: (m) => log.info(m),
     });
     printData(r, args.output as string | undefined, () => table(["source", "target", "keys", "action"], [[`${r.fromContext ? `${r.fromContext}:` : ""}${r.source}`, `${r.toContext ? `${r.toContext}:` : ""}${r.target}`, r.keys.join(","), `${r.action}${r.namespaceCreated ? " (namespace created)" : ""}`]]));

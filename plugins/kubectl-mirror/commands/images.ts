@@ -1,8 +1,8 @@
 // kubectl mirror images CHART — the images a chart uses, deduplicated, with where each came from.
 import { defineCommand, type CommandMeta } from "citty";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
-import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { listOutputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
+import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
@@ -38,11 +38,10 @@ export default defineCommand({
     why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file)", valueHint: "IMAGE" },
     ...mappingArgs,
     ...paletteArgs,
-    ...outputArgs,
+    ...listOutputArgs,
   },
   async run({ args, rawArgs }) {
-    const output = args.output as string | undefined;
-    if (output && output !== "json" && output !== "yaml") throw new UsageError(`-o ${output}: must be json or yaml`);
+    const output = args.output as string | undefined; // json|yaml|name|wide|jsonpath=, checked by the entry
     if (wantsPalette(args)) {
       // images (and charts) the profiles' packs declare, with the profile and pack each came from
       const c = await paletteContentFromArgs(args, rawArgs);
@@ -82,9 +81,9 @@ export default defineCommand({
         const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
-      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"));
+      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
       return;
     }
-    printData(report, output, () => imagesTable(report));
+    printData(report, output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
   },
 });

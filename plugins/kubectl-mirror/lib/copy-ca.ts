@@ -31,7 +31,8 @@ export interface CopyCaOptions {
   /** wait for the source (ms; 0 = do not wait) */
   waitMs?: number;
   intervalMs?: number;
-  dryRun?: boolean;
+  /** true/"client": change nothing; "server": send the write to the API server as a dry run (dryRun=All) */
+  dryRun?: boolean | "client" | "server";
   onWait?: (msg: string) => void;
 }
 
@@ -121,17 +122,22 @@ export async function copyCa(o: CopyCaOptions): Promise<CopyCaResult> {
   if (existing) {
     const same = Object.entries(data).every(([k, v]) => existing.data?.[k] === v);
     if (same) return { ...result, action: "unchanged" };
-    if (o.dryRun) return { ...result, action: "would-update" };
-    await o.to.modify<Secret>("v1", "Secret", tname, (s) => ({ ...s, data: { ...(s.data ?? {}), ...data } }), { namespace: o.namespace });
-    return { ...result, action: "updated" };
+    if (o.dryRun && o.dryRun !== "server") return { ...result, action: "would-update" };
+    await o.to.modify<Secret>("v1", "Secret", tname, (s) => ({ ...s, data: { ...(s.data ?? {}), ...data } }), { namespace: o.namespace, dryRun: o.dryRun === "server" });
+    return { ...result, action: o.dryRun ? "would-update" : "updated" };
   }
   const ns = await o.to.tryGet("v1", "Namespace", o.namespace);
   if (!ns) {
     if (!o.createNamespace) throw new CopyCaError(`namespace ${o.namespace} does not exist${o.to.config.contextName ? ` in context ${o.to.config.contextName}` : ""}`, "add --create-namespace, or create it first (kubectl create namespace …)");
     result.namespaceCreated = true;
     if (!o.dryRun) await o.to.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: o.namespace, labels } } as KubeObject);
+    // a server dry run of the namespace; the secret's own dry run would fail in a namespace that does not exist
+    else if (o.dryRun === "server") {
+      await o.to.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: o.namespace, labels } } as KubeObject, { dryRun: true });
+      return { ...result, action: "would-create" };
+    }
   }
-  if (o.dryRun) return { ...result, action: "would-create" };
-  await o.to.create({ apiVersion: "v1", kind: "Secret", metadata: { name: tname, namespace: o.namespace, labels, annotations }, type: "Opaque", data } as KubeObject, { namespace: o.namespace });
-  return result;
+  if (o.dryRun && o.dryRun !== "server") return { ...result, action: "would-create" };
+  await o.to.create({ apiVersion: "v1", kind: "Secret", metadata: { name: tname, namespace: o.namespace, labels, annotations }, type: "Opaque", data } as KubeObject, { namespace: o.namespace, dryRun: o.dryRun === "server" });
+  return o.dryRun ? { ...result, action: "would-create" } : result;
 }

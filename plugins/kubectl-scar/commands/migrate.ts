@@ -1,6 +1,7 @@
 // kubectl scar migrate DIR --registry HOST --palette URL …
 import { defineCommand, type ArgsDef } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { optionalValueFlags } from "../../../shared/cli/conventions.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { redact } from "../../../shared/runtime/redact.ts";
@@ -26,7 +27,9 @@ const args = {
   ...outputArgs,
 } as const satisfies ArgsDef;
 
-export const valueFlags = Object.entries(args).flatMap(([k, v]) => ((v as { type: string }).type === "string" ? [k, ...(((v as { alias?: string[] }).alias) ?? [])] : []));
+// flags followed by their value (not --dry-run: its value is optional and only ever given as --dry-run=MODE)
+const optional = optionalValueFlags(args);
+export const valueFlags = Object.entries(args).flatMap(([k, v]) => ((v as { type: string }).type === "string" && !optional.has(k) ? [k, ...(((v as { alias?: string[] }).alias) ?? [])] : []));
 
 export default defineCommand({
   meta: {

@@ -1,7 +1,7 @@
 // kubectl violet gc: delete Artifacts of uninstalled operators, old ArtifactVersions, uninstalled ModulePlugins
 // and obsolete ModuleConfigs, as OperatorView and ModulePluginView tell.
 import { defineCommand } from "citty";
-import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { globalArgs, listOutputArgs, serverDryRunArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
@@ -14,16 +14,16 @@ export default defineCommand({
   meta: {
     name: "gc",
     description: "Delete leftovers of uninstalled operators and cluster plugins (Artifact, ArtifactVersion, ModulePlugin, ModuleConfig)",
-    examples: ["kubectl violet gc --dry-run -v", "kubectl violet gc --clusters region1", "kubectl violet gc -o json"],
+    examples: ["kubectl violet gc --dry-run -v", "kubectl violet gc --dry-run=server", "kubectl violet gc --clusters region1", "kubectl violet gc -o json"],
   } as any,
   args: {
     ...globalArgs,
     clusters: { type: "string", description: "Only these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
     verbose: { type: "boolean", alias: ["v"], description: "Also print what is kept and why, and the reason for each deletion" },
-    ...dryRunArgs,
+    ...serverDryRunArgs,
     ...kubeArgs,
     ...platformArgs,
-    ...outputArgs,
+    ...listOutputArgs,
   },
   async run({ args, rawArgs }) {
     const only = clusterNames(rawArgs, args.clusters);
@@ -34,8 +34,11 @@ export default defineCommand({
     const dryRun = !!args["dry-run"];
     const verbose = !!args.verbose;
     let failed = 0;
-    const deleted = dryRun ? plan.delete : await collect(clusters, plan.delete, (r, e) => (failed++, logger().error(`delete ${r.type} ${r.name} on ${r.cluster}: ${e.message}`)));
-    printData({ dryRun, deleted, ...(verbose ? { kept: plan.keep } : {}) }, args.output as string | undefined, () => gcSummary(deleted, dryRun, verbose ? plan.keep : undefined));
+    // --dry-run=server: the API servers run each delete as a dry run (admission, RBAC), nothing is deleted
+    const server = args["dry-run"] === "server";
+    const onError = (r: (typeof plan.delete)[number], e: Error) => (failed++, logger().error(`delete ${r.type} ${r.name} on ${r.cluster}: ${e.message}`));
+    const deleted = dryRun && !server ? plan.delete : await collect(clusters, plan.delete, onError, { dryRun: server });
+    printData({ dryRun, deleted, ...(verbose ? { kept: plan.keep } : {}) }, args.output as string | undefined, () => gcSummary(deleted, dryRun, verbose ? plan.keep : undefined), { names: () => deleted.map((r) => `${r.type.toLowerCase()}/${r.name}`) });
     if (failed) throw new CliError(`${failed} resource(s) could not be deleted`);
   },
 });

@@ -1,7 +1,7 @@
 // kubectl violet list: installed aligned/agnostic extensions as the `applications:` YAML (stdout + apps.yaml).
 import { defineCommand } from "citty";
 import { rename, writeFile } from "node:fs/promises";
-import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { globalArgs, listOutputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, toJson, toYaml } from "../../../shared/cli/output.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
@@ -23,10 +23,10 @@ export default defineCommand({
   args: {
     ...globalArgs,
     clusters: { type: "string", description: "Only applications in these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
-    "output-file": { type: "string", description: "Also write the result here (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
+    "output-file": { type: "string", alias: ["O"], description: "Also write the result here (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
     ...kubeArgs,
     ...platformArgs,
-    ...outputArgs,
+    ...listOutputArgs,
   },
   async run({ args, rawArgs }) {
     const only = clusterNames(rawArgs, args.clusters);
@@ -38,7 +38,7 @@ export default defineCommand({
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, json ? toJson(apps) : toYaml(apps));
     await rename(tmp, file);
-    printData(apps, args.output as string | undefined, () => toYaml(apps));
+    printData(apps, args.output as string | undefined, () => toYaml(apps), { names: () => Object.keys(apps.applications) });
     logger().info(`${Object.keys(apps.applications).length} application(s) written to ${file}`);
   },
 });

@@ -1,6 +1,7 @@
-// kubectl violet package DIR [--output FILE]: copy the images and write the package .tgz (+ .sha256).
+// kubectl violet package DIR [-O FILE] [-o json|yaml]: copy the images and write the package .tgz (+ .sha256).
 import { defineCommand } from "citty";
 import { globalArgs } from "../../../shared/cli/args.ts";
+import { outputFlag } from "../../../shared/cli/conventions.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
@@ -13,14 +14,16 @@ export default defineCommand({
     description: "Write a package .tgz from a directory made by create (copies the related images into it)",
     examples: [
       "kubectl violet package topolvm --no-auth",
-      "kubectl violet package log-center --output log-center.ALL.v1.2.0.tgz --username admin --password-stdin",
+      "kubectl violet package log-center -O log-center.ALL.v1.2.0.tgz --username admin --password-stdin",
+      "kubectl violet package topolvm --no-auth -o json",
     ],
   } as any,
   args: {
     ...globalArgs,
     dir: { type: "positional", description: "Directory made by `kubectl violet create`", required: true },
-    output: { type: "string", description: "Package file (default: <name>[.<channel>].<arch>.<version>.tgz in the current directory)", valueHint: "FILE" },
-    format: { type: "string", alias: ["o"], description: "Print the result as json|yaml", valueHint: "json|yaml" },
+    "output-file": { type: "string", alias: ["O"], description: "Package file (default: <name>[.<channel>].<arch>.<version>.tgz in the current directory)", valueHint: "FILE" },
+    // violet's own `--output FILE` still names the package file (with a deprecation warning); -o is the format
+    output: outputFlag(["json", "yaml"], { legacyFileFlag: "output-file" }),
     ...violetRegistryArgs,
     ...concurrencyArgs,
   },
@@ -30,10 +33,10 @@ export default defineCommand({
     const todo = meta.imagesIncluded ? meta.relatedImages.filter((i) => !i.digest).length : 0;
     const progress = createProgress({ total: todo, quiet: !!args.quiet });
     try {
-      const r = await packageDir(String(args.dir), { output: args.output as string | undefined, registry, concurrency: concurrencyOf(args), onEvent: progress.onEvent, log: (l) => logger().info(l) });
+      const r = await packageDir(String(args.dir), { output: args["output-file"] as string | undefined, registry, concurrency: concurrencyOf(args), onEvent: progress.onEvent, log: (l) => logger().info(l) });
       progress.finish();
       const data = { file: r.file, checksumFile: r.checksumFile, sha256: r.sha256, size: r.size, type: r.metadata.type, name: r.metadata.name, version: r.metadata.version, images: r.metadata.relatedImages.filter((i) => i.digest).length + 1 };
-      printData(data, args.format as string | undefined, () => `${r.file}\n`);
+      printData(data, args.output as string | undefined, () => `${r.file}\n`);
       logger().info(`package ${r.file} (${humanBytes(r.size)}, sha256 ${r.sha256.slice(0, 12)}…, ${data.images} images) and ${r.checksumFile} written`);
     } finally {
       progress.finish();

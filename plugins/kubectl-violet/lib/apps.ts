@@ -305,14 +305,15 @@ const KINDS: Record<GcRow["type"], { apiVersion: string; namespaced: boolean }> 
 };
 
 /** Delete the rows (ModuleConfigs and ArtifactVersions before their owners); returns the deleted ones. */
-export async function collect(clusters: Clusters, rows: GcRow[], onError: (r: GcRow, e: Error) => void): Promise<GcRow[]> {
+/** Delete the rows (dryRun: as API-server dry runs, dryRun=All). */
+export async function collect(clusters: Clusters, rows: GcRow[], onError: (r: GcRow, e: Error) => void, opts: { dryRun?: boolean } = {}): Promise<GcRow[]> {
   const order: GcRow["type"][] = ["ArtifactVersion", "ModuleConfig", "Artifact", "ModulePlugin"];
   const done: GcRow[] = [];
   for (const t of order) {
     for (const r of rows.filter((x) => x.type === t)) {
       const k = KINDS[t];
       try {
-        if (await clusters.client(r.cluster).delete(k.apiVersion, t, r.name, { ...(k.namespaced ? { namespace: NAMESPACE } : {}), ignoreNotFound: true })) done.push(r);
+        if (await clusters.client(r.cluster).delete(k.apiVersion, t, r.name, { ...(k.namespaced ? { namespace: NAMESPACE } : {}), ignoreNotFound: true, dryRun: opts.dryRun })) done.push(r);
       } catch (e) {
         onError(r, e as Error);
       }

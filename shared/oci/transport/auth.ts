@@ -1,7 +1,12 @@
 // Registry authentication: anonymous, Basic, and the Bearer token flow (WWW-Authenticate realm/service/scope;
 // GET with Basic credentials, or the OAuth2 POST with a refresh/identity token), tokens cached per host and
-// scope set and re-challenged on 401.
+// scope set and re-challenged on 401. Token endpoints are JSON APIs: ofetch over the runtime's TLS-aware fetch
+// (shared/runtime/json-http.ts) with the realm host's TLS settings, retried on 429/5xx and connection errors.
+import { rootCertificates } from "node:tls";
+import { FetchError, type FetchResponse } from "ofetch";
+import { fetchCause, jsonFetch, type JsonFetch } from "../../runtime/json-http.ts";
 import { registerSecret } from "../../runtime/redact.ts";
+import { createTlsFetch } from "../../runtime/tls-fetch.ts";
 import { DeniedError, OciError, UnauthorizedError } from "../errors.ts";
 import type { Credential, CredentialProvider } from "./credentials.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./http.ts";
@@ -50,6 +55,7 @@ export interface AuthRequest extends HttpRequest {
 
 export class AuthClient {
   private hosts = new Map<string, HostState>();
+  private tokenApis = new Map<string, JsonFetch>();
   constructor(
     readonly transport: HttpTransport,
     private credentials: CredentialProvider = async () => undefined,
@@ -161,6 +167,36 @@ export class AuthClient {
     return res;
   }
 
+  /** ofetch for a token realm host: its CA / skip-verify from the transport's host config, retries set once. */
+  private tokenApi(realmHost: string): JsonFetch {
+    let api = this.tokenApis.get(realmHost);
+    if (!api) {
+      const cfg = this.transport.hostConfig(realmHost);
+      api = jsonFetch(createTlsFetch({ ca: cfg.ca ? [...rootCertificates, cfg.ca].join("\n") : undefined, insecureSkipVerify: cfg.insecure }), {
+        ignoreResponseError: false,
+        retry: 3,
+        retryDelay: 250,
+        retryStatusCodes: [408, 429, 500, 502, 503, 504],
+        timeout: 60_000,
+        responseType: "text",
+        headers: { "user-agent": "kube-airgap" },
+      });
+      this.tokenApis.set(realmHost, api);
+    }
+    return api;
+  }
+
+  /** A token request: the response whatever its status (after retries), or a transport error. */
+  private async tokenRequest(realm: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: string }): Promise<FetchResponse<string>> {
+    try {
+      return await this.tokenApi(realm.host).raw<string, "text">(realm.toString(), init);
+    } catch (e) {
+      if (e instanceof FetchError && e.response) return e.response as FetchResponse<string>;
+      const cause = fetchCause(e) as Error;
+      throw new OciError(`token request to ${realm.host} failed: ${cause?.message ?? String(cause)}`, "AUTH");
+    }
+  }
+
   private async fetchToken(host: string, scopes: string[]): Promise<string> {
     const s = this.state(host);
     const cred = await this.credential(host);
@@ -168,25 +204,29 @@ export class AuthClient {
     if (!s.realm) throw new OciError(`no token realm known for ${host}`, "AUTH");
     const realm = new URL(s.realm);
     const uniq = [...new Set(scopes)];
-    let res: HttpResponse;
+    let res: FetchResponse<string>;
     if (cred?.identityToken) {
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: cred.identityToken, client_id: "kube-airgap", ...(s.service ? { service: s.service } : {}), ...(uniq.length ? { scope: uniq.join(" ") } : {}) });
-      res = await this.transport.request({ method: "POST", url: realm.toString(), headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
+      res = await this.tokenRequest(realm, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
     } else {
       if (s.service) realm.searchParams.set("service", s.service);
       for (const sc of uniq) realm.searchParams.append("scope", sc);
       if (cred?.username) realm.searchParams.set("account", cred.username);
-      res = await this.transport.request({ method: "GET", url: realm.toString(), headers: cred?.username !== undefined ? { authorization: basic(cred) } : {} });
+      res = await this.tokenRequest(realm, { method: "GET", headers: cred?.username !== undefined ? { authorization: basic(cred) } : {} });
     }
     if (res.status === 401 || res.status === 403) {
-      await res.drain();
       throw new UnauthorizedError(host, cred ? "the token service rejected the credentials" : "the registry requires credentials");
     }
+    const text = typeof res._data === "string" ? res._data : "";
     if (res.status < 200 || res.status > 299) {
-      const body = (await res.text()).slice(0, 200);
-      throw new OciError(`token request to ${realm.host} failed with HTTP ${res.status}: ${body}`, "AUTH");
+      throw new OciError(`token request to ${realm.host} failed with HTTP ${res.status}: ${text.slice(0, 200)}`, "AUTH");
     }
-    const j = await res.json<{ token?: string; access_token?: string; expires_in?: number; issued_at?: string }>();
+    let j: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    try {
+      j = JSON.parse(text);
+    } catch {
+      throw new OciError(`token service ${realm.host} returned no JSON`, "AUTH");
+    }
     const token = j.token || j.access_token;
     if (!token) throw new OciError(`token service ${realm.host} returned no token`, "AUTH");
     registerSecret(token);

@@ -1,0 +1,123 @@
+// Progress people can read (issue 15 point 7), checked in a REAL terminal: tmux panes 40 and 160 columns wide run
+// a simulated copy (test/support/progress-driver.ts) through shared/cli/progress.ts; capture-pane shows the live
+// block mid-run (per-item bar, %, rate, ETA, an overall line, nothing wrapped or duplicated) and after the run
+// (nothing left behind). Without a TTY: plain periodic lines, no control characters.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fit, progressLine } from "../../shared/cli/progress.ts";
+import { BUN, ROOT } from "../support/cli.ts";
+
+const DRIVER = join(ROOT, "test/support/progress-driver.ts");
+const SOCKET = `ka-progress-${process.pid}`;
+let dir: string;
+
+const tmux = (...args: string[]) => spawnSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "ka-progress-"));
+});
+afterAll(() => {
+  tmux("kill-server"); // only the server on our own socket
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(what: string, f: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("on a TTY (tmux)", () => {
+  for (const width of [40, 160]) {
+    test(`${width} columns: live bars with %, rate and ETA, an overall line, redrawn in place; nothing left behind`, async () => {
+      const mark = join(dir, `mark-${width}`);
+      const cont = join(dir, `continue-${width}`);
+      const s = `w${width}`;
+      const cmd = `env PROGRESS_MARK=${mark} PROGRESS_CONTINUE=${cont} ${BUN} ${DRIVER}; echo EXIT; sleep 60`;
+      expect(tmux("new-session", "-d", "-x", String(width), "-y", "40", "-s", s, cmd).status).toBe(0);
+      const pane = () => tmux("capture-pane", "-p", "-t", s).stdout.split("\n").map((l) => l.trimEnd());
+      const filled = () => pane().filter(Boolean);
+      // midway: the first (longest) image is half done and paused, the other four have finished
+      await until("the midpoint", () => existsSync(mark) && filled().filter((l) => l.startsWith("copied  ")).length === 4 && filled().some((l) => l.startsWith("total")));
+      await sleep(300);
+      const mid = filled();
+      const bars = mid.filter((l) => /\[[= >]*\]/.test(l));
+      expect(bars).toHaveLength(2); // one image in flight + the overall line, drawn once each
+      expect(mid[mid.length - 1]).toMatch(/^total \[=+>? *\] 4\/5 images  \d+%/);
+      expect(mid[mid.length - 2]).toMatch(/^regi.*….*\[=+>? *\] 5\d%  ETA \d+s/); // the long name, shortened in the middle
+      for (const l of mid) expect([...l].length).toBeLessThanOrEqual(width);
+      if (width >= 160) {
+        expect(mid[mid.length - 2]).toMatch(/\d+%  ETA \d+s  [\d.]+ (KiB|MiB|GiB)\/s  [\d.]+ MiB\/120\.0 MiB$/);
+        expect(mid[mid.length - 1]).toMatch(/ETA \d+s  [\d.]+ (KiB|MiB|GiB)\/s  [\d.]+ MiB\/311\.0 MiB$/);
+      }
+      writeFileSync(cont, "go");
+      await until("the end", () => pane().includes("EXIT"));
+      const end = filled();
+      expect(end.slice(-2)).toEqual(["DONE", "EXIT"]);
+      expect(end.filter((l) => l.startsWith("copied  "))).toHaveLength(5);
+      expect(end.join("\n")).not.toMatch(/total|\[=|%/); // the live block is gone
+    }, 40_000);
+  }
+});
+
+describe("on a TTY that is resized mid-run (tmux 160 → 50 columns)", () => {
+  // tmux reflows on resize and pushes what no longer fits above the cursor into its scrollback, where no program
+  // can erase it; the screen itself must be right: redrawn at the new width, no stale block, no result line lost
+  test("the block is redrawn at the new width; nothing stale on screen; every result line kept", async () => {
+    const mark = join(dir, "mark-resize");
+    const cont = join(dir, "continue-resize");
+    const cmd = `sleep 0.5; env PROGRESS_MARK=${mark} PROGRESS_CONTINUE=${cont} PROGRESS_STEP_MS=30 ${BUN} ${DRIVER}; echo EXIT; sleep 60`;
+    expect(tmux("new-session", "-d", "-x", "160", "-y", "40", "-s", "resize", cmd, ";", "set-option", "-t", "resize", "scroll-on-clear", "off").status).toBe(0);
+    const screen = () => tmux("capture-pane", "-p", "-t", "resize").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+    const everything = () => tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "resize").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+    await until("the midpoint", () => existsSync(mark) && screen().some((l) => l.startsWith("total")));
+    expect(tmux("resize-window", "-t", "resize", "-x", "50").status).toBe(0);
+    await until("a redraw at 50 columns", () => screen().some((l) => l.startsWith("total") && l.length <= 50), 10_000);
+    const mid = screen();
+    expect(mid.filter((l) => l.startsWith("total"))).toHaveLength(1);
+    expect(mid[mid.length - 1]).toMatch(/^total \[=*>? *\] [1-4]\/5 images/);
+    for (const l of mid.slice(mid.findIndex((x) => /\[=*>? *\]/.test(x)))) expect(l.length).toBeLessThanOrEqual(50);
+    writeFileSync(cont, "go");
+    await until("the end", () => screen().includes("EXIT"));
+    expect(screen().join("\n")).not.toMatch(/^total|\[=+>? *\] \d+%/m);
+    const copied = everything().filter((l) => l.startsWith("copied  "));
+    expect(copied).toHaveLength(5); // each result line exactly once (-J joins the wrapped rows)
+  }, 40_000);
+});
+
+describe("without a TTY", () => {
+  test("a plain progress line every interval for long runs, no control characters; none for short runs", async () => {
+    const run = (env: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        const c = spawn(BUN, [DRIVER], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        let err = "";
+        c.stderr.on("data", (d) => (err += d));
+        c.on("close", () => resolve(err));
+      });
+    const long = await run({ PROGRESS_INTERVAL_MS: "200", PROGRESS_STEP_MS: "15" });
+    expect(long).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    const lines = long.split("\n").filter((l) => l.startsWith("progress: "));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines[0]).toMatch(/^progress: \d\/5 images, [\d.]+ (MiB|KiB|B) of [\d.]+ MiB, [\d.]+ (KiB|MiB|GiB|B)\/s(, ETA \d+s)?, \d in flight, \ds elapsed$/);
+    expect(long.split("\n").filter((l) => l.startsWith("copied  "))).toHaveLength(5);
+    const short = await run({ PROGRESS_STEP_MS: "1" });
+    expect(short).not.toContain("progress: ");
+  }, 30_000);
+});
+
+describe("line fitting", () => {
+  test.each([10, 20, 40, 80, 200])("never longer than %p - 1 columns", (w) => {
+    const l = progressLine("registry.example.com/a/very/long/name:tag", 5 << 20, 20 << 20, 1000, w, "3/7 images");
+    expect([...l].length).toBeLessThanOrEqual(w - 1);
+  });
+  test("middle ellipsis", () => {
+    expect(fit("abcdefghij", 5)).toBe("ab…ij");
+    expect(fit("abc", 5)).toBe("abc");
+  });
+});
