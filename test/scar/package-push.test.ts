@@ -95,11 +95,15 @@ describe("package", () => {
     const y = await runCli("kubectl-scar", ["package", src, "-O", join(cwd, "m.tgz"), "-o", "yaml"], { cwd });
     expect(y.code).toBe(0);
     expect(y.stdout).toContain(`file: ${join(cwd, "m.tgz")}`);
-    // the old spelling (-o FILE) is a usage error that names the new flag, and writes nothing
+    // the old spelling (-o FILE) still writes the archive, with a deprecation warning that names -O
     const old = await runCli("kubectl-scar", ["package", src, "-o", join(cwd, "old.tgz")], { cwd });
-    expect(old.code).toBe(2);
-    expect(old.stderr).toContain("--output-file/-O");
-    expect(existsSync(join(cwd, "old.tgz"))).toBe(false);
+    expect(old.code).toBe(0);
+    expect(old.stderr).toContain("is deprecated");
+    expect(old.stderr).toContain("-O/--output-file");
+    expect(existsSync(join(cwd, "old.tgz"))).toBe(true);
+    // anything else that is neither a format nor a file name is a usage error
+    const bad = await runCli("kubectl-scar", ["package", src, "-o", "josn"], { cwd });
+    expect(bad.code).toBe(2);
   });
 
   test("symbolic links are kept as links, like `tar -czf`, and never followed (not even outside the directory)", async () => {
