@@ -38,6 +38,12 @@ export interface CopyOptions {
   /** plan and check only; write nothing */
   dryRun?: boolean;
   onEvent?: (e: CopyEvent) => void;
+  /**
+   * Awaited before a blob moves (outside the transfer limit), once per digest and target: a sharded run waits
+   * here for a blob another shard copies, and returns the repository of the same registry to mount it from
+   * (undefined: copy it as usual).
+   */
+  blobSource?: (job: CopyJob, blob: Descriptor) => Promise<Store | undefined>;
 }
 
 export type CopyEvent =
@@ -400,9 +406,11 @@ export class CopyEngine {
       const sibling = hostKey ? this.onRegistry.get(hostKey) : undefined;
       t = (async () => {
         if (sibling) await sibling.done.catch(() => undefined);
+        const from = !sibling && this.opts.blobSource ? await this.opts.blobSource(p.job, b) : undefined;
         return this.blobLimit(async () => {
           if (await dst.exists(b)) return "exists" as const;
           if (sibling && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
+          if (from && from.id !== dst.id && dst.mountFrom && (await dst.mountFrom(b, from))) return "mounted" as const;
           if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
           // content that arrives corrupt is fetched again (a few times) where the target can take a retry
           for (let attempt = 0; ; attempt++) {
