@@ -102,7 +102,7 @@ export function startFakeKubelet(api: FakeApiServer, o: FakeKubeletOptions): Fak
     const tpl = job.spec.template;
     const c = tpl.spec.containers[0];
     const labels = { ...(tpl.metadata?.labels ?? {}), "batch.kubernetes.io/job-completion-index": String(index) };
-    const created = api.addPod(ns, pod, "", { phase: "Running", labels, image: c.image });
+    const created = api.addPod(ns, pod, { [c.name]: "" }, { phase: "Running", labels, image: c.image });
     api.put({
       ...created,
       metadata: { ...created.metadata, annotations: { "batch.kubernetes.io/job-completion-index": String(index) }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }] },
@@ -115,7 +115,7 @@ export function startFakeKubelet(api: FakeApiServer, o: FakeKubeletOptions): Fak
       run.code = code;
       st.running.delete(index);
       if (api.get("v1", "Pod", pod, ns)) {
-        api.appendLog(ns, pod, run.output);
+        api.appendLog(ns, pod, run.output, c.name);
         const p = api.get("v1", "Pod", pod, ns)!;
         api.put({ ...p, status: { ...p.status, phase: code === 0 ? "Succeeded" : "Failed", containerStatuses: [{ name: c.name, ready: false, state: { terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error" } } }] } });
       }
