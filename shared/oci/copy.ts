@@ -103,6 +103,8 @@ interface JobPlan {
   blobs: Descriptor[];
   smallBlobs: Map<string, Uint8Array>;
   upToDate: boolean;
+  /** the root is not in the target (its own small blobs are uploaded without asking first) */
+  fresh?: boolean;
 }
 
 const textDecoder = new TextDecoder();
@@ -172,7 +174,13 @@ export class CopyEngine {
     const result: CopyResult = { label, src: `${job.src.name}${job.srcRef.includes(":") ? "@" : ":"}${job.srcRef}`, dst: job.dst.name, status: "copied", tags: job.dstTags, blobs: 0, blobsCopied: 0, blobsMounted: 0, blobsExisting: 0, bytes: 0, bytesCopied: 0, extras: [], warnings: [] };
     const p: JobPlan = { job, index, result, roots: [], manifests: [], blobs: [], smallBlobs: new Map(), upToDate: false };
     try {
-      let root = await job.src.resolve(job.srcRef);
+      // a tag copy between registries: the target's tags first; when one is missing the source manifest is
+      // needed anyway, and one GET replaces the source's HEAD + GET
+      const early = !this.opts.platforms?.length && !job.dst.prepare && job.dstTags.length && job.src instanceof RegistryRepository && !job.srcRef.includes(":") ? await this.tagDigests(job.dst, job.dstTags) : undefined;
+      let prefetched: Uint8Array | undefined;
+      let root: Descriptor;
+      if (early?.includes(undefined)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
+      else root = await job.src.resolve(job.srcRef);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
       result.digest = root.digest;
       result.mediaType = root.mediaType;
@@ -182,9 +190,10 @@ export class CopyEngine {
       let extras: ExtraRoot[] | undefined;
       let rootAbsent = false;
       if (!filtering && !job.dst.prepare) {
-        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), this.present(job.dst, { desc: root, tags: job.dstTags })]);
+        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), early ? early.every((d) => d === root.digest) : this.present(job.dst, { desc: root, tags: job.dstTags })]);
         extras = found;
         rootAbsent = !present;
+        p.fresh = rootAbsent;
         if (present && (await Promise.all(found.map((x) => this.present(job.dst, { desc: x.desc, tags: x.tag ? [x.tag] : [], subject: x.subject })))).every(Boolean)) {
           result.extras = found.map(extraLabel);
           p.upToDate = true;
@@ -192,7 +201,7 @@ export class CopyEngine {
           return p;
         }
       }
-      let bytes = await job.src.fetchManifest(root);
+      let bytes = prefetched ?? (await job.src.fetchManifest(root));
       const sourceDigest = root.digest;
       if (filtering) {
         const filtered = this.filterIndex(bytes, root, label, p);
@@ -326,6 +335,21 @@ export class CopyEngine {
     }
   }
 
+  /** Digests the target's tags point at (undefined: no such tag). */
+  private tagDigests(dst: Store, tags: string[]): Promise<(string | undefined)[]> {
+    return Promise.all(
+      tags.map((t) =>
+        dst.resolve(t).then(
+          (d) => d.digest,
+          (e) => {
+            if (e instanceof NotFoundError) return undefined;
+            throw e;
+          },
+        ),
+      ),
+    );
+  }
+
   private async upToDate(dst: Store, roots: RootPlan[]): Promise<boolean> {
     if (dst.prepare) return false; // archives are written fresh
     return (await Promise.all(roots.map((r) => this.present(dst, r)))).every(Boolean);
@@ -405,11 +429,15 @@ export class CopyEngine {
       const hostKey = dst instanceof RegistryRepository ? `${dst.host}|${b.digest}` : undefined;
       const sibling = hostKey ? this.onRegistry.get(hostKey) : undefined;
       t = (async () => {
-        if (sibling) await sibling.done.catch(() => undefined);
+        const siblingOk = sibling ? await sibling.done.then(() => true, () => false) : false;
         const from = !sibling && this.opts.blobSource ? await this.opts.blobSource(p.job, b) : undefined;
         return this.blobLimit(async () => {
-          if (await dst.exists(b)) return "exists" as const;
-          if (sibling && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
+          // present in a sibling repository: mount right away (a mount of a blob the target has succeeds too)
+          if (siblingOk && (await dst.mountFrom!(b, sibling!.repo))) return "mounted" as const;
+          // a small blob of an image the target lacks: upload without asking first (a repeat upload is harmless)
+          const ask = !(p.fresh && b.size <= SMALL_BLOB && dst instanceof RegistryRepository);
+          if (ask && (await dst.exists(b))) return "exists" as const;
+          if (sibling && !siblingOk && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
           if (from && from.id !== dst.id && dst.mountFrom && (await dst.mountFrom(b, from))) return "mounted" as const;
           if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
           // content that arrives corrupt is fetched again (a few times) where the target can take a retry
@@ -538,6 +566,9 @@ export class CopyEngine {
     for (const p of group) if (!failed.has(p)) await this.writeManifests(p).catch((e) => this.fail(p, e));
   }
 }
+
+/** Blobs up to this size are uploaded to a fresh image without a HEAD first. */
+const SMALL_BLOB = 64 << 10;
 
 function isConfig(d: Descriptor): boolean {
   return /config|json/.test(d.mediaType) && !/tar/.test(d.mediaType);

@@ -93,6 +93,11 @@ export class RegistryRepository implements Store {
     return desc;
   }
 
+  /** GET a manifest by tag or digest: descriptor and bytes in one round trip (fetchManifest then hits the cache). */
+  manifestByReference(reference: string): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
+    return this.getManifest(reference, `${this.name}${reference.includes(":") ? "@" : ":"}${reference}`);
+  }
+
   private async getManifest(reference: string, what: string): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
     const res = await this.req("GET", `${this.base}/manifests/${reference}`, [pullScope(this.repository)], { headers: { accept: manifestAccept } });
     if (res.status !== 200) await this.fail(res, "GET", `manifest ${what}`);
