@@ -164,12 +164,15 @@ export class RegistryRepository implements Store {
     return this.fail(res, "HEAD", `${kind === "manifests" ? "manifest" : "blob"} ${this.name}@${desc.digest}`);
   }
 
-  /** GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest. */
-  async fetchBlob(desc: Descriptor): Promise<Readable> {
+  /**
+   * GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest
+   * (`verify: false`: size only, for a receiver that checks the digest itself).
+   */
+  async fetchBlob(desc: Descriptor, opts: { verify?: boolean } = {}): Promise<Readable> {
     const what = `blob ${this.name}@${desc.digest}`;
     const first = await this.openBlob(desc, 0);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const verify = new VerifyStream(what, desc.digest, desc.size);
+    const verify = new VerifyStream(what, desc.digest, desc.size, opts.verify !== false);
     const transport = this.client.transport;
     (async () => {
       let res = first;
