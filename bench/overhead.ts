@@ -77,8 +77,12 @@ async function main() {
         timed(sk(g.yaml, b.host));
         console.log(`warm ${n}: ${ours(f.pairs).join(" ")}\n  vs: ${sk(g.yaml, b.host).join(" ")}`);
       }
-      console.log("registries up; Ctrl-C to stop");
-      await new Promise(() => {});
+      console.log("registries up; Ctrl-C (or SIGTERM) to stop");
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      return;
     }
     const cold = { ours: [] as number[], skopeo: [] as number[] };
     const warm = { ours: [] as number[], skopeo: [] as number[] };
