@@ -16,7 +16,7 @@ import type { KubeClient, KubeObject } from "../../../shared/kube/index.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { CopyJob } from "../../../shared/oci/copy.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
-import { apiHost, parseRegistryReference } from "../../../shared/oci/reference.ts";
+import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { buildRunnerImage, findRunnerBinary, runnerRepository, runnerTag, RUNNER_PATH, type Arch } from "./runner-image.ts";
 import { assignShards, planJobs } from "./shard-plan.ts";
@@ -361,9 +361,4 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
     if (!o.keepJob) await kube.delete("batch/v1", "Job", name, { namespace: o.namespace, propagationPolicy: "Background" } as any).catch(() => {});
   }
   return { items: results.map((r, i) => r ?? emptyResult(items[i]!, "failed", undefined, "not planned")), manifests: [job!, cm!, secret!].map((x) => (x.kind === "Secret" ? { ...x, data: undefined, stringData: Object.fromEntries(secretKeys.map((k) => [k, "<not printed>"])) } : x)), job: name };
-}
-
-/** Hosts of a list of references (for messages). */
-export function hostsOf(refs: string[]): string[] {
-  return [...new Set(refs.map((r) => apiHost(parseRegistryReference(r).registry)))];
 }

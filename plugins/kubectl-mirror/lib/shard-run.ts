@@ -67,7 +67,8 @@ export async function runShard(jobs: CopyJob[], engineOpts: CopyOptions, o: Shar
         a.needs.map(async (i) => {
           const j = jobs[i]!;
           const k = sel.sharded.indexOf(i);
-          const ok = await waitPresent(j.dst, { tag: j.dstTags[0], digest: sel.planned[k]?.digest }, waitMs);
+          // a dry run copies nothing: the chart would follow its images
+          const ok = engineOpts.dryRun || (await waitPresent(j.dst, { tag: j.dstTags[0], digest: sel.planned[k]?.digest }, waitMs));
           if (!ok) missing.push(j.label ?? j.srcRef);
         }),
       );
