@@ -66,6 +66,7 @@ export default defineCommand({
         kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs,
         waitSeconds: sf.waitMs !== undefined ? Math.ceil(sf.waitMs / 1000) : undefined, registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], log: (m) => logger().info(m),
       });
+      if (args["dry-run"]) logger().info(r.manifests.length ? `dry run: the Job that would copy ${r.items.filter((x) => x.status === "would-copy").length} image(s)` : "dry run: every image is already in place: no Job needed");
       if (args["dry-run"] && (args.output === "json" || args.output === "yaml" || !args.output)) return printManifests(r.manifests, args.output as string | undefined);
       const failed = r.items.filter((x) => x.status === "failed");
       printData(
