@@ -1,6 +1,7 @@
 // kubectl mirror sync --in-cluster: the fixture chart (HTTP chart repo, 16 images incl. a multi-arch index, a
 // digest-pinned image and a cosign signature) with the images copied by the pods of an Indexed Job (test kubelet
 // running the compiled binary) into a TLS + htpasswd registry; the chart is pushed by the client afterwards.
+// Also sync --shard 1/2 + 2/2 side by side (one plan, split; the chart by shard 1, last).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -70,4 +71,36 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
   const lastImage = puts.map((l, i) => (l.includes("/v2/images/") ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
   expect(chartAt).toBeGreaterThan(lastImage);
   expect(lastImage).toBeGreaterThan(-1);
+}, 300_000);
+
+test("sync --shard 1/2 and 2/2 side by side: disjoint image sets whose union is the chart's images, each blob uploaded once, the chart pushed by shard 1 after every image", async () => {
+  const logStart = dst.logs().split("\n").length - 1;
+  const args = (i: number) => ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http-host", s.src.host, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet, "--image-prefix", "sharded", "--chart-prefix", "sharded-charts", "--shard", `${i}/2`, "-o", "json"];
+  const [a, b] = await Promise.all([mirror(s, args(1), { timeoutMs: 240_000 }), mirror(s, args(2), { timeoutMs: 240_000 })]);
+  expectOk(a, "shard 1/2");
+  expectOk(b, "shard 2/2");
+  const ra = JSON.parse(a.stdout);
+  const rb = JSON.parse(b.stdout);
+  expect(ra.shard.shard).toBe("1/2");
+  expect(rb.shard.shard).toBe("2/2");
+  const ia = ra.items.filter((x: any) => x.kind === "image").map((x: any) => x.source);
+  const ib = rb.items.filter((x: any) => x.kind === "image").map((x: any) => x.source);
+  expect(ia.length).toBeGreaterThan(0);
+  expect(ib.length).toBeGreaterThan(0);
+  expect([...ia, ...ib].sort()).toEqual(s.images);
+  expect(ra.items.filter((x: any) => x.kind === "chart").map((x: any) => x.status)).toEqual(["copied"]);
+  expect(rb.items.filter((x: any) => x.kind === "chart")).toHaveLength(0);
+  for (const x of [...ra.items, ...rb.items]) expect(x.status).toBe("copied");
+  const lines = dst.logs().split("\n").slice(logStart).filter((l) => /response completed/.test(l) && /http\.request\.method=PUT/.test(l));
+  const uploads = new Map<string, number>();
+  for (const l of lines) {
+    const m = /uri="?\/v2\/sharded\/[^ ]*\/blobs\/uploads\/[^ ]*digest=(sha256(?::|%3A)[0-9a-f]{64})/.exec(l);
+    if (m) uploads.set(m[1]!, (uploads.get(m[1]!) ?? 0) + 1);
+  }
+  expect(uploads.size).toBeGreaterThan(10);
+  for (const [d, n] of uploads) expect(`${d} ${n}`).toBe(`${d} 1`);
+  const manifests = lines.filter((l) => /\/manifests\//.test(l));
+  const chartAt = manifests.findIndex((l) => l.includes("/v2/sharded-charts/app/manifests/"));
+  const lastImage = manifests.map((l, i) => (l.includes("/v2/sharded/") ? i : -1)).reduce((x, y) => Math.max(x, y), -1);
+  expect(chartAt).toBeGreaterThan(lastImage);
 }, 300_000);
