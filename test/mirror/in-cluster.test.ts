@@ -15,7 +15,8 @@ import { RegistryRepository } from "../../shared/oci/registry.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { fileDigest } from "../../shared/oci/digest.ts";
 import { runnerTag } from "../../plugins/kubectl-mirror/lib/runner-image.ts";
-import { KUBECTL, runCli, type CliResult } from "../support/cli.ts";
+import { BUN, KUBECTL, ROOT, runCli, type CliResult } from "../support/cli.ts";
+import { spawn } from "node:child_process";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startFakeKubelet, type Fault, type FakeKubelet } from "../support/kubelet.ts";
 import { createCA, type TestCA } from "../support/pki.ts";
@@ -254,4 +255,45 @@ describe("copy --in-cluster", () => {
     // the other shards did not wait forever for blobs shard 3 owned: they copied them after --shard-wait
     expect(out.images.filter((x: any) => x.status === "copied")).toHaveLength(N - shard2.length);
   }, 300_000);
+
+  test("a second run of the same plan follows the running Job instead of creating another; both report every item", async () => {
+    const jobsBefore = api.requests.filter((q) => q.method === "POST" && q.path.endsWith("/jobs") && !q.query.dryRun).length;
+    const first = mirror(clusterArgs("run4"));
+    await until(() => api.list("batch/v1", "Job", "mirror").some((j) => j.spec.suspend === false), 60_000);
+    // the second client: spawned by hand to read its stderr as it comes
+    const second = spawnCli(clusterArgs("run4"));
+    await until(() => /following the Job/.test(second.stderr()), 60_000);
+    const k = startFakeKubelet(api, { binary, env: { NO_COLOR: "1" } });
+    try {
+      const [a, b] = await Promise.all([first, second.done]);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.code, b.stderr).toBe(0);
+      for (const r of [a, b]) {
+        const out = JSON.parse(r.stdout);
+        expect(out.images).toHaveLength(N);
+        expect(out.summary.failed).toBe(0);
+      }
+      expect(k.runs.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]); // one set of pods
+    } finally {
+      await k.stop();
+    }
+    expect(api.requests.filter((q) => q.method === "POST" && q.path.endsWith("/jobs") && !q.query.dryRun).length).toBe(jobsBefore + 1);
+  }, 300_000);
 });
+
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spawnCli(args: string[]): { stderr: () => string; done: Promise<CliResult> } {
+  let out = "";
+  let err = "";
+  const c = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  c.stdout.on("data", (d) => (out += d));
+  c.stderr.on("data", (d) => (err += d));
+  return { stderr: () => err, done: new Promise((resolve) => c.on("close", (code) => resolve({ code: code ?? -1, stdout: out, stderr: err }))) };
+}

@@ -301,7 +301,7 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
       await kube.create(ownedBy(secret!, created), { namespace: o.namespace });
       await kube.patch("batch/v1", "Job", name, { spec: { suspend: false } }, { namespace: o.namespace, type: "merge" });
     } catch (e) {
-      await kube.delete("batch/v1", "Job", name, { namespace: o.namespace, propagationPolicy: "Background" } as any).catch(() => {});
+      await kube.delete("batch/v1", "Job", name, { namespace: o.namespace, propagationPolicy: "Background" }).catch(() => {});
       throw e;
     }
     o.log(`Job ${o.namespace}/${name}: ${plan.shards} shard(s) of ${image}`);
@@ -311,7 +311,8 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
   let final: any;
   try {
     for (let tick = 0; ; tick++) {
-      const j: any = await kube.get("batch/v1", "Job", name, { namespace: o.namespace });
+      const j: any = await kube.tryGet("batch/v1", "Job", name, { namespace: o.namespace });
+      if (!j) break; // deleted under us (the run we followed finished and cleaned up): see below
       const s = j.status ?? {};
       const line = `Job ${name}: ${s.succeeded ?? 0}/${plan.shards} shard(s) done, ${s.active ?? 0} running${s.failed ? `, ${s.failed} pod failure(s)` : ""}${s.failedIndexes ? ` (failed shard indexes ${s.failedIndexes})` : ""}`;
       if (line !== last) o.log(`${line} [${Math.round((Date.now() - started) / 1000)}s]`);
@@ -329,6 +330,13 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
       }
       if (o.timeoutMs && Date.now() - started > o.timeoutMs) throw new InClusterError(`Job ${o.namespace}/${name} did not finish within ${Math.round(o.timeoutMs / 1000)}s`, "it keeps running; run the same command again to follow it");
       await new Promise((r) => setTimeout(r, Math.min(2000, 250 + tick * 100)));
+    }
+    if (!final) {
+      // the Job is gone with its pods: what the destination now holds is the answer
+      o.log(`Job ${o.namespace}/${name} was deleted before this run saw it finish (another run of the same plan cleaned up); checking the destination`);
+      const again = await planCluster(items, o);
+      for (const it of plan.items) results[it.id] = again.upToDate.get(it.id) ?? emptyResult(items[it.id]!, "failed", undefined, `the Job ${name} was deleted before it finished; run the command again`);
+      return { items: results.map((r, i) => r ?? emptyResult(items[i]!, "failed", undefined, "not planned")), manifests: [], job: name };
     }
     // merge the pods' reports: the newest pod of each index wins
     const pods = ((await kube.list("v1", "Pod", { namespace: o.namespace, labelSelector: `job-name=${name}` })) as any[]).sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
@@ -351,6 +359,16 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
       }
     }
     const failedIdx = String(final.status?.failedIndexes ?? "");
+    // items no pod reported (pods already cleaned up by another run of the plan, or a shard that died): what
+    // the destination holds decides
+    const unreported = plan.items.filter((it) => !results[it.id]);
+    if (unreported.length) {
+      const again = await planCluster(unreported.map((it) => items[it.id]!), o).catch(() => undefined);
+      unreported.forEach((it, k) => {
+        const r = again?.upToDate.get(k);
+        if (r) results[it.id] = r;
+      });
+    }
     for (const it of plan.items) {
       if (results[it.id]) continue;
       const p = lastPod.get(it.shard);
@@ -358,7 +376,7 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
       results[it.id] = emptyResult(items[it.id]!, "failed", undefined, `shard ${it.shard + 1}/${plan.shards} did not report this item (${why}${failedIdx ? `; failed indexes ${failedIdx}` : ""})`);
     }
   } finally {
-    if (!o.keepJob) await kube.delete("batch/v1", "Job", name, { namespace: o.namespace, propagationPolicy: "Background" } as any).catch(() => {});
+    if (!o.keepJob) await kube.delete("batch/v1", "Job", name, { namespace: o.namespace, propagationPolicy: "Background" }).catch(() => {});
   }
   return { items: results.map((r, i) => r ?? emptyResult(items[i]!, "failed", undefined, "not planned")), manifests: [job!, cm!, secret!].map((x) => (x.kind === "Secret" ? { ...x, data: undefined, stringData: Object.fromEntries(secretKeys.map((k) => [k, "<not printed>"])) } : x)), job: name };
 }
