@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import type { KubeClient, KubeObject } from "../../../shared/kube/index.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { CopyJob } from "../../../shared/oci/copy.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
@@ -293,9 +293,17 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
     await kube.waitFor("batch/v1", "Job", name, "deleted", { namespace: o.namespace, timeoutMs: 60_000 });
     live = undefined;
   }
-  if (live) o.log(`following the Job ${o.namespace}/${name} already running this plan`);
+  let created: KubeObject | undefined;
+  if (!live) {
+    try {
+      created = await kube.create(job!, { namespace: o.namespace });
+    } catch (e) {
+      // another run of the same plan created it a moment ago: follow that one
+      if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+    }
+  }
+  if (!created) o.log(`following the Job ${o.namespace}/${name} already running this plan`);
   else {
-    const created = await kube.create(job!, { namespace: o.namespace });
     try {
       await kube.create(ownedBy(cm!, created), { namespace: o.namespace });
       await kube.create(ownedBy(secret!, created), { namespace: o.namespace });
