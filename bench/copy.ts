@@ -1,12 +1,14 @@
 #!/usr/bin/env bun
 // Benchmark: `kubectl mirror copy` vs `skopeo sync` in the same run (ratios, not absolute times).
-//   bun bench/copy.ts [--images N] [--rounds R] [--big-mib M] [--skip-big] [--from-source]
+//   bun bench/copy.ts [--images N] [--base-mib B] [--own-mib O] [--rounds R] [--big-mib M] [--skip-big] [--skip-images] [--from-source]
 // Ours is the compiled binary (as installed by krew) unless --from-source.
 // 1. N synthetic images in a source registry: one shared base layer + one own layer each.
 // 2. Cold: copy all of them to an empty registry, ours (one invocation, --from-file) vs skopeo sync (YAML source).
 //    Warm: the same again onto the complete target. Rounds alternate ours/skopeo; medians and ratios printed.
-// 3. Peak RSS (GNU time %M) moving one big layer registry → registry, → archive and archive → registry.
-// Targets (issue 2): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×, peak RSS ≤ 150 MiB.
+// 3. One big layer registry → registry against `curl GET | curl PUT` of the same blob (rounds alternate, fresh
+//    target repositories), and peak RSS (GNU time %M) registry → registry, → archive and archive → registry.
+// Targets (issues 2, 17): cold ≤ 0.6× skopeo's wall time (8 images of 60 MiB shared + 40 MiB own: --images 8
+// --base-mib 60 --own-mib 40), warm ≤ 1.5×, big layer ≤ 1.1× curl|curl, peak RSS ≤ 150 MiB.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -24,6 +26,8 @@ const arg = (name: string, def: number) => {
 const N = arg("images", 20);
 const ROUNDS = arg("rounds", 3);
 const BIG_MIB = arg("big-mib", 1024);
+const BASE_MIB = arg("base-mib", 16);
+const OWN_MIB = arg("own-mib", 2);
 const ROOT = join(import.meta.dir, "..");
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -40,16 +44,17 @@ async function main() {
   const src = await startRegistry();
   const regs: TestRegistry[] = [src];
   try {
-    console.error(`creating ${N} images (shared 16 MiB base + own 2 MiB layer) in ${src.host}`);
+    const skipImages = process.argv.includes("--skip-images");
+    if (!skipImages) console.error(`creating ${N} images (shared ${BASE_MIB} MiB base + own ${OWN_MIB} MiB layer) in ${src.host}`);
     const client = createClient({ plainHttp: true });
-    const base = randomBytes(16 << 20);
-    for (let i = 0; i < N; i++) {
-      await pushArtifact(`${src.host}/bench/app${i}:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", i })) }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: base }, { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: randomBytes(2 << 20) }] }, { client });
+    const base = skipImages ? Buffer.alloc(0) : randomBytes(BASE_MIB << 20);
+    for (let i = 0; i < (skipImages ? 0 : N); i++) {
+      await pushArtifact(`${src.host}/bench/app${i}:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", i })) }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: base }, { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: randomBytes(OWN_MIB << 20) }] }, { client });
     }
     client.transport.close();
     const cold = { ours: [] as number[], skopeo: [] as number[] };
     const warm = { ours: [] as number[], skopeo: [] as number[] };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < (skipImages ? 0 : ROUNDS); round++) {
       const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
       regs.push(a, b);
       const pairs = join(tmp, `pairs-${round}.txt`);
@@ -71,9 +76,11 @@ async function main() {
       const r = median(x.ours) / median(x.skopeo);
       console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
     };
-    console.log(`\n${N} images, ${ROUNDS} rounds (median wall time, whole processes)`);
-    row("cold", cold, 0.6);
-    row("warm", warm, 1.5);
+    if (!skipImages) {
+      console.log(`\n${N} images (${BASE_MIB} MiB shared + ${OWN_MIB} MiB own), ${ROUNDS} rounds (median wall time, whole processes)`);
+      row("cold", cold, 0.6);
+      row("warm", warm, 1.5);
+    }
 
     if (!process.argv.includes("--skip-big")) {
       console.error(`\nwriting a ${BIG_MIB} MiB layer`);
@@ -93,9 +100,22 @@ async function main() {
         w.on("error", reject);
         pump();
       });
-      await pushArtifact(`${src.host}/bench/big:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", file: big }] }, { plainHttp: true });
+      const pushed = await pushArtifact(`${src.host}/bench/big:v1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", file: big }] }, { plainHttp: true });
       const dst = await startRegistry();
       regs.push(dst);
+      // the same blob moved by two curls: GET from the source piped into a monolithic PUT (after a POST)
+      const D = pushed.manifest.layers[0]!.digest;
+      const pipe = (repo: string) => ["sh", "-c", `set -e; loc=$(curl -sfi -X POST http://${dst.host}/v2/${repo}/blobs/uploads/ | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); curl -sf http://${src.host}/v2/bench/big/blobs/${D} | curl -sf -X PUT -T - -H 'Content-Type: application/octet-stream' "$loc&digest=${D}"`];
+      const big1 = { ours: [] as number[], curl: [] as number[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 ? ["curl", "ours"] : ["ours", "curl"];
+        for (const who of order) {
+          if (who === "ours") big1.ours.push(timed([...MIRROR, "copy", `${src.host}/bench/big:v1`, `${dst.host}/big/ours${round}:v1`, "--plain-http", "-q"]).secs);
+          else big1.curl.push(timed(pipe(`big/curl${round}`)).secs);
+        }
+      }
+      const br = median(big1.ours) / median(big1.curl);
+      console.log(`\none ${BIG_MIB} MiB layer registry → registry: ours ${median(big1.ours).toFixed(2)}s  curl GET | curl PUT ${median(big1.curl).toFixed(2)}s  ratio ${br.toFixed(2)} (target ≤ 1.1) ${br <= 1.1 ? "OK" : "MISSED"}`);
       const archive = join(tmp, "big.tar");
       const r1 = timed([...MIRROR, "copy", `${src.host}/bench/big:v1`, `${dst.host}/big/one:v1`, "--plain-http", "-q"]);
       const r2 = timed([...MIRROR, "copy", `${src.host}/bench/big:v1`, `oci-archive:${archive}`, "--plain-http", "-q"]);

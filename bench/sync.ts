@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
 // Benchmark: `kubectl mirror sync` of a chart with N images (from a local HTTP chart repo, rendered with real
-// helm, chart pushed as a Helm OCI artifact) versus `skopeo sync` copying the same N images (no chart work).
+// helm, chart pushed as a Helm OCI artifact) versus what an admin scripts without us, the same job done by the
+// usual tools: `helm pull` + `helm template | grep image:` + `skopeo sync` of those images + `helm push` of the
+// chart (bench/admin-sync.sh; skopeo alone does no chart work, so comparing with it alone compared unlike jobs).
 //   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C] [--exclude-extras]
 // Cold: into empty registries; warm: the same again onto the complete targets. Rounds alternate who goes
-// first; medians of whole-process wall times and the ratio ours/skopeo are printed.
-// Targets (issue 8): cold ≤ 0.6× skopeo's wall time, warm ≤ 1.5×. Ours is the compiled binary unless --from-source.
+// first; medians of whole-process wall times and the ratio ours/pipeline are printed.
+// Targets (issue 17): cold ≤ 0.5× the pipeline's wall time, warm ≤ 1.5×. Ours is the compiled binary unless --from-source.
 import { spawn, spawnSync } from "node:child_process";
 import { mirrorCommand } from "./mirror-bin.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -78,10 +80,8 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
       regs.push(a, b);
-      const yaml = join(tmp, `sync-${round}.yaml`);
-      writeFileSync(yaml, `${src.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: N }, (_, i) => `    bench/app${i}: ["v1"]`).join("\n")}\n`);
       const ours = [...MIRROR, "sync", "--repo-url", repo.url, "--chart-url", "bench/bench", "--chart-version", "1.0.0", "--dest", a.host, "--plain-http", "-q", ...(CONC ? ["--concurrency", String(CONC)] : []), ...(process.argv.includes("--exclude-extras") ? ["--exclude-extras"] : [])];
-      const sk = ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, b.host];
+      const sk = ["sh", join(import.meta.dir, "admin-sync.sh"), HELM, repo.url, "bench", "1.0.0", b.host, join(tmp, `admin-${round}`)];
       const order = round % 2 ? ["skopeo", "ours"] : ["ours", "skopeo"];
       // cold: empty target AND an empty discovery cache; warm: both filled by the cold run
       const cache = { ...env, KUBE_AIRGAP_CACHE_DIR: join(tmp, `cache-${round}`) };
@@ -89,16 +89,19 @@ async function main() {
       for (const who of order) (who === "ours" ? warm.ours : warm.skopeo).push(await (who === "ours" ? timed(ours, cache) : timed(sk)));
       // the same image content landed on both sides
       const d1 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${a.host}/images/bench/app0:v1`]).stdout;
-      const d2 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${b.host}/app0:v1`]).stdout;
-      if (!d1.length || !d1.equals(d2)) throw new Error("ours and skopeo produced different manifests");
+      const d2 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${b.host}/images/app0:v1`]).stdout; // skopeo sync keeps the last path component
+      if (!d1.length || !d1.equals(d2)) throw new Error("ours and the pipeline produced different manifests");
+      const c1 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${a.host}/charts/bench:1.0.0`]).stdout;
+      const c2 = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${b.host}/charts/bench:1.0.0`]).stdout;
+      if (!c1.length || !c2.length) throw new Error("a chart is missing at the destination");
       await Promise.all([a.stop(), b.stop()]);
     }
     const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
       const r = median(x.ours) / median(x.skopeo);
-      console.log(`${name.padEnd(6)} sync ${median(x.ours).toFixed(2)}s  skopeo ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
+      console.log(`${name.padEnd(6)} sync ${median(x.ours).toFixed(2)}s  helm+skopeo pipeline ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
     };
     console.log(`\nchart with ${N} images (${BASE_MIB} MiB shared + ${OWN_MIB} MiB own each), ${ROUNDS} rounds, median wall time of whole processes`);
-    row("cold", cold, 0.6);
+    row("cold", cold, 0.5);
     row("warm", warm, 1.5);
   } finally {
     await repo.stop();

@@ -8,7 +8,7 @@ import { createLimit } from "../runtime/limit.ts";
 import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { sha256 } from "./digest.ts";
-import { DigestMismatchError, failedHost, NotFoundError, OciError, SizeMismatchError } from "./errors.ts";
+import { DigestMismatchError, failedHost, NotFoundError, OciError, RegistryError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
@@ -43,6 +43,12 @@ export interface CopyOptions {
   /** plan and check only; write nothing */
   dryRun?: boolean;
   onEvent?: (e: CopyEvent) => void;
+  /**
+   * Awaited before a blob moves (outside the transfer limit), once per digest and target: a sharded run waits
+   * here for a blob another shard copies, and returns the repository of the same registry to mount it from
+   * (undefined: copy it as usual).
+   */
+  blobSource?: (job: CopyJob, blob: Descriptor) => Promise<Store | undefined>;
 }
 
 export type CopyEvent =
@@ -105,6 +111,8 @@ interface JobPlan {
   blobs: Descriptor[];
   smallBlobs: Map<string, Uint8Array>;
   upToDate: boolean;
+  /** the root is not in the target (its own small blobs are uploaded without asking first) */
+  fresh?: boolean;
 }
 
 const textDecoder = new TextDecoder();
@@ -186,7 +194,13 @@ export class CopyEngine {
     const result: CopyResult = { label, src: `${job.src.name}${job.srcRef.includes(":") ? "@" : ":"}${job.srcRef}`, dst: job.dst.name, status: "copied", tags: job.dstTags, blobs: 0, blobsCopied: 0, blobsMounted: 0, blobsExisting: 0, bytes: 0, bytesCopied: 0, extras: [], warnings: [] };
     const p: JobPlan = { job, index, result, roots: [], manifests: [], blobs: [], smallBlobs: new Map(), upToDate: false };
     try {
-      let root = await job.src.resolve(job.srcRef);
+      // a tag copy between registries: the target's tags first; when one is missing the source manifest is
+      // needed anyway, and one GET replaces the source's HEAD + GET
+      const early = !this.opts.platforms?.length && !job.dst.prepare && job.dstTags.length && job.src instanceof RegistryRepository && !job.srcRef.includes(":") ? await this.tagDigests(job.dst, job.dstTags) : undefined;
+      let prefetched: Uint8Array | undefined;
+      let root: Descriptor;
+      if (early?.includes(undefined)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
+      else root = await job.src.resolve(job.srcRef);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
       result.digest = root.digest;
       result.mediaType = root.mediaType;
@@ -196,9 +210,10 @@ export class CopyEngine {
       let extras: ExtraRoot[] | undefined;
       let rootAbsent = false;
       if (!filtering && !job.dst.prepare) {
-        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), this.present(job.dst, { desc: root, tags: job.dstTags })]);
+        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), early ? early.every((d) => d === root.digest) : this.present(job.dst, { desc: root, tags: job.dstTags })]);
         extras = found;
         rootAbsent = !present;
+        p.fresh = rootAbsent;
         if (present && (await Promise.all(found.map((x) => this.present(job.dst, { desc: x.desc, tags: x.tag ? [x.tag] : [], subject: x.subject })))).every(Boolean)) {
           result.extras = found.map(extraLabel);
           p.upToDate = true;
@@ -206,7 +221,7 @@ export class CopyEngine {
           return p;
         }
       }
-      let bytes = await job.src.fetchManifest(root);
+      let bytes = prefetched ?? (await job.src.fetchManifest(root));
       const sourceDigest = root.digest;
       if (filtering) {
         const filtered = this.filterIndex(bytes, root, label, p);
@@ -362,6 +377,21 @@ export class CopyEngine {
     }
   }
 
+  /** Digests the target's tags point at (undefined: no such tag). */
+  private tagDigests(dst: Store, tags: string[]): Promise<(string | undefined)[]> {
+    return Promise.all(
+      tags.map((t) =>
+        dst.resolve(t).then(
+          (d) => d.digest,
+          (e) => {
+            if (e instanceof NotFoundError) return undefined;
+            throw e;
+          },
+        ),
+      ),
+    );
+  }
+
   private async upToDate(dst: Store, roots: RootPlan[]): Promise<boolean> {
     if (dst.prepare) return false; // archives are written fresh
     return (await Promise.all(roots.map((r) => this.present(dst, r)))).every(Boolean);
@@ -441,19 +471,30 @@ export class CopyEngine {
       const hostKey = dst instanceof RegistryRepository ? `${dst.host}|${b.digest}` : undefined;
       const sibling = hostKey ? this.onRegistry.get(hostKey) : undefined;
       t = (async () => {
-        if (sibling) await sibling.done.catch(() => undefined);
+        const siblingOk = sibling ? await sibling.done.then(() => true, () => false) : false;
+        const from = !sibling && this.opts.blobSource ? await this.opts.blobSource(p.job, b) : undefined;
         return this.blobLimit(async () => {
-          if (await dst.exists(b)) return "exists" as const;
-          if (sibling && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
+          // present in a sibling repository: mount right away (a mount of a blob the target has succeeds too)
+          if (siblingOk && (await dst.mountFrom!(b, sibling!.repo))) return "mounted" as const;
+          // a small blob of an image the target lacks: upload without asking first (a repeat upload is harmless)
+          const ask = !(p.fresh && b.size <= SMALL_BLOB && dst instanceof RegistryRepository);
+          if (ask && (await dst.exists(b))) return "exists" as const;
+          if (sibling && !siblingOk && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
+          if (from && from.id !== dst.id && dst.mountFrom && (await dst.mountFrom(b, from))) return "mounted" as const;
           if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
+          // registry → registry: the target checks the upload's ?digest= (or our chunked upload hashes it) and
+          // stores nothing corrupt, so the first try does not hash the bytes a second time here; a refused digest
+          // is retried with our own check, which names the source
+          const trust = src instanceof RegistryRepository && dst instanceof RegistryRepository;
           // content that arrives corrupt is fetched again (a few times) where the target can take a retry
           for (let attempt = 0; ; attempt++) {
             try {
-              await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b)));
+              await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b, trust && attempt === 0 ? { verify: false } : undefined)));
               return "copied" as const;
             } catch (e) {
-              const mismatch = e instanceof DigestMismatchError || e instanceof SizeMismatchError;
-              if (!mismatch || dst.prepare || attempt >= 2) throw e;
+              const refused = trust && attempt === 0 && e instanceof RegistryError && e.status === 400 && /DIGEST_INVALID|SIZE_INVALID|BLOB_UPLOAD_INVALID/.test(e.code);
+              const mismatch = refused || e instanceof DigestMismatchError || e instanceof SizeMismatchError;
+              if (!mismatch || (dst as Store).prepare || attempt >= 2) throw e;
               this.warn(p, `${(e as Error).message}; fetching ${b.digest.slice(0, 19)} again`);
             }
           }
@@ -579,6 +620,9 @@ export class CopyEngine {
     for (const p of ordered) if (!failed.has(p)) await this.writeManifests(p).catch((e) => this.fail(p, e));
   }
 }
+
+/** Blobs up to this size are uploaded to a fresh image without a HEAD first. */
+const SMALL_BLOB = 64 << 10;
 
 function isConfig(d: Descriptor): boolean {
   return /config|json/.test(d.mediaType) && !/tar/.test(d.mediaType);

@@ -95,6 +95,11 @@ export class RegistryRepository implements Store {
     return desc;
   }
 
+  /** GET a manifest by tag or digest: descriptor and bytes in one round trip (fetchManifest then hits the cache). */
+  manifestByReference(reference: string): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
+    return this.getManifest(reference, `${this.name}${reference.includes(":") ? "@" : ":"}${reference}`);
+  }
+
   private async getManifest(reference: string, what: string): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
     const res = await this.req("GET", `${this.base}/manifests/${reference}`, [pullScope(this.repository)], { headers: { accept: manifestAccept } });
     if (res.status !== 200) await this.fail(res, "GET", `manifest ${what}`);
@@ -161,14 +166,17 @@ export class RegistryRepository implements Store {
     return this.fail(res, "HEAD", `${kind === "manifests" ? "manifest" : "blob"} ${this.name}@${desc.digest}`);
   }
 
-  /** GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest. */
-  async fetchBlob(desc: Descriptor): Promise<Readable> {
+  /**
+   * GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest
+   * (`verify: false`: size only, for a receiver that checks the digest itself).
+   */
+  async fetchBlob(desc: Descriptor, opts: { verify?: boolean } = {}): Promise<Readable> {
     const what = `blob ${this.name}@${desc.digest}`;
     // one retry budget for the download: the first GET's retries and every Range resume draw from it
     const budget: RetryBudget = { left: this.client.transport.retries };
     const first = await this.openBlob(desc, 0, budget);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const verify = new VerifyStream(what, desc.digest, desc.size);
+    const verify = new VerifyStream(what, desc.digest, desc.size, opts.verify !== false);
     (async () => {
       let res = first;
       let received = 0;

@@ -12,8 +12,8 @@ export interface Store {
   resolve(tagOrDigest: string): Promise<Descriptor>;
   /** exact manifest bytes, verified against desc.digest */
   fetchManifest(desc: Descriptor): Promise<Uint8Array>;
-  /** verified blob stream (size and digest checked at its end) */
-  fetchBlob(desc: Descriptor): Promise<Readable>;
+  /** verified blob stream (size and digest checked at its end; `verify: false` lets a store skip the digest) */
+  fetchBlob(desc: Descriptor, opts?: { verify?: boolean }): Promise<Readable>;
   exists(desc: Descriptor): Promise<boolean>;
   /** store a blob; `open` may be called again when a retry needs the content once more */
   pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void>;

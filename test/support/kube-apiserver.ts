@@ -32,7 +32,9 @@
 // (basic: lists of objects merge by "name")/server-side apply (per-manager field ownership, 409 conflicts unless
 // force=true, managedFields); status subresource for CRDs that declare it; finalizers + deletionTimestamp;
 // namespaces must exist (404 otherwise), deleting one deletes its objects; pods/log (container, tailLines,
-// follow); watch=true (events while the connection is open); Status error objects; bearer-token and
+// follow); watch=true (events while the connection is open); batch/v1 Jobs validated (Indexed needs completions,
+// backoffLimitPerIndex needs Indexed, …) and defaulted (selector, job-name labels); deleting an object deletes
+// its dependents (ownerReferences) unless propagationPolicy is Orphan; Status error objects; bearer-token and
 // client-certificate users with allow-lists (401 unknown, 403 not allowed); impersonation for users with
 // `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview.
 import { randomUUID } from "node:crypto";
@@ -553,6 +555,11 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       const k = keyOf(def, ns, body.metadata.name);
       if (store.has(k)) return status(res, 409, "AlreadyExists", `${fullName(def)} "${body.metadata.name}" already exists`, { name: body.metadata.name, group: def.group, kind: def.plural });
       const obj = prepareNew(def, body);
+      if (def.group === "batch" && def.kind === "Job") {
+        const bad = validateJob(obj);
+        if (bad) return status(res, 422, "Invalid", `Job.batch "${obj.metadata.name}" is invalid: ${bad.field}: ${bad.message}`, { name: obj.metadata.name, group: "batch", kind: "Job", causes: [{ reason: "FieldValueInvalid", field: bad.field, message: bad.message }] });
+        defaultJob(obj);
+      }
       if (dryRun) return send(res, 201, withTypeMeta(def, obj));
       track(k, def, {}, obj, manager, "Update");
       const saved = put(withTypeMeta(def, obj));
@@ -633,6 +640,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         return send(res, 200, withTypeMeta(def, stripInternal(cur)));
       }
       removeKey(def, key);
+      // garbage collection: dependents (ownerReferences to this uid) go too, unless orphaned
+      if ((delOpts.propagationPolicy ?? query.propagationPolicy) !== "Orphan") collectDependents(cur.metadata.uid);
       return send(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, group: def.group, kind: def.plural, uid: cur.metadata.uid } });
     }
   }
@@ -652,6 +661,48 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       }
     }
     if (def.kind === "Pod") logs.get(`${cur.metadata.namespace}/${cur.metadata.name}`)?.listeners.forEach((l) => l(null));
+  }
+
+  function collectDependents(uid: string): void {
+    for (const [k, o] of [...store]) {
+      if (!(o.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === uid)) continue;
+      const d = resources.find((r) => k.startsWith(`${r.group}/${r.plural}/`));
+      if (!d || !store.has(k)) continue;
+      removeKey(d, k);
+      collectDependents(o.metadata.uid);
+    }
+  }
+
+  // batch/v1 Job: the checks kube-apiserver makes that matter for Indexed Jobs, and its defaults
+  function validateJob(j: Obj): { field: string; message: string } | undefined {
+    const s = j.spec ?? {};
+    const t = s.template?.spec;
+    if (!t?.containers?.length) return { field: "spec.template.spec.containers", message: "Required value" };
+    if (!["Never", "OnFailure"].includes(t.restartPolicy)) return { field: "spec.template.spec.restartPolicy", message: `Unsupported value: "${t.restartPolicy ?? "Always"}": supported values: "OnFailure", "Never"` };
+    if (s.completionMode !== undefined && !["Indexed", "NonIndexed"].includes(s.completionMode)) return { field: "spec.completionMode", message: `Unsupported value: "${s.completionMode}"` };
+    if (s.completionMode === "Indexed" && !(Number.isInteger(s.completions) && s.completions > 0)) return { field: "spec.completions", message: "Required value: when completion mode is Indexed" };
+    if (s.backoffLimitPerIndex !== undefined && s.completionMode !== "Indexed") return { field: "spec.backoffLimitPerIndex", message: "Invalid value: requires indexed completion mode" };
+    if (s.maxFailedIndexes !== undefined && s.backoffLimitPerIndex === undefined) return { field: "spec.maxFailedIndexes", message: "Invalid value: cannot be set when backoffLimitPerIndex is not set" };
+    if (s.maxFailedIndexes !== undefined && s.maxFailedIndexes > s.completions) return { field: "spec.maxFailedIndexes", message: "Invalid value: must be less than or equal to completions" };
+    for (const [f, v] of [["completions", s.completions], ["parallelism", s.parallelism], ["backoffLimit", s.backoffLimit], ["backoffLimitPerIndex", s.backoffLimitPerIndex]] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) return { field: `spec.${f}`, message: `Invalid value: ${JSON.stringify(v)}: must be greater than or equal to 0` };
+    }
+    for (const c of t.containers) if (!c.image) return { field: "spec.template.spec.containers[0].image", message: "Required value" };
+    return undefined;
+  }
+  function defaultJob(j: Obj): void {
+    const s = j.spec;
+    s.completionMode ??= "NonIndexed";
+    s.parallelism ??= 1;
+    s.completions ??= 1;
+    s.suspend ??= false;
+    if (s.backoffLimitPerIndex === undefined) s.backoffLimit ??= 6;
+    else s.backoffLimit ??= 2147483647;
+    const uid = j.metadata.uid;
+    s.selector ??= { matchLabels: { "batch.kubernetes.io/controller-uid": uid } };
+    s.template.metadata ??= {};
+    s.template.metadata.labels = { ...(s.template.metadata.labels ?? {}), "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": j.metadata.name, "controller-uid": uid, "job-name": j.metadata.name };
+    j.status ??= {};
   }
 
   function conflict(res: http.ServerResponse, def: FakeResourceDef, name: string): void {

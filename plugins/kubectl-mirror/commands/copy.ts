@@ -10,6 +10,8 @@ import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/pro
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
+import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { logger } from "../../../shared/cli/logger.ts";
 
 export default defineCommand({
   meta: {
@@ -22,6 +24,8 @@ export default defineCommand({
       "kubectl mirror copy oci-archive:app.tar:v1 registry.local/org/app    # archive → registry (tag kept)",
       "kubectl mirror copy --from-file pairs.txt --platform linux/amd64 --concurrency 16",
       "echo \"$PASS\" | kubectl mirror copy src/app:v1 reg.local/app:v1 --username admin --password-stdin",
+      "kubectl mirror copy --from-file pairs.txt --shard 1/3                 # this machine's third of the pairs",
+      "kubectl mirror copy --from-file pairs.txt --in-cluster --shards 4 -n mirror --runner-base reg.local/distroless/cc:nonroot",
     ],
   } as any,
   args: {
@@ -32,6 +36,10 @@ export default defineCommand({
     platform: { type: "string", description: "only these platforms of multi-arch images, e.g. linux/amd64 (repeatable)", valueHint: "OS/ARCH" },
     "exclude-extras": { type: "boolean", description: "do not copy cosign signatures/attestations/SBOMs and OCI referrers" },
     gzip: { type: "boolean", description: "gzip-compress oci-archive outputs (default: by .gz/.tgz file suffix)" },
+    ...shardArgs,
+    namespace: { type: "string", alias: ["n"], description: "--in-cluster: namespace of the Job (default: the context's namespace)", valueHint: "NS" },
+    kubeconfig: { type: "string", description: "--in-cluster: kubeconfig file", valueHint: "FILE" },
+    context: { type: "string", description: "--in-cluster: kubeconfig context", valueHint: "NAME" },
     ...dryRunArgs,
     ...outputArgs,
     ...registryArgs,
@@ -63,8 +71,27 @@ export default defineCommand({
       }
     }).filter((h): h is string => !!h))];
     const registry = await registryOptionsFromArgs(args, rawArgs, { destination: hosts(pairs.map((p) => p.dst)).length ? hosts(pairs.map((p) => p.dst)) : undefined, source: hosts(pairs.map((p) => p.src)) });
+    const sf = shardFlagsFromArgs(args, { namespaceFlag: true });
+    if (sf.inCluster) {
+      const { copyInCluster } = await import("../lib/copy-cluster.ts");
+      const kube = kubeForCluster(args, !!args["dry-run"]);
+      const r = await copyInCluster(pairs, {
+        kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs,
+        waitSeconds: sf.waitMs !== undefined ? Math.ceil(sf.waitMs / 1000) : undefined, registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], log: (m) => logger().info(m),
+      });
+      if (args["dry-run"]) logger().info(r.manifests.length ? `dry run: the Job that would copy ${r.items.filter((x) => x.status === "would-copy").length} image(s)` : "dry run: every image is already in place: no Job needed");
+      if (args["dry-run"] && (args.output === "json" || args.output === "yaml" || !args.output)) return printManifests(r.manifests, args.output as string | undefined);
+      const failed = r.items.filter((x) => x.status === "failed");
+      printData(
+        { images: r.items, summary: { total: r.items.length, failed: failed.length, bytesCopied: r.items.reduce((a, x) => a + x.bytesCopied, 0) } },
+        args.output as string | undefined,
+        () => table(["source", "destination", "status", "digest", "copied"], r.items.map((x) => [x.source, x.destination, x.status, x.digest?.slice(0, 19) ?? "", x.status === "failed" ? x.error : humanBytes(x.bytesCopied)])),
+      );
+      if (failed.length) throw new CliError(`${failed.length} of ${r.items.length} copies failed`);
+      return;
+    }
     const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
-    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent });
+    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent, shard: sf.shard, shardWaitMs: sf.waitMs });
     progress.finish();
     const failed = results.filter((r) => r.status === "failed");
     const stopped = hostFailure(results);

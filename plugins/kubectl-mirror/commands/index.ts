@@ -13,5 +13,6 @@ export const commands: Record<string, LazyCommand> = {
   verify: lazy("Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests", () => import("./verify.ts")),
   login: lazy("Log in to a registry: check the credentials and save them in docker config.json (read by every kubectl mirror command, helm, oras, skopeo)", () => import("./login.ts")),
   logout: lazy("Remove a registry's credentials from docker config.json", () => import("./logout.ts")),
+  "run-shard": lazy("Run one shard of an in-cluster mirror plan (what the pods of `sync|copy --in-cluster` run); one JSON line per item on stdout", () => import("./run-shard.ts")),
   "copy-ca": lazy("Copy the registry CA (only its ca.crt) into a workload namespace as secret zot-ca: by default from mural-system/zot-ca or mural-system/oci-tls-hub, whichever exists, waiting for it with --wait; works across contexts", () => import("./copy-ca.ts")),
 };

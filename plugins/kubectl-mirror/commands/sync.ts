@@ -10,8 +10,9 @@ import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/pro
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
-import { runSync } from "../lib/sync.ts";
+import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
+import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
 
 export default defineCommand({
   meta: {
@@ -28,6 +29,9 @@ export default defineCommand({
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
       "echo $KEY | kubectl mirror sync --palette-profile ID --project-id P --palette-endpoint https://api.spectrocloud.com --api-key-stdin --dest zot.local:30003",
+      "kubectl mirror sync --mirror-file release.yaml --dest reg.local --shard 2/4            # one of four machines",
+      "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --shards 8 --runner-base reg.local/distroless/cc:nonroot",
+      "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --dry-run -o yaml   # the Job, ConfigMap, Secret",
     ],
   } as CommandMeta,
   args: {
@@ -39,6 +43,7 @@ export default defineCommand({
     ...chartLayoutArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
     ...zotArgs,
+    ...shardArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -47,10 +52,36 @@ export default defineCommand({
     const dest = (await destinationFromArgs(args, true))!;
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
+    const sf = shardFlagsFromArgs(args);
     const total = input.charts.length + input.images.length;
-    const progress = createProgress({ total, quiet: quietFromArgs(args) });
-    const report = await runSync(input, {
+    const progress = createProgress({ total, quiet: quietFromArgs(args) || !!sf.inCluster });
+    let report: SyncReport;
+    if (sf.inCluster) {
+      const { buildPlan } = await import("../lib/plan.ts");
+      const { syncPlanInCluster } = await import("../lib/sync-cluster.ts");
+      const kube = kubeForCluster(args, !!args["dry-run"]);
+      const started = Date.now();
+      const plan = await buildPlan(input, { chartPrefix: dest.chartPrefix });
+      try {
+        const r = await syncPlanInCluster(
+          plan,
+          { ...dest, registry: reg, sourceMirrors, concurrency: concurrencyFromArgs(args), platforms: platformsFromArgs(rawArgs), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], rewriteChart: !!args["rewrite-chart"] },
+          { kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs, waitSeconds: sf.waitMs !== undefined ? Math.ceil(sf.waitMs / 1000) : undefined, log: (m) => log.info(m) },
+          started,
+        );
+        report = r.report;
+        if (args["dry-run"]) {
+          for (const w of report.warnings) log.warn(w);
+          log.info(`dry run: ${r.manifests.length ? `the Job that would copy ${report.items.filter((x) => x.status === "would-copy" && x.kind === "image").length} image(s)` : "every image is already in place: no Job needed"}`);
+          if (args.output === "json" || args.output === "yaml" || !args.output) return printManifests(r.manifests, args.output as string | undefined);
+        }
+      } finally {
+        await plan.cleanup();
+      }
+    } else report = await runSync(input, {
       ...dest,
+      shard: sf.shard,
+      shardWaitMs: sf.waitMs,
       registry: reg,
       sourceMirrors,
       concurrency: concurrencyFromArgs(args),
@@ -66,6 +97,7 @@ export default defineCommand({
     if (dest.mapOut && !args["dry-run"]) log.info(`registry map written to ${dest.mapOut}`);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
+    if (report.shard) log.info(`shard ${report.shard.shard}: ${report.shard.items} of the plan's items, ${humanBytes(report.shard.uploadBytes)} to upload`);
     if (!hostFailure(report.items)) log.info(`${args["dry-run"] ? "dry run: " : ""}${s.charts} chart(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to copy" : "copied"} in ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);
     const stopped = hostFailure(report.items);
     // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)

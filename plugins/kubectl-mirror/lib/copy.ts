@@ -9,6 +9,8 @@ import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.
 import { OciLayoutStore } from "../../../shared/oci/layout.ts";
 import { REF_NAME } from "../../../shared/oci/types.ts";
 import { OciError } from "../../../shared/oci/errors.ts";
+import type { ShardSpec } from "./shard-plan.ts";
+import { runShard } from "./shard-run.ts";
 
 export interface CopyPair {
   src: string;
@@ -23,6 +25,9 @@ export interface MirrorCopyOptions {
   dryRun?: boolean;
   gzip?: boolean;
   onEvent?: (e: CopyEvent) => void;
+  /** run only this shard of the pairs (lib/shard-run.ts); results then hold only its pairs */
+  shard?: ShardSpec;
+  shardWaitMs?: number;
 }
 
 /** Read "SRC DST" lines (blank lines and # comments ignored). */
@@ -107,17 +112,22 @@ export async function mirrorCopy(pairs: CopyPair[], opts: MirrorCopyOptions): Pr
     client.transport.close();
     throw e;
   }
-  const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras, dryRun: opts.dryRun, onEvent: opts.onEvent });
+  const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras, dryRun: opts.dryRun, onEvent: opts.onEvent };
   let results: CopyResult[];
+  let indices = jobs.map((_, i) => i);
   try {
-    results = await engine.run(jobs);
+    if (opts.shard) {
+      if (jobs.some((j) => j.dst.prepare)) throw new OciError("--shard: archives cannot be written by several shards; shard copies into registries or layout directories", "BAD_INPUT");
+      const r = await runShard(jobs, engineOpts, { shard: opts.shard, waitMs: opts.shardWaitMs });
+      ({ results, indices } = r);
+    } else results = await new CopyEngine(engineOpts).run(jobs);
   } finally {
     // finish archives: keep only complete ones; never leave a half-written archive under the final name
     for (const p of stores.values()) {
       const s = await p.catch(() => undefined);
       if (!s) continue;
       if (s instanceof OciArchiveWriter) {
-        const failed = jobs.some((j, i) => j.dst === s && (results! === undefined || results![i]?.status === "failed"));
+        const failed = results! === undefined || indices.some((i, k) => jobs[i]!.dst === s && results![k]?.status === "failed");
         if (failed || opts.dryRun) await s.abort();
         else await s.close();
       } else await s.close?.().catch(() => {});

@@ -13,6 +13,8 @@ import { destinations, pullReference, RepoCache, type DestinationOptions, type M
 import { rewriteChartForMirror } from "./rewrite.ts";
 import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-out.ts";
 import { normalizeDest } from "./mapping.ts";
+import type { ShardSpec } from "./shard-plan.ts";
+import { runShard, type ShardInfo } from "./shard-run.ts";
 
 export interface TransferOptions {
   registry: RegistryOptions;
@@ -27,6 +29,10 @@ export interface TransferOptions {
   chartPrefix?: string;
   /** nested (default) | flat: see plan.ts ChartLayout */
   chartLayout?: ChartLayout;
+  /** run only this shard of the plan (lib/shard-run.ts) */
+  shard?: ShardSpec;
+  /** how long a shard waits for what another shard copies (default 15 min) */
+  shardWaitMs?: number;
 }
 
 export interface SyncOptions extends TransferOptions, DestinationOptions {
@@ -62,6 +68,8 @@ export interface SyncReport {
   values?: ValuesOutReport[];
   warnings: string[];
   summary: { charts: number; images: number; failed: number; bytesCopied: number; seconds: number };
+  /** with --shard: which part of the plan this run was */
+  shard?: ShardInfo;
 }
 
 export function itemResult(kind: ItemResult["kind"], source: string, destination: string, r: CopyResult): ItemResult {
@@ -131,20 +139,32 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       meta.push({ kind: "image", source: m.source, destination: m.destination });
     }
     requireImages(jobs, d.artifacts.map((x) => x.artifact.images), d.images.map((m) => m.source), d.artifacts.length);
-    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent });
+    const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent };
     const t0 = Date.now();
-    const results = await engine.run(jobs);
-    logger().debug(`${jobs.length} copies done in ${Date.now() - t0}ms (${Date.now() - started}ms since start)`);
-    const items = results.map((r, i) => itemResult(meta[i]!.kind, meta[i]!.source, meta[i]!.destination, r));
+    let results: CopyResult[];
+    let indices = jobs.map((_, i) => i);
+    let shard: ShardInfo | undefined;
+    if (opts.shard) {
+      // charts/packs: pushed by the first shard once their images are all in the destination
+      const imageJob = new Map(d.images.map((m, k) => [m.source, d.artifacts.length + k]));
+      const after = d.artifacts.map(({ artifact }, i) => ({ job: i, needs: artifact.images.map((x) => imageJob.get(x)).filter((x): x is number => x !== undefined) }));
+      const r = await runShard(jobs, engineOpts, { shard: opts.shard, waitMs: opts.shardWaitMs, after });
+      ({ results, indices } = r);
+      shard = r.info;
+    } else results = await new CopyEngine(engineOpts).run(jobs);
+    logger().debug(`${results.length} copies done in ${Date.now() - t0}ms (${Date.now() - started}ms since start)`);
+    const items = results.map((r, k) => itemResult(meta[indices[k]!]!.kind, meta[indices[k]!]!.source, meta[indices[k]!]!.destination, r));
+    const arts = d.artifacts.filter((_, i) => indices.includes(i));
     return {
-      charts: d.artifacts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
+      charts: arts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
       items,
       registryMap: d.registryMap,
       ...(values ? { values } : {}),
       warnings: plan.warnings,
+      ...(shard ? { shard } : {}),
       summary: {
-        charts: d.artifacts.length,
-        images: d.images.length,
+        charts: arts.length,
+        images: items.filter((x) => x.kind === "image").length,
         failed: items.filter((x) => x.status === "failed").length,
         bytesCopied: items.reduce((n, x) => n + x.bytesCopied, 0),
         seconds: Math.round((Date.now() - started) / 100) / 10,
