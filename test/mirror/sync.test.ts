@@ -19,7 +19,7 @@ let authDst: TestRegistry;
 let api: FakeApiServer;
 
 beforeAll(async () => {
-  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: false, users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
+  [s, dst, authDst, api] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ users: { zot: "Zot-Secret-Pass-1" } }), startFakeApiServer({ namespaces: ["zot-system"] })]);
   api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "zot-secret", namespace: "zot-system" }, data: { registryUsername: Buffer.from("zot").toString("base64"), registryPassword: Buffer.from("Zot-Secret-Pass-1").toString("base64") } });
 }, 120_000);
 
@@ -129,9 +129,12 @@ describe("sync from an OCI registry", () => {
 });
 
 describe("credentials", () => {
+  // the destination is realistic (TLS with a private CA + htpasswd); the fixture source stays plain HTTP
+  // because Helm 3 pushes the fixture chart to it and talks only plain HTTP to loopback registries
+  const tlsDst = () => ["--plain-http-host", s.src.host, "--ca-file", `${authDst.host}=${authDst.caFile}`];
   test("--dest-credentials-from-secret reads zot-system/zot-secret; the password never appears", async () => {
     const kubeconfig = api.kubeconfig("admin");
-    const args = ["sync", "--image", "quay.io/acme/worker:1.10", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs, "--dest-credentials-from-secret", "zot-system/zot-secret", "--kubeconfig", kubeconfig, "--debug"];
+    const args = ["sync", "--image", "quay.io/acme/worker:1.10", "--dest", authDst.host, ...tlsDst(), ...s.mirrorArgs, "--dest-credentials-from-secret", "zot-system/zot-secret", "--kubeconfig", kubeconfig, "--debug"];
     const r = await mirror(s, args);
     expectOk(r, "sync with secret creds");
     expect(r.stdout + r.stderr).not.toContain("Zot-Secret-Pass-1");
@@ -144,19 +147,19 @@ describe("credentials", () => {
 
   test("--cred-file (Palette Edge JSON) and kubectl mirror login", async () => {
     const cf = join(s.tmp, "creds.json");
-    writeFileSync(cf, JSON.stringify({ helm: [], image: [{ endpoint: `http://${authDst.host}`, username: "zot", password: "Zot-Secret-Pass-1" }] }));
-    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/db:15.4", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs, "--cred-file", cf]), "sync --cred-file");
-    const noCreds = await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs]);
+    writeFileSync(cf, JSON.stringify({ helm: [], image: [{ endpoint: `https://${authDst.host}`, username: "zot", password: "Zot-Secret-Pass-1" }] }));
+    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/db:15.4", "--dest", authDst.host, ...tlsDst(), ...s.mirrorArgs, "--cred-file", cf]), "sync --cred-file");
+    const noCreds = await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, ...tlsDst(), ...s.mirrorArgs]);
     expect(noCreds.code).toBe(1);
-    const bad = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--plain-http"], { stdin: "wrong\n" });
+    const bad = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--ca-file", authDst.caFile!], { stdin: "wrong\n" });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`login to ${authDst.host} failed`);
-    const good = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--plain-http"], { stdin: "Zot-Secret-Pass-1\n" });
+    const good = await mirror(s, ["login", authDst.host, "-u", "zot", "--password-stdin", "--ca-file", authDst.caFile!], { stdin: "Zot-Secret-Pass-1\n" });
     expectOk(good, "login");
     expect(good.stdout).toContain("Login Succeeded");
     const cfg = JSON.parse(readFileSync(join(s.env.DOCKER_CONFIG, "config.json"), "utf8"));
     expect(Buffer.from(cfg.auths[authDst.host].auth, "base64").toString()).toBe("zot:Zot-Secret-Pass-1");
-    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, "--plain-http", ...s.mirrorArgs]), "sync after login");
+    expectOk(await mirror(s, ["sync", "--image", "quay.io/acme/debug:1.0", "--dest", authDst.host, ...tlsDst(), ...s.mirrorArgs]), "sync after login");
     expectOk(await mirror(s, ["logout", authDst.host]), "logout");
     expect(JSON.parse(readFileSync(join(s.env.DOCKER_CONFIG, "config.json"), "utf8")).auths[authDst.host]).toBeUndefined();
   }, 90_000);
