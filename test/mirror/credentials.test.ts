@@ -152,6 +152,16 @@ describe("a refused or unreachable destination is one error, at once (11.2)", ()
     expect(ms).toBeLessThan(2000);
   });
 
+  test("verify against a destination with a wrong password: one error line, not one row per image", async () => {
+    const imgs = Array.from({ length: N }, (_, i) => ["--image", `${src.host}/library/app${i}:v1`]).flat();
+    const r = await mirror(["verify", ...imgs, "--dest", `${dst.host}/mirror`, ...cas(), "--dest-username", dst.username, "--dest-password-stdin"], { stdin: "wrong-password-9\n" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: authentication to .* failed: username or password rejected/);
+  });
+
   test("sync into a destination with a wrong password: one error line, no chart or image tagged", async () => {
     const r = await mirror(["sync", "--image", `${src.host}/library/app3:v1`, "--image", `${src.host}/library/app4:v1`, "--dest-registry", `${dst.host}/wrongpw`, ...cas(), "--dest-username", dst.username, "--dest-password-stdin"], { stdin: "nope-nope\n" });
     expect(r.code).toBe(1);
