@@ -126,11 +126,6 @@ function only(cred: Credential, accept: (host: string) => boolean): CredentialPr
   return async (host) => (accept(host) ? cred : undefined);
 }
 
-/** Hosts a destination given as REGISTRY[/PATH] or a reference belongs to. */
-export function hostOf(destOrRef: string): string {
-  return destOrRef.replace(/^[a-z]+:\/\//i, "").split("/")[0]!.toLowerCase();
-}
-
 /**
  * Registry options from the shared flags. With a scope, credentials and --dest-insecure are bound to the hosts
  * they belong to (see CredentialScope and CREDENTIALS_HELP in args.ts).

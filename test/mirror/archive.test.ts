@@ -9,7 +9,8 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { helm, skopeoInspectRaw, skopeoListTags, writeImageLayout } from "../support/images.ts";
 import { BUN, ROOT } from "../support/cli.ts";
-import { destOf, expectOk, HELM3, mirror, setupSources, sourceRef, type Sources } from "./helpers.ts";
+import { destOf, expectOk, mirror, setupSources, sourceRef, type Sources } from "./helpers.ts";
+import { HELM4 } from "../support/helm.ts";
 import { OciArchiveReader } from "../../shared/oci/archive.ts";
 import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
 import { execFileSync } from "node:child_process";
@@ -19,13 +20,18 @@ let dst: TestRegistry;
 let dst2: TestRegistry;
 
 beforeAll(async () => {
-  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
+  // the air-gapped side is the realistic registry (TLS with a private CA + htpasswd); the fixture source stays
+  // plain HTTP (Helm 3 pushes the fixture chart to it and talks only plain HTTP to loopback registries)
+  [s, dst, dst2] = await Promise.all([setupSources(), startRegistry(), startRegistry()]);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all([s?.stop(), dst?.stop(), dst2?.stop()]);
 });
 
+/** --dest credentials + CA of a realistic destination (with { stdin: reg.password }) */
+const into = (reg: TestRegistry) => ["--ca-file", reg.caFile!, "-u", reg.username, "--password-stdin"];
+const pw = (reg: TestRegistry) => ({ stdin: reg.password });
 const chartArgs = () => ["--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--plain-http", ...s.mirrorArgs, ...s.pinnedSet];
 
 describe("export → push", () => {
@@ -50,7 +56,7 @@ describe("export → push", () => {
 
   test("push lands everything; helm pull/template work; verify --archive passes", async () => {
     const out = join(s.tmp, "app.tar");
-    const r = await mirror(s, ["push", out, "--dest", dst.host, "--plain-http", "-o", "json"]);
+    const r = await mirror(s, ["push", out, "--dest", dst.host, ...into(dst), "-o", "json"], pw(dst));
     expectOk(r, "push");
     const rep = JSON.parse(r.stdout);
     expect(rep.summary.failed).toBe(0);
@@ -61,15 +67,16 @@ describe("export → push", () => {
     expect(await skopeoListTags(`${dst.host}/images/acme/operator`, dst.skopeo)).toContain(s.sigTag);
     const pulled = join(s.tmp, "pulled-push");
     mkdirSync(pulled, { recursive: true });
-    await helm(["pull", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http", "--destination", pulled], { helmBin: HELM3 });
+    const helmTls = { helmBin: HELM4, registryAuths: { [dst.host]: { username: dst.username, password: dst.password } } };
+    await helm(["pull", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--ca-file", dst.caFile!, "--destination", pulled], helmTls);
     expect(readFileSync(join(pulled, "app-1.2.3.tgz")).equals(readFileSync(s.fx.tgz))).toBe(true);
-    const t = await helm(["template", "x", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--plain-http"], { helmBin: HELM3 });
+    const t = await helm(["template", "x", `oci://${dst.host}/charts/app/app`, "--version", "1.2.3", "--ca-file", dst.caFile!], helmTls);
     expect(t.stdout).toContain("kind: StatefulSet");
-    const v = await mirror(s, ["verify", "--archive", out, "--dest", dst.host, "--plain-http", "-o", "json"]);
+    const v = await mirror(s, ["verify", "--archive", out, "--dest", dst.host, ...into(dst), "-o", "json"], pw(dst));
     expectOk(v, "verify --archive");
     expect(JSON.parse(v.stdout).summary.ok).toBe(s.images.length + 1);
     // a second push sends nothing
-    const again = JSON.parse((await mirror(s, ["push", out, "--dest", dst.host, "--plain-http", "-o", "json"])).stdout);
+    const again = JSON.parse((await mirror(s, ["push", out, "--dest", dst.host, ...into(dst), "-o", "json"], pw(dst))).stdout);
     expect(again.summary.bytesCopied).toBe(0);
   }, 120_000);
 
@@ -105,11 +112,11 @@ describe("export → push", () => {
     expect(statSync(day2).size).toBeGreaterThan(300_000 * 0.9);
     expect(statSync(day2).size).toBeLessThan(300_000 + statSync(join(s.tmp, "app.tar")).size);
     // day2 alone into an empty registry fails for the blobs only day1 has ...
-    const alone = await mirror(s, ["push", day2, "--dest", dst2.host, "--plain-http"]);
+    const alone = await mirror(s, ["push", day2, "--dest", dst2.host, ...into(dst2)], pw(dst2));
     expect(alone.code).toBe(1);
     // ... day1 then day2 (gzip, sequential read) works
-    expectOk(await mirror(s, ["push", join(s.tmp, "app.tar"), "--dest", dst2.host, "--plain-http", "-q"]), "push day1");
-    const p2 = await mirror(s, ["push", day2, "--dest", dst2.host, "--plain-http", "-o", "json"]);
+    expectOk(await mirror(s, ["push", join(s.tmp, "app.tar"), "--dest", dst2.host, ...into(dst2), "-q"], pw(dst2)), "push day1");
+    const p2 = await mirror(s, ["push", day2, "--dest", dst2.host, ...into(dst2), "-o", "json"], pw(dst2));
     expectOk(p2, "push day2");
     expect(await skopeoListTags(`${dst2.host}/images/acme/worker`, dst2.skopeo)).toEqual(expect.arrayContaining(["1.10", "1.11"]));
   }, 120_000);
@@ -126,7 +133,7 @@ describe("export → push", () => {
     expect(parts.length).toBe(4);
     expect(existsSync(big)).toBe(false);
     expect(existsSync(`${big}.parts`)).toBe(true);
-    const p = await mirror(s, ["push", `${big}.part001`, "--dest", `${dst.host}/split`, "--plain-http", "-o", "json"]);
+    const p = await mirror(s, ["push", `${big}.part001`, "--dest", `${dst.host}/split`, ...into(dst), "-o", "json"], pw(dst));
     expectOk(p, "push split");
     expect(JSON.parse(p.stdout).summary.failed).toBe(0);
     expect((await skopeoInspectRaw(`${dst.host}/split/images/acme/big:1`, dst.skopeo)).digest).toBe((await skopeoInspectRaw(`${s.src.host}/docker.io/acme/big:1`, s.src.skopeo)).digest);
@@ -134,7 +141,7 @@ describe("export → push", () => {
     const b = readFileSync(f);
     b[10] = b[10]! ^ 0xff;
     writeFileSync(f, b);
-    const bad = await mirror(s, ["push", big, "--dest", `${dst.host}/split2`, "--plain-http"]);
+    const bad = await mirror(s, ["push", big, "--dest", `${dst.host}/split2`, ...into(dst)], pw(dst));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("is corrupt (sha256 mismatch)");
   }, 120_000);
@@ -144,6 +151,7 @@ describe("interrupted push", () => {
   let proxy: FaultProxy;
   let fresh: TestRegistry;
   beforeAll(async () => {
+    // plain: the fault proxy in front of it speaks plain HTTP
     fresh = await startRegistry({ auth: "none", tls: false });
     proxy = await startFaultProxy(fresh.url);
   });
@@ -201,13 +209,13 @@ describe("export-pack", () => {
     const meta = JSON.parse(r.stdout).metadata;
     expect(meta.artifacts.map((a: any) => a.ref).sort()).toEqual(["charts/app/app:1.2.3", "packs/acme-app:1.0.0"]);
     expect(meta.images.map((i: any) => i.image)).toEqual(s.images);
-    const p = await mirror(s, ["push", out, "--dest", `${dst.host}/pal`, "--plain-http", "-o", "json"]);
+    const p = await mirror(s, ["push", out, "--dest", `${dst.host}/pal`, ...into(dst), "-o", "json"], pw(dst));
     expectOk(p, "push pack");
     const packRaw = await skopeoInspectRaw(`${dst.host}/pal/packs/acme-app:1.0.0`, dst.skopeo);
     expect(packRaw.json.config.mediaType).toBe("application/vnd.spectrocloud.pack.config.v1+json");
     expect(packRaw.json.layers[0].digest).toBe(`sha256:${new Bun.CryptoHasher("sha256").update(readFileSync(tgz)).digest("hex")}`);
     expect((await skopeoListTags(`${dst.host}/pal/charts/app/app`, dst.skopeo))).toEqual(["1.2.3"]);
-    const v = await mirror(s, ["verify", "--archive", out, "--dest", `${dst.host}/pal`, "--plain-http"]);
+    const v = await mirror(s, ["verify", "--archive", out, "--dest", `${dst.host}/pal`, ...into(dst)], pw(dst));
     expectOk(v, "verify pack");
   }, 120_000);
 

@@ -12,6 +12,8 @@ import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { muralVariables } from "../../plugins/kubectl-mirror/lib/zot.ts";
+import { startChartRepo } from "../support/chart-repo.ts";
+import { HELM4, makeChart } from "../support/helm.ts";
 
 setDefaultTimeout(120_000);
 
@@ -95,6 +97,25 @@ describe("credentials stay with their registry (12.1)", () => {
     expect(srcCalls(before).every((c) => c.user === undefined)).toBe(true);
   });
 
+  test("sync: the chart repository gets --src-* credentials, never -u/--password-stdin (the destination's)", async () => {
+    const tgz = await makeChart(join(tmp, "chart-src"), { name: "app", version: "1.0.0", helmBin: HELM4, values: { image: `${src.host}/library/app0:v1` }, templates: { "pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: c, image: {{ .Values.image }}}]}\n" } });
+    const repo = await startChartRepo({ charts: [tgz], auth: { username: "repo-user", password: "Repo-Pass-77" } });
+    try {
+      const base = ["sync", "--repo-url", repo.url, "--chart-url", "r/app", "--chart-version", "1.0.0", "--helm", HELM4, "--dest", `${dst.host}/chartcreds`, ...cas()];
+      const destOnly = await mirror([...base, "-u", dst.username, "--password-stdin"], { stdin: dst.password });
+      expect(destOnly.code).toBe(1);
+      expect(destOnly.stderr).toContain("HTTP 401");
+      expect(repo.requests.filter((q) => q.authorized)).toEqual([]);
+      const ok = await mirror([...base, "--src-username", "repo-user", "--src-password-stdin", "--dest-username", dst.username, "--dest-password", dst.password], { stdin: "Repo-Pass-77" });
+      expect(ok.stderr).not.toContain("Repo-Pass-77");
+      if (ok.code !== 0) console.error(ok.stderr);
+      expect(ok.code).toBe(0);
+      expect(repo.requests.some((q) => q.authorized)).toBe(true);
+    } finally {
+      await repo.stop();
+    }
+  });
+
   test("--help of the transfer commands documents which credential goes where", async () => {
     for (const cmd of ["copy", "sync", "push", "export", "verify"]) {
       const r = await mirror([cmd, "--help"]);
@@ -129,6 +150,16 @@ describe("a refused or unreachable destination is one error, at once (11.2)", ()
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`cannot connect to 127.0.0.1:${port}`);
     expect(ms).toBeLessThan(2000);
+  });
+
+  test("verify against a destination with a wrong password: one error line, not one row per image", async () => {
+    const imgs = Array.from({ length: N }, (_, i) => ["--image", `${src.host}/library/app${i}:v1`]).flat();
+    const r = await mirror(["verify", ...imgs, "--dest", `${dst.host}/mirror`, ...cas(), "--dest-username", dst.username, "--dest-password-stdin"], { stdin: "wrong-password-9\n" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: authentication to .* failed: username or password rejected/);
   });
 
   test("sync into a destination with a wrong password: one error line, no chart or image tagged", async () => {

@@ -1,4 +1,6 @@
 // kubectl mirror verify (CHART | --mirror-file F | --archive A) (--dest REGISTRY | --in-archive A2)
+import { hostFailure } from "../../../shared/cli/progress.ts";
+import { throwIfHostFailed } from "../lib/report.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
@@ -47,7 +49,10 @@ export default defineCommand({
       const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest?.dest });
       report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
     }
-    printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));
+    // a registry that refused the credentials or cannot be reached: one error, not one row per item
+    const asResults = report.items.map((i) => ({ status: i.status, error: i.detail, failedHost: i.failedHost }));
+    if (!hostFailure(asResults) || args.output) printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));
+    throwIfHostFailed(asResults);
     const bad = report.summary.missing + report.summary.mismatched + report.summary.errors;
     if (bad) throw new CliError(`verification failed: ${bad} of ${report.summary.total} items missing or different`, 1, report.summary.missing ? "run sync or push again" : undefined);
   },

@@ -62,7 +62,7 @@ function str(v: unknown): string | undefined {
  */
 export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?: string, opts: { registry?: RegistryOptions; hasDestination?: boolean } = {}): Promise<ChartRequest> {
   // the registry options read --password-stdin once (cached) and validate the credential flags
-  const registry = opts.registry ?? (await registryOptionsFromArgs(args, rawArgs, { destination: undefined }));
+  const registry = opts.registry ?? (await registryOptionsFromArgs(args, rawArgs, { destination: undefined, source: chartSourceHosts({ ...args, chart: chart ?? args.chart }) }));
   const flags = credentialsFromFlags(args);
   const cred = opts.hasDestination ? flags.src : (flags.dest ?? flags.src);
   const caFiles = repeated(rawArgs, ["ca-file"], { split: false });
@@ -121,6 +121,15 @@ async function helmAlias(repoUrl: string | undefined, spec: string | undefined):
   if (!m || existsSync(spec!)) return undefined;
   const repos = await loadRepositories().catch(() => [] as HelmRepoEntry[]);
   return repos.find((r) => r.name === m[1]);
+}
+
+/**
+ * Hosts the source credentials (--src-*, and -u in commands without a destination) belong to: the chart's own
+ * repository or registry (--repo-url, oci://… or https://… CHART). Image registries use stored credentials.
+ */
+export function chartSourceHosts(args: Args): string[] {
+  const specs = [str(args["repo-url"]), str((args._ as string[] | undefined)?.[0]), str(args.chart), str(args["chart-url"])];
+  return [...new Set(specs.filter((x): x is string => !!x && /^(oci|https?):\/\//.test(x)).map((x) => x.replace(/^[a-z]+:\/\//, "").split("/")[0]!.toLowerCase()))];
 }
 
 /** Render/discovery options from the render flags. */

@@ -11,7 +11,7 @@ import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "./chart-args.ts";
+import { chartRequestFromArgs, chartSourceArgs, chartSourceHosts, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "./chart-args.ts";
 import { credentialsFromSecret, credFileProvider, credForChartUrl, destinationProvider, readCredFile, withCredentials, type CredFile } from "./credentials.ts";
 import { normalizeDest, readRegistryMap, type MapMode } from "./mapping.ts";
 import { readMirrorFile } from "./mirror-file.ts";
@@ -88,7 +88,7 @@ export interface ResolvedInputs {
 /** Registry options with --cred-file in front, and --source-mirror. */
 export async function connectionFromArgs(args: Args, rawArgs: string[], dest?: string): Promise<Omit<ResolvedInputs, "input">> {
   const credFile = str(args["cred-file"]) ? await readCredFile(String(args["cred-file"])) : undefined;
-  const scope = { destination: dest ? [destHost(dest)] : undefined };
+  const scope = { destination: dest ? [destHost(dest)] : undefined, source: chartSourceHosts(args) };
   // flag credentials first (each bound to its side), then --cred-file and docker config (each for its own host)
   const base = await registryOptionsFromArgs(args, rawArgs, scope);
   const registry = credFile ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(credFile)) } : base;

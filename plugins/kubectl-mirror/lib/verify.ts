@@ -4,6 +4,7 @@
 //   image        the tag (or digest) exists; its digest equals the expected one — from the archive's index.json,
 //                or resolved at the source (through --source-mirror) unless --offline
 import type { ChartLayout } from "./plan.ts";
+import { failedHost } from "../../../shared/oci/errors.ts";
 import { OciArchiveReader } from "../../../shared/oci/archive.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import { NotFoundError } from "../../../shared/oci/errors.ts";
@@ -28,6 +29,8 @@ export interface VerifyItem {
   expected?: string;
   actual?: string;
   detail?: string;
+  /** the registry failed as a whole (credentials refused, unreachable): reported once by the command */
+  failedHost?: string;
 }
 
 export interface VerifyReport {
@@ -174,6 +177,8 @@ async function checkOne(e: Expectation, open: (ref: string) => { store: Store; r
     if (expected && expected !== desc.digest) return { ...item, status: "digest-mismatch", detail: "tag points at another manifest" };
     return item;
   } catch (err) {
-    return { ...item, status: "error", detail: (err as Error).message };
+    const host = failedHost(err);
+    const hint = (err as { hint?: string }).hint;
+    return { ...item, status: "error", detail: (err as Error).message + (host && hint ? ` (${hint})` : ""), ...(host ? { failedHost: host } : {}) };
   }
 }

@@ -44,6 +44,9 @@ interface HostState {
   cred?: Promise<Credential | undefined>;
   /** the credentials were refused (or are missing): later requests fail with this at once */
   refused?: UnauthorizedError;
+  /** Basic credentials were accepted once / a request is checking them now (the others wait for it) */
+  basicOk?: boolean;
+  basicProbe?: Promise<void>;
 }
 
 export interface AuthRequest extends HttpRequest {
@@ -121,9 +124,41 @@ export class AuthClient {
     }
   }
 
+  /**
+   * Send with this Authorization. Basic credentials the host has not accepted yet go out one request at a time:
+   * a wrong password is tried once, not once per concurrent request (and the others fail with that one error).
+   */
+  private async transmit(req: AuthRequest, s: HostState, auth: string | undefined): Promise<HttpResponse> {
+    const send = () => this.transport.request({ ...req, headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) } });
+    if (!auth?.startsWith("Basic ") || s.basicOk) return send();
+    if (s.refused) throw s.refused;
+    while (s.basicProbe) {
+      await s.basicProbe;
+      if (s.refused) throw s.refused;
+      if (s.basicOk) return send();
+    }
+    let done!: () => void;
+    s.basicProbe = new Promise<void>((r) => (done = r));
+    try {
+      const res = await send();
+      if (res.status !== 401) {
+        s.basicOk = true;
+        return res;
+      }
+      await res.drain();
+      const e = new UnauthorizedError(req.host, "username or password rejected");
+      e.hostWide = true;
+      s.refused ??= e;
+      throw e;
+    } finally {
+      s.basicProbe = undefined;
+      done();
+    }
+  }
+
   private async send(req: AuthRequest, s: HostState): Promise<HttpResponse> {
     let auth = await this.authorization(req.host, req.scopes);
-    let res = await this.transport.request({ ...req, headers: { ...req.headers, ...(auth ? { authorization: auth } : {}) } });
+    let res = await this.transmit(req, s, auth);
     // Two rounds at most: the first learns the scheme (or refreshes an expired token), the second is final.
     for (let round = 0; res.status === 401 && round < 2; round++) {
       const header = res.header("www-authenticate");
@@ -158,7 +193,7 @@ export class AuthClient {
       } else {
         throw new UnauthorizedError(req.host, header ? `unsupported challenge "${header.split(" ")[0]}"` : "no WWW-Authenticate challenge");
       }
-      res = await this.transport.request({ ...req, headers: { ...req.headers, authorization: auth } });
+      res = await this.transmit(req, s, auth);
     }
     if (res.status === 401) {
       await res.drain();
