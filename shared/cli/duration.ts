@@ -20,4 +20,4 @@ export function parseDuration(s: string, flag = "--request-timeout"): number {
 }
 
 /** What --request-timeout means, for every command (kube API requests and registry requests alike). */
-export const REQUEST_TIMEOUT_HELP = "Give up a request that makes no progress (under 1 KiB) for this long, e.g. 30s, 2m, 1h30m; 0 = none (default: 60s for registries; the Kubernetes API as each command says); downloads then resume where they stopped";
+export const REQUEST_TIMEOUT_HELP = "Give up a request that makes no progress for this long: an API call (Palette, Kubernetes) that does not answer, a transfer that moves under 1 KiB in that time (downloads then resume where they stopped); e.g. 30s, 2m; default 60s (Kubernetes API calls: none, except in kubectl scar); 0 = none, except in kubectl scar";

@@ -78,7 +78,11 @@ describe("on a TTY that is resized mid-run (tmux 160 → 50 columns)", () => {
     const everything = () => tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "resize").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
     await until("the midpoint", () => existsSync(mark) && screen().some((l) => l.startsWith("total")));
     expect(tmux("resize-window", "-t", "resize", "-x", "50").status).toBe(0);
-    await until("a redraw at 50 columns", () => screen().some((l) => l.startsWith("total") && l.length <= 50), 10_000);
+    // wait for the redraw to complete (a capture can land between the block's writes): total line last, fitted
+    await until("a redraw at 50 columns", () => {
+      const s = screen();
+      return s.some((l) => l.startsWith("total") && l.length <= 50) && /^total /.test(s[s.length - 1] ?? "");
+    }, 10_000);
     const mid = screen();
     expect(mid.filter((l) => l.startsWith("total"))).toHaveLength(1);
     expect(mid[mid.length - 1]).toMatch(/^total \[=*>? *\] [1-4]\/5 images/);

@@ -12,6 +12,7 @@ import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { PaletteClient } from "../../../shared/palette/client.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import type { Target } from "./artifact.ts";
+import { REQUEST_TIMEOUT_HELP } from "../../../shared/cli/duration.ts";
 import { DEFAULT_BASE_PATH, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TAG, NAMESPACE } from "./constants.ts";
 import { StateStore } from "./state.ts";
 
@@ -39,7 +40,7 @@ export const targetArgs = {
  * Spread it AFTER targetArgs/clusterArgs: it replaces their own --request-timeout definitions.
  */
 export const timeoutArgs = {
-  "request-timeout": { type: "string", description: `Deadline of each Palette, registry and Kubernetes API request, e.g. 30s, 2m (default ${DEFAULT_REQUEST_TIMEOUT})`, valueHint: "DURATION" },
+  "request-timeout": { type: "string", description: REQUEST_TIMEOUT_HELP, valueHint: "DURATION" },
 } as const satisfies ArgsDef;
 
 /** --request-timeout in ms (default 60s; must be more than 0: a peer that never answers must not hang a step). */
