@@ -100,7 +100,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "seed-violet-"));
   mkdirSync(join(work, "packages"), { recursive: true });
   mkdirSync(join(work, "build"), { recursive: true });
-  [src, reg, standbyReg, cm] = await Promise.all([startRegistry(), startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "htpasswd", tls: true }), startChartMuseum({ basicAuth: { username: "chartmuseum", password: "cm-secret" } })]);
+  [src, reg, standbyReg, cm] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "htpasswd", tls: true }), startChartMuseum({ basicAuth: { username: "chartmuseum", password: "cm-secret" } })]);
   caBundle = join(work, "ca.pem");
   writeFileSync(caBundle, readFileSync(reg.caFile!, "utf8") + readFileSync(standbyReg.caFile!, "utf8"));
   [p, standby] = await Promise.all([startAcpPlatform({ clusters: ["global", "region1"], users: { admin: { password: PASSWORD } } }), startAcpPlatform({ clusters: ["global"], users: { admin: { password: PASSWORD } } })]);
