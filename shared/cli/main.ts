@@ -1,7 +1,7 @@
 // The entry wrapper every plugin uses: kubectl-style argv normalisation, subcommand dispatch that keeps
 // global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
+import { checkUnknownFlags, flagTable, normalizeArgv, repeated, valueFlagNames } from "./argv.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
@@ -104,6 +104,7 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
       throw new UsageError(`"${usageName}" needs a command`);
     }
     checkUnknownFlags(rest, { ...globalArgs, ...args }, usageName);
+    checkOutputFormat(rest, args);
     // the leaf runs itself: hide its subcommands from citty, which would take a positional for a command name
     // global flags (--debug, -q) parse in every command; the leaf runs itself, so hide its subcommands from
     // citty, which would take a positional for a command name
@@ -115,6 +116,18 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
     if (debug && err instanceof Error && err.stack) logger().debug(redact(err.stack));
     process.exit(exitCodeOf(err) || 1);
   }
+}
+
+/**
+ * `-o` of every command that takes the shared output flag is json or yaml: a typo (`-o jsno`) is refused before
+ * the command runs, instead of printing the human form (after pushing, deleting, …) with exit 0.
+ */
+function checkOutputFormat(argv: string[], args: ArgsDef): void {
+  // the shared flag (args.ts outputArgs) says json|yaml; violet package --output FILE is not a format
+  if ((args as Record<string, { valueHint?: string } | undefined>).output?.valueHint !== "json|yaml") return;
+  const dashdash = argv.indexOf("--");
+  const v = repeated(dashdash < 0 ? argv : argv.slice(0, dashdash), ["o", "output"], { split: false }).pop();
+  if (v !== undefined && v !== "json" && v !== "yaml") throw new UsageError(`-o ${v}: must be json or yaml`);
 }
 
 /**

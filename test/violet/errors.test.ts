@@ -2,7 +2,7 @@
 // flags; and packages re-tarred with plain `tar czf` (any entry order) still push.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
@@ -97,6 +97,17 @@ describe("one-line errors", () => {
     expect(r.stderr).not.toContain("--access-token");
     expect(r.stderr).toContain("Secret cpaas-system/chartmuseum-auth");
     expect(r.stderr).not.toContain("wrong-pw");
+  });
+});
+
+describe("mistakes a user makes", () => {
+  test("a typo in -o (show, verify, push, gc) is refused before anything is done, exit 2", async () => {
+    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"]]) {
+      const r = await violet([...args, "-o", "jsno"], { env: env(), stdin: dst.password + "\n" });
+      expect([r.code, oneLine(r.stderr)]).toEqual([2, "error: -o jsno: must be json or yaml"]);
+      expect(r.stdout).toBe("");
+    }
+    expect(existsSync(join(dst.dataDir, "docker/registry/v2/repositories/typo"))).toBe(false); // nothing pushed
   });
 });
 
