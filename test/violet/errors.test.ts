@@ -109,6 +109,15 @@ describe("mistakes a user makes", () => {
     }
     expect(existsSync(join(dst.dataDir, "docker/registry/v2/repositories/typo"))).toBe(false); // nothing pushed
   });
+
+  test("a wrong registry password: one reason per package (not one per image), and no hint to another plugin", async () => {
+    const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--skip-crs"], { env: env(), stdin: "wrong-password\n" });
+    expect(r.code).toBe(1);
+    const line = oneLine(r.stderr);
+    expect(line).toContain(`authentication to ${dst.host} failed`);
+    expect(line.split(`authentication to ${dst.host} failed`).length - 1).toBe(1);
+    expect(line).not.toContain("kubectl mirror");
+  });
 });
 
 describe("package entry order", () => {
