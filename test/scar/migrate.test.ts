@@ -259,6 +259,11 @@ describe("kubectl scar migrate", () => {
     const before = palette.calls.length;
     const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", fullState, "--kubeconfig", kubeconfig, "-o", "json"];
     expect(secretData()).toEqual({}); // what Palette re-created
+    // --dry-run says what it would do, not what it did
+    const dry = await scar([...rb.slice(0, -2), "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe(`would restore\t${OLD_SCAR.endpoint}\tsecret would be replaced\n`);
+    expect(secretData()).toEqual({});
     const r = await scar(rb);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ restored: true, secret: "replaced" });
