@@ -1,11 +1,12 @@
 // Errors are one line: no stack traces, no raw errno codes, each file named once, hints that name violet's own
 // flags; and packages re-tarred with plain `tar czf` (any entry order) still push.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
+import { BUN, ROOT } from "../support/cli.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBundle, pushImage, violetCrds } from "../support/violet-fixtures.ts";
@@ -118,6 +119,29 @@ describe("mistakes a user makes", () => {
     expect(line.split(`authentication to ${dst.host} failed`).length - 1).toBe(1);
     expect(line).not.toContain("kubectl mirror");
   });
+});
+
+describe("Ctrl-C", () => {
+  test("package interrupted while writing the .tgz: exit 130, the partial file removed, nothing left next to it", async () => {
+    const huge = await pushImage(w.reg, "acp/huge-operator:v0.1.0", { layerBytes: 96 << 20 });
+    const hugeBundle = await pushBundle(w.reg, "acp/huge-operator-bundle:v0.1.0", { packageName: "huge-operator", version: "0.1.0", channels: ["stable"], defaultChannel: "stable", relatedImages: [huge.ref] });
+    const work = join(w.dir, "huge");
+    ok(await violet(["create", work, "--artifact", hugeBundle.ref, "--no-auth", "--plain"]));
+    const outDir = join(w.dir, "huge-out");
+    mkdirSync(outDir, { recursive: true });
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), "package", work, "--output", join(outDir, "huge.tgz"), "--no-auth", "--plain"], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    // wait until the package file is being written (after the images are in the working directory)
+    for (let i = 0; i < 600 && !readdirSync(outDir).some((f) => f.includes(".partial")); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(outDir).some((f) => f.includes(".partial"))).toBe(true);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("interrupted (SIGINT)");
+    expect(stderr).toContain("temporary files removed");
+    expect(readdirSync(outDir)).toEqual([]);
+  }, 120_000);
 });
 
 describe("package entry order", () => {
