@@ -111,6 +111,24 @@ describe("mistakes a user makes", () => {
     expect(existsSync(join(dst.dataDir, "docker/registry/v2/repositories/typo"))).toBe(false); // nothing pushed
   });
 
+  test("push of a directory without packages (or a missing path) is refused before the platform is contacted", async () => {
+    const empty = join(w.dir, "no-packages");
+    mkdirSync(empty, { recursive: true });
+    for (const path of [empty, join(w.dir, "missing.tgz")]) {
+      const before = api.requests.length;
+      const r = await violet(["push", path], { env: env() });
+      expect(r.code).toBe(2);
+      expect(oneLine(r.stderr)).toContain(path);
+      expect(api.requests.length).toBe(before);
+    }
+  });
+
+  test("push without --platform-address and without a kubeconfig names the platform flags", async () => {
+    const r = await violet(["push", pkgs.bundle], { env: { KUBECONFIG: join(w.dir, "no-kubeconfig") } });
+    expect(r.code).not.toBe(0);
+    expect(oneLine(r.stderr)).toContain("--platform-address");
+  });
+
   test("a wrong registry password: one reason per package (not one per image), and no hint to another plugin", async () => {
     const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--skip-crs"], { env: env(), stdin: "wrong-password\n" });
     expect(r.code).toBe(1);
