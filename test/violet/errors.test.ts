@@ -129,6 +129,15 @@ describe("mistakes a user makes", () => {
     expect(oneLine(r.stderr)).toContain("--platform-address");
   });
 
+  test("--help of push, list and gc: --platform-address goes with a token or the username/password login", async () => {
+    for (const cmd of ["push", "list", "gc"]) {
+      const h = ok(await violet([cmd, "--help"])).stdout;
+      const line = h.split("\n").find((l) => l.includes("--platform-address"))!;
+      expect(line).toContain("--platform-token");
+      expect(line).toContain("--platform-username");
+    }
+  });
+
   test("a wrong registry password: one reason per package (not one per image), and no hint to another plugin", async () => {
     const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--skip-crs"], { env: env(), stdin: "wrong-password\n" });
     expect(r.code).toBe(1);

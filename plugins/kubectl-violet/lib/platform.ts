@@ -16,6 +16,8 @@ export const PASSWORD_ENV = "VIOLET_PLATFORM_PASSWORD";
 export const TOKEN_ENV = "VIOLET_PLATFORM_TOKEN";
 
 export const platformArgs = {
+  // replaces the shared description (kube/flags.ts): violet also logs in with --platform-username
+  "platform-address": { type: "string", description: "Platform URL; clusters are reached at <address>/kubernetes/<cluster> (with --platform-token or --platform-username)", valueHint: "URL" },
   "platform-username": { type: "string", description: "Platform user for the username/password login (local users only; others use --platform-token)", valueHint: "USER" },
   "platform-password": { type: "string", description: `That user's password (visible to other users; prefer --platform-password-stdin or $${PASSWORD_ENV})`, valueHint: "PASSWORD" },
   "platform-password-stdin": { type: "boolean", description: "Read the platform password from stdin" },
