@@ -127,7 +127,11 @@ function checkOutputFormat(argv: string[], args: ArgsDef): void {
   if ((args as Record<string, { valueHint?: string } | undefined>).output?.valueHint !== "json|yaml") return;
   const dashdash = argv.indexOf("--");
   const v = repeated(dashdash < 0 ? argv : argv.slice(0, dashdash), ["o", "output"], { split: false }).pop();
-  if (v !== undefined && v !== "json" && v !== "yaml") throw new UsageError(`-o ${v}: must be json or yaml`);
+  if (v === undefined || v === "json" || v === "yaml") return;
+  // commands that also write a file say where that goes (scar package -O FILE, violet list --output-file FILE)
+  const file = (args as Record<string, { alias?: string | string[] } | undefined>)["output-file"];
+  const short = [file?.alias ?? []].flat().find((a) => a.length === 1);
+  throw new UsageError(`-o ${v}: must be json or yaml`, file ? `write the file with --output-file${short ? `/-${short}` : ""} ${v}` : undefined);
 }
 
 /**
