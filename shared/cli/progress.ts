@@ -50,7 +50,8 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
     if (!force && now - last < 100) return;
     last = now;
     const secs = Math.max((now - started) / 1000, 0.001);
-    const line = `[${done}/${opts.total} images] ${humanBytes(bytes)}${planned ? ` of ≤${humanBytes(planned)}` : ""}  ${humanBytes(bytes / secs)}/s`;
+    // total 0: not known up front (violet push learns each package's images as it opens it)
+    const line = `[${opts.total ? `${done}/${opts.total}` : done} images] ${humanBytes(bytes)}${planned ? ` of ≤${humanBytes(planned)}` : ""}  ${humanBytes(bytes / secs)}/s`;
     out.write(`\r\x1b[2K${line}`);
     live = true;
   };
