@@ -511,4 +511,25 @@ describe("kubectl scar migrate", () => {
       expect(st.previousScar).toEqual(OLD_SCAR);
     });
   }
+
+  test("Ctrl-C while waiting for Specman: exit 130 and the command to resume with (no secrets in it)", async () => {
+    const { spawn } = await import("node:child_process");
+    const { BUN, ROOT } = await import("../support/cli.ts");
+    currentTag = "0.0.0"; // Specman never persists 7.7.7
+    const stateDir = join(tmp, "state-ctrl-c");
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-scar/main.ts"), ...baseArgs(stateDir, "7.7.7")], { env: { ...process.env, NO_COLOR: "1", PALETTE_PASSWORD: PALETTE_PW }, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(reg.password + "\n");
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    for (let i = 0; i < 400 && !/wait\s+specman-sync/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/wait\s+specman-sync/);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const line = stderr.split("\n").find((l) => l.startsWith("error: "))!;
+    expect(line).toContain("interrupted (SIGINT)");
+    expect(line).toContain("resume with: kubectl scar migrate");
+    expect(line).toContain("--tag 7.7.7");
+    for (const s of [reg.password, PALETTE_PW]) expect(stderr).not.toContain(s);
+  });
 });
