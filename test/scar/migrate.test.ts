@@ -132,6 +132,10 @@ describe("kubectl scar migrate", () => {
     expect(out.dryRun).toBe(true);
     expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs", "verify"]);
     expect(out.steps.find((s: { step: string }) => s.step === "spectro-manifests").detail).toContain('tick "Contains Spectro Manifests" on registry "airgap-harbor"');
+    // the plan on stderr: the details start in one column, the longest step name (spectro-manifests) included
+    const planLines = r.stderr.split("\n").filter((l) => /^ {2}(ok|plan) /.test(l));
+    expect(planLines).toHaveLength(10);
+    expect(new Set(planLines.map((l) => /^ {2}\S+\s+\S+\s+/.exec(l)![0].length)).size).toBe(1);
     expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
     expect(out.steps.find((s: { step: string }) => s.step === "delete-secret").detail).toContain(`delete secret ${NS}/${SECRET}`);
     expect(out.steps.find((s: { step: string }) => s.step === "set-endpoint").detail).toContain(`was ${OLD_SCAR.endpoint}`);
