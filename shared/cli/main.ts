@@ -123,10 +123,11 @@ export async function runPlugin(root: AnyCommand, info: PluginInfo, argv = proce
  * the command runs, instead of printing the human form (after pushing, deleting, …) with exit 0.
  */
 function checkOutputFormat(argv: string[], args: ArgsDef): void {
-  // the shared flag (args.ts outputArgs) says json|yaml; violet package --output FILE is not a format
-  if ((args as Record<string, { valueHint?: string } | undefined>).output?.valueHint !== "json|yaml") return;
+  // the format flag says json|yaml (args.ts outputArgs; violet package calls it --format, its --output is a FILE)
+  const entry = Object.entries(args as Record<string, { valueHint?: string; alias?: string | string[] }>).find(([, d]) => d?.valueHint === "json|yaml" && [d.alias ?? []].flat().includes("o"));
+  if (!entry) return;
   const dashdash = argv.indexOf("--");
-  const v = repeated(dashdash < 0 ? argv : argv.slice(0, dashdash), ["o", "output"], { split: false }).pop();
+  const v = repeated(dashdash < 0 ? argv : argv.slice(0, dashdash), ["o", entry[0]], { split: false }).pop();
   if (v === undefined || v === "json" || v === "yaml") return;
   // commands that also write a file say where that goes (scar package -O FILE, violet list --output-file FILE)
   const file = (args as Record<string, { alias?: string | string[] } | undefined>)["output-file"];

@@ -102,9 +102,9 @@ describe("one-line errors", () => {
 });
 
 describe("mistakes a user makes", () => {
-  test("a typo in -o (show, verify, push, gc) is refused before anything is done, exit 2", async () => {
-    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"]]) {
-      const r = await violet([...args, "-o", "jsno"], { env: env(), stdin: dst.password + "\n" });
+  test("a typo in -o (show, verify, push, gc, package) is refused before anything is done, exit 2", async () => {
+    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"], ["package", join(w.dir, "foo"), "--no-auth", "--plain"]]) {
+      const r = await violet([...args, "-o", "jsno"], { env: env(), stdin: dst.password + "\n", cwd: w.dir });
       expect([r.code, oneLine(r.stderr)]).toEqual([2, "error: -o jsno: must be json or yaml"]);
       expect(r.stdout).toBe("");
     }
