@@ -138,6 +138,25 @@ describe("mistakes a user makes", () => {
     }
   });
 
+  test("https:// to a platform that speaks plain HTTP: one line saying so, no errno code, no certificate advice", async () => {
+    const { createServer } = await import("node:http");
+    const srv = createServer((_, res) => res.writeHead(404).end("404 page not found"));
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      for (const auth of [["--platform-token", "t0ken-value"], ["--platform-username", "admin", "--platform-password-stdin"]]) {
+        const r = await violet(["gc", "--platform-address", `https://127.0.0.1:${port}`, ...auth], { stdin: "pw\n" });
+        expect(r.code).toBe(1);
+        const line = oneLine(r.stderr);
+        expect(line).toContain("does not speak TLS");
+        expect(line).toContain(`http://127.0.0.1:${port}`);
+        expect(line).not.toContain("certificate");
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
   test("a wrong registry password: one reason per package (not one per image), and no hint to another plugin", async () => {
     const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--skip-crs"], { env: env(), stdin: "wrong-password\n" });
     expect(r.code).toBe(1);
