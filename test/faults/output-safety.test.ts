@@ -25,7 +25,7 @@ function listen(s: Server): Promise<number> {
 }
 
 beforeAll(async () => {
-  [reg, origin] = await Promise.all([startRegistry({ auth: "htpasswd", tls: true }), startRegistry()]);
+  [reg, origin] = await Promise.all([startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "none", tls: false })]);
   // S3-like storage: refuses the presigned request and echoes it in its error body, as S3 does
   storage = createServer((req, res) => {
     res.writeHead(500, { "content-type": "application/xml" });
