@@ -315,6 +315,10 @@ export class KubeClient {
     if (err?.name === "TimeoutError" || (err?.name === "AbortError" && timeoutMs > 0)) {
       return new KubeConnectionError(`request to ${this.config.server} timed out after ${timeoutMs / 1000}s`, "raise --request-timeout", { cause: e });
     }
+    // https:// to a plain-HTTP port: not a certificate problem
+    if (url.protocol === "https:" && /EPROTO|wrong.version.number|packet length too long|speak TLS/i.test(code + " " + msg)) {
+      return new KubeConnectionError(`cannot connect to the API server ${url.origin}: the server does not speak TLS on this port`, `is it http://${url.host}? check the scheme and port of the server address`, { cause: e });
+    }
     const tlsish = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|certificate|TLS|SSL/i.test(code + " " + msg);
     const hint = tlsish
       ? "the server certificate is not trusted or does not match: set certificate-authority(-data)/tls-server-name for the cluster in your kubeconfig, pass --certificate-authority, or --insecure-skip-tls-verify"

@@ -33,7 +33,7 @@ export class UnauthorizedError extends OciError {
    *  service): nothing more is attempted against it in this run */
   hostWide = false;
   constructor(host: string, detail = "") {
-    super(`authentication to ${host} failed${detail ? `: ${detail}` : ""}`, "UNAUTHORIZED", "check the username/password, docker config.json or run `kubectl mirror login`");
+    super(`authentication to ${host} failed${detail ? `: ${detail}` : ""}`, "UNAUTHORIZED", "check the username/password, or the registry's entry in docker config.json");
     this.host = host;
   }
 }

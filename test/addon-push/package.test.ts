@@ -313,3 +313,26 @@ describe("package command", () => {
     expect(readdirSync(d).filter((f) => f.endsWith(".tgz"))).toEqual([]);
   });
 });
+
+describe("Ctrl-C", () => {
+  test("package interrupted while packing: exit 130, no .addon-push-* work dir left in the output directory", async () => {
+    const { spawn } = await import("node:child_process");
+    const { BUN, MAIN } = await import("./helpers.ts");
+    const parent = tmp();
+    // a large incompressible file makes packing take a few seconds
+    const addon = makeAddon(parent, "bigaddon", { version: "1.0.0", extra: { "resources/blob.bin": randomBytes(160 << 20) } });
+    const out = join(parent, "out");
+    execFileSync("mkdir", ["-p", out]);
+    const child = spawn(BUN, [MAIN, "package", addon, "-d", out], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    for (let i = 0; i < 400 && !readdirSync(out).some((f) => f.startsWith(".addon-push-")); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readdirSync(out).some((f) => f.startsWith(".addon-push-"))).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("temporary files removed");
+    expect(readdirSync(out)).toEqual([]);
+  }, 60_000);
+});

@@ -125,3 +125,20 @@ describe("line fitting", () => {
     expect(fit("abc", 5)).toBe("abc");
   });
 });
+
+describe("unknown total (violet push of a directory learns each package's images as it opens it)", () => {
+  test("total 0 counts images without a /0", async () => {
+    const { createProgress } = await import("../../shared/cli/progress.ts");
+    const chunks: string[] = [];
+    const out = { isTTY: true, columns: 100, write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WriteStream;
+    const done = (label: string) => ({ type: "done", result: { label, src: "a", dst: "b", status: "copied", digest: "sha256:" + "0".repeat(64), tags: [], blobs: 1, blobsCopied: 1, blobsMounted: 0, blobsExisting: 0, bytes: 10, bytesCopied: 10, extras: [], warnings: [] } }) as any;
+    const p = createProgress({ total: 0, tty: true, out });
+    p.onEvent({ type: "progress", bytes: 100 } as any);
+    p.onEvent(done("one"));
+    p.onEvent(done("two"));
+    p.finish();
+    const text = chunks.join("");
+    expect(text).not.toMatch(/\/0 images/);
+    expect(text).toContain("2 images");
+  });
+});

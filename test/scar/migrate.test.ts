@@ -132,6 +132,10 @@ describe("kubectl scar migrate", () => {
     expect(out.dryRun).toBe(true);
     expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs", "verify"]);
     expect(out.steps.find((s: { step: string }) => s.step === "spectro-manifests").detail).toContain('tick "Contains Spectro Manifests" on registry "airgap-harbor"');
+    // the plan on stderr: the details start in one column, the longest step name (spectro-manifests) included
+    const planLines = r.stderr.split("\n").filter((l) => /^ {2}(ok|plan) /.test(l));
+    expect(planLines).toHaveLength(10);
+    expect(new Set(planLines.map((l) => /^ {2}\S+\s+\S+\s+/.exec(l)![0].length)).size).toBe(1);
     expect(paletteCount("PUT", REG_PUT, before)).toBe(0);
     expect(out.steps.find((s: { step: string }) => s.step === "delete-secret").detail).toContain(`delete secret ${NS}/${SECRET}`);
     expect(out.steps.find((s: { step: string }) => s.step === "set-endpoint").detail).toContain(`was ${OLD_SCAR.endpoint}`);
@@ -259,6 +263,11 @@ describe("kubectl scar migrate", () => {
     const before = palette.calls.length;
     const rb = ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", fullState, "--kubeconfig", kubeconfig, "-o", "json"];
     expect(secretData()).toEqual({}); // what Palette re-created
+    // --dry-run says what it would do, not what it did
+    const dry = await scar([...rb.slice(0, -2), "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe(`would restore\t${OLD_SCAR.endpoint}\tsecret would be replaced\n`);
+    expect(secretData()).toEqual({});
     const r = await scar(rb);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ restored: true, secret: "replaced" });
@@ -506,4 +515,25 @@ describe("kubectl scar migrate", () => {
       expect(st.previousScar).toEqual(OLD_SCAR);
     });
   }
+
+  test("Ctrl-C while waiting for Specman: exit 130 and the command to resume with (no secrets in it)", async () => {
+    const { spawn } = await import("node:child_process");
+    const { BUN, ROOT } = await import("../support/cli.ts");
+    currentTag = "0.0.0"; // Specman never persists 7.7.7
+    const stateDir = join(tmp, "state-ctrl-c");
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-scar/main.ts"), ...baseArgs(stateDir, "7.7.7")], { env: { ...process.env, NO_COLOR: "1", PALETTE_PASSWORD: PALETTE_PW }, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(reg.password + "\n");
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    for (let i = 0; i < 400 && !/wait\s+specman-sync/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/wait\s+specman-sync/);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const line = stderr.split("\n").find((l) => l.startsWith("error: "))!;
+    expect(line).toContain("interrupted (SIGINT)");
+    expect(line).toContain("resume with: kubectl scar migrate");
+    expect(line).toContain("--tag 7.7.7");
+    for (const s of [reg.password, PALETTE_PW]) expect(stderr).not.toContain(s);
+  });
 });

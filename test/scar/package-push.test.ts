@@ -244,6 +244,18 @@ describe("push", () => {
     expect(bad.stderr).not.toContain("not-the-Password-42");
   });
 
+  test("the document's oras form: push <registry>/<base>/spectro-manifests/manifest:<tag> manifests.tgz", async () => {
+    const r = await runCli("kubectl-scar", ["push", `${reg.host}/oras-form/spectro-manifests/manifest:4.5.16`, archiveFile, "--plain-http", "-u", reg.username, "--password-stdin", "-o", "json"], { stdin: reg.password });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).reference).toBe(`${reg.host}/oras-form/spectro-manifests/manifest:4.5.16`);
+    const tags = (await (await get(`/v2/oras-form/spectro-manifests/manifest/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags).toEqual(["4.5.16"]);
+    // a repository Specman does not read is refused, naming the path it reads
+    const bad = await runCli("kubectl-scar", ["push", `${reg.host}/spectro-packs/manifests:0.0.0`, archiveFile, "--plain-http", "-u", reg.username, "--password-stdin"], { stdin: reg.password });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("spectro-manifests/manifest");
+  });
+
   test("push refuses anything that is not a gzip'd tar (nothing sent to the registry)", async () => {
     const txt = join(tmp, "notgz.txt");
     writeFileSync(txt, "just some text, not an archive\n");

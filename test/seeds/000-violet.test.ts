@@ -55,6 +55,8 @@ function sh(line: string, extraEnv: Record<string, string> = {}): Promise<Run> {
           KUBECONFIG: join(work, "no-kubeconfig"),
           NO_COLOR: "1",
           NODE_EXTRA_CA_CERTS: caBundle,
+          // many machines also point Go/OpenSSL tools at the system bundle: that must not hide NODE_EXTRA_CA_CERTS
+          SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt",
           PLATFORM: p.url,
           USERNAME: "admin",
           PASSWORD,

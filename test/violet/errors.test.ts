@@ -1,11 +1,12 @@
 // Errors are one line: no stack traces, no raw errno codes, each file named once, hints that name violet's own
 // flags; and packages re-tarred with plain `tar czf` (any entry order) still push.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
+import { BUN, ROOT } from "../support/cli.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBundle, pushImage, violetCrds } from "../support/violet-fixtures.ts";
@@ -98,6 +99,95 @@ describe("one-line errors", () => {
     expect(r.stderr).toContain("Secret cpaas-system/chartmuseum-auth");
     expect(r.stderr).not.toContain("wrong-pw");
   });
+});
+
+describe("mistakes a user makes", () => {
+  test("a typo in -o (show, verify, push, gc, package) is refused before anything is done, exit 2", async () => {
+    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"], ["package", join(w.dir, "foo"), "--no-auth", "--plain"]]) {
+      const r = await violet([...args, "-o", "jsno"], { env: env(), stdin: dst.password + "\n", cwd: w.dir });
+      expect([r.code, oneLine(r.stderr)]).toEqual([2, "error: -o jsno: must be json or yaml"]);
+      expect(r.stdout).toBe("");
+    }
+    expect(existsSync(join(dst.dataDir, "docker/registry/v2/repositories/typo"))).toBe(false); // nothing pushed
+  });
+
+  test("push of a directory without packages (or a missing path) is refused before the platform is contacted", async () => {
+    const empty = join(w.dir, "no-packages");
+    mkdirSync(empty, { recursive: true });
+    for (const path of [empty, join(w.dir, "missing.tgz")]) {
+      const before = api.requests.length;
+      const r = await violet(["push", path], { env: env() });
+      expect(r.code).toBe(2);
+      expect(oneLine(r.stderr)).toContain(path);
+      expect(api.requests.length).toBe(before);
+    }
+  });
+
+  test("push without --platform-address and without a kubeconfig names the platform flags", async () => {
+    const r = await violet(["push", pkgs.bundle], { env: { KUBECONFIG: join(w.dir, "no-kubeconfig") } });
+    expect(r.code).not.toBe(0);
+    expect(oneLine(r.stderr)).toContain("--platform-address");
+  });
+
+  test("--help of push, list and gc: --platform-address goes with a token or the username/password login", async () => {
+    for (const cmd of ["push", "list", "gc"]) {
+      const h = ok(await violet([cmd, "--help"])).stdout;
+      const line = h.split("\n").find((l) => l.includes("--platform-address"))!;
+      expect(line).toContain("--platform-token");
+      expect(line).toContain("--platform-username");
+    }
+  });
+
+  test("https:// to a platform that speaks plain HTTP: one line saying so, no errno code, no certificate advice", async () => {
+    const { createServer } = await import("node:http");
+    const srv = createServer((_, res) => res.writeHead(404).end("404 page not found"));
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      for (const auth of [["--platform-token", "t0ken-value"], ["--platform-username", "admin", "--platform-password-stdin"]]) {
+        const r = await violet(["gc", "--platform-address", `https://127.0.0.1:${port}`, ...auth], { stdin: "pw\n" });
+        expect(r.code).toBe(1);
+        const line = oneLine(r.stderr);
+        expect(line).toContain("does not speak TLS");
+        expect(line).toContain(`http://127.0.0.1:${port}`);
+        expect(line).not.toContain("certificate");
+      }
+    } finally {
+      srv.close();
+    }
+  });
+
+  test("a wrong registry password: one reason per package (not one per image), and no hint to another plugin", async () => {
+    const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!, "--skip-crs"], { env: env(), stdin: "wrong-password\n" });
+    expect(r.code).toBe(1);
+    const line = oneLine(r.stderr);
+    expect(line).toContain(`authentication to ${dst.host} failed`);
+    expect(line.split(`authentication to ${dst.host} failed`).length - 1).toBe(1);
+    expect(line).not.toContain("kubectl mirror");
+  });
+});
+
+describe("Ctrl-C", () => {
+  test("package interrupted while writing the .tgz: exit 130, the partial file removed, nothing left next to it", async () => {
+    const huge = await pushImage(w.reg, "acp/huge-operator:v0.1.0", { layerBytes: 96 << 20 });
+    const hugeBundle = await pushBundle(w.reg, "acp/huge-operator-bundle:v0.1.0", { packageName: "huge-operator", version: "0.1.0", channels: ["stable"], defaultChannel: "stable", relatedImages: [huge.ref] });
+    const work = join(w.dir, "huge");
+    ok(await violet(["create", work, "--artifact", hugeBundle.ref, "--no-auth", "--plain"]));
+    const outDir = join(w.dir, "huge-out");
+    mkdirSync(outDir, { recursive: true });
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), "package", work, "--output", join(outDir, "huge.tgz"), "--no-auth", "--plain"], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    // wait until the package file is being written (after the images are in the working directory)
+    for (let i = 0; i < 600 && !readdirSync(outDir).some((f) => f.includes(".partial")); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(outDir).some((f) => f.includes(".partial"))).toBe(true);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("interrupted (SIGINT)");
+    expect(stderr).toContain("temporary files removed");
+    expect(readdirSync(outDir)).toEqual([]);
+  }, 120_000);
 });
 
 describe("package entry order", () => {

@@ -84,4 +84,17 @@ describe("gc keeps what is installed or newer", () => {
     const r = ok(await violet(["gc", "--clusters", "region1", "--dry-run", "-o", "json"], { env: env() }));
     expect(JSON.parse(r.stdout).deleted).toEqual([]);
   });
+
+  test("a ModulePlugin with no ModulePluginView yet (just uploaded) is kept, with its ModuleConfig", async () => {
+    const g = p.cluster("global");
+    g.put({ apiVersion: CL, kind: "ModulePlugin", metadata: { name: "cloudedge", labels: { "cpaas.io/module-name": "cloudedge" } }, spec: { name: "cloudedge", version: "v0.3.16" } });
+    g.put({ apiVersion: CL, kind: "ModuleConfig", metadata: { name: "cloudedge-v0.3.16", labels: { "cpaas.io/module-name": "cloudedge" } }, spec: { name: "cloudedge", version: "v0.3.16" } });
+    const r = ok(await violet(["gc", "--dry-run", "-v", "-o", "json"], { env: env() }));
+    const j = JSON.parse(r.stdout);
+    expect(j.deleted.filter((d: any) => d.name.startsWith("cloudedge"))).toEqual([]);
+    expect(j.kept.find((k: any) => k.type === "ModulePlugin" && k.name === "cloudedge")?.reason).toContain("no ModulePluginView");
+    ok(await violet(["gc"], { env: env() }));
+    expect(g.get(CL, "ModulePlugin", "cloudedge")).toBeDefined();
+    expect(g.get(CL, "ModuleConfig", "cloudedge-v0.3.16")).toBeDefined();
+  });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chartFileName } from "../../../shared/helm/chart.ts";
 import { prepareChart, type PackageOptions } from "./package.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 export interface PackageResult {
   source: string;
@@ -34,6 +35,7 @@ export async function packageDirs(dirs: string[], o: PackageOptions & { outDir: 
   const results: PackageResult[] = [];
   for (const dir of dirs) {
     const work = await mkdtemp(join(workRoot, ".addon-push-"));
+    const unregister = removeOnInterrupt(`packaging ${dir}`, work);
     try {
       if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new PackageError(`${dir} is not a directory (package takes addon or chart directories)`);
       const p = await prepareChart(dir, work, o);
@@ -44,6 +46,7 @@ export async function packageDirs(dirs: string[], o: PackageOptions & { outDir: 
       results.push({ source: dir, error: (err as Error).message });
     } finally {
       await rm(work, { recursive: true, force: true });
+      unregister();
     }
   }
   return results;

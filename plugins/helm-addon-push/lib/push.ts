@@ -6,6 +6,7 @@ import { basename, join } from "node:path";
 import { discoverContextPath, uploadChart, type UploadResult } from "../../../shared/chartmuseum/client.ts";
 import { prepareChart, type PackageOptions, type PreparedChart } from "./package.ts";
 import { targetLabel, type ChartMuseumTarget, type PushTarget } from "./target.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 export interface PushOptions extends PackageOptions {
   force?: boolean;
@@ -86,6 +87,7 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
     }) } as ChartMuseumTarget;
   }
   const work = await mkdtemp(join(tmpdir(), "addon-push-"));
+  const unregister = removeOnInterrupt(`pushing to ${label}`, work);
   try {
     return await mapLimit(sources, o.concurrency ?? 4, async (source, i) => {
       let prepared: PreparedChart | undefined;
@@ -110,6 +112,7 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
     });
   } finally {
     await rm(work, { recursive: true, force: true });
+    unregister();
   }
 }
 

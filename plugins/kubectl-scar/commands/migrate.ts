@@ -9,6 +9,7 @@ import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, r
 import { migrate, MigrationError } from "../lib/migrate.ts";
 import { REGISTRY_SECRET } from "../lib/constants.ts";
 import { resumeCommands } from "../lib/resume.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 const args = {
   dir: { type: "positional", required: false, description: "the manifests directory your SCAR file server serves (e.g. /var/www/html)" },
@@ -54,6 +55,8 @@ export default defineCommand({
     const log = (l: string) => {
       if (!a.quiet || l.startsWith("warning") || l.includes(" FAIL ")) process.stderr.write(redact(l) + "\n");
     };
+    // Ctrl-C: the state file keeps what was done; say how to go on (the same command, secrets left out)
+    const unregister = a["dry-run"] ? () => {} : removeOnInterrupt(`migrating; resume with: ${resumeCommands(rawArgs, valueFlags).resume}`);
     try {
       const r = await migrate({
         dir,
@@ -91,6 +94,7 @@ export default defineCommand({
       }
       throw e;
     } finally {
+      unregister();
       palette.close();
     }
   },

@@ -5,7 +5,23 @@ import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
-import { pushManifests } from "../lib/artifact.ts";
+import { pushManifests, type Target } from "../lib/artifact.ts";
+import { MANIFEST_REPO } from "../lib/constants.ts";
+
+/**
+ * `host[:port]/<base>/spectro-manifests/manifest:<tag>` (oras' form) → registry, base path, tag. Undefined when the
+ * word is not a reference (a file name); a reference to another repository is refused: Specman reads only this one.
+ */
+function orasRef(word: string): { registry: string; basePath: string; tag: string } | undefined {
+  const w = word.replace(/^oci:\/\//, "");
+  const m = /^([^/\s]+)\/([^:@\s]+):([^/:@\s]+)$/.exec(w);
+  if (!m || !/[.:]|^localhost$/.test(m[1]!)) return undefined;
+  const [, registry, path, tag] = m;
+  if (path !== MANIFEST_REPO && !path!.endsWith(`/${MANIFEST_REPO}`)) {
+    throw new UsageError(`${word}: Specman reads <base-path>/${MANIFEST_REPO}, not ${path}`, `e.g. ${registry}/spectro-packs/${MANIFEST_REPO}:${tag}`);
+  }
+  return { registry: registry!, basePath: path!.slice(0, path!.length - MANIFEST_REPO.length).replace(/\/$/, ""), tag: tag! };
+}
 
 export default defineCommand({
   meta: {
@@ -26,9 +42,20 @@ export default defineCommand({
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
-    const pos = (args._ as string[]) ?? [];
-    if (pos.length !== 1) throw new UsageError(pos.length ? `expected one file, got ${pos.length}` : "the archive is required", "kubectl scar push FILE --registry HOST");
-    const target = targetFromArgs(args)!;
+    let pos = (args._ as string[]) ?? [];
+    let target: Target;
+    if (pos.length === 2 && orasRef(pos[0]!)) {
+      // the document's `oras push <harbor>/spectro-packs/spectro-manifests/manifest:0.0.0 manifests.tgz`
+      const ref = orasRef(pos[0]!)!;
+      for (const f of ["registry", "base-path", "tag"]) {
+        if (args[f] !== undefined) throw new UsageError(`--${f} cannot be combined with the reference ${pos[0]}`, "give either the reference or --registry/--base-path/--tag");
+      }
+      target = targetFromArgs({ ...args, registry: ref.registry, "base-path": ref.basePath, tag: ref.tag })!;
+      pos = [pos[1]!];
+    } else {
+      if (pos.length !== 1) throw new UsageError(pos.length ? `expected one file, got ${pos.length}` : "the archive is required", "kubectl scar push FILE --registry HOST (or REGISTRY/BASE/spectro-manifests/manifest:TAG FILE, like oras push)");
+      target = targetFromArgs(args)!;
+    }
     const registry = await registryFromArgs(args, rawArgs);
     const r = await pushManifests(pos[0]!, target, { registry, force: !!args.force, dryRun: !!args["dry-run"] });
     if (args["dry-run"]) logger().info(r.digest ? `${r.reference} already holds this archive` : `would push ${pos[0]} (${r.size} bytes, ${r.layerDigest}) to ${r.reference}`);

@@ -32,7 +32,7 @@ export default defineCommand({
     const scarPassword = args["scar-password-stdin"] ? readStdinSecret("--scar-password-stdin") : process.env.SCAR_PASSWORD || undefined;
     try {
       const r = await rollback({ palette, state: stateFromArgs(args, palette.url), dryRun: !!args["dry-run"], sync: args.sync !== false, scarPassword, force: !!args.force, kube: () => kubeFromArgs(args, rawArgs).kube, log: (l) => (l.startsWith("warning: ") ? logger().warn(l.slice(9)) : logger().info(l)) });
-      printData(r, args.output as string | undefined, () => `${r.dryRun ? "would restore" : r.restored ? "restored" : "unchanged"}\t${r.endpoint ?? "(SCAR config was not changed)"}${r.secret !== "none" ? `\tsecret ${r.secret}` : ""}\n`);
+      printData(r, args.output as string | undefined, () => `${r.dryRun ? "would restore" : r.restored ? "restored" : "unchanged"}\t${r.endpoint ?? "(SCAR config was not changed)"}${r.secret !== "none" ? `\tsecret ${r.dryRun && r.secret !== "unchanged" ? `would be ${r.secret === "created" ? "recreated" : r.secret}` : r.secret}` : ""}\n`);
     } finally {
       palette.close();
     }

@@ -187,7 +187,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   const facts = await preflight(o, client, state);
   const planned = plan(o, state, facts, archive);
   log(o.dryRun ? "plan (dry run):" : "plan:");
-  for (const s of planned) log(`${s.status === "unchanged" ? "  ok   " : s.status === "done" ? "  ok   " : "  plan "} ${s.step.padEnd(13)} ${s.detail}`);
+  for (const s of planned) log(`${s.status === "unchanged" ? "  ok   " : s.status === "done" ? "  ok   " : "  plan "} ${s.step.padEnd(17)} ${s.detail}`);
   if (o.dryRun) {
     result.steps = planned;
     return result;
@@ -196,7 +196,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   log("run:");
   const set = (step: StepName, status: StepStatus, detail: string) => {
     report.set(step, { step, status, detail });
-    log(`${status === "failed" ? "  FAIL " : status === "pending" ? "  wait " : "  ok   "} ${step.padEnd(13)} ${detail}`);
+    log(`${status === "failed" ? "  FAIL " : status === "pending" ? "  wait " : "  ok   "} ${step.padEnd(17)} ${detail}`);
   };
   const save = () => o.state.save(state);
   state.palette = o.palette.url;
@@ -295,7 +295,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
         sync = await specmanSync(o.kube, o.target.tag, { namespace: ns, sinceSeconds: since() });
         if (!sync.synced) throw new ScarError(`Specman has not persisted ${o.target.tag} yet (--no-wait: checked once): ${sync.pods.map((p) => `${p.pod}${p.lastError ? ` (last error: ${p.lastError})` : ""}`).join(", ") || `no specman pods in ${ns}`}`, hint);
       } else {
-        log(`  wait  ${"specman-sync".padEnd(13)} up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for Specman to persist ${o.target.tag} …`);
+        log(`  wait  ${"specman-sync".padEnd(17)} up to ${Math.round((o.timeoutMs ?? 600_000) / 1000)}s for Specman to persist ${o.target.tag} …`);
         sync = await waitForSpecman(o.kube, o.target.tag, { namespace: ns, timeoutMs: o.timeoutMs ?? 600_000, intervalMs: o.pollIntervalMs, sinceSeconds: since, hint });
       }
       markDone(state, current, { pods: sync.pods.map((p) => p.pod) });

@@ -12,6 +12,7 @@ import { createGzip } from "node:zlib";
 import { TarWriter } from "../../../shared/tar/stream.ts";
 import { DigestStream } from "../../../shared/oci/digest.ts";
 import { ScarError } from "./errors.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 export interface PackageResult {
   file: string;
@@ -122,6 +123,7 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
   await mkdir(dirname(target), { recursive: true });
   const scan = await scanTree(dir, await excludes(dir, target));
   const tmp = `${target}.tmp`;
+  const unregister = removeOnInterrupt(`writing ${target}`, tmp);
   const gzip = createGzip({ level: 6 });
   const counter = new DigestStream();
   const sink = pipeline(gzip, counter, createWriteStream(tmp, { mode: 0o644 }));
@@ -147,6 +149,8 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
     await rm(tmp, { force: true });
     if (e instanceof ScarError) throw e;
     throw new ScarError(`cannot write ${target}: ${(e as Error).message}`, "check that the output path is a writable file location");
+  } finally {
+    unregister();
   }
   return {
     file: target,

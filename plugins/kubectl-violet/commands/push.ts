@@ -16,6 +16,7 @@ import { checkClusters, checkPlatformFlags, clusterNames, connect, platformArgs,
 import { platformRegistry } from "../lib/platform-registry.ts";
 import { checkPushOptions, pushPath, PushError } from "../lib/push.ts";
 import { loadKeys } from "../lib/verify.ts";
+import { listPackages } from "../../../shared/signing/index.ts";
 
 export default defineCommand({
   meta: {
@@ -78,6 +79,11 @@ export default defineCommand({
       packageConcurrency: pc,
     };
     if (opts.skipCrs && opts.skipPush) throw new UsageError("--skip-crs and --skip-push cannot be used together (there would be nothing to do)");
+    // the packages are there before the platform is logged in to
+    const files = await listPackages(String(args.path)).catch((e) => {
+      throw new UsageError((e as Error).message);
+    });
+    if (!files.length) throw new UsageError(`${args.path}: no .tgz packages there`, "give a package file or the directory the packages were downloaded to");
     let conn: Connection | undefined;
     if (!opts.skipCrs || !destRepo) {
       conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });

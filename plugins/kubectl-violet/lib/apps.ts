@@ -86,6 +86,8 @@ async function operatorStates(global: KubeClient): Promise<OperatorState[]> {
 interface PluginState {
   plugin: KubeObject;
   installed: { cluster: string; version: string }[];
+  /** a ModulePluginView (or status.installed) says where it is installed */
+  known: boolean;
 }
 
 async function pluginStates(global: KubeClient): Promise<PluginState[]> {
@@ -94,7 +96,9 @@ async function pluginStates(global: KubeClient): Promise<PluginState[]> {
     const name = String(p.metadata.name);
     const view = views.find((v) => v.metadata.name === name || v.metadata.labels?.["cpaas.io/module-name"] === name);
     const inst = (view?.status?.installed ?? p.status?.installed ?? []) as { cluster?: string; version?: string }[];
-    return { plugin: p, installed: inst.filter((i) => i.cluster).map((i) => ({ cluster: String(i.cluster), version: String(i.version ?? "") })) };
+    // no view and no status.installed: nobody has said where it is installed (just uploaded, controller behind)
+    const known = !!view || Array.isArray(p.status?.installed);
+    return { plugin: p, known, installed: inst.filter((i) => i.cluster).map((i) => ({ cluster: String(i.cluster), version: String(i.version ?? "") })) };
   });
 }
 
@@ -273,6 +277,7 @@ export async function garbage(clusters: Clusters, only: string[] = []): Promise<
       const name = String(p.plugin.metadata.name);
       if (isCore(p.plugin)) keep({ type: "ModulePlugin", name, cluster: GLOBAL, reason: "core plugin" });
       else if (p.installed.length) keep({ type: "ModulePlugin", name, cluster: GLOBAL, reason: `installed on ${[...new Set(p.installed.map((i) => i.cluster))].join(", ")}` });
+      else if (!p.known) keep({ type: "ModulePlugin", name, cluster: GLOBAL, reason: "no ModulePluginView for it yet: cannot tell whether it is installed" });
       else drop({ type: "ModulePlugin", name, cluster: GLOBAL, reason: "not installed on any cluster" });
     }
     for (const mc of configs) {
@@ -286,6 +291,7 @@ export async function garbage(clusters: Clusters, only: string[] = []): Promise<
       const version = String(mc.spec?.version ?? "");
       if (isCore(mc) || (p && isCore(p.plugin))) keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: "core plugin" });
       else if (!p) drop({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is gone` });
+      else if (!p.installed.length && !p.known) keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `no ModulePluginView for ${module} yet: cannot tell whether it is installed` });
       else if (!p.installed.length) drop({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `ModulePlugin ${module} is not installed` });
       else if (version && version === String(p.plugin.spec?.version ?? "")) keep({ type: "ModuleConfig", name, cluster: GLOBAL, reason: `the ModulePlugin's current version` });
       else {

@@ -28,6 +28,7 @@ import { discoverImages } from "../../../shared/helm/discover.ts";
 import { loadChart } from "../../../shared/helm/chart-source.ts";
 import { API_VERSION, KIND, LAYOUT_DIR, METADATA_FILE, MODULE_PLUGIN_FILE, metadataText, type PackageMetadata } from "./format.ts";
 import { artifactKind, ArtifactError, imageManifest, imagePlatforms, pluginImages, readBundle, readChartFile, readOciChart, type ChartInfo } from "./inspect.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 export interface CreateOptions {
   artifact: string;
@@ -86,6 +87,7 @@ export async function createPackageDir(outDir: string, opts: CreateOptions): Pro
   }
   const tmp = join(dirname(out), `.${basename(out)}.partial-${randomBytes(4).toString("hex")}`);
   await mkdir(join(tmp, "resources"), { recursive: true });
+  const unregister = removeOnInterrupt(`creating ${out}`, tmp);
   const log = opts.log ?? (() => {});
   try {
     const client = opts.client ?? createClient(opts.registry);
@@ -161,6 +163,8 @@ export async function createPackageDir(outDir: string, opts: CreateOptions): Pro
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    unregister();
   }
 
   function base(type: PackageMetadata["type"], name: string, version: string, artifact: PackageMetadata["artifact"]): PackageMetadata {

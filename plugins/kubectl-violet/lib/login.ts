@@ -45,6 +45,10 @@ export async function platformLogin(address: string, o: LoginOptions): Promise<s
     try {
       res = await f(`${base}${path}`, { method: init.method ?? "GET", headers, body: init.body });
     } catch (e) {
+      const m = `${(e as any)?.code ?? ""} ${(e as Error).message}`;
+      if (base.startsWith("https:") && /EPROTO|wrong.version.number|packet length too long|speak TLS/i.test(m)) {
+        throw new LoginError(`platform login at ${base} failed (${step}): the server does not speak TLS on this port`, `is it ${base.replace(/^https:/, "http:")}? check --platform-address`);
+      }
       throw new LoginError(`platform login at ${base} failed (${step}): ${(e as Error).message}`, "check --platform-address (and --certificate-authority for a private CA)");
     }
     for (const c of res.headers.getSetCookie?.() ?? (res.headers.get("set-cookie") ? [res.headers.get("set-cookie")!] : [])) {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { isIndex, isManifest, OciArchiveReader, OciError, type Descriptor } from "../../../shared/oci/index.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 /** Can every manifest, index and config the roots reach be read from what was opened? */
 async function graphComplete(src: OciArchiveReader): Promise<boolean> {
@@ -46,6 +47,7 @@ export async function openPackageLayout(file: string, log?: (line: string) => vo
   }
   log?.(`note: ${file} lists its layers before index.json (re-packed by hand?); unpacking it to a temporary file first`);
   const dir = await mkdtemp(join(tmpdir(), "violet-spill-"));
+  const unregister = removeOnInterrupt(`unpacking ${file}`, dir);
   try {
     const tar = join(dir, "package.tar");
     await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), createGunzip(), createWriteStream(tar));
@@ -55,10 +57,12 @@ export async function openPackageLayout(file: string, log?: (line: string) => vo
       close: async () => {
         await plain.close();
         await rm(dir, { recursive: true, force: true });
+        unregister();
       },
     };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
+    unregister();
     throw e;
   }
 }

@@ -27,6 +27,7 @@ import {
 import { TarWriter } from "../../../shared/tar/stream.ts";
 import { checksumLine } from "../../../shared/signing/checksum.ts";
 import { LAYOUT_DIR, METADATA_FILE, metadataText, packageFileName, parseMetadata, RESOURCES_DIR, type PackageMetadata } from "./format.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 
 export interface PackOptions {
   /** output file (default: the conventional name in the current directory) */
@@ -132,6 +133,7 @@ function blobPath(layoutDir: string, digest: string): string {
 export async function writePackage(dir: string, meta: PackageMetadata, output: string): Promise<{ sha256: string; size: number }> {
   const layoutDir = join(dir, LAYOUT_DIR);
   const tmp = `${output}.partial-${process.pid}`;
+  const unregister = removeOnInterrupt(`writing ${output}`, tmp);
   const gz = createGzip({ level: 6 });
   const hasher = new Hasher();
   const done = pipeline(gz, hasher, createWriteStream(tmp, { highWaterMark: 1 << 20 }));
@@ -169,6 +171,8 @@ export async function writePackage(dir: string, meta: PackageMetadata, output: s
     gz.destroy();
     await rm(tmp, { force: true });
     throw e;
+  } finally {
+    unregister();
   }
 }
 

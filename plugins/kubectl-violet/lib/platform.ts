@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { readStdinSecret } from "../../../shared/cli/registry.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { KubeApiError, KubeClient, kubeOptionsFromArgs, parsePlatformServer } from "../../../shared/kube/index.ts";
+import { KubeApiError, KubeClient, KubeConfigError, kubeOptionsFromArgs, parsePlatformServer } from "../../../shared/kube/index.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import { Clusters, GLOBAL } from "./clusters.ts";
 import { platformLogin } from "./login.ts";
@@ -16,6 +16,8 @@ export const PASSWORD_ENV = "VIOLET_PLATFORM_PASSWORD";
 export const TOKEN_ENV = "VIOLET_PLATFORM_TOKEN";
 
 export const platformArgs = {
+  // replaces the shared description (kube/flags.ts): violet also logs in with --platform-username
+  "platform-address": { type: "string", description: "Platform URL; clusters are reached at <address>/kubernetes/<cluster> (with --platform-token or --platform-username)", valueHint: "URL" },
   "platform-username": { type: "string", description: "Platform user for the username/password login (local users only; others use --platform-token)", valueHint: "USER" },
   "platform-password": { type: "string", description: `That user's password (visible to other users; prefer --platform-password-stdin or $${PASSWORD_ENV})`, valueHint: "PASSWORD" },
   "platform-password-stdin": { type: "boolean", description: "Read the platform password from stdin" },
@@ -107,7 +109,16 @@ export async function connect(args: Record<string, unknown>, rawArgs: string[], 
     credential = `the token from the login of platform user ${username}`;
   } else if (address) credential = str(args["platform-token"]) ? "--platform-token" : `$${TOKEN_ENV}`;
   if (token) registerSecret(token);
-  const kube = KubeClient.fromOptions({ ...opts, platformToken: token ?? opts.platformToken }, clientOpts);
+  let kube: KubeClient;
+  try {
+    kube = KubeClient.fromOptions({ ...opts, platformToken: token ?? opts.platformToken }, clientOpts);
+  } catch (e) {
+    // the document's way in is the platform address: say so when there is no kubeconfig either
+    if (!address && e instanceof KubeConfigError && /^(none of the kubeconfig files|no kubeconfig)/.test(e.message)) {
+      throw new UsageError(e.message, "give the platform with --platform-address https://… and --platform-token (or --platform-username), or a kubeconfig with --kubeconfig");
+    }
+    throw e;
+  }
   const c = kube.config;
   credential ??= c.source === "kubeconfig" ? `kubeconfig user ${c.userName ?? "?"} (context ${c.contextName ?? "?"})` : c.source === "in-cluster" ? "the pod's service account" : "--platform-token";
   return { clusters: new Clusters(kube), credential };

@@ -176,6 +176,9 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
         const failed = results.filter((r) => r.status === "failed");
         // errors name the package file once (at the start), not once per image
         const inPackage = (t?: string) => (t ?? "").split(` in ${src.name}`).join(" in the package").split(src.name).join("the package");
+        // a registry that refused us or is down fails every image the same way: say it once
+        const reasons = [...new Set(failed.map((f) => inPackage(f.error)))];
+        if (failed.length > 1 && reasons.length === 1 && failed.every((f) => f.failedHost)) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${reasons[0]}`);
         if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${inPackage(f.error)}`).join("; ")}`);
       } finally {
         await opened.close();

@@ -248,9 +248,21 @@ function watchStall(res: http.IncomingMessage, ms: number, host: string): void {
   res.once("error", stop);
 }
 
+let nodeExtra: string | undefined;
 function withSystemCAs(extra: string): string[] {
-  // Passing `ca` replaces the default trust store in Node's TLS: keep the public roots too.
-  return [...rootCertificates, extra];
+  // Passing `ca` replaces the default trust store in Node's TLS: keep the public roots too, and the CAs the
+  // user added with NODE_EXTRA_CA_CERTS (which `rootCertificates` does not hold). Without them an unrelated
+  // SSL_CERT_FILE (read as a CA file, see shared/cli/registry.ts) made a registry trusted only through
+  // NODE_EXTRA_CA_CERTS fail with "unable to verify the first certificate".
+  if (nodeExtra === undefined) {
+    const f = process.env.NODE_EXTRA_CA_CERTS;
+    try {
+      nodeExtra = f ? readFileSync(f, "utf8") : "";
+    } catch {
+      nodeExtra = ""; // unreadable: the runtime itself warns about it at startup
+    }
+  }
+  return nodeExtra ? [...rootCertificates, nodeExtra, extra] : [...rootCertificates, extra];
 }
 
 function wrapResponse(res: http.IncomingMessage, url: string): HttpResponse {
