@@ -43,7 +43,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
   const kubelet = startFakeKubelet(api, { binary });
   let r;
   try {
-    r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http-host", s.src.host, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet,
+    r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, ...s.srcArgs, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet,
       "--in-cluster", "--shards", "3", "--job-namespace", "mirror", "--kubeconfig", api.kubeconfig("admin"), "--runner-base", `${dst.host}/base/cc:latest`, "--runner-binary", binary, "-o", "json"], { timeoutMs: 240_000 });
   } finally {
     await kubelet.stop();
@@ -51,7 +51,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
   expectOk(r, "sync --in-cluster");
   const report = JSON.parse(r.stdout);
   expect(report.summary.failed).toBe(0);
-  expect(report.charts.map((c: any) => c.destination)).toEqual([`${dst.host}/charts/app:1.2.3`]);
+  expect(report.charts.map((c: any) => c.destination)).toEqual([`${dst.host}/charts/app/app:1.2.3`]);
   const images = report.items.filter((i: any) => i.kind === "image");
   expect(images.map((i: any) => i.source).sort()).toEqual(s.images);
   for (const i of images) {
@@ -67,7 +67,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
   expect(await skopeoListTags(`${dst.host}/images/acme/operator`, { ...dst.skopeo, creds })).toContain(s.sigTag);
   // the chart manifest was written after every image manifest (registry log order)
   const puts = dst.logs().split("\n").filter((l) => /response completed/.test(l) && /http\.request\.method=PUT/.test(l) && /\/manifests\//.test(l));
-  const chartAt = puts.findIndex((l) => l.includes("/v2/charts/app/manifests/"));
+  const chartAt = puts.findIndex((l) => l.includes("/v2/charts/app/app/manifests/"));
   const lastImage = puts.map((l, i) => (l.includes("/v2/images/") ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
   expect(chartAt).toBeGreaterThan(lastImage);
   expect(lastImage).toBeGreaterThan(-1);
@@ -75,7 +75,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
 
 test("sync --shard 1/2 and 2/2 side by side: disjoint image sets whose union is the chart's images, each blob uploaded once, the chart pushed by shard 1 after every image", async () => {
   const logStart = dst.logs().split("\n").length - 1;
-  const args = (i: number) => ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http-host", s.src.host, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet, "--image-prefix", "sharded", "--chart-prefix", "sharded-charts", "--shard", `${i}/2`, "-o", "json"];
+  const args = (i: number) => ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, ...s.srcArgs, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet, "--image-prefix", "sharded", "--chart-prefix", "sharded-charts", "--shard", `${i}/2`, "-o", "json"];
   const [a, b] = await Promise.all([mirror(s, args(1), { timeoutMs: 240_000 }), mirror(s, args(2), { timeoutMs: 240_000 })]);
   expectOk(a, "shard 1/2");
   expectOk(b, "shard 2/2");
@@ -100,7 +100,7 @@ test("sync --shard 1/2 and 2/2 side by side: disjoint image sets whose union is 
   expect(uploads.size).toBeGreaterThan(10);
   for (const [d, n] of uploads) expect(`${d} ${n}`).toBe(`${d} 1`);
   const manifests = lines.filter((l) => /\/manifests\//.test(l));
-  const chartAt = manifests.findIndex((l) => l.includes("/v2/sharded-charts/app/manifests/"));
+  const chartAt = manifests.findIndex((l) => l.includes("/v2/sharded-charts/app/app/manifests/"));
   const lastImage = manifests.map((l, i) => (l.includes("/v2/sharded/") ? i : -1)).reduce((x, y) => Math.max(x, y), -1);
   expect(chartAt).toBeGreaterThan(lastImage);
 }, 300_000);
