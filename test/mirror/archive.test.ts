@@ -151,9 +151,11 @@ describe("interrupted push", () => {
   let proxy: FaultProxy;
   let fresh: TestRegistry;
   beforeAll(async () => {
-    // plain: the fault proxy in front of it speaks plain HTTP
-    fresh = await startRegistry({ auth: "none", tls: false });
-    proxy = await startFaultProxy(fresh.url);
+    // TLS (private CA) + htpasswd behind the fault proxy, which speaks plain HTTP (and verifies the CA upstream):
+    // the CLI talks HTTP to the proxy host only, with the registry's credentials for that host from a config.json
+    fresh = await startRegistry();
+    proxy = await startFaultProxy(fresh.url, { ca: readFileSync(fresh.caFile!, "utf8") });
+    writeFileSync(join(s.tmp, "fresh-config.json"), JSON.stringify({ auths: { [proxy.host]: fresh.dockerConfig().auths[fresh.host] } }));
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -167,7 +169,7 @@ describe("interrupted push", () => {
       { method: "PUT", path: /\/blobs\/uploads\//, fault: "delay", delayMs: 0, times: 6 },
       { method: "PUT", path: /\/blobs\/uploads\//, fault: "delay", delayMs: 60_000, times: Infinity },
     ]);
-    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), "push", out, "--dest", proxy.host, "--plain-http", "--concurrency", "2"], { env: { ...process.env, ...s.env }, stdio: "ignore" });
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), "push", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json"), "--concurrency", "2"], { env: { ...process.env, ...s.env }, stdio: "ignore" });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     const deadline = Date.now() + 30_000;
     const donePuts = () => proxy.calls.filter((c) => c.method === "PUT" && /\/blobs\/uploads\//.test(c.path) && c.status === 201).length;
@@ -178,7 +180,7 @@ describe("interrupted push", () => {
     const before = donePuts();
     // nothing is tagged yet: manifests are pushed only after their blobs
     proxy.setRules([]);
-    const r = await mirror(s, ["push", out, "--dest", proxy.host, "--plain-http", "-o", "json"]);
+    const r = await mirror(s, ["push", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json"), "-o", "json"]);
     expectOk(r, "resumed push");
     const rep = JSON.parse(r.stdout);
     expect(rep.summary.failed).toBe(0);
@@ -189,7 +191,7 @@ describe("interrupted push", () => {
     const blobPutsSecond = proxy.calls.filter((c) => c.method === "PUT" && /\/blobs\/uploads\//.test(c.path) && c.status === 201).length - before;
     expect(blobPutsSecond).toBe(resentPuts);
     expect(before + blobPutsSecond).toBeLessThanOrEqual(totalBlobs);
-    const v = await mirror(s, ["verify", "--archive", out, "--dest", proxy.host, "--plain-http"]);
+    const v = await mirror(s, ["verify", "--archive", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json")]);
     expectOk(v, "verify after resume");
   }, 120_000);
 });
