@@ -2,18 +2,21 @@
 // fake lines), and secrets carried in URLs (presigned storage redirects, user:password@ in a reference) never
 // appear in errors, logs or -o json.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createServer, request, type Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { request } from "node:https";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { runCli } from "../support/cli.ts";
-import { file, image, indexJson, mirror, OCI_LAYOUT, tagDigest, writeArchive } from "./helpers.ts";
+import { file, image, indexJson, mirror, OCI_LAYOUT, regFlags, tagDigest, writeArchive } from "./helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "ka-outsafe-"));
 let reg: TestRegistry; // realistic destination: TLS + htpasswd
-let origin: TestRegistry; // the source behind a "CDN" front that redirects blobs to presigned storage URLs
+let origin: TestRegistry; // the source (TLS + htpasswd) behind a plain-HTTP "CDN" front that redirects blobs to presigned storage URLs
+/** what the presigned storage host received: it must never see the registry's credentials */
+const storageAuth: (string | undefined)[] = [];
 let front: Server;
 let storage: Server;
 let frontHost = "";
@@ -25,9 +28,10 @@ function listen(s: Server): Promise<number> {
 }
 
 beforeAll(async () => {
-  [reg, origin] = await Promise.all([startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "none", tls: false })]);
+  [reg, origin] = await Promise.all([startRegistry({ auth: "htpasswd", tls: true }), startRegistry()]);
   // S3-like storage: refuses the presigned request and echoes it in its error body, as S3 does
   storage = createServer((req, res) => {
+    storageAuth.push(req.headers.authorization);
     res.writeHead(500, { "content-type": "application/xml" });
     res.end(`<Error><Code>InternalError</Code><Message>We encountered an internal error</Message><Resource>${req.url}</Resource></Error>`);
   });
@@ -37,7 +41,7 @@ beforeAll(async () => {
       res.writeHead(307, { location: `http://127.0.0.1:${storagePort}/bucket/blob?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${CRED}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=${SIG}` });
       return res.end();
     }
-    const up = request(`${origin.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: origin.host } }, (r) => {
+    const up = request(`${origin.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: origin.host }, ca: readFileSync(origin.caFile!, "utf8") }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
     });
@@ -47,7 +51,7 @@ beforeAll(async () => {
   // an image on the origin, pushed with our own copy from an archive
   const img = image([Buffer.alloc(4000, 7)]);
   const a = writeArchive(tmp, "src.tar", [file("oci-layout", OCI_LAYOUT), file("index.json", indexJson([{ img, tag: "v1" }])), ...img.blobs]);
-  const r = await runCli("kubectl-mirror", ["copy", `oci-archive:${a}:v1`, `${origin.host}/app/img:v1`, "--plain-http"]);
+  const r = await runCli("kubectl-mirror", ["copy", `oci-archive:${a}:v1`, `${origin.host}/app/img:v1`, "--ca-file", `${origin.host}=${origin.caFile}`, "-u", origin.username, "--password-stdin"], { stdin: origin.password + "\n" });
   expect(r.code).toBe(0);
 }, 60_000);
 afterAll(async () => {
@@ -57,11 +61,18 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** copy from the front: its credentials by --src-username/--src-password-stdin, the destination's by regFlags */
+const fromFront = (args: string[]) => runCli("kubectl-mirror", [...args, "--src-username", origin.username, "--src-password-stdin", ...regFlags(reg)], { stdin: origin.password + "\n", env: { DOCKER_CONFIG: "/nonexistent", REGISTRY_USERNAME: undefined, REGISTRY_PASSWORD: undefined } });
+
 describe("secrets in URLs (point 5)", () => {
   test("a blob redirected to a presigned URL: no signature or credential in errors or -o json", async () => {
-    const r = await mirror(reg, ["copy", `${frontHost}/app/img:v1`, `${reg.host}/safe/img:v1`, "--plain-http-host", frontHost, "--retries", "0", "-o", "json", "--debug"]);
+    // the source's credentials go to the front (its host) only, never along the redirect to the storage host
+    const r = await fromFront(["copy", `${frontHost}/app/img:v1`, `${reg.host}/safe/img:v1`, "--plain-http-host", frontHost, "--retries", "0", "-o", "json", "--debug"]);
     expect(r.code).not.toBe(0);
+    expect(storageAuth.length).toBeGreaterThan(0); // the redirect was followed…
+    expect(storageAuth.filter(Boolean)).toEqual([]); // …without an Authorization header
     const all = r.stdout + r.stderr;
+    expect(all).not.toContain(origin.password);
     expect(all).toMatch(/HTTP 500|InternalError/); // the failure is reported…
     expect(all).not.toContain(SIG); // …without the signature
     expect(all).not.toContain(CRED);
@@ -69,7 +80,7 @@ describe("secrets in URLs (point 5)", () => {
   });
 
   test("a password typed into a reference is not echoed", async () => {
-    const r = await mirror(reg, ["copy", `${frontHost}/app/img:v1`, `admin:Hunter2-Secret@${reg.host}/safe/img:v1`, "--plain-http-host", frontHost, "-o", "json"]);
+    const r = await fromFront(["copy", `${frontHost}/app/img:v1`, `admin:Hunter2-Secret@${reg.host}/safe/img:v1`, "--plain-http-host", frontHost, "-o", "json"]);
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).not.toContain("Hunter2-Secret");
     expect(r.stderr).toMatch(/credentials do not belong in an image reference/);

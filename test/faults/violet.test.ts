@@ -15,8 +15,8 @@ let pkg = "";
 beforeAll(async () => {
   [w, dst] = await Promise.all([startWorld(), startRegistry({ auth: "htpasswd", tls: true })]);
   proxy = await startFaultProxy(dst.url, { ca: dst.ca!.certPem });
-  ok(await violet(["create", join(w.dir, "log"), "--artifact", w.pluginChart.ref, "--no-auth", "--plain"]));
-  pkg = ok(await violet(["package", join(w.dir, "log"), "--no-auth", "--plain"], { cwd: w.dir })).stdout.trim();
+  ok(await violet(["create", join(w.dir, "log"), "--artifact", w.pluginChart.ref, ...w.regArgs()]));
+  pkg = ok(await violet(["package", join(w.dir, "log"), ...w.regArgs()], { cwd: w.dir })).stdout.trim();
 }, 120_000);
 afterAll(async () => {
   await proxy.stop();

@@ -1,5 +1,7 @@
 // `kubectl mirror images` end to end: the real CLI against a local HTTP chart repository (basic auth) and a
 // real OCI registry (docker-registry, charts pushed with helm), plus output formats, --why and mapping.
+// The registries are realistic: a public-like one (TLS with a private CA, token auth, anonymous pull) and a private
+// one (TLS with its own CA + htpasswd); the CLI trusts each with --ca-file HOST=FILE.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,9 +10,11 @@ import { parse } from "yaml";
 import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { EXPECTED_RENDERED, EXPECTED_STATIC, HELM3, HELM4, makeFixture, type Fixture } from "./fixture.ts";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { loadChart } from "../../shared/helm/chart-source.ts";
 
+const execFileAsync = promisify(execFile);
 const ROOT = join(import.meta.dir, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const MAIN = join(ROOT, "plugins/kubectl-mirror/main.ts");
@@ -33,6 +37,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     ...extra,
   };
 }
+
+/** trust a registry's private CA, for that host only */
+const caArgs = (r: TestRegistry) => ["--ca-file", `${r.host}=${r.caFile}`];
 
 function run(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -58,15 +65,19 @@ beforeAll(async () => {
     auth: { username: USER, password: PASS },
     prefix: "charts/",
   });
-  [reg, authReg] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: false })]);
-  // push the chart with real helm: anonymous registry, and one with htpasswd (credentials via a registry config file)
+  [reg, authReg] = await Promise.all([startRegistry({ auth: "token", anonymous: ["pull"] }), startRegistry()]);
+  // push the chart with real helm 4 (Helm 3.17 speaks plain HTTP to loopback registries): the public-like registry
+  // as its writer, and the htpasswd one (credentials via a registry config file)
   const helmEnv = env();
+  const regCfg = join(fx.root, "push-config-public.json");
+  writeFileSync(regCfg, JSON.stringify(reg.dockerConfig("writer")));
   for (const f of ["app-1.1.0.tgz", "app-1.2.3.tgz", "app-1.3.0-rc.1.tgz"]) {
-    execFileSync(HELM4, ["push", join(fx.root, "dist", f), `oci://${reg.host}/charts`, "--plain-http"], { env: helmEnv, stdio: "pipe" });
+    // async: the token server runs in this process
+    await execFileAsync(HELM4, ["push", join(fx.root, "dist", f), `oci://${reg.host}/charts`, "--ca-file", reg.caFile!], { env: { ...helmEnv, HELM_REGISTRY_CONFIG: regCfg } });
   }
   const cfg = join(fx.root, "push-config.json");
   writeFileSync(cfg, JSON.stringify(authReg.dockerConfig()));
-  execFileSync(HELM3, ["push", fx.tgz, `oci://${authReg.host}/team/charts`, "--plain-http"], { env: { ...helmEnv, HELM_REGISTRY_CONFIG: cfg }, stdio: "pipe" });
+  execFileSync(HELM4, ["push", fx.tgz, `oci://${authReg.host}/team/charts`, "--ca-file", authReg.caFile!], { env: { ...helmEnv, HELM_REGISTRY_CONFIG: cfg }, stdio: "pipe" });
 }, 60_000);
 
 afterAll(async () => {
@@ -126,7 +137,7 @@ describe("HTTP chart repository", () => {
 
 describe("OCI registry", () => {
   test("oci:// chart pulled with the OCI core (latest stable tag), rendered with helm 4", async () => {
-    const r = await run([`oci://${reg.host}/charts/app`, "--plain-http", "--helm", HELM4, "-o", "yaml"]);
+    const r = await run([`oci://${reg.host}/charts/app`, ...caArgs(reg), "--helm", HELM4, "-o", "yaml"]);
     expect(r.stderr).toContain("rendered with helm v4.1");
     expect(r.code).toBe(0);
     const out = parse(r.stdout);
@@ -137,38 +148,39 @@ describe("OCI registry", () => {
   });
 
   test("--chart-version constraint picks among the tags; prerelease tag with --devel", async () => {
-    const old = await run([`oci://${reg.host}/charts/app`, "--chart-version", "~1.1", "--plain-http", "--no-render", "-o", "json"]);
+    const old = await run([`oci://${reg.host}/charts/app`, "--chart-version", "~1.1", ...caArgs(reg), "--no-render", "-o", "json"]);
     expect(old.code).toBe(0);
     const out = JSON.parse(old.stdout);
     expect([out.chart.version, out.chart.source.ref]).toEqual(["1.1.0", `oci://${reg.host}/charts/app:1.1.0`]);
     expect(out.images.map((i: any) => i.image)).toContain("registry.example.com/acme/app:2.3.0");
-    const devel = await run([`oci://${reg.host}/charts/app`, "--devel", "--plain-http", "--no-render", "-o", "json"]);
+    const devel = await run([`oci://${reg.host}/charts/app`, "--devel", ...caArgs(reg), "--no-render", "-o", "json"]);
     expect(JSON.parse(devel.stdout).chart.version).toBe("1.3.0-rc.1");
-    const none = await run([`oci://${reg.host}/charts/app`, "--chart-version", "^7", "--plain-http", "--no-render"]);
+    const none = await run([`oci://${reg.host}/charts/app`, "--chart-version", "^7", ...caArgs(reg), "--no-render"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toBe(`error: oci://${reg.host}/charts/app: no tag matches version "^7" (tags: 1.1.0, 1.2.3, 1.3.0-rc.1)\n`);
   });
 
   test("registry credentials from --password-stdin; refused without them", async () => {
-    const ok = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--helm", HELM3, "-u", authReg.username, "--password-stdin", "-o", "json"], { input: authReg.password });
+    const ok = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", ...caArgs(authReg), "--helm", HELM3, "-u", authReg.username, "--password-stdin", "-o", "json"], { input: authReg.password });
     expect(ok.stderr).toContain("rendered with helm v3.17");
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).images.length).toBe(EXPECTED_RENDERED.length);
-    const denied = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", "--plain-http", "--no-render"]);
+    const denied = await run([`oci://${authReg.host}/team/charts/app`, "--chart-version", "1.2.3", ...caArgs(authReg), "--no-render"]);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr.trim().split("\n")).toHaveLength(1);
     expect(denied.stderr).toStartWith(`error: authentication to ${authReg.host} failed`);
   });
 
   test("oci:// works without helm (static sources only)", async () => {
-    const r = await run([`oci://${reg.host}/charts/app`, "--chart-version", "1.2.3", "--plain-http", "-o", "json"]);
+    const r = await run([`oci://${reg.host}/charts/app`, "--chart-version", "1.2.3", ...caArgs(reg), "-o", "json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).images.map((i: any) => i.image)).toEqual(EXPECTED_STATIC);
     expect(r.stderr).toContain("NOT rendered (no helm binary found");
   });
 
   test("library: without registry options oci:// charts are pulled with helm (credentials via a private registry config)", async () => {
-    const c = await loadChart({ chart: `oci://${authReg.host}/team/charts/app`, version: "1.2.3", plainHttp: true, helm: HELM3, username: authReg.username, password: authReg.password, env: env() });
+    // helm 4: helm 3.17 cannot reach a TLS registry on loopback
+    const c = await loadChart({ chart: `oci://${authReg.host}/team/charts/app`, version: "1.2.3", caFile: authReg.caFile, helm: HELM4, username: authReg.username, password: authReg.password, env: env() });
     try {
       expect([c.name, c.version, c.source.kind, c.source.ref]).toEqual(["app", "1.2.3", "oci", `oci://${authReg.host}/team/charts/app:1.2.3`]);
       expect(c.source.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -176,7 +188,7 @@ describe("OCI registry", () => {
     } finally {
       await c.cleanup();
     }
-    await expect(loadChart({ chart: `oci://${reg.host}/charts/app`, plainHttp: true, env: { PATH: "/usr/bin:/bin" } })).rejects.toThrow(
+    await expect(loadChart({ chart: `oci://${reg.host}/charts/app`, caFile: reg.caFile, env: { PATH: "/usr/bin:/bin" } })).rejects.toThrow(
       `pulling oci://${reg.host}/charts/app needs helm: no helm binary found (use --helm PATH, $HELM_BIN or put helm on PATH)`,
     );
   });

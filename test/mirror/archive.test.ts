@@ -20,8 +20,8 @@ let dst: TestRegistry;
 let dst2: TestRegistry;
 
 beforeAll(async () => {
-  // the air-gapped side is the realistic registry (TLS with a private CA + htpasswd); the fixture source stays
-  // plain HTTP (Helm 3 pushes the fixture chart to it and talks only plain HTTP to loopback registries)
+  // the air-gapped side is the realistic registry (TLS with a private CA + htpasswd); the fixture source is
+  // public-like (TLS with its own CA, token auth, anonymous pull; trusted with s.srcArgs)
   [s, dst, dst2] = await Promise.all([setupSources(), startRegistry(), startRegistry()]);
 }, 120_000);
 
@@ -32,7 +32,7 @@ afterAll(async () => {
 /** --dest credentials + CA of a realistic destination (with { stdin: reg.password }) */
 const into = (reg: TestRegistry) => ["--ca-file", reg.caFile!, "-u", reg.username, "--password-stdin"];
 const pw = (reg: TestRegistry) => ({ stdin: reg.password });
-const chartArgs = () => ["--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--plain-http", ...s.mirrorArgs, ...s.pinnedSet];
+const chartArgs = () => ["--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", ...s.srcArgs, ...s.mirrorArgs, ...s.pinnedSet];
 
 describe("export → push", () => {
   test("export writes one archive with the chart, every image and the metadata", async () => {
@@ -92,7 +92,7 @@ describe("export → push", () => {
     // a new image version appears upstream
     const layout = join(s.tmp, "layout2");
     await writeImageLayout(layout, { tag: "new", seed: "worker-1.11", layers: [{ seed: "shared-base", size: 4096 }, { size: 300_000 }] });
-    const seeded = await mirrorCopy([{ src: `oci-layout:${layout}:new`, dst: `${s.src.host}/quay.io/acme/worker:1.11` }], { registry: { plainHttp: true } });
+    const seeded = await mirrorCopy([{ src: `oci-layout:${layout}:new`, dst: `${s.src.host}/quay.io/acme/worker:1.11` }], { registry: s.srcRegistry });
     expect(seeded[0]!.status).toBe("copied");
     const day2 = join(s.tmp, "day2.tar.gz");
     const r = await mirror(s, ["export", ...chartArgs(), "--image", "quay.io/acme/worker:1.11", "-O", day2, "--existing", join(s.tmp, "app.tar"), "-o", "json"]);
@@ -126,8 +126,8 @@ describe("export → push", () => {
     mkdirSync(join(s.tmp, "split"), { recursive: true });
     const layout = join(s.tmp, "layout3");
     await writeImageLayout(layout, { tag: "big", seed: "bigimg", layers: [{ size: 3 << 20, gzipLevel: 0 }] });
-    await mirrorCopy([{ src: `oci-layout:${layout}:big`, dst: `${s.src.host}/docker.io/acme/big:1` }], { registry: { plainHttp: true } });
-    const r = await mirror(s, ["export", "--image", "docker.io/acme/big:1", "--plain-http", ...s.mirrorArgs, "-O", big, "--split-size", "1M", "-o", "json"]);
+    await mirrorCopy([{ src: `oci-layout:${layout}:big`, dst: `${s.src.host}/docker.io/acme/big:1` }], { registry: s.srcRegistry });
+    const r = await mirror(s, ["export", "--image", "docker.io/acme/big:1", ...s.srcArgs, ...s.mirrorArgs, "-O", big, "--split-size", "1M", "-o", "json"]);
     expectOk(r, "split export");
     const parts = readdirSync(join(s.tmp, "split")).filter((f) => /\.part\d{3}$/.test(f));
     expect(parts.length).toBe(4);
@@ -151,9 +151,11 @@ describe("interrupted push", () => {
   let proxy: FaultProxy;
   let fresh: TestRegistry;
   beforeAll(async () => {
-    // plain: the fault proxy in front of it speaks plain HTTP
-    fresh = await startRegistry({ auth: "none", tls: false });
-    proxy = await startFaultProxy(fresh.url);
+    // TLS (private CA) + htpasswd behind the fault proxy, which speaks plain HTTP (and verifies the CA upstream):
+    // the CLI talks HTTP to the proxy host only, with the registry's credentials for that host from a config.json
+    fresh = await startRegistry();
+    proxy = await startFaultProxy(fresh.url, { ca: readFileSync(fresh.caFile!, "utf8") });
+    writeFileSync(join(s.tmp, "fresh-config.json"), JSON.stringify({ auths: { [proxy.host]: fresh.dockerConfig().auths[fresh.host] } }));
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -167,7 +169,7 @@ describe("interrupted push", () => {
       { method: "PUT", path: /\/blobs\/uploads\//, fault: "delay", delayMs: 0, times: 6 },
       { method: "PUT", path: /\/blobs\/uploads\//, fault: "delay", delayMs: 60_000, times: Infinity },
     ]);
-    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), "push", out, "--dest", proxy.host, "--plain-http", "--concurrency", "2"], { env: { ...process.env, ...s.env }, stdio: "ignore" });
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), "push", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json"), "--concurrency", "2"], { env: { ...process.env, ...s.env }, stdio: "ignore" });
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     const deadline = Date.now() + 30_000;
     const donePuts = () => proxy.calls.filter((c) => c.method === "PUT" && /\/blobs\/uploads\//.test(c.path) && c.status === 201).length;
@@ -178,7 +180,7 @@ describe("interrupted push", () => {
     const before = donePuts();
     // nothing is tagged yet: manifests are pushed only after their blobs
     proxy.setRules([]);
-    const r = await mirror(s, ["push", out, "--dest", proxy.host, "--plain-http", "-o", "json"]);
+    const r = await mirror(s, ["push", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json"), "-o", "json"]);
     expectOk(r, "resumed push");
     const rep = JSON.parse(r.stdout);
     expect(rep.summary.failed).toBe(0);
@@ -189,7 +191,7 @@ describe("interrupted push", () => {
     const blobPutsSecond = proxy.calls.filter((c) => c.method === "PUT" && /\/blobs\/uploads\//.test(c.path) && c.status === 201).length - before;
     expect(blobPutsSecond).toBe(resentPuts);
     expect(before + blobPutsSecond).toBeLessThanOrEqual(totalBlobs);
-    const v = await mirror(s, ["verify", "--archive", out, "--dest", proxy.host, "--plain-http"]);
+    const v = await mirror(s, ["verify", "--archive", out, "--dest", proxy.host, "--plain-http", "--registry-config", join(s.tmp, "fresh-config.json")]);
     expectOk(v, "verify after resume");
   }, 120_000);
 });
@@ -204,7 +206,7 @@ describe("export-pack", () => {
     const tgz = join(s.tmp, "pack", "acme-app-1.0.0.tgz");
     execFileSync("tar", ["-czf", tgz, "-C", join(s.tmp, "pack"), "nginx-pack-1.0.0"]);
     const out = join(s.tmp, "pack.tar");
-    const r = await mirror(s, ["export-pack", tgz, "-O", out, "--plain-http", ...s.mirrorArgs, ...s.pinnedSet, "-o", "json"]);
+    const r = await mirror(s, ["export-pack", tgz, "-O", out, ...s.srcArgs, ...s.mirrorArgs, ...s.pinnedSet, "-o", "json"]);
     expectOk(r, "export-pack");
     const meta = JSON.parse(r.stdout).metadata;
     expect(meta.artifacts.map((a: any) => a.ref).sort()).toEqual(["charts/app/app:1.2.3", "packs/acme-app:1.0.0"]);

@@ -2,6 +2,8 @@
 // (test/mirror-images/fixture.ts) served from a local HTTP chart repo and pushed (with real helm) to an OCI
 // registry, and every image it uses built synthetically and placed in a "source" registry under
 // <src>/<original host>/<path> — reached through --source-mirror, so image names stay the real ones.
+// The source registry is public-like: TLS with a private CA, token auth, anonymous pull (CLI runs need only the CA:
+// `s.srcArgs`, --ca-file HOST=FILE); it is seeded as its writer (`s.srcRegistry`), the chart pushed with Helm 4.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +11,9 @@ import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { helmPushChart, writeImageLayout, type ImageSpec } from "../support/images.ts";
 import { BUN, HELM3, ROOT, runCli, type CliResult } from "../support/cli.ts";
+import { HELM4 } from "../support/helm.ts";
+import type { RegistryOptions } from "../../shared/oci/client.ts";
+import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { EXPECTED_RENDERED, makeFixture, PINNED_DIGEST, type Fixture } from "../mirror-images/fixture.ts";
 import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
@@ -21,6 +26,10 @@ export interface Sources {
   fx: Fixture;
   tmp: string;
   src: TestRegistry;
+  /** CLI flags that trust the source registry's CA (--ca-file HOST=FILE) */
+  srcArgs: string[];
+  /** our client's options for writing into the source registry (its CA, its writer) */
+  srcRegistry: RegistryOptions;
   repo: ChartRepo;
   /** the fixture images with the pinned one at its real digest */
   images: string[];
@@ -45,7 +54,8 @@ export function sourceRef(src: TestRegistry, image: string): string {
 export async function setupSources(opts: { layerSize?: number } = {}): Promise<Sources> {
   const fx = makeFixture(HELM3);
   const tmp = mkdtempSync(join(tmpdir(), "ka-mirror-test-"));
-  const src = await startRegistry({ auth: "none", tls: false });
+  const src = await startRegistry({ auth: "token", anonymous: ["pull"] });
+  const srcRegistry: RegistryOptions = { caFiles: [{ host: src.host, file: src.caFile! }], credentials: staticCredentials({ username: "writer", password: src.users.writer! }) };
   const layout = join(tmp, "layout");
   const base = EXPECTED_RENDERED.filter((i) => !i.includes("@"));
   const specs: ImageSpec[] = base.map((image, i) => ({
@@ -59,16 +69,17 @@ export async function setupSources(opts: { layerSize?: number } = {}): Promise<S
   const pinnedDigest = w.images.find((x) => x.tag === "pinned")!.digest;
   const pairs = base.map((image, i) => ({ src: `oci-layout:${layout}:img${i}`, dst: sourceRef(src, image) }));
   pairs.push({ src: `oci-layout:${layout}:pinned`, dst: `${src.host}/ghcr.io/acme/pinned:keep` });
-  const results = await mirrorCopy(pairs, { registry: { plainHttp: true }, extras: false });
+  const results = await mirrorCopy(pairs, { registry: srcRegistry, extras: false });
   const bad = results.find((r) => r.status === "failed");
   if (bad) throw new Error(`seeding the source registry: ${bad.error}`);
   // a cosign signature tag for the operator index
   const op = w.images[base.indexOf("quay.io/acme/operator:0.9.0")]!;
   const sigTag = `${op.digest.replace(":", "-")}.sig`;
-  await pushArtifact(`${src.host}/quay.io/acme/operator:${sigTag}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", bytes: Buffer.from(`{"critical":{"image":{"docker-manifest-digest":"${op.digest}"}}}`) }] }, { plainHttp: true });
+  await pushArtifact(`${src.host}/quay.io/acme/operator:${sigTag}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", bytes: Buffer.from(`{"critical":{"image":{"docker-manifest-digest":"${op.digest}"}}}`) }] }, srcRegistry);
   // the chart: in an HTTP chart repo and (pushed by real helm) in the source registry
   const repo = await startChartRepo({ charts: [fx.tgz] });
-  await helmPushChart(fx.tgz, `oci://${src.host}/helm-charts`, HELM3);
+  // Helm 4: Helm 3.17 speaks plain HTTP to loopback registries
+  await helmPushChart(fx.tgz, `oci://${src.host}/helm-charts`, HELM4, { username: "writer", password: src.users.writer!, plainHttp: false, caFile: src.caFile });
   const images = EXPECTED_RENDERED.map((i) => (i.includes("@") ? i.replace(PINNED_DIGEST, pinnedDigest) : i));
   const home = join(tmp, "home");
   mkdirSync(home, { recursive: true });
@@ -85,6 +96,8 @@ export async function setupSources(opts: { layerSize?: number } = {}): Promise<S
     fx,
     tmp,
     src,
+    srcArgs: ["--ca-file", `${src.host}=${src.caFile}`],
+    srcRegistry,
     repo,
     images: images.sort(),
     pinnedDigest,

@@ -43,7 +43,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
   const kubelet = startFakeKubelet(api, { binary });
   let r;
   try {
-    r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http-host", s.src.host, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet,
+    r = await mirror(s, ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, ...s.srcArgs, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet,
       "--in-cluster", "--shards", "3", "--job-namespace", "mirror", "--kubeconfig", api.kubeconfig("admin"), "--runner-base", `${dst.host}/base/cc:latest`, "--runner-binary", binary, "-o", "json"], { timeoutMs: 240_000 });
   } finally {
     await kubelet.stop();
@@ -75,7 +75,7 @@ test("sync --in-cluster: images by 3 pods, then the chart; the usual sync report
 
 test("sync --shard 1/2 and 2/2 side by side: disjoint image sets whose union is the chart's images, each blob uploaded once, the chart pushed by shard 1 after every image", async () => {
   const logStart = dst.logs().split("\n").length - 1;
-  const args = (i: number) => ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, "--plain-http-host", s.src.host, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet, "--image-prefix", "sharded", "--chart-prefix", "sharded-charts", "--shard", `${i}/2`, "-o", "json"];
+  const args = (i: number) => ["sync", "--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", "--dest", dst.host, ...s.srcArgs, "--ca-file", caFile, ...s.mirrorArgs, ...s.pinnedSet, "--image-prefix", "sharded", "--chart-prefix", "sharded-charts", "--shard", `${i}/2`, "-o", "json"];
   const [a, b] = await Promise.all([mirror(s, args(1), { timeoutMs: 240_000 }), mirror(s, args(2), { timeoutMs: 240_000 })]);
   expectOk(a, "shard 1/2");
   expectOk(b, "shard 2/2");

@@ -20,9 +20,9 @@ let dst: TestRegistry;
 let authDst: TestRegistry;
 let api: FakeApiServer;
 
-// the destination is realistic (TLS with a private CA + htpasswd); the fixture source stays plain HTTP (Helm 3
-// pushes the fixture chart to it and talks only plain HTTP to loopback registries)
-const toDst = () => ["--plain-http-host", s.src.host, "--ca-file", `${dst.host}=${dst.caFile}`, "-u", dst.username, "--password-stdin"];
+// the destination is realistic (TLS with a private CA + htpasswd), the source public-like (TLS with its own CA,
+// token auth, anonymous pull): each CA is trusted for its host
+const toDst = () => [...s.srcArgs, "--ca-file", `${dst.host}=${dst.caFile}`, "-u", dst.username, "--password-stdin"];
 const pw = () => ({ stdin: dst.password });
 const helmTls = () => ({ helmBin: HELM4, registryAuths: { [dst.host]: { username: dst.username, password: dst.password } } });
 
@@ -137,9 +137,8 @@ describe("sync from an OCI registry", () => {
 });
 
 describe("credentials", () => {
-  // the destination is realistic (TLS with a private CA + htpasswd); the fixture source stays plain HTTP
-  // because Helm 3 pushes the fixture chart to it and talks only plain HTTP to loopback registries
-  const tlsDst = () => ["--plain-http-host", s.src.host, "--ca-file", `${authDst.host}=${authDst.caFile}`];
+  // the destination is realistic (TLS with a private CA + htpasswd), the source public-like (TLS + token)
+  const tlsDst = () => [...s.srcArgs, "--ca-file", `${authDst.host}=${authDst.caFile}`];
   test("--dest-credentials-from-secret reads zot-system/zot-secret; the password never appears", async () => {
     const kubeconfig = api.kubeconfig("admin");
     const args = ["sync", "--image", "quay.io/acme/worker:1.10", "--dest", authDst.host, ...tlsDst(), ...s.mirrorArgs, "--dest-credentials-from-secret", "zot-system/zot-secret", "--kubeconfig", kubeconfig, "--debug"];

@@ -1,5 +1,7 @@
 // Auth and TLS against the real registry: none, htpasswd (Basic), token (Bearer: GET with Basic credentials,
 // OAuth2 refresh-token POST, re-challenge after expiry, insufficient scope), TLS with --ca-file / --insecure.
+// The credentialed registries are TLS with a private CA (trusted per host with --ca-file HOST=FILE); only the
+// anonymous source and the anonymous TLS-only registry of the TLS tests are about plain HTTP / no auth.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,8 +29,8 @@ function artifact(seed: number) {
 beforeAll(async () => {
   [open, basic, token, tls] = await Promise.all([
     startRegistry({ auth: "none", tls: false }),
-    startRegistry({ auth: "htpasswd", tls: false }),
-    startRegistry({ auth: "token", tls: false, tokenExpiresIn: 2, strictExpiry: true }),
+    startRegistry({ auth: "htpasswd" }),
+    startRegistry({ auth: "token", tokenExpiresIn: 2, strictExpiry: true }),
     startRegistry({ auth: "none", tls: true }),
   ]);
   regs.push(open, basic, token, tls);
@@ -46,14 +48,14 @@ function skopeoDigest(ref: string, extra: string[] = []): string {
 
 describe("basic auth (htpasswd)", () => {
   test("--password-stdin works and the password never shows", async () => {
-    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/dst/app:v1`, "--plain-http", "--username", basic.username, "--password-stdin", "--debug"], { stdin: basic.password + "\n" });
+    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/dst/app:v1`, "--plain-http-host", open.host, "--ca-file", `${basic.host}=${basic.caFile}`, "--username", basic.username, "--password-stdin", "--debug"], { stdin: basic.password + "\n" });
     expect(r.stderr + r.stdout).not.toContain(basic.password);
     expect(r.code).toBe(0);
-    expect(skopeoDigest(`${basic.host}/dst/app:v1`, ["--tls-verify=false", "--creds", `${basic.username}:${basic.password}`])).toBe(skopeoDigest(`${open.host}/src/app:v1`, ["--tls-verify=false"]));
+    expect(skopeoDigest(`${basic.host}/dst/app:v1`, ["--cert-dir", basic.certDir!, "--creds", `${basic.username}:${basic.password}`])).toBe(skopeoDigest(`${open.host}/src/app:v1`, ["--tls-verify=false"]));
   });
 
   test("a wrong password is one clear line and exit 1", async () => {
-    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/dst/bad:v1`, "--plain-http", "--username", basic.username, "--password-stdin"], { stdin: "wrong-password-123\n" });
+    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/dst/bad:v1`, "--plain-http-host", open.host, "--ca-file", `${basic.host}=${basic.caFile}`, "--username", basic.username, "--password-stdin"], { stdin: "wrong-password-123\n" });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/authentication to 127\.0\.0\.1:\d+ failed/);
     expect(r.stderr + r.stdout).not.toContain("wrong-password-123");
@@ -62,9 +64,9 @@ describe("basic auth (htpasswd)", () => {
   test("credentials from docker config.json via --registry-config; a password on the command line warns", async () => {
     const cfg = join(tmp, "basic.json");
     writeFileSync(cfg, JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`${basic.username}:${basic.password}`).toString("base64") } } }));
-    const ok = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/cfg/app:v1`, "--plain-http", "--registry-config", cfg]);
+    const ok = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/cfg/app:v1`, "--plain-http-host", open.host, "--ca-file", `${basic.host}=${basic.caFile}`, "--registry-config", cfg]);
     expect(ok.code).toBe(0);
-    const warn = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/cli/app:v1`, "--plain-http", "-u", basic.username, "--password", basic.password]);
+    const warn = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${basic.host}/cli/app:v1`, "--plain-http-host", open.host, "--ca-file", `${basic.host}=${basic.caFile}`, "-u", basic.username, "--password", basic.password]);
     expect(warn.code).toBe(0);
     expect(warn.stderr).toContain("warning: a password on the command line");
     expect(warn.stderr + warn.stdout).not.toContain(basic.password);
@@ -75,11 +77,11 @@ describe("token auth", () => {
   test("writer pushes with a token fetched by GET with Basic credentials; reader is denied", async () => {
     const cfg = join(tmp, "token.json");
     writeFileSync(cfg, JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`writer:${token.users.writer}`).toString("base64") } } }));
-    const ok = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/app:v1`, "--plain-http", "--registry-config", cfg]);
+    const ok = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/app:v1`, "--plain-http-host", open.host, "--ca-file", `${token.host}=${token.caFile}`, "--registry-config", cfg]);
     expect(ok.stderr).toBe(ok.stderr); // keep output for debugging on failure
     expect(ok.code).toBe(0);
     expect(token.tokenServer!.calls.some((c) => c.method === "GET" && c.user === "writer")).toBe(true);
-    const rd = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/app2:v1`, "--plain-http", "-u", "reader", "--password-stdin"], { stdin: token.users.reader! });
+    const rd = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/app2:v1`, "--plain-http-host", open.host, "--ca-file", `${token.host}=${token.caFile}`, "-u", "reader", "--password-stdin"], { stdin: token.users.reader! });
     expect(rd.code).toBe(1);
     expect(rd.stderr).toMatch(/denied|authentication/);
     expect(rd.stderr).not.toContain(token.users.reader!);
@@ -92,13 +94,13 @@ describe("token auth", () => {
     const cfg = join(tmp, "idtoken.json");
     writeFileSync(cfg, JSON.stringify({ auths: { [token.host]: { auth: Buffer.from("<token>:").toString("base64"), identitytoken: refresh_token } } }));
     const before = token.tokenServer!.calls.length;
-    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/oauth:v1`, "--plain-http", "--registry-config", cfg]);
+    const r = await runCli("kubectl-mirror", ["copy", `${open.host}/src/app:v1`, `${token.host}/team/oauth:v1`, "--plain-http-host", open.host, "--ca-file", `${token.host}=${token.caFile}`, "--registry-config", cfg]);
     expect(r.code).toBe(0);
     expect(token.tokenServer!.calls.slice(before).some((c) => c.method === "POST" && c.grantType === "refresh_token")).toBe(true);
   });
 
   test("expired tokens are re-fetched when the registry re-challenges", async () => {
-    const client = createClient({ plainHttp: true, credentials: staticCredentials({ username: "writer", password: token.users.writer! }) });
+    const client = createClient({ caFiles: [{ host: token.host, file: token.caFile! }], credentials: staticCredentials({ username: "writer", password: token.users.writer! }) });
     const src = new RegistryRepository(createClient({ plainHttp: true }), open.host, "src/app");
     const dst = new RegistryRepository(client, token.host, "team/expiry");
     const engine = () => new CopyEngine({});

@@ -1,7 +1,8 @@
 // Hostile and corrupt OCI archives are refused with a clear error; nothing is written outside the target,
-// and a tag never points at missing or corrupt content.
+// and a tag never points at missing or corrupt content. The target is the realistic registry (TLS with a private
+// CA + htpasswd).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -12,7 +13,8 @@ import { rawHeader } from "../support/tar-fixtures.ts";
 const tmp = mkdtempSync(join(tmpdir(), "ka-hostile-"));
 let reg: TestRegistry;
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "none", tls: false });
+  reg = await startRegistry();
+  writeFileSync(join(tmp, "config.json"), JSON.stringify(reg.dockerConfig()));
 });
 afterAll(async () => {
   await reg.stop();
@@ -39,11 +41,13 @@ function writeTar(name: string, entries: Buffer[]): string {
 }
 
 async function copyFrom(archive: string, repo: string) {
-  return runCli("kubectl-mirror", ["copy", `oci-archive:${archive}:v1`, `${reg.host}/${repo}:v1`, "--plain-http"], { cwd: tmp });
+  return runCli("kubectl-mirror", ["copy", `oci-archive:${archive}:v1`, `${reg.host}/${repo}:v1`, "--registry-config", join(tmp, "config.json"), "--ca-file", `${reg.host}=${reg.caFile}`], { cwd: tmp });
 }
 
 async function tagExists(repo: string): Promise<boolean> {
-  const r = await fetch(`http://${reg.host}/v2/${repo}/manifests/v1`, { method: "HEAD", headers: { accept: "application/vnd.oci.image.manifest.v1+json" } });
+  const r = await fetch(`${reg.url}/v2/${repo}/manifests/v1`, { method: "HEAD", headers: { accept: "application/vnd.oci.image.manifest.v1+json", authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}` }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
+  // only 200 or 404 answer the question (a 401 must not pass for "not tagged")
+  if (r.status !== 200 && r.status !== 404) throw new Error(`HEAD ${repo}:v1: HTTP ${r.status}`);
   return r.status === 200;
 }
 

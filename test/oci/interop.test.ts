@@ -1,8 +1,10 @@
 // Interop with the real peers: what skopeo pushes we copy, what we push skopeo reads (digests equal), multi-arch
 // indexes, Docker media types, registry → archive → registry, skopeo's archives, platform filtering, cosign tags
 // and OCI referrers, and a Helm chart pushed with `helm push` that `helm pull` reads back from our copy.
+// Both registries are the realistic kind (TLS, each with its own private CA, + htpasswd): the CLI gets a docker
+// config.json with both credentials and --ca-file HOST=FILE per registry.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -11,13 +13,16 @@ import { pushWithSkopeo, skopeoInspectRaw, skopeoCopy, writeImageLayout, type Wr
 import { runCli } from "../support/cli.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { MT } from "../../shared/oci/media-types.ts";
+import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { HELM4 } from "../support/helm.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "ka-interop-"));
 let a: TestRegistry, b: TestRegistry;
 let multi: WrittenLayout, docker: WrittenLayout;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
+  [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  writeFileSync(join(tmp, "config.json"), JSON.stringify({ auths: { ...a.dockerConfig().auths, ...b.dockerConfig().auths } }));
   multi = await writeImageLayout(join(tmp, "multi"), { tag: "1.0", platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7"], layers: [{ size: 200_000, seed: "base" }, { size: 50_000 }] });
   docker = await writeImageLayout(join(tmp, "docker"), { tag: "2.0", platforms: ["linux/amd64", "linux/arm64"], mediaTypes: "docker", layers: 2 });
   await pushWithSkopeo(join(tmp, "multi"), "1.0", `${a.host}/skopeo/multi:1.0`, a.skopeo);
@@ -28,7 +33,12 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const mirror = (...args: string[]) => runCli("kubectl-mirror", ["copy", ...args, "--plain-http"]);
+const mirror = (...args: string[]) => runCli("kubectl-mirror", ["copy", ...args, "--registry-config", join(tmp, "config.json"), "--ca-file", `${a.host}=${a.caFile}`, "--ca-file", `${b.host}=${b.caFile}`]);
+/** our own client's options for registry a */
+const atA = () => ({ caFiles: [{ host: a.host, file: a.caFile! }], credentials: staticCredentials({ username: a.username, password: a.password }) });
+/** fetch over TLS (the registry's CA) with its basic-auth credentials */
+const tlsFetch = (reg: TestRegistry, path: string, init: RequestInit = {}) =>
+  fetch(`${reg.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}` }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
 const digestOf = async (ref: string, reg: TestRegistry) => (await skopeoInspectRaw(ref, reg.skopeo)).digest;
 
 describe("skopeo ↔ kubectl mirror", () => {
@@ -103,13 +113,13 @@ describe("filters and extras", () => {
   });
 
   test("cosign signature tags and OCI referrers (tag-schema fallback) travel with the image; --exclude-extras skips them", async () => {
-    const subject = await pushArtifact(`${a.host}/signed/app:v1`, { config: { mediaType: MT.ociConfig, bytes: Buffer.from('{"os":"linux"}') }, layers: [{ mediaType: MT.ociLayer, bytes: Buffer.from("app") }] }, { plainHttp: true });
+    const subject = await pushArtifact(`${a.host}/signed/app:v1`, { config: { mediaType: MT.ociConfig, bytes: Buffer.from('{"os":"linux"}') }, layers: [{ mediaType: MT.ociLayer, bytes: Buffer.from("app") }] }, atA());
     const sigTag = `${subject.digest.replace(":", "-")}.sig`;
-    const sig = await pushArtifact(`${a.host}/signed/app:${sigTag}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", bytes: Buffer.from('{"critical":{}}'), annotations: { "dev.cosignproject.cosign/signature": "MEUC" } }] }, { plainHttp: true });
+    const sig = await pushArtifact(`${a.host}/signed/app:${sigTag}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", bytes: Buffer.from('{"critical":{}}'), annotations: { "dev.cosignproject.cosign/signature": "MEUC" } }] }, atA());
     // an SBOM referrer; registry 2.8 has no referrers API, so its tag-schema index is pushed by hand
-    const sbom = await pushArtifact(`${a.host}/signed/app@`.slice(0, -1) + ":sbom-tmp", { artifactType: "application/spdx+json", config: { mediaType: MT.ociEmpty, bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/spdx+json", bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }], subject: { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size } }, { plainHttp: true });
+    const sbom = await pushArtifact(`${a.host}/signed/app@`.slice(0, -1) + ":sbom-tmp", { artifactType: "application/spdx+json", config: { mediaType: MT.ociEmpty, bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/spdx+json", bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }], subject: { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size } }, atA());
     const fallback = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: sbom.digest, size: sbom.size, artifactType: "application/spdx+json" }] }));
-    const put = await fetch(`http://${a.host}/v2/signed/app/manifests/${subject.digest.replace(":", "-")}`, { method: "PUT", headers: { "content-type": MT.ociIndex }, body: fallback });
+    const put = await tlsFetch(a, `/v2/signed/app/manifests/${subject.digest.replace(":", "-")}`, { method: "PUT", headers: { "content-type": MT.ociIndex }, body: fallback });
     expect(put.status).toBe(201);
 
     const r = await mirror(`${a.host}/signed/app:v1`, `${b.host}/signed/app:v1`, "-o", "json");
@@ -135,7 +145,7 @@ describe("filters and extras", () => {
 
     const bare = await mirror(`${a.host}/signed/app:v1`, `${b.host}/bare/app:v1`, "--exclude-extras", "-o", "json");
     expect(JSON.parse(bare.stdout).images[0].extras).toEqual([]);
-    const missing = await fetch(`http://${b.host}/v2/bare/app/manifests/${sigTag}`, { method: "HEAD" });
+    const missing = await tlsFetch(b, `/v2/bare/app/manifests/${sigTag}`, { method: "HEAD" });
     expect(missing.status).toBe(404);
   });
 });
@@ -144,10 +154,11 @@ describe("Helm charts", () => {
   test("helm push → kubectl mirror copy → helm pull reads our copy", async () => {
     const { makeChart, helmPushChart, helmPullChart } = await import("../support/images.ts");
     const chart = await makeChart(join(tmp, "chart"), { name: "demo", version: "0.3.1" });
-    await helmPushChart(chart, `oci://${a.host}/charts`);
+    // Helm 4: Helm 3.17 speaks plain HTTP to any loopback registry (test/harness/helm.test.ts)
+    await helmPushChart(chart, `oci://${a.host}/charts`, HELM4, { username: a.username, password: a.password, plainHttp: false, caFile: a.caFile });
     const r = await mirror(`${a.host}/charts/demo:0.3.1`, `${b.host}/mirrored/demo:0.3.1`);
     expect(r.code).toBe(0);
-    const pulled = await helmPullChart(`oci://${b.host}/mirrored/demo`, "0.3.1", join(tmp, "pulled"));
+    const pulled = await helmPullChart(`oci://${b.host}/mirrored/demo`, "0.3.1", join(tmp, "pulled"), HELM4, { username: b.username, password: b.password, plainHttp: false, caFile: b.caFile });
     const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
     expect(sha(pulled)).toBe(sha(chart));
   });

@@ -1,6 +1,11 @@
 // Registry API details against the real registry: chunked uploads (forced, and after a 413 from a proxy),
 // tag listing and catalog with Link pagination, dry runs that write nothing.
+// The registry is the realistic one (TLS with a private CA + htpasswd); the fault proxy in front of it speaks plain
+// HTTP (it verifies the registry's CA upstream), so only the proxy's host is plain HTTP for the client.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
@@ -10,22 +15,30 @@ import { catalog, RegistryRepository } from "../../shared/oci/registry.ts";
 import { CopyEngine } from "../../shared/oci/copy.ts";
 import { sha256 } from "../../shared/oci/digest.ts";
 import { Readable } from "node:stream";
+import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
+const tmp = mkdtempSync(join(tmpdir(), "ka-registry-api-"));
+/** our client's options: the registry's CA and its credentials (the proxy's host is plain HTTP) */
+const conn = () => ({ caFiles: [{ host: reg.host, file: reg.caFile! }], plainHttp: [proxy.host], credentials: staticCredentials({ username: reg.username, password: reg.password }) });
+/** the CLI: docker config.json with the credentials, and the CA */
+const cliConn = () => ["--registry-config", join(tmp, "config.json"), "--ca-file", `${reg.host}=${reg.caFile}`];
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "none", tls: false });
-  proxy = await startFaultProxy(reg.url);
-  for (const t of ["a", "b", "c", "d", "e"]) await pushArtifact(`${reg.host}/paged/app:${t}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(`{"t":"${t}"}`) }, layers: [] }, { plainHttp: true });
+  reg = await startRegistry(); // TLS (private CA) + htpasswd
+  writeFileSync(join(tmp, "config.json"), JSON.stringify(reg.dockerConfig()));
+  proxy = await startFaultProxy(reg.url, { ca: readFileSync(reg.caFile!, "utf8") });
+  for (const t of ["a", "b", "c", "d", "e"]) await pushArtifact(`${reg.host}/paged/app:${t}`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(`{"t":"${t}"}`) }, layers: [] }, conn());
 });
 afterAll(async () => {
   await proxy.stop();
   await reg.stop();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 describe("uploads", () => {
   test("forced chunked upload (PATCH with Content-Range, then PUT ?digest)", async () => {
-    const client = createClient({ plainHttp: true, chunkSize: 100_000 });
+    const client = createClient({ ...conn(), chunkSize: 100_000 });
     const repo = new RegistryRepository(client, proxy.host, "chunked/app", { chunkSize: 100_000 });
     const data = Buffer.alloc(350_000, 3);
     const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
@@ -38,7 +51,7 @@ describe("uploads", () => {
   test("a 413 on the monolithic PUT switches to chunks", async () => {
     proxy.clear();
     proxy.setRules([{ method: "PUT", path: /\/blobs\/uploads\//, fault: "status", status: 413, times: 1 }]);
-    const client = createClient({ plainHttp: true });
+    const client = createClient(conn());
     const repo = new RegistryRepository(client, proxy.host, "chunked/after413");
     const data = Buffer.alloc(9 << 20, 4);
     const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
@@ -50,7 +63,7 @@ describe("uploads", () => {
 
 
   test("content that does not match its digest is refused by the registry and never stored", async () => {
-    const client = createClient({ plainHttp: true, retries: 0 });
+    const client = createClient({ ...conn(), retries: 0 });
     const repo = new RegistryRepository(client, reg.host, "lying/app");
     const claimed = Buffer.alloc(50_000, 1);
     const desc = { mediaType: "application/octet-stream", digest: sha256(claimed), size: claimed.length };
@@ -63,7 +76,7 @@ describe("uploads", () => {
 describe("listing", () => {
   test("tags and catalog follow Link pagination", async () => {
     proxy.clear();
-    const client = createClient({ plainHttp: true });
+    const client = createClient(conn());
     const repo = new RegistryRepository(client, reg.host, "paged/app");
     expect((await repo.tags(2)).sort()).toEqual(["a", "b", "c", "d", "e"]);
     const repos = await catalog(client, reg.host, 1);
@@ -75,11 +88,11 @@ describe("listing", () => {
 
 describe("--dry-run", () => {
   test("reports what would move and writes nothing", async () => {
-    const r = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:a`, `${reg.host}/dry/app:a`, "--plain-http", "--dry-run", "-o", "json"]);
+    const r = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:a`, `${reg.host}/dry/app:a`, ...cliConn(), "--dry-run", "-o", "json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.images[0].status).toBe("would-copy");
-    const head = await fetch(`http://${reg.host}/v2/dry/app/manifests/a`, { method: "HEAD" });
+    const head = await fetch(`${reg.url}/v2/dry/app/manifests/a`, { method: "HEAD", headers: { authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}` }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
     expect(head.status).toBe(404);
   });
 
@@ -87,12 +100,12 @@ describe("--dry-run", () => {
     const odd = await runCli("kubectl-mirror", ["copy", "only-one-arg"]);
     expect(odd.code).toBe(2);
     expect(odd.stderr).toMatch(/^error: expected SRC DST pairs/m);
-    const bad = await runCli("kubectl-mirror", ["copy", "a/b:c", "reg.io/Bad:y", "--plain-http"]);
+    const bad = await runCli("kubectl-mirror", ["copy", "a/b:c", "reg.io/Bad:y", ...cliConn()]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim()).toMatch(/^error: invalid reference "reg\.io\/Bad:y": bad repository path component "Bad"/);
     const conc = await runCli("kubectl-mirror", ["copy", "a", "b", "--concurrency", "0"]);
     expect(conc.stderr).toMatch(/--concurrency: expected a positive whole number/);
-    const missing = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:nope`, `${reg.host}/x/y:z`, "--plain-http"]);
+    const missing = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:nope`, `${reg.host}/x/y:z`, ...cliConn()]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/manifest 127\.0\.0\.1:\d+\/paged\/app:nope not found/);
   });

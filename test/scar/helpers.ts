@@ -2,6 +2,7 @@
 // or the fake kube-apiserver), a manifests tree fixture, a fake Specman that really pulls the artifact, and a
 // parser for the printed resume command.
 import http from "node:http";
+import https from "node:https";
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,8 +36,9 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** HTTP reverse proxy to `target` (http://host:port). Keeps the Host header so registries build Locations to the proxy. */
-export async function startFaultProxy(target: string, opts: { keepBodies?: RegExp } = {}): Promise<FaultProxy> {
+/** HTTP reverse proxy to `target` (http://host:port, or https:// verified with `ca`). Keeps the Host header so
+ *  registries build Locations to the proxy (an https target's https:// Locations are turned into http://). */
+export async function startFaultProxy(target: string, opts: { keepBodies?: RegExp; ca?: string } = {}): Promise<FaultProxy> {
   const t = new URL(target);
   const rules: (ProxyRule & { seen: number; failed: number })[] = [];
   const calls: ProxyCall[] = [];
@@ -60,9 +62,12 @@ export async function startFaultProxy(target: string, opts: { keepBodies?: RegEx
         return;
       }
     }
-    const up = http.request({ host: t.hostname, port: t.port, method, path, headers: req.headers, agent: false }, (ur) => {
+    const tls = t.protocol === "https:";
+    const up = (tls ? https : http).request({ host: t.hostname, port: t.port, method, path, headers: req.headers, agent: false, ...(tls ? { ca: opts.ca, rejectUnauthorized: !!opts.ca } : {}) }, (ur) => {
       call.status = ur.statusCode ?? 0;
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      const headers = { ...ur.headers };
+      if (tls && typeof headers.location === "string") headers.location = headers.location.replace(/^https:\/\//, "http://");
+      res.writeHead(ur.statusCode ?? 502, headers);
       ur.pipe(res);
     });
     up.on("error", (e) => {

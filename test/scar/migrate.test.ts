@@ -41,8 +41,9 @@ function regAuth(): string {
 }
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "htpasswd", tls: false });
-  regProxy = await startFaultProxy(reg.url);
+  reg = await startRegistry(); // TLS (private CA) + htpasswd
+  // migrate runs through the fault proxy (plain HTTP), which verifies the registry's CA upstream
+  regProxy = await startFaultProxy(reg.url, { ca: readFileSync(reg.caFile!, "utf8") });
   api = await startFakeApiServer({ namespaces: [NS] });
   kubeProxy = await startFaultProxy(api.url);
   palette = await startFakePalette({
@@ -62,7 +63,7 @@ beforeAll(async () => {
   api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, type: "Opaque", data: { ...SECRET_DATA } });
   for (const p of ["specman-0", "specman-1"]) api.addPod(NS, p, `time="2026-01-01T00:00:00Z" level=info msg="Starting specman"\n`, { phase: "Running" });
   api.addPod(NS, "hubble-api-0", "unrelated\n", { phase: "Running" });
-  specman = startSpecmanLoop({ api, registryUrl: reg.url, repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"], tag: () => currentTag, flagged: () => palette.registries[0]!.spec.containsSpectroManifest === true });
+  specman = startSpecmanLoop({ api, registryUrl: reg.url, ca: readFileSync(reg.caFile!, "utf8"), repository: REPO, auth: regAuth(), pods: ["specman-0", "specman-1"], tag: () => currentTag, flagged: () => palette.registries[0]!.spec.containsSpectroManifest === true });
 });
 
 afterAll(async () => {
@@ -108,11 +109,13 @@ function flagRegistry(on: boolean): void {
 }
 const REG_PUT = "/v1/registries/oci/reg-harbor/basic";
 async function tags(): Promise<string[]> {
-  const r = await fetch(`${reg.url}/v2/${REPO}/tags/list`, { headers: { authorization: regAuth() } });
+  const r = await fetch(`${reg.url}/v2/${REPO}/tags/list`, { headers: { authorization: regAuth() }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
+  if (!r.ok && r.status !== 404) throw new Error(`tags/list: HTTP ${r.status}`); // never read a 401 as "no tags"
   return r.ok ? (((await r.json()) as { tags?: string[] }).tags ?? []) : [];
 }
 async function tagDigest(tag: string): Promise<string | null> {
-  const r = await fetch(`${reg.url}/v2/${REPO}/manifests/${tag}`, { method: "HEAD", headers: { authorization: regAuth(), accept: "application/vnd.oci.image.manifest.v1+json" } });
+  const r = await fetch(`${reg.url}/v2/${REPO}/manifests/${tag}`, { method: "HEAD", headers: { authorization: regAuth(), accept: "application/vnd.oci.image.manifest.v1+json" }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
+  if (!r.ok && r.status !== 404) throw new Error(`HEAD ${tag}: HTTP ${r.status}`);
   return r.ok ? r.headers.get("docker-content-digest") : null;
 }
 function paletteCount(method: string, path: string, since: number, status?: number): number {
@@ -233,7 +236,7 @@ describe("kubectl scar migrate", () => {
   });
 
   test("status -o json shows the endpoint, the tags, Specman's sync and the state", async () => {
-    const r = await scar(["status", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "-o", "json"]);
+    const r = await scar(["status", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "-o", "json"]);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.palette.endpoint).toBe(SPECMAN);
@@ -251,11 +254,11 @@ describe("kubectl scar migrate", () => {
 
   test("verify shows Specman's level=error lines (as status does)", async () => {
     api.appendLog(NS, "specman-1", `time="${new Date().toISOString()}" level=error msg="failed to list tags: unauthorized"\n`);
-    const args = ["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "--no-wait"];
+    const args = ["verify", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "--no-wait"];
     const v = await scar(args);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/specman specman-1\s+persisted 0\.0\.0; last error: failed to list tags: unauthorized/);
-    const st = await scar(["status", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState]);
+    const st = await scar(["status", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState]);
     expect(st.stdout).toContain("last error: failed to list tags: unauthorized");
   });
 
@@ -281,7 +284,7 @@ describe("kubectl scar migrate", () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ restored: false, secret: "unchanged" });
     expect(paletteCount("PUT", SCAR_PATH, before)).toBe(1);
     // verify now fails: Palette no longer points at Specman
-    const v = await scar(["verify", "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--no-wait"]);
+    const v = await scar(["verify", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--no-wait"]);
     expect(v.code).toBe(1);
     expect(v.stderr).toContain(`not ${SPECMAN}`);
     // migrating again after a rollback goes through the procedure again (secret, endpoint, jobs) but re-uses the push

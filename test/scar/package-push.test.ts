@@ -23,8 +23,9 @@ const REPO = "spectro-packs/spectro-manifests/manifest";
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: "htpasswd", tls: false });
-  proxy = await startFaultProxy(reg.url);
+  reg = await startRegistry(); // TLS (private CA) + htpasswd
+  // the fault proxy speaks plain HTTP; it verifies the registry's CA upstream
+  proxy = await startFaultProxy(reg.url, { ca: readFileSync(reg.caFile!, "utf8") });
   tmp = mkdtempSync(join(tmpdir(), "scar-pp-"));
   src = join(tmp, "html");
   mkdirSync(src);
@@ -41,7 +42,7 @@ function auth(): string {
 }
 
 async function get(path: string, accept?: string): Promise<Response> {
-  return fetch(`${reg.url}${path}`, { headers: { authorization: auth(), ...(accept ? { accept } : {}) } });
+  return fetch(`${reg.url}${path}`, { headers: { authorization: auth(), ...(accept ? { accept } : {}) }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
 }
 
 describe("package", () => {
@@ -172,7 +173,7 @@ describe("push", () => {
     expect(out.reference).toBe(`${proxy.host}/${REPO}:0.0.0`);
     digest = out.digest;
 
-    const raw = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", `${reg.username}:${reg.password}`, `docker://${reg.host}/${REPO}:0.0.0`], { encoding: "utf8" });
+    const raw = execFileSync("skopeo", ["inspect", "--raw", "--cert-dir", reg.certDir!, "--creds", `${reg.username}:${reg.password}`, `docker://${reg.host}/${REPO}:0.0.0`], { encoding: "utf8" });
     expect(sha(Buffer.from(raw))).toBe(digest);
     // compact JSON, Go struct field order
     const m = JSON.parse(raw);
@@ -213,7 +214,7 @@ describe("push", () => {
   });
 
   test("re-push of the same archive changes nothing; --force pushes a new manifest; --dry-run pushes nothing", async () => {
-    const args = ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "-o", "json"];
+    const args = ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "-o", "json"];
     const again = await runCli("kubectl-scar", args, { stdin: reg.password });
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).pushed).toBe(false);
@@ -221,7 +222,7 @@ describe("push", () => {
     const head = await get(`/v2/${REPO}/manifests/0.0.0`, "application/vnd.oci.image.manifest.v1+json");
     expect(head.headers.get("docker-content-digest")).toBe(digest);
 
-    const dry = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--tag", "9.9.9", "--dry-run"], { stdin: reg.password });
+    const dry = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--tag", "9.9.9", "--dry-run"], { stdin: reg.password });
     expect(dry.code).toBe(0);
     const tags = (await (await get(`/v2/${REPO}/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags).not.toContain("9.9.9");
@@ -234,11 +235,11 @@ describe("push", () => {
   });
 
   test("custom base path and tag; wrong password is one clear line without the password", async () => {
-    const ok = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--base-path", "custom/base", "--tag", "4.5.15", "-o", "json"], { stdin: reg.password });
+    const ok = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--base-path", "custom/base", "--tag", "4.5.15", "-o", "json"], { stdin: reg.password });
     expect(ok.code).toBe(0);
     const tags = (await (await get(`/v2/custom/base/spectro-manifests/manifest/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags).toEqual(["4.5.15"]);
-    const bad = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--force"], { stdin: "not-the-Password-42" });
+    const bad = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--force"], { stdin: "not-the-Password-42" });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error: .*authentication/m);
     expect(bad.stderr).not.toContain("not-the-Password-42");
@@ -276,7 +277,7 @@ describe("push", () => {
   });
 
   test("runs under deno too (node:http transport, stdin password)", async () => {
-    const r = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--plain-http", "-u", reg.username, "--password-stdin", "--tag", "deno", "-o", "json"], { stdin: reg.password, runtime: "deno" });
+    const r = await runCli("kubectl-scar", ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--tag", "deno", "-o", "json"], { stdin: reg.password, runtime: "deno" });
     if (r.code !== 0) console.error(r.stderr);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

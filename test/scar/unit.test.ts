@@ -1,6 +1,7 @@
 // Small pieces of kubectl-scar: Specman log parsing, the resume/rollback command builder (no secrets), the
 // ORAS shape checker, and the push-permission probe against a real token-auth registry (reader vs writer).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { createClient } from "../../shared/oci/client.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { checkOrasShape, createdNow, probePush } from "../../plugins/kubectl-scar/lib/artifact.ts";
@@ -99,28 +100,29 @@ describe("checkOrasShape", () => {
   });
 });
 
-describe("probePush (real registry, token auth)", () => {
+describe("probePush (real registry: TLS with a private CA, token auth)", () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await startRegistry({ auth: "token", tls: false });
+    reg = await startRegistry({ auth: "token" });
   });
+  const tlsTo = () => ({ caFiles: [{ host: reg.host, file: reg.caFile! }] });
   afterAll(async () => {
     await reg?.stop();
   });
   const target = () => ({ registry: reg.host, basePath: "spectro-packs", tag: "0.0.0" });
 
   test("a writer may push (nothing is left behind); a reader may not; a wrong password fails", async () => {
-    const writer = createClient({ plainHttp: true, credentials: staticCredentials({ username: "writer", password: reg.users.writer! }) });
+    const writer = createClient({ ...tlsTo(), credentials: staticCredentials({ username: "writer", password: reg.users.writer! }) });
     await probePush(target(), writer);
     // no manifest and no tag were written
     const token = reg.tokenServer!.mint("admin", [{ type: "repository", name: "spectro-packs/spectro-manifests/manifest", actions: ["pull"] }]);
-    const tl = await fetch(`${reg.url}/v2/spectro-packs/spectro-manifests/manifest/tags/list`, { headers: { authorization: `Bearer ${token}` } });
+    const tl = await fetch(`${reg.url}/v2/spectro-packs/spectro-manifests/manifest/tags/list`, { headers: { authorization: `Bearer ${token}` }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
     expect(tl.status).toBe(404);
-    const reader = createClient({ plainHttp: true, credentials: staticCredentials({ username: "reader", password: reg.users.reader! }) });
+    const reader = createClient({ ...tlsTo(), credentials: staticCredentials({ username: "reader", password: reg.users.reader! }) });
     const e1 = await probePush(target(), reader).catch((e) => e);
     expect(e1).toBeInstanceOf(Error);
     expect(String(e1.message)).toMatch(/denied|does not allow pushing/);
-    const bad = createClient({ plainHttp: true, credentials: staticCredentials({ username: "writer", password: "wrong-pw-0" }) });
+    const bad = createClient({ ...tlsTo(), credentials: staticCredentials({ username: "writer", password: "wrong-pw-0" }) });
     const e2 = await probePush(target(), bad).catch((e) => e);
     expect(e2).toBeInstanceOf(Error);
     expect(e2).not.toBeInstanceOf(ScarError);

@@ -94,15 +94,18 @@ function has(r: TestRegistry, ref: string): boolean {
 async function build(name: string, ref: string, file: string, extra: string[] = []): Promise<void> {
   const dir = join(work, "build", name);
   const run = (args: string[]) => execFileSync(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), ...args], { cwd: work, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  run(["create", dir, "--artifact", ref, "--no-auth", "--plain", ...extra]);
-  run(["package", dir, "--output", join(work, "packages", file), "--no-auth", "--plain"]);
+  // the vendor's registry is TLS (private CA) + htpasswd: credentials from a docker config.json, its CA per host
+  const srcArgs = ["--registry-config", join(work, "src-config.json"), "--ca-file", `${src.host}=${src.caFile}`];
+  run(["create", dir, "--artifact", ref, ...srcArgs, ...extra]);
+  run(["package", dir, "--output", join(work, "packages", file), ...srcArgs]);
 }
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "seed-violet-"));
   mkdirSync(join(work, "packages"), { recursive: true });
   mkdirSync(join(work, "build"), { recursive: true });
-  [src, reg, standbyReg, cm] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "htpasswd", tls: true }), startChartMuseum({ basicAuth: { username: "chartmuseum", password: "cm-secret" } })]);
+  [src, reg, standbyReg, cm] = await Promise.all([startRegistry(), startRegistry({ auth: "htpasswd", tls: true }), startRegistry({ auth: "htpasswd", tls: true }), startChartMuseum({ basicAuth: { username: "chartmuseum", password: "cm-secret" } })]);
+  writeFileSync(join(work, "src-config.json"), JSON.stringify(src.dockerConfig()));
   caBundle = join(work, "ca.pem");
   writeFileSync(caBundle, readFileSync(reg.caFile!, "utf8") + readFileSync(standbyReg.caFile!, "utf8"));
   [p, standby] = await Promise.all([startAcpPlatform({ clusters: ["global", "region1"], users: { admin: { password: PASSWORD } } }), startAcpPlatform({ clusters: ["global"], users: { admin: { password: PASSWORD } } })]);

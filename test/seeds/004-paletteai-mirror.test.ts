@@ -11,6 +11,8 @@
 //     (SSL_CERT_FILE, as for Go tools) — no extra flag on the seed's command line
 //   - the hub/spoke clusters: the fake kube-apiserver (test/support/kube-apiserver.ts) driven by real kubectl
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -266,13 +268,158 @@ kubectl get secret zot-ca --namespace clearml`);
     expect(lines[lines.length - 1]!.split(/\s+/).slice(0, 3)).toEqual(["zot-ca", "Opaque", "1"]);
   });
 
-  // 11.8 (copy-ca semantics: wait for zot-ca OR oci-tls-hub, always create zot-ca, --wait 7s) is owned by the
-  // b-discovery helper; the `kubectl mirror copy-ca` equivalent of the step above belongs with that work.
-  test.todo("kubectl mirror copy-ca does the document's step (zot-ca or oci-tls-hub → zot-ca) — issue 11 point 8");
+  describe("the same step with kubectl mirror copy-ca", () => {
+    // A fresh spoke: the Compute Pool cluster just came up, mural-system exists, its registry CA secret not yet.
+    let spoke: FakeApiServer;
+    beforeAll(async () => {
+      spoke = await startFakeApiServer({ tls: true, namespaces: ["mural-system"] });
+    });
+    afterAll(async () => {
+      await spoke?.stop();
+    });
+
+    test("new Compute Pool: waits until oci-tls-hub appears, creates the namespace and zot-ca (ca.crt only); the document's validation, then the CA really trusts Zot", async () => {
+      // steps 1-4 of the document in one command: `export KUBECONFIG=<spoke-kubeconfig>`, the until-loop, `kubectl
+      // create namespace`, and the copy (the destination is always zot-ca, even from oci-tls-hub)
+      const pending = sh(`export KUBECONFIG=${spoke.kubeconfig()}
+kubectl mirror copy-ca --namespace clearml --create-namespace --wait 10m
+kubectl get secret zot-ca --namespace clearml
+kubectl get secret zot-ca --namespace clearml --output jsonpath='{.data.ca\\.crt}' | base64 --decode > spoke-zot-ca.crt
+${CREDS.replace(/kubectl /g, `kubectl --kubeconfig ${hub.kubeconfig()} `)}
+curl --silent --fail --cacert spoke-zot-ca.crt --user "$zot_admin_username":"$zot_admin_password" https://${VIP}:${PORT}/v2/_catalog | jq --exit-status '.repositories | type == "array"' >/dev/null
+echo trusted`);
+      await Bun.sleep(2500);
+      // …the Compute Pool provisions the hub registry's TLS secret (with a private key that must not be copied)
+      spoke.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "oci-tls-hub", namespace: "mural-system" }, type: "kubernetes.io/tls", data: { "ca.crt": Buffer.from(readFileSync(zot.caFile!)).toString("base64"), "tls.crt": Buffer.from("CERT").toString("base64"), "tls.key": Buffer.from("KEY").toString("base64") } });
+      const r = await pending;
+      if (r.code !== 0) console.error(r.stderr);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("waiting up to 10m for secret mural-system/zot-ca or mural-system/oci-tls-hub with ca.crt");
+      const lines = r.stdout.trim().split("\n");
+      expect(r.stdout).toMatch(/^(\S+:)?mural-system\/oci-tls-hub\s+(\S+:)?clearml\/zot-ca\s+ca\.crt\s+created \(namespace created\)$/m);
+      // Example Output: NAME TYPE DATA AGE / zot-ca Opaque 1 1m
+      const at = lines.findIndex((l) => /^NAME\s/.test(l));
+      expect(lines[at]!.split(/\s+/).slice(0, 4)).toEqual(["NAME", "TYPE", "DATA", "AGE"]);
+      expect(lines[at + 1]!.split(/\s+/).slice(0, 3)).toEqual(["zot-ca", "Opaque", "1"]);
+      expect(lines[lines.length - 1]).toBe("trusted");
+      expect(spoke.get("v1", "Secret", "zot-ca", "clearml")?.data).toEqual({ "ca.crt": Buffer.from(readFileSync(zot.caFile!)).toString("base64") });
+    });
+
+    test("the document's order: kubectl create namespace, then the copy; zot-ca is preferred over oci-tls-hub and a rerun changes nothing", async () => {
+      spoke.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "zot-ca", namespace: "mural-system" }, type: "Opaque", data: { "ca.crt": Buffer.from(readFileSync(zot.caFile!)).toString("base64") } });
+      const r = await sh(`export KUBECONFIG=${spoke.kubeconfig()}
+kubectl create namespace ml-apps
+kubectl mirror copy-ca --namespace ml-apps --wait 10m --output json > copy.json
+kubectl mirror copy-ca --namespace ml-apps --output json > again.json
+jq -r '.source, .target, .action, (.namespaceCreated|tostring)' copy.json
+jq -r .action again.json
+kubectl get secret zot-ca --namespace ml-apps`);
+      if (r.code !== 0) console.error(r.stderr);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split("\n");
+      expect(lines.slice(0, 5)).toEqual(["namespace/ml-apps created", "mural-system/zot-ca", "ml-apps/zot-ca", "created", "false"]);
+      expect(lines[5]).toBe("unchanged");
+      expect(lines[6]!.split(/\s+/).slice(0, 4)).toEqual(["NAME", "TYPE", "DATA", "AGE"]);
+      expect(lines[7]!.split(/\s+/).slice(0, 3)).toEqual(["zot-ca", "Opaque", "1"]);
+    });
+  });
 });
 
-describe("seed 004: packs from Artifact Studio", () => {
-  // 11.7 (.zst packs with .sig.bin) is owned by the g-palette helper; the document gives no literal command line
-  // for export-pack/push, only the pack set and file names.
-  test.todo("kubectl mirror export-pack <pack>.zst (+ <pack>.sig.bin) → push: packs and their charts/images in Zot — issue 11 point 7");
+describe("seed 004: packs from Artifact Studio (<pack-name>.zst + <pack-name>.sig.bin) → export-pack → push → Zot", () => {
+  // The document's pack set for the ClearML example, as Artifact Studio downloads it (one .zst + .sig.bin each);
+  // the images they need are upstream, the MetalLB pack carries its Helm chart in charts/.
+  const PACKS: { name: string; version: string; images: string[]; chart?: boolean }[] = [
+    { name: "edge-native-byoi", version: "2.1.0", images: [] },
+    { name: "edge-k8s", version: "1.33.5", images: ["spectrocloud/kube-apiserver:v1.33.5"] },
+    { name: "cni-cilium-oss", version: "1.17.4", images: ["cilium/cilium:v1.17.4", "cilium/operator-generic:v1.17.4"] },
+    { name: "csi-local-path-provisioner", version: "0.0.32", images: ["rancher/local-path-provisioner:v0.0.32"] },
+    { name: "registry-connect", version: "0.1.0", images: ["spectrocloud/registry-connect:0.1.0"] },
+    { name: "lb-metallb-helm", version: "0.15.2", images: [], chart: true },
+  ];
+  const CHART_IMAGES = ["metallb/controller:v0.15.2", "metallb/speaker:v0.15.2"];
+  let studio: string, gnupg: string;
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const gpg = (args: string[]) => execFileSync("gpg", ["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { env: { ...process.env, GNUPGHOME: gnupg }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+  beforeAll(async () => {
+    studio = join(tmp, "artifact-studio");
+    gnupg = join(tmp, "gnupg");
+    mkdirSync(studio, { recursive: true });
+    mkdirSync(gnupg, { recursive: true, mode: 0o700 });
+    gpg(["--quick-gen-key", "Artifact Studio <studio@example.com>", "rsa2048", "sign", "never"]);
+    const push = staticCredentials({ username: "writer", password: upstream.users.writer! });
+    for (const [i, img] of [...PACKS.flatMap((p) => p.images), ...CHART_IMAGES].entries()) {
+      await pushArtifact(`${upstream.host}/${img}`, {
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", img })) },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Buffer.alloc(5_000 + i * 100, 40 + i) }],
+      }, { caFiles: [{ file: upstreamCA.cert }], credentials: push });
+    }
+    for (const p of PACKS) {
+      const root = join(tmp, "pack-src", p.name);
+      mkdirSync(root, { recursive: true });
+      writeFileSync(join(root, "pack.json"), JSON.stringify({ name: p.name, version: p.version, layer: p.chart ? "addon" : "k8s" }));
+      writeFileSync(join(root, "values.yaml"), `pack:\n  content:\n    images:\n${p.images.map((i) => `      - image: ${upstream.host}/${i}\n`).join("") || "      []\n"}`);
+      if (p.chart) {
+        mkdirSync(join(root, "charts"));
+        await makeChart(join(tmp, "pack-chart-src"), {
+          name: "metallb", version: p.version, helmBin: HELM3,
+          values: { controller: { image: { repository: `${upstream.host}/metallb/controller`, tag: "v0.15.2" } }, speaker: { image: { repository: `${upstream.host}/metallb/speaker`, tag: "v0.15.2" } } },
+          templates: { "ds.yaml": ["{{- range $c := list \"controller\" \"speaker\" }}", "---", "apiVersion: apps/v1", "kind: DaemonSet", "metadata: {name: {{ $c }}}", "spec:", "  template:", "    spec:", "      containers:", "        - name: {{ $c }}", "          image: {{ (index $.Values $c).image.repository }}:{{ (index $.Values $c).image.tag }}", "{{- end }}", ""].join("\n") },
+        }).then((tgz) => execFileSync("cp", [tgz, join(root, "charts/")]));
+      }
+      const zst = join(studio, `${p.name}-${p.version}.zst`);
+      execFileSync("sh", ["-c", `tar -cf - -C '${root}' . | zstd -q -c > '${zst}'`]);
+      gpg(["--detach-sign", "--output", join(studio, `${p.name}-${p.version}.sig.bin`), zst]);
+    }
+  }, 180_000);
+
+  test("connected phase: kubectl mirror export-pack over the download (both .zst and .sig.bin); signatures carried and said NOT verified", async () => {
+    const r = await sh(`cd ${studio}
+kubectl mirror export-pack ./*.zst ./*.sig.bin -O ../packs.tar.zst`);
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    for (const p of PACKS) expect(r.stderr).toContain(`pack ${p.name} ${p.version}: signature ${p.name}-${p.version}.sig.bin carried with the pack but NOT verified`);
+    expect(r.stderr).not.toMatch(/error:|FAILED|not a pack|no pack\.json/);
+  });
+
+  test("air-gap phase: kubectl mirror push into Zot with the sync's destination flags; the document's curls list the packs, their charts and images", async () => {
+    const r = await sh(`${CREDS}
+kubectl mirror push packs.tar.zst \\
+--dest-registry ${VIP}:${PORT}/spectro-content \\
+--dest-username "$zot_admin_username" \\
+--dest-password "$zot_admin_password" \\
+--dest-insecure
+curl --silent --insecure --user "$zot_admin_username":"$zot_admin_password" https://${VIP}:${PORT}/v2/_catalog | jq -c .
+${PACKS.map((p) => `curl --silent --insecure --user "$zot_admin_username":"$zot_admin_password" https://${VIP}:${PORT}/v2/spectro-content/packs/${p.name}/tags/list | jq -c .`).join("\n")}`);
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(ZOT_PASS);
+    expect(r.stderr).not.toMatch(/FAILED|error:/);
+    const out = r.stdout.trim().split("\n").filter((l) => l.startsWith("{"));
+    const repos: string[] = JSON.parse(out[0]!).repositories;
+    for (const p of PACKS) expect(repos).toContain(`spectro-content/packs/${p.name}`);
+    for (const img of [...PACKS.flatMap((p) => p.images), ...CHART_IMAGES]) expect(repos).toContain(`spectro-content/images/${img.replace(/:.*/, "")}`);
+    expect(repos.filter((x) => x.startsWith("spectro-content/charts/metallb"))).toHaveLength(1);
+    expect(out.slice(1).map((l) => JSON.parse(l))).toEqual(PACKS.map((p) => ({ name: `spectro-content/packs/${p.name}`, tags: [p.version] })));
+  });
+
+  test("the pack and its .sig.bin come back out of Zot byte for byte, and the signature verifies the pack", async () => {
+    const p = PACKS[2]!;
+    const base = `https://${VIP}:${PORT}/v2/spectro-content/packs/${p.name}`;
+    const r = await sh(`${CREDS}
+mkdir -p back && cd back
+curl --silent --fail --insecure --user "$zot_admin_username":"$zot_admin_password" -H 'Accept: application/vnd.oci.image.manifest.v1+json' ${base}/manifests/${p.version} > manifest.json
+for i in 0 1; do
+  d=$(jq -r --argjson i $i '.layers[$i].digest' manifest.json); t=$(jq -r --argjson i $i '.layers[$i].annotations["org.opencontainers.image.title"]' manifest.json)
+  curl --silent --fail --location --insecure --user "$zot_admin_username":"$zot_admin_password" ${base}/blobs/$d > "$t"
+done
+ls`);
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    const file = `${p.name}-${p.version}`;
+    expect(r.stdout.trim().split("\n").sort()).toEqual([`${file}.sig.bin`, `${file}.zst`, "manifest.json"]);
+    for (const ext of [".zst", ".sig.bin"]) expect(sha(readFileSync(join(tmp, "back", file + ext)))).toBe(sha(readFileSync(join(studio, file + ext))));
+    // gpg prints "Good signature" on stderr and fails on a bad one
+    expect(() => gpg(["--verify", join(tmp, "back", `${file}.sig.bin`), join(tmp, "back", `${file}.zst`)])).not.toThrow();
+  });
 });

@@ -27,7 +27,7 @@ export const violetCrds: FakeResourceDef[] = [
 ];
 
 function client(reg: TestRegistry) {
-  return createClient({ plainHttp: !reg.tls, credentials: async () => (reg.username ? { username: reg.username, password: reg.password } : undefined) });
+  return createClient({ plainHttp: !reg.tls, caFiles: reg.caFile ? [{ host: reg.host, file: reg.caFile }] : undefined, credentials: async () => (reg.username ? { username: reg.username, password: reg.password } : undefined) });
 }
 
 async function target(reg: TestRegistry, ref: string) {

@@ -37,8 +37,8 @@ beforeAll(async () => {
   api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: "chartmuseum-auth", namespace: "cpaas-system" }, data: { username: b64("chart"), password: b64("wrong-pw") } });
   api.put({ apiVersion: "app.alauda.io/v1beta1", kind: "ChartRepo", metadata: { name: "public-charts", namespace: "cpaas-system" }, spec: { type: "Local", url: cm.url, secret: { name: "chartmuseum-auth" } } });
   const build = async (name: string, ref: string) => {
-    ok(await violet(["create", join(w.dir, name), "--artifact", ref, "--no-auth", "--plain"]));
-    return ok(await violet(["package", join(w.dir, name), "--no-auth", "--plain"], { cwd: w.dir })).stdout.trim();
+    ok(await violet(["create", join(w.dir, name), "--artifact", ref, ...w.regArgs()]));
+    return ok(await violet(["package", join(w.dir, name), ...w.regArgs()], { cwd: w.dir })).stdout.trim();
   };
   // a bundle whose image has a 1 MiB layer: too large to be buffered when it comes before index.json
   const big = await pushImage(w.reg, "acp/big-operator:v0.1.0", { layerBytes: 1 << 20 });
@@ -206,7 +206,7 @@ describe("package entry order", () => {
     expect(show.stdout).toContain("Version: 0.1.0");
     const r = ok(await violet(["push", out, "--skip-verify", ...pushTo()], { env: env(), stdin: dst.password }));
     expect(r.stdout).toContain("artifact cpaas-system/big-operator created on global");
-    const m = JSON.parse(execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", `${dst.username}:${dst.password}`, `docker://${dst.host}/acp/big-operator:v0.1.0`], { encoding: "utf8" }));
+    const m = JSON.parse(execFileSync("skopeo", ["inspect", "--raw", "--cert-dir", dst.certDir!, "--creds", `${dst.username}:${dst.password}`, `docker://${dst.host}/acp/big-operator:v0.1.0`], { encoding: "utf8" }));
     expect(m.layers[0].size).toBeGreaterThan(1 << 20);
     expect(api.get(APP, "ArtifactVersion", "big-operator.v0.1.0", "cpaas-system")).toBeDefined();
   }, 60_000);

@@ -20,7 +20,7 @@ const noKube = { KUBECONFIG: "/nonexistent" };
 
 function tags(host: string, repo: string, user: string, pass: string): string[] {
   try {
-    return JSON.parse(execFileSync("skopeo", ["list-tags", "--tls-verify=false", "--creds", `${user}:${pass}`, `docker://${host}/${repo}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })).Tags;
+    return JSON.parse(execFileSync("skopeo", ["list-tags", "--cert-dir", reg.certDir!, "--creds", `${user}:${pass}`, `docker://${host}/${repo}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })).Tags;
   } catch {
     return [];
   }
@@ -32,8 +32,8 @@ beforeAll(async () => {
     startAcpPlatform({ clusters: ["global", "region1"], users: { admin: { password: PASSWORD }, alice: { password: "ldap-pw", idp: "ldap" } } }),
     startRegistry({ auth: "htpasswd", tls: true }),
   ]);
-  ok(await violet(["create", join(w.dir, "foo"), "--artifact", w.bundle.ref, "--no-auth", "--plain"]));
-  pkg = ok(await violet(["package", join(w.dir, "foo"), "--no-auth", "--plain"], { cwd: w.dir })).stdout.trim();
+  ok(await violet(["create", join(w.dir, "foo"), "--artifact", w.bundle.ref, ...w.regArgs()]));
+  pkg = ok(await violet(["package", join(w.dir, "foo"), ...w.regArgs()], { cwd: w.dir })).stdout.trim();
   const g = p.cluster("global");
   g.put({ apiVersion: "product.alauda.io/v1alpha2", kind: "ProductBase", metadata: { name: "base" }, spec: { platformURL: p.url, registry: { address: reg.host } } });
   const b64 = (s: string) => Buffer.from(s).toString("base64");

@@ -23,21 +23,24 @@ const pkgs: Record<"bundle" | "plugin" | "chart", string> = { bundle: "", plugin
 const APP = "app.alauda.io/v1alpha1";
 const CL = "cluster.alauda.io/v1alpha1";
 
+// skopeo trusts the destination's CA (its cert dir) and logs in to it
+const skopeoAt = () => ["--cert-dir", dst.certDir!, "--creds", `${dst.username}:${dst.password}`];
 function skopeoRaw(ref: string): any {
-  return JSON.parse(execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+  return JSON.parse(execFileSync("skopeo", ["inspect", "--raw", ...skopeoAt(), `docker://${ref}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
 }
 function skopeoDigest(ref: string): string {
-  return "sha256:" + createHash("sha256").update(execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`])).digest("hex");
+  return "sha256:" + createHash("sha256").update(execFileSync("skopeo", ["inspect", "--raw", ...skopeoAt(), `docker://${ref}`])).digest("hex");
 }
 const writes = () => api.requests.filter((r) => r.method !== "GET").length;
 
 beforeAll(async () => {
-  [w, dst, cm] = await Promise.all([startWorld(), startRegistry({ auth: "none", tls: false }), startChartMuseum()]);
+  [w, dst, cm] = await Promise.all([startWorld(), startRegistry(), startChartMuseum()]); // both registries TLS (private CA) + htpasswd
   api = await startFakeApiServer({ tls: true, crds: violetCrds, namespaces: ["cpaas-system"] });
   kubeconfig = api.kubeconfig("admin");
   api.put({ apiVersion: "product.alauda.io/v1alpha2", kind: "ProductBase", metadata: { name: "base" }, spec: { registry: { address: dst.host } } });
   api.put({ apiVersion: "app.alauda.io/v1beta1", kind: "ChartRepo", metadata: { name: "public-charts", namespace: "cpaas-system", labels: { "project.cpaas.io/catalog": "true" } }, spec: { type: "Local", url: cm.url } });
-  const reg = ["--no-auth", "--plain"];
+  const reg = w.regArgs();
+  destArgs = ["--dest-repo", dst.host, ...w.regArgs(dst)];
   const build = async (name: string, ref: string, extra: string[] = []) => {
     ok(await violet(["create", join(w.dir, name), "--artifact", ref, ...reg, ...extra]));
     const r = ok(await violet(["package", join(w.dir, name), ...reg], { cwd: w.dir }));
@@ -55,7 +58,8 @@ afterAll(async () => {
 });
 
 const env = () => ({ KUBECONFIG: kubeconfig });
-const pushArgs = () => ["--dest-repo", dst.host, "--no-auth", "--plain"];
+let destArgs: string[];
+const pushArgs = () => destArgs;
 
 describe("package files", () => {
   test("names follow <name>.<channel>.<arch>.<version>.tgz / <name>.<arch>.<version>.tgz and get a .sha256", () => {
@@ -106,7 +110,7 @@ describe("push", () => {
   });
 
   test("--dest-repo without credentials or --no-auth is refused", async () => {
-    const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--plain"], { env: env() });
+    const r = await violet(["push", pkgs.bundle, "--dest-repo", dst.host, "--ca-file", `${dst.host}=${dst.caFile}`], { env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--no-auth");
   });

@@ -1,6 +1,8 @@
 // The fixture world for violet tests: a real registry holding an OLM bundle and its (multi-arch) images, a
 // cluster-plugin chart with global.images, a plain chart; plus helpers to run the CLI.
-import { mkdtempSync, rmSync } from "node:fs";
+// The registry is the realistic one (TLS with a private CA + htpasswd): CLI runs get `w.regArgs()` (a docker
+// config.json with the credentials, --registry-config, and the CA, --ca-file HOST=FILE).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -14,11 +16,13 @@ export interface World {
   bundle: PushedImage & { csvName: string };
   pluginChart: PushedImage;
   plainChart: PushedImage;
+  /** --registry-config (credentials for the world's registry and `others`) + --ca-file HOST=FILE for each */
+  regArgs(...others: TestRegistry[]): string[];
   stop(): Promise<void>;
 }
 
 export async function startWorld(): Promise<World> {
-  const reg = await startRegistry({ auth: "none", tls: false });
+  const reg = await startRegistry(); // TLS (private CA) + htpasswd
   const dir = mkdtempSync(join(tmpdir(), "violet-test-"));
   const h = reg.host;
   const operator = await pushImage(reg, "acp/foo-operator:v1.2.0", { platforms: ["linux/amd64", "linux/arm64"] });
@@ -57,6 +61,13 @@ export async function startWorld(): Promise<World> {
     bundle,
     pluginChart,
     plainChart,
+    regArgs(...others) {
+      const all = [reg, ...others];
+      const auths = Object.assign({}, ...all.map((r) => r.dockerConfig().auths));
+      const cfg = join(dir, `docker-${all.map((r) => r.port).join("-")}.json`);
+      writeFileSync(cfg, JSON.stringify({ auths }));
+      return ["--registry-config", cfg, ...all.flatMap((r) => (r.caFile ? ["--ca-file", `${r.host}=${r.caFile}`] : []))];
+    },
     async stop() {
       await reg.stop();
       rmSync(dir, { recursive: true, force: true });

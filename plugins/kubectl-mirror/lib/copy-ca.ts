@@ -41,8 +41,8 @@ export interface CopyCaResult {
   target: string;
   keys: string[];
   action: "created" | "updated" | "unchanged" | "would-create" | "would-update";
-  /** set when the target namespace was (or, with dry-run, would be) created */
-  namespaceCreated?: boolean;
+  /** whether the target namespace was (or, with dry-run, would be) created */
+  namespaceCreated: boolean;
   fromContext?: string;
   toContext?: string;
 }
@@ -71,7 +71,10 @@ export function parseCaSource(spec: string | undefined): { namespace: string; na
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A wait as the user wrote it: 10m, 1h, 7s, 1.5s (not "600s" for --wait 10m). */
 function secs(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   return `${Math.round(ms / 100) / 10}s`.replace(/\.0s$/, "s");
 }
 
@@ -115,7 +118,7 @@ export async function copyCa(o: CopyCaOptions): Promise<CopyCaResult> {
   const data: Record<string, string> = {};
   if (o.targetKey) data[o.targetKey] = src.data![picked[0]!]!;
   else for (const k of picked) data[k] = src.data![k]!;
-  const result: CopyCaResult = { source: `${sns}/${sname}`, target: `${o.namespace}/${tname}`, keys: Object.keys(data), action: "created", fromContext: ctx, toContext: o.to.config.contextName };
+  const result: CopyCaResult = { source: `${sns}/${sname}`, target: `${o.namespace}/${tname}`, keys: Object.keys(data), action: "created", namespaceCreated: false, fromContext: ctx, toContext: o.to.config.contextName };
   const existing = await o.to.tryGet<Secret>("v1", "Secret", tname, { namespace: o.namespace });
   const labels = { "app.kubernetes.io/managed-by": "kubectl-mirror" };
   const annotations = { "mirror.kube-airgap.io/copied-from": `${ctx ? `${ctx}:` : ""}${sns}/${sname}` };
