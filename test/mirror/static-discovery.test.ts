@@ -30,8 +30,11 @@ async function catalog(): Promise<string[]> {
 
 function mirror(args: string[], env: Record<string, string> = {}) {
   const home = join(tmp, "home");
-  return runCli("kubectl-mirror", [...args, "-u", reg.username, "--password-stdin", "--ca-file", reg.caFile!], {
-    stdin: reg.password,
+  // the registry is the images' source and the destination: credentials stored for its host (as after
+  // `kubectl mirror login`) serve both; -u/--password-stdin would be the destination's (or the chart source's) only
+  mkdirSync(join(home, ".docker"), { recursive: true });
+  writeFileSync(join(home, ".docker", "config.json"), JSON.stringify(reg.dockerConfig()));
+  return runCli("kubectl-mirror", [...args, "--ca-file", reg.caFile!], {
     env: { HOME: home, DOCKER_CONFIG: join(home, ".docker"), KUBE_AIRGAP_NO_CACHE: "true", XDG_CACHE_HOME: join(tmp, "cache"), HELM_CACHE_HOME: join(tmp, "helm/cache"), HELM_CONFIG_HOME: join(tmp, "helm/config"), HELM_DATA_HOME: join(tmp, "helm/data"), ...env },
   });
 }

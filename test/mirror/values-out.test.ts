@@ -197,8 +197,11 @@ async function rendered(helm: string, args: string[]): Promise<string[]> {
 }
 
 function mirror(args: string[], env: Record<string, string> = {}) {
-  return runCli("kubectl-mirror", [...args, "-u", reg.username, "--password-stdin", "--ca-file", reg.caFile!], {
-    stdin: reg.password,
+  // the registry is the images' source and the destination: credentials stored for its host (as after
+  // `kubectl mirror login`) serve both; -u/--password-stdin would be the destination's (or the chart source's) only
+  mkdirSync(join(tmp, "home/.docker"), { recursive: true });
+  writeFileSync(join(tmp, "home/.docker/config.json"), JSON.stringify(reg.dockerConfig()));
+  return runCli("kubectl-mirror", [...args, "--ca-file", reg.caFile!], {
     env: { HOME: join(tmp, "home"), DOCKER_CONFIG: join(tmp, "home/.docker"), KUBE_AIRGAP_NO_CACHE: "1", HELM_BIN: HELM3, ...helmEnv, ...env },
   });
 }
