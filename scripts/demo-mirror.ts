@@ -36,6 +36,8 @@ export interface DemoMirrorInputs {
   set?: string[];
   workDir: string;
   env?: Record<string, string>;
+  /** flags for the image source registry (its CA) */
+  sourceArgs?: string[];
 }
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,7 +56,8 @@ export async function demoMirror(log: (line: string) => void, i: DemoMirrorInput
   const common = [
     "--repo-url", i.chartRepoUrl, "--chart-url", `demo/${i.chartName}`,
     ...(i.chartVersion ? ["--chart-version", i.chartVersion] : []),
-    "--plain-http",
+    "--plain-http-host", i.syncRegistry, "--plain-http-host", i.pushRegistry,
+    ...(i.sourceArgs ?? []),
     ...(i.sourceMirrors ?? []).flatMap((m) => ["--source-mirror", m]),
     ...(i.set ?? []).flatMap((s) => ["--set", s]),
   ];
@@ -80,7 +83,7 @@ export async function demoMirror(log: (line: string) => void, i: DemoMirrorInput
   await step("export", ["export", ...common, "-O", archive], (r) => [...lastInfo(r), `archive: ${archive} (${(statSync(archive).size / 1024 / 1024).toFixed(1)} MiB)`]);
   await step("push", ["push", archive, "--dest", i.pushRegistry, "--plain-http", "-o", "json"], (r) => lastInfo(r));
   await step("verify", ["verify", "--archive", archive, "--dest", i.pushRegistry, "--plain-http"], (r) => r.stdout.trim().split("\n"));
-  log(`\nhelm can now use: helm pull oci://${i.pushRegistry}/charts/${i.chartName} --plain-http`);
+  log(`\nhelm can now use: helm pull oci://${i.pushRegistry}/charts/${i.chartName}/${i.chartName} --plain-http`);
 }
 
 /** Self-contained inputs: the discovery fixture chart, its images in a local source registry, two empty registries. */
@@ -88,7 +91,7 @@ export async function setupDemoMirror(): Promise<{ inputs: DemoMirrorInputs; sto
   const { setupSources } = await import("../test/mirror/helpers.ts");
   const { startRegistry } = await import("../test/support/registry.ts");
   const s = await setupSources();
-  const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  const [a, b] = await Promise.all([startRegistry({ auth: "none", tls: false }), startRegistry({ auth: "none", tls: false })]);
   const workDir = mkdtempSync(join(tmpdir(), "ka-demo-mirror-"));
   return {
     inputs: {
@@ -101,6 +104,7 @@ export async function setupDemoMirror(): Promise<{ inputs: DemoMirrorInputs; sto
       set: [s.pinnedSet[1]!],
       workDir,
       env: s.env,
+      sourceArgs: s.srcArgs,
     },
     stop: async () => {
       await Promise.all([a.stop(), b.stop(), s.stop()]);

@@ -27,7 +27,7 @@ function kubectlMirror(args: string[]): void {
 const regs: TestRegistry[] = [];
 try {
   say("starting local registries (docker-registry 2.8 on loopback)");
-  const [upstream, mirror, airgap] = await Promise.all([startRegistry(), startRegistry(), startRegistry()]);
+  const [upstream, mirror, airgap] = await Promise.all([0, 1, 2].map(() => startRegistry({ auth: "none", tls: false }))); // plain loopback registries keep the demo short; the tests use TLS + passwords
   regs.push(upstream, mirror, airgap);
   console.log(`upstream ${upstream.host}   mirror ${mirror.host}   air-gapped ${airgap.host}`);
 
