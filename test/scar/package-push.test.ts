@@ -246,13 +246,13 @@ describe("push", () => {
   });
 
   test("the document's oras form: push <registry>/<base>/spectro-manifests/manifest:<tag> manifests.tgz", async () => {
-    const r = await runCli("kubectl-scar", ["push", `${reg.host}/oras-form/spectro-manifests/manifest:4.5.16`, archiveFile, "--plain-http", "-u", reg.username, "--password-stdin", "-o", "json"], { stdin: reg.password });
+    const r = await runCli("kubectl-scar", ["push", `${reg.host}/oras-form/spectro-manifests/manifest:4.5.16`, archiveFile, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "-o", "json"], { stdin: reg.password });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).reference).toBe(`${reg.host}/oras-form/spectro-manifests/manifest:4.5.16`);
     const tags = (await (await get(`/v2/oras-form/spectro-manifests/manifest/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags).toEqual(["4.5.16"]);
     // a repository Specman does not read is refused, naming the path it reads
-    const bad = await runCli("kubectl-scar", ["push", `${reg.host}/spectro-packs/manifests:0.0.0`, archiveFile, "--plain-http", "-u", reg.username, "--password-stdin"], { stdin: reg.password });
+    const bad = await runCli("kubectl-scar", ["push", `${reg.host}/spectro-packs/manifests:0.0.0`, archiveFile, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin"], { stdin: reg.password });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("spectro-manifests/manifest");
   });

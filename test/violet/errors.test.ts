@@ -103,7 +103,7 @@ describe("one-line errors", () => {
 
 describe("mistakes a user makes", () => {
   test("a typo in -o (show, verify, push, gc, package) is refused before anything is done, exit 2", async () => {
-    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"], ["package", join(w.dir, "foo"), "--no-auth", "--plain"]]) {
+    for (const args of [["show", pkgs.chart], ["verify", pkgs.chart], ["push", pkgs.bundle, "--dest-repo", `${dst.host}/typo`, "--username", dst.username, "--password-stdin", "--ca-file", dst.caFile!], ["gc", "--dry-run"], ["package", join(w.dir, "foo"), ...w.regArgs()]]) {
       const r = await violet([...args, "-o", "jsno"], { env: env(), stdin: dst.password + "\n", cwd: w.dir });
       expect(r.code).toBe(2);
       expect(oneLine(r.stderr)).toMatch(new RegExp(`^error: unsupported output format "jsno" for "kubectl violet ${args[0]}": use json, yaml`));
@@ -173,10 +173,10 @@ describe("Ctrl-C", () => {
     const huge = await pushImage(w.reg, "acp/huge-operator:v0.1.0", { layerBytes: 96 << 20 });
     const hugeBundle = await pushBundle(w.reg, "acp/huge-operator-bundle:v0.1.0", { packageName: "huge-operator", version: "0.1.0", channels: ["stable"], defaultChannel: "stable", relatedImages: [huge.ref] });
     const work = join(w.dir, "huge");
-    ok(await violet(["create", work, "--artifact", hugeBundle.ref, "--no-auth", "--plain"]));
+    ok(await violet(["create", work, "--artifact", hugeBundle.ref, ...w.regArgs()]));
     const outDir = join(w.dir, "huge-out");
     mkdirSync(outDir, { recursive: true });
-    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), "package", work, "--output", join(outDir, "huge.tgz"), "--no-auth", "--plain"], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), "package", work, "--output", join(outDir, "huge.tgz"), ...w.regArgs()], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
