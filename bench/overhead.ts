@@ -16,6 +16,8 @@ import { pushArtifact } from "../shared/oci/artifact.ts";
 import { createClient } from "../shared/oci/client.ts";
 import { createLimit } from "../shared/runtime/limit.ts";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+// plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
+const PLAIN = { auth: "none", tls: false } as const;
 import { mirrorCommand } from "./mirror-bin.ts";
 
 const argv = process.argv;
@@ -59,7 +61,7 @@ function files(src: TestRegistry, dst: string, count: number, tag: string): { pa
 
 async function main() {
   const MIRROR = await mirrorCommand(tmp);
-  const src = await startRegistry();
+  const src = await startRegistry(PLAIN);
   const regs: TestRegistry[] = [src];
   try {
     const most = Math.max(N, ...CURVE);
@@ -68,7 +70,7 @@ async function main() {
     const ours = (pairs: string) => [...MIRROR, "copy", "--from-file", pairs, "--plain-http", "--exclude-extras", "-q"];
     const sk = (yaml: string, host: string) => ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, host];
     if (argv.includes("--serve")) {
-      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      const [a, b] = await Promise.all([startRegistry(PLAIN), startRegistry(PLAIN)]);
       regs.push(a, b);
       for (const n of CURVE) {
         const f = files(src, a.host, n, `serve-${n}`);
@@ -87,7 +89,7 @@ async function main() {
     const cold = { ours: [] as number[], skopeo: [] as number[] };
     const warm = { ours: [] as number[], skopeo: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
-      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      const [a, b] = await Promise.all([startRegistry(PLAIN), startRegistry(PLAIN)]);
       regs.push(a, b);
       const f = files(src, a.host, N, `r${round}`);
       const g = files(src, b.host, N, `s${round}`);
@@ -105,7 +107,7 @@ async function main() {
     row("cold", cold, 0.35);
     row("warm", warm, 0.5);
     if (CURVE.length) {
-      const a = await startRegistry();
+      const a = await startRegistry(PLAIN);
       regs.push(a);
       console.log(`\nwarm check onto a complete target (ours; ${ROUNDS} runs, median):`);
       for (const n of CURVE) {
