@@ -9,7 +9,7 @@
 // --serve: set up, print the commands for an external timer, and keep the registries until Ctrl-C.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pushArtifact } from "../shared/oci/artifact.ts";
@@ -33,10 +33,26 @@ const CURVE = (argv.includes("--curve") ? argv[argv.indexOf("--curve") + 1]! : "
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-overhead-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function timed(cmd: string[]): number {
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
+/** Wall seconds of a whole process; `cpu` gets its user + system seconds. */
+function timed(cmd: string[], cpu?: number[]): number {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M %U %S", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-2000)}`);
-  return Number(r.stderr.trim().split("\n").pop()!.split(" ")[0]);
+  const [wall, , user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+  cpu?.push(user! + sys!);
+  return wall!;
+}
+
+/** CPU seconds a registry process has used so far (Linux /proc; 0 where unavailable). */
+function registryCpu(reg: TestRegistry): number {
+  try {
+    for (const pid of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes(reg.configFile)) continue;
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ 100)
+    }
+  } catch {}
+  return 0;
 }
 
 async function seed(src: TestRegistry, count: number): Promise<void> {
@@ -113,8 +129,12 @@ async function main() {
       for (const n of CURVE) {
         const f = files(src, a.host, n, `c${n}`);
         timed(ours(f.pairs));
-        const t = median(Array.from({ length: ROUNDS }, () => timed(ours(f.pairs))));
-        console.log(`  ${String(n).padStart(5)} images  ${t.toFixed(2)}s  ${((t * 1000) / n).toFixed(2)} ms/image${n >= 1000 ? ` (target < 3 s: ${t < 3 ? "OK" : "MISSED"})` : ""}`);
+        // where the time goes: our process's CPU and the two registries' CPU during the same runs
+        const cpu: number[] = [];
+        const before = registryCpu(src) + registryCpu(a);
+        const t = median(Array.from({ length: ROUNDS }, () => timed(ours(f.pairs), cpu)));
+        const regs = (registryCpu(src) + registryCpu(a) - before) / ROUNDS;
+        console.log(`  ${String(n).padStart(5)} images  ${t.toFixed(2)}s  ${((t * 1000) / n).toFixed(2)} ms/image  CPU: ours ${median(cpu).toFixed(2)}s, registries ${regs.toFixed(2)}s${n >= 1000 ? ` (target < 3 s: ${t < 3 ? "OK" : "MISSED"})` : ""}`);
       }
     }
   } finally {

@@ -3,7 +3,7 @@
 // helm, chart pushed as a Helm OCI artifact) versus what an admin scripts without us, the same job done by the
 // usual tools: `helm pull` + `helm template | grep image:` + `skopeo sync` of those images + `helm push` of the
 // chart (bench/admin-sync.sh; skopeo alone does no chart work, so comparing with it alone compared unlike jobs).
-//   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C] [--exclude-extras] [--debug]
+//   bun bench/sync.ts [--images N] [--rounds R] [--base-mib B] [--own-mib O] [--concurrency C] [--exclude-extras] [--debug] [--serve]
 // Cold: into empty registries; warm: the same again onto the complete targets. Rounds alternate who goes
 // first; medians of whole-process wall times and the ratio ours/pipeline are printed.
 // Targets (issue 17): cold ≤ 0.5× the pipeline's wall time, warm ≤ 1.5×. Ours is the compiled binary unless --from-source.
@@ -83,6 +83,23 @@ async function main() {
     client.transport.close();
     repo.add(makeChart(src.host));
     const env = { HELM_BIN: HELM, HELM_CACHE_HOME: join(tmp, "h/cache"), HELM_CONFIG_HOME: join(tmp, "h/config"), HELM_DATA_HOME: join(tmp, "h/data") };
+    if (process.argv.includes("--serve")) {
+      // for an external timer: each run goes to a fresh destination path (cold) on long-lived registries
+      const [a, b] = await Promise.all([startRegistry(PLAIN), startRegistry(PLAIN)]);
+      regs.push(a, b);
+      const counter = join(tmp, "run");
+      writeFileSync(counter, "0");
+      const next = `n=$(($(cat ${counter})+1)); echo $n > ${counter}`;
+      const envs = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+      console.log(`cold sync:  sh -c '${next}; ${envs} KUBE_AIRGAP_CACHE_DIR=${tmp}/cache-$n exec ${MIRROR.join(" ")} sync --repo-url ${repo.url} --chart-url bench/bench --chart-version 1.0.0 --dest ${a.host}/r$n --plain-http -q'`);
+      console.log(`  pipeline: sh -c '${next}; exec sh ${join(import.meta.dir, "admin-sync.sh")} ${HELM} ${repo.url} bench 1.0.0 ${b.host}/r$n ${tmp}/admin-$n'`);
+      console.log("registries up; Ctrl-C (or SIGTERM) to stop");
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      return;
+    }
     const cold = { ours: [] as number[], skopeo: [] as number[] };
     const warm = { ours: [] as number[], skopeo: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
