@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { pushArtifact } from "../shared/oci/artifact.ts";
 import { createClient } from "../shared/oci/client.ts";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+// plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
+const PLAIN = { auth: "none", tls: false } as const;
 import { mirrorCommand } from "./mirror-bin.ts";
 
 const arg = (name: string, def: number) => {
@@ -69,7 +71,7 @@ async function serveAndPull(MIRROR: string[], archive: string): Promise<{ secs: 
 
 async function main() {
   const MIRROR = await mirrorCommand(tmp);
-  const src = await startRegistry();
+  const src = await startRegistry(PLAIN);
   const regs: TestRegistry[] = [src];
   try {
     console.error(`creating ${N} images (shared 16 MiB base + own 4 MiB) and one ${BIG_MIB} MiB image in ${src.host}`);
@@ -91,7 +93,7 @@ async function main() {
       const out = join(tmp, `bundle.${ext}`);
       const e = timed([...MIRROR, "export", ...images.flatMap((i) => ["--image", i]), "--plain-http", "-O", out, "-q"]);
       const size = statSync(out).size;
-      const dst = await startRegistry();
+      const dst = await startRegistry(PLAIN);
       regs.push(dst);
       const p = timed([...MIRROR, "push", out, "--dest", dst.host, "--plain-http", "-q"]);
       const sv = await serveAndPull(MIRROR, out);

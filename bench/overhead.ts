@@ -9,13 +9,15 @@
 // --serve: set up, print the commands for an external timer, and keep the registries until Ctrl-C.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pushArtifact } from "../shared/oci/artifact.ts";
 import { createClient } from "../shared/oci/client.ts";
 import { createLimit } from "../shared/runtime/limit.ts";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+// plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
+const PLAIN = { auth: "none", tls: false } as const;
 import { mirrorCommand } from "./mirror-bin.ts";
 
 const argv = process.argv;
@@ -31,10 +33,26 @@ const CURVE = (argv.includes("--curve") ? argv[argv.indexOf("--curve") + 1]! : "
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-overhead-"));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function timed(cmd: string[]): number {
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
+/** Wall seconds of a whole process; `cpu` gets its user + system seconds. */
+function timed(cmd: string[], cpu?: number[]): number {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M %U %S", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-2000)}`);
-  return Number(r.stderr.trim().split("\n").pop()!.split(" ")[0]);
+  const [wall, , user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+  cpu?.push(user! + sys!);
+  return wall!;
+}
+
+/** CPU seconds a registry process has used so far (Linux /proc; 0 where unavailable). */
+function registryCpu(reg: TestRegistry): number {
+  try {
+    for (const pid of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes(reg.configFile)) continue;
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ 100)
+    }
+  } catch {}
+  return 0;
 }
 
 async function seed(src: TestRegistry, count: number): Promise<void> {
@@ -59,7 +77,7 @@ function files(src: TestRegistry, dst: string, count: number, tag: string): { pa
 
 async function main() {
   const MIRROR = await mirrorCommand(tmp);
-  const src = await startRegistry();
+  const src = await startRegistry(PLAIN);
   const regs: TestRegistry[] = [src];
   try {
     const most = Math.max(N, ...CURVE);
@@ -68,7 +86,7 @@ async function main() {
     const ours = (pairs: string) => [...MIRROR, "copy", "--from-file", pairs, "--plain-http", "--exclude-extras", "-q"];
     const sk = (yaml: string, host: string) => ["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests", yaml, host];
     if (argv.includes("--serve")) {
-      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      const [a, b] = await Promise.all([startRegistry(PLAIN), startRegistry(PLAIN)]);
       regs.push(a, b);
       for (const n of CURVE) {
         const f = files(src, a.host, n, `serve-${n}`);
@@ -87,7 +105,7 @@ async function main() {
     const cold = { ours: [] as number[], skopeo: [] as number[] };
     const warm = { ours: [] as number[], skopeo: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
-      const [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+      const [a, b] = await Promise.all([startRegistry(PLAIN), startRegistry(PLAIN)]);
       regs.push(a, b);
       const f = files(src, a.host, N, `r${round}`);
       const g = files(src, b.host, N, `s${round}`);
@@ -98,21 +116,27 @@ async function main() {
       regs.splice(regs.indexOf(a), 2);
     }
     const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
-      const r = median(x.ours) / median(x.skopeo);
-      console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo sync ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
+      // the ratio pair by pair (each round ran both back to back, so a drift of the machine's speed cancels)
+      const pairs = x.ours.map((o, i) => o / x.skopeo[i]!);
+      const r = median(pairs);
+      console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo sync ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (rounds ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}; target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
     };
     console.log(`\n${N} images (${BASE_KIB} KiB shared + ${OWN_KIB} KiB own), ${ROUNDS} rounds, median wall time of whole processes`);
     row("cold", cold, 0.35);
     row("warm", warm, 0.5);
     if (CURVE.length) {
-      const a = await startRegistry();
+      const a = await startRegistry(PLAIN);
       regs.push(a);
       console.log(`\nwarm check onto a complete target (ours; ${ROUNDS} runs, median):`);
       for (const n of CURVE) {
         const f = files(src, a.host, n, `c${n}`);
         timed(ours(f.pairs));
-        const t = median(Array.from({ length: ROUNDS }, () => timed(ours(f.pairs))));
-        console.log(`  ${String(n).padStart(5)} images  ${t.toFixed(2)}s  ${((t * 1000) / n).toFixed(2)} ms/image${n >= 1000 ? ` (target < 3 s: ${t < 3 ? "OK" : "MISSED"})` : ""}`);
+        // where the time goes: our process's CPU and the two registries' CPU during the same runs
+        const cpu: number[] = [];
+        const before = registryCpu(src) + registryCpu(a);
+        const t = median(Array.from({ length: ROUNDS }, () => timed(ours(f.pairs), cpu)));
+        const regs = (registryCpu(src) + registryCpu(a) - before) / ROUNDS;
+        console.log(`  ${String(n).padStart(5)} images  ${t.toFixed(2)}s  ${((t * 1000) / n).toFixed(2)} ms/image  CPU: ours ${median(cpu).toFixed(2)}s, registries ${regs.toFixed(2)}s${n >= 1000 ? ` (target < 3 s: ${t < 3 ? "OK" : "MISSED"})` : ""}`);
       }
     }
   } finally {

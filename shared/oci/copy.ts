@@ -152,9 +152,19 @@ export class CopyEngine {
       const promise = new Promise<void>((r) => (resolve = r));
       this.settled.set(i, { promise, resolve });
     }
-    const plans = await Promise.all(jobs.map((job, index) => this.imageLimit(() => this.plan(job, index))));
-    this.plans = plans;
-    for (const p of plans) if (p.result.error || p.upToDate) this.done(p);
+    // a registry or layout target: a job's blobs start moving as soon as it is planned, while other images are
+    // still being planned (archive writers need the whole graph first; compressed archives are read once, in order)
+    const streams = (p: JobPlan) => !this.opts.dryRun && !p.job.dst.prepare && !(p.job.src instanceof OciArchiveReader && p.job.src.sequential);
+    const early: Promise<void>[] = [];
+    const plans = await Promise.all(
+      jobs.map((job, index) =>
+        this.imageLimit(() => this.plan(job, index)).then((p) => {
+          if (p.result.error || p.upToDate) this.done(p);
+          else if (streams(p)) early.push(this.transfer(p));
+          return p;
+        }),
+      ),
+    );
     const ok = plans.filter((p) => !p.result.error);
     if (this.opts.dryRun) {
       // a dry run writes nothing: dependants wait for their requirements' outcome, then report
@@ -169,13 +179,14 @@ export class CopyEngine {
       const sequential = new Map<string, JobPlan[]>();
       const normal: JobPlan[] = [];
       for (const p of ok) {
-        if (p.upToDate) continue;
+        if (p.upToDate || streams(p)) continue;
         if (p.job.src instanceof OciArchiveReader && p.job.src.sequential) sequential.set(p.job.src.id, [...(sequential.get(p.job.src.id) ?? []), p]);
         else normal.push(p);
       }
       await Promise.all([
         // no image limit here: a job mostly waits for its blobs, which the blob limit and the per-host socket
         // cap already bound; holding image slots while waiting on a shared blob would stall the other images
+        ...early,
         ...normal.map((p) => this.transfer(p)),
         ...[...sequential.values()].map((group) => this.transferSequential(group)),
       ]);
@@ -193,14 +204,24 @@ export class CopyEngine {
     const label = job.label ?? `${job.src.name}:${job.srcRef} → ${job.dst.name}`;
     const result: CopyResult = { label, src: `${job.src.name}${job.srcRef.includes(":") ? "@" : ":"}${job.srcRef}`, dst: job.dst.name, status: "copied", tags: job.dstTags, blobs: 0, blobsCopied: 0, blobsMounted: 0, blobsExisting: 0, bytes: 0, bytesCopied: 0, extras: [], warnings: [] };
     const p: JobPlan = { job, index, result, roots: [], manifests: [], blobs: [], smallBlobs: new Map(), upToDate: false };
+    // known before anything can settle: a job whose requirement fails while others are still planned must see it
+    this.plans[index] = p;
     try {
-      // a tag copy between registries: the target's tags first; when one is missing the source manifest is
-      // needed anyway, and one GET replaces the source's HEAD + GET
-      const early = !this.opts.platforms?.length && !job.dst.prepare && job.dstTags.length && job.src instanceof RegistryRepository && !job.srcRef.includes(":") ? await this.tagDigests(job.dst, job.dstTags) : undefined;
+      // a tag copy between registries: the target's tags and the source's HEAD go out together, so a warm check
+      // costs one round trip of latency per image (a HEAD, not a GET, on the source: registries such as Docker
+      // Hub count manifest GETs against the pull rate limit); when a tag is missing or differs, one GET of the
+      // source manifest follows (and fetchManifest then hits the cache)
+      const early = !this.opts.platforms?.length && !job.dst.prepare && job.dstTags.length && job.src instanceof RegistryRepository && !job.srcRef.includes(":");
       let prefetched: Uint8Array | undefined;
       let root: Descriptor;
-      if (early?.includes(undefined)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
-      else root = await job.src.resolve(job.srcRef);
+      let tagged: (string | undefined)[] | undefined;
+      if (early) {
+        const head = job.src.resolve(job.srcRef);
+        head.catch(() => {});
+        tagged = await this.tagDigests(job.dst, job.dstTags);
+        root = await head;
+        if (tagged.some((d) => d !== root.digest)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
+      } else root = await job.src.resolve(job.srcRef);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
       result.digest = root.digest;
       result.mediaType = root.mediaType;
@@ -210,7 +231,7 @@ export class CopyEngine {
       let extras: ExtraRoot[] | undefined;
       let rootAbsent = false;
       if (!filtering && !job.dst.prepare) {
-        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), early ? early.every((d) => d === root.digest) : this.present(job.dst, { desc: root, tags: job.dstTags })]);
+        const [found, present] = await Promise.all([this.opts.extras ? this.findExtras(job, root, p) : Promise.resolve([]), tagged ? tagged.every((d) => d === root.digest) : this.present(job.dst, { desc: root, tags: job.dstTags })]);
         extras = found;
         rootAbsent = !present;
         p.fresh = rootAbsent;
