@@ -6,10 +6,10 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFile } from "node:fs/promises";
-import * as tls from "node:tls";
 import type { FetchResponse } from "ofetch";
 import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { createTlsFetch } from "../runtime/tls-fetch.ts";
+import { trustedCAs } from "../runtime/trust.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle added to the system roots */
@@ -71,7 +71,7 @@ async function loadTls(o: TlsOptions | undefined): Promise<{ ca?: string[]; cert
       const cert = await read(o.certFile, "certificate file");
       const keyPem = await read(o.keyFile, "key file");
       if (!!cert !== !!keyPem) throw new HttpError("a client certificate needs both a certificate file and a key file");
-      return { ca: ca ? [...(tls.rootCertificates ?? []), ca] : undefined, cert, key: keyPem };
+      return { ca: ca ? trustedCAs(ca) : undefined, cert, key: keyPem };
     })();
     tlsCache.set(key, p);
     p.catch(() => tlsCache.delete(key));

@@ -25,6 +25,7 @@ import { MT } from "../oci/media-types.ts";
 import { parseRegistryReference } from "../oci/reference.ts";
 import { RegistryRepository } from "../oci/registry.ts";
 import type { ImageManifest } from "../oci/types.ts";
+import { trustedCAs } from "../runtime/trust.ts";
 
 export type ChartSourceKind = "dir" | "archive" | "repo" | "url" | "oci";
 
@@ -240,7 +241,7 @@ async function download(url: string, dest: string, req: ChartRequest, authOrigin
   }) : undefined;
   const res = await new Promise<IncomingMessage>((resolveRes, reject) => {
     const fn = u.protocol === "https:" ? httpsRequest : httpRequest;
-    const r = fn(u, { method: "GET", headers, ...(u.protocol === "https:" ? { ca, rejectUnauthorized: !req.insecure } : {}), timeout: 60_000 }, resolveRes);
+    const r = fn(u, { method: "GET", headers, ...(u.protocol === "https:" ? { ca: ca ? trustedCAs(ca) : undefined, rejectUnauthorized: !req.insecure } : {}), timeout: 60_000 }, resolveRes);
     r.on("timeout", () => r.destroy(new Error("no response within 60s")));
     r.on("error", reject);
     r.end();

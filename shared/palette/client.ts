@@ -13,11 +13,11 @@
 // A 401 on any call re-logs in once (syslogin tokens last ~15 minutes) when a username/password is known.
 import type { IncomingHttpHeaders } from "node:http";
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
 import type { FetchResponse } from "ofetch";
 import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { registerSecret } from "../runtime/redact.ts";
 import { createTlsFetch } from "../runtime/tls-fetch.ts";
+import { trustedCAs } from "../runtime/trust.ts";
 
 /** v1SystemScarSpec */
 export interface ScarSpec {
@@ -111,7 +111,7 @@ export class PaletteClient {
       } catch (e) {
         throw new PaletteError(`cannot read the Palette CA file ${opts.caFile}: ${(e as Error).message}`, "check --palette-ca-file");
       }
-      this.#ca = [...rootCertificates, pem];
+      this.#ca = trustedCAs(pem);
     }
     this.#http = jsonFetch(createTlsFetch({ ca: this.#ca?.join("\n"), insecureSkipVerify: !!opts.insecure }), {
       baseURL: u.origin,

@@ -15,6 +15,7 @@
 //       charts:  [ { repo: "https://charts.example.com" | "oci://reg/path", name, version } ]
 import { parse } from "yaml";
 import { createTlsFetch, type TlsFetch } from "../runtime/tls-fetch.ts";
+import { trustedCAs } from "../runtime/trust.ts";
 import { registerSecret } from "../runtime/redact.ts";
 import { PaletteAuthError, PaletteConnectionError, PaletteError } from "./client.ts";
 import { readFileSync } from "node:fs";
@@ -69,7 +70,7 @@ export class PaletteContentClient {
         throw new PaletteError(`cannot read the Palette CA file ${opts.caFile}: ${(e as Error).message}`, "check --palette-ca-file");
       }
     }
-    this.#fetch = createTlsFetch({ ...(ca ? { ca } : {}), insecureSkipVerify: !!opts.insecure });
+    this.#fetch = createTlsFetch({ ...(ca ? { ca: trustedCAs(ca).join("\n") } : {}), insecureSkipVerify: !!opts.insecure });
   }
 
   private async get<T>(path: string, what: string): Promise<T> {

@@ -2,11 +2,11 @@
 // GET with Basic credentials, or the OAuth2 POST with a refresh/identity token), tokens cached per host and
 // scope set and re-challenged on 401. Token endpoints are JSON APIs: ofetch over the runtime's TLS-aware fetch
 // (shared/runtime/json-http.ts) with the realm host's TLS settings, retried on 429/5xx and connection errors.
-import { rootCertificates } from "node:tls";
 import { FetchError, type FetchResponse } from "ofetch";
 import { fetchCause, jsonFetch, type JsonFetch } from "../../runtime/json-http.ts";
 import { registerSecret } from "../../runtime/redact.ts";
 import { createTlsFetch } from "../../runtime/tls-fetch.ts";
+import { trustedCAs } from "../../runtime/trust.ts";
 import { DeniedError, OciError, UnauthorizedError } from "../errors.ts";
 import type { Credential, CredentialProvider } from "./credentials.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./http.ts";
@@ -207,7 +207,7 @@ export class AuthClient {
     let api = this.tokenApis.get(realmHost);
     if (!api) {
       const cfg = this.transport.hostConfig(realmHost);
-      api = jsonFetch(createTlsFetch({ ca: cfg.ca ? [...rootCertificates, cfg.ca].join("\n") : undefined, insecureSkipVerify: cfg.insecure }), {
+      api = jsonFetch(createTlsFetch({ ca: cfg.ca ? trustedCAs(cfg.ca).join("\n") : undefined, insecureSkipVerify: cfg.insecure }), {
         ignoreResponseError: false,
         retry: 3,
         retryDelay: 250,

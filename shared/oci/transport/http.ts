@@ -4,11 +4,11 @@
 // while they move; retries with backoff honouring Retry-After on 429/5xx/connection errors for replayable requests.
 import http from "node:http";
 import https from "node:https";
-import { rootCertificates } from "node:tls";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { TransportError } from "../errors.ts";
 import { redactUrl } from "../../runtime/redact.ts";
+import { trustedCAs } from "../../runtime/trust.ts";
 
 export interface HostConfig {
   plainHttp: boolean;
@@ -119,7 +119,7 @@ export class HttpTransport {
       const maxSockets = this.opts.maxSocketsPerHost ?? 8;
       if (url.protocol === "https:") {
         const cfg = this.hostConfig(url.host);
-        a = new https.Agent({ keepAlive: true, maxSockets, ca: cfg.ca ? withSystemCAs(cfg.ca) : undefined, rejectUnauthorized: !cfg.insecure });
+        a = new https.Agent({ keepAlive: true, maxSockets, ca: cfg.ca ? trustedCAs(cfg.ca) : undefined, rejectUnauthorized: !cfg.insecure });
       } else {
         a = new http.Agent({ keepAlive: true, maxSockets });
       }
@@ -246,23 +246,6 @@ function watchStall(res: http.IncomingMessage, ms: number, host: string): void {
   res.once("end", stop);
   res.once("close", stop);
   res.once("error", stop);
-}
-
-let nodeExtra: string | undefined;
-function withSystemCAs(extra: string): string[] {
-  // Passing `ca` replaces the default trust store in Node's TLS: keep the public roots too, and the CAs the
-  // user added with NODE_EXTRA_CA_CERTS (which `rootCertificates` does not hold). Without them an unrelated
-  // SSL_CERT_FILE (read as a CA file, see shared/cli/registry.ts) made a registry trusted only through
-  // NODE_EXTRA_CA_CERTS fail with "unable to verify the first certificate".
-  if (nodeExtra === undefined) {
-    const f = process.env.NODE_EXTRA_CA_CERTS;
-    try {
-      nodeExtra = f ? readFileSync(f, "utf8") : "";
-    } catch {
-      nodeExtra = ""; // unreadable: the runtime itself warns about it at startup
-    }
-  }
-  return nodeExtra ? [...rootCertificates, nodeExtra, extra] : [...rootCertificates, extra];
 }
 
 function wrapResponse(res: http.IncomingMessage, url: string): HttpResponse {
