@@ -160,6 +160,11 @@ export class PaletteClient {
       return new PaletteConnectionError(`TLS error talking to Palette at ${this.url}: ${msg}`, "trust its CA with --palette-ca-file, or skip verification with --palette-insecure");
     }
     if (/wrong version number|EPROTO|packet length/i.test(msg)) return new PaletteConnectionError(`TLS handshake with Palette at ${this.url} failed: ${msg}`, "does it speak plain HTTP? use an http:// --palette URL");
+    if (this.base.protocol === "http:" && /ECONNRESET|socket hang up|closed unexpectedly|EPIPE/i.test(code + " " + msg)) {
+      const https = new URL(this.base.href);
+      https.protocol = "https:";
+      return new PaletteConnectionError(`Palette at ${this.url} closed the connection: ${msg}`, `does it speak HTTPS? use ${https.origin} for --palette`);
+    }
     if (code === "ETIMEDOUT" || name === "TimeoutError" || name === "AbortError") return new PaletteConnectionError(`Palette at ${this.url} did not answer ${this.#lastPath ?? "the request"} within ${(this.opts.timeoutMs ?? DEFAULT_PALETTE_TIMEOUT_MS) / 1000}s`, "check that --palette is the Palette API address and reachable; raise --request-timeout if it is just slow");
     if (code === "ECONNREFUSED" || code === "ConnectionRefused") return new PaletteConnectionError(`cannot connect to Palette at ${this.url}: connection refused`, "check --palette (host and port)");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new PaletteConnectionError(`cannot resolve the Palette host ${this.base.hostname}`, "check --palette");

@@ -71,6 +71,10 @@ export function checkStdinUse(args: Record<string, unknown>): void {
 export function paletteUrl(args: Record<string, unknown>, required = true): string | undefined {
   const url = str(args.palette) ?? str(process.env.PALETTE_URL);
   if (!url && required) throw new UsageError("the Palette API address is required", "give --palette https://HOST (or set PALETTE_URL)");
+  if (url && !/^https?:\/\//i.test(url)) {
+    const from = str(args.palette) ? "--palette" : "PALETTE_URL";
+    throw new UsageError(`${from} ${JSON.stringify(url)}: expected a URL with a scheme`, `give it as https://${url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")}`);
+  }
   return url;
 }
 
