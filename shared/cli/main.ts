@@ -76,13 +76,41 @@ export async function resolveCommand(root: AnyCommand, argv: string[]): Promise<
     const sub = Object.hasOwn(subs, word) ? subs[word] : undefined;
     if (!sub) {
       if (cmd.run) break; // the command takes positionals itself
-      throw new UsageError(`unknown command "${word}"`, `run with --help to see the commands`);
+      const near = closestName(word, Object.keys(subs).concat(chain.length === 1 ? ["completion"] : []));
+      throw new UsageError(`unknown command "${word}"`, `${near ? `did you mean ${near}? ` : ""}run with --help to see the commands`);
     }
     chain.push((await resolve(sub)) as AnyCommand);
     names.push(word);
     rest = [...rest.slice(0, idx), ...rest.slice(idx + 1)];
   }
   return { chain, names, rest };
+}
+
+/** Optimal string alignment distance (an adjacent transposition counts as one edit, as in "pusj"/"psuh"). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The command a mistyped word most likely meant (like cobra's suggestions: within 2 edits, or a prefix). */
+export function closestName(word: string, names: string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: { name: string; dist: number } | undefined;
+  for (const name of names) {
+    const dist = editDistance(w, name.toLowerCase());
+    const max = Math.min(2, Math.floor(name.length / 2));
+    if (dist <= max && (!best || dist < best.dist)) best = { name, dist };
+  }
+  if (best) return best.name;
+  if (w.length >= 2) return names.find((n) => n.toLowerCase().startsWith(w));
+  return undefined;
 }
 
 const COMPLETION_SUMMARY = "Print a shell completion script: bash, zsh, fish or powershell";
@@ -128,12 +156,14 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = pro
     }
     process.exit(0);
   }
+  let usedNames: string[] = [];
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
       process.stdout.write(`${info.usageName} ${info.version}\n`);
       process.exit(0);
     }
     const { chain, names, rest: raw } = await resolveCommand(root, argv);
+    usedNames = names;
     const leaf = chain[chain.length - 1]!;
     const args = (await resolve(leaf.args)) ?? ({} as ArgsDef);
     const allArgs = { ...globalArgs, ...args };
@@ -167,6 +197,9 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = pro
     );
     process.exit(0);
   } catch (err) {
+    // citty's own argument errors (a missing required positional) are usage errors: exit 2 like an unknown flag
+    const cittyUsage = err instanceof Error && err.name === "CLIError" && (err as { code?: string }).code === "EARG";
+    if (cittyUsage) err = new UsageError((err as Error).message, `run "${[info.usageName, ...usedNames].join(" ")} --help" for the usage`);
     const msg = redact(formatError(err));
     process.stderr.write(`error: ${msg}\n`);
     if (debug && err instanceof Error && err.stack) logger().debug(redact(err.stack));

@@ -1,0 +1,36 @@
+// Usage mistakes every plugin shares (shared/cli/main.ts): a mistyped command suggests the closest one, and a
+// missing required positional argument is a usage error (exit 2, like an unknown flag), not a failure (exit 1).
+import { expect, test } from "bun:test";
+import { closestName } from "../../shared/cli/main.ts";
+import { runCli } from "../support/cli.ts";
+
+test("closestName: typos, transpositions and prefixes; nothing when far", () => {
+  const cmds = ["push", "pull", "sync", "serve", "login", "logout", "completion"];
+  expect(closestName("pusj", cmds)).toBe("push");
+  expect(closestName("snyc", cmds)).toBe("sync");
+  expect(closestName("logni", cmds)).toBe("login");
+  expect(closestName("compl", cmds)).toBe("completion");
+  expect(closestName("xyzzy", cmds)).toBeUndefined();
+});
+
+test("kubectl mirror pusj: unknown command, did you mean push? (exit 2)", async () => {
+  const r = await runCli("kubectl-mirror", ["pusj", "a.tar"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('unknown command "pusj"');
+  expect(r.stderr).toContain("did you mean push?");
+});
+
+test("kubectl violet shwo: did you mean show?", async () => {
+  const r = await runCli("kubectl-violet", ["shwo"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("did you mean show?");
+});
+
+test("a missing required positional argument exits 2 and points at --help", async () => {
+  for (const [plugin, args, name] of [["kubectl-mirror", ["login"], "REGISTRY"], ["kubectl-violet", ["show"], "PACKAGE"]] as const) {
+    const r = await runCli(plugin, [...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(name);
+    expect(r.stderr).toContain("--help");
+  }
+});
