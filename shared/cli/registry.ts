@@ -56,7 +56,8 @@ export interface ParsedCredentials {
 }
 
 let warnedPassword = false;
-function warnPasswordOnCommandLine(flag: string, stdinFlag: string): void {
+/** Once per process: a password given as a flag is visible to other users (ps, /proc); the value is never shown. */
+export function warnPasswordOnCommandLine(flag: string, stdinFlag: string): void {
   if (warnedPassword) return;
   warnedPassword = true;
   logger().warn(`a password on the command line (${flag}) is visible to other users of this machine; prefer ${stdinFlag}`);

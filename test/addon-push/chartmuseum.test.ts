@@ -48,7 +48,8 @@ afterAll(async () => {
 
 function oneErrorLine(r: { code: number; stderr: string }): string {
   expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split("\n");
+  // the warning about -p on the command line is expected (see the test below); nothing else besides the error
+  const lines = r.stderr.trim().split("\n").filter((l) => !/a password on the command line \(--password\) is visible to other users/.test(l));
   expect(lines.length).toBe(1);
   expect(lines[0]).toMatch(/^error: /);
   return lines[0]!;
@@ -57,7 +58,7 @@ function oneErrorLine(r: { code: number; stderr: string }): string {
 describe("push to ChartMuseum, pull with real helm", () => {
   test("context path from index.yaml, basic auth, multipart `chart`; helm 3 and 4 pull it back", async () => {
     const r = await cli([addon, ctxAuth.url, "-u", "admin", "-p", PASSWORD], { env });
-    expect(r.stderr).toBe("");
+    expect(r.stderr.split("\n").filter((l) => l && !/visible to other users/.test(l))).toEqual([]); // only the -p warning
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Pushing fluxcd-1.2.0.tgz to ${ctxAuth.url}... Done.\n`);
     const post = ctxAuth.requests.find((q) => q.method === "POST")!;
@@ -109,6 +110,18 @@ describe("push to ChartMuseum, pull with real helm", () => {
     const dbg = await cli([chart, ctxAuth.url, "-u", "admin", "-p", "wrong-password-123", "--debug"], { env });
     expect(dbg.code).not.toBe(0);
     expect(dbg.stderr + dbg.stdout).not.toContain("wrong-password-123");
+  });
+
+  test("-p PASSWORD warns once that it is visible to other users, never echoing it; no warning without -p", async () => {
+    const r = await cli([chart, ctxAuth.url, "-u", "admin", "-p", PASSWORD, "--version", "0.3.7"], { env });
+    expect(r.code).toBe(0);
+    expect(ctxAuth.get("web", "0.3.7")).toBeDefined();
+    expect(r.stderr.match(/visible to other users/g)?.length).toBe(1);
+    expect(r.stderr).toContain("--password-stdin");
+    expect(r.stderr + r.stdout).not.toContain(PASSWORD);
+    const quiet = await cli([chart, ctxAuth.url, "--version", "0.3.8"], { env: { ...env, HELM_REPO_USERNAME: "admin", HELM_REPO_PASSWORD: PASSWORD } });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain("visible to other users");
   });
 
   test("409 → already exists hint; --skip-existing succeeds; --force overwrites with ?force", async () => {

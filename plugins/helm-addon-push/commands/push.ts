@@ -86,6 +86,10 @@ export default defineCommand({
 
     let password = args.password as string | undefined;
     registerSecret(password);
+    if (password) {
+      const { warnPasswordOnCommandLine } = await import("../../../shared/cli/registry.ts");
+      warnPasswordOnCommandLine("--password", "--password-stdin or HELM_REPO_PASSWORD");
+    }
     const flags = withEnvDefaults({
       username: args.username as string | undefined,
       password,
