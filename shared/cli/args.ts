@@ -72,7 +72,8 @@ export const scopedCredentialArgs = { ...destCredentialArgs, ...srcCredentialArg
 export const CREDENTIALS_HELP = [
   "CREDENTIALS (per registry host; the first that applies wins):",
   "  destination: --dest-credentials-from-secret, then --dest-username + --dest-password-stdin|--dest-password",
-  "    (same as -u + --password-stdin|-p), then REGISTRY_USERNAME/REGISTRY_PASSWORD, then stored credentials",
+  "    (same as -u/--username + --password-stdin|-p/--password), then REGISTRY_USERNAME/REGISTRY_PASSWORD, then",
+  "    stored credentials",
   "  source: --src-username + --src-password-stdin go to the chart's repository or registry (--repo-url, oci://…;",
   "    copy: the SOURCE registries) only; image registries use stored credentials, else anonymous access (token",
   "    requests without Authorization)",

@@ -36,6 +36,23 @@ export const pushArgs = {
   ...registryOnly,
 } as const satisfies ArgsDef;
 
+/** What each credential applies to (--help); kept true by test/cli/credentials-help.test.ts. */
+export const ADDON_PUSH_CREDENTIALS_HELP = [
+  "CREDENTIALS (the first that applies wins; each goes only to REPO's server):",
+  "  ChartMuseum (a repositories.yaml name, http(s):// or cm:// URL):",
+  "    -u/--username + -p/--password|--password-stdin (empty flags filled from $HELM_REPO_USERNAME/",
+  "    $HELM_REPO_PASSWORD), then --access-token ($HELM_REPO_ACCESS_TOKEN) as Authorization: Bearer or in",
+  "    --auth-header ($HELM_REPO_AUTH_HEADER), then the username/password of the repositories.yaml entry (a repo",
+  "    name; $HELM_REPOSITORY_CONFIG); TLS the same way: --ca-file/--cert-file/--key-file/--insecure, $HELM_REPO_*,",
+  "    then the entry's caFile/certFile/keyFile/insecure_skip_tls_verify",
+  "  OCI (oci://…, or a repositories.yaml entry with an oci:// URL): -u/--username + -p/--password|--password-stdin,",
+  "    then REGISTRY_USERNAME/REGISTRY_PASSWORD, then the entry stored for the registry's host in Helm's registry",
+  "    config ($HELM_REGISTRY_CONFIG, written by `helm registry login`), then docker config.json and its credential",
+  "    helpers; --registry-config FILE replaces both files. $HELM_REPO_*, --access-token and repositories.yaml",
+  "    credentials are not used for OCI",
+  "  -d (helm dependency update): helm reads its own repositories.yaml and registry config",
+];
+
 function seconds(v: string | undefined, flag: string): number | undefined {
   if (v === undefined || v === "") return undefined;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
@@ -62,6 +79,7 @@ export default defineCommand({
       "helm addon-push ./fluxcd oci://registry.example.com/addons",
       "helm addon-push package ./fluxcd -d dist/",
     ],
+    notes: ADDON_PUSH_CREDENTIALS_HELP,
   } as any,
   args: pushArgs,
   async run({ args, rawArgs }) {

@@ -5,7 +5,7 @@ import { optionalValueFlags } from "../../../shared/cli/conventions.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { redact } from "../../../shared/runtime/redact.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { migrate, MigrationError } from "../lib/migrate.ts";
 import { REGISTRY_SECRET } from "../lib/constants.ts";
 import { resumeCommands } from "../lib/resume.ts";
@@ -41,6 +41,7 @@ export default defineCommand({
       "aws ecr get-login-password | PALETTE_PASSWORD=… kubectl scar migrate /var/www/html --registry 123456789012.dkr.ecr.us-east-1.amazonaws.com --registry-username AWS --password-stdin --palette https://palette.example.com",
       "kubectl scar migrate /var/www/html --registry harbor.local --palette https://palette.local --dry-run   # preflight + plan only",
     ],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args,
   async run({ args: a, rawArgs }) {

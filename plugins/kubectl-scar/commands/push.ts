@@ -4,7 +4,7 @@ import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
+import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { pushManifests, type Target } from "../lib/artifact.ts";
 import { MANIFEST_REPO } from "../lib/constants.ts";
 
@@ -32,6 +32,7 @@ export default defineCommand({
       "aws ecr get-login-password | kubectl scar push manifests.tgz --registry 123456789012.dkr.ecr.us-east-1.amazonaws.com --registry-username AWS --password-stdin",
       "kubectl scar push manifests.tgz --registry 127.0.0.1:5000 --plain-http --tag 0.0.0",
     ],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: {
     file: { type: "positional", required: false, description: "the manifests.tgz archive" },

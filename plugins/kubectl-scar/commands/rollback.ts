@@ -5,7 +5,7 @@ import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { readStdinSecret } from "../../../shared/cli/registry.ts";
-import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs } from "../lib/args.ts";
+import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { rollback } from "../lib/rollback.ts";
 
 export default defineCommand({
@@ -14,6 +14,7 @@ export default defineCommand({
     description: "Put back the SCAR config Palette had before the migration (saved in the state file) and re-run the sync jobs",
     examples: [
       "SCAR_PASSWORD=… PALETTE_PASSWORD=… kubectl scar rollback --palette https://palette.example.com --kubeconfig palette.kubeconfig","PALETTE_PASSWORD=… kubectl scar rollback --palette https://palette.example.com", "SCAR_PASSWORD=… PALETTE_TOKEN=… kubectl scar rollback --palette https://palette.example.com --state-dir ./scar-state"],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: {
     ...paletteArgs,

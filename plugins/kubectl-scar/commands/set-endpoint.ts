@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs } from "../lib/args.ts";
+import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { SPECMAN_ENDPOINT } from "../lib/constants.ts";
 import { setEndpoint } from "../lib/endpoint.ts";
 
@@ -12,6 +12,7 @@ export default defineCommand({
     name: "set-endpoint",
     description: `Save Palette's SCAR config (for rollback) and point it at Specman (${SPECMAN_ENDPOINT})`,
     examples: ["PALETTE_PASSWORD=… kubectl scar set-endpoint --palette https://palette.example.com", "PALETTE_TOKEN=… kubectl scar set-endpoint --palette https://palette.example.com --palette-ca-file ca.pem --dry-run"],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: { ...paletteArgs, ...stateArgs, ...timeoutArgs, ...dryRunArgs, ...outputArgs },
   async run({ args }) {

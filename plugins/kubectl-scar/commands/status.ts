@@ -4,7 +4,7 @@ import { outputArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
-import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, paletteUrl, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
+import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, paletteUrl, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { DEFAULT_TAG } from "../lib/constants.ts";
 import { status } from "../lib/status.ts";
 
@@ -13,6 +13,7 @@ export default defineCommand({
     name: "status",
     description: "Show the SCAR endpoint, the tags in the manifest repository, Specman's sync state and the local migration state",
     examples: ["PALETTE_PASSWORD=… kubectl scar status --palette https://palette.example.com --registry harbor.example.com", "kubectl scar status --registry harbor.local --skip-cluster -o json"],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: {
     ...targetArgs,

@@ -5,7 +5,7 @@ import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { verifyMigration } from "../lib/verify.ts";
 
 export default defineCommand({
@@ -13,6 +13,7 @@ export default defineCommand({
     name: "verify",
     description: "Check the migration: Palette uses Specman, the tag is in the registry, every specman pod persisted it",
     examples: ["PALETTE_PASSWORD=… kubectl scar verify --registry harbor.example.com --palette https://palette.example.com", "kubectl scar verify --registry harbor.local --palette https://palette.local --no-wait -o json"],
+    notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: {
     ...targetArgs,

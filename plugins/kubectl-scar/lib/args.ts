@@ -159,3 +159,23 @@ export function durationArg(args: Record<string, unknown>, name: string, def: st
   const v = str(args[name]) ?? def;
   return parseDuration(v, `--${name}`);
 }
+
+/**
+ * What each credential applies to, for the --help of every command that talks to the registry or Palette.
+ * Kept true by test/cli/credentials-help.test.ts (every credential flag a command has is named here).
+ */
+export const SCAR_CREDENTIALS_HELP = [
+  "CREDENTIALS (the first that applies wins; each goes only to its own server):",
+  "  registry (push, migrate, verify, status; --registry, $SCAR_REGISTRY or push's oci:// reference):",
+  "    --registry-username (same as -u/--username) + --password-stdin|--password (-p), then",
+  "    REGISTRY_USERNAME/REGISTRY_PASSWORD, then the docker config.json entry or credential helper stored for",
+  "    the registry's host (--registry-config FILE, default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
+  "  Palette API (--palette or $PALETTE_URL): a password logs in as --palette-username ($PALETTE_USERNAME,",
+  "    default admin): --palette-password-stdin, --palette-password-file, --palette-password, then",
+  "    $PALETTE_PASSWORD; without one, --palette-token, then $PALETTE_TOKEN",
+  "  Kubernetes API (migrate, verify, status, rollback): the kubeconfig (--kubeconfig, --context), or",
+  "    --platform-address with --platform-token",
+  "  only one secret can come from stdin: --password-stdin, --palette-password-stdin or --scar-password-stdin",
+  "  rollback: the old SCAR password (--scar-password-stdin, else $SCAR_PASSWORD) is written back to Palette's",
+  "    SCAR config only",
+];

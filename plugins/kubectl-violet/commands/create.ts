@@ -5,8 +5,8 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
-import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
-import { createPackageDir } from "../lib/create.ts";
+import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions, VIOLET_CREDENTIALS_HELP } from "../lib/args.ts";
+import { artifactRegistryHost, createPackageDir } from "../lib/create.ts";
 import { showText } from "../lib/show.ts";
 
 export default defineCommand({
@@ -18,6 +18,7 @@ export default defineCommand({
       "kubectl violet create log-center --artifact oci://harbor.demo.io/acp/chart-log-center:v1.2.0 --username admin --password-stdin",
       "kubectl violet create nginx --artifact https://charts.example.com/nginx-1.0.0.tgz --skip-package-images",
     ],
+    notes: VIOLET_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,
@@ -35,7 +36,9 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     if (!args.artifact) throw new UsageError("--artifact is required", "e.g. --artifact registry.example.com/acp/foo-operator-bundle:v1.0.0");
-    const registry = await violetRegistryOptions(args, rawArgs);
+    // the registry credentials belong to the artifact's registry; related images elsewhere use stored credentials
+    const host = artifactRegistryHost(String(args.artifact));
+    const registry = await violetRegistryOptions(args, rawArgs, host ? [host] : undefined);
     const meta = await createPackageDir(String(args.outdir), {
       artifact: String(args.artifact),
       platforms: repeated(rawArgs, ["platforms"]),

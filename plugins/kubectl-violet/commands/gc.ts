@@ -5,6 +5,7 @@ import { globalArgs, listOutputArgs, serverDryRunArgs } from "../../../shared/cl
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
+import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { collect, garbage, gcSummary } from "../lib/apps.ts";
 import { GLOBAL } from "../lib/clusters.ts";
@@ -15,6 +16,7 @@ export default defineCommand({
     name: "gc",
     description: "Delete leftovers of uninstalled operators and cluster plugins (Artifact, ArtifactVersion, ModulePlugin, ModuleConfig)",
     examples: ["kubectl violet gc --dry-run -v", "kubectl violet gc --dry-run=server", "kubectl violet gc --clusters region1", "kubectl violet gc -o json"],
+    notes: VIOLET_PLATFORM_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,

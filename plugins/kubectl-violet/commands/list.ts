@@ -4,6 +4,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { globalArgs, listOutputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, toJson, toYaml } from "../../../shared/cli/output.ts";
+import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { listApplications } from "../lib/apps.ts";
 import { GLOBAL } from "../lib/clusters.ts";
@@ -19,6 +20,7 @@ export default defineCommand({
       "kubectl violet list --platform-address https://acp.example.com --platform-username admin --platform-password-stdin",
       "kubectl violet list -o json --output-file apps.json --platform-address https://acp.example.com --platform-token $TOKEN",
     ],
+    notes: VIOLET_PLATFORM_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,

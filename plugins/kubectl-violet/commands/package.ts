@@ -5,8 +5,8 @@ import { outputFlag } from "../../../shared/cli/conventions.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
-import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
-import { packageDir, readWorkDir } from "../lib/pack.ts";
+import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions, VIOLET_CREDENTIALS_HELP } from "../lib/args.ts";
+import { packageDir, readWorkDir, workDirRegistryHost } from "../lib/pack.ts";
 
 export default defineCommand({
   meta: {
@@ -17,6 +17,7 @@ export default defineCommand({
       "kubectl violet package log-center -O log-center.ALL.v1.2.0.tgz --username admin --password-stdin",
       "kubectl violet package topolvm --no-auth -o json",
     ],
+    notes: VIOLET_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,
@@ -28,8 +29,10 @@ export default defineCommand({
     ...concurrencyArgs,
   },
   async run({ args, rawArgs }) {
-    const registry = await violetRegistryOptions(args, rawArgs);
     const meta = await readWorkDir(String(args.dir));
+    // the registry credentials belong to the artifact's registry; related images elsewhere use stored credentials
+    const host = workDirRegistryHost(meta);
+    const registry = await violetRegistryOptions(args, rawArgs, host ? [host] : undefined);
     const todo = meta.imagesIncluded ? meta.relatedImages.filter((i) => !i.digest).length : 0;
     const progress = createProgress({ total: todo, quiet: !!args.quiet });
     try {

@@ -10,7 +10,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress } from "../../../shared/cli/progress.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { chainCredentials, staticCredentials } from "../../../shared/oci/index.ts";
-import { concurrencyArgs, concurrencyOf, noAuth, violetRegistryArgs, violetRegistryOptions } from "../lib/args.ts";
+import { concurrencyArgs, concurrencyOf, noAuth, violetRegistryArgs, violetRegistryOptions, VIOLET_CREDENTIALS_HELP } from "../lib/args.ts";
 import { GLOBAL } from "../lib/clusters.ts";
 import { checkClusters, checkPlatformFlags, clusterNames, connect, platformArgs, refuseIpv6, type Connection } from "../lib/platform.ts";
 import { platformRegistry } from "../lib/platform-registry.ts";
@@ -29,6 +29,7 @@ export default defineCommand({
       "kubectl violet push chartmuseum-v3.16.1.tgz --dest-repo harbor.demo.io --no-auth --target-chartrepo public-charts --dry-run",
       "kubectl violet push pkg.tgz --dest-repo <standby-VIP>:11443 --username u --password-stdin --platform-address https://standby.example.com --platform-token $TOKEN",
     ],
+    notes: VIOLET_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,

@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { KubeApiError, kubeArgs } from "../../../shared/kube/index.ts";
+import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { connect, platformArgs } from "../lib/platform.ts";
 
 export default defineCommand({
@@ -16,6 +17,7 @@ export default defineCommand({
       "kubectl violet whoami --offline",
       "kubectl violet whoami --platform-address https://acp.example.com --platform-token $TOKEN",
     ],
+    notes: VIOLET_PLATFORM_CREDENTIALS_HELP,
   } as any,
   args: {
     ...globalArgs,

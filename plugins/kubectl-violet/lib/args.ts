@@ -31,10 +31,15 @@ export function refuseIPv6(args: Record<string, unknown>): void {
   }
 }
 
-export async function violetRegistryOptions(args: Record<string, unknown>, rawArgs: string[]): Promise<RegistryOptions> {
+/**
+ * Registry options from violet's flags. `credentialHosts`: the registry hosts --username/--password and
+ * REGISTRY_USERNAME/PASSWORD belong to (create/package: the --artifact's registry), so that they are never sent to
+ * another registry a related image is read from; undefined: every registry the command talks to (push: its one).
+ */
+export async function violetRegistryOptions(args: Record<string, unknown>, rawArgs: string[], credentialHosts?: string[]): Promise<RegistryOptions> {
   refuseIPv6(args);
   if (noAuth(args) && (args.username || args.password || args["password-stdin"])) throw new UsageError("--no-auth cannot be combined with --username/--password");
-  const o = await registryOptionsFromArgs(args, rawArgs);
+  const o = await registryOptionsFromArgs(args, rawArgs, credentialHosts ? { destination: credentialHosts } : undefined);
   if (args.plain) o.plainHttp = true;
   if (noAuth(args)) o.credentials = async () => undefined;
   return o;
@@ -46,3 +51,32 @@ export function concurrencyOf(args: Record<string, unknown>, def = 4): number {
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency: expected a whole number 1..64, got "${args.concurrency}"`);
   return n;
 }
+
+const PLATFORM_LINES = (which: string) => [
+  `  platform API (${which}): with --platform-address, --platform-token ($VIOLET_PLATFORM_TOKEN) or`,
+  "    --platform-username + --platform-password-stdin|--platform-password ($VIOLET_PLATFORM_PASSWORD), sent to",
+  "    that address only; else the kubeconfig's user (--kubeconfig, --context)",
+];
+
+/** The platform-only commands (list, gc, whoami): what their credentials are and where they go. */
+export const VIOLET_PLATFORM_CREDENTIALS_HELP = ["CREDENTIALS (the first that applies wins):", ...PLATFORM_LINES("this command")];
+
+/**
+ * What each credential applies to, for the --help of the commands that talk to a registry (create, package,
+ * push). Kept true by test/cli/credentials-help.test.ts (every credential flag a command has is named here).
+ */
+export const VIOLET_CREDENTIALS_HELP = [
+  "CREDENTIALS (registry; the first that applies wins):",
+  "  --no-auth: no credentials at all (stored ones are not read either)",
+  "  --username + --password-stdin|--password (-u/-p), then REGISTRY_USERNAME/REGISTRY_PASSWORD, then the",
+  "    docker config.json entry or credential helper stored for the registry's host (--registry-config FILE,",
+  "    default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
+  "  create/package: -u/-p and REGISTRY_* go only to the --artifact's registry (a related image on another",
+  "    registry gets its stored credentials, else anonymous access); with a chart URL or file as --artifact, to",
+  "    the related images' registries. push: to --dest-repo, which needs --username, --registry-config or --no-auth",
+  "  push without --dest-repo: the platform registry (ProductBase base spec.registry.address) with Secret",
+  "    cpaas-system/registry-admin's credentials (for that host only) unless --username, --registry-config or",
+  "    --no-auth is given",
+  "  push of Helm charts: the ChartRepo's own spec.secret goes to its URL; registry credentials never do",
+  ...PLATFORM_LINES("push"),
+];

@@ -66,6 +66,16 @@ function isRegistryRef(s: string): boolean {
   }
 }
 
+/**
+ * The registry host --artifact is read from (the host the registry credential flags belong to), or undefined for a
+ * chart URL, repository chart or file.
+ */
+export function artifactRegistryHost(artifact: string): string | undefined {
+  if (!isRegistryRef(artifact)) return undefined;
+  const ref = parseReference(artifact.replace(/^oci:\/\//, ""));
+  return ref.kind === "registry" ? ref.registry : undefined;
+}
+
 /** Build the working directory. Written to a temp sibling and renamed, so a failure leaves nothing behind. */
 export async function createPackageDir(outDir: string, opts: CreateOptions): Promise<PackageMetadata> {
   const out = resolve(outDir);

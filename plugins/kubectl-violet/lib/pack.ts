@@ -54,6 +54,17 @@ export class PackError extends Error {
   }
 }
 
+/**
+ * The registry the work dir's main artifact came from (the host the registry credential flags belong to), or
+ * undefined when it came from a chart URL, repository or file (its ref then names no host: `charts/NAME:TAG`).
+ */
+export function workDirRegistryHost(meta: PackageMetadata): string | undefined {
+  const ref = meta.artifact.ref;
+  const first = ref.split("/")[0]!;
+  if (!ref.includes("/") || !(first.includes(".") || first.includes(":") || first === "localhost")) return undefined;
+  return first.toLowerCase();
+}
+
 export async function readWorkDir(dir: string): Promise<PackageMetadata> {
   const f = join(dir, METADATA_FILE);
   const text = await readFile(f, "utf8").catch(() => {
