@@ -194,6 +194,27 @@ describe("defaults like violet", () => {
     expect(r.stdout + r.stderr).not.toContain(reg.password);
   }, 60_000);
 
+  test("registry-admin as a .dockerconfigjson: only the entry stored for the platform registry's host is used", async () => {
+    const g = p.cluster("global");
+    const saved = g.get("v1", "Secret", "registry-admin", "cpaas-system")!;
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const dcj = (key: string) => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "registry-admin", namespace: "cpaas-system" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(JSON.stringify({ auths: { [key]: { auth: b64(`${reg.username}:${reg.password}`) } } })) } });
+    const push = () => violet(["push", pkg, "--ca-file", reg.caFile!, "--clusters", "region1", "--force", "--platform-address", p.url, "--platform-username", "admin", "--platform-password-stdin"], { env: noKube, stdin: `${PASSWORD}\n` });
+    try {
+      // an entry stored for another host is never sent to the platform registry
+      g.put(dcj("other-registry.example:5000"));
+      const r = await push();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`has no username/password for ${reg.host}`);
+      expect(r.stdout + r.stderr).not.toContain(reg.password);
+      // docker writes keys with a scheme and a trailing slash too: that entry is the platform registry's
+      g.put(dcj(`https://${reg.host}/`));
+      ok(await push());
+    } finally {
+      g.put(saved);
+    }
+  }, 60_000);
+
   test("no ProductBase: a clear error naming what was looked up, nothing written", async () => {
     const g = p.cluster("global");
     const pb = g.get("product.alauda.io/v1alpha2", "ProductBase", "base")!;

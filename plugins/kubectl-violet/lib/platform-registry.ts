@@ -55,12 +55,15 @@ export async function platformRegistry(global: KubeClient, withCredentials: bool
   if ((!username || !password) && dcj) {
     try {
       const auths = JSON.parse(dcj).auths ?? {};
-      const e = auths[address] ?? Object.values(auths)[0];
+      // only the entry stored for the platform registry's own host (keys may carry a scheme or a trailing /):
+      // an entry for another host is never sent to this one
+      const key = (k: string) => k.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+      const e = auths[address] ?? Object.entries(auths).find(([k]) => key(k) === key(address))?.[1];
       if (e?.username && e?.password) ({ username, password } = e);
       else if (e?.auth) [username, password] = Buffer.from(e.auth, "base64").toString("utf8").split(/:(.*)/s) as [string, string];
     } catch {}
   }
-  if (!username || !password) throw new PlatformError(`Secret ${NAMESPACE}/${REGISTRY_SECRET} has no username/password`, "pass --username/--password-stdin or --no-auth for the registry");
+  if (!username || !password) throw new PlatformError(`Secret ${NAMESPACE}/${REGISTRY_SECRET} has no username/password for ${address}`, "pass --username/--password-stdin or --no-auth for the registry");
   registerSecret(password);
   return { ...r, username, password };
 }
