@@ -10,3 +10,12 @@ export async function mirrorCommand(tmp: string): Promise<string[]> {
   const built = await buildPlugin({ plugin: "kubectl-mirror", target: hostTarget(), outDir: join(tmp, "bin") });
   return [built.file];
 }
+
+/** `--serve` modes: say the registries are up and wait for Ctrl-C or SIGTERM. */
+export function untilStopped(): Promise<void> {
+  console.log("registries up; Ctrl-C (or SIGTERM) to stop");
+  return new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+}

@@ -18,7 +18,7 @@ import { createLimit } from "../shared/runtime/limit.ts";
 import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
 // plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
 const PLAIN = { auth: "none", tls: false } as const;
-import { mirrorCommand } from "./mirror-bin.ts";
+import { mirrorCommand, untilStopped } from "./mirror-bin.ts";
 
 const argv = process.argv;
 const arg = (name: string, def: number) => {
@@ -95,11 +95,7 @@ async function main() {
         timed(sk(g.yaml, b.host));
         console.log(`warm ${n}: ${ours(f.pairs).join(" ")}\n  vs: ${sk(g.yaml, b.host).join(" ")}`);
       }
-      console.log("registries up; Ctrl-C (or SIGTERM) to stop");
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await untilStopped();
       return;
     }
     const cold = { ours: [] as number[], skopeo: [] as number[] };

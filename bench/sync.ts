@@ -8,7 +8,7 @@
 // first; medians of whole-process wall times and the ratio ours/pipeline are printed.
 // Targets (issue 17): cold ≤ 0.5× the pipeline's wall time, warm ≤ 1.5×. Ours is the compiled binary unless --from-source.
 import { spawn, spawnSync } from "node:child_process";
-import { mirrorCommand } from "./mirror-bin.ts";
+import { mirrorCommand, untilStopped } from "./mirror-bin.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -95,11 +95,7 @@ async function main() {
       const envs = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
       console.log(`cold sync:  sh -c '${next}; ${envs} KUBE_AIRGAP_CACHE_DIR=${tmp}/cache-$n exec ${MIRROR.join(" ")} sync --repo-url ${repo.url} --chart-url bench/bench --chart-version 1.0.0 --dest ${a.host}/r$n --plain-http -q'`);
       console.log(`  pipeline: sh -c '${next}; exec sh ${join(import.meta.dir, "admin-sync.sh")} ${HELM} ${repo.url} bench 1.0.0 ${b.host}/r$n ${tmp}/admin-$n'`);
-      console.log("registries up; Ctrl-C (or SIGTERM) to stop");
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await untilStopped();
       return;
     }
     const cold = { ours: [] as number[], skopeo: [] as number[] };
