@@ -20,6 +20,7 @@ import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
 // plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
 const PLAIN = { auth: "none", tls: false } as const;
 import { mirrorCommand } from "./mirror-bin.ts";
+import { median, ratioRow } from "./report.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +33,6 @@ const BASE_MIB = arg("base-mib", 16);
 const OWN_MIB = arg("own-mib", 2);
 const ROOT = join(import.meta.dir, "..");
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-"));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function timed(cmd: string[]): { secs: number; rssMiB: number } {
   const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...cmd], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -74,12 +74,7 @@ async function main() {
       if (!d1.equals(d2)) throw new Error("ours and skopeo produced different manifests");
       await Promise.all([a.stop(), b.stop()]);
     }
-    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
-      // the ratio pair by pair (each round ran both back to back, so a drift of the machine's speed cancels)
-      const pairs = x.ours.map((o, i) => o / x.skopeo[i]!);
-      const r = median(pairs);
-      console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (rounds ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}; target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
-    };
+    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => console.log(ratioRow(name, x, target, { ours: "ours", peer: "skopeo" }));
     if (!skipImages) {
       console.log(`\n${N} images (${BASE_MIB} MiB shared + ${OWN_MIB} MiB own), ${ROUNDS} rounds (median wall time, whole processes)`);
       row("cold", cold, 0.6);

@@ -19,6 +19,7 @@ import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
 // plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
 const PLAIN = { auth: "none", tls: false } as const;
 import { mirrorCommand, untilStopped } from "./mirror-bin.ts";
+import { median, ratioRow } from "./report.ts";
 
 const argv = process.argv;
 const arg = (name: string, def: number) => {
@@ -31,7 +32,6 @@ const BASE_KIB = arg("base-kib", 1024);
 const OWN_KIB = arg("own-kib", 4);
 const CURVE = (argv.includes("--curve") ? argv[argv.indexOf("--curve") + 1]! : "100,300,1000").split(",").map(Number).filter((x) => x > 0);
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-overhead-"));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Wall seconds of a whole process; `cpu` gets its user + system seconds. */
 function timed(cmd: string[], cpu?: number[]): number {
@@ -111,12 +111,7 @@ async function main() {
       await Promise.all([a.stop(), b.stop()]);
       regs.splice(regs.indexOf(a), 2);
     }
-    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
-      // the ratio pair by pair (each round ran both back to back, so a drift of the machine's speed cancels)
-      const pairs = x.ours.map((o, i) => o / x.skopeo[i]!);
-      const r = median(pairs);
-      console.log(`${name.padEnd(6)} ours ${median(x.ours).toFixed(2)}s  skopeo sync ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (rounds ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}; target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
-    };
+    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => console.log(ratioRow(name, x, target, { ours: "ours", peer: "skopeo sync" }));
     console.log(`\n${N} images (${BASE_KIB} KiB shared + ${OWN_KIB} KiB own), ${ROUNDS} rounds, median wall time of whole processes`);
     row("cold", cold, 0.35);
     row("warm", warm, 0.5);

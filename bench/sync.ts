@@ -19,6 +19,7 @@ import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
 // plain HTTP without auth: these measure transfer overhead against peers given the same plain registries
 const PLAIN = { auth: "none", tls: false } as const;
 import { startChartRepo } from "../test/support/chart-repo.ts";
+import { ratioRow } from "./report.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,7 +35,6 @@ const DEBUG = process.argv.includes("--debug");
 const ROOT = join(import.meta.dir, "..");
 const HELM = join(ROOT, ".tools/helm3/helm");
 const tmp = mkdtempSync(join(tmpdir(), "ka-bench-sync-"));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Wall time of a whole process (async: the chart repo server lives in this process). */
 function timed(cmd: string[], env: Record<string, string> = {}): Promise<number> {
@@ -119,12 +119,7 @@ async function main() {
       if (!c1.length || !c2.length) throw new Error("a chart is missing at the destination");
       await Promise.all([a.stop(), b.stop()]);
     }
-    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => {
-      // the ratio pair by pair (each round ran both back to back, so a drift of the machine's speed cancels)
-      const pairs = x.ours.map((o, i) => o / x.skopeo[i]!);
-      const r = median(pairs);
-      console.log(`${name.padEnd(6)} sync ${median(x.ours).toFixed(2)}s  helm+skopeo pipeline ${median(x.skopeo).toFixed(2)}s  ratio ${r.toFixed(2)} (rounds ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}; target ≤ ${target}) ${r <= target ? "OK" : "MISSED"}`);
-    };
+    const row = (name: string, x: { ours: number[]; skopeo: number[] }, target: number) => console.log(ratioRow(name, x, target, { ours: "sync", peer: "helm+skopeo pipeline" }));
     console.log(`\nchart with ${N} images (${BASE_MIB} MiB shared + ${OWN_MIB} MiB own each), ${ROUNDS} rounds, median wall time of whole processes`);
     row("cold", cold, 0.5);
     row("warm", warm, 1.5);
