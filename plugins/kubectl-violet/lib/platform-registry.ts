@@ -3,6 +3,7 @@
 // (reference/violet.md §1.1: the lookup upgrade.sh documents).
 import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
+import { authsCredential, type DockerConfig } from "../../../shared/oci/index.ts";
 import { NAMESPACE } from "./clusters.ts";
 import { PlatformError, refuseIpv6 } from "./platform.ts";
 
@@ -54,13 +55,9 @@ export async function platformRegistry(global: KubeClient, withCredentials: bool
   const dcj = dec(secret.data?.[".dockerconfigjson"]);
   if ((!username || !password) && dcj) {
     try {
-      const auths = JSON.parse(dcj).auths ?? {};
-      // only the entry stored for the platform registry's own host (keys may carry a scheme or a trailing /):
-      // an entry for another host is never sent to this one
-      const key = (k: string) => k.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
-      const e = auths[address] ?? Object.entries(auths).find(([k]) => key(k) === key(address))?.[1];
-      if (e?.username && e?.password) ({ username, password } = e);
-      else if (e?.auth) [username, password] = Buffer.from(e.auth, "base64").toString("utf8").split(/:(.*)/s) as [string, string];
+      // only the entry stored for the platform registry's own host: an entry for another host is never sent to it
+      const c = authsCredential(JSON.parse(dcj) as DockerConfig, address);
+      if (c?.username && c.password) ({ username, password } = c);
     } catch {}
   }
   if (!username || !password) throw new PlatformError(`Secret ${NAMESPACE}/${REGISTRY_SECRET} has no username/password for ${address}`, "pass --username/--password-stdin or --no-auth for the registry");

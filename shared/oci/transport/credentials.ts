@@ -89,6 +89,21 @@ function findAuth(cfg: DockerConfig, registry: string) {
   return undefined;
 }
 
+/** The `auths` entry a docker config stores for this registry (under any key spelling), as a credential. */
+export function authsCredential(cfg: DockerConfig, registry: string): Credential | undefined {
+  const a = findAuth(cfg, registry);
+  if (!a) return undefined;
+  if (a.identitytoken) return remember({ identityToken: a.identitytoken });
+  if (a.registrytoken) return remember({ registryToken: a.registrytoken });
+  if (a.auth) {
+    const dec = Buffer.from(a.auth, "base64").toString("utf8");
+    const i = dec.indexOf(":");
+    if (i > 0) return remember({ username: dec.slice(0, i), password: dec.slice(i + 1) });
+  }
+  if (a.username && a.password) return remember({ username: a.username, password: a.password });
+  return undefined;
+}
+
 /** Run docker-credential-<helper> get. Missing credentials → undefined; a broken helper → a clear error. */
 export function credentialHelperGet(helper: string, server: string): Promise<Credential | undefined> {
   return new Promise((resolve, reject) => {
@@ -121,17 +136,8 @@ export function dockerConfigCredentials(file = defaultDockerConfigPath()): Crede
     cfg ??= readDockerConfig(file);
     const helper = cfg.credHelpers?.[registry] ?? (registry === "docker.io" ? cfg.credHelpers?.["index.docker.io"] : undefined);
     if (helper) return credentialHelperGet(helper, registry === "docker.io" ? "https://index.docker.io/v1/" : registry);
-    const a = findAuth(cfg, registry);
-    if (a) {
-      if (a.identitytoken) return remember({ identityToken: a.identitytoken });
-      if (a.registrytoken) return remember({ registryToken: a.registrytoken });
-      if (a.auth) {
-        const dec = Buffer.from(a.auth, "base64").toString("utf8");
-        const i = dec.indexOf(":");
-        if (i > 0) return remember({ username: dec.slice(0, i), password: dec.slice(i + 1) });
-      }
-      if (a.username && a.password) return remember({ username: a.username, password: a.password });
-    }
+    const stored = authsCredential(cfg, registry);
+    if (stored) return stored;
     if (cfg.credsStore) return credentialHelperGet(cfg.credsStore, registry === "docker.io" ? "https://index.docker.io/v1/" : registry);
     return undefined;
   };
