@@ -22,7 +22,8 @@ const SMALL = 4 << 20; // manifests and configs are kept in memory up to this si
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
 const LOOSE_TOTAL = 16 << 20; // …up to this much in total
 
-function blobName(digest: string): string {
+/** Where a blob lives in an OCI layout (archive entry or directory path): blobs/<alg>/<hex>. */
+export function blobName(digest: string): string {
   return `blobs/${digest.slice(0, digest.indexOf(":"))}/${digestHex(digest)}`;
 }
 

@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { blobName } from "../../../shared/oci/archive.ts";
 import { createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
 import { isManifest, MT } from "../../../shared/oci/media-types.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
@@ -85,10 +86,6 @@ interface Source {
   close(): Promise<void>;
 }
 
-function blobPath(digest: string): string {
-  const i = digest.indexOf(":");
-  return `blobs/${digest.slice(0, i)}/${digest.slice(i + 1)}`;
-}
 
 async function tarSource(files: { path: string; size: number; sha256?: string; name?: string }[], label: string, cleanup?: () => Promise<void>): Promise<Source> {
   const seg = new Segments(files);
@@ -114,7 +111,7 @@ async function tarSource(files: { path: string; size: number; sha256?: string; n
     if (f.sha256 && `sha256:${hashes[i]!.digest("hex")}` !== f.sha256) throw new ServeError(`split archive ${label}: part ${f.name ?? basename(f.path)} is corrupt (sha256 mismatch)`, "copy it again");
   }
   if (!entries.has("index.json") || !entries.has("oci-layout")) throw new ServeError(`${label} is not an OCI archive (no index.json / oci-layout)`, "serve archives written by `kubectl mirror export`, `copy … oci-archive:FILE` or skopeo");
-  const loc = (d: string) => entries.get(blobPath(d));
+  const loc = (d: string) => entries.get(blobName(d));
   return {
     has: (d) => !!loc(d),
     size: (d) => loc(d)?.size,
@@ -141,7 +138,7 @@ async function layoutSource(dir: string): Promise<Source> {
     if (!/^[a-z0-9]+:[a-f0-9]{32,}$/.test(d)) return undefined;
     if (sizes.has(d)) return sizes.get(d);
     try {
-      const st = statSync(join(dir, blobPath(d)));
+      const st = statSync(join(dir, blobName(d)));
       sizes.set(d, st.size);
       return st.size;
     } catch {
@@ -151,8 +148,8 @@ async function layoutSource(dir: string): Promise<Source> {
   return {
     has: (d) => sizeOf(d) !== undefined,
     size: sizeOf,
-    stream: (d, s, e) => (e < s ? Readable.from([]) : createReadStream(join(dir, blobPath(d)), { start: s, end: e, highWaterMark: 1 << 20 })),
-    read: async (d) => readFile(join(dir, blobPath(d))),
+    stream: (d, s, e) => (e < s ? Readable.from([]) : createReadStream(join(dir, blobName(d)), { start: s, end: e, highWaterMark: 1 << 20 })),
+    read: async (d) => readFile(join(dir, blobName(d))),
     index: async () => JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as ImageIndex,
     close: async () => {},
   };
