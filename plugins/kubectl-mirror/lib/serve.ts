@@ -19,8 +19,9 @@
 // whole blob that does not match; a mismatch aborts the response, marks the blob bad and is logged) or all at
 // start with --verify; --htpasswd FILE asks for Basic auth (bcrypt entries, as distribution and Zot) and
 // --tls-cert/--tls-key serve HTTPS; the banner says where it really listens and warns when that is beyond
-// loopback; the decompressed copy of a .tar.gz/.tar.zst is removed on every stop signal (SIGINT/TERM/HUP). A
-// client that goes away mid-blob releases its file handle at once (pipeline, not pipe).
+// loopback; the decompressed copy of a .tar.gz/.tar.zst is removed on every stop signal (SIGINT/TERM/HUP);
+// --pack-keyring checks every pack's signature before serving. A client that goes away mid-blob releases its
+// file handle at once (pipeline, not pipe).
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, statSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
@@ -35,6 +36,8 @@ import bcrypt from "bcryptjs";
 import { blobName, checkEntry } from "../../../shared/oci/archive.ts";
 import { digestAlgorithm, digestOf } from "../../../shared/oci/digest.ts";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
+import type { PublicKey } from "../../../shared/signing/gpg.ts";
+import { verifyArchivePacks, type PackVerdict } from "./pack.ts";
 import { createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
 import { isManifest, MT } from "../../../shared/oci/media-types.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
@@ -304,6 +307,8 @@ export interface ServeOptions {
   realm?: string;
   /** check every blob's digest before serving (otherwise each blob is checked the first time it is served) */
   verify?: boolean;
+  /** every pack in the archive must carry a signature that verifies with these keys */
+  packKeys?: PublicKey[];
   repository?: string;
   tempDir?: string;
   onInfo?: (msg: string) => void;
@@ -324,6 +329,7 @@ export interface RunningServer {
   auth: "none" | "htpasswd";
   tls: boolean;
   verified: number;
+  packSignatures?: PackVerdict[];
   catalog: Catalog;
   stop(): Promise<void>;
 }
@@ -454,7 +460,7 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
     opts.onWarn?.(`blob ${digest} in ${basename(label)} does not match its digest (it hashes to ${actual}): not served; the archive was altered or damaged — get it again from its source`);
   };
   const checking = new Map<string, Promise<void>>();
-  /** hash a whole blob without sending it (ranges, --verify): once per blob */
+  /** hash a whole blob without sending it (ranges, --verify, pack signatures): once per blob */
   const checkBlob = (digest: string): Promise<void> => {
     if (verified.has(digest) || bad.has(digest)) return Promise.resolve();
     let p = checking.get(digest);
@@ -491,6 +497,7 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
     return s.pipe(c);
   };
   let catalog: Catalog;
+  let packSignatures: PackVerdict[] | undefined;
   try {
     catalog = await buildCatalog(source, defaultRepo);
     if (opts.verify) {
@@ -498,6 +505,23 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
       for (const d of all) await checkBlob(d);
       if (bad.size) throw new ServeError(`--verify: ${bad.size} of ${all.length} blobs in ${basename(label)} do not match their digest (${[...bad.keys()].slice(0, 3).join(", ")}${bad.size > 3 ? ", …" : ""})`, "the archive was altered or damaged: get it again from its source");
       opts.onInfo?.(`--verify: all ${all.length} blobs of ${basename(label)} match their digests`);
+    }
+    if (opts.packKeys) {
+      const index = await source.index();
+      const roots = (index.manifests ?? []).map((m) => ({ desc: { mediaType: m.mediaType, digest: m.digest, size: m.size }, tag: m.annotations?.[REF_NAME] }));
+      packSignatures = await verifyArchivePacks(basename(label), {
+        roots,
+        manifest: async (d) => {
+          if (!source.has(d.digest)) throw new ServeError(`manifest ${d.digest} is not in ${basename(label)}`);
+          const b = await readManifest(d.digest);
+          if (bad.has(d.digest)) throw new ServeError(`manifest ${d.digest} in ${basename(label)} does not match its digest`, "the archive was altered or damaged");
+          return b;
+        },
+        blob: async (d) => {
+          if (!source.has(d.digest)) throw new ServeError(`blob ${d.digest} is not in ${basename(label)}`);
+          return fullBlob(d.digest);
+        },
+      }, opts.packKeys, { tempDir: opts.tempDir });
     }
   } catch (e) {
     await source.close();
@@ -658,6 +682,7 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
     auth: users ? "htpasswd" : "none",
     tls: !!tls,
     verified: verified.size,
+    ...(packSignatures ? { packSignatures } : {}),
     catalog,
     async stop() {
       (server as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
