@@ -208,12 +208,13 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = pro
 }
 
 /**
- * Ctrl-C / SIGTERM: remove the temp files and folders in progress (partial archives, work dirs), say what was
- * interrupted, exit 130 / 143 like a shell. A second signal while cleaning up exits at once.
+ * Ctrl-C / SIGTERM / SIGHUP (terminal closed, or a service manager's stop): remove the temp files and folders in
+ * progress (partial archives, work dirs), say what was interrupted, exit 130 / 143 / 129 like a shell. A second
+ * signal while cleaning up exits at once.
  */
 function onInterruptSignals(name: string): void {
   let stopping = false;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(code);
       stopping = true;

@@ -245,11 +245,12 @@ interface EntryLoc {
 }
 
 /**
- * Check an entry is a safe, known part of an OCI layout. With `seen`, a second entry of the same name is refused:
+ * Check an entry is a safe, known part of an OCI layout (every reader of archives: push, verify, serve). With
+ * `seen`, a second entry of the same name is refused:
  * tar tools disagree on which copy wins (the last, for extraction), so a tampered archive could show one
  * index.json (or oci-layout, export metadata, violet-package.yaml) to a verifier and another to a pusher.
  */
-function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
+export function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
   const name = safeEntryPath(e.header.name);
   if (e.header.type === "directory") return undefined;
   if (e.header.type !== "file") throw new TarError(`archive ${path}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");

@@ -8,6 +8,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
+import { readKeyring } from "../../../shared/signing/gpg.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
 import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
@@ -28,6 +29,7 @@ export default defineCommand({
       "kubectl mirror push big.tar --dest reg.local:5000                 # joins big.tar.part001… (big.tar.parts)",
       "kubectl mirror push app.tar --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
       "kubectl mirror push --file bundle.tar.zst --registry zot.local:30003             # palette content push spelling",
+      "kubectl mirror push packs.tar.zst --dest zot.local:30003 --pack-keyring spectro.gpg   # every pack signed, checked before pushing",
     ],
   } as CommandMeta,
   args: {
@@ -39,6 +41,7 @@ export default defineCommand({
     "exclude-extras": { type: "boolean", description: "Do not push the signatures/attestations carried in the archive" },
     "cred-file": { type: "string", description: "Palette Edge credentials JSON ({image: [{endpoint, username, password}]})", valueHint: "FILE" },
     "temp-dir": { type: "string", description: "Where split archives are joined (default: system temp dir)", valueHint: "DIR" },
+    "pack-keyring": { type: "string", description: "OpenPGP public key(s): every pack in the archives must carry a signature (<pack>.sig.bin, carried by export-pack) that verifies with them; unsigned or altered packs stop the push before anything is sent", valueHint: "FILE" },
     ...zotArgs,
     ...dryRunArgs,
     ...outputArgs,
@@ -51,9 +54,12 @@ export default defineCommand({
     const base = await registryOptionsFromArgs(args, rawArgs, { destination: [destHost(dest.dest)] });
     let registry = cf ? { ...base, credentials: chainCredentials(base.credentials, credFileProvider(cf)) } : base;
     registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
+    const packKeys = args["pack-keyring"] ? await readKeyring(String(args["pack-keyring"])) : undefined;
     const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
-    const report = await runPush(archives, { ...dest, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
+    const report = await runPush(archives, { ...dest, packKeys, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent });
     progress.finish();
+    for (const p of report.packSignatures ?? []) logger().info(`pack ${p.ref}: signature VERIFIED (key ${p.keyID.toUpperCase()})`);
+    if (report.packSignatures && !report.packSignatures.length) logger().warn(`--pack-keyring: ${archives.join(", ")} hold${archives.length === 1 ? "s" : ""} no pack; nothing to verify`);
     for (const l of valuesOutLines(report.values ?? [])) logger().info(l);
     const s = report.summary;
     if (!hostFailure(report.items)) logger().info(`${args["dry-run"] ? "dry run: " : ""}${s.artifacts} chart(s)/pack(s), ${s.images} image(s) → ${dest.dest}: ${humanBytes(s.bytesCopied)} ${args["dry-run"] ? "to send" : "sent"}, ${s.blobsExisting} blobs already there or mounted, ${s.seconds}s${s.failed ? `, ${s.failed} FAILED` : ""}`);

@@ -27,6 +27,9 @@ import { destinations, pullReference, RepoCache, type DestinationOptions } from 
 import { itemResult, requireImages, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
 import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
 import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
+import type { PublicKey } from "../../../shared/signing/gpg.ts";
+import type { Descriptor } from "../../../shared/oci/types.ts";
+import { verifyArchivePacks, type PackVerdict } from "./pack.ts";
 import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
@@ -336,6 +339,8 @@ export interface PushOptions extends Omit<TransferOptions, "platforms" | "source
   valuesOut?: string;
   /** where split archives are joined (default: the OS temp dir) */
   tempDir?: string;
+  /** --pack-keyring: every pack in the archives must be signed by one of these keys, checked before anything is pushed */
+  packKeys?: PublicKey[];
 }
 
 export interface PushReport {
@@ -344,7 +349,25 @@ export interface PushReport {
   registryMap: RegistryMapEntry[];
   /** present with --values-out */
   values?: ValuesOutReport[];
+  /** present with --pack-keyring: the packs whose signature verified */
+  packSignatures?: PackVerdict[];
   summary: { artifacts: number; images: number; failed: number; bytesCopied: number; blobsExisting: number; seconds: number };
+}
+
+/**
+ * --pack-keyring where the bundle is used: every pack artifact in an archive signed by one of the keys (a compressed
+ * archive read in order is walked once more by a second reader, so the push's own pass is left untouched).
+ */
+export async function checkArchivePacks(path: string, reader: OciArchiveReader, label: string, keys: PublicKey[], tempDir?: string): Promise<PackVerdict[]> {
+  const roots = reader.roots();
+  const manifest = (d: Descriptor) => reader.fetchManifest(d);
+  if (!reader.sequential) return verifyArchivePacks(label, { roots, manifest, blob: (d) => reader.fetchBlob(d) }, keys, { tempDir });
+  const walker = await OciArchiveReader.open(path);
+  try {
+    return await verifyArchivePacks(label, { roots, manifest, walk: (w, h) => walker.streamBlobs(w, h) }, keys, { tempDir });
+  } finally {
+    await walker.close();
+  }
 }
 
 export async function runPush(archives: string[], opts: PushOptions): Promise<PushReport> {
@@ -372,6 +395,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     let nImages = 0;
     const valueCharts: ChartValuesInput[] = [];
     const byImage = new Map<string, string>();
+    const packSignatures: PackVerdict[] = [];
     for (const arg of archives) {
       jobs = [];
       labels = [];
@@ -379,6 +403,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       const { path } = await resolveArchiveArg(arg, workDir);
       const reader = await OciArchiveReader.open(path);
       readers.push(reader);
+      if (opts.packKeys) packSignatures.push(...(await checkArchivePacks(path, reader, basename(arg), opts.packKeys, opts.tempDir)));
       const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
@@ -427,6 +452,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       items,
       registryMap,
       ...(values ? { values } : {}),
+      ...(opts.packKeys ? { packSignatures } : {}),
       summary: {
         artifacts: nArtifacts,
         images: nImages,
