@@ -28,6 +28,8 @@ import { itemResult, requireImages, valuesOutForPlan, type ItemResult, type Tran
 import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
 import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
 import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+import { checkArchive, signArchiveStatement, type ArchiveTrust } from "./archive-sign.ts";
+import type { SigningKey, VerifyKey } from "../../../shared/signing/dsse.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
 export const METADATA_KIND = "MirrorArchive";
@@ -42,10 +44,13 @@ export interface ArchiveMetadata {
   extras: boolean;
   artifacts: {
     kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[];
+    /** manifest digest of `ref` in index.json (archives written since signing exists) */
+    digest?: string;
     /** charts: where each image was found and the values paths that set it (push --values-out) */
     discovery?: Pick<DiscoveryResult, "images" | "valueSites">;
   }[];
-  images: { image: string; ref: string }[];
+  /** digest: the manifest (or index) digest `ref` holds in index.json (archives written since signing exists) */
+  images: { image: string; ref: string; digest?: string }[];
   /** present when export was given --dest: the map push will use with the same --dest */
   registryMap?: RegistryMapEntry[];
   incremental?: { existing: string[]; blobsSkipped: number };
@@ -75,6 +80,8 @@ export interface ExportOptions extends TransferOptions {
   mapOut?: string;
   /** with preview: write Helm values pointing values-sourced images at the preview destination */
   valuesOut?: string;
+  /** sign the archive's statement with this key (export --sign) */
+  sign?: SigningKey;
 }
 
 export interface ExportReport {
@@ -175,8 +182,16 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   let items: ItemResult[] = [];
   let ok = false;
   try {
-    // metadata goes right after index.json; blobsSkipped is only known afterwards, so it is not in the file
-    writer.setExtraFiles([{ name: METADATA_FILE, bytes: Buffer.from(JSON.stringify(meta, null, 2) + "\n") }]);
+    // metadata goes right after index.json, with the digest each name holds, then the signature over both and
+    // every manifest; blobsSkipped is only known afterwards, so it is not in the file
+    writer.setExtraFiles(async ({ index, plan: graph }) => {
+      const byTag = new Map(graph.roots.flatMap((r) => r.tags.map((t) => [t, r.desc.digest] as const)));
+      for (const e of [...meta.images, ...meta.artifacts]) if (byTag.has(e.ref)) e.digest = byTag.get(e.ref);
+      const metadata = { name: METADATA_FILE, bytes: Buffer.from(JSON.stringify(meta, null, 2) + "\n") };
+      if (!opts.sign) return [metadata];
+      const signature = await signArchiveStatement([{ name: "index.json", bytes: index }, metadata], graph.manifests.map((m) => m.desc.digest), opts.sign, "kubectl mirror export");
+      return [metadata, signature];
+    });
     const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent });
     const results = await engine.run(jobs);
     items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
@@ -336,6 +351,8 @@ export interface PushOptions extends Omit<TransferOptions, "platforms" | "source
   valuesOut?: string;
   /** where split archives are joined (default: the OS temp dir) */
   tempDir?: string;
+  /** --key: every archive must be signed by one of these; checked (signature, statement, blobs) before anything is sent */
+  keys?: VerifyKey[];
 }
 
 export interface PushReport {
@@ -344,6 +361,8 @@ export interface PushReport {
   registryMap: RegistryMapEntry[];
   /** present with --values-out */
   values?: ValuesOutReport[];
+  /** per archive: signature verdict (verified / signed, not verified / unsigned) */
+  trust: ArchiveTrust[];
   summary: { artifacts: number; images: number; failed: number; bytesCopied: number; blobsExisting: number; seconds: number };
 }
 
@@ -372,6 +391,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     let nImages = 0;
     const valueCharts: ChartValuesInput[] = [];
     const byImage = new Map<string, string>();
+    const trust: ArchiveTrust[] = [];
     for (const arg of archives) {
       jobs = [];
       labels = [];
@@ -380,6 +400,8 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       const reader = await OciArchiveReader.open(path);
       readers.push(reader);
       const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
+      // before anything is sent: index.json agrees with the metadata; with --key, signed by one of the keys and intact
+      trust.push(await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: arg }));
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
       registryMap = [...registryMap, ...d.registryMap];
@@ -427,6 +449,7 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       items,
       registryMap,
       ...(values ? { values } : {}),
+      trust,
       summary: {
         artifacts: nArtifacts,
         images: nImages,
