@@ -296,3 +296,20 @@ describe("hostile archives are refused before anything is sent", () => {
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 });
+
+describe("verified images on the way in", () => {
+  test("sync/export --verify-signatures: the fixture's images carry no signature by the key → the chart is not tagged, no archive is written", async () => {
+    const r = await mirror(s, ["sync", ...chartArgs(), "--dest", `${dst.host}/vs`, ...into(dst), "--verify-signatures", k("key.pub"), "-o", "json"], pw(dst));
+    expect(r.code).not.toBe(0);
+    const rep = JSON.parse(r.stdout);
+    const chart = rep.items.find((i: any) => i.kind === "chart");
+    expect(chart.status).toBe("failed");
+    expect(rep.items.filter((i: any) => i.kind === "image").every((i: any) => i.status === "failed" && /no cosign signature by the key/.test(i.error))).toBe(true);
+    // nothing tagged: the chart repository has no tag
+    expect(existsSync(join(dst.dataDir, "docker", "registry", "v2", "repositories", "vs", "charts", "app", "app", "_manifests", "tags"))).toBe(false);
+    const out = join(s.tmp, "vs.tar");
+    const e = await mirror(s, ["export", ...chartArgs(), "-O", out, "--verify-signatures", k("key.pub")]);
+    expect(e.code).not.toBe(0);
+    expect(existsSync(out)).toBe(false);
+  }, 180_000);
+});

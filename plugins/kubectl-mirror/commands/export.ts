@@ -16,7 +16,7 @@ import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirr
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
-import { signArgs, signingKeyFromArgs } from "../lib/sign-args.ts";
+import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
@@ -65,6 +65,7 @@ export default defineCommand({
     name: { type: "string", description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
     ...archiveOutArgs,
     ...signArgs,
+    ...verifySignaturesArgs,
     ...mappingArgs,
     ...transferArgs,
     ...dryRunArgs,
@@ -82,6 +83,7 @@ export default defineCommand({
     if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
     const sign = await signingKeyFromArgs(args);
+    const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
@@ -103,6 +105,7 @@ export default defineCommand({
       dryRun: !!args["dry-run"],
       onEvent: progress.onEvent,
       sign,
+      verifyRoot,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);

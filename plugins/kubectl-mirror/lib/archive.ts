@@ -171,7 +171,7 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   }
   for (const image of plan.images) {
     const src = repos.open(pullReference(image, opts.sourceMirrors ?? []));
-    jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}` });
+    jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}`, verify: true });
     labels.push({ kind: "image", source: image, destination: planned.get(image) ?? basename(opts.output) });
   }
   let blobsSkipped = 0;
@@ -192,7 +192,7 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
       const signature = await signArchiveStatement([{ name: "index.json", bytes: index }, metadata], graph.manifests.map((m) => m.desc.digest), opts.sign, "kubectl mirror export");
       return [metadata, signature];
     });
-    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent });
+    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent, verifyRoot: opts.verifyRoot });
     const results = await engine.run(jobs);
     items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
     ok = !items.some((x) => x.status === "failed") && !opts.dryRun;

@@ -5,6 +5,8 @@ import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { loadSigningKey, loadVerifyKeys, type SigningKey, type VerifyKey } from "../../../shared/signing/dsse.ts";
 import type { ArchiveTrust } from "./archive-sign.ts";
+import type { CopyOptions } from "../../../shared/oci/copy.ts";
+import { cosignVerifier } from "../../../shared/signing/cosign.ts";
 
 export const KEY_PASSWORD_ENV = "KUBE_AIRGAP_KEY_PASSWORD";
 
@@ -36,4 +38,16 @@ export function logTrust(trust: ArchiveTrust[]): void {
     else if (t.signature === "unsigned") continue;
     else logger().warn(`${t.archive}: signed, not verified (pass --key to check who signed it)`);
   }
+}
+
+export const verifySignaturesArgs = {
+  "verify-signatures": { type: "string", description: "Copy only images signed with cosign by this key (cosign.pub or PEM; repeatable): the sha256-….sig tag or a Sigstore bundle referrer must name the exact digest; offline, key-based (keyless Fulcio/Rekor is out of scope). A chart needing an unsigned image is not tagged", valueHint: "KEY" },
+} as const satisfies ArgsDef;
+
+/** --verify-signatures KEY… → the copy engine's per-image check (undefined without the flag). */
+export async function imageVerifierFromArgs(args: Record<string, unknown>, rawArgs: string[]): Promise<CopyOptions["verifyRoot"]> {
+  const files = repeated(rawArgs, ["verify-signatures"], { split: false });
+  if (!files.length) return undefined;
+  if (args["in-cluster"]) throw new UsageError("--verify-signatures with --in-cluster: the key is not carried into the cluster's pods yet", "verify locally (without --in-cluster), or run the shards yourself with --shard I/N");
+  return cosignVerifier(await loadVerifyKeys(files));
 }
