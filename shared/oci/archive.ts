@@ -29,6 +29,9 @@ export function blobName(digest: string): string {
 
 // ------------------------------------------------------------------ writer
 
+/** Small files written right after index.json: given, or computed from index.json's bytes and the whole plan. */
+export type ExtraFiles = { name: string; bytes: Uint8Array }[] | ((ctx: { index: Uint8Array; plan: Plan }) => Promise<{ name: string; bytes: Uint8Array }[]> | { name: string; bytes: Uint8Array }[]);
+
 export class OciArchiveWriter implements Store {
   readonly name: string;
   readonly id: string;
@@ -51,7 +54,7 @@ export class OciArchiveWriter implements Store {
       level?: number;
       mtime?: number;
       /** extra small files written right after index.json (e.g. metadata of what the archive holds) */
-      extraFiles?: { name: string; bytes: Uint8Array }[];
+      extraFiles?: ExtraFiles;
       /** digests the other side already has (incremental export): treated as present, not written */
       skip?: Set<string>;
     } = {},
@@ -119,7 +122,8 @@ export class OciArchiveWriter implements Store {
       }
       const ib = Buffer.from(JSON.stringify(index));
       await tar.addFile("index.json", ib.length, ib);
-      for (const f of this.opts.extraFiles ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
+      const extra = this.opts.extraFiles;
+      for (const f of typeof extra === "function" ? await extra({ index: ib, plan }) : extra ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
       await tar.addDirectory("blobs/sha256");
       // parents before children (the plan lists children first), so a reader can follow the graph from index.json
       for (const m of [...plan.manifests].reverse()) {
@@ -150,8 +154,8 @@ export class OciArchiveWriter implements Store {
     return this.written.has(desc.digest) || !!this.opts.skip?.has(desc.digest);
   }
 
-  /** Set extra files before the first copy (they are written by prepare()). */
-  setExtraFiles(files: { name: string; bytes: Uint8Array }[]): void {
+  /** Set extra files before the first copy (they are written by prepare(); a function sees index.json and the plan). */
+  setExtraFiles(files: ExtraFiles): void {
     if (this.prepared) throw new OciError(`archive ${this.path}: extra files must be set before copying`, "ARCHIVE");
     this.opts.extraFiles = files;
   }
@@ -552,6 +556,42 @@ export class OciArchiveReader implements Store {
       e = undefined;
     }
     if (left.size) throw new NotFoundError(`blob ${[...left][0]} in ${this.name}`, "the archive is incomplete");
+  }
+
+  /**
+   * Check every blob of `wanted` the archive holds against its digest (absent ones are skipped: an incremental
+   * archive leaves out what the registry has). Compressed archives are read once more from the start, apart from
+   * the pass that serves them. Returns how many were checked; throws on the first mismatch.
+   */
+  async verifyBlobs(wanted: Set<string>): Promise<number> {
+    const drain = async (s: Readable) => {
+      for await (const _ of s);
+    };
+    let n = 0;
+    if (!this.sequential) {
+      for (const d of wanted) {
+        if (!this.canFetch({ digest: d } as Descriptor)) continue;
+        const size = this.small.get(blobName(d))?.length ?? this.entries.get(blobName(d))!.size;
+        await drain(await this.fetchBlob({ mediaType: "application/octet-stream", digest: d, size }));
+        n++;
+      }
+      return n;
+    }
+    const gunzip = this.decompressor();
+    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    src.on("error", (e) => gunzip.destroy(e));
+    for await (const e of readTar(src.pipe(gunzip))) {
+      const name = e.header.type === "file" ? safeEntryPath(e.header.name) : undefined;
+      const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
+      const digest = m ? `${m[1]}:${m[2]}` : undefined;
+      if (!digest || !wanted.has(digest)) continue;
+      const v = new VerifyStream(`blob ${digest} in ${this.name}`, digest, e.header.size);
+      const body = e.body();
+      body.on("error", (err) => v.destroy(err));
+      await drain(body.pipe(v));
+      n++;
+    }
+    return n;
   }
 
   private subjects?: Promise<Map<string, Descriptor[]>>;

@@ -29,6 +29,8 @@ export interface CopyJob {
   /** indexes of jobs (same run) that must succeed before this job's manifests and tags are written — a chart or
    *  pack is tagged only once every image it needs is in the target; if one fails, this job fails untagged */
   requires?: number[];
+  /** check the source image with CopyOptions.verifyRoot before anything moves (images, not charts) */
+  verify?: boolean;
 }
 
 export interface CopyOptions {
@@ -49,6 +51,11 @@ export interface CopyOptions {
    * (undefined: copy it as usual).
    */
   blobSource?: (job: CopyJob, blob: Descriptor) => Promise<Store | undefined>;
+  /**
+   * For jobs marked `verify`: awaited once the source root is known, before the target is asked or anything moves;
+   * a throw fails the job (and leaves jobs requiring it untagged). --verify-signatures checks cosign signatures here.
+   */
+  verifyRoot?: (src: Store, root: Descriptor, label: string) => Promise<unknown>;
 }
 
 export type CopyEvent =
@@ -228,6 +235,7 @@ export class CopyEngine {
         if (tagged.some((d) => d !== root.digest)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
       } else root = await job.src.resolve(job.srcRef);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
+      if (job.verify && this.opts.verifyRoot) await this.opts.verifyRoot(job.src, root, result.src);
       result.digest = root.digest;
       result.mediaType = root.mediaType;
       const filtering = !!this.opts.platforms?.length && isIndex(root.mediaType);

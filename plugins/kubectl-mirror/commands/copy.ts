@@ -11,6 +11,7 @@ import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
 import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 
 export default defineCommand({
@@ -37,6 +38,7 @@ export default defineCommand({
     "exclude-extras": { type: "boolean", description: "do not copy cosign signatures/attestations/SBOMs and OCI referrers" },
     gzip: { type: "boolean", description: "gzip-compress oci-archive outputs (default: by .gz/.tgz file suffix)" },
     ...shardArgs,
+    ...verifySignaturesArgs,
     namespace: { type: "string", alias: ["n"], description: "--in-cluster: namespace of the Job (default: the context's namespace)", valueHint: "NS" },
     kubeconfig: { type: "string", description: "--in-cluster: kubeconfig file", valueHint: "FILE" },
     context: { type: "string", description: "--in-cluster: kubeconfig context", valueHint: "NAME" },
@@ -72,6 +74,7 @@ export default defineCommand({
     }).filter((h): h is string => !!h))];
     const registry = await registryOptionsFromArgs(args, rawArgs, { destination: hosts(pairs.map((p) => p.dst)).length ? hosts(pairs.map((p) => p.dst)) : undefined, source: hosts(pairs.map((p) => p.src)) });
     const sf = shardFlagsFromArgs(args, { namespaceFlag: true });
+    const verifyRoot = await imageVerifierFromArgs({ "in-cluster": !!sf.inCluster }, rawArgs);
     if (sf.inCluster) {
       const { copyInCluster } = await import("../lib/copy-cluster.ts");
       const kube = kubeForCluster(args, !!args["dry-run"]);
@@ -91,7 +94,7 @@ export default defineCommand({
       return;
     }
     const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
-    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent, shard: sf.shard, shardWaitMs: sf.waitMs });
+    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent, shard: sf.shard, shardWaitMs: sf.waitMs, verifyRoot });
     progress.finish();
     const failed = results.filter((r) => r.status === "failed");
     const stopped = hostFailure(results);

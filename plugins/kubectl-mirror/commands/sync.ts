@@ -13,6 +13,7 @@ import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export default defineCommand({
   meta: {
@@ -44,6 +45,7 @@ export default defineCommand({
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
     ...zotArgs,
     ...shardArgs,
+    ...verifySignaturesArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -53,6 +55,7 @@ export default defineCommand({
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const sf = shardFlagsFromArgs(args);
+    const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const total = input.charts.length + input.images.length;
     const progress = createProgress({ total, quiet: quietFromArgs(args) || !!sf.inCluster });
     let report: SyncReport;
@@ -91,6 +94,7 @@ export default defineCommand({
       rewriteChart: !!args["rewrite-chart"],
       chartLayout: chartLayoutFromArgs(args),
       onEvent: progress.onEvent,
+      verifyRoot,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
