@@ -179,7 +179,7 @@ describe("copy --in-cluster", () => {
       const res = await mirror(clusterArgs("run1"));
       return { res, runs: [...k.runs] };
     });
-    expect(r.res.code, r.res.stderr + r.res.stdout.slice(0, 1500) + r.runs[0]?.output.slice(0, 1500)).toBe(0);
+    expect(r.res.code, `${r.runs[0]?.output.slice(0, 1500)}\n${r.res.stderr}${r.res.stdout.slice(0, 1500)}`).toBe(0);
     const out = JSON.parse(r.res.stdout);
     expect(out.images).toHaveLength(N);
     expect(out.summary.failed).toBe(0);
