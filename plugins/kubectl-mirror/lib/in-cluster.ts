@@ -19,6 +19,7 @@ import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { buildRunnerImage, findRunnerBinary, runnerRepository, runnerTag, RUNNER_PATH, type Arch } from "./runner-image.ts";
+import { rbacSummary } from "./in-cluster-rbac.ts";
 import { assignShards, planJobs } from "./shard-plan.ts";
 import { PLAN_API, type ShardPlanFile, type ShardPlanItem, type ShardReportLine } from "./shard-job.ts";
 import type { ItemResult } from "./sync.ts";
@@ -274,6 +275,7 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
     const arch = kube ? await clusterArch(kube).catch(() => "amd64" as Arch) : "amd64";
     const image = `${runnerRepository(o.dest)}:${runnerTag(arch)}`;
     const manifests = jobManifests({ name, namespace: o.namespace, image, plan, perIndex: await supportsBackoffLimitPerIndex(kube), secretKeys });
+    for (const l of rbacSummary(o.namespace)) o.log(l);
     return { items: results.map((r, i) => r ?? { ...emptyResult(items[i]!, "would-copy"), bytesCopied: plan.items.find((x) => x.id === i)?.bytes ?? 0 }), manifests, job: name };
   }
   if (!kube) throw new InClusterError("--in-cluster needs a cluster: no kubeconfig context");
