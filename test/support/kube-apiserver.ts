@@ -36,7 +36,11 @@
 // backoffLimitPerIndex needs Indexed, …) and defaulted (selector, job-name labels); deleting an object deletes
 // its dependents (ownerReferences) unless propagationPolicy is Orphan; Status error objects; bearer-token and
 // client-certificate users with allow-lists (401 unknown, 403 not allowed); impersonation for users with
-// `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview.
+// `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview. ServiceAccounts: the TokenRequest API
+// (POST serviceaccounts/NAME/token, what `kubectl create token` calls) or api.serviceAccountToken(ns, name) give a
+// bound token (valid while that ServiceAccount object exists) for user system:serviceaccount:NS:NAME, groups
+// system:serviceaccounts[:NS]; its requests are authorized by the stored rbac.authorization.k8s.io/v1 Roles,
+// ClusterRoles and bindings with Kubernetes' RBAC rules (see rbacAllows); api.kubeconfig(_, { token }) uses one.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
