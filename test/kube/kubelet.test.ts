@@ -16,7 +16,7 @@ afterAll(() => api?.stop());
 
 let n = 0;
 /** run a one-pod Job with this pod spec; `script` runs as `sh -c` with $AUTH, $SCRATCH (mount paths) set */
-async function runPod(spec: { securityContext?: object; containerSecurityContext?: object; defaultMode?: number }, script: string): Promise<KubeletRun> {
+async function runPod(spec: { securityContext?: object; containerSecurityContext?: object; defaultMode?: number; items?: object[] }, script: string): Promise<KubeletRun> {
   const name = `probe-${++n}`;
   api.put({
     apiVersion: "batch/v1",
@@ -40,7 +40,7 @@ async function runPod(spec: { securityContext?: object; containerSecurityContext
               volumeMounts: [{ name: "auth", mountPath: "/etc/auth", readOnly: true }, { name: "scratch", mountPath: "/scratch" }],
             },
           ],
-          volumes: [{ name: "auth", secret: { secretName: "auth", ...(spec.defaultMode !== undefined ? { defaultMode: spec.defaultMode } : {}) } }, { name: "scratch", emptyDir: {} }],
+          volumes: [{ name: "auth", secret: { secretName: "auth", ...(spec.defaultMode !== undefined ? { defaultMode: spec.defaultMode } : {}), ...(spec.items ? { items: spec.items } : {}) } }, { name: "scratch", emptyDir: {} }],
         },
       },
     },
@@ -79,6 +79,11 @@ describe.skipIf(!iso.users)("test kubelet: a pod as a kubelet runs it", () => {
     expect(scratch).toBe("2777 0 3000");
     expect(content).toBe('{"auths":{}}');
     expect(r.groups?.sort()).toEqual([2000, 3000]);
+  }, 30_000);
+
+  test("items: only the listed keys, at their paths, with the item's mode over defaultMode", async () => {
+    const r = await runPod({ securityContext: { fsGroup: 3000 }, defaultMode: 0o600, items: [{ key: "ca.crt", path: "certs/ca.pem", mode: 0o400 }] }, 'ls "$AUTH"; stat -L -c "%a %u %g" "$AUTH/certs/ca.pem" "$AUTH/certs"');
+    expect(r.output).toBe("certs\n440 0 3000\n2755 0 3000\n");
   }, 30_000);
 
   test("the default Secret mode is 0644 and root runs as root", async () => {

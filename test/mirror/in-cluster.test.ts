@@ -19,7 +19,7 @@ import { runnerTag } from "../../plugins/kubectl-mirror/lib/runner-image.ts";
 import { BUN, KUBECTL, ROOT, runCli, type CliResult } from "../support/cli.ts";
 import { spawn } from "node:child_process";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
-import { startFakeKubelet, type Fault, type FakeKubelet } from "../support/kubelet.ts";
+import { kubeletIsolation, startFakeKubelet, type Fault, type FakeKubelet } from "../support/kubelet.ts";
 import { createCA, type TestCA } from "../support/pki.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { run } from "../support/images.ts";
@@ -193,6 +193,10 @@ describe("copy --in-cluster", () => {
     // 4 shards, one pod each, the compiled binary with JOB_COMPLETION_INDEX
     expect(r.runs.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]);
     expect(r.runs.every((x) => x.code === 0)).toBe(true);
+    // as a kubelet runs them: uid/gid 65532 in group fsGroup, read-only root filesystem
+    const iso = kubeletIsolation();
+    if (iso.users) for (const x of r.runs) expect([x.uid, x.gid, x.groups]).toEqual([65532, 65532, [65532]]);
+    if (iso.mountNamespace) expect(r.runs.every((x) => x.readOnlyRoot)).toBe(true);
     // each blob uploaded exactly once: by the merged report and by the registry's own log
     const copied = out.images.reduce((a: number, x: any) => a + x.blobsCopied, 0);
     expect(copied).toBe(blobs.size);
