@@ -16,7 +16,7 @@ import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
-import { removeOnInterrupt } from "../runtime/interrupt.ts";
+import { removeDeadPartials, removeOnInterrupt } from "../runtime/interrupt.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -66,6 +66,8 @@ export class OciArchiveWriter implements Store {
 
   private start(): void {
     if (this.tar) return;
+    // what a SIGKILLed run of the same archive left behind (its pid is gone)
+    this.leftovers = removeDeadPartials(this.path);
     this.unregister = removeOnInterrupt(`writing archive ${this.path}`, this.tmp);
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
     // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
@@ -82,6 +84,8 @@ export class OciArchiveWriter implements Store {
   }
 
   private unregister?: () => void;
+  /** leftovers of killed runs removed when writing began */
+  leftovers: string[] = [];
 
   /** The first write error, as a clear message; every later write fails with it. */
   private writeError?: OciError;

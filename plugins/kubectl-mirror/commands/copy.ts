@@ -10,7 +10,7 @@ import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/pro
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
-import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
 import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 
@@ -27,6 +27,7 @@ export default defineCommand({
       "echo \"$PASS\" | kubectl mirror copy src/app:v1 reg.local/app:v1 --username admin --password-stdin",
       "kubectl mirror copy --from-file pairs.txt --shard 1/3                 # this machine's third of the pairs",
       "kubectl mirror copy --from-file pairs.txt --in-cluster --shards 4 -n mirror --runner-base reg.local/distroless/cc:nonroot",
+      "kubectl mirror copy --print-rbac -n mirror | kubectl apply -f -       # the ServiceAccount + Role --in-cluster needs",
     ],
   } as any,
   args: {
@@ -48,6 +49,7 @@ export default defineCommand({
     ...scopedCredentialArgs,
   },
   async run({ args, rawArgs }) {
+    if (printRbacIfAsked(args, { namespaceFlag: true })) return;
     const positionals = (args._ as string[]) ?? [];
     if (positionals.length % 2) throw new UsageError(`expected SRC DST pairs, got ${positionals.length} argument(s)`, "each source needs a destination");
     const pairs: CopyPair[] = [];

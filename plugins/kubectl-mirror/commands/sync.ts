@@ -12,7 +12,7 @@ import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "..
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
-import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
 import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export default defineCommand({
@@ -33,6 +33,7 @@ export default defineCommand({
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --shard 2/4            # one of four machines",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --shards 8 --runner-base reg.local/distroless/cc:nonroot",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --dry-run -o yaml   # the Job, ConfigMap, Secret",
+      "kubectl mirror sync --print-rbac --job-namespace mirror | kubectl apply -f -   # the ServiceAccount + Role --in-cluster needs",
     ],
   } as CommandMeta,
   args: {
@@ -50,6 +51,7 @@ export default defineCommand({
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
+    if (printRbacIfAsked(args)) return;
     const log = logger();
     const dest = (await destinationFromArgs(args, true))!;
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
