@@ -276,13 +276,11 @@ export class KubeClient {
       const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(Boolean) as AbortSignal[];
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
       let res: FetchResponse<any>;
-      const started = Date.now();
       try {
         res = await http.raw(url.toString(), { method, headers, body, signal, responseType });
       } catch (e) {
         throw this.#connectionError(fetchCause(e), url, timeoutMs, opts.signal);
       }
-      logger().debug(`${method} ${url.pathname}${url.search} → ${res.status} (${Date.now() - started} ms)`);
       if (res.ok) return res;
       let st: KubeStatus | string | undefined;
       if (responseType === "json") st = res._data === "" || res._data == null ? undefined : res._data;

@@ -12,9 +12,11 @@
 // test/kube/tls-runtimes.test.ts is the regression test: private CA + client-certificate server, bun run,
 // a compiled binary and deno run.
 import http from "node:http";
-import https from "node:https";
-import tls from "node:tls";
 import { Readable } from "node:stream";
+import { agentFor, checkProxy, httpRequest, proxyForUrl, proxyLabel } from "./proxy.ts";
+import { traceHttp } from "./trace.ts";
+
+export { proxyFromEnv } from "./proxy.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle to trust instead of the system roots */
@@ -26,8 +28,8 @@ export interface TlsOptions {
   serverName?: string;
   /** do not verify the server certificate */
   insecureSkipVerify?: boolean;
-  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets); default: HTTPS_PROXY/HTTP_PROXY
-   *  unless NO_PROXY matches (Bun's fetch does the same by itself) */
+  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets; kubeconfig proxy-url);
+   *  default: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches, with Go's rules (proxy.ts) on every runtime */
   proxyUrl?: string;
 }
 
@@ -59,6 +61,7 @@ function pairs(h: TlsFetchInit["headers"]): [string, string][] {
 }
 
 function bunFetch(opts: TlsOptions): TlsFetch {
+  const explicitProxy = opts.proxyUrl ? new URL(opts.proxyUrl) : undefined;
   const tlsOpt: Record<string, unknown> = {};
   if (opts.ca) tlsOpt.ca = opts.ca;
   if (opts.cert) tlsOpt.cert = opts.cert;
@@ -82,9 +85,15 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       redirect: "manual",
       decompress: true,
     };
-    if (opts.proxyUrl) req.proxy = opts.proxyUrl;
+    // the proxy decision is ours (Go's NO_PROXY rules, loopback direct), not Bun's own reading of the variables
+    const proxy = explicitProxy ?? proxyForUrl(new URL(String(url)));
+    req.proxy = proxy ? { url: checkProxy(proxy).href, respectNoProxy: false, ...(proxy.protocol === "https:" ? { tls: {} } : {}) } : false;
     if (init.body instanceof ReadableStream) req.duplex = "half";
-    return fetch(url, req as RequestInit);
+    const done = traceHttp(String(req.method), String(url), proxy ? proxyLabel(proxy) : undefined);
+    return fetch(url, req as RequestInit).then(
+      (res) => (done(res.status), res),
+      (e) => (done(undefined, e), Promise.reject(e)),
+    );
   };
 }
 
@@ -97,9 +106,19 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
     ...(opts.key ? { key: opts.key } : {}),
     ...(opts.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
   };
-  // a keep-alive agent per client (per TLS identity): many small API calls reuse connections
-  const agent = new https.Agent({ keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) });
-  const httpAgent = new http.Agent({ keepAlive: true });
+  // keep-alive agents per client (per TLS identity) and origin: many small API calls reuse connections; an
+  // origin behind a proxy gets a tunnelling agent (proxy.ts)
+  const explicitProxy = opts.proxyUrl ? new URL(opts.proxyUrl) : undefined;
+  const agents = new Map<string, http.Agent>();
+  const agentOf = (url: URL, proxy: URL | undefined) => {
+    const key = `${url.protocol}//${url.host}`;
+    let a = agents.get(key);
+    if (!a) {
+      a = agentFor(url, { keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) }, proxy);
+      agents.set(key, a);
+    }
+    return a;
+  };
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(String(input));
@@ -123,72 +142,21 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
         else body = Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>;
         resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: h }));
       };
-      const send = (reqOpts: https.RequestOptions) => {
-        const req = (secure ? https : http).request(url, { method, headers, ...reqOpts }, onResponse);
-        const abort = () => req.destroy(init.signal?.reason ?? new DOMException("aborted", "AbortError"));
-        init.signal?.addEventListener("abort", abort, { once: true });
-        req.on("close", () => init.signal?.removeEventListener("abort", abort));
-        req.on("error", reject);
-        const b = init.body;
-        if (b == null) req.end();
-        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
-        else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
-      };
-
-      const proxyUrl = opts.proxyUrl ?? proxyFromEnv(url);
-      if (!proxyUrl) return send(secure ? { agent, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : { agent: httpAgent });
-      const proxy = new URL(proxyUrl);
-      const proxyAuth = proxy.username ? { "proxy-authorization": `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}` } : {};
-      const viaProxy = proxy.protocol === "https:" ? https : http;
-      if (!secure) {
-        // plain HTTP through a proxy: absolute-form request to the proxy
-        const req = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method, path: url.href, headers: { ...headers, host: url.host, ...proxyAuth } }, onResponse);
-        req.on("error", reject);
-        const b = init.body;
-        if (b == null) req.end();
-        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
-        else Readable.fromWeb(b as any).pipe(req);
-        return;
+      let proxy: URL | undefined;
+      try {
+        proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(url);
+      } catch (e) {
+        return reject(e);
       }
-      const port = url.port || "443";
-      const connect = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method: "CONNECT", path: `${url.hostname}:${port}`, headers: { host: `${url.hostname}:${port}`, ...proxyAuth } });
-      connect.on("error", reject);
-      connect.on("connect", (res, socket) => {
-        if (res.statusCode !== 200) {
-          socket.destroy();
-          return reject(new Error(`proxy ${proxy.host} refused CONNECT to ${url.host}: HTTP ${res.statusCode}`));
-        }
-        const secureSocket = tls.connect({ socket, servername: opts.serverName ?? (isIp(url.hostname) ? undefined : url.hostname), ...tlsOpts });
-        secureSocket.on("error", reject);
-        // a one-shot agent whose only connection is the tunnelled TLS socket
-        const tunnelAgent = new https.Agent({ keepAlive: false });
-        (tunnelAgent as any).createConnection = () => secureSocket;
-        send({ agent: tunnelAgent });
-      });
-      connect.end();
+      const tlsReq = secure ? { ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : {};
+      const req = httpRequest(url, { method, headers, agent: agentOf(url, proxy), proxy: proxy ?? null, ...tlsReq }, onResponse);
+      const abort = () => req.destroy(init.signal?.reason ?? new DOMException("aborted", "AbortError"));
+      init.signal?.addEventListener("abort", abort, { once: true });
+      req.on("close", () => init.signal?.removeEventListener("abort", abort));
+      req.on("error", reject);
+      const b = init.body;
+      if (b == null) req.end();
+      else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
+      else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
     });
-}
-
-/**
- * HTTPS_PROXY / HTTP_PROXY (either case) unless NO_PROXY matches, like Go's ProxyFromEnvironment (kubectl) and
- * Bun's fetch. Loopback is never proxied.
- */
-export function proxyFromEnv(url: URL, env: Record<string, string | undefined> = process.env): string | undefined {
-  const proxy = url.protocol === "https:" ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
-  if (!proxy) return undefined;
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host === "::1" || host.startsWith("127.")) return undefined;
-  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const np of noProxy) {
-    if (np === "*") return undefined;
-    const [h, port] = np.split(":");
-    if (port && port !== (url.port || (url.protocol === "https:" ? "443" : "80"))) continue;
-    const d = h!.replace(/^\*?\./, "");
-    if (host === d || host.endsWith(`.${d}`)) return undefined;
-  }
-  return /^[a-z]+:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
 }

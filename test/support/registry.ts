@@ -58,6 +58,8 @@ export interface RegistryOptions {
   keepData?: boolean;
   /** log level written to the log file (default "warn"; "info"/"debug" to see auth decisions) */
   logLevel?: "error" | "warn" | "info" | "debug";
+  /** (tls) extra DNS names in the server certificate, e.g. a name only a proxy resolves (squid.ts) */
+  serverNames?: string[];
 }
 
 export interface SkopeoRegistryOpts {
@@ -155,7 +157,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   let certDir: string | undefined;
   if (opts.tls) {
     ca = opts.tls === true ? createCA(mkdtempSync(join(dir, "pki-"))) : opts.tls;
-    const server = ca.server(`registry-${randomBytes(4).toString("hex")}`);
+    const server = ca.server(`registry-${randomBytes(4).toString("hex")}`, opts.serverNames);
     certDir = join(dir, "certs.d");
     mkdirSync(certDir);
     copyFileSync(ca.cert, join(certDir, "ca.crt"));
