@@ -274,7 +274,7 @@ function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number
         socket.destroy();
         const auth = res.statusCode === 407;
         return reject(new ProxyError(`proxy ${proxyLabel(proxy)} refused CONNECT to ${target}: HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ""}`, auth ? "EPROXYAUTH" : "EPROXY",
-          auth ? "the proxy wants credentials: put them in the proxy URL (http://USER:PASSWORD@proxy:3128)" : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
+          auth ? "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)" : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
       }
       if (head?.length) socket.unshift(head);
       resolve(socket);
