@@ -111,7 +111,7 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
   const explicitProxy = opts.proxyUrl ? new URL(opts.proxyUrl) : undefined;
   const agents = new Map<string, http.Agent>();
   const agentOf = (url: URL, proxy: URL | undefined) => {
-    const key = `${url.protocol}//${url.host}`;
+    const key = `${url.protocol}//${url.host} ${proxy?.href ?? "direct"}`;
     let a = agents.get(key);
     if (!a) {
       a = agentFor(url, { keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) }, proxy);

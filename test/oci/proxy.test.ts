@@ -12,15 +12,19 @@ import { join } from "node:path";
 import { startSquid, type Squid } from "../support/squid.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
+import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
+import { createCA, type TestCA } from "../support/pki.ts";
 import { BUN, HELM3, ROOT, runCli } from "../support/cli.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { createTlsFetch } from "../../shared/runtime/tls-fetch.ts";
 
 setDefaultTimeout(120_000);
 
 const SRC = "registry.airgap.test";
 const DST = "mirror.airgap.test";
 const CHARTS = "charts.airgap.test";
+const MUSEUM = "museum.airgap.test";
 const PROXY_USER = "corp-user";
 const PROXY_PASS = "Pr0xy:p@ss/w0rd";
 
@@ -29,6 +33,8 @@ let squid: Squid;
 let src: TestRegistry;
 let dst: TestRegistry;
 let repo: ChartRepo;
+let museum: ChartMuseumServer;
+let museumCa: TestCA;
 let digest: string;
 
 const srcRef = (repoPath = "team/app:v1") => `${SRC}:${src.port}/${repoPath}`;
@@ -50,7 +56,7 @@ function forms(user: string, pass: string): string[] {
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "ka-proxy-"));
   [squid, src, dst] = await Promise.all([
-    startSquid({ hosts: { [SRC]: "127.0.0.1", [DST]: "127.0.0.1", [CHARTS]: "127.0.0.1" }, users: { [PROXY_USER]: PROXY_PASS } }),
+    startSquid({ hosts: { [SRC]: "127.0.0.1", [DST]: "127.0.0.1", [CHARTS]: "127.0.0.1", [MUSEUM]: "127.0.0.1" }, users: { [PROXY_USER]: PROXY_PASS } }),
     startRegistry({ serverNames: [SRC] }),
     startRegistry({ serverNames: [DST] }),
   ]);
@@ -67,10 +73,13 @@ beforeAll(async () => {
   writeFileSync(join(chart, "templates", "deploy.yaml"), "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - name: app\n        image: quay.io/example/app:1.0.0\n");
   execFileSync(HELM3, ["package", chart, "--destination", tmp], { stdio: "pipe" });
   repo = await startChartRepo({ charts: [join(tmp, "app-1.0.0.tgz")], auth: { username: "repo-user", password: "Repo-S3cret-pw" } });
+  museumCa = createCA(mkdtempSync(join(tmp, "pki-")));
+  const cert = museumCa.server("museum", [MUSEUM]);
+  museum = await startChartMuseum({ tls: { cert: cert.cert, key: cert.key }, basicAuth: { username: "admin", password: "Museum-S3cret-pw" } });
 });
 
 afterAll(async () => {
-  await Promise.all([squid?.stop(), src?.stop(), dst?.stop(), repo?.stop()]);
+  await Promise.all([squid?.stop(), src?.stop(), dst?.stop(), repo?.stop(), museum?.stop()]);
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -171,5 +180,43 @@ describe("chart repositories through the proxy (plain HTTP: absolute-form)", () 
     expect(repo.requests.length).toBeGreaterThan(n);
     expect(squid.log().length).toBe(before);
     for (const q of repo.requests.slice(n)) expect(q.headers["proxy-authorization"]).toBeUndefined();
+  });
+});
+
+describe("ChartMuseum through the proxy (CONNECT: streamed upload and JSON API)", () => {
+  test("helm addon-push --v=6 to an HTTPS ChartMuseum only the proxy reaches", async () => {
+    const before = squid.log().length;
+    const url = `https://${MUSEUM}:${museum.port}`;
+    const r = await runCli("helm-addon-push", [join(tmp, "app-1.0.0.tgz"), url, "--ca-file", museumCa.cert, "-u", "admin", "--password-stdin", "--v=6"], { stdin: "Museum-S3cret-pw\n", env: proxyEnv() });
+    expect(r.stderr).toBe(r.code === 0 ? r.stderr : "<see above>");
+    expect(museum.get("app", "1.0.0")).toBeDefined();
+    expect(squid.log().slice(before).filter((e) => e.method === "CONNECT").map((e) => e.url)).toContain(`${MUSEUM}:${museum.port}`);
+    expect(r.stderr).toMatch(/http: POST https:\/\/museum\.airgap\.test:\d+\/api\/charts \(via proxy [^)]+\) → 201/);
+    for (const secret of [...forms(PROXY_USER, PROXY_PASS), ...forms("admin", "Museum-S3cret-pw")]) expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+});
+
+describe("the JSON transports (Kubernetes, Palette, Dex, login, token realms, ChartMuseum's API): createTlsFetch", () => {
+  test("Bun's fetch and the node:https path both follow the environment, with Go's NO_PROXY rules", async () => {
+    const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+    const url = `https://${MUSEUM}:${museum.port}/index.yaml`;
+    const auth = `Basic ${Buffer.from("admin:Museum-S3cret-pw").toString("base64")}`;
+    const f = createTlsFetch({ ca: museumCa.certPem });
+    // a repeated header sends the request through node:https even under Bun (see tls-fetch.ts)
+    const viaBun = () => f(url, { headers: { authorization: auth } });
+    const viaNode = () => f(url, { headers: [["authorization", auth], ["x-probe", "1"], ["x-probe", "2"]] });
+    try {
+      process.env.HTTPS_PROXY = squid.urlWith(PROXY_USER);
+      delete process.env.NO_PROXY;
+      // the name resolves through the proxy only: an answer proves the tunnel (squid logs a CONNECT when it ends)
+      expect((await viaBun()).status).toBe(200);
+      expect((await viaNode()).status).toBe(200);
+      // a CIDR or suffix entry sends it direct, where the name does not resolve
+      process.env.NO_PROXY = "10.0.0.0/8,.airgap.test";
+      await expect(viaBun()).rejects.toThrow();
+      await expect(viaNode()).rejects.toThrow();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    }
   });
 });
