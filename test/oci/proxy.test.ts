@@ -134,8 +134,10 @@ describe("registries through the proxy (CONNECT, TLS with a private CA, htpasswd
 
   test("NO_PROXY excludes a host (it is then reached directly); the other still goes through the proxy", async () => {
     const before = squid.log().length;
-    const r = await runCli("kubectl-mirror", copyArgs(srcRef(), dstRef("mirror/np:v1")), { env: proxyEnv({ NO_PROXY: `example.org,.airgap.test:${src.port}` }) });
+    // -v 4: debug logs, not the request lines (those start at 6)
+    const r = await runCli("kubectl-mirror", [...copyArgs(srcRef(), dstRef("mirror/np:v1")), "-v", "4"], { env: proxyEnv({ NO_PROXY: `example.org,.airgap.test:${src.port}` }) });
     expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toContain("http: ");
     expect(r.stderr).toContain(`cannot resolve registry host ${SRC}:${src.port}`);
     const tunnels = squid.log().slice(before).filter((e) => e.method === "CONNECT").map((e) => e.url);
     expect(tunnels).toContain(`${DST}:${dst.port}`);
