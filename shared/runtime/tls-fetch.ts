@@ -13,7 +13,7 @@
 // a compiled binary and deno run.
 import http from "node:http";
 import { Readable } from "node:stream";
-import { agentFor, checkProxy, httpRequest, proxyForUrl, proxyLabel } from "./proxy.ts";
+import { agentFor, checkProxy, httpRequest, ProxyError, proxyForUrl, proxyLabel } from "./proxy.ts";
 import { traceHttp } from "./trace.ts";
 
 export { proxyFromEnv } from "./proxy.ts";
@@ -86,13 +86,24 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       decompress: true,
     };
     // the proxy decision is ours (Go's NO_PROXY rules, loopback direct), not Bun's own reading of the variables
-    const proxy = explicitProxy ?? proxyForUrl(new URL(String(url)));
-    req.proxy = proxy ? { url: checkProxy(proxy).href, respectNoProxy: false, ...(proxy.protocol === "https:" ? { tls: {} } : {}) } : false;
+    let proxy: URL | undefined;
+    try {
+      proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(new URL(String(url)));
+      if (proxy) checkProxy(proxy);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    req.proxy = proxy ? { url: proxy.href, respectNoProxy: false, ...(proxy.protocol === "https:" ? { tls: {} } : {}) } : false;
     if (init.body instanceof ReadableStream) req.duplex = "half";
-    const done = traceHttp(String(req.method), String(url), proxy ? proxyLabel(proxy) : undefined);
+    const via = proxy ? proxyLabel(proxy) : undefined;
+    const done = traceHttp(String(req.method), String(url), via);
     return fetch(url, req as RequestInit).then(
       (res) => (done(res.status), res),
-      (e) => (done(undefined, e), Promise.reject(e)),
+      (e: Error & { code?: string }) => {
+        done(undefined, e);
+        // Bun's messages do not say which proxy ("Proxy refused to open a tunnel: 407 …"); ours do, like node:https's
+        return Promise.reject(via && e?.name !== "AbortError" && e?.name !== "TimeoutError" ? Object.assign(new ProxyError(`${e.message} (via proxy ${via})`, e.code, e.code === "ERR_PROXY_TUNNEL" && /407/.test(e.message) ? "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)" : undefined), { cause: e }) : e);
+      },
     );
   };
 }

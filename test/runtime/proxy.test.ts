@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { extractVerbosity } from "../../shared/cli/argv.ts";
 import { proxyForUrl } from "../../shared/runtime/proxy.ts";
 import { redact } from "../../shared/runtime/redact.ts";
+import { runCli } from "../support/cli.ts";
 
 const show = (u: URL | undefined) => (u ? `${u.protocol}//${u.host}` : "<nil>");
 
@@ -90,5 +91,22 @@ describe("kubectl's -v=N", () => {
   });
   test("where -v is the plugin's own value flag, only --v counts", () => {
     expect(extractVerbosity(["-v", "2", "--v=6"], { shortV: false })).toEqual({ level: 6, rest: ["-v", "2"] });
+  });
+});
+
+describe("every plugin accepts kubectl's verbosity flag", () => {
+  for (const [plugin, flag] of [["kubectl-mirror", ["-v=6"]], ["kubectl-violet", ["-v", "6"]], ["kubectl-scar", ["--v=9"]], ["helm-addon-push", ["--v", "6"]]] as const) {
+    test(`${plugin} ${flag.join(" ")}`, async () => {
+      const r = await runCli(plugin, ["completion", "bash", ...flag]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("complete");
+    });
+  }
+  test("unknown spellings stay errors; helm addon-push keeps -v for its version", async () => {
+    const r = await runCli("kubectl-mirror", ["completion", "bash", "--vv=6"]);
+    expect(r.code).toBe(2);
+    const h = await runCli("helm-addon-push", ["completion", "bash", "-v", "6"]);
+    expect(h.code).not.toBe(0); // `-v 6` is --version 6 there, which completion does not take
   });
 });
