@@ -212,14 +212,6 @@ export function proxyForUrl(url: URL | string, env: Env = process.env): URL | un
   return proxy;
 }
 
-/** The same as a string (kept for callers that pass it on), e.g. "http://proxy.corp:3128". */
-export function proxyFromEnv(url: URL, env: Env = process.env): string | undefined {
-  const p = proxyForUrl(url, env);
-  if (!p) return undefined;
-  const auth = p.username || p.password ? `${p.username}${p.password ? `:${p.password}` : ""}@` : "";
-  return `${p.protocol}//${auth}${p.hostname}:${proxyPort(p)}`;
-}
-
 /** A proxy URL fit for messages and logs: scheme, host and port, never its credentials. */
 export function proxyLabel(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
@@ -231,6 +223,15 @@ export function checkProxy(proxy: URL, source = "the proxy"): URL {
     throw new ProxyError(`${source} ${proxyLabel(proxy)}: only http:// and https:// proxies are supported`, "EPROXY", "use an HTTP proxy (squid, tinyproxy, a corporate proxy) in HTTPS_PROXY/HTTP_PROXY");
   }
   return proxy;
+}
+
+const AUTH_HINT = "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)";
+
+/** A transport's own error for a request that went through `via`, as a ProxyError that names the proxy. */
+export function viaProxyError(e: Error & { code?: string }, via: string): Error {
+  if (e instanceof ProxyError || e?.name === "AbortError" || e?.name === "TimeoutError") return e;
+  const auth = /\b407\b/.test(e?.message ?? "");
+  return Object.assign(new ProxyError(`${e?.message ?? String(e)} (via proxy ${via})`, auth ? "EPROXYAUTH" : e?.code, auth ? AUTH_HINT : undefined), { cause: e });
 }
 
 function proxyAuthorization(proxy: URL): Record<string, string> {
@@ -274,7 +275,7 @@ function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number
         socket.destroy();
         const auth = res.statusCode === 407;
         return reject(new ProxyError(`proxy ${proxyLabel(proxy)} refused CONNECT to ${target}: HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ""}`, auth ? "EPROXYAUTH" : "EPROXY",
-          auth ? "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)" : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
+          auth ? AUTH_HINT : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
       }
       if (head?.length) socket.unshift(head);
       resolve(socket);

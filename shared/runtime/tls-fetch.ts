@@ -13,10 +13,8 @@
 // a compiled binary and deno run.
 import http from "node:http";
 import { Readable } from "node:stream";
-import { agentFor, checkProxy, httpRequest, ProxyError, proxyForUrl, proxyLabel } from "./proxy.ts";
+import { agentFor, checkProxy, httpRequest, proxyForUrl, proxyLabel, viaProxyError } from "./proxy.ts";
 import { traceHttp } from "./trace.ts";
-
-export { proxyFromEnv } from "./proxy.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle to trust instead of the system roots */
@@ -49,8 +47,14 @@ export function tlsFetchImplementation(): "bun-fetch" | "node-https" {
 }
 
 export function createTlsFetch(opts: TlsOptions = {}): TlsFetch {
-  if (opts.proxyUrl && !/^https?:\/\//i.test(opts.proxyUrl)) {
-    throw new Error(`unsupported proxy-url ${JSON.stringify(opts.proxyUrl)}: only http:// and https:// proxies are supported`);
+  if (opts.proxyUrl) {
+    let u: URL;
+    try {
+      u = new URL(opts.proxyUrl);
+    } catch {
+      throw new Error(`proxy-url: not a URL (expected http://HOST:PORT or https://HOST:PORT)`);
+    }
+    checkProxy(u, "proxy-url");
   }
   return tlsFetchImplementation() === "bun-fetch" ? bunFetch(opts) : nodeFetch(opts);
 }
@@ -101,8 +105,8 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       (res) => (done(res.status), res),
       (e: Error & { code?: string }) => {
         done(undefined, e);
-        // Bun's messages do not say which proxy ("Proxy refused to open a tunnel: 407 …"); ours do, like node:https's
-        return Promise.reject(via && e?.name !== "AbortError" && e?.name !== "TimeoutError" ? Object.assign(new ProxyError(`${e.message} (via proxy ${via})`, e.code, e.code === "ERR_PROXY_TUNNEL" && /407/.test(e.message) ? "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)" : undefined), { cause: e }) : e);
+        // Bun's messages do not say which proxy ("Proxy refused to open a tunnel: 407 …"); ours do
+        return Promise.reject(via ? viaProxyError(e, via) : e);
       },
     );
   };
