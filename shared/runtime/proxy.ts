@@ -242,6 +242,13 @@ function proxyAuthorization(proxy: URL): Record<string, string> {
   return { "proxy-authorization": `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` };
 }
 
+/** TLS to an https:// proxy is checked against the proxy's name (Node would take the Host header: the target's). */
+function proxyTls(proxy: URL): https.RequestOptions {
+  if (proxy.protocol !== "https:") return {};
+  const name = proxy.hostname.replace(/^\[|\]$/g, "");
+  return { servername: isIP(name) ? "" : name };
+}
+
 function proxyPort(proxy: URL): number {
   return Number(proxy.port || (proxy.protocol === "https:" ? 443 : 80));
 }
@@ -260,6 +267,7 @@ function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number
       path: target,
       headers: { host: target, ...proxyAuthorization(proxy) },
       agent: false,
+      ...proxyTls(proxy),
     });
     const fail = (e: Error & { code?: string }) => {
       const code = e.code ?? "";
@@ -380,6 +388,7 @@ export function httpRequest(url: URL, options: ProxiedRequestOptions, onResponse
       path: url.href,
       headers,
       agent: !viaTls && agent instanceof http.Agent && !(agent instanceof https.Agent) ? agent : undefined,
+      ...proxyTls(proxy),
     };
     req = (viaTls ? https : http).request(reqOpts, cb);
   }

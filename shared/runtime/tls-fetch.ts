@@ -78,6 +78,17 @@ function bunFetch(opts: TlsOptions): TlsFetch {
   return (url, init = {}) => {
     const names = pairs(init.headers).map(([k]) => k.toLowerCase());
     if (new Set(names).size !== names.length) return (viaNode ??= nodeFetch(opts))(url, init);
+    // the proxy decision is ours (Go's NO_PROXY rules, loopback direct), not Bun's own reading of the variables
+    let proxy: URL | undefined;
+    try {
+      proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(new URL(String(url)));
+      if (proxy) checkProxy(proxy);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Bun 1.4 checks an https:// proxy's certificate against the target's `tls` (its `proxy.tls` has no effect):
+    // those requests go through node:https, which checks the proxy with the default trust store
+    if (proxy?.protocol === "https:") return (viaNode ??= nodeFetch(opts))(url, init);
     const headers = new Headers();
     for (const [k, v] of pairs(init.headers)) headers.append(k, v);
     const req: Record<string, unknown> = {
@@ -89,15 +100,7 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       redirect: "manual",
       decompress: true,
     };
-    // the proxy decision is ours (Go's NO_PROXY rules, loopback direct), not Bun's own reading of the variables
-    let proxy: URL | undefined;
-    try {
-      proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(new URL(String(url)));
-      if (proxy) checkProxy(proxy);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    req.proxy = proxy ? { url: proxy.href, respectNoProxy: false, ...(proxy.protocol === "https:" ? { tls: {} } : {}) } : false;
+    req.proxy = proxy ? { url: proxy.href, respectNoProxy: false } : false;
     if (init.body instanceof ReadableStream) req.duplex = "half";
     const via = proxy ? proxyLabel(proxy) : undefined;
     const done = traceHttp(String(req.method), String(url), via);

@@ -157,6 +157,27 @@ describe("registries through the proxy (CONNECT, TLS with a private CA, htpasswd
   });
 });
 
+describe("an https:// proxy (TLS to the proxy, then TLS to the registry inside the tunnel)", () => {
+  test("copy through it; its CA from NODE_EXTRA_CA_CERTS, the registries' from --ca-file", async () => {
+    const cert = museumCa.server("proxy");
+    const tlsProxy = await startSquid({ hosts: { [SRC]: "127.0.0.1", [DST]: "127.0.0.1" }, users: { [PROXY_USER]: PROXY_PASS }, tls: { cert: cert.cert, key: cert.key } });
+    try {
+      const env = { HTTPS_PROXY: tlsProxy.urlWith(PROXY_USER), NODE_EXTRA_CA_CERTS: museumCa.cert };
+      const r = await runCli("kubectl-mirror", [...copyArgs(srcRef(), dstRef("mirror/tls-proxy:v1")), "--debug"], { env });
+      expect(r.stderr).toBe(r.code === 0 ? r.stderr : "<see above>");
+      expect(skopeoDigest(dst, "mirror/tls-proxy:v1")).toBe(digest);
+      expect(r.stderr).toContain(`(via proxy ${tlsProxy.url})`);
+      for (const secret of forms(PROXY_USER, PROXY_PASS)) expect(r.stdout + r.stderr).not.toContain(secret);
+      // without its CA the proxy is not trusted, and the error says it is the proxy
+      const untrusted = await runCli("kubectl-mirror", copyArgs(srcRef(), dstRef("mirror/tls-proxy2:v1")), { env: { HTTPS_PROXY: tlsProxy.urlWith(PROXY_USER) } });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(new RegExp(`cannot reach proxy ${tlsProxy.url} \\(for (registry|mirror)\\.airgap\\.test:\\d+\\): .*certificate`));
+    } finally {
+      await tlsProxy.stop();
+    }
+  });
+});
+
 describe("chart repositories through the proxy (plain HTTP: absolute-form)", () => {
   test("index and archive fetched via the proxy; proxy credentials never reach the repository", async () => {
     const before = squid.log().length;

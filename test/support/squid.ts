@@ -4,6 +4,7 @@
 //
 //   const proxy = await startSquid({ hosts: { "registry.airgap.test": "127.0.0.1" }, users: { puser: "p@ss" } });
 //   proxy.url        "http://127.0.0.1:PORT"; proxy.urlWith("puser") → "http://puser:p%40ss@127.0.0.1:PORT"
+//                    (https://… with `tls: { cert, key }`: TLS between client and proxy, then CONNECT inside it)
 //   proxy.log()      access.log entries: { method, url, status, user } (CONNECT lines name host:port)
 //   await proxy.stop()
 // With `users`, squid demands Basic proxy credentials (basic_ncsa_auth over an htpasswd file; 407 otherwise).
@@ -21,6 +22,8 @@ export interface SquidOptions {
   hosts?: Record<string, string>;
   /** proxy users (Basic auth required when given) */
   users?: Record<string, string>;
+  /** an https:// proxy (TLS between client and proxy) with this certificate (paths; read at start) */
+  tls?: { cert: string; key: string };
 }
 
 export interface SquidEntry {
@@ -51,7 +54,7 @@ export async function startSquid(opts: SquidOptions = {}): Promise<Squid> {
   const hostsFile = join(dir, "hosts");
   writeFileSync(hostsFile, Object.entries(opts.hosts ?? {}).map(([n, ip]) => `${ip} ${n}`).join("\n") + "\n", { mode: 0o644 });
   const lines = [
-    `http_port 127.0.0.1:${port}`,
+    opts.tls ? `https_port 127.0.0.1:${port} tls-cert=${opts.tls.cert} tls-key=${opts.tls.key}` : `http_port 127.0.0.1:${port}`,
     `pid_filename ${join(dir, "squid.pid")}`,
     "cache deny all",
     "cache_mem 8 MB",
@@ -85,19 +88,20 @@ export async function startSquid(opts: SquidOptions = {}): Promise<Squid> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const log = existsSync(join(dir, "cache.log")) ? readFileSync(join(dir, "cache.log"), "utf8") : "";
-    if (/Accepting HTTP Socket connections/.test(log)) break;
+    if (/Accepting HTTPS? Socket connections/.test(log)) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`squid did not start: ${stderr}\n${log.split("\n").slice(-15).join("\n")}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const url = `http://127.0.0.1:${port}`;
+  const scheme = opts.tls ? "https" : "http";
+  const url = `${scheme}://127.0.0.1:${port}`;
   return {
     url,
     host: `127.0.0.1:${port}`,
     port,
-    urlWith: (user) => `http://${encodeURIComponent(user)}:${encodeURIComponent(opts.users?.[user] ?? "")}@127.0.0.1:${port}`,
+    urlWith: (user) => `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(opts.users?.[user] ?? "")}@127.0.0.1:${port}`,
     log: () => {
       const f = join(dir, "access.log");
       if (!existsSync(f)) return [];
