@@ -2,7 +2,10 @@
 // skip-verify) and an HTTP(S) proxy. Everything else in shared/ and plugins/ stays runtime-neutral and calls
 // `createTlsFetch(opts)` to get a fetch-like function.
 //
-// Why two paths (plus one exception: repeated request headers, see bunFetch):
+// Which proxy and how to reach it is decided by proxy.ts for both paths (Go's HTTPS_PROXY/NO_PROXY rules, not
+// Bun's own reading of the variables); every request is traced there too (trace.ts).
+//
+// Why two paths (plus two exceptions, see bunFetch: repeated request headers, https:// proxies):
 // - Bun: the global fetch takes `tls: { ca, cert, key, serverName, rejectUnauthorized }` and `proxy`. This is
 //   Bun's own documented API and works under `bun run` and inside `bun build --compile` binaries. (Bun's
 //   node:https agent/undici dispatcher TLS options have regressed before: client-node 2.x loses the CA under

@@ -24,7 +24,8 @@
 // ask for `{ auth: "none", tls: false }` explicitly only where a test is about plain HTTP / anonymous access; users (htpasswd/token;
 // default htpasswd `{ tester: random }`, token `{ reader, writer, admin }`); grants/anonymous/tokenExpiresIn/
 // strictExpiry (token mode, see token-server.ts); deleteEnabled (default true); relativeUrls (registry
-// answers Location headers relative instead of absolute); keepData (leave the temp dir for debugging).
+// answers Location headers relative instead of absolute); keepData (leave the temp dir for debugging); serverNames
+// (extra DNS names in the TLS certificate, e.g. a name only a proxy resolves: test/support/squid.ts).
 // Registries that are not stopped are killed when the test process exits.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -8,6 +8,8 @@
 //   proxy.log()      access.log entries: { method, url, status, user } (CONNECT lines name host:port)
 //   await proxy.stop()
 // With `users`, squid demands Basic proxy credentials (basic_ncsa_auth over an htpasswd file; 407 otherwise).
+// squid logs a CONNECT when the tunnel closes: read log() after the client is done. Squids left running are
+// killed when the test process exits.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,9 +44,10 @@ export interface Squid {
   stop(): Promise<void>;
 }
 
-export function squidAvailable(): boolean {
-  return existsSync(SQUID_BIN);
-}
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
 
 export async function startSquid(opts: SquidOptions = {}): Promise<Squid> {
   const dir = mkdtempSync(join(tmpdir(), "ka-squid-"));
@@ -83,6 +86,8 @@ export async function startSquid(opts: SquidOptions = {}): Promise<Squid> {
   const conf = join(dir, "squid.conf");
   writeFileSync(conf, lines.join("\n") + "\n", { mode: 0o644 });
   const child: ChildProcess = spawn(SQUID_BIN, ["-N", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const deadline = Date.now() + 20_000;
