@@ -25,6 +25,7 @@ const SRC = "registry.airgap.test";
 const DST = "mirror.airgap.test";
 const CHARTS = "charts.airgap.test";
 const MUSEUM = "museum.airgap.test";
+const PLAIN = "plain.airgap.test";
 const PROXY_USER = "corp-user";
 const PROXY_PASS = "Pr0xy:p@ss/w0rd";
 
@@ -154,6 +155,25 @@ describe("registries through the proxy (CONNECT, TLS with a private CA, htpasswd
     const out = execFileSync(bin, copyArgs(srcRef(), dstRef("mirror/compiled:v1")), { env: { ...process.env, ...proxyEnv(), NO_COLOR: "1" }, stdio: ["pipe", "pipe", "pipe"] });
     expect(out).toBeDefined();
     expect(skopeoDigest(dst, "mirror/compiled:v1")).toBe(digest);
+  });
+});
+
+describe("a plain-HTTP registry through the proxy (absolute-form requests)", () => {
+  test("copy to it with --plain-http-host; uploads and the manifest go through the proxy", async () => {
+    const plain = await startRegistry({ auth: "none", tls: false });
+    const proxy = await startSquid({ hosts: { [SRC]: "127.0.0.1", [PLAIN]: "127.0.0.1" } });
+    try {
+      const to = `${PLAIN}:${plain.port}/mirror/app:v1`;
+      const r = await runCli("kubectl-mirror", [...copyArgs(srcRef(), to), "--plain-http-host", `${PLAIN}:${plain.port}`, "-v=6"], { env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url } });
+      expect(r.stderr).toBe(r.code === 0 ? r.stderr : "<see above>");
+      const raw = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${plain.host}/mirror/app:v1`]);
+      expect("sha256:" + require("node:crypto").createHash("sha256").update(raw).digest("hex")).toBe(digest);
+      const methods = proxy.log().filter((e) => e.url.startsWith(`http://${PLAIN}:${plain.port}/v2/`)).map((e) => e.method);
+      expect(methods).toEqual(expect.arrayContaining(["HEAD", "POST", "PUT"]));
+      expect(r.stderr).toMatch(/http: PUT http:\/\/plain\.airgap\.test:\d+\/v2\/mirror\/app\/manifests\/v1 \(via proxy [^)]+\) → 201/);
+    } finally {
+      await Promise.all([proxy.stop(), plain.stop()]);
+    }
   });
 });
 
