@@ -313,3 +313,26 @@ describe("verified images on the way in", () => {
     expect(existsSync(out)).toBe(false);
   }, 180_000);
 });
+
+describe("serve checks what it serves", () => {
+  test("serve --key: a signed archive is served after its signature and blobs verified; another key, an unsigned archive or a swapped index.json never start", async () => {
+    const { serveArchive } = await import("../../plugins/kubectl-mirror/lib/serve.ts");
+    const { loadVerifyKeys } = await import("../../shared/signing/dsse.ts");
+    const srv = await serveArchive(signed, { address: "127.0.0.1:0", keys: await loadVerifyKeys([k("key.pub")]) });
+    try {
+      expect(srv.trust).toMatchObject({ signature: "verified", format: "sigstore-bundle" });
+      const res = await fetch(`${srv.url}/v2/_catalog`);
+      expect(res.status).toBe(200);
+    } finally {
+      await srv.stop();
+    }
+    await expect(serveArchive(signed, { address: "127.0.0.1:0", keys: await loadVerifyKeys([k("other.pub")]) })).rejects.toThrow(/does not verify with the key/);
+    await expect(serveArchive(plain, { address: "127.0.0.1:0", keys: await loadVerifyKeys([k("key.pub")]) })).rejects.toThrow(/is not signed: refused/);
+    const bad = join(s.tmp, "serve-swapped.tar");
+    await rewriteTar(plain, bad, (name, b) => (name === "index.json" ? swapRefs(b) : undefined));
+    await expect(serveArchive(bad, { address: "127.0.0.1:0" })).rejects.toThrow(/index\.json says .* its metadata recorded/);
+    const unverified = await serveArchive(signed, { address: "127.0.0.1:0" });
+    expect(unverified.trust.signature).toBe("signed, not verified (pass --key)");
+    await unverified.stop();
+  }, 60_000);
+});

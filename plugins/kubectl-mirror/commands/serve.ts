@@ -1,6 +1,7 @@
 // kubectl mirror serve ARCHIVE|oci-layout:DIR — a read-only OCI registry straight from an archive (or its split
 // parts) or an OCI layout, like `palette content serve` / `hauler store serve registry`.
 import { defineCommand, type CommandMeta } from "citty";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
@@ -20,6 +21,7 @@ export default defineCommand({
       "htpasswd -Bbn admin 's3cret' > htpasswd                              # bcrypt entries, as distribution and Zot",
       "kubectl mirror serve oci-layout:./store --address :5000 --verify     # every interface; all digests checked first",
       "kubectl mirror serve packs.tar.zst --pack-keyring spectro.gpg         # every pack's signature checked first",
+      "kubectl mirror serve bundle.tar.zst --key key.pub                       # only if signed by key.pub and intact",
       "skopeo inspect --tls-verify=false docker://127.0.0.1:5000/acme/app:1.0",
       "helm pull oci://127.0.0.1:5000/charts/app --version 1.2.3 --plain-http",
     ],
@@ -34,13 +36,15 @@ export default defineCommand({
     "pack-keyring": { type: "string", description: "OpenPGP public key(s): every pack in the archive must carry a signature that verifies with them, or nothing is served", valueHint: "FILE" },
     repository: { type: "string", description: "Repository for bare tags (archives written by skopeo/copy; default: the archive's base name)", valueHint: "NAME" },
     "temp-dir": { type: "string", description: "Where a gzip/zstd archive is decompressed once (default: system temp dir)", valueHint: "DIR" },
+    ...keyArgs,
     ...outputArgs,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const log = logger();
     const src = args.source as string | undefined;
     if (!src) throw new UsageError("no archive given", "kubectl mirror serve ARCHIVE|oci-layout:DIR");
     const packKeys = args["pack-keyring"] ? await readKeyring(String(args["pack-keyring"])) : undefined;
+    const keys = await verifyKeysFromArgs(rawArgs);
     const srv = await serveArchive(src, {
       address: args.address as string | undefined,
       tlsCert: args["tls-cert"] as string | undefined,
@@ -48,12 +52,14 @@ export default defineCommand({
       htpasswd: args.htpasswd as string | undefined,
       verify: !!args.verify,
       packKeys,
+      keys,
       repository: args.repository as string | undefined,
       tempDir: args["temp-dir"] as string | undefined,
       onInfo: (m) => log.info(m),
       onWarn: (m) => log.warn(m),
       onRequest: (r) => log.debug(`${r.method} ${r.path} → ${r.status}`),
     });
+    logTrust([srv.trust]);
     for (const p of srv.packSignatures ?? []) log.info(`pack ${p.ref}: signature VERIFIED (key ${p.keyID.toUpperCase()})`);
     if (srv.packSignatures && !srv.packSignatures.length) log.warn(`--pack-keyring: ${src} holds no pack; nothing to verify`);
     const repos = [...srv.catalog.repos.entries()].sort(([a], [b]) => a.localeCompare(b));

@@ -59,8 +59,19 @@ export async function signArchiveStatement(files: { name: string; bytes: Uint8Ar
   return { name: SIGNATURE_FILE, bytes: Buffer.from(await signPayload(statement, key)) };
 }
 
+/** What the checks read of an archive: OciArchiveReader, or serve's own source (lib/serve.ts). */
+export interface ArchiveView {
+  readFile(name: string, limit?: number): Promise<Buffer | undefined>;
+  roots(): { desc: Descriptor; tag?: string }[];
+  /** manifest bytes, checked against the digest */
+  fetchManifest(desc: Descriptor): Promise<Uint8Array>;
+  exists(desc: Descriptor): Promise<boolean>;
+  /** hash the blobs of `wanted` the archive holds; throws on the first mismatch; returns how many were checked */
+  verifyBlobs(wanted: Set<string>): Promise<number>;
+}
+
 /** Every manifest digest reachable from index.json (children of indexes, subjects' referrers are roots too). */
-export async function reachableManifests(reader: OciArchiveReader): Promise<Map<string, Descriptor>> {
+export async function reachableManifests(reader: ArchiveView): Promise<Map<string, Descriptor>> {
   const out = new Map<string, Descriptor>();
   const walk = async (d: Descriptor): Promise<void> => {
     if (out.has(d.digest) || !isManifest(d.mediaType)) return;
@@ -75,7 +86,7 @@ export async function reachableManifests(reader: OciArchiveReader): Promise<Map<
 }
 
 /** Blobs (configs, layers) the archive's manifests name. */
-export async function referencedBlobs(reader: OciArchiveReader, manifests: Map<string, Descriptor>): Promise<Descriptor[]> {
+export async function referencedBlobs(reader: ArchiveView, manifests: Map<string, Descriptor>): Promise<Descriptor[]> {
   const blobs = new Map<string, Descriptor>();
   for (const d of manifests.values()) {
     if (isIndex(d.mediaType)) continue;
@@ -123,8 +134,8 @@ function unverifiedPredicate(bytes: Buffer): { format?: string; predicate?: Arch
  * must be signed by one of them, the statement must cover exactly its index.json, metadata and manifests, and (unless
  * `blobs: false`) every blob must match its digest — all before anything is sent. Throws ArchiveTrustError.
  */
-export async function checkArchive(reader: OciArchiveReader, opts: { keys?: VerifyKey[]; metadataFile: string; blobs?: boolean; label?: string }): Promise<ArchiveTrust> {
-  const label = opts.label ?? reader.path;
+export async function checkArchive(reader: ArchiveView, opts: { keys?: VerifyKey[]; metadataFile: string; blobs?: boolean; label: string }): Promise<ArchiveTrust> {
+  const label = opts.label;
   const sig = await reader.readFile(SIGNATURE_FILE, 16 << 20);
   const index = (await reader.readFile("index.json"))!;
   const metadata = await reader.readFile(opts.metadataFile);
@@ -177,7 +188,7 @@ export async function checkArchive(reader: OciArchiveReader, opts: { keys?: Veri
  * index.json against the archive's metadata (kubectl-mirror.json): every name the metadata lists is in index.json
  * once, holding the digest the metadata recorded (archives written before digests were recorded: present only).
  */
-export function checkIndexAgainstMetadata(reader: OciArchiveReader, metadataBytes: Uint8Array, label: string): void {
+export function checkIndexAgainstMetadata(reader: Pick<ArchiveView, "roots">, metadataBytes: Uint8Array, label: string): void {
   let meta: { images?: { ref?: string; digest?: string }[]; artifacts?: { ref?: string; digest?: string }[] };
   try {
     meta = JSON.parse(Buffer.from(metadataBytes).toString("utf8"));

@@ -38,6 +38,9 @@ import { digestAlgorithm, digestOf } from "../../../shared/oci/digest.ts";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import type { PublicKey } from "../../../shared/signing/gpg.ts";
 import { verifyArchivePacks, type PackVerdict } from "./pack.ts";
+import { checkArchive, type ArchiveTrust, type ArchiveView } from "./archive-sign.ts";
+import { METADATA_FILE } from "./archive.ts";
+import type { VerifyKey } from "../../../shared/signing/dsse.ts";
 import { createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
 import { isManifest, MT } from "../../../shared/oci/media-types.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
@@ -101,6 +104,8 @@ interface Source {
   index(): Promise<ImageIndex>;
   /** every blob digest present (for --verify) */
   digests(): Promise<string[]>;
+  /** a small non-blob file (kubectl-mirror.json, the signature); undefined if absent */
+  file(name: string, limit?: number): Promise<Buffer | undefined>;
   close(): Promise<void>;
 }
 
@@ -148,6 +153,12 @@ async function tarSource(files: { path: string; size: number; sha256?: string; n
       return JSON.parse((await seg.read(l.offset, l.size)).toString("utf8")) as ImageIndex;
     },
     digests: async () => [...entries.keys()].map((n) => BLOB_PATH.exec(n)).filter((m) => !!m).map((m) => `${m![1]}:${m![2]}`),
+    file: async (name, limit = SMALL) => {
+      const l = entries.get(name);
+      if (!l) return undefined;
+      if (l.size > limit) throw new ServeError(`${name} in ${label} is larger than ${limit} bytes`);
+      return seg.read(l.offset, l.size);
+    },
     close: async () => {
       await cleanup?.();
     },
@@ -179,6 +190,7 @@ async function layoutSource(dir: string): Promise<Source> {
       for (const alg of await readdir(join(dir, "blobs")).catch(() => [] as string[])) for (const hex of await readdir(join(dir, "blobs", alg)).catch(() => [] as string[])) if (BLOB_PATH.test(`blobs/${alg}/${hex}`)) out.push(`${alg}:${hex}`);
       return out;
     },
+    file: async (name) => (BLOB_PATH.test(name) || name.includes("..") ? undefined : readFile(join(dir, name)).catch(() => undefined)),
     close: async () => {},
   };
 }
@@ -309,6 +321,8 @@ export interface ServeOptions {
   verify?: boolean;
   /** every pack in the archive must carry a signature that verifies with these keys */
   packKeys?: PublicKey[];
+  /** --key: the archive must be signed by one of these and intact (checked before listening) */
+  keys?: VerifyKey[];
   repository?: string;
   tempDir?: string;
   onInfo?: (msg: string) => void;
@@ -330,6 +344,8 @@ export interface RunningServer {
   tls: boolean;
   verified: number;
   packSignatures?: PackVerdict[];
+  /** signature verdict (verified / signed, not verified / unsigned) */
+  trust: ArchiveTrust;
   catalog: Catalog;
   stop(): Promise<void>;
 }
@@ -498,8 +514,30 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
   };
   let catalog: Catalog;
   let packSignatures: PackVerdict[] | undefined;
+  let trust: ArchiveTrust;
   try {
     catalog = await buildCatalog(source, defaultRepo);
+    // push's verdict before the first request: index.json against the metadata; with --key, signed and intact
+    const index = await source.index();
+    const view: ArchiveView = {
+      readFile: (name, limit) => source.file(name, limit),
+      roots: () => (index.manifests ?? []).map((m) => ({ desc: { mediaType: m.mediaType, digest: m.digest, size: m.size }, tag: m.annotations?.[REF_NAME] })),
+      fetchManifest: async (d) => {
+        if (!source.has(d.digest)) throw new ServeError(`manifest ${d.digest} is not in ${basename(label)}`);
+        const b = await readManifest(d.digest);
+        if (bad.has(d.digest)) throw new ServeError(`manifest ${d.digest} in ${basename(label)} does not match its digest`);
+        return b;
+      },
+      exists: async (d) => source.has(d.digest),
+      verifyBlobs: async (wanted) => {
+        let n = 0;
+        for (const d of wanted) if (source.has(d)) (await checkBlob(d), n++);
+        const wrong = [...wanted].find((d) => bad.has(d));
+        if (wrong) throw new ServeError(`blob ${wrong} does not match its digest (it hashes to ${bad.get(wrong)})`);
+        return n;
+      },
+    };
+    trust = await checkArchive(view, { keys: opts.keys, metadataFile: METADATA_FILE, label: basename(label) });
     if (opts.verify) {
       const all = await source.digests();
       for (const d of all) await checkBlob(d);
@@ -683,6 +721,7 @@ export async function serveArchive(arg: string, opts: ServeOptions = {}): Promis
     tls: !!tls,
     verified: verified.size,
     ...(packSignatures ? { packSignatures } : {}),
+    trust,
     catalog,
     async stop() {
       (server as http.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
