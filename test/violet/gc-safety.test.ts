@@ -114,7 +114,7 @@ describe("gc on real version histories (installed 1.2.0 and 1.10.0)", () => {
       q.cluster(c).put(artifact("acme-operator"));
       for (const v of uploaded) {
         const o = av("acme-operator", `v${v}`, `acme-operator.v${v}`);
-        o.metadata.annotations["cpaas.io/bundle-version"] = v;
+        (o.metadata.annotations as Record<string, string>)["cpaas.io/bundle-version"] = v;
         q.cluster(c).put(o);
       }
     }
