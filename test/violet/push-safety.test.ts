@@ -13,7 +13,7 @@ import { ok, startWorld, violet, type World } from "./world.ts";
 let w: World;
 let dst: TestRegistry;
 let api: FakeApiServer;
-const pkgs = { all: "", amd64: "" };
+const pkgs = { all: "", amd64: "", plugin: "" };
 const APP = "app.alauda.io/v1alpha1";
 const env = () => ({ KUBECONFIG: api.kubeconfig("admin") });
 const writes = () => api.requests.filter((r) => r.method !== "GET").length;
@@ -52,17 +52,35 @@ beforeAll(async () => {
   [w, dst] = await Promise.all([startWorld(), startRegistry()]);
   api = await startFakeApiServer({ tls: true, crds: violetCrds, namespaces: ["cpaas-system"] });
   destArgs = ["--dest-repo", dst.host, ...w.regArgs(dst)];
-  const build = async (name: string, platforms: string) => {
-    ok(await violet(["create", join(w.dir, name), "--artifact", w.bundle.ref, "--platforms", platforms, ...w.regArgs()]));
+  const build = async (name: string, platforms: string, artifact = w.bundle.ref) => {
+    ok(await violet(["create", join(w.dir, name), "--artifact", artifact, "--platforms", platforms, ...w.regArgs()]));
     const out = join(w.dir, `${name}-pkg`);
     mkdirSync(out, { recursive: true });
     return ok(await violet(["package", join(w.dir, name), ...w.regArgs()], { cwd: out })).stdout.trim();
   };
-  [pkgs.all, pkgs.amd64] = await Promise.all([build("foo-all", "linux/amd64,linux/arm64"), build("foo-amd64", "linux/amd64")]);
+  [pkgs.all, pkgs.amd64, pkgs.plugin] = await Promise.all([build("foo-all", "linux/amd64,linux/arm64"), build("foo-amd64", "linux/amd64"), build("log-center", "linux/amd64", w.pluginChart.ref)]);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all([w?.stop(), dst?.stop(), api?.stop()]);
+});
+
+// issue 21 point 4: --dry-run=server sends every write push makes as a server-side dry run
+describe("--dry-run=server", () => {
+  const dryRuns = (from: number) => api.requests.slice(from).filter((q) => q.method !== "GET");
+  test("operator and cluster plugin: every create goes to the API server with dryRun=All; nothing is stored or pushed", async () => {
+    const from = api.requests.length;
+    const r = ok(await violet(["push", pkgs.all, ...destArgs, "--dry-run=server"], { env: env() }));
+    expect(r.stdout).toContain("artifactversion cpaas-system/foo-operator.v1.2.0 would be created on global (server dry run: accepted by the API server)");
+    const p = ok(await violet(["push", pkgs.plugin, ...destArgs, "--dry-run=server"], { env: env() }));
+    expect(p.stdout).toContain("moduleconfig log-center-v1.2.0 would be created on global (server dry run");
+    const writes = dryRuns(from);
+    expect(writes.map((q) => `${q.method} ${q.path.split("/").pop()}`).sort()).toEqual(["POST artifacts", "POST artifactversions", "POST moduleconfigs", "POST moduleplugins"]);
+    expect(writes.every((q) => q.query.dryRun === "All" && q.status! < 300)).toBe(true);
+    expect(api.list(APP, "Artifact", "cpaas-system")).toHaveLength(0);
+    expect(api.list("cluster.alauda.io/v1alpha1", "ModulePlugin")).toHaveLength(0);
+    expect(skopeoDigest(`${dst.host}/acp/foo-operator:v1.2.0`)).toBeUndefined();
+  }, 90_000);
 });
 
 describe("tags are never replaced silently", () => {
@@ -99,6 +117,15 @@ describe("tags are never replaced silently", () => {
     expect(skopeoDigest(`${dst.host}/acp/foo-operator:v1.2.0`)).toBe(op.digest);
     expect(op.digest).not.toBe(w.images.operator.digest);
     expect(api.get(APP, "ArtifactVersion", "foo-operator.v1.2.0", "cpaas-system")).toBeDefined();
+  }, 90_000);
+
+  test("--dry-run=server --force: the updates go as dry runs (PUT dryRun=All), nothing changes", async () => {
+    const rv = api.get(APP, "ArtifactVersion", "foo-operator.v1.2.0", "cpaas-system")!.metadata.resourceVersion;
+    const from = api.requests.length;
+    ok(await violet(["push", pkgs.amd64, ...destArgs, "--force", "--dry-run=server"], { env: env() }));
+    const writes = api.requests.slice(from).filter((q) => q.method !== "GET");
+    expect(writes.map((q) => `${q.method} ${q.path.split("/").slice(-2).join("/")} ${q.query.dryRun}`).sort()).toEqual(["PUT artifacts/foo-operator All", "PUT artifactversions/foo-operator.v1.2.0 All"]);
+    expect(api.get(APP, "ArtifactVersion", "foo-operator.v1.2.0", "cpaas-system")!.metadata.resourceVersion).toBe(rv);
   }, 90_000);
 });
 

@@ -51,6 +51,8 @@ export interface PushOptions {
   skipVerify?: boolean;
   force?: boolean;
   dryRun?: boolean;
+  /** with dryRun: send every Kubernetes write as a server-side dry run (dryRun=All) */
+  serverDryRun?: boolean;
   keys?: PublicKey[];
   /** packages pushed in parallel (default 2) */
   packageConcurrency?: number;
@@ -303,9 +305,24 @@ function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome
     (r.action === "skipped"
       ? `${where} already exists, skipped (use --force to overwrite)`
       : r.action.startsWith("would-")
-        ? `${where} would be ${r.action === "would-create" ? "created" : r.action === "would-update" ? "updated" : "skipped (already exists)"} on ${r.cluster} (dry run)`
+        ? `${where} would be ${r.action === "would-create" ? "created" : r.action === "would-update" ? "updated" : "skipped (already exists)"} on ${r.cluster} (${opts.serverDryRun && r.action !== "would-skip" ? "server dry run: accepted by the API server" : "dry run"})`
         : `${where} ${r.action} on ${r.cluster}`);
   opts.onLine?.(msg);
+}
+
+/**
+ * One write of push: for real; with --dry-run=server sent to the API server as a dry run (dryRun=All: admission,
+ * validation, RBAC); with a client dry run not sent at all. Records the outcome.
+ */
+async function write(kube: KubeClient, verb: "create" | "update", obj: KubeObject, result: PackagePushResult, opts: PushOptions, r: Omit<ResourceOutcome, "action" | "object">): Promise<KubeObject> {
+  const server = !!opts.dryRun && !!opts.serverDryRun;
+  if (opts.dryRun && !server) {
+    record(result, opts, { ...r, action: verb === "create" ? "would-create" : "would-update", object: obj, message: undefined });
+    return obj;
+  }
+  const got = verb === "create" ? await kube.create(obj, { dryRun: server }) : await kube.update(obj, { dryRun: server });
+  record(result, opts, { ...r, action: server ? (verb === "create" ? "would-create" : "would-update") : verb === "create" ? "created" : "updated", object: got, ...(server ? { message: undefined } : {}) });
+  return got;
 }
 
 // ------------------------------------------------------------------ operators
@@ -318,38 +335,29 @@ async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOp
   for (const cluster of names) {
     const kube = clusters.client(cluster);
     const want = artifactObject(m, t);
+    const at = { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster };
     let artifact = await kube.tryGet(APP_V1ALPHA1, "Artifact", m.name, { namespace: NAMESPACE });
-    if (!artifact) {
-      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-create", object: want });
-      else {
-        artifact = await kube.create(want);
-        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "created", object: artifact });
-      }
-    } else {
+    if (!artifact) artifact = await write(kube, "create", want, result, opts, at);
+    else {
       // an Absent package (present: false) or one pointing at another registry is corrected without --force
       const stale = artifact.spec?.present !== true || artifact.metadata.labels?.["cpaas.io/present"] === "false" || artifact.spec?.registry !== t.registry || artifact.spec?.repository !== t.repository;
       if (opts.force || stale) {
         const why = artifact.spec?.present !== true ? " (was absent)" : stale ? ` (registry was ${artifact.spec?.registry}/${artifact.spec?.repository})` : "";
         const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
-        if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-        else {
-          artifact = await kube.update(merged);
-          record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
-        }
-      } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+        artifact = await write(kube, "update", merged, result, opts, { ...at, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
+      } else record(result, opts, { ...at, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
     }
     const av = artifactVersionObject(m, t, artifact?.metadata.uid ? { uid: artifact.metadata.uid } : undefined);
     const avName = av.metadata.name!;
+    const vt = { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster };
     const existing = await kube.tryGet(APP_V1ALPHA1, "ArtifactVersion", avName, { namespace: NAMESPACE });
     const absent = !!existing && (existing.spec?.present !== true || existing.metadata.labels?.["cpaas.io/present"] === "false");
     if (existing && !opts.force && !absent) {
-      record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
+      record(result, opts, { ...vt, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
     } else if (existing) {
       const merged = { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...av.metadata.labels }, annotations: { ...existing.metadata.annotations, ...av.metadata.annotations }, ownerReferences: av.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: { ...existing.spec, ...av.spec } };
-      if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged), message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
-    } else if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-create", object: av });
-    else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "created", object: await kube.create(av) });
+      await write(kube, "update", merged, result, opts, { ...vt, message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
+    } else await write(kube, "create", av, result, opts, vt);
   }
 }
 
@@ -369,18 +377,15 @@ async function pushPlugin(m: PackageMetadata, resources: Map<string, string>, cl
     return;
   }
   const existing = await kube.tryGet(CLUSTER_V1ALPHA1, "ModulePlugin", name);
-  if (opts.dryRun) {
-    record(result, opts, { kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "would-update" : "would-create", object: plugin });
-    record(result, opts, { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "would-update" : "would-create", object: config });
-    return;
-  }
-  const written = existing
-    ? await kube.update({ ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...plugin.metadata.labels }, annotations: { ...existing.metadata.annotations, ...plugin.metadata.annotations } }, spec: plugin.spec })
-    : await kube.create(plugin);
-  result.resources.push({ kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "updated" : "created", object: written });
-  const cfg = existingConfig ? await kube.update({ ...existingConfig, metadata: { ...existingConfig.metadata, labels: config.metadata.labels, annotations: config.metadata.annotations }, spec: config.spec }) : await kube.create(config);
-  result.resources.push({ kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "updated" : "created", object: cfg });
-  opts.onLine?.(`moduleplugin ${name} has been updated successfully`);
+  // real writes print one success line (violet's), dry runs one line per resource
+  const quiet = opts.dryRun ? opts : { ...opts, onLine: undefined };
+  const mp = { kind: "ModulePlugin", name, cluster: GLOBAL };
+  const mc = { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL };
+  if (existing) await write(kube, "update", { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...plugin.metadata.labels }, annotations: { ...existing.metadata.annotations, ...plugin.metadata.annotations } }, spec: plugin.spec }, result, quiet, mp);
+  else await write(kube, "create", plugin, result, quiet, mp);
+  if (existingConfig) await write(kube, "update", { ...existingConfig, metadata: { ...existingConfig.metadata, labels: config.metadata.labels, annotations: config.metadata.annotations }, spec: config.spec }, result, quiet, mc);
+  else await write(kube, "create", config, result, quiet, mc);
+  if (!opts.dryRun) opts.onLine?.(`moduleplugin ${name} has been updated successfully`);
 }
 
 // ------------------------------------------------------------------ charts
