@@ -435,9 +435,9 @@ export class OciArchiveReader implements Store {
     }
   }
 
-  /** Every blob digest in the archive (for incremental exports); compressed archives are scanned once more. */
-  async blobDigests(): Promise<string[]> {
-    const names = [...this.entries.keys(), ...this.small.keys()];
+  /** Every blob in the archive with its size in the archive (compressed archives are scanned once more). */
+  async blobSizes(): Promise<Map<string, number>> {
+    const sizes: [string, number][] = [...[...this.entries].map(([n, l]): [string, number] => [n, l.size]), ...[...this.small].map(([n, b]): [string, number] => [n, b.length])];
     if (this.sequential) {
       const gunzip = this.decompressor();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
@@ -445,15 +445,20 @@ export class OciArchiveReader implements Store {
       const seen = new Set<string>();
       for await (const e of readTar(src.pipe(gunzip))) {
         const name = checkEntry(e, this.path, seen);
-        if (name) names.push(name);
+        if (name) sizes.push([name, e.header.size]);
       }
     }
-    const out = new Set<string>();
-    for (const n of names) {
+    const out = new Map<string, number>();
+    for (const [n, size] of sizes) {
       const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(n);
-      if (m) out.add(`${m[1]}:${m[2]}`);
+      if (m) out.set(`${m[1]}:${m[2]}`, size);
     }
-    return [...out];
+    return out;
+  }
+
+  /** Every blob digest in the archive (for incremental exports). */
+  async blobDigests(): Promise<string[]> {
+    return [...(await this.blobSizes()).keys()];
   }
 
   async tags(): Promise<string[]> {
