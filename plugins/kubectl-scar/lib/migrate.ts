@@ -51,6 +51,8 @@ export interface MigrateOptions {
   packRegistry?: string;
   /** the user ticked "Contains Spectro Manifests" in the console: do not look for the box through the API */
   manifestsSet?: boolean;
+  /** remove a stale lock (its holder no longer runs) before starting */
+  breakLock?: boolean;
 }
 
 export interface MigrateResult {
@@ -174,7 +176,13 @@ export function archivePath(store: StateStore): string {
   return store.file.replace(/\.json$/, "") + ".manifests.tgz";
 }
 
+/** One operation per Palette: everything but a dry run holds the state's lock (read, steps, writes). */
 export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
+  if (o.dryRun) return migrateLocked(o);
+  return o.state.withLock("kubectl scar migrate", { breakLock: o.breakLock, log: o.log }, () => migrateLocked(o));
+}
+
+async function migrateLocked(o: MigrateOptions): Promise<MigrateResult> {
   const log = o.log ?? (() => {});
   const client = o.client ?? createClient(o.registry);
   const ns = o.namespace ?? NAMESPACE;
@@ -319,13 +327,17 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     current = "set-endpoint";
     const now = await o.palette.getScarConfig();
     if (now.endpoint === SPECMAN_ENDPOINT && !now.username && !now.password) {
+      // a run killed after its PUT: the sync jobs still wait the full delay, counted from the recorded PUT, or
+      // from now when the PUT's time was never recorded (killed between the PUT and the state write)
+      const putAt = Date.parse(String(state.steps[current]?.putAt ?? ""));
+      endpointPutAt = Number.isFinite(putAt) ? putAt : Date.now();
       markDone(state, current);
       await save();
       set(current, "unchanged", `endpoint is already ${SPECMAN_ENDPOINT}`);
     } else {
       await o.palette.putScarConfig({ endpoint: SPECMAN_ENDPOINT, password: "", username: "" });
       endpointPutAt = Date.now();
-      markDone(state, current);
+      markDone(state, current, { putAt: new Date(endpointPutAt).toISOString() });
       await save();
       set(current, "done", `endpoint set to ${SPECMAN_ENDPOINT} (204)`);
     }
