@@ -25,6 +25,8 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
+# PyYAML (libyaml-family YAML reader): the oracle for go-yaml-compatible parsing in test/addon-push/catalog.test.ts
+python3 -c "import yaml" 2>/dev/null || missing+=(python3-yaml)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -36,6 +36,8 @@ export interface PushResult {
   digest?: string;
   prov?: boolean;
   error?: string;
+  /** packaged files that are often unintended (see package.ts) */
+  warnings?: string[];
 }
 
 /** Run `fn` over `items` with at most `n` in flight, keeping input order in the result. */
@@ -95,7 +97,7 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
       try {
         prepared = await prepareChart(source, join(work, String(i)), o);
         const r = await pushOne(prepared, t, o);
-        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), target: label, ...r };
+        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), target: label, ...r, ...(prepared.warnings?.length ? { warnings: prepared.warnings } : {}) };
       } catch (err) {
         result = {
           source,
