@@ -321,7 +321,7 @@ describe("the ChartMuseum stand-in refuses what ChartMuseum refuses", () => {
     }
     return execFileSync("tar", ["-czf", "-", "-C", d, ...Object.keys(files)]);
   }
-  const post = (url: string, body: Buffer, headers: Record<string, string> = {}) => fetch(url, { method: "POST", body, headers });
+  const post = (url: string, body: Buffer, headers: Record<string, string> = {}) => fetch(url, { method: "POST", body: new Uint8Array(body), headers });
   test("Helm's loader and validation messages, with ChartMuseum's status codes", async () => {
     const api = `${plain.url}/api/charts`;
     const cases: [Record<string, string>, RegExp][] = [

@@ -675,7 +675,7 @@ describe("one operation per Palette at a time (the state's lock)", () => {
     const put = palette.calls.slice(before).find((c) => c.method === "PUT" && c.path === SCAR_PATH && c.status === 204)!;
     const job = palette.calls.slice(before).find((c) => c.method === "GET" && c.path === JOB1 && c.status === 204)!;
     // the documented pause between the endpoint and the sync jobs (here 3s) holds across the kill
-    expect(job.at - put.at).toBeGreaterThanOrEqual(3000);
+    expect(job.at! - put.at!).toBeGreaterThanOrEqual(3000);
     expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
     expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
     expect(existsSync(lockFile)).toBe(false);
