@@ -658,6 +658,10 @@ describe("one operation per Palette at a time (the state's lock)", () => {
     expect(paletteCount("GET", JOB1, before)).toBe(0);
     const lockFile = `${stateFile(dir)}.lock`;
     const lockText = readFileSync(lockFile, "utf8");
+    // status shows who holds the lock, and that it is stale
+    const st = await scar(["status", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", dir, "--skip-cluster", "-o", "json"]);
+    if (!st.stdout) console.error(st.stderr);
+    expect(JSON.parse(st.stdout).state.lock).toEqual({ holder: expect.stringContaining(`kubectl scar migrate (pid ${m.pid} on ${hostname()}`), state: "stale" });
 
     const resumeArgs = withArg(baseArgs(dir, "2.0.3"), "--sync-delay", "3s");
     const r1 = await scar(resumeArgs);
