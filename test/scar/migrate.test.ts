@@ -599,6 +599,10 @@ describe("one operation per Palette at a time (the state's lock)", () => {
         if (extra.length) expect(rb.stderr).toContain("never breaks the lock of a process that is still running");
         expect(rb.stderr.trim().split("\n")).toHaveLength(1);
       }
+      // a dry run is not refused (it changes nothing) but says the plan may change
+      const dry = await scar([...withArg(baseArgs(dir, "2.0.1"), "--timeout", "60s"), "--dry-run"]);
+      expect(dry.code).toBe(0);
+      expect(dry.stderr).toContain(`note: kubectl scar migrate (pid ${m.pid} on ${hostname()}, started `);
       // the rollback changed nothing: no PUT, the secret still deleted by the migrate, no rolledBack in the state
       expect(paletteCount("PUT", SCAR_PATH, before)).toBe(0);
       expect(JSON.parse(readFileSync(stateFile(dir), "utf8")).rolledBack).toBeUndefined();

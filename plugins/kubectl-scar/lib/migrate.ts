@@ -11,6 +11,7 @@ import type { KubeClient } from "../../../shared/kube/index.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
 import type { PaletteClient, ScarSpec } from "../../../shared/palette/client.ts";
+import { describeHolder, holderState, readLock } from "./lock.ts";
 import { inspectPushed, probePush, pushManifests, targetReference, type Target } from "./artifact.ts";
 import { manifestRepository, NAMESPACE, REGISTRY_SECRET, SPECMAN_ENDPOINT, SYNC_JOBS } from "./constants.ts";
 import { ScarError } from "./errors.ts";
@@ -178,7 +179,11 @@ export function archivePath(store: StateStore): string {
 
 /** One operation per Palette: everything but a dry run holds the state's lock (read, steps, writes). */
 export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
-  if (o.dryRun) return migrateLocked(o);
+  if (o.dryRun) {
+    const holder = await readLock(`${o.state.file}.lock`).catch(() => undefined);
+    if (holder) o.log?.(`note: ${describeHolder(holder)} holds the lock on this Palette's state (${holderState(holder)}); the plan may change when it ends`);
+    return migrateLocked(o);
+  }
   return o.state.withLock("kubectl scar migrate", { breakLock: o.breakLock, log: o.log }, () => migrateLocked(o));
 }
 
