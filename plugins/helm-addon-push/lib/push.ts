@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { discoverContextPath, uploadChart, type UploadResult } from "../../../shared/chartmuseum/client.ts";
+import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { prepareChart, type PackageOptions, type PreparedChart } from "./package.ts";
 import { targetLabel, type ChartMuseumTarget, type PushTarget } from "./target.ts";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
@@ -87,6 +88,12 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
       if ((err as { status?: number }).status === 0 || (err as { status?: number }).status === 401 || (err as { status?: number }).status === 403) throw err;
       return "";
     }) } as ChartMuseumTarget;
+  }
+  if (t.kind === "oci" && !o.dryRun && o.registry && !("client" in (o.registry as object))) {
+    // one client for every source: one TLS pool and one login per registry, not one per chart
+    const { createClient } = await import("../../../shared/oci/client.ts");
+    const reg = o.registry as RegistryOptions;
+    o = { ...o, registry: { client: createClient(reg), chunkSize: reg.chunkSize } };
   }
   const work = await mkdtemp(join(tmpdir(), "addon-push-"));
   const unregister = removeOnInterrupt(`pushing to ${label}`, work);
