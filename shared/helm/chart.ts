@@ -1,7 +1,7 @@
 // Helm chart helpers: Chart.yaml parsing/validation, reading Chart.yaml from a dir or a .tgz, walking a chart
 // dir like `helm package` (honouring .helmignore), and building chart archives as streams.
 import { createReadStream } from "node:fs";
-import { lstat, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { lstat, open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { marshalGoYaml, parseGoYaml } from "./goyaml.ts";
@@ -227,7 +227,23 @@ export interface WalkOptions {
 export interface DirFile {
   rel: string;
   abs: string;
+  /** bytes packaged (without a leading UTF-8 BOM, which Helm's loader drops) */
   size: number;
+  /** bytes skipped at the start of the file (3: a UTF-8 BOM) */
+  skip?: number;
+}
+
+/** Does the file start with a UTF-8 BOM? (Helm's LoadDir drops it from every file: bytes.TrimPrefix(data, utf8bom)) */
+async function startsWithBom(path: string, size: number): Promise<boolean> {
+  if (size < 3) return false;
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(3);
+    await fh.read(b, 0, 3, 0);
+    return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** List the files `helm package` would include (symlinks followed; sorted by path). */
@@ -267,7 +283,8 @@ export async function walkChartDir(dir: string, opts: WalkOptions = {}): Promise
       if (!st.isFile()) throw new ChartError(`${a}: not a regular file (cannot package it)`);
       if (ig.ignores(r, false) || exclude.has(r)) continue;
       if (opts.skipStrayArchives && /\.tgz(\.prov)?$/.test(name) && !r.startsWith("charts/")) continue;
-      out.push({ rel: r, abs: a, size: st.size });
+      if (await startsWithBom(a, st.size)) out.push({ rel: r, abs: a, size: st.size - 3, skip: 3 });
+      else out.push({ rel: r, abs: a, size: st.size });
     }
     seen.delete(real);
   }
@@ -275,8 +292,8 @@ export async function walkChartDir(dir: string, opts: WalkOptions = {}): Promise
   return out;
 }
 
-function fileStream(path: string): () => AsyncIterable<Uint8Array> {
-  return () => createReadStream(path) as AsyncIterable<Uint8Array>;
+function fileStream(path: string, start = 0): () => AsyncIterable<Uint8Array> {
+  return () => createReadStream(path, { start }) as AsyncIterable<Uint8Array>;
 }
 
 /** Helm's archive order: Chart.yaml, values.yaml, values.schema.json, templates/, other files, charts/. */
@@ -298,7 +315,7 @@ export function chartDirArchive(files: DirFile[], name: string, chartYaml: strin
   const rest = files.filter((f) => f.rel !== "Chart.yaml").sort((a, b) => rank(a.rel) - rank(b.rel) || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const entries: TarEntry[] = [
     { name: `${name}/Chart.yaml`, size: yamlBytes.length, data: yamlBytes },
-    ...rest.map((f) => ({ name: `${name}/${f.rel}`, size: f.size, data: fileStream(f.abs) })),
+    ...rest.map((f) => ({ name: `${name}/${f.rel}`, size: f.size, data: fileStream(f.abs, f.skip) })),
   ];
   return tarGzipStream(entries);
 }

@@ -162,6 +162,7 @@ describe("archive layout like helm package", () => {
       "templates/.hidden": "helm's built-in rule",
       ".helmignore": "*.bak\n/secret/\n",
       "secret/key.txt": "ignored dir",
+      "docs/bom.txt": "\ufeffa UTF-8 BOM, which Helm's loader drops\n",
     };
     const chart = makeChart(d, "web", "0.3.1");
     writeTree(chart, files);
@@ -173,6 +174,10 @@ describe("archive layout like helm package", () => {
     const theirs = execFileSync("tar", ["-tzf", join(helmOut, "web-0.3.1.tgz")], { encoding: "utf8" }).trim().split("\n").sort();
     expect(ours).toEqual(theirs);
     for (const f of ["web/.git/HEAD", "web/.DS_Store", "web/files/payload.tgz", "web/web-0.2.0.tgz"]) expect(ours).toContain(f);
+    // file contents as helm packages them (a leading BOM dropped)
+    const helmBom = execFileSync("tar", ["-xzOf", join(helmOut, "web-0.3.1.tgz"), "web/docs/bom.txt"]);
+    expect(Buffer.from((await entries(p.file)).find((i) => i.name === "web/docs/bom.txt")!.data!).equals(helmBom)).toBe(true);
+    expect(helmBom.toString()).toBe("a UTF-8 BOM, which Helm's loader drops\n");
     const payloadEntry = (await entries(p.file)).find((i) => i.name === "web/files/payload.tgz")!;
     expect(Buffer.compare(Buffer.from(payloadEntry.data!), payload)).toBe(0);
     expect(p.warnings).toEqual([
