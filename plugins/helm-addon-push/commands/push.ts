@@ -78,6 +78,7 @@ export default defineCommand({
       "helm addon-push mychart-0.1.0.tgz localcm --skip-existing",
       "helm addon-push ./mychart localcm -d                  # helm dependency update first, like cm-push",
       "helm addon-push ./fluxcd oci://registry.example.com/addons",
+      "helm addon-push ./fluxcd cm://cm.local:8080 --use-http  # vela addon push's cm:// + --use-http",
       "helm addon-push package ./fluxcd -d dist/",
     ],
     notes: ADDON_PUSH_CREDENTIALS_HELP,

@@ -41,6 +41,7 @@ export default defineCommand({
       "PALETTE_PASSWORD=… kubectl scar migrate /var/www/html --registry harbor.example.com --palette https://palette.example.com --username admin --password-stdin <<<\"$HARBOR_PASSWORD\"",
       "aws ecr get-login-password | PALETTE_PASSWORD=… kubectl scar migrate /var/www/html --registry 123456789012.dkr.ecr.us-east-1.amazonaws.com --registry-username AWS --password-stdin --palette https://palette.example.com",
       "kubectl scar migrate /var/www/html --registry harbor.local --palette https://palette.local --dry-run   # preflight + plan only",
+      "kubectl scar migrate /var/www/html --registry harbor.local --palette https://palette.local --break-lock   # resume after a killed run left a stale lock",
     ],
     notes: SCAR_CREDENTIALS_HELP,
   } as any,
