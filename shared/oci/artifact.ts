@@ -58,9 +58,9 @@ export async function pushArtifactTo(store: Store, tags: string[], spec: Artifac
 }
 
 /** Push an artifact to a reference (registry, oci-layout:DIR). */
-export async function pushArtifact(ref: string, spec: ArtifactSpec, opts: RegistryOptions | { client: AuthClient } = {}): Promise<{ digest: string; size: number; reference: string; manifest: ImageManifest }> {
+export async function pushArtifact(ref: string, spec: ArtifactSpec, opts: RegistryOptions | { client: AuthClient; chunkSize?: number } = {}): Promise<{ digest: string; size: number; reference: string; manifest: ImageManifest }> {
   const client = "client" in opts ? opts.client : createClient(opts);
-  const t = await openTarget(ref, client, "client" in opts ? {} : opts);
+  const t = await openTarget(ref, client, "client" in opts ? { chunkSize: opts.chunkSize } : opts);
   const r = await pushArtifactTo(t.store, t.tags, spec);
   await t.store.close?.();
   return { digest: r.digest, size: r.size, reference: formatReference({ ...t.ref, digest: undefined }), manifest: r.manifest };

@@ -11,7 +11,8 @@ interface Pending {
 
 const pending = new Set<Pending>();
 
-/** Register temp paths to remove on interruption; returns a function that unregisters them (call when done). */
+/** Register temp paths to remove on interruption; returns a function that unregisters them (call when done).
+ *  `what` "" leaves the message alone (a lock file, not a temporary file worth naming). */
 export function removeOnInterrupt(what: string, ...paths: string[]): () => void {
   const p: Pending = { what, paths };
   pending.add(p);
@@ -22,7 +23,7 @@ export function removeOnInterrupt(what: string, ...paths: string[]): () => void 
 export function cleanupInterrupted(): string[] {
   const what: string[] = [];
   for (const p of pending) {
-    if (!what.includes(p.what)) what.push(p.what);
+    if (p.what && !what.includes(p.what)) what.push(p.what); // "": removed silently (a lock file)
     for (const path of p.paths) {
       try {
         rmSync(path, { recursive: true, force: true });

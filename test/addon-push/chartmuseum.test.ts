@@ -1,6 +1,7 @@
 // Pushing to ChartMuseum-compatible repos with the real CLI, then reading back with real Helm 3.17 / 4.1.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:http";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -288,5 +289,101 @@ describe("shared client API (used by violet)", () => {
     const u = new URL(ctxAuth.url);
     const withCreds = `http://admin:${PASSWORD}@${u.host}${u.pathname}`;
     expect((await uploadChart({ url: withCreds }, p.file)).url).not.toContain(PASSWORD);
+  });
+});
+
+describe("vela's --use-http", () => {
+  test("cm://HOST with --use-http pushes over http:// (as `vela addon push DIR cm://… --use-http` does); without it https:// is tried", async () => {
+    const repo = `cm://127.0.0.1:${plain.port}`;
+    const a = makeAddon(tempDir("ka-usehttp-"), "usehttp", { version: "0.0.1" });
+    const ok = await cli([a, repo, "--use-http"], { env });
+    if (ok.code !== 0) console.error(ok.stderr);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`Pushing usehttp-0.0.1.tgz to http://127.0.0.1:${plain.port}... Done.`);
+    expect(plain.get("usehttp", "0.0.1")).toBeDefined();
+    const tls = await cli([a, repo, "-f"], { env });
+    expect(tls.code).not.toBe(0);
+    expect(tls.stderr).toContain(`https://127.0.0.1:${plain.port}`);
+    // HELM_REPO_USE_HTTP (vela's and cm-push's environment spelling) does the same
+    const envRun = await cli([a, repo, "-f"], { env: { ...env, HELM_REPO_USE_HTTP: "true" } });
+    expect(envRun.code).toBe(0);
+  });
+});
+
+// The stand-in is as strict as ChartMuseum: every upload goes through (a re-reading of) Helm's LoadArchive and
+// Metadata.Validate; --bearer-auth checks the token's access claims; /api/prov reads the provenance like ChartMuseum.
+describe("the ChartMuseum stand-in refuses what ChartMuseum refuses", () => {
+  function tgz(files: Record<string, string>): Buffer {
+    const d = tempDir("ka-cmstrict-");
+    for (const [rel, text] of Object.entries(files)) {
+      mkdirSync(join(d, rel, ".."), { recursive: true });
+      writeFileSync(join(d, rel), text);
+    }
+    return execFileSync("tar", ["-czf", "-", "-C", d, ...Object.keys(files)]);
+  }
+  const post = (url: string, body: Buffer, headers: Record<string, string> = {}) => fetch(url, { method: "POST", body: new Uint8Array(body), headers });
+  test("Helm's loader and validation messages, with ChartMuseum's status codes", async () => {
+    const api = `${plain.url}/api/charts`;
+    const cases: [Record<string, string>, RegExp][] = [
+      // Helm checks the base directory before the name: a top-level Chart.yaml is "outside the base directory"
+      [{ "Chart.yaml": "apiVersion: v2\nname: a\nversion: 1.0.0\n" }, /chart illegally contains content outside the base directory: "Chart\.yaml"/],
+      [{ "a/values.yaml": "x: 1\n" }, /Chart\.yaml file is missing/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nname: a\nversion: 1.10\n" }, /cannot unmarshal number into Go struct field Metadata\.version of type string/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nname: a\nversion: v1beta2-1.3.8-3.1.1\n" }, /validation: chart\.metadata\.version "v1beta2-1\.3\.8-3\.1\.1" is invalid/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nname: a\nversion: 1.0.0-01\n" }, /validation: chart\.metadata\.version "1\.0\.0-01" is invalid/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nname: a\nversion: 1.0.0\ntype: app\n" }, /validation: chart\.metadata\.type must be application or library/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nversion: 1.0.0\n" }, /validation: chart\.metadata\.name is required/],
+      [{ "a/Chart.yaml": "apiVersion: v2\nname: a\nversion: 1.0.0\n", "a/values.yaml": "x: [1\n" }, /cannot load values\.yaml/],
+    ];
+    for (const [files, re] of cases) {
+      const r = await post(api, tgz(files));
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: string }).error).toMatch(re);
+    }
+    expect((await post(api, Buffer.from("not gzip"))).status).toBe(400);
+    // no apiVersion: Helm's loader assumes v1 (Helm 2 charts), so ChartMuseum takes it
+    expect((await post(api, tgz({ "legacy/Chart.yaml": "name: legacy\nversion: 0.1.0\n" }))).status).toBe(201);
+    // /api/prov: a PGP signed message naming the chart; anything else is ChartMuseum's 500 "invalid provenance file"
+    const bad = await post(`${plain.url}/api/prov`, Buffer.from("name: legacy\nversion: 0.1.0\n"));
+    expect([bad.status, ((await bad.json()) as { error: string }).error]).toEqual([500, "invalid provenance file"]);
+    const prov = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\napiVersion: v1\nname: legacy\nversion: 0.1.0\n...\nfiles:\n  legacy-0.1.0.tgz: sha256:00\n-----BEGIN PGP SIGNATURE-----\n\nx\n-----END PGP SIGNATURE-----\n";
+    expect((await post(`${plain.url}/api/prov`, Buffer.from(prov))).status).toBe(201);
+    expect((await post(`${plain.url}/api/prov`, Buffer.from(prov))).status).toBe(409);
+    expect(plain.get("legacy", "0.1.0")?.prov).toBeDefined();
+  });
+
+  test("--bearer-auth: a signed token with push on the tenant; anything else is 401 with the Bearer challenge", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { chartMuseumBearerToken } = await import("../support/chartmuseum.ts");
+    const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pem = (k: typeof keys.privateKey) => k.export({ type: "pkcs8", format: "pem" }).toString();
+    const cm = await startChartMuseum({ depth: 1, bearerAuth: { publicKeyPem: keys.publicKey.export({ type: "spki", format: "pem" }).toString(), realm: "https://auth.example/token", service: "cm" } });
+    try {
+      const body = tgz({ "b/Chart.yaml": "apiVersion: v2\nname: b\nversion: 1.0.0\n" });
+      const url = `${cm.url}/api/team/charts`;
+      const tries: [string | undefined, number][] = [
+        [undefined, 401],
+        [chartMuseumBearerToken(pem(keys.privateKey), [{ name: "team", actions: ["pull"] }]), 401],
+        [chartMuseumBearerToken(pem(keys.privateKey), [{ name: "other", actions: ["push"] }]), 401],
+        [chartMuseumBearerToken(pem(other.privateKey), [{ name: "team", actions: ["push"] }]), 401],
+        [chartMuseumBearerToken(pem(keys.privateKey), [{ name: "team", actions: ["push"] }], { expiresIn: -60 }), 401],
+        [chartMuseumBearerToken(pem(keys.privateKey), [{ name: "team", actions: ["push"] }]), 201],
+      ];
+      for (const [token, status] of tries) {
+        const r = await post(url, body, token ? { authorization: `Bearer ${token}` } : {});
+        expect(r.status).toBe(status);
+        if (status === 401) expect(r.headers.get("www-authenticate")).toBe('Bearer realm="https://auth.example/token",service="cm",scope="artifact-repository:team:push"');
+      }
+      // the real CLI with --access-token (cm-push's and vela's flag) against it
+      const a = makeAddon(tempDir("ka-bearer-"), "bearer", { version: "0.2.0" });
+      const token = chartMuseumBearerToken(pem(keys.privateKey), [{ name: "team", actions: ["pull", "push"] }]);
+      const r = await cli([a, `${cm.url}/team`, "--access-token", token], { env });
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(token);
+      expect(cm.get("bearer", "0.2.0", "team")).toBeDefined();
+    } finally {
+      await cm.stop();
+    }
   });
 });

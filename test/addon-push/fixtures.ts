@@ -55,9 +55,6 @@ invisible: false
     "resources/flux.cue": `flux: {}\n`,
     "definitions/helm.cue": `helm: {}\n`,
     "views/flux.cue": `view: {}\n`,
-    ".git/HEAD": "ref: refs/heads/main\n",
-    ".git/config": "[core]\n",
-    "old-package-1.0.0.tgz": "not really a tgz",
     ...opts.extra,
   });
   return dir;

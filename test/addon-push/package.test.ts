@@ -102,8 +102,11 @@ describe("addon validation", () => {
     ["empty name", { "metadata.yaml": "version: 1.0.0\n", "template.cue": "output: {}" }, /addon name is empty/],
     ["empty version", { "metadata.yaml": "name: a\n", "template.cue": "output: {}" }, /addon version is empty/],
     ["template.cue without output", { "metadata.yaml": "name: a\nversion: 1.0.0\n", "template.cue": "x: {}" }, /no output field in template\.cue/],
-    ["template.yaml not an Application", { "metadata.yaml": "name: a\nversion: 1.0.0\n", "template.yaml": "kind: ConfigMap\n" }, /template\.yaml is not a KubeVela Application/],
-    ["metadata.yaml not YAML", { "metadata.yaml": "name: [a\n", "template.cue": "output: {}" }, /metadata\.yaml is not valid YAML/],
+    // vela unmarshals template.yaml into a v1beta1.Application: a list (or a scalar) does not fit; apiVersion/kind are not checked
+    ["template.yaml not a map", { "metadata.yaml": "name: a\nversion: 1.0.0\n", "template.yaml": "- kind: Application\n" }, /template\.yaml: cannot unmarshal array into a KubeVela Application/],
+    ["template.yaml empty", { "metadata.yaml": "name: a\nversion: 1.0.0\n", "template.yaml": "# nothing\n" }, /template \(template\.yaml\) missing/],
+    ["template.yaml not YAML", { "metadata.yaml": "name: a\nversion: 1.0.0\n", "template.yaml": "apiVersion: v1\nspec:\n  components: [a\n  b: c: d\n" }, /is not an addon dir: template\.yaml: YAML error at 4:\d+: /],
+    ["metadata.yaml not YAML", { "metadata.yaml": "name: [a\n", "template.cue": "output: {}" }, /metadata\.yaml: YAML error at 2:1: /],
   ];
   for (const [name, files, re] of cases) {
     test(name, async () => {
@@ -112,6 +115,11 @@ describe("addon validation", () => {
       await expect(prepareChart(dir, join(d, "out"))).rejects.toThrow(re);
     });
   }
+  test("template.yaml of another kind is accepted, as vela accepts it (it only unmarshals it into an Application)", async () => {
+    const d = tmp();
+    const dir = writeTree(join(d, "z"), { "metadata.yaml": "name: z\nversion: 0.1.0\n", "template.yaml": "kind: ConfigMap\n" });
+    expect((await prepareChart(dir, join(d, "out"))).metadata.name).toBe("z");
+  });
   test("template.yaml Application is accepted", async () => {
     const d = tmp();
     const dir = writeTree(join(d, "y"), { "metadata.yaml": "name: y\nversion: 0.1.0\n", "template.yaml": APP_TEMPLATE });
@@ -120,7 +128,7 @@ describe("addon validation", () => {
 });
 
 describe("archive layout like helm package", () => {
-  test("<name>/ prefix, files only, 0644, Chart.yaml first, .git/.helmignore/stray tgz skipped", async () => {
+  test("<name>/ prefix, files only, 0644, Chart.yaml first, .helmignore honoured", async () => {
     const d = tmp();
     const addon = makeAddon(d, "fluxcd", { extra: { ".helmignore": "# comment\n*.bak\nviews/\n!keep.bak\n", "x.bak": "b", "keep.bak": "k", "resources/deep/a.yaml": "a: 1" } });
     const p = await prepareChart(addon, join(d, "out"));
@@ -140,14 +148,59 @@ describe("archive layout like helm package", () => {
     expect(new TextDecoder().decode(readme.data)).toBe(readFileSync(join(addon, "README.md"), "utf8"));
   });
 
+  test("the same files as real `helm package`: .git/, .DS_Store, files/payload.tgz and a stray .tgz are kept unless .helmignore says otherwise; each is named in a warning", async () => {
+    const d = tmp();
+    const payload = execFileSync("gzip", ["-c"], { input: "payload read with .Files.Get\n" });
+    const files: Record<string, string | Uint8Array> = {
+      ".git/HEAD": "ref: refs/heads/main\n",
+      ".git/objects/ab/cdef": "x",
+      ".DS_Store": "mac",
+      "files/payload.tgz": payload,
+      "web-0.2.0.tgz": "a package left here",
+      "docs/notes.bak": "ignored by .helmignore",
+      "docs/keep.md": "kept",
+      "templates/.hidden": "helm's built-in rule",
+      ".helmignore": "*.bak\n/secret/\n",
+      "secret/key.txt": "ignored dir",
+      "docs/bom.txt": "\ufeffa UTF-8 BOM, which Helm's loader drops\n",
+    };
+    const chart = makeChart(d, "web", "0.3.1");
+    writeTree(chart, files);
+    const p = await prepareChart(chart, join(d, "out"));
+    const ours = (await entries(p.file)).map((i) => i.name).sort();
+    const helmOut = join(d, "helm-out");
+    const h = await run(HELM.helm3, ["package", chart, "-d", helmOut], { env: { HELM_CONFIG_HOME: d, HELM_CACHE_HOME: d, HELM_DATA_HOME: d } });
+    expect(h.code).toBe(0);
+    const theirs = execFileSync("tar", ["-tzf", join(helmOut, "web-0.3.1.tgz")], { encoding: "utf8" }).trim().split("\n").sort();
+    expect(ours).toEqual(theirs);
+    for (const f of ["web/.git/HEAD", "web/.DS_Store", "web/files/payload.tgz", "web/web-0.2.0.tgz"]) expect(ours).toContain(f);
+    // file contents as helm packages them (a leading BOM dropped)
+    const helmBom = execFileSync("tar", ["-xzOf", join(helmOut, "web-0.3.1.tgz"), "web/docs/bom.txt"]);
+    expect(Buffer.from((await entries(p.file)).find((i) => i.name === "web/docs/bom.txt")!.data!).equals(helmBom)).toBe(true);
+    expect(helmBom.toString()).toBe("a UTF-8 BOM, which Helm's loader drops\n");
+    const payloadEntry = (await entries(p.file)).find((i) => i.name === "web/files/payload.tgz")!;
+    expect(Buffer.compare(Buffer.from(payloadEntry.data!), payload)).toBe(0);
+    expect(p.warnings).toEqual([
+      `${chart}: packaging .git/ (2 files), as helm package does without a .helmignore rule; add ".git/" to .helmignore to leave it out`,
+      `${chart}: packaging .DS_Store, as helm package does; add ".DS_Store" to .helmignore to leave it out`,
+      `${chart}: packaging files/payload.tgz (an archive outside charts/), as helm package does; if it is a leftover package, add it to .helmignore`,
+      `${chart}: packaging web-0.2.0.tgz (an archive outside charts/), as helm package does; if it is a leftover package, add it to .helmignore`,
+    ]);
+    // `package .` into the directory itself: its own work dir is never packaged
+    const r = await cli(["package", "."], { cwd: chart });
+    expect(r.code).toBe(0);
+    const self = (await entries(join(chart, "web-0.3.1.tgz"))).map((i) => i.name);
+    expect(self.filter((n) => n.includes(".addon-push-"))).toEqual([]);
+    expect(r.stderr).toContain("warning: .: packaging .git/ (2 files)");
+  });
+
   test("chart dir: templates/.hidden skipped, charts/*.tgz subcharts kept, real helm reads it", async () => {
     const d = tmp();
-    const chart = makeChart(d, "web", "0.3.1", { "charts/sub-1.0.0.tgz": "subchart-bytes", "web-0.3.0.tgz": "stray" });
+    const chart = makeChart(d, "web", "0.3.1", { "charts/sub-1.0.0.tgz": "subchart-bytes" });
     const p = await prepareChart(chart, join(d, "out"));
     const names = (await entries(p.file)).map((i) => i.name);
     expect(names).toContain("web/charts/sub-1.0.0.tgz");
     expect(names).not.toContain("web/templates/.hidden");
-    expect(names).not.toContain("web/web-0.3.0.tgz");
     expect(names.indexOf("web/values.yaml")).toBe(1);
     expect(names[names.length - 1]).toBe("web/charts/sub-1.0.0.tgz");
     // the dir's own Chart.yaml (with its comment) is kept byte for byte

@@ -540,3 +540,176 @@ describe("kubectl scar migrate", () => {
     for (const s of [reg.password, PALETTE_PW]) expect(stderr).not.toContain(s);
   });
 });
+
+// One operation per Palette (issue 23, scar 1): the lock beside the state, against the same real registry, fake
+// kube-apiserver, fake Palette and Specman loop as above.
+describe("one operation per Palette at a time (the state's lock)", () => {
+  const { hostname } = require("node:os") as typeof import("node:os");
+  interface Child {
+    pid: number;
+    stderr: () => string;
+    stdout: () => string;
+    exited: Promise<number | null>;
+    kill(sig: NodeJS.Signals): void;
+  }
+  async function startMigrate(args: string[]): Promise<Child> {
+    const { spawn } = await import("node:child_process");
+    const { BUN, ROOT } = await import("../support/cli.ts");
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-scar/main.ts"), ...args], { env: { ...process.env, NO_COLOR: "1", PALETTE_PASSWORD: PALETTE_PW }, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(reg.password + "\n");
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code, sig) => r(code ?? (sig ? -1 : null))));
+    return { pid: child.pid!, stderr: () => stderr, stdout: () => stdout, exited, kill: (s) => child.kill(s) };
+  }
+  async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+    for (const end = Date.now() + ms; Date.now() < end; ) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+  function fresh(tag: string): void {
+    currentTag = tag;
+    palette.scar = { ...OLD_SCAR };
+    flagRegistry(false);
+    if (secretExists()) api.remove("v1", "Secret", SECRET, NS);
+    api.put({ apiVersion: "v1", kind: "Secret", metadata: { name: SECRET, namespace: NS }, type: "Opaque", data: { ...SECRET_DATA } });
+  }
+  const stateFile = (dir: string) => join(dir, `127.0.0.1_${new URL(palette.url).port}.json`);
+  const withArg = (args: string[], flag: string, value: string) => args.map((a, i) => (args[i - 1] === flag ? value : a));
+  const rollbackArgs = (dir: string) => ["rollback", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", dir];
+
+  test("rollback while migrate waits for Specman is refused, naming the holder; the migrate ends as it says", async () => {
+    const dir = join(tmp, "state-lock-rollback");
+    fresh("2.0.1");
+    specman.enabled = false;
+    const m = await startMigrate(withArg(baseArgs(dir, "2.0.1"), "--timeout", "60s"));
+    try {
+      await until("migrate waiting for Specman", () => /wait\s+specman-sync/.test(m.stderr()));
+      const before = palette.calls.length;
+      for (const extra of [[], ["--break-lock"]]) {
+        const rb = await scar([...rollbackArgs(dir), ...extra]);
+        expect(rb.code).toBe(1);
+        expect(rb.stderr).toContain(`another kubectl scar operation runs against this Palette: kubectl scar migrate (pid ${m.pid} on ${hostname()}, started `);
+        expect(rb.stderr).toContain(`${stateFile(dir)}.lock`);
+        expect(rb.stderr).toContain("wait for it to finish");
+        if (extra.length) expect(rb.stderr).toContain("never breaks the lock of a process that is still running");
+        expect(rb.stderr.trim().split("\n")).toHaveLength(1);
+      }
+      // a dry run is not refused (it changes nothing) but says the plan may change
+      const dry = await scar([...withArg(baseArgs(dir, "2.0.1"), "--timeout", "60s"), "--dry-run"]);
+      expect(dry.code).toBe(0);
+      expect(dry.stderr).toContain(`note: kubectl scar migrate (pid ${m.pid} on ${hostname()}, started `);
+      // the rollback changed nothing: no PUT, the secret still deleted by the migrate, no rolledBack in the state
+      expect(paletteCount("PUT", SCAR_PATH, before)).toBe(0);
+      expect(JSON.parse(readFileSync(stateFile(dir), "utf8")).rolledBack).toBeUndefined();
+      const lock = JSON.parse(readFileSync(`${stateFile(dir)}.lock`, "utf8"));
+      expect(lock).toMatchObject({ pid: m.pid, host: hostname(), command: "kubectl scar migrate" });
+      expect(Date.parse(lock.started)).toBeGreaterThan(Date.now() - 120_000);
+    } finally {
+      specman.enabled = true;
+    }
+    expect(await m.exited).toBe(0);
+    expect(palette.scar).toEqual({ endpoint: SPECMAN, password: "", username: "" });
+    expect(existsSync(`${stateFile(dir)}.lock`)).toBe(false);
+    // now the rollback runs, and what it reports is what Palette and the state hold
+    const rb = await scar(rollbackArgs(dir));
+    expect(rb.code).toBe(0);
+    expect(palette.scar).toEqual(OLD_SCAR);
+    expect(secretData()).toEqual(SECRET_DATA);
+    expect(JSON.parse(readFileSync(stateFile(dir), "utf8")).rolledBack).toBeString();
+    expect(existsSync(`${stateFile(dir)}.lock`)).toBe(false);
+  });
+
+  test("two migrates started together: one runs, the other is refused at once naming it", async () => {
+    const dir = join(tmp, "state-lock-two");
+    fresh("2.0.2");
+    specman.enabled = false;
+    const before = palette.calls.length;
+    const args = withArg(baseArgs(dir, "2.0.2"), "--timeout", "60s");
+    const [a, b] = await Promise.all([startMigrate(args), startMigrate(args)]);
+    let loser: Child, winner: Child;
+    try {
+      const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)]);
+      loser = first;
+      winner = first === a ? b : a;
+      await until("the other migrate waiting for Specman", () => /wait\s+specman-sync/.test(winner.stderr()));
+    } finally {
+      specman.enabled = true;
+    }
+    expect(await loser.exited).toBe(1);
+    expect(loser.stderr()).toContain(`another kubectl scar operation runs against this Palette: kubectl scar migrate (pid ${winner.pid} on ${hostname()}`);
+    expect(loser.stderr()).not.toContain("plan:");
+    expect(await winner.exited).toBe(0);
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
+    expect(paletteCount("PUT", REG_PUT, before, 204)).toBe(1);
+    expect(existsSync(`${stateFile(dir)}.lock`)).toBe(false);
+  });
+
+  test("killed between the endpoint PUT and the sync jobs: a stale lock is reported, not stolen; --break-lock resumes and still waits --sync-delay", async () => {
+    const dir = join(tmp, "state-lock-kill");
+    fresh("2.0.3");
+    const before = palette.calls.length;
+    const m = await startMigrate(withArg(baseArgs(dir, "2.0.3"), "--sync-delay", "60s"));
+    await until("the endpoint PUT", () => /ok\s+set-endpoint/.test(m.stderr()));
+    m.kill("SIGKILL");
+    await m.exited;
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB1, before)).toBe(0);
+    const lockFile = `${stateFile(dir)}.lock`;
+    const lockText = readFileSync(lockFile, "utf8");
+    // status shows who holds the lock, and that it is stale
+    const st = await scar(["status", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--state-dir", dir, "--skip-cluster", "-o", "json"]);
+    if (!st.stdout) console.error(st.stderr);
+    expect(JSON.parse(st.stdout).state.lock).toEqual({ holder: expect.stringContaining(`kubectl scar migrate (pid ${m.pid} on ${hostname()}`), state: "stale" });
+
+    const resumeArgs = withArg(baseArgs(dir, "2.0.3"), "--sync-delay", "3s");
+    const r1 = await scar(resumeArgs);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toContain(`stale lock ${lockFile}: kubectl scar migrate (pid ${m.pid} on ${hostname()}, started `);
+    expect(r1.stderr).toContain("no longer runs");
+    expect(r1.stderr).toContain("--break-lock");
+    expect(readFileSync(lockFile, "utf8")).toBe(lockText); // never silently stolen
+    expect(paletteCount("GET", JOB1, before)).toBe(0);
+
+    const r2 = await scar([...resumeArgs, "--break-lock"]);
+    if (r2.code !== 0) console.error(r2.stderr);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toContain(`broke the stale lock of kubectl scar migrate (pid ${m.pid}`);
+    const put = palette.calls.slice(before).find((c) => c.method === "PUT" && c.path === SCAR_PATH && c.status === 204)!;
+    const job = palette.calls.slice(before).find((c) => c.method === "GET" && c.path === JOB1 && c.status === 204)!;
+    // the documented pause between the endpoint and the sync jobs (here 3s) holds across the kill
+    expect(job.at! - put.at!).toBeGreaterThanOrEqual(3000);
+    expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
+    expect(paletteCount("GET", JOB1, before, 204)).toBe(1);
+    expect(existsSync(lockFile)).toBe(false);
+  });
+
+  test("every state write checks the lock: a run whose lock was taken over stops before changing Palette", async () => {
+    const dir = join(tmp, "state-lock-lost");
+    fresh("2.0.4");
+    specman.enabled = false;
+    const before = palette.calls.length;
+    const m = await startMigrate(withArg(baseArgs(dir, "2.0.4"), "--timeout", "60s"));
+    const lockFile = `${stateFile(dir)}.lock`;
+    try {
+      await until("migrate waiting for Specman", () => /wait\s+specman-sync/.test(m.stderr()));
+      // someone removed the lock and another operation took it
+      rmSync(lockFile);
+      writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), command: "kubectl scar rollback", token: "other" }));
+    } finally {
+      specman.enabled = true;
+    }
+    expect(await m.exited).toBe(1);
+    expect(m.stderr()).toContain(`lost the lock ${lockFile}: it is now held by kubectl scar rollback (pid ${process.pid}`);
+    expect(palette.scar).toEqual(OLD_SCAR);
+    expect(paletteCount("PUT", SCAR_PATH, before)).toBe(0);
+    // the other holder's lock is left alone
+    expect(JSON.parse(readFileSync(lockFile, "utf8")).token).toBe("other");
+    rmSync(lockFile);
+  });
+});

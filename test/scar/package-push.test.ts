@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 setDefaultTimeout(60_000);
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,6 +69,31 @@ describe("package", () => {
     // same tree → same bytes (a re-run uploads nothing)
     const again = await runCli("kubectl-scar", ["package", src, "-O", join(tmp, "out", "again.tgz"), "-o", "json"]);
     expect(JSON.parse(again.stdout).digest).toBe(j.digest);
+  });
+
+  test("every entry keeps its file's mtime (and mode, size), as GNU `tar -czvf` of the same tree lists them", async () => {
+    const d = join(tmp, "mtimes");
+    mkdirSync(join(d, "a", "b"), { recursive: true });
+    writeFileSync(join(d, "a", "b", "old.yaml"), "old: true\n");
+    writeFileSync(join(d, "a", "new.yaml"), "new: true\n");
+    writeFileSync(join(d, "top.txt"), "x".repeat(1000));
+    // distinct times, none of them now (children first: touching a file changes its directory's mtime)
+    execFileSync("touch", ["-d", "2019-03-04 05:06:07", join(d, "a", "b", "old.yaml")], { env: { ...process.env, TZ: "UTC" } });
+    execFileSync("touch", ["-d", "2021-11-12 13:14:15", join(d, "a", "new.yaml")], { env: { ...process.env, TZ: "UTC" } });
+    execFileSync("touch", ["-d", "2020-07-08 09:10:11", join(d, "top.txt"), join(d, "a", "b")], { env: { ...process.env, TZ: "UTC" } });
+    execFileSync("touch", ["-d", "2018-01-02 03:04:05", join(d, "a"), d], { env: { ...process.env, TZ: "UTC" } });
+    const ours = join(tmp, "mtimes-ours.tgz");
+    const r = await runCli("kubectl-scar", ["package", d, "-O", ours]);
+    expect(r.code).toBe(0);
+    const gnu = join(tmp, "mtimes-gnu.tgz");
+    execFileSync("tar", ["-czf", gnu, "-C", d, "."]);
+    // perms, size, date, time, name (owners differ: ours are 0/0 like a root SCAR host)
+    const listing = (f: string) =>
+      execFileSync("tar", ["-tvzf", f, "--full-time"], { encoding: "utf8", env: { ...process.env, TZ: "UTC" } })
+        .trim().split("\n").map((l) => l.split(/\s+/)).map((w) => [w[0], w[2], w[3], w[4], w.slice(5).join(" ")].join(" ")).sort();
+    const want = listing(gnu);
+    expect(want).toContain("-rw-r--r-- 10 2019-03-04 05:06:07 ./a/b/old.yaml");
+    expect(listing(ours)).toEqual(want);
   });
 
   test("an output inside the source dir is not archived into itself", async () => {
@@ -255,6 +280,23 @@ describe("push", () => {
     const bad = await runCli("kubectl-scar", ["push", `${reg.host}/spectro-packs/manifests:0.0.0`, archiveFile, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin"], { stdin: reg.password });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("spectro-manifests/manifest");
+  });
+
+  test("push DIR (like `oras push` takes a directory) archives it as `kubectl scar package` would and pushes that, leaving no temp file", async () => {
+    const ref = join(tmp, "dir-ref.tgz");
+    expect((await runCli("kubectl-scar", ["package", src, "-O", ref])).code).toBe(0);
+    const want = readFileSync(ref);
+    const tmpRoot = mkdtempSync(join(tmp, "tmpdir-"));
+    const r = await runCli("kubectl-scar", ["push", src, "--registry", proxy.host, "--plain-http", "-u", reg.username, "--password-stdin", "--tag", "from-dir", "-o", "json"], { stdin: reg.password, env: { TMPDIR: tmpRoot } });
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("EISDIR");
+    expect(r.stderr).toContain(`archived ${src} like \`kubectl scar package\``);
+    const out = JSON.parse(r.stdout);
+    expect(out.layerDigest).toBe(sha(want));
+    const m = await (await get(`/v2/${REPO}/manifests/from-dir`, "application/vnd.oci.image.manifest.v1+json")).json();
+    expect(m.layers[0]).toEqual({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha(want), size: want.length, annotations: { "org.opencontainers.image.title": "manifests.tgz" } });
+    expect(readdirSync(tmpRoot)).toEqual([]);
   });
 
   test("push refuses anything that is not a gzip'd tar (nothing sent to the registry)", async () => {

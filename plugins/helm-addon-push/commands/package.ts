@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
+import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 
 export default defineCommand({
@@ -35,6 +36,7 @@ export default defineCommand({
       keyring: args.keyring as string | undefined,
       dryRun: !!args["dry-run"],
     });
+    for (const w of results.flatMap((r) => r.warnings ?? [])) logger().warn(w);
     printData(results, out, () =>
       results.length === 1 && results[0]!.file
         ? `${args["dry-run"] ? "Would package" : "Successfully packaged"} ${results[0]!.source} to: ${results[0]!.file}\n`

@@ -23,6 +23,7 @@ export const pushArgs = {
   "cert-file": { type: "string", description: "Client certificate [$HELM_REPO_CERT_FILE; default: the repo's certFile]" },
   "key-file": { type: "string", description: "Client key [$HELM_REPO_KEY_FILE; default: the repo's keyFile]" },
   insecure: { type: "boolean", description: "Skip TLS verification [$HELM_REPO_INSECURE; default: the repo's insecure_skip_tls_verify]" },
+  "use-http": { type: "boolean", description: "A cm:// REPO means http:// instead of https:// (vela addon push's and cm-push's --use-http) [$HELM_REPO_USE_HTTP]; oci:// targets: same as --plain-http" },
   force: { type: "boolean", alias: ["f"], description: "Overwrite a version that already exists" },
   "skip-existing": { type: "boolean", description: "Treat a version that already exists as success (no overwrite)" },
   "keep-chartmeta": { type: "boolean", description: "Addon dirs: use the dir's Chart.yaml instead of generating it from metadata.yaml" },
@@ -77,6 +78,7 @@ export default defineCommand({
       "helm addon-push mychart-0.1.0.tgz localcm --skip-existing",
       "helm addon-push ./mychart localcm -d                  # helm dependency update first, like cm-push",
       "helm addon-push ./fluxcd oci://registry.example.com/addons",
+      "helm addon-push ./fluxcd cm://cm.local:8080 --use-http  # vela addon push's cm:// + --use-http",
       "helm addon-push package ./fluxcd -d dist/",
     ],
     notes: ADDON_PUSH_CREDENTIALS_HELP,
@@ -118,12 +120,13 @@ export default defineCommand({
       certFile: args["cert-file"] as string | undefined,
       keyFile: args["key-file"] as string | undefined,
       insecure: args.insecure ? true : undefined,
+      useHttp: args["use-http"] ? true : undefined,
     });
     const target = await resolveTarget(repoArg, flags);
     let registry: unknown;
     if (target.kind === "oci") {
       const { registryOptionsForHelm } = await import("../lib/registry.ts");
-      registry = await registryOptionsForHelm(args as Record<string, unknown>, rawArgs);
+      registry = await registryOptionsForHelm({ ...args, ...(args["use-http"] ? { "plain-http": true } : {}) } as Record<string, unknown>, rawArgs);
     } else if (args["password-stdin"]) {
       password = await readStdin();
       registerSecret(password);
@@ -144,6 +147,7 @@ export default defineCommand({
       dryRun: !!args["dry-run"],
       registry,
       onResult: (r) => {
+        for (const w of r.warnings ?? []) log.warn(w);
         if (out) return;
         if (r.status !== "failed") process.stdout.write(printable(resultLine(r)) + "\n");
         else if (sources.length > 1) log.error(resultLine(r));

@@ -2,7 +2,7 @@
 // `vela addon package/push` (pkg/addon/utils.go generateChartMetadata/generateAnnotation).
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
+import { parseGoYaml } from "../../../shared/helm/goyaml.ts";
 import { chartYamlText, isSemver, parseYamlMap, type ChartMetadata } from "../../../shared/helm/chart.ts";
 
 export class AddonError extends Error {
@@ -71,10 +71,21 @@ export async function readAddon(dir: string): Promise<AddonMeta> {
     const t = await readFile(join(dir, "template.cue"), "utf8");
     if (!t.includes("output")) fail("no output field in template.cue");
   } else if (yml) {
-    const doc = parseDocument(await readFile(join(dir, "template.yaml"), "utf8"));
-    const app = doc.errors.length ? undefined : (doc.toJS() as any);
-    if (!app || app.apiVersion !== "core.oam.dev/v1beta1" || app.kind !== "Application")
-      fail("template.yaml is not a KubeVela Application (apiVersion: core.oam.dev/v1beta1, kind: Application)");
+    // vela: yaml.Unmarshal (sigs.k8s.io/yaml) into a v1beta1.Application: it must parse as go-yaml does and fit the
+    // type (a map; metadata/spec maps; spec.components/policies a list); apiVersion and kind are not checked by vela
+    let app: unknown;
+    try {
+      app = parseGoYaml(await readFile(join(dir, "template.yaml"), "utf8"), "template.yaml").toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    if (app === null || app === undefined) fail("template (template.yaml) missing");
+    const isMap = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+    const a = app as Record<string, any>;
+    if (!isMap(app)) fail(`template.yaml: cannot unmarshal ${Array.isArray(app) ? "array" : typeof app} into a KubeVela Application (expected a map)`);
+    for (const k of ["metadata", "spec"]) if (a[k] != null && !isMap(a[k])) fail(`template.yaml: ${k} must be a map`);
+    for (const k of ["components", "policies"]) if (a.spec?.[k] != null && !Array.isArray(a.spec[k])) fail(`template.yaml: spec.${k} must be a list`);
+    if (a.spec?.workflow != null && !isMap(a.spec.workflow)) fail("template.yaml: spec.workflow must be a map");
   } else {
     const res = await exists(join(dir, "resources"));
     fail(`no template.yaml or template.cue exists in directory "${dir}"${res ? " (resources/ alone is not enough: vela needs a template)" : ""}`);
@@ -104,7 +115,7 @@ export function addonChartMetadata(meta: AddonMeta): ChartMetadata {
   return m;
 }
 
-/** The generated Chart.yaml text (keys in sigs.k8s.io/yaml order, as vela writes it). */
+/** The generated Chart.yaml bytes, as vela writes them (sigs.k8s.io/yaml on go-yaml v2: see shared/helm/goyaml.ts). */
 export function addonChartYaml(meta: AddonMeta): string {
   return chartYamlText(addonChartMetadata(meta));
 }

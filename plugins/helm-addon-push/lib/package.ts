@@ -41,10 +41,26 @@ export interface PreparedChart {
   generated: boolean;
   /** provenance file to upload with it (only for unchanged .tgz inputs) */
   prov?: string;
+  /** files packaged that are often unintended (.git/, .DS_Store, archives outside charts/) */
+  warnings?: string[];
 }
 
-/** Rules applied to every packaged directory on top of its .helmignore. */
-export const DEFAULT_IGNORE = [".git/", ".svn/", ".hg/", ".DS_Store"];
+/**
+ * What is packaged from a directory: exactly what `helm package` and `vela addon package/push` (Helm's loader.LoadDir)
+ * take: every file but those the dir's .helmignore excludes and Helm's one built-in rule `templates/.?*`. So .git/,
+ * .DS_Store and *.tgz outside charts/ (a chart's files/payload.tgz) are packaged unless .helmignore says otherwise;
+ * each is named in a warning. The rules that differ from Helm's are listed in docs/addon-push.md.
+ */
+function inclusionWarnings(source: string, files: { rel: string }[]): string[] {
+  const out: string[] = [];
+  const vcs = [...new Set(files.map((f) => /^(?:.*\/)?(\.git|\.svn|\.hg)\//.exec(f.rel)?.[1]).filter(Boolean))];
+  for (const d of vcs) out.push(`${source}: packaging ${d}/ (${files.filter((f) => f.rel.startsWith(`${d}/`) || f.rel.includes(`/${d}/`)).length} files), as helm package does without a .helmignore rule; add "${d}/" to .helmignore to leave it out`);
+  for (const f of files) {
+    if (/(^|\/)\.DS_Store$/.test(f.rel)) out.push(`${source}: packaging ${f.rel}, as helm package does; add ".DS_Store" to .helmignore to leave it out`);
+    else if (/\.(tgz|tar\.gz)$/.test(f.rel) && !f.rel.startsWith("charts/")) out.push(`${source}: packaging ${f.rel} (an archive outside charts/), as helm package does; if it is a leftover package, add it to .helmignore`);
+  }
+  return out;
+}
 
 function applyOverrides(m: ChartMetadata, o: PackageOptions, where: string): ChartMetadata {
   const out = { ...m };
@@ -93,7 +109,7 @@ async function dirChart(dir: string, o: PackageOptions): Promise<{ kind: "addon"
 
 /**
  * Package SOURCE into `outDir` (a dir) or reuse it when it is a .tgz that needs no change. Directories are
- * archived like `helm package` (`<name>/…`, .helmignore honoured, .git and stray *.tgz skipped); an addon's
+ * archived like `helm package` (`<name>/…`, .helmignore and `templates/.?*` honoured, nothing else left out); an addon's
  * Chart.yaml is generated in memory from metadata.yaml and never written into the addon dir.
  */
 export async function prepareChart(source: string, outDir: string, o: PackageOptions = {}): Promise<PreparedChart> {
@@ -102,12 +118,14 @@ export async function prepareChart(source: string, outDir: string, o: PackageOpt
   if (kind === "dir") {
     if (o.dependencyUpdate && !(await looksLikeAddon(source)) && (await kindOf(join(source, "Chart.yaml"))) === "file") await helmDependencyUpdate(source, { keyring: o.keyring });
     const { kind: k, metadata, yaml } = await dirChart(source, o);
-    const files = await walkChartDir(source, { defaultIgnore: DEFAULT_IGNORE, skipStrayArchives: true, exclude: ["Chart.yaml"] });
+    // never our own output or work dir (`helm addon-push package .` writes into the dir it packages)
+    const files = await walkChartDir(source, { exclude: ["Chart.yaml"], excludeDirs: [resolve(outDir)] });
+    const warnings = inclusionWarnings(source, files);
     if (k === "chart") await checkDependencies(source, metadata, files);
     await mkdir(outDir, { recursive: true });
     const file = join(outDir, chartFileName(metadata));
     await writeStreamToFile(chartDirArchive(files, String(metadata.name), yaml), file);
-    return { source, kind: k, metadata, file: resolve(file), generated: true };
+    return { source, kind: k, metadata, file: resolve(file), generated: true, warnings };
   }
   if (!/\.(tgz|tar\.gz)$/i.test(source)) throw new AddonError(`${source} is not an addon dir, a chart dir or a packaged chart (.tgz)`);
   const info = await readChartArchive(source, ["metadata.yaml"], { validate: false });

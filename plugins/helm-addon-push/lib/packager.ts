@@ -13,6 +13,8 @@ export interface PackageResult {
   /** absolute path of the archive (would-be path with dry run) */
   file?: string;
   error?: string;
+  /** packaged files that are often unintended (see package.ts) */
+  warnings?: string[];
 }
 
 export class PackageError extends Error {
@@ -41,7 +43,7 @@ export async function packageDirs(dirs: string[], o: PackageOptions & { outDir: 
       const p = await prepareChart(dir, work, o);
       const file = join(outDir, chartFileName(p.metadata));
       if (!o.dryRun) await rename(p.file, file);
-      results.push({ source: dir, chart: String(p.metadata.name), version: String(p.metadata.version), file });
+      results.push({ source: dir, chart: String(p.metadata.name), version: String(p.metadata.version), file, ...(p.warnings?.length ? { warnings: p.warnings } : {}) });
     } catch (err) {
       results.push({ source: dir, error: (err as Error).message });
     } finally {

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { discoverContextPath, uploadChart, type UploadResult } from "../../../shared/chartmuseum/client.ts";
+import type { RegistryOptions } from "../../../shared/oci/client.ts";
 import { prepareChart, type PackageOptions, type PreparedChart } from "./package.ts";
 import { targetLabel, type ChartMuseumTarget, type PushTarget } from "./target.ts";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
@@ -36,6 +37,8 @@ export interface PushResult {
   digest?: string;
   prov?: boolean;
   error?: string;
+  /** packaged files that are often unintended (see package.ts) */
+  warnings?: string[];
 }
 
 /** Run `fn` over `items` with at most `n` in flight, keeping input order in the result. */
@@ -86,6 +89,12 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
       return "";
     }) } as ChartMuseumTarget;
   }
+  if (t.kind === "oci" && !o.dryRun && o.registry && !("client" in (o.registry as object))) {
+    // one client for every source: one TLS pool and one login per registry, not one per chart
+    const { createClient } = await import("../../../shared/oci/client.ts");
+    const reg = o.registry as RegistryOptions;
+    o = { ...o, registry: { client: createClient(reg), chunkSize: reg.chunkSize } };
+  }
   const work = await mkdtemp(join(tmpdir(), "addon-push-"));
   const unregister = removeOnInterrupt(`pushing to ${label}`, work);
   try {
@@ -95,7 +104,7 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
       try {
         prepared = await prepareChart(source, join(work, String(i)), o);
         const r = await pushOne(prepared, t, o);
-        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), target: label, ...r };
+        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), target: label, ...r, ...(prepared.warnings?.length ? { warnings: prepared.warnings } : {}) };
       } catch (err) {
         result = {
           source,

@@ -19,6 +19,8 @@ export interface RepoFlags {
   certFile?: string;
   keyFile?: string;
   insecure?: boolean;
+  /** vela/cm-push --use-http ($HELM_REPO_USE_HTTP): a cm:// repository URL means http:// (default https://) */
+  useHttp?: boolean;
 }
 
 export interface ChartMuseumTarget {
@@ -61,6 +63,7 @@ export function withEnvDefaults(f: RepoFlags, env: Env = process.env): RepoFlags
   out.certFile ||= env.HELM_REPO_CERT_FILE || undefined;
   out.keyFile ||= env.HELM_REPO_KEY_FILE || undefined;
   if (truthy(env.HELM_REPO_INSECURE)) out.insecure = true;
+  if (truthy(env.HELM_REPO_USE_HTTP)) out.useHttp = true;
   registerSecret(out.password);
   registerSecret(out.accessToken);
   return out;
@@ -88,7 +91,7 @@ export async function resolveTarget(arg: string, flags: RepoFlags, env: Env = pr
   let name: string | undefined;
   let entry: Awaited<ReturnType<typeof findRepository>> | undefined;
   if (/^(https?|cm):\/\//i.test(arg)) {
-    url = arg.replace(/^cm:\/\//i, truthy(env.HELM_REPO_USE_HTTP) ? "http://" : "https://");
+    url = arg;
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) {
     throw new TargetError(`unsupported repository URL "${arg}" (use a repo name, http(s)://… or oci://…)`);
   } else {
@@ -97,6 +100,8 @@ export async function resolveTarget(arg: string, flags: RepoFlags, env: Env = pr
     url = entry.url;
     if (/^oci:\/\//i.test(url)) return { kind: "oci", arg, base: url.replace(/^oci:\/\//i, "").replace(/\/+$/, "") };
   }
+  // vela addon push: a cm:// URL (typed, or stored in the repository entry) → http:// with --use-http, else https://
+  url = url.replace(/^cm:\/\//i, flags.useHttp || truthy(env.HELM_REPO_USE_HTTP) ? "http://" : "https://");
   // credentials: explicit user+password beat a token (cm-push); a token beats stored repo credentials
   const auth: RepoAuth = {};
   if (flags.username && flags.password) {

@@ -5,7 +5,7 @@ import { optionalValueFlags } from "../../../shared/cli/conventions.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table } from "../../../shared/cli/output.ts";
 import { redact } from "../../../shared/runtime/redact.ts";
-import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
+import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, lockArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { migrate, MigrationError } from "../lib/migrate.ts";
 import { REGISTRY_SECRET } from "../lib/constants.ts";
 import { resumeCommands } from "../lib/resume.ts";
@@ -17,6 +17,7 @@ const args = {
   ...paletteArgs,
   ...clusterArgs,
   ...stateArgs,
+  ...lockArgs,
   ...timeoutArgs,
   "pack-registry": { type: "string", description: "Name of Palette's OCI pack registry that gets \"Contains Spectro Manifests\" (default: the one whose endpoint is --registry)", valueHint: "NAME" },
   "spectro-manifests-set": { type: "boolean", description: "You ticked \"Contains Spectro Manifests\" in the system console yourself (when Palette's API cannot do it)" },
@@ -40,6 +41,7 @@ export default defineCommand({
       "PALETTE_PASSWORD=… kubectl scar migrate /var/www/html --registry harbor.example.com --palette https://palette.example.com --username admin --password-stdin <<<\"$HARBOR_PASSWORD\"",
       "aws ecr get-login-password | PALETTE_PASSWORD=… kubectl scar migrate /var/www/html --registry 123456789012.dkr.ecr.us-east-1.amazonaws.com --registry-username AWS --password-stdin --palette https://palette.example.com",
       "kubectl scar migrate /var/www/html --registry harbor.local --palette https://palette.local --dry-run   # preflight + plan only",
+      "kubectl scar migrate /var/www/html --registry harbor.local --palette https://palette.local --break-lock   # resume after a killed run left a stale lock",
     ],
     notes: SCAR_CREDENTIALS_HELP,
   } as any,
@@ -75,6 +77,7 @@ export default defineCommand({
         log,
         packRegistry: (a["pack-registry"] as string | undefined) || undefined,
         manifestsSet: !!a["spectro-manifests-set"],
+        breakLock: !!a["break-lock"],
       });
       printData(r, a.output as string | undefined, () => table(["step", "status", "detail"], r.steps.map((s) => [s.step, s.status, s.detail])) + (r.dryRun ? "dry run: nothing was changed\n" : `state: ${r.stateFile}\n`));
     } catch (e) {

@@ -7,6 +7,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { pushManifests, type Target } from "../lib/artifact.ts";
 import { MANIFEST_REPO } from "../lib/constants.ts";
+import { withManifestsArchive } from "../lib/package.ts";
 
 /**
  * `host[:port]/<base>/spectro-manifests/manifest:<tag>` (oras' form) → registry, base path, tag. Undefined when the
@@ -31,11 +32,12 @@ export default defineCommand({
       "kubectl scar push manifests.tgz --registry harbor.example.com --username admin --password-stdin",
       "aws ecr get-login-password | kubectl scar push manifests.tgz --registry 123456789012.dkr.ecr.us-east-1.amazonaws.com --registry-username AWS --password-stdin",
       "kubectl scar push manifests.tgz --registry 127.0.0.1:5000 --plain-http --tag 0.0.0",
+      "kubectl scar push /var/www/html --registry harbor.example.com   # a directory is archived like `kubectl scar package` first",
     ],
     notes: SCAR_CREDENTIALS_HELP,
   } as any,
   args: {
-    file: { type: "positional", required: false, description: "the manifests.tgz archive" },
+    file: { type: "positional", required: false, description: "the manifests.tgz archive, or the manifests directory (archived like `kubectl scar package DIR` first)" },
     ...targetArgs,
     ...timeoutArgs,
     force: { type: "boolean", description: "push even when the tag already holds the same archive" },
@@ -58,7 +60,11 @@ export default defineCommand({
       target = targetFromArgs(args)!;
     }
     const registry = await registryFromArgs(args, rawArgs);
-    const r = await pushManifests(pos[0]!, target, { registry, force: !!args.force, dryRun: !!args["dry-run"] });
+    const r = await withManifestsArchive(pos[0]!, (file, pk) => {
+      if (pk) logger().info(`archived ${pos[0]} like \`kubectl scar package\` (${pk.files} files, ${pk.size} bytes) to push it as manifests.tgz`);
+      for (const l of pk?.outsideLinks ?? []) logger().warn(`symbolic link ${l} points outside ${pos[0]}: stored as a link (like tar), its target is not in the archive`);
+      return pushManifests(file, target, { registry, force: !!args.force, dryRun: !!args["dry-run"] });
+    });
     if (args["dry-run"]) logger().info(r.digest ? `${r.reference} already holds this archive` : `would push ${pos[0]} (${r.size} bytes, ${r.layerDigest}) to ${r.reference}`);
     else logger().info(r.pushed ? `pushed ${r.reference}` : `${r.reference} already holds this archive; nothing pushed (--force to push anyway)`);
     printData(r, args.output as string | undefined, () => `${r.reference}@${r.digest || "(not pushed)"}\n`);

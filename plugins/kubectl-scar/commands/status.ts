@@ -50,7 +50,7 @@ function human(s: Awaited<ReturnType<typeof status>>): string {
       for (const p of s.specman.pods) out.push(`  ${p.pod}: ${p.persisted ? `persisted ${s.specman.tag}` : p.downloaded ? "downloading" : "not synced"}${p.tags ? ` (tags ${p.tags.join(" ")})` : ""}${p.lastError ? ` last error: ${p.lastError}` : ""}`);
     } else out.push("Specman:", `  error: ${s.specman.error}`);
   }
-  if (s.state) out.push(`State:     ${s.state.file}`, s.state.error ? `  error: ${s.state.error}` : s.state.exists ? `  done: ${s.state.done.join(", ") || "nothing"}${s.state.rolledBack ? `\n  rolled back at ${s.state.rolledBack}` : ""}${s.state.previousEndpoint ? `\n  previous endpoint: ${s.state.previousEndpoint}` : ""}${s.state.savedSecret ? `\n  deleted secret kept for rollback: ${s.state.savedSecret}` : ""}` : "  (no migration recorded)");
+  if (s.state) out.push(`State:     ${s.state.file}`, s.state.error ? `  error: ${s.state.error}` : s.state.exists ? `  done: ${s.state.done.join(", ") || "nothing"}${s.state.rolledBack ? `\n  rolled back at ${s.state.rolledBack}` : ""}${s.state.previousEndpoint ? `\n  previous endpoint: ${s.state.previousEndpoint}` : ""}${s.state.savedSecret ? `\n  deleted secret kept for rollback: ${s.state.savedSecret}` : ""}` : "  (no migration recorded)", ...(s.state.lock ? [`  locked by ${s.state.lock.holder}${s.state.lock.state === "stale" ? " — stale: that process no longer runs (--break-lock)" : s.state.lock.state === "unknown" ? " — on another host" : " — running"}`] : []));
   if (!out.length) out.push("nothing to show: give --palette and/or --registry");
   return out.join("\n") + "\n";
 }

@@ -55,6 +55,11 @@ export const stateArgs = {
   "state-dir": { type: "string", description: "Where the migration state and archive are kept (default ~/.local/state/kube-airgap/scar)", valueHint: "DIR" },
 } as const satisfies ArgsDef;
 
+/** migrate, rollback, set-endpoint: one operation per Palette (a lock beside the state, see lock.ts) */
+export const lockArgs = {
+  "break-lock": { type: "boolean", description: "Remove a stale lock left by a killed run (shown in the error: its pid no longer runs, or it is from another host) and go on; a running holder's lock is never broken" },
+} as const satisfies ArgsDef;
+
 export const clusterArgs = {
   ...kubeArgs,
   namespace: { type: "string", alias: ["n"], description: `Namespace of Palette's services (default ${NAMESPACE})`, valueHint: "NS" },

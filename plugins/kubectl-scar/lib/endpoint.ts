@@ -12,7 +12,15 @@ export interface SetEndpointResult {
   dryRun: boolean;
 }
 
-export async function setEndpoint(o: { palette: PaletteClient; state: StateStore; endpoint?: string; dryRun?: boolean; log?: (l: string) => void }): Promise<SetEndpointResult> {
+type SetEndpointOptions = { palette: PaletteClient; state: StateStore; endpoint?: string; dryRun?: boolean; log?: (l: string) => void; breakLock?: boolean };
+
+/** Holds the state's lock (but for a dry run), like migrate and rollback. */
+export async function setEndpoint(o: SetEndpointOptions): Promise<SetEndpointResult> {
+  if (o.dryRun) return setEndpointLocked(o);
+  return o.state.withLock("kubectl scar set-endpoint", { breakLock: o.breakLock, log: o.log }, () => setEndpointLocked(o));
+}
+
+async function setEndpointLocked(o: SetEndpointOptions): Promise<SetEndpointResult> {
   const endpoint = o.endpoint ?? SPECMAN_ENDPOINT;
   const log = o.log ?? (() => {});
   const state = await o.state.load(o.palette.url);

@@ -11,6 +11,7 @@ import type { KubeClient } from "../../../shared/kube/index.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
 import type { PaletteClient, ScarSpec } from "../../../shared/palette/client.ts";
+import { describeHolder, holderState, readLock } from "./lock.ts";
 import { inspectPushed, probePush, pushManifests, targetReference, type Target } from "./artifact.ts";
 import { manifestRepository, NAMESPACE, REGISTRY_SECRET, SPECMAN_ENDPOINT, SYNC_JOBS } from "./constants.ts";
 import { ScarError } from "./errors.ts";
@@ -51,6 +52,8 @@ export interface MigrateOptions {
   packRegistry?: string;
   /** the user ticked "Contains Spectro Manifests" in the console: do not look for the box through the API */
   manifestsSet?: boolean;
+  /** remove a stale lock (its holder no longer runs) before starting */
+  breakLock?: boolean;
 }
 
 export interface MigrateResult {
@@ -174,7 +177,17 @@ export function archivePath(store: StateStore): string {
   return store.file.replace(/\.json$/, "") + ".manifests.tgz";
 }
 
+/** One operation per Palette: everything but a dry run holds the state's lock (read, steps, writes). */
 export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
+  if (o.dryRun) {
+    const holder = await readLock(`${o.state.file}.lock`).catch(() => undefined);
+    if (holder) o.log?.(`note: ${describeHolder(holder)} holds the lock on this Palette's state (${holderState(holder)}); the plan may change when it ends`);
+    return migrateLocked(o);
+  }
+  return o.state.withLock("kubectl scar migrate", { breakLock: o.breakLock, log: o.log }, () => migrateLocked(o));
+}
+
+async function migrateLocked(o: MigrateOptions): Promise<MigrateResult> {
   const log = o.log ?? (() => {});
   const client = o.client ?? createClient(o.registry);
   const ns = o.namespace ?? NAMESPACE;
@@ -319,13 +332,17 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     current = "set-endpoint";
     const now = await o.palette.getScarConfig();
     if (now.endpoint === SPECMAN_ENDPOINT && !now.username && !now.password) {
+      // a run killed after its PUT: the sync jobs still wait the full delay, counted from the recorded PUT, or
+      // from now when the PUT's time was never recorded (killed between the PUT and the state write)
+      const putAt = Date.parse(String(state.steps[current]?.putAt ?? ""));
+      endpointPutAt = Number.isFinite(putAt) ? putAt : Date.now();
       markDone(state, current);
       await save();
       set(current, "unchanged", `endpoint is already ${SPECMAN_ENDPOINT}`);
     } else {
       await o.palette.putScarConfig({ endpoint: SPECMAN_ENDPOINT, password: "", username: "" });
       endpointPutAt = Date.now();
-      markDone(state, current);
+      markDone(state, current, { putAt: new Date(endpointPutAt).toISOString() });
       await save();
       set(current, "done", `endpoint set to ${SPECMAN_ENDPOINT} (204)`);
     }

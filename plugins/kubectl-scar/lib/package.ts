@@ -5,7 +5,8 @@
 // sorted, so the same tree gives the same bytes (and the same digest: a re-run does not upload again).
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
@@ -163,6 +164,25 @@ export async function packageManifests(dir: string, out: string): Promise<Packag
     outsideLinks: scan.outsideLinks,
     fingerprint: scan.fingerprint,
   };
+}
+
+/**
+ * `push DIR`: oras push accepts a directory (it tars it itself); Specman only reads a layer titled manifests.tgz
+ * that is `tar -czf manifests.tgz .` of the manifests, so a directory is archived exactly as `kubectl scar package`
+ * does (to a temp file, removed afterwards) and that archive is pushed. A file is used as it is.
+ */
+export async function withManifestsArchive<T>(path: string, fn: (file: string, packaged?: PackageResult) => Promise<T>): Promise<T> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isDirectory()) return fn(path);
+  const tmp = await mkdtemp(join(tmpdir(), "kubectl-scar-push-"));
+  const unregister = removeOnInterrupt(`archiving ${path}`, tmp);
+  try {
+    const pk = await packageManifests(path, join(tmp, "manifests.tgz"));
+    return await fn(pk.file, pk);
+  } finally {
+    unregister();
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 export { fileDigest } from "../../../shared/oci/digest.ts";

@@ -59,7 +59,7 @@ export function resumeCommands(argv: string[], valueFlags: string[]): ResumeComm
       else notes.push("set PALETTE_TOKEN (the token was left out)");
       continue;
     }
-    if (t.flag === "--dry-run") continue;
+    if (t.flag === "--dry-run" || t.flag === "--break-lock") continue; // a lock is broken once, by the operator
     keep.push(...t.text);
   }
   if (registryPw && !keep.includes("--password-stdin")) {

@@ -23,6 +23,8 @@ export interface RollbackOptions {
   /** the cluster, to recreate the deleted registry secret (only asked for when the state holds one) */
   kube?: () => KubeClient;
   log?: (line: string) => void;
+  /** remove a stale lock (its holder no longer runs) before starting */
+  breakLock?: boolean;
 }
 
 export interface RollbackResult {
@@ -36,7 +38,13 @@ export interface RollbackResult {
   dryRun: boolean;
 }
 
+/** Holds the state's lock (but for a dry run): a rollback never interleaves with a running migrate. */
 export async function rollback(o: RollbackOptions): Promise<RollbackResult> {
+  if (o.dryRun) return rollbackLocked(o);
+  return o.state.withLock("kubectl scar rollback", { breakLock: o.breakLock, log: o.log }, () => rollbackLocked(o));
+}
+
+async function rollbackLocked(o: RollbackOptions): Promise<RollbackResult> {
   const log = o.log ?? (() => {});
   if (!(await o.state.exists())) throw new ScarError(`no migration state at ${o.state.file}`, "rollback needs the state written by `kubectl scar migrate` or `set-endpoint` (same --palette and --state-dir)");
   const state = await o.state.load(o.palette.url);

@@ -9,6 +9,7 @@ import type { KubeObject } from "../../../shared/kube/index.ts";
 import type { ScarSpec } from "../../../shared/palette/client.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
 import { ScarError } from "./errors.ts";
+import { StateLock } from "./lock.ts";
 
 // In the document's order: delete the secret (1), archive (3), push (5), tick "Contains Spectro Manifests" (6–8),
 // Specman persisted the tag (9), and only then switch the SCAR endpoint (10–12).
@@ -60,7 +61,22 @@ export function stateFileFor(dir: string, paletteUrl: string): string {
 }
 
 export class StateStore {
+  /** held while an operation that writes the state runs (save() refuses to write without it) */
+  lock?: StateLock;
   constructor(readonly file: string) {}
+
+  /** Run `fn` holding the lock beside the state file (see lock.ts); released afterwards, whatever happens. */
+  async withLock<T>(command: string, o: { breakLock?: boolean; log?: (line: string) => void }, fn: () => Promise<T>): Promise<T> {
+    if (this.lock) return fn();
+    this.lock = await StateLock.acquire(this.file, command, { ...o, mkdir: async () => void (await mkdir(this.dir, { recursive: true, mode: 0o700 })) });
+    try {
+      return await fn();
+    } finally {
+      const l = this.lock;
+      this.lock = undefined;
+      await l.release();
+    }
+  }
 
   static forPalette(dir: string | undefined, paletteUrl: string): StateStore {
     return new StateStore(stateFileFor(dir ?? defaultStateDir(), paletteUrl));
@@ -101,6 +117,8 @@ export class StateStore {
   }
 
   async save(s: MigrationState): Promise<void> {
+    if (!this.lock) throw new ScarError(`internal error: the state ${this.file} was about to be written without its lock`);
+    await this.lock.verify();
     s.updated = new Date().toISOString();
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp`;

@@ -6,13 +6,14 @@ import type { PaletteClient } from "../../../shared/palette/client.ts";
 import { inspectPushed, repositoryTags, targetReference, type Target } from "./artifact.ts";
 import { NAMESPACE, SPECMAN_ENDPOINT } from "./constants.ts";
 import { specmanSync, type SpecmanSync } from "./specman.ts";
+import { describeHolder, holderState, readLock, type LockState } from "./lock.ts";
 import { STEPS, type StateStore } from "./state.ts";
 
 export interface Status {
   palette?: { url: string; endpoint?: string; migrated?: boolean; error?: string };
   registry?: { repository: string; tags?: string[]; tag: string; tagPresent?: boolean; digest?: string; orasShape?: boolean; error?: string };
   specman?: (SpecmanSync & { error?: undefined }) | { error: string };
-  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; /** namespace/name (keys) of the deleted secret kept for rollback; never its data */ savedSecret?: string; error?: string };
+  state?: { file: string; exists: boolean; done: string[]; rolledBack?: string; previousEndpoint?: string; /** namespace/name (keys) of the deleted secret kept for rollback; never its data */ savedSecret?: string; /** the operation holding the state's lock: running, stale (its pid is gone) or unknown (another host) */ lock?: { holder: string; state: LockState }; error?: string };
   /** some part could not be read */
   errors: number;
 }
@@ -57,6 +58,8 @@ export async function status(o: { palette?: PaletteClient; client?: AuthClient; 
       const exists = await o.state.exists();
       const s = exists ? await o.state.load("") : undefined;
       out.state = { file: o.state.file, exists, done: s ? STEPS.filter((x) => s.steps[x]?.done) : [], rolledBack: s?.rolledBack, previousEndpoint: s?.previousScar?.endpoint, savedSecret: s?.deletedSecret ? `${s.deletedSecret.metadata?.namespace}/${s.deletedSecret.metadata?.name} (${keys(Object.keys((s.deletedSecret as { data?: object }).data ?? {}).length)})` : undefined };
+      const holder = await readLock(`${o.state.file}.lock`);
+      if (holder) out.state.lock = { holder: describeHolder(holder), state: holderState(holder) };
     } catch (e) {
       out.state = { file: o.state.file, exists: true, done: [], error: fail(e) };
     }
