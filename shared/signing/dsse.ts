@@ -1,12 +1,13 @@
 // Signing and verifying one in-toto statement, offline, with a key the user holds:
 //  - ECDSA P-256 keys (PKCS#8/SEC1 private, SPKI public PEM as `openssl genpkey`/`openssl pkey -pubout` write them;
-//    cosign's `cosign.pub` is SPKI PEM too): a Sigstore bundle v0.3 holding a DSSE envelope, verification material
+//    cosign's encrypted `cosign.key` (scrypt + nacl/secretbox), and `cosign.pub`, which is SPKI PEM): a Sigstore bundle v0.3 holding a DSSE envelope, verification material
 //    = the public key's hint, no transparency log and no timestamp (nothing to call). sigstore's own verifiers
 //    (sigstore-js `@sigstore/verify`, cosign `verify-blob-attestation --key --insecure-ignore-tlog`) read it.
 //  - OpenPGP keys (the GPG keys platform admins already hold for violet packages): the same DSSE envelope, its
 //    signature a detached OpenPGP signature over the DSSE pre-authentication encoding, in a small JSON of our own
 //    (mediaType application/vnd.kube-airgap.openpgp-dsse.v1+json): Sigstore bundles have no place for PGP.
-import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, scryptSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { secretbox } from "@noble/ciphers/salsa.js";
 import { readFile } from "node:fs/promises";
 import * as openpgp from "openpgp";
 import { SignatureError } from "./gpg.ts";
@@ -76,7 +77,12 @@ export async function loadSigningKey(file: string, password?: string): Promise<S
     return { kind: "openpgp", file, key, hint: key.getFingerprint().toUpperCase() };
   }
   if (text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----") || /-----BEGIN PUBLIC KEY-----/.test(text)) throw new SignatureError(`${file} is a public key`, "signing needs the private key; pass the public one to --key where the archive is verified");
-  if (/ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY/.test(text)) throw new SignatureError(`${file}: encrypted cosign private keys are not supported for signing yet`, "export the key as PKCS#8 PEM (`cosign import-key-pair` in reverse is not available: create an ECDSA P-256 key with openssl), or use an OpenPGP key");
+  const cosign = pemBlocks(text).find((b) => /^ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY$/.test(b.label));
+  if (cosign) {
+    const key = cosignPrivateKey(cosign.pem, file, password ?? process.env.COSIGN_PASSWORD ?? "");
+    checkP256(key, file);
+    return { kind: "ecdsa", file, key, hint: keyHint(createPublicKey(key)) };
+  }
   const block = pemBlocks(text).find((b) => /PRIVATE KEY$/.test(b.label));
   if (!block) throw new SignatureError(`${file}: no PEM private key or OpenPGP private key in it`, "pass an ECDSA P-256 key (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`) or an armored OpenPGP private key");
   let key: KeyObject;
@@ -88,6 +94,36 @@ export async function loadSigningKey(file: string, password?: string): Promise<S
   }
   checkP256(key, file);
   return { kind: "ecdsa", file, key, hint: keyHint(createPublicKey(key)) };
+}
+
+/**
+ * cosign's own private key file (`cosign generate-key-pair`): a PEM whose body is JSON — scrypt parameters and salt,
+ * a NaCl secretbox nonce, and the ciphertext of the PKCS#8 DER key. The password is $COSIGN_PASSWORD (empty allowed,
+ * as cosign allows) unless KUBE_AIRGAP_KEY_PASSWORD is set.
+ */
+function cosignPrivateKey(pem: string, file: string, password: string): KeyObject {
+  const body = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
+  let doc: { kdf?: { name?: string; params?: { N?: number; r?: number; p?: number }; salt?: string }; cipher?: { name?: string; nonce?: string }; ciphertext?: string };
+  try {
+    doc = JSON.parse(Buffer.from(body, "base64").toString("utf8"));
+  } catch {
+    throw new SignatureError(`${file}: not a cosign private key (its body is not cosign's JSON)`);
+  }
+  const { kdf, cipher, ciphertext } = doc;
+  if (kdf?.name !== "scrypt" || cipher?.name !== "nacl/secretbox" || !kdf.salt || !cipher.nonce || !ciphertext || !kdf.params?.N || !kdf.params.r || !kdf.params.p) throw new SignatureError(`${file}: a cosign key with an unknown format (kdf ${kdf?.name}, cipher ${cipher?.name})`, "cosign keys use scrypt + nacl/secretbox");
+  const { N, r, p } = kdf.params;
+  const secret = scryptSync(Buffer.from(password, "utf8"), Buffer.from(kdf.salt, "base64"), 32, { N, r, p, maxmem: 256 * N * r + (1 << 20) });
+  let der: Uint8Array;
+  try {
+    der = secretbox(new Uint8Array(secret), new Uint8Array(Buffer.from(cipher.nonce, "base64"))).open(new Uint8Array(Buffer.from(ciphertext, "base64")));
+  } catch {
+    throw new SignatureError(`${file}: wrong password for the cosign key`, "set COSIGN_PASSWORD (or KUBE_AIRGAP_KEY_PASSWORD)");
+  }
+  try {
+    return createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  } catch (e) {
+    throw new SignatureError(`${file}: the decrypted cosign key is not a PKCS#8 key (${(e as Error).message})`);
+  }
 }
 
 /** Every public key in the files: SPKI PEM blocks (several per file allowed), or an OpenPGP keyring. */

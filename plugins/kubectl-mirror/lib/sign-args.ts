@@ -11,7 +11,7 @@ import { cosignVerifier } from "../../../shared/signing/cosign.ts";
 export const KEY_PASSWORD_ENV = "KUBE_AIRGAP_KEY_PASSWORD";
 
 export const signArgs = {
-  sign: { type: "string", description: `Sign the archive with this private key: ECDSA P-256 PEM (a Sigstore bundle) or an armored OpenPGP key; a passphrase comes from $${KEY_PASSWORD_ENV}`, valueHint: "KEY" },
+  sign: { type: "string", description: `Sign the archive with this private key: ECDSA P-256 PEM or cosign.key (a Sigstore bundle), or an armored OpenPGP key; a passphrase comes from $${KEY_PASSWORD_ENV} (cosign.key: $COSIGN_PASSWORD)`, valueHint: "KEY" },
 } as const satisfies ArgsDef;
 
 export const keyArgs = {
