@@ -68,7 +68,7 @@ export default defineCommand({
       try {
         const r = await syncPlanInCluster(
           plan,
-          { ...dest, registry: reg, sourceMirrors, concurrency: concurrencyFromArgs(args), platforms: platformsFromArgs(rawArgs), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], rewriteChart: !!args["rewrite-chart"] },
+          { ...dest, registry: reg, sourceMirrors, concurrency: concurrencyFromArgs(args), platforms: platformsFromArgs(rawArgs), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], rewriteChart: !!args["rewrite-chart"], images: imagesModeFromArgs(args) },
           { kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs, waitSeconds: sf.waitMs !== undefined ? Math.ceil(sf.waitMs / 1000) : undefined, log: (m) => log.info(m) },
           started,
         );
