@@ -28,6 +28,7 @@ export default defineCommand({
       "kubectl mirror sync --mirror-file mirror.yaml --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
       "kubectl mirror sync ./chart --dest reg.local --values-out mirror-values.yaml   # then: helm install app oci://reg.local/charts/app -f mirror-values.yaml",
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
+      "kubectl mirror sync ./chart -f prod.yaml --dest reg.local --images required   # only what helm template renders; possible images are listed as skipped",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
       "echo $KEY | kubectl mirror sync --palette-profile ID --project-id P --palette-endpoint https://api.spectrocloud.com --api-key-stdin --dest zot.local:30003",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --shard 2/4            # one of four machines",
