@@ -9,7 +9,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
@@ -109,7 +109,7 @@ export default defineCommand({
     // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
     const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, reg))) ? muralVariables(dest.dest) : undefined;
     const out = mural ? { ...report, muralVariables: mural } : report;
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
   },
