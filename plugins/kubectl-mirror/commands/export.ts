@@ -13,9 +13,10 @@ import { dirname, join } from "node:path";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
+import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
 import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export const archiveOutArgs = {
@@ -68,6 +69,7 @@ export default defineCommand({
     ...verifySignaturesArgs,
     ...mappingArgs,
     ...transferArgs,
+    ...imagesModeArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -82,6 +84,7 @@ export default defineCommand({
     }
     if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
+    const images = imagesModeFromArgs(args);
     const sign = await signingKeyFromArgs(args);
     const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const preview = await destinationFromArgs(args, false);
@@ -103,17 +106,19 @@ export default defineCommand({
       platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
+      images,
       onEvent: progress.onEvent,
       sign,
       verifyRoot,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
+    for (const l of skippedLines(report.skipped)) log.info(l);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s${sign ? `, signed (key ${sign.hint.slice(0, 16)}…)` : ""}`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
   },
