@@ -6,7 +6,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { exportPlan, parseSize } from "../lib/archive.ts";
+import { exportPlan, parseSize, recordedArgs } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
@@ -82,6 +82,8 @@ export default defineCommand({
           extras: !args["exclude-extras"],
           dryRun: !!args["dry-run"],
           onEvent: progress.onEvent,
+          command: "kubectl mirror export-pack",
+          args: recordedArgs(rawArgs),
         });
       } finally {
         progress.finish();

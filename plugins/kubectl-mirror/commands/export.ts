@@ -6,7 +6,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { parseSize, runExport } from "../lib/archive.ts";
+import { parseSize, recordedArgs, runExport } from "../lib/archive.ts";
 import { compressionForName, type Compression } from "../../../shared/oci/compression.ts";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -98,6 +98,8 @@ export default defineCommand({
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       onEvent: progress.onEvent,
+      command: "kubectl mirror export",
+      args: recordedArgs(rawArgs),
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
