@@ -17,6 +17,7 @@ import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
 import { removeOnInterrupt } from "../runtime/interrupt.ts";
+import { notAnOciArchive } from "./archive-kind.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -217,6 +218,19 @@ export class OciArchiveWriter implements Store {
 
 // ------------------------------------------------------------------ reader
 
+/**
+ * A file that does not open as an OCI archive: say what it is (a chart .tgz, a docker-save tar, not a tar) and what
+ * to run instead; a damaged OCI archive keeps its tar error, with the file named.
+ */
+export async function explainOpenError(path: string, e: unknown, files?: string[]): Promise<unknown> {
+  const notOci = e instanceof OciError && e.code === "BAD_ARCHIVE" && /is not an OCI archive/.test(e.message);
+  if (!(e instanceof TarError) && !notOci) return e;
+  const better = await notAnOciArchive(path, files);
+  if (better) return better;
+  if (e instanceof TarError) return new OciError(`archive ${path}: ${e.message}`, "BAD_ARCHIVE", (e as TarError & { hint?: string }).hint ?? "the file is damaged or incomplete: copy it again from its source");
+  return e;
+}
+
 function looksLikeManifest(bytes: Uint8Array): boolean {
   if (bytes[0] !== 0x7b) return false;
   try {
@@ -310,7 +324,7 @@ export class OciArchiveReader implements Store {
       else if (!(await r.openSequential())) await r.spill();
     } catch (e) {
       await r.close().catch(() => {});
-      throw e;
+      throw await explainOpenError(path, e);
     }
     return r;
   }

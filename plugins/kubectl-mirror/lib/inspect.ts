@@ -8,14 +8,15 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { blobName } from "../../../shared/oci/archive.ts";
+import { blobName, explainOpenError } from "../../../shared/oci/archive.ts";
+import { OciError } from "../../../shared/oci/errors.ts";
 import { createDecompressor, detectCompression, type Compression } from "../../../shared/oci/compression.ts";
 import { verifyBytes } from "../../../shared/oci/digest.ts";
 import { isIndex, isManifest } from "../../../shared/oci/media-types.ts";
 import { formatPlatform } from "../../../shared/oci/platform.ts";
 import type { Store } from "../../../shared/oci/store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex, type Platform } from "../../../shared/oci/types.ts";
-import { readTar, safeEntryPath } from "../../../shared/tar/stream.ts";
+import { readTar, safeEntryPath, TarError } from "../../../shared/tar/stream.ts";
 import { ArchiveError, METADATA_FILE, METADATA_KIND, splitParts, type ArchiveMetadata } from "./archive.ts";
 
 const SMALL = 4 << 20;
@@ -106,8 +107,8 @@ async function readArchive(files: string[], label: string, parts?: { sha256: str
   for await (const e of readTar(src)) {
     if (e.header.type === "directory") continue;
     const name = safeEntryPath(e.header.name);
-    if (e.header.type !== "file") throw new ArchiveError(`archive ${label}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
-    if (seen.has(name)) throw new ArchiveError(`archive ${label}: duplicate entry "${name}" (an archive holds each file once; a second copy means it was tampered with)`, "get it again from its source");
+    if (e.header.type !== "file") throw new TarError(`archive ${label}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
+    if (seen.has(name)) throw new TarError(`archive ${label}: duplicate entry "${name}" (an archive holds each file once; a second copy means it was tampered with)`, "get it again from its source");
     seen.add(name);
     const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
     if (m) {
@@ -123,7 +124,7 @@ async function readArchive(files: string[], label: string, parts?: { sha256: str
     } else if (e.header.size <= SMALL && (name === "index.json" || name === "oci-layout" || name === METADATA_FILE)) small.set(name, await e.bytes(SMALL));
   }
   if (parts) for (const [i, p] of parts.entries()) if (`sha256:${hashes![i]!.digest("hex")}` !== p.sha256) throw new ArchiveError(`split archive ${label}: part ${p.file} is corrupt (sha256 mismatch)`, "copy it again");
-  if (!small.has("oci-layout") || !small.has("index.json")) throw new ArchiveError(`${label} is not an OCI archive (no ${small.has("index.json") ? "oci-layout" : "index.json"} entry)`, "inspect archives written by `kubectl mirror export`, `kubectl mirror copy … oci-archive:FILE` or skopeo");
+  if (!small.has("oci-layout") || !small.has("index.json")) throw new OciError(`${label} is not an OCI archive (no ${small.has("index.json") ? "oci-layout" : "index.json"} entry)`, "BAD_ARCHIVE", "inspect archives written by `kubectl mirror export`, `kubectl mirror copy … oci-archive:FILE` or skopeo");
   return { contents: { index: JSON.parse(small.get("index.json")!.toString("utf8")) as ImageIndex, rawIndex: small.get("index.json")!, metadata: metadataOf(small.get(METADATA_FILE), label), json: (d) => json.get(d), sizes }, compression };
 }
 
@@ -265,13 +266,17 @@ export async function inspectLocal(arg: string): Promise<{ report: InspectReport
   const path = arg.replace(/^oci-archive:/, "");
   const split = await splitParts(path);
   if (split) {
-    const { contents, compression } = await readArchive(split.files, split.base, split.parts);
+    const { contents, compression } = await readArchive(split.files, split.base, split.parts).catch(async (e) => {
+      throw await explainOpenError(split.base, e, split.files);
+    });
     return { report: { source: arg, type: "oci-archive", compression, fileSize: split.parts.reduce((n, p) => n + p.size, 0), parts: split.parts, ...analyse(contents) }, rawIndex: contents.rawIndex };
   }
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new ArchiveError(`archive ${path}: no such file`, "check the path (a split archive needs NAME.parts next to its parts)");
   if (st.isDirectory()) throw new ArchiveError(`${path} is a directory`, `for an OCI layout directory run: kubectl mirror inspect oci-layout:${path}`);
-  const { contents, compression } = await readArchive([path], path);
+  const { contents, compression } = await readArchive([path], path).catch(async (e) => {
+    throw await explainOpenError(path, e);
+  });
   return { report: { source: arg, type: "oci-archive", compression, fileSize: st.size, ...analyse(contents) }, rawIndex: contents.rawIndex };
 }
 
