@@ -24,6 +24,7 @@ command -v unzip >/dev/null || missing+=(unzip)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v jq >/dev/null || missing+=(jq)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

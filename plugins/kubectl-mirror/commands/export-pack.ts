@@ -30,6 +30,7 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    pack: { type: "positional", required: false, description: "Palette pack tarballs (.tgz, Artifact Studio .zst with their .sig.bin)", valueHint: "PACK..." },
     "pack-keyring": { type: "string", description: "OpenPGP public key(s) that verify each pack's detached <pack>.sig.bin (without it signatures are carried, not verified)", valueHint: "FILE" },
     ...inputArgs,
     ...archiveOutArgs,

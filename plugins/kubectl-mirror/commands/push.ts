@@ -31,6 +31,7 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    archive: { type: "positional", required: false, description: "Archives written by export/export-pack (.tar, .tar.gz, .tar.zst, NAME.parts of a split one); or --file", valueHint: "ARCHIVE..." },
     ...registryArgs,
     ...destArgs,
     dest: { ...destArgs.dest, alias: ["dest-registry", "registry", "url"] },
