@@ -38,6 +38,8 @@ export class OciArchiveWriter implements Store {
   private file?: Writable;
   private tar?: TarWriter;
   private written = new Set<string>();
+  /** small blobs (configs) written by prepare(), not yet claimed by the job they belong to */
+  private writtenInPrepare = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private prepared = false;
   private closed = false;
@@ -134,6 +136,7 @@ export class OciArchiveWriter implements Store {
         verifyBytes(`blob ${digest}`, bytes, digest);
         await tar.addFile(blobName(digest), bytes.byteLength, bytes);
         this.written.add(digest);
+        this.writtenInPrepare.add(digest);
       }
     });
   }
@@ -149,6 +152,14 @@ export class OciArchiveWriter implements Store {
   }
   async exists(desc: Descriptor): Promise<boolean> {
     return this.written.has(desc.digest) || !!this.opts.skip?.has(desc.digest);
+  }
+
+  /**
+   * A small blob this run wrote with the graph (prepare): true once, for the first job that asks — it was copied, not
+   * found present (a new archive reported its configs as "present").
+   */
+  claimWritten(digest: string): boolean {
+    return this.writtenInPrepare.delete(digest);
   }
 
   /** Set extra files before the first copy (they are written by prepare()). */

@@ -13,6 +13,7 @@ import { splitArchive } from "../../plugins/kubectl-mirror/lib/archive.ts";
 let s: Sources;
 let tar: string;
 let exported: any;
+let exportStderr = "";
 
 const chartArgs = () => ["--repo-url", s.repo.url, "--chart-url", "fixture/app", "--chart-version", "1.2.3", ...s.srcArgs, ...s.mirrorArgs, ...s.pinnedSet];
 
@@ -22,7 +23,17 @@ beforeAll(async () => {
   const r = await mirror(s, ["export", ...chartArgs(), "-O", tar, "-o", "json"]);
   expectOk(r, "export");
   exported = JSON.parse(r.stdout);
+  exportStderr = r.stderr;
 }, 180_000);
+
+test("a newly created archive reports what it wrote as copied, nothing as present (issue 24.4)", () => {
+  const lines = exportStderr.split("\n").filter((l) => /^(copied|ok) {2}/.test(l));
+  expect(lines.length).toBe(s.images.length + 1);
+  // the chart's config and each image's config are written with the graph: copied by this run, not found present
+  expect(lines.find((l) => l.includes("chart app 1.2.3"))).not.toContain("present");
+  // an image shows "present" only for the base layer it shares with an image written before it in this run
+  for (const l of lines) expect(l).not.toMatch(/[2-9]\d* present/);
+});
 
 afterAll(async () => {
   await s?.stop();

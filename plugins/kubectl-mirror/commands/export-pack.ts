@@ -67,7 +67,8 @@ export default defineCommand({
         artifacts: packs.map((p) => p.artifact),
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
-      const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
+      // the totals come from the plan (onPlan): a chart's images are known only once it is rendered
+      const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
       const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, requireRender: true, chartLayout: chartLayoutFromArgs(args) });
       let report;
       try {
@@ -83,6 +84,7 @@ export default defineCommand({
           extras: !args["exclude-extras"],
           dryRun: !!args["dry-run"],
           onEvent: progress.onEvent,
+          onPlan: progress.setTotals,
           command: "kubectl mirror export-pack",
           args: recordedArgs(rawArgs),
         });

@@ -80,7 +80,8 @@ export default defineCommand({
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
-    const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
+    // the totals come from the plan (onPlan): a chart's images are known only once it is rendered
+    const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runExport(input, {
       output: out,
       ...compressionFromArgs(args),
@@ -98,6 +99,7 @@ export default defineCommand({
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
       onEvent: progress.onEvent,
+      onPlan: progress.setTotals,
       command: "kubectl mirror export",
       args: recordedArgs(rawArgs),
     });

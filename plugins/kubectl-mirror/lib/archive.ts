@@ -82,6 +82,8 @@ export interface ExportOptions extends TransferOptions {
   mapOut?: string;
   /** with preview: write Helm values pointing values-sourced images at the preview destination */
   valuesOut?: string;
+  /** told the plan's counts before anything is copied (the progress totals: a chart's images are known only now) */
+  onPlan?: (counts: { images: number; charts: number; packs: number }) => void;
   /** the command and its command line, recorded in the metadata (pass the line through recordedArgs) */
   command?: string;
   args?: string[];
@@ -163,6 +165,7 @@ export async function runExport(input: MirrorInput, opts: ExportOptions): Promis
 }
 
 export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started = Date.now()): Promise<ExportReport> {
+  opts.onPlan?.({ images: plan.images.length, charts: plan.artifacts.filter((a) => a.kind === "chart").length, packs: plan.artifacts.filter((a) => a.kind === "pack").length });
   const existing = opts.existing ?? [];
   const skip = new Set<string>();
   for (const e of existing) {
