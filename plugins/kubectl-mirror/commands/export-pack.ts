@@ -3,7 +3,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { exportPlan, parseSize, recordedArgs } from "../lib/archive.ts";
@@ -97,7 +97,7 @@ export default defineCommand({
       if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
       const packInfo = packs.map((p) => ({ name: p.name, version: p.version, file: p.file, compression: p.compression, signature: p.signature ? { file: p.signature.file, verified: p.signature.verified, ...(p.signature.keyID ? { keyID: p.signature.keyID } : {}), ...(p.signature.reason ? { reason: p.signature.reason } : {}) } : null }));
       const stopped = hostFailure(report.items);
-      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData({ ...report, packs: packInfo }, args.output as string | undefined, () => itemsTable(report.items));
+      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("ExportReport", { ...report, packs: packInfo }), args.output as string | undefined, () => itemsTable(report.items));
       throwIfHostFailed(report.items);
       if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     } finally {

@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { parseSize, recordedArgs, runExport } from "../lib/archive.ts";
@@ -109,7 +109,7 @@ export default defineCommand({
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("ExportReport", report), args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
   },

@@ -4,7 +4,7 @@
 import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, registryArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { humanBytes } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { createClient, openSource } from "../../../shared/oci/client.ts";
@@ -80,7 +80,7 @@ export default defineCommand({
         process.stdout.write(rawIndex);
         return;
       }
-      printData(report, args.output as string | undefined, () => archiveText(report));
+      printData(versioned("ArchiveInspection", report), args.output as string | undefined, () => archiveText(report));
       return;
     }
     let ref;
@@ -100,7 +100,7 @@ export default defineCommand({
         process.stdout.write(r.raw!);
         return;
       }
-      printData(r.report, args.output as string | undefined, () => referenceText(r.report));
+      printData(versioned("ImageInspection", r.report), args.output as string | undefined, () => referenceText(r.report));
     } finally {
       await opened.store.close?.();
       client.transport.close();

@@ -4,7 +4,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { serveArchive } from "../lib/serve.ts";
 
 export const DESCRIPTION = "Serve an archive (or its split parts) or an OCI layout as a read-only OCI registry: pull with docker, skopeo, helm, oras or kubectl mirror copy";
@@ -45,7 +45,7 @@ export default defineCommand({
     });
     const repos = [...srv.catalog.repos.entries()].sort(([a], [b]) => a.localeCompare(b));
     const tags = repos.reduce((n, [, t]) => n + t.size, 0);
-    printData({ url: srv.url, host: srv.host, repositories: repos.map(([name, t]) => ({ name, tags: [...t.keys()].sort() })) }, args.output as string | undefined, () => table(["repository", "tags"], repos.map(([name, t]) => [`${srv.host}/${name}`, [...t.keys()].sort().join(", ")])));
+    printData(versioned("ServeInfo", { url: srv.url, host: srv.host, repositories: repos.map(([name, t]) => ({ name, tags: [...t.keys()].sort() })) }), args.output as string | undefined, () => table(["repository", "tags"], repos.map(([name, t]) => [`${srv.host}/${name}`, [...t.keys()].sort().join(", ")])));
     log.info(`serving ${src} at ${srv.url} (read-only): ${repos.length} repositories, ${tags} tags; Ctrl-C to stop`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
