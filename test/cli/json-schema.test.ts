@@ -4,7 +4,8 @@
 // destination (copy printed images[].src/dst, sync/push items[].source/destination).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Ajv from "ajv";
-import { readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { ROOT, runCli } from "../support/cli.ts";
@@ -123,7 +124,22 @@ describe("real output of every command validates against its kind's schema", () 
     expect(valid(pu.stdout, "ChartPushReport").items[0].status).toBe("pushed");
   }, 120_000);
 
+  test("kubectl scar package, kubectl violet verify", async () => {
+    const dir = join(s.tmp, "scar-manifests");
+    mkdirSync(join(dir, "sub"), { recursive: true });
+    writeFileSync(join(dir, "sub", "a.yaml"), "kind: ConfigMap\n");
+    const pk = await runCli("kubectl-scar", ["package", dir, "--output-file", join(s.tmp, "manifests.tgz"), "-o", "json"], { env: s.env });
+    expectOk(pk, "scar package");
+    expect(valid(pk.stdout, "ScarPackageReport").files).toBe(1);
+    const pkg = join(s.tmp, "pkg.tgz");
+    writeFileSync(pkg, "package bytes");
+    writeFileSync(`${pkg}.sha256`, `${createHash("sha256").update("package bytes").digest("hex")}  pkg.tgz\n`);
+    const v = await runCli("kubectl-violet", ["verify", pkg, "-o", "yaml"], { env: s.env });
+    expectOk(v, "violet verify");
+    expect(valid(v.stdout, "PackageVerifyReport", "yaml").checksum).toEqual([pkg]);
+  }, 60_000);
+
   test("the kinds validated here", () => {
-    expect([...seen].sort()).toEqual(["ArchiveInspection", "ChartPackageReport", "ChartPushReport", "CopyReport", "ExportReport", "ImageExplanation", "ImageInspection", "ImagesReport", "PushReport", "SyncReport", "VerifyReport", "Version"]);
+    expect([...seen].sort()).toEqual(["ArchiveInspection", "ChartPackageReport", "ChartPushReport", "CopyReport", "ExportReport", "ImageExplanation", "ImageInspection", "ImagesReport", "PackageVerifyReport", "PushReport", "ScarPackageReport", "SyncReport", "VerifyReport", "Version"]);
   });
 });
