@@ -50,6 +50,12 @@ export default defineCommand({
   meta: {
     name: "inspect",
     description: DESCRIPTION,
+    notes: [
+      "CREDENTIALS (only for a REFERENCE in a registry; the first that applies wins; archives and layouts need none):",
+      "  --username + --password-stdin (or --password, visible to other users): the registry of REFERENCE only",
+      "  stored credentials for that host: docker config.json auths and credential helpers (--registry-config)",
+      "  nothing: anonymous access",
+    ],
     examples: [
       "kubectl mirror inspect bundle.tar.zst                       # charts, packs, images, who exported it",
       "kubectl mirror inspect big.tar.parts -o json                # a split archive, read across its parts",
