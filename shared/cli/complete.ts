@@ -50,9 +50,29 @@ async function flagValues(name: string, def: Record<string, any>, kubeFlags: Rec
     }
   }
   if (name === "namespace" || name.endsWith("-namespace")) return { candidates: await namespaces(kubeFlags), directive: Directive.NoFileComp };
+  if (name === "platform" || hint === "OS/ARCH") return { candidates: [...PLATFORMS], directive: Directive.NoFileComp };
+  if (name === "arch") return { candidates: ["amd64", "arm64"], directive: Directive.NoFileComp };
+  if (/^(REGISTRY|HOST)\b/.test(hint)) return { candidates: await registryHosts(kubeFlags), directive: Directive.NoFileComp };
   if (def.type === "boolean") return { candidates: [], directive: Directive.NoFileComp };
   if (PATH_HINT.test(hint) || /file|dir|config|keyring|archive|path/.test(name)) return undefined;
   return { candidates: [], directive: Directive.NoFileComp };
+}
+
+/** The platforms images are commonly built for (what `docker buildx` and skopeo name), for --platform. */
+const PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/ppc64le", "linux/s390x", "linux/386", "linux/riscv64", "windows/amd64"] as const;
+
+/** Registries with stored credentials in docker config.json (auths and credHelpers; Docker Hub's URL key as docker.io). */
+async function registryHosts(flags: Record<string, string>): Promise<string[]> {
+  try {
+    const { defaultDockerConfigPath, readDockerConfig } = await import("../oci/transport/credentials.ts");
+    const cfg = readDockerConfig(flags["registry-config"] || defaultDockerConfigPath());
+    const hosts = [...Object.keys(cfg.auths ?? {}), ...Object.keys(cfg.credHelpers ?? {})].map((k) =>
+      /^https?:\/\/(index\.)?docker\.io\/v1\/?$/.test(k) ? "docker.io" : k.replace(/^https?:\/\//, "").replace(/\/.*$/, ""),
+    );
+    return [...new Set(hosts)].filter(Boolean).sort();
+  } catch {
+    return [];
+  }
 }
 
 /** Namespaces the current (or given) context can list; nothing if the API server is unreachable (2 s). */
@@ -85,7 +105,7 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
   for (let i = 0; i < done.length; i++) {
     const w = done[i]!;
     if (expectValueOf) {
-      if (["kubeconfig", "context"].includes(expectValueOf)) kubeFlags[expectValueOf] = w;
+      if (["kubeconfig", "context", "registry-config"].includes(expectValueOf)) kubeFlags[expectValueOf] = w;
       expectValueOf = undefined;
       continue;
     }
@@ -94,7 +114,7 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
       const name = w.replace(/^--?/, "").split("=")[0]!;
       const info = flagTable(defs).get(name);
       if (w.includes("=")) {
-        if (info && ["kubeconfig", "context"].includes(info.name)) kubeFlags[info.name] = w.slice(w.indexOf("=") + 1);
+        if (info && ["kubeconfig", "context", "registry-config"].includes(info.name)) kubeFlags[info.name] = w.slice(w.indexOf("=") + 1);
         continue;
       }
       if (info && info.type !== "boolean" && !optionalValueFlags(defs).has(info.name)) expectValueOf = info.name;
@@ -115,11 +135,14 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
   const eq = current.startsWith("-") ? current.indexOf("=") : -1;
   const valueFlag = expectValueOf ?? (eq > 0 ? table.get(current.slice(0, eq).replace(/^--?/, ""))?.name : undefined);
   if (valueFlag) {
-    const prefix = expectValueOf ? "" : current.slice(0, eq + 1);
+    // `--output=<TAB>`: the values alone, as cobra answers — the shell completes the word after "=" (bash and zsh
+    // split it there), so "--output=json" would become "--output=--output=json"
     const typed = expectValueOf ? current : current.slice(eq + 1);
     const r = await flagValues(valueFlag, (defs as Record<string, any>)[valueFlag] ?? {}, kubeFlags);
     if (!r) return { candidates: [], directive: Directive.Default };
-    return { candidates: r.candidates.filter((c) => c.startsWith(typed)).map((c) => prefix + c), directive: r.directive | (r.candidates.some((c) => c.endsWith("=")) ? Directive.NoSpace : 0) };
+    const hits = r.candidates.filter((c) => c.startsWith(typed));
+    // "jsonpath=" takes its template right after the "=": no space when that is the only candidate left
+    return { candidates: hits, directive: r.directive | (hits.length && hits.every((c) => c.endsWith("=")) ? Directive.NoSpace : 0) };
   }
   if (current.startsWith("-")) {
     const out: string[] = [];
@@ -131,7 +154,13 @@ export async function complete(root: AnyCommand, words: string[], globals: ArgsD
     }
     return { candidates: out, directive: Directive.NoFileComp };
   }
-  const takesArgs = !!cmd.run && Object.values(defs as Record<string, any>).some((d) => d.type === "positional");
+  const positionals = Object.values(defs as Record<string, any>).filter((d) => d.type === "positional");
+  const takesArgs = !!cmd.run && positionals.length > 0;
+  // an argument that names a registry (login/logout REGISTRY): the hosts of docker config.json, never files
+  const hint = String(positionals[Math.min(given.length, positionals.length - 1)]?.valueHint ?? "");
+  if (takesArgs && given.length < positionals.length && /^(REGISTRY|HOST)\b/.test(hint)) {
+    return { candidates: (await registryHosts(kubeFlags)).filter((h) => h.startsWith(current)), directive: Directive.NoFileComp };
+  }
   // a command that takes arguments and has subcommands (helm addon-push SOURCE… REPO | package): after its first
   // argument, or with nothing typed yet, complete files; subcommands only for a prefix of one
   if (takesArgs && (given.length > 0 || current === "")) {
@@ -165,8 +194,18 @@ export function completionScript(shell: string, prog: string): string {
     case "bash":
       return `# bash completion for ${prog}: source <(${prog} completion bash)
 ${fn}() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} out directive
-  out=$("\${COMP_WORDS[0]}" __complete "\${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null) || return
+  local out directive i w joined=0
+  # bash splits "--output=json" into "--output" "=" "json" (COMP_WORDBREAKS): join them back, as cobra's scripts do;
+  # __complete answers the values after the "=", which is the word bash completes
+  local -a words=()
+  for ((i = 0; i <= COMP_CWORD; i++)); do
+    w=\${COMP_WORDS[i]}
+    if [[ $w == "=" && \${#words[@]} -gt 1 && \${words[-1]} == -* ]]; then words[-1]+="="; joined=1; continue; fi
+    if (( joined )); then words[-1]+="$w"; joined=0; continue; fi
+    words+=("$w")
+  done
+  local cur=\${words[-1]}
+  out=$("\${words[0]}" __complete "\${words[@]:1:\${#words[@]}-2}" "$cur" 2>/dev/null) || return
   directive=\${out##*:}
   out=\${out%:*}
   local IFS=$'\\n'

@@ -6,6 +6,7 @@ import { applyConventions, optionalValueFlags } from "./conventions.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
+import { commit, version } from "./version.ts";
 import { cleanupInterrupted } from "../runtime/interrupt.ts";
 import { setHttpTrace } from "../runtime/trace.ts";
 
@@ -132,7 +133,7 @@ export function closestName(word: string, names: string[]): string | undefined {
 const COMPLETION_SUMMARY = "Print a shell completion script: bash, zsh, fish or powershell";
 
 /** `completion SHELL`, added to every plugin's commands. */
-function completionCommand(info: PluginInfo): LazyCommand {
+export function completionCommand(info: PluginInfo): LazyCommand {
   return lazy(COMPLETION_SUMMARY, async () => {
     const { completionScript, SHELLS } = await import("./complete.ts");
     const prog = info.usageName.replace(/ /g, "-");
@@ -152,6 +153,33 @@ function completionCommand(info: PluginInfo): LazyCommand {
       } as AnyCommand,
     };
   });
+}
+
+/**
+ * `version [--client] [-o json|yaml]`, as kubectl's: a plugin has no server, so --client changes nothing; -o prints a
+ * versioned Version report ({clientVersion: {gitVersion, gitCommit, platform, …}}).
+ */
+async function printVersion(info: PluginInfo, rest: string[]): Promise<void> {
+  let output: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === "--client" || a === "--client=true" || a === "--debug" || a === "-q" || a === "--quiet") continue;
+    const m = /^(?:-o|--output)(?:=(.*))?$/.exec(a);
+    if (m) output = m[1] ?? rest[++i];
+    else if (/^-o./.test(a)) output = a.slice(2);
+    else throw new UsageError(`version: unknown argument "${a}"`, `${info.usageName} version [--client] [-o json|yaml]`);
+    if (output !== "json" && output !== "yaml") throw new UsageError(`version: -o must be json or yaml, got "${output ?? ""}"`);
+  }
+  if (!output) {
+    process.stdout.write(`${info.usageName} ${info.version}\n`);
+    return;
+  }
+  const { toJson, toYaml, versioned } = await import("./output.ts"); // yaml loads only here, not on every start
+  const runtime = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? "deno" : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "node";
+  const report = versioned("Version", {
+    clientVersion: { plugin: info.usageName, gitVersion: `v${version.replace(/^v/, "")}`, gitCommit: commit, platform: `${process.platform}/${({ x64: "amd64", ia32: "386" } as Record<string, string>)[process.arch] ?? process.arch}`, runtime: `${runtime} ${process.versions[runtime as "bun"] ?? process.version}` },
+  });
+  process.stdout.write(output === "json" ? toJson(report) : toYaml(report));
 }
 
 /** Run a plugin's root command with process.argv (or the given args). Never returns: exits with the right code. */
@@ -174,8 +202,8 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, args = pro
   }
   let usedNames: string[] = [];
   try {
-    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
-      process.stdout.write(`${info.usageName} ${info.version}\n`);
+    if (argv[0] === "--version" || argv[0] === "version") {
+      await printVersion(info, argv.slice(1));
       process.exit(0);
     }
     const { chain, names, rest: raw } = await resolveCommand(root, argv);
@@ -251,7 +279,7 @@ export function fixAliasDashes(line: string): string {
   return m[1]!.replace(/(^|[\s,])-([A-Za-z][\w-]+)/g, "$1--$2") + (m[2] ?? "");
 }
 
-async function usage(cmd: AnyCommand, name: string): Promise<string> {
+export async function usage(cmd: AnyCommand, name: string): Promise<string> {
   const meta = (await resolve(cmd.meta)) ?? {};
   // list lazy subcommands by their summaries instead of importing them (keeps `--help` fast)
   const subs = await resolve(cmd.subCommands);

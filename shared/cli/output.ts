@@ -4,6 +4,18 @@ import { printable, printableBlock } from "../runtime/redact.ts";
 import { UsageError } from "./errors.ts";
 import { renderJsonPath } from "./jsonpath.ts";
 
+/** apiVersion of every -o json|yaml report (schemas/<kind>.schema.json describes each kind). */
+export const API_VERSION = "kube-airgap.io/v1alpha1";
+
+/**
+ * A report as printed with -o json|yaml: `apiVersion` and `kind` first, then its fields; a list becomes
+ * `{apiVersion, kind, items: […]}` (the shape of a Kubernetes List).
+ */
+export function versioned<T>(kind: string, value: T): { apiVersion: string; kind: string } & (T extends unknown[] ? { items: T } : T) {
+  const body = Array.isArray(value) ? { items: value } : (value as object);
+  return { apiVersion: API_VERSION, kind, ...body } as never;
+}
+
 export type OutputFormat = "json" | "yaml" | "table" | "name" | "wide";
 
 export function toYaml(value: unknown): string {

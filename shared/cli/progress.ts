@@ -37,6 +37,9 @@ export interface ProgressOptions {
   columns?: number;
   /** what the items are called in the overall line (default "images") */
   unit?: string;
+  /** charts and packs expected (jobs labelled "chart NAME VERSION → …" / "pack …"), counted apart from images */
+  charts?: number;
+  packs?: number;
   /** without a TTY: a plain progress line this often once a run is this long (default 10 s) */
   intervalMs?: number;
   /** most per-item lines shown at once (default 4) */
@@ -50,6 +53,37 @@ interface Item {
   total: number;
   bytes: number;
   started: number;
+  /** blobs planned, and settled (copied, mounted or present): when all are, the bar leaves the live block */
+  blobs: number;
+  settled: number;
+}
+
+/** A chart or pack job's label ("chart app 1.2.3 → bundle.tar"); anything else is an image. */
+const ARTIFACT_LABEL = /^(chart|pack) \S+ \S+( → |$)/;
+
+/**
+ * A label fitted to `width`, keeping what tells bars apart: the image name and tag. The registry and the leading path
+ * go first ("…/controller-manager:v1.28.3 → bundle.tar"), then the destination, then the start of the name itself.
+ */
+export function fitLabel(label: string, width: number): string {
+  const chars = (x: string) => [...x].length;
+  if (chars(label) <= width) return label;
+  const arrow = label.indexOf(" → ");
+  const src = arrow >= 0 ? label.slice(0, arrow) : label;
+  const dst = arrow >= 0 ? label.slice(arrow) : "";
+  const parts = src.split("/");
+  // cut leading path components (registry first) while the rest fits with the destination, then without it
+  for (const tail of dst ? [dst, ""] : [""]) {
+    for (let i = 1; i < parts.length; i++) {
+      const cand = `…/${parts.slice(i).join("/")}${tail}`;
+      if (chars(cand) <= width) return cand;
+    }
+    if (tail && chars(src) <= width) return src;
+  }
+  // the name itself is too long: keep its end (the tag and the end of the name)
+  const name = parts[parts.length - 1]!;
+  const c = [...name];
+  return width <= 1 ? c.slice(-Math.max(width, 0)).join("") : "…" + c.slice(c.length - (width - 1)).join("");
 }
 
 export function humanDuration(ms: number): string {
@@ -96,11 +130,11 @@ export function progressLine(label: string, bytes: number, total: number, elapse
     if (barW >= 10 || (n === 0 && room >= 1)) {
       const b = total > 0 && barW >= 3 ? bar(bytes / total, barW) : "";
       const lw = b ? labelW : Math.max(0, room);
-      const line = [fit(label, lw).padEnd(b ? lw : 0), b, tail].filter((x) => x !== "").join(" ");
+      const line = [fitLabel(label, lw).padEnd(b ? lw : 0), b, tail].filter((x) => x !== "").join(" ");
       return fit(line, width - 1);
     }
   }
-  return fit(label, width - 1);
+  return fitLabel(label, width - 1);
 }
 
 /**
@@ -111,7 +145,7 @@ export function progressLine(label: string, bytes: number, total: number, elapse
  * the block. Without a TTY: the result lines, and for long runs a plain progress line every `intervalMs`
  * (no control characters), so CI logs show life. finish() clears the block and stops the timer.
  */
-export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent) => void; finish: () => void } {
+export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent) => void; finish: () => void; setTotals: (t: { images?: number; charts?: number; packs?: number }) => void } {
   const out = opts.out ?? process.stderr;
   const tty = opts.tty ?? !!out.isTTY;
   const now = opts.now ?? Date.now;
@@ -121,18 +155,29 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
   const items = new Map<number, Item>();
   let done = 0;
   let failed = 0;
+  let total = opts.total;
+  const artifacts = { chart: { total: opts.charts ?? 0, done: 0 }, pack: { total: opts.packs ?? 0, done: 0 } };
   let bytes = 0;
   let planned = 0;
   const started = now();
   let lastDraw = 0;
+  const finished = new Set<number>(); // jobs whose blobs are all in place
   let drawn: number[] = []; // lengths of the live block's lines on screen (the cursor sits on its last line)
   let lastPlain = started;
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const columns = () => Math.max(10, opts.columns ?? ((out as { columns?: number }).columns || 80));
   const overall = (width: number) => {
-    const count = `${done}${opts.total ? `/${opts.total}` : ""} ${unit}${failed ? `, ${failed} failed` : ""}`;
+    const count = `${counts()}${failed ? `, ${failed} failed` : ""}`;
     return progressLine("total", bytes, planned, now() - started, width, count);
+  };
+  // images (or the unit) and, apart, charts and packs: "3/7 images, 1/1 charts"
+  const counts = () => {
+    const n = (d: number, t: number, what: string) => `${d}${t ? `/${t}` : ""} ${what}`;
+    const out = [n(done, total, unit)];
+    if (artifacts.chart.total || artifacts.chart.done) out.push(n(artifacts.chart.done, artifacts.chart.total, "charts"));
+    if (artifacts.pack.total || artifacts.pack.done) out.push(n(artifacts.pack.done, artifacts.pack.total, "packs"));
+    return out.join(", ");
   };
   const block = (): string[] => {
     const width = columns();
@@ -169,7 +214,7 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
     lastPlain = t;
     const rate = (bytes * 1000) / Math.max(1, t - started);
     const eta = planned > bytes && rate > 0 ? `, ETA ${humanDuration(((planned - bytes) / rate) * 1000)}` : "";
-    out.write(`progress: ${done}${opts.total ? `/${opts.total}` : ""} ${unit}, ${humanBytes(bytes)}${planned ? ` of ${humanBytes(planned)}` : ""}, ${humanBytes(rate)}/s${eta}, ${items.size} in flight, ${humanDuration(t - started)} elapsed\n`);
+    out.write(`progress: ${counts()}, ${humanBytes(bytes)}${planned ? ` of ${humanBytes(planned)}` : ""}, ${humanBytes(rate)}/s${eta}, ${items.size} in flight, ${humanDuration(t - started)} elapsed\n`);
   };
   // without a TTY, a stalled transfer still prints a line now and then (the timer never keeps the process alive)
   const startTimer = () => {
@@ -201,15 +246,27 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
       } else if (e.type === "plan") {
         planned += e.bytes;
         const it = items.get(e.job);
-        if (it) it.total += e.bytes;
-        else items.set(e.job, { label: e.label, total: e.bytes, bytes: 0, started: now() });
+        if (it) (it.total += e.bytes), (it.blobs += e.blobs);
+        else if (!finished.has(e.job)) items.set(e.job, { label: e.label, total: e.bytes, bytes: 0, started: now(), blobs: e.blobs, settled: 0 });
         draw();
+      } else if (e.type === "blob") {
+        // a blob the target has (or got by a mount) moves no bytes: it still counts towards the bar
+        if (e.action !== "copied") bytes += e.size;
+        const it = items.get(e.job);
+        if (it) {
+          if (e.action !== "copied") it.bytes += e.size;
+          // every blob of the job is in place (its manifests and tag follow, e.g. after the images a chart needs)
+          if (++it.settled >= it.blobs) items.delete(e.job), finished.add(e.job);
+        }
+        draw(true);
       } else if (e.type === "warn") {
         clear();
         out.write(printable(redact(`warning: ${e.label}: ${e.message}`)) + "\n");
         draw(true);
       } else if (e.type === "done") {
-        done++;
+        const kind = ARTIFACT_LABEL.exec(e.result.label)?.[1] as "chart" | "pack" | undefined;
+        if (kind) artifacts[kind].done++;
+        else done++;
         if (e.result.status === "failed") failed++;
         items.delete(e.job);
         clear();
@@ -218,7 +275,14 @@ export function createProgress(opts: ProgressOptions): { onEvent: (e: CopyEvent)
         draw(true);
       }
     },
-    /** clear the live block and stop the timer (a later event starts them again) */
+    /** the real totals once known (export learns a chart's images from its plan) */
+    setTotals(t) {
+      if (t.images !== undefined) total = t.images;
+      if (t.charts !== undefined) artifacts.chart.total = t.charts;
+      if (t.packs !== undefined) artifacts.pack.total = t.packs;
+      draw(true);
+    },
+        /** clear the live block and stop the timer (a later event starts them again) */
     finish() {
       clear();
       if (timer) clearInterval(timer);

@@ -17,6 +17,7 @@ import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
 import { removeDeadPartials, removeOnInterrupt } from "../runtime/interrupt.ts";
+import { notAnOciArchive } from "./archive-kind.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -40,6 +41,8 @@ export class OciArchiveWriter implements Store {
   private file?: Writable;
   private tar?: TarWriter;
   private written = new Set<string>();
+  /** small blobs (configs) written by prepare(), not yet claimed by the job they belong to */
+  private writtenInPrepare = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private prepared = false;
   private closed = false;
@@ -141,6 +144,7 @@ export class OciArchiveWriter implements Store {
         verifyBytes(`blob ${digest}`, bytes, digest);
         await tar.addFile(blobName(digest), bytes.byteLength, bytes);
         this.written.add(digest);
+        this.writtenInPrepare.add(digest);
       }
     });
   }
@@ -156,6 +160,14 @@ export class OciArchiveWriter implements Store {
   }
   async exists(desc: Descriptor): Promise<boolean> {
     return this.written.has(desc.digest) || !!this.opts.skip?.has(desc.digest);
+  }
+
+  /**
+   * A small blob this run wrote with the graph (prepare): true once, for the first job that asks — it was copied, not
+   * found present (a new archive reported its configs as "present").
+   */
+  claimWritten(digest: string): boolean {
+    return this.writtenInPrepare.delete(digest);
   }
 
   /** Set extra files before the first copy (they are written by prepare(); a function sees index.json and the plan). */
@@ -224,6 +236,19 @@ export class OciArchiveWriter implements Store {
 }
 
 // ------------------------------------------------------------------ reader
+
+/**
+ * A file that does not open as an OCI archive: say what it is (a chart .tgz, a docker-save tar, not a tar) and what
+ * to run instead; a damaged OCI archive keeps its tar error, with the file named.
+ */
+export async function explainOpenError(path: string, e: unknown, files?: string[]): Promise<unknown> {
+  const notOci = e instanceof OciError && e.code === "BAD_ARCHIVE" && /is not an OCI archive/.test(e.message);
+  if (!(e instanceof TarError) && !notOci) return e;
+  const better = await notAnOciArchive(path, files);
+  if (better) return better;
+  if (e instanceof TarError) return new OciError(`archive ${path}: ${e.message}`, "BAD_ARCHIVE", (e as TarError & { hint?: string }).hint ?? "the file is damaged or incomplete: copy it again from its source");
+  return e;
+}
 
 function looksLikeManifest(bytes: Uint8Array): boolean {
   if (bytes[0] !== 0x7b) return false;
@@ -319,7 +344,7 @@ export class OciArchiveReader implements Store {
       else if (!(await r.openSequential())) await r.spill();
     } catch (e) {
       await r.close().catch(() => {});
-      throw e;
+      throw await explainOpenError(path, e);
     }
     return r;
   }

@@ -6,7 +6,7 @@
 import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
 import { redact } from "../runtime/redact.ts";
-import { OciArchiveReader } from "./archive.ts";
+import { OciArchiveReader, OciArchiveWriter } from "./archive.ts";
 import { sha256 } from "./digest.ts";
 import { DigestMismatchError, failedHost, NotFoundError, OciError, RegistryError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
@@ -512,6 +512,11 @@ export class CopyEngine {
           if (siblingOk && (await dst.mountFrom!(b, sibling!.repo))) return "mounted" as const;
           // a small blob of an image the target lacks: upload without asking first (a repeat upload is harmless)
           const ask = !(p.fresh && b.size <= SMALL_BLOB && dst instanceof RegistryRepository);
+          // an archive writer wrote it with the graph in this run: copied (its bytes count as moved)
+          if (dst instanceof OciArchiveWriter && dst.claimWritten(b.digest)) {
+            this.emit({ type: "progress", job: p.index, bytes: b.size });
+            return "copied" as const;
+          }
           if (ask && (await dst.exists(b))) return "exists" as const;
           return undefined;
         });

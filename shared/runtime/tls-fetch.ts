@@ -112,10 +112,29 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       (e: Error & { code?: string }) => {
         done(undefined, e);
         // Bun's messages do not say which proxy ("Proxy refused to open a tunnel: 407 …"); ours do
-        return Promise.reject(via ? viaProxyError(e, via) : e);
+        return Promise.reject(via ? viaProxyError(e, via) : bunNetworkError(e, url));
       },
     );
   };
+}
+
+/**
+ * Bun's fetch words network errors for a browser ("ECONNREFUSED: Unable to connect. Is the computer able to access
+ * the url?", "Was there a typo in the url or port?", "… pass `verbose: true` in the second argument to fetch()"):
+ * reworded as Node's (`connect ECONNREFUSED host:port`), code kept, so every caller's mapping and message is the
+ * same on every runtime and the advice meant for fetch() callers never reaches users.
+ */
+export function bunNetworkError(e: unknown, url: string | URL): unknown {
+  const err = e as { code?: string; message?: string } | undefined;
+  if (!err || typeof err.message !== "string" || !/Is the computer able to access|typo in the url|verbose: true|Unable to connect/i.test(err.message)) return e;
+  let host = String(url);
+  try {
+    const u = new URL(String(url));
+    host = `${u.hostname}:${u.port || (u.protocol === "https:" ? 443 : 80)}`;
+  } catch {}
+  const code = err.code && /^E[A-Z]+$/.test(err.code) ? err.code : /closed|reset/i.test(err.message) ? "ECONNRESET" : /typo/i.test(err.message) ? "ENOTFOUND" : "ECONNREFUSED";
+  const what = code === "ECONNREFUSED" ? `connect ECONNREFUSED ${host}` : code === "ENOTFOUND" ? `getaddrinfo ENOTFOUND ${host.replace(/:\d+$/, "")}` : code === "ECONNRESET" ? "socket hang up (ECONNRESET)" : `${code} ${host}`;
+  return Object.assign(new TypeError(what), { code, cause: e });
 }
 
 const nullBody = new Set([101, 103, 204, 205, 304]);

@@ -348,7 +348,7 @@ describe("package command", () => {
     expect(readdirSync(cwd)).toEqual([]);
     const r = await cli(["package", addon, chart, "-o", "json"], { cwd });
     expect(r.code).toBe(0);
-    const res = JSON.parse(r.stdout);
+    const res = JSON.parse(r.stdout).items;
     expect(res.map((x: any) => [x.chart, x.version])).toEqual([["one", "1.2.0"], ["two", "2.0.0"]]);
     expect(readdirSync(cwd).sort()).toEqual(["one-1.2.0.tgz", "two-2.0.0.tgz"]);
   });

@@ -4,7 +4,7 @@
 // from a fake API server. (test/ship/krew-install.test.ts does the same against the krew-installed binaries.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -27,6 +27,10 @@ beforeAll(async () => {
     writeFileSync(join(bin, kubectlCompleteName(plugin)), kubectlCompleteScript(plugin));
     for (const f of [plugin, `kubectl_complete-${name}`]) chmodSync(join(bin, f), 0o755);
   }
+  symlinkSync(KUBECTL, join(bin, "kubectl"));
+  // stored registry credentials (login/logout complete these hosts)
+  mkdirSync(join(dir, ".docker"));
+  writeFileSync(join(dir, ".docker", "config.json"), JSON.stringify({ auths: { "zot.local:30003": { auth: "eDp5" }, "https://index.docker.io/v1/": { auth: "eDp5" } }, credHelpers: { "harbor.example.com": "pass" } }));
   api = await startFakeApiServer({ namespaces: ["apps", "cpaas-system", "zot-system"] });
   // the fake's kubeconfig plus a second context
   const kc = parse(readFileSync(api.kubeconfig("admin"), "utf8"));
@@ -56,15 +60,15 @@ describe("kubectl __complete through kubectl_complete-<plugin>", () => {
     expect(await kubectl(["violet", "pu"])).toEqual({ out: ["push"], directive: ":4" });
     expect((await kubectl(["violet", ""])).out).toEqual(expect.arrayContaining(["create", "package", "push", "gc", "completion"]));
     expect((await kubectl(["violet", "push", "x", "--dry"])).out).toEqual(["--dry-run"]);
-    expect((await kubectl(["violet", "gc", "--dry-run="])).out).toEqual(["--dry-run=none", "--dry-run=client", "--dry-run=server"]);
+    expect((await kubectl(["violet", "gc", "--dry-run="])).out).toEqual(["none", "client", "server"]);
     expect((await kubectl(["mirror", "images", "x", "-o", ""])).out).toEqual(["json", "yaml", "name", "wide", "jsonpath="]);
-    expect((await kubectl(["scar", "status", "--output=y"])).out).toEqual(["--output=yaml"]);
+    expect((await kubectl(["scar", "status", "--output=y"])).out).toEqual(["yaml"]);
     expect((await kubectl(["violet", "completion", ""])).out).toEqual(["bash", "zsh", "fish", "powershell"]);
   });
 
   test("contexts from the kubeconfig, namespaces from the API server", async () => {
     expect(await kubectl(["violet", "whoami", "--context", ""])).toEqual({ out: ["fake", "prod-eu"], directive: ":4" });
-    expect((await kubectl(["violet", "whoami", "--context=pr"])).out).toEqual(["--context=prod-eu"]);
+    expect((await kubectl(["violet", "whoami", "--context=pr"])).out).toEqual(["prod-eu"]);
     expect((await kubectl(["mirror", "copy-ca", "zot-system/zot-ca", "-n", ""])).out).toEqual(["apps", "cpaas-system", "default", "kube-public", "kube-system", "zot-system"]);
     expect((await kubectl(["mirror", "copy-ca", "x", "--namespace", "z"])).out).toEqual(["zot-system"]);
   });
@@ -77,6 +81,67 @@ describe("kubectl __complete through kubectl_complete-<plugin>", () => {
   });
 });
 
+/** Words as bash splits a command line (spaces, then COMP_WORDBREAKS' "=" and ":" as words of their own). */
+function bashWords(line: string): string[] {
+  const words = line.split(" ").flatMap((w) => w.split(/([=:])/).filter((x, i, a) => x !== "" || (i === a.length - 1 && a.length === 1)));
+  return line.endsWith(" ") ? [...words.filter((w) => w !== ""), ""] : words;
+}
+
+/**
+ * COMPREPLY of a REAL bash running a cobra completion script (kubectl's or helm's, with the bash-completion package
+ * it expects), for `line` with the cursor at its end — what the user sees inserted after the word being completed.
+ */
+function bashComplete(script: string, start: string, line: string, extraEnv: Record<string, string> = {}): string[] {
+  const words = bashWords(line);
+  const q = (w: string) => `'${w.replace(/'/g, "'\\''")}'`;
+  const prog = [
+    "source /usr/share/bash-completion/bash_completion",
+    `source ${script}`,
+    `COMP_LINE=${q(line)}; COMP_POINT=\${#COMP_LINE}`,
+    `COMP_WORDS=(${words.map(q).join(" ")}); COMP_CWORD=${words.length - 1}`,
+    `${start} ${words[0]}`,
+    `printf '%s\\n' "\${COMPREPLY[@]}"`,
+  ].join("\n");
+  const r = spawnSync("bash", ["-c", prog], { env: { ...env(), ...extraEnv }, cwd: join(dir, "pkgs"), encoding: "utf8" });
+  return r.stdout.split("\n").filter((l) => l !== "");
+}
+
+describe("in a real bash with kubectl's completion script (issue 24.3)", () => {
+  let script: string;
+  beforeAll(() => {
+    script = join(dir, "kubectl.bash");
+    writeFileSync(script, spawnSync(KUBECTL, ["completion", "bash"], { encoding: "utf8" }).stdout);
+  });
+  const complete = (line: string) => bashComplete(script, "__start_kubectl", line);
+
+  test("--output=<TAB> offers the values after the = (not --output=--output=json)", () => {
+    expect(complete("kubectl mirror images ./c --output=")).toEqual(["json", "yaml", "name", "wide", "jsonpath="]);
+    expect(complete("kubectl mirror images ./c --output=ya")).toEqual(["yaml"]);
+    expect(complete("kubectl violet gc --dry-run=cl")).toEqual(["client"]);
+    expect(complete("kubectl mirror images ./c -o ")).toEqual(["json", "yaml", "name", "wide", "jsonpath="]);
+  });
+
+  test("--platform values are offered", () => {
+    expect(complete("kubectl mirror copy a b --platform linux/arm")).toEqual(["linux/arm64", "linux/arm/v7", "linux/arm/v6"]);
+    expect(complete("kubectl mirror export ./c --platform=linux/s")).toEqual(["linux/s390x"]);
+  });
+
+  test("login/logout <TAB> offer the registries of docker config.json, not files", async () => {
+    expect(complete("kubectl mirror login ")).toEqual(["docker.io", "harbor.example.com", "zot.local:30003"]);
+    expect(complete("kubectl mirror logout zo")).toEqual(["zot.local:30003"]);
+    expect((await kubectl(["mirror", "login", ""])).directive).toBe(":4");
+  });
+
+  test("push and export-pack complete files (directive 0); a command without arguments does not (4)", async () => {
+    expect(await kubectl(["mirror", "push", ""])).toEqual({ out: [], directive: ":0" });
+    expect(await kubectl(["mirror", "push", "a.tar", ""])).toEqual({ out: [], directive: ":0" });
+    expect(await kubectl(["mirror", "export-pack", ""])).toEqual({ out: [], directive: ":0" });
+    expect(await kubectl(["violet", "whoami", ""])).toEqual({ out: [], directive: ":4" });
+    // and in bash the shell's file completion takes over: the package in the working directory
+    expect(complete("kubectl mirror push topo")).toEqual([]);
+  });
+});
+
 describe("completion SHELL scripts", () => {
   test("bash: the script completes through __complete in a real bash", () => {
     const script = spawnSync(BUN, [join(ROOT, "plugins/kubectl-violet/main.ts"), "completion", "bash"], { encoding: "utf8" }).stdout;
@@ -86,7 +151,9 @@ describe("completion SHELL scripts", () => {
       return r.stdout.trim().split("\n");
     };
     expect(run("kubectl-violet pu")).toEqual(["push"]);
-    expect(run("kubectl-violet gc --dry-run=s")).toEqual(["--dry-run=server"]);
+    // as bash splits it (COMP_WORDBREAKS has "="): the script joins "--dry-run" "=" "s" and completes the value
+    expect(run("kubectl-violet gc --dry-run = s")).toEqual(["server"]);
+    expect(run("kubectl-violet gc --dry-run =")).toEqual(["none", "client", "server"]);
   });
 
   test.each(["bash", "zsh", "fish", "powershell"])("%s script is printed for each plugin", async (shell) => {
@@ -128,6 +195,14 @@ describe("Helm plugin completion (plugin.complete)", () => {
       expect(c(["./x", "./ad"])).toEqual([":0"]);
       expect(c(["package", "./x", ""])).toEqual([":0"]); // package takes no repository
       expect(c(["package", "./x", "--dependency-u"])[0]).toMatch(/^--dependency-update\t/);
+      // in a real bash with helm's own completion script: --output=<TAB> gives the values after the =
+      const script = join(home, "helm.bash");
+      writeFileSync(script, spawnSync(helm, ["completion", "bash"], { env: henv, encoding: "utf8" }).stdout);
+      mkdirSync(join(home, "bin"), { recursive: true });
+      if (!existsSync(join(home, "bin", "helm"))) symlinkSync(helm, join(home, "bin", "helm"));
+      const hb = (line: string) => bashComplete(script, "__start_helm", line, { ...henv, PATH: `${join(home, "bin")}:${env().PATH}` });
+      expect(hb("helm addon-push ./x --output=")).toEqual(["json", "yaml"]);
+      expect(hb("helm addon-push ./x --output=j")).toEqual(["json"]);
     });
   }
 });

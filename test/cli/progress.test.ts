@@ -4,10 +4,10 @@
 // (nothing left behind). Without a TTY: plain periodic lines, no control characters.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fit, progressLine } from "../../shared/cli/progress.ts";
+import { fit, fitLabel, progressLine } from "../../shared/cli/progress.ts";
 import { BUN, ROOT } from "../support/cli.ts";
 
 const DRIVER = join(ROOT, "test/support/progress-driver.ts");
@@ -50,7 +50,7 @@ describe("on a TTY (tmux)", () => {
       const bars = mid.filter((l) => /\[[= >]*\]/.test(l));
       expect(bars).toHaveLength(2); // one image in flight + the overall line, drawn once each
       expect(mid[mid.length - 1]).toMatch(/^total \[=+>? *\] 4\/5 images  \d+%/);
-      expect(mid[mid.length - 2]).toMatch(/^regi.*….*\[=+>? *\] 5\d%  ETA \d+s/); // the long name, shortened in the middle
+      expect(mid[mid.length - 2]).toMatch(/^….*:v1\.28\.3 +\[=+>? *\] 5\d%  ETA \d+s/); // the long name, its registry cut first
       for (const l of mid) expect([...l].length).toBeLessThanOrEqual(width);
       if (width >= 160) {
         expect(mid[mid.length - 2]).toMatch(/\d+%  ETA \d+s  [\d.]+ (KiB|MiB|GiB)\/s  [\d.]+ MiB\/120\.0 MiB$/);
@@ -64,6 +64,48 @@ describe("on a TTY (tmux)", () => {
       expect(end.join("\n")).not.toMatch(/total|\[=|%/); // the live block is gone
     }, 40_000);
   }
+});
+
+describe("export into a new archive at 80 columns (issue 24.4)", () => {
+  test("charts counted apart from images with the plan's totals; image names kept, registries cut first; a finished chart leaves the block", async () => {
+    const mark = join(dir, "mark-export");
+    const cont = join(dir, "continue-export");
+    const cmd = `env PROGRESS_SCENARIO=export PROGRESS_MARK=${mark} PROGRESS_CONTINUE=${cont} PROGRESS_STEP_MS=20 ${BUN} ${DRIVER}; echo EXIT; sleep 60`;
+    expect(tmux("new-session", "-d", "-x", "80", "-y", "40", "-s", "export", cmd).status).toBe(0);
+    const screen = () => tmux("capture-pane", "-p", "-t", "export").stdout.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+    const marked = (m: string) => existsSync(mark) && readFileSync(mark, "utf8") === m;
+    await until("the last image half done", () => marked("mid") && screen().some((l) => l.startsWith("total")));
+    await sleep(300);
+    const mid = screen();
+    for (const l of mid) expect([...l].length).toBeLessThanOrEqual(80);
+    expect(mid[mid.length - 1]).toMatch(/^total .* 0\/3 images, 0\/1 charts/);
+    // the chart's blobs are all written: no bar sits at 96% for the rest of the export
+    expect(mid.filter((l) => l.includes("chart app"))).toEqual([]);
+    // every bar names its image: the registry goes first, the name and tag stay
+    const bars = mid.filter((l) => /\[[= >]*\]/.test(l) && !l.startsWith("total"));
+    expect(bars.length).toBeGreaterThanOrEqual(1);
+    for (const l of bars) expect(l).toMatch(/^…\/(library\/nginx|acme\/operator|acme\/agent):v1( → c80\.tar)? +\[/);
+    expect(mid.join("\n")).not.toContain("127.0.0.1:650…");
+    writeFileSync(`${cont}.mid`, "go");
+    await until("the chart's and two images' results", () => marked("done") && screen().some((l) => l.startsWith("total")));
+    await sleep(200);
+    const late = screen();
+    expect(late[late.length - 1]).toMatch(/^total .* 2\/3 images, 1\/1 charts/);
+    expect(late.filter((l) => /^copied  /.test(l))).toHaveLength(3);
+    writeFileSync(`${cont}.done`, "go");
+    await until("the end", () => screen().includes("EXIT"));
+    expect(screen().filter((l) => l.startsWith("copied  "))).toHaveLength(4);
+  }, 40_000);
+
+  test("fitLabel: the registry first, then the destination, then the start of the name", () => {
+    const l = "127.0.0.1:65000/library/nginx:v1 → c80.tar";
+    expect(fitLabel(l, 60)).toBe(l);
+    expect(fitLabel(l, 32)).toBe("…/library/nginx:v1 → c80.tar");
+    expect(fitLabel(l, 22)).toBe("…/nginx:v1 → c80.tar");
+    expect(fitLabel(l, 12)).toBe("…/nginx:v1");
+    expect(fitLabel(l, 6)).toBe("…nx:v1");
+    expect(fitLabel("chart app 1.2.3 → c80.tar", 15)).toBe("chart app 1.2.3");
+  });
 });
 
 describe("on a TTY that is resized mid-run (tmux 160 → 50 columns)", () => {

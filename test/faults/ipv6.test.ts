@@ -43,7 +43,7 @@ describe("IPv6 registries (point 14)", () => {
     expect(await tagDigest(reg, "v6/img", "v1")).toBe(img.digest);
     const back = await mirror(reg, ["copy", `${v6}/v6/img:v1`, `${reg.host}/v6/back:v1`, "-o", "json"], { alsoFor: [v6] });
     expect(back.code).toBe(0);
-    expect(JSON.parse(back.stdout).images[0].src).toBe(`${v6}/v6/img:v1`);
+    expect(JSON.parse(back.stdout).items[0].source).toBe(`${v6}/v6/img:v1`);
     expect(await tagDigest(reg, "v6/back", "v1")).toBe(img.digest);
   });
 

@@ -35,7 +35,7 @@ describe("copies without a tag (point 10)", () => {
     const r = await mirror(reg, ["copy", `oci-archive:${arc}`, `${reg.host}/untagged/one`, "-o", "json"]);
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).images[0].tags).toEqual(["1.2.3"]);
+    expect(JSON.parse(r.stdout).items[0].tags).toEqual(["1.2.3"]);
     expect(await tagDigest(reg, "untagged/one", "1.2.3")).toBe(a.digest);
   });
 
@@ -43,7 +43,7 @@ describe("copies without a tag (point 10)", () => {
     const dir = layoutDir("layout-one", [{ img: b, tag: "docker.io/library/busybox:1.36" }]);
     const r = await mirror(reg, ["copy", `oci-layout:${dir}`, `${reg.host}/untagged/busybox`, "-o", "json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).images[0].tags).toEqual(["1.36"]);
+    expect(JSON.parse(r.stdout).items[0].tags).toEqual(["1.36"]);
     expect(await tagDigest(reg, "untagged/busybox", "1.36")).toBe(b.digest);
   });
 

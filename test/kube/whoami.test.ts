@@ -48,6 +48,8 @@ describe("kubectl violet whoami", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
+      apiVersion: "kube-airgap.io/v1alpha1",
+      kind: "WhoAmI",
       context: "acp",
       cluster: "fake-cluster",
       server: api.url,

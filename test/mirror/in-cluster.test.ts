@@ -182,10 +182,10 @@ describe("copy --in-cluster", () => {
     });
     expect(r.res.code, `${r.runs[0]?.output.slice(0, 1500)}\n${r.res.stderr}${r.res.stdout.slice(0, 1500)}`).toBe(0);
     const out = JSON.parse(r.res.stdout);
-    expect(out.images).toHaveLength(N);
+    expect(out.items).toHaveLength(N);
     expect(out.summary.failed).toBe(0);
     for (let i = 0; i < N; i++) {
-      const it = out.images.find((x: any) => x.source === `${src.host}/apps/app${i}:v1`);
+      const it = out.items.find((x: any) => x.source === `${src.host}/apps/app${i}:v1`);
       expect(it.status).toBe("copied");
       expect(it.digest).toBe(digests.get(i));
       expect(await tagDigest(`${dst.host}/run1/app${i}:v1`)).toBe(digests.get(i));
@@ -198,11 +198,11 @@ describe("copy --in-cluster", () => {
     if (iso.users) for (const x of r.runs) expect([x.uid, x.gid, x.groups]).toEqual([65532, 65532, [65532]]);
     if (iso.mountNamespace) expect(r.runs.every((x) => x.readOnlyRoot)).toBe(true);
     // each blob uploaded exactly once: by the merged report and by the registry's own log
-    const copied = out.images.reduce((a: number, x: any) => a + x.blobsCopied, 0);
+    const copied = out.items.reduce((a: number, x: any) => a + x.blobsCopied, 0);
     expect(copied).toBe(blobs.size);
     const uploads = blobUploads("run1", logStart);
     for (const b of blobs) expect(uploads.get(b) ?? 0).toBe(1);
-    expect(out.images.reduce((a: number, x: any) => a + (x.blobsMounted ?? 0), 0)).toBeGreaterThan(0); // the shared base, in the shards that do not own it
+    expect(out.items.reduce((a: number, x: any) => a + (x.blobsMounted ?? 0), 0)).toBeGreaterThan(0); // the shared base, in the shards that do not own it
     // the plan split the items disjointly over the 4 shards
     const plan = JSON.parse(r.runs[0]!.files["/etc/kube-airgap/plan/plan.json"]!);
     expect(plan.items).toHaveLength(N);
@@ -231,7 +231,7 @@ describe("copy --in-cluster", () => {
     const again = await mirror(clusterArgs("run1"));
     expect(again.code, again.stderr).toBe(0);
     const out2 = JSON.parse(again.stdout);
-    expect(out2.images.every((x: any) => x.status === "up-to-date")).toBe(true);
+    expect(out2.items.every((x: any) => x.status === "up-to-date")).toBe(true);
     expect(api.requests.filter((q) => q.method === "POST" && q.path.endsWith("/jobs") && !q.query.dryRun).length).toBe(jobsBefore);
   }, 300_000);
 
@@ -240,7 +240,7 @@ describe("copy --in-cluster", () => {
     expect(r.res.code, r.res.stderr).toBe(0);
     expect(r.runs.filter((x) => x.index === 1).map((x) => x.code)).toEqual([137, 0]);
     const out = JSON.parse(r.res.stdout);
-    expect(out.images.filter((x: any) => x.status === "copied")).toHaveLength(N);
+    expect(out.items.filter((x: any) => x.status === "copied")).toHaveLength(N);
     // the runner image was reused, not rebuilt
     expect(r.res.stderr).not.toContain("building the runner image");
   }, 300_000);
@@ -253,12 +253,12 @@ describe("copy --in-cluster", () => {
     const shard2 = plan.items.filter((x: any) => x.shard === 2).map((x: any) => x.source).sort();
     expect(shard2.length).toBeGreaterThan(0);
     const out = JSON.parse(r.res.stdout);
-    const failed = out.images.filter((x: any) => x.status === "failed").map((x: any) => x.source).sort();
+    const failed = out.items.filter((x: any) => x.status === "failed").map((x: any) => x.source).sort();
     expect(failed).toEqual(shard2);
-    for (const f of out.images.filter((x: any) => x.status === "failed")) expect(f.error).toMatch(/authentication to .* failed: username or password rejected/);
+    for (const f of out.items.filter((x: any) => x.status === "failed")) expect(f.error).toMatch(/authentication to .* failed: username or password rejected/);
     expect(r.res.stderr).toContain(`${shard2.length} of ${N} copies failed`);
     // the other shards did not wait forever for blobs shard 3 owned: they copied them after --shard-wait
-    expect(out.images.filter((x: any) => x.status === "copied")).toHaveLength(N - shard2.length);
+    expect(out.items.filter((x: any) => x.status === "copied")).toHaveLength(N - shard2.length);
   }, 300_000);
 
   test("a second run of the same plan follows the running Job instead of creating another; both report every item", async () => {
@@ -275,7 +275,7 @@ describe("copy --in-cluster", () => {
       expect(b.code, b.stderr).toBe(0);
       for (const r of [a, b]) {
         const out = JSON.parse(r.stdout);
-        expect(out.images).toHaveLength(N);
+        expect(out.items).toHaveLength(N);
         expect(out.summary.failed).toBe(0);
       }
       expect(k.runs.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]); // one set of pods

@@ -97,20 +97,20 @@ describe("copy --shard I/N", () => {
     const runs = await Promise.all([1, 2, 3].map((i) => runCli("kubectl-mirror", ["copy", "--from-file", join(tmp, "pairs.txt"), "--shard", `${i}/3`, "--ca-file", ca.cert, "-o", "json"], { env, timeoutMs: 180_000 })));
     const outs = runs.map((r, i) => {
       expect(r.code, `shard ${i + 1}: ${r.stderr}`).toBe(0);
-      return JSON.parse(r.stdout) as { images: { src: string; status: string; digest: string; blobsCopied: number; blobsMounted: number; label: string }[] };
+      return JSON.parse(r.stdout) as { items: { source: string; status: string; digest: string; blobsCopied: number; blobsMounted: number }[] };
     });
-    const srcs = outs.map((o) => o.images.map((x) => x.label.split(" → ")[0]!));
+    const srcs = outs.map((o) => o.items.map((x) => x.source));
     for (const s of srcs) expect(s.length).toBeGreaterThan(0);
     const union = srcs.flat().sort();
     expect(union).toEqual([...digests.keys()].sort()); // union = all, and no pair twice (disjoint)
-    for (const o of outs) for (const x of o.images) expect(x.status).toBe("copied");
-    expect(outs.flatMap((o) => o.images).reduce((a, x) => a + x.blobsCopied, 0)).toBe(blobs.size);
-    expect(outs.flatMap((o) => o.images).reduce((a, x) => a + x.blobsMounted, 0)).toBeGreaterThan(0);
+    for (const o of outs) for (const x of o.items) expect(x.status).toBe("copied");
+    expect(outs.flatMap((o) => o.items).reduce((a, x) => a + x.blobsCopied, 0)).toBe(blobs.size);
+    expect(outs.flatMap((o) => o.items).reduce((a, x) => a + x.blobsMounted, 0)).toBeGreaterThan(0);
     // same split when planned again (each machine plans on its own)
     const dry = await Promise.all([1, 2, 3].map((i) => runCli("kubectl-mirror", ["copy", "--from-file", join(tmp, "pairs.txt"), "--shard", `${i}/3`, "--ca-file", ca.cert, "-o", "json"], { env, timeoutMs: 180_000 })));
-    const again = dry.map((r) => (JSON.parse(r.stdout).images as { label: string; status: string }[]).map((x) => x.label.split(" → ")[0]!));
+    const again = dry.map((r) => (JSON.parse(r.stdout).items as { source: string; status: string }[]).map((x) => x.source));
     expect(again).toEqual(srcs);
-    for (const r of dry) for (const x of JSON.parse(r.stdout).images) expect(x.status).toBe("up-to-date");
+    for (const r of dry) for (const x of JSON.parse(r.stdout).items) expect(x.status).toBe("up-to-date");
   }, 240_000);
 
   test("bad --shard values are refused with the flag named", async () => {

@@ -30,8 +30,8 @@ test("deno run: --help and copy registry → registry with equal digests", async
   expect(r.stderr).not.toMatch(/^error/m);
   expect(r.code).toBe(0);
   const out = JSON.parse(r.stdout);
-  expect(out.images[0].status).toBe("copied");
-  expect(out.images[0].blobsCopied).toBe(2);
+  expect(out.items[0].status).toBe("copied");
+  expect(out.items[0].blobsCopied).toBe(2);
   const raw = execFileSync("skopeo", ["inspect", "--raw", "--cert-dir", b.certDir!, "--creds", `${b.username}:${b.password}`, `docker://${b.host}/deno/app:v1`]);
   expect("sha256:" + require("node:crypto").createHash("sha256").update(raw).digest("hex")).toBe(pushed.digest);
 });

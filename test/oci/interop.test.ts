@@ -49,7 +49,7 @@ describe("skopeo ↔ kubectl mirror", () => {
     expect(await digestOf(`${b.host}/ours/multi:1.0`, b)).toBe(multi.images[0]!.digest);
     for (const m of multi.images[0]!.manifests) expect(await digestOf(`${b.host}/ours/multi@${m.digest}`, b)).toBe(m.digest);
     const out = JSON.parse(r.stdout);
-    expect(out.images[0].blobs).toBe(3 + 1 + 3); // 3 configs, the shared base layer once, 3 own layers
+    expect(out.items[0].blobs).toBe(3 + 1 + 3); // 3 configs, the shared base layer once, 3 own layers
   });
 
   test("Docker schema 2 manifest lists keep their media type and digest", async () => {
@@ -95,8 +95,8 @@ describe("skopeo ↔ kubectl mirror", () => {
     const r = await mirror(`${a.host}/skopeo/multi:1.0`, `${b.host}/ours/multi:1.0`, "-o", "json");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.images[0].status).toBe("up-to-date");
-    expect(out.images[0].bytesCopied).toBe(0);
+    expect(out.items[0].status).toBe("up-to-date");
+    expect(out.items[0].bytesCopied).toBe(0);
   });
 });
 
@@ -125,7 +125,7 @@ describe("filters and extras", () => {
     const r = await mirror(`${a.host}/signed/app:v1`, `${b.host}/signed/app:v1`, "-o", "json");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.images[0].extras).toEqual([sigTag, `referrer application/spdx+json ${sbom.digest}`]);
+    expect(out.items[0].extras).toEqual([sigTag, `referrer application/spdx+json ${sbom.digest}`]);
     expect(await digestOf(`${b.host}/signed/app:${sigTag}`, b)).toBe(sig.digest);
     expect(await digestOf(`${b.host}/signed/app@${sbom.digest}`, b)).toBe(sbom.digest);
     const idx = JSON.parse((await skopeoInspectRaw(`${b.host}/signed/app:${subject.digest.replace(":", "-")}`, b.skopeo)).text);
@@ -137,14 +137,14 @@ describe("filters and extras", () => {
       const repo = `viaarchive${archive.endsWith(".gz") ? "gz" : ""}/app`;
       const back = await mirror(`oci-archive:${archive}:v1`, `${b.host}/${repo}:v1`, "-o", "json");
       expect(back.code).toBe(0);
-      expect(JSON.parse(back.stdout).images[0].extras).toEqual([sigTag, `referrer application/spdx+json ${sbom.digest}`]);
+      expect(JSON.parse(back.stdout).items[0].extras).toEqual([sigTag, `referrer application/spdx+json ${sbom.digest}`]);
       expect(await digestOf(`${b.host}/${repo}:${sigTag}`, b)).toBe(sig.digest);
       const fb = JSON.parse((await skopeoInspectRaw(`${b.host}/${repo}:${subject.digest.replace(":", "-")}`, b.skopeo)).text);
       expect(fb.manifests.map((m: any) => m.digest)).toEqual([sbom.digest]);
     }
 
     const bare = await mirror(`${a.host}/signed/app:v1`, `${b.host}/bare/app:v1`, "--exclude-extras", "-o", "json");
-    expect(JSON.parse(bare.stdout).images[0].extras).toEqual([]);
+    expect(JSON.parse(bare.stdout).items[0].extras).toEqual([]);
     const missing = await tlsFetch(b, `/v2/bare/app/manifests/${sigTag}`, { method: "HEAD" });
     expect(missing.status).toBe(404);
   });

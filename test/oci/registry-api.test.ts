@@ -91,7 +91,7 @@ describe("--dry-run", () => {
     const r = await runCli("kubectl-mirror", ["copy", `${reg.host}/paged/app:a`, `${reg.host}/dry/app:a`, ...cliConn(), "--dry-run", "-o", "json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.images[0].status).toBe("would-copy");
+    expect(out.items[0].status).toBe("would-copy");
     const head = await fetch(`${reg.url}/v2/dry/app/manifests/a`, { method: "HEAD", headers: { authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString("base64")}` }, tls: { ca: readFileSync(reg.caFile!, "utf8") } } as RequestInit);
     expect(head.status).toBe(404);
   });

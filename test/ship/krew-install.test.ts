@@ -121,7 +121,7 @@ describe("krew-style install", () => {
         }
         const c = async (args: string[]) => (await run(kubectl, ["__complete", ...args], { env: env() })).stdout.trim().split("\n").map((l) => l.split("\t")[0]);
         expect(await c(["violet", "pu"])).toEqual(["push", ":4"]);
-        expect(await c(["mirror", "sync", "--dry-run="])).toEqual(["--dry-run=none", "--dry-run=client", "--dry-run=server", ":4"]);
+        expect(await c(["mirror", "sync", "--dry-run="])).toEqual(["none", "client", "server", ":4"]);
         expect(await c(["scar", "status", "-o", "y"])).toEqual(["yaml", ":4"]);
         expect(await c(["scar", "completion", "z"])).toEqual(["zsh", ":4"]);
       });

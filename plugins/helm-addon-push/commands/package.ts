@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 
 export default defineCommand({
   meta: {
@@ -37,7 +37,7 @@ export default defineCommand({
       dryRun: !!args["dry-run"],
     });
     for (const w of results.flatMap((r) => r.warnings ?? [])) logger().warn(w);
-    printData(results, out, () =>
+    printData(versioned("ChartPackageReport", results), out, () =>
       results.length === 1 && results[0]!.file
         ? `${args["dry-run"] ? "Would package" : "Successfully packaged"} ${results[0]!.source} to: ${results[0]!.file}\n`
         : table(["source", "chart", "version", "file", "error"], results.map((r) => [r.source, r.chart, r.version, r.file, r.error])),

@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef } from "citty";
 import { outputArgs, dryRunArgs, registryArgs } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { printable } from "../../../shared/runtime/redact.ts";
 
 // registry-only flags (oci:// targets); the shared username/password/ca-file/insecure are redefined below
@@ -153,7 +153,7 @@ export default defineCommand({
         else if (sources.length > 1) log.error(resultLine(r));
       },
     });
-    if (out) printData(results, out, () => "");
+    if (out) printData(versioned("ChartPushReport", results), out, () => "");
     const failed = results.filter((r) => r.status === "failed");
     if (failed.length === 1 && sources.length === 1) throw new CliError(failed[0]!.error ?? "push failed");
     if (failed.length) throw new CliError(`${failed.length} of ${results.length} pushes to ${targetLabel(target)} failed`);

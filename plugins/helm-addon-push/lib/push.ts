@@ -113,7 +113,8 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
           version: prepared ? String(prepared.metadata.version) : undefined,
           target: label,
           status: "failed",
-          error: (err as Error).message ?? String(err),
+          // the hint (e.g. "the registry seems to speak plain HTTP: add --plain-http") is what to do about it
+          error: (err as Error).message ? `${(err as Error).message}${(err as { hint?: string }).hint ? ` (${(err as { hint?: string }).hint})` : ""}` : String(err),
         };
       }
       o.onResult?.(result);

@@ -5,7 +5,7 @@ import { outputArgs, serverDryRunArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { kubeArgs, KubeClient, kubeOptionsFromArgs, parseDuration } from "../../../shared/kube/index.ts";
 import { copyCa } from "../lib/copy-ca.ts";
 
@@ -54,6 +54,6 @@ export default defineCommand({
       dryRun: args["dry-run"] as false | "client" | "server",
       onWait: (m) => log.info(m),
     });
-    printData(r, args.output as string | undefined, () => table(["source", "target", "keys", "action"], [[`${r.fromContext ? `${r.fromContext}:` : ""}${r.source}`, `${r.toContext ? `${r.toContext}:` : ""}${r.target}`, r.keys.join(","), `${r.action}${r.namespaceCreated ? " (namespace created)" : ""}`]]));
+    printData(versioned("CopyCAReport", r), args.output as string | undefined, () => table(["source", "target", "keys", "action"], [[`${r.fromContext ? `${r.fromContext}:` : ""}${r.source}`, `${r.toContext ? `${r.toContext}:` : ""}${r.target}`, r.keys.join(","), `${r.action}${r.namespaceCreated ? " (namespace created)" : ""}`]]));
   },
 });

@@ -5,7 +5,7 @@ import { dryRunArgs, outputArgs, registryArgs, scopedCredentialArgs, CREDENTIALS
 import { parseReference } from "../../../shared/oci/reference.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
@@ -88,7 +88,7 @@ export default defineCommand({
       if (args["dry-run"] && (args.output === "json" || args.output === "yaml" || !args.output)) return printManifests(r.manifests, args.output as string | undefined);
       const failed = r.items.filter((x) => x.status === "failed");
       printData(
-        { images: r.items, summary: { total: r.items.length, failed: failed.length, bytesCopied: r.items.reduce((a, x) => a + x.bytesCopied, 0) } },
+        versioned("CopyReport", { items: r.items, summary: { total: r.items.length, failed: failed.length, bytesCopied: r.items.reduce((a, x) => a + x.bytesCopied, 0) } }),
         args.output as string | undefined,
         () => table(["source", "destination", "status", "digest", "copied"], r.items.map((x) => [x.source, x.destination, x.status, x.digest?.slice(0, 19) ?? "", x.status === "failed" ? x.error : humanBytes(x.bytesCopied)])),
       );
@@ -101,7 +101,8 @@ export default defineCommand({
     const failed = results.filter((r) => r.status === "failed");
     const stopped = hostFailure(results);
     if (!stopped || args.output || results.some((i) => !i.failedHost)) printData(
-      { images: results, summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } },
+      // the same names as sync/push/export items: source, destination (not src/dst)
+      versioned("CopyReport", { items: results.map(({ label, src, dst, ...r }) => ({ source: label.split(" → ")[0] || src, destination: label.split(" → ")[1] ?? dst, ...r })), summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } }),
       args.output as string | undefined,
       () => table(["source", "destination", "status", "digest", "copied"], results.map((r) => [r.src, r.label.split(" → ")[1] ?? r.dst, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? (r.failedHost ? `not done: ${r.failedHost} failed` : r.error) : humanBytes(r.bytesCopied)])),
     );

@@ -3,10 +3,10 @@ import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { exportPlan, parseSize } from "../lib/archive.ts";
+import { exportPlan, parseSize, recordedArgs } from "../lib/archive.ts";
 import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
@@ -30,6 +30,7 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    pack: { type: "positional", required: false, description: "Palette pack tarballs (.tgz, Artifact Studio .zst with their .sig.bin)", valueHint: "PACK..." },
     "pack-keyring": { type: "string", description: "OpenPGP public key(s) that verify each pack's detached <pack>.sig.bin (without it signatures are carried, not verified)", valueHint: "FILE" },
     ...inputArgs,
     ...archiveOutArgs,
@@ -66,7 +67,8 @@ export default defineCommand({
         artifacts: packs.map((p) => p.artifact),
       };
       for (const p of packs) for (const w of p.warnings) log.warn(`${p.name} ${p.version}: ${w}`);
-      const progress = createProgress({ total: input.charts.length + input.images.length + packs.length, quiet: quietFromArgs(args) });
+      // the totals come from the plan (onPlan): a chart's images are known only once it is rendered
+      const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
       const plan = await buildPlan(input, { chartPrefix: args["chart-prefix"] as string | undefined, requireRender: true, chartLayout: chartLayoutFromArgs(args) });
       let report;
       try {
@@ -82,6 +84,9 @@ export default defineCommand({
           extras: !args["exclude-extras"],
           dryRun: !!args["dry-run"],
           onEvent: progress.onEvent,
+          onPlan: progress.setTotals,
+          command: "kubectl mirror export-pack",
+          args: recordedArgs(rawArgs),
         });
       } finally {
         progress.finish();
@@ -92,7 +97,7 @@ export default defineCommand({
       if (!args["dry-run"] && !s.failed) log.info(`wrote ${out}: ${packs.length} pack(s), ${s.artifacts - packs.length} chart(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)} in ${s.seconds}s`);
       const packInfo = packs.map((p) => ({ name: p.name, version: p.version, file: p.file, compression: p.compression, signature: p.signature ? { file: p.signature.file, verified: p.signature.verified, ...(p.signature.keyID ? { keyID: p.signature.keyID } : {}), ...(p.signature.reason ? { reason: p.signature.reason } : {}) } : null }));
       const stopped = hostFailure(report.items);
-      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData({ ...report, packs: packInfo }, args.output as string | undefined, () => itemsTable(report.items));
+      if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("ExportReport", { ...report, packs: packInfo }), args.output as string | undefined, () => itemsTable(report.items));
       throwIfHostFailed(report.items);
       if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     } finally {

@@ -3,10 +3,10 @@ import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { parseSize, runExport } from "../lib/archive.ts";
+import { parseSize, recordedArgs, runExport } from "../lib/archive.ts";
 import { compressionForName, type Compression } from "../../../shared/oci/compression.ts";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -89,7 +89,8 @@ export default defineCommand({
     const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
-    const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
+    // the totals come from the plan (onPlan): a chart's images are known only once it is rendered
+    const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
     const report = await runExport(input, {
       output: out,
       ...compressionFromArgs(args),
@@ -110,6 +111,9 @@ export default defineCommand({
       onEvent: progress.onEvent,
       sign,
       verifyRoot,
+      onPlan: progress.setTotals,
+      command: "kubectl mirror export",
+      args: recordedArgs(rawArgs),
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
@@ -118,7 +122,7 @@ export default defineCommand({
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s${sign ? `, signed (key ${sign.hint.slice(0, 16)}…)` : ""}`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("ExportReport", report), args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
   },

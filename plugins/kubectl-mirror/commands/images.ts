@@ -4,7 +4,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { listOutputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { excludeMatcher, explain, findImage } from "../../../shared/helm/discover.ts";
 import { table } from "../../../shared/cli/output.ts";
@@ -55,7 +55,7 @@ export default defineCommand({
       const data = { profiles: [...new Map(c.packs.map((p) => [p.profile.uid, p.profile])).values()], images, charts: c.charts, packs: c.packs.map((p) => ({ profile: p.profile.uid, name: p.pack.name, tag: p.pack.tag, layer: p.pack.layer, contentTags: p.tagged, images: p.images.length, charts: p.charts.length })) };
       log.info(`${images.length} image(s), ${c.charts.length} chart(s) from ${data.profiles.length} profile(s), ${c.packs.length} pack(s)`);
       const from = (f: { profile: string; pack: string; tag?: string }[]) => f.map((x) => (x.pack ? `${x.profile}/${x.pack}${x.tag ? `:${x.tag}` : ""}` : x.profile)).join(", ");
-      printData(data, output, () =>
+      printData(versioned("ProfileImagesReport", data), output, () =>
         table(["kind", "reference", "profile/pack"], [...images.map((i) => ["image", i.image, from(i.from)]), ...c.charts.map((ch) => ["chart", `${ch.repo} ${ch.name} ${ch.version}`, from(ch.from)])]),
       );
       return;
@@ -82,9 +82,9 @@ export default defineCommand({
         const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
-      printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
+      printData(hits.length === 1 ? versioned("ImageExplanation", hits[0]!) : versioned("ImageExplanationList", hits), output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
       return;
     }
-    printData(report, output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
+    printData(versioned("ImagesReport", report), output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
   },
 });

@@ -9,6 +9,7 @@ export const commands: Record<string, LazyCommand> = {
   export: lazy("Write charts and every image they use into one OCI archive to carry into an air gap (then: kubectl mirror push)", () => import("./export.ts")),
   "export-pack": lazy("Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`", () => import("./export-pack.ts")),
   push: lazy("Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing", () => import("./push.ts")),
+  inspect: lazy("Show what an archive (or its split parts), an OCI layout or a registry image holds: charts, packs, images with digests, platforms, sizes and signatures, and who exported it", () => import("./inspect.ts")),
   serve: lazy("Serve an archive (or its split parts) or an OCI layout as a read-only OCI registry: pull with docker, skopeo, helm, oras or kubectl mirror copy", () => import("./serve.ts")),
   sign: lazy("Sign an export archive (or its split parts) in place with an ECDSA P-256 or OpenPGP key: push, serve and verify --key check it inside the air gap", () => import("./sign.ts")),
   verify: lazy("Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests", () => import("./verify.ts")),

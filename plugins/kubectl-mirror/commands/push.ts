@@ -4,7 +4,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { runPush } from "../lib/archive.ts";
@@ -35,6 +35,7 @@ export default defineCommand({
     ],
   } as CommandMeta,
   args: {
+    archive: { type: "positional", required: false, description: "Archives written by export/export-pack (.tar, .tar.gz, .tar.zst, NAME.parts of a split one); or --file", valueHint: "ARCHIVE..." },
     ...registryArgs,
     ...destArgs,
     dest: { ...destArgs.dest, alias: ["dest-registry", "registry", "url"] },
@@ -72,7 +73,7 @@ export default defineCommand({
     // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
     const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, registry))) ? muralVariables(dest.dest) : undefined;
     const out = mural ? { ...report, muralVariables: mural } : report;
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("PushReport", out), args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
   },

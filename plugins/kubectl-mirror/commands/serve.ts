@@ -5,7 +5,7 @@ import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { readKeyring } from "../../../shared/signing/gpg.ts";
 import { serveArchive } from "../lib/serve.ts";
 
@@ -64,7 +64,7 @@ export default defineCommand({
     if (srv.packSignatures && !srv.packSignatures.length) log.warn(`--pack-keyring: ${src} holds no pack; nothing to verify`);
     const repos = [...srv.catalog.repos.entries()].sort(([a], [b]) => a.localeCompare(b));
     const tags = repos.reduce((n, [, t]) => n + t.size, 0);
-    printData({ url: srv.url, host: srv.host, listen: srv.listen, exposed: srv.exposed, urls: srv.urls, auth: srv.auth, tls: srv.tls, repositories: repos.map(([name, t]) => ({ name, tags: [...t.keys()].sort() })) }, args.output as string | undefined, () => table(["repository", "tags"], repos.map(([name, t]) => [`${srv.host}/${name}`, [...t.keys()].sort().join(", ")])));
+    printData(versioned("ServeInfo", { url: srv.url, host: srv.host, listen: srv.listen, exposed: srv.exposed, urls: srv.urls, auth: srv.auth, tls: srv.tls, trust: srv.trust, repositories: repos.map(([name, t]) => ({ name, tags: [...t.keys()].sort() })) }), args.output as string | undefined, () => table(["repository", "tags"], repos.map(([name, t]) => [`${srv.host}/${name}`, [...t.keys()].sort().join(", ")])));
     // the truth about where it listens: every interface is said so, with the addresses others reach it at
     const where = srv.urls.length ? `${srv.url.replace(srv.host, srv.listen)} (read-only) on every interface: ${[...srv.urls, srv.url].join(", ")}` : `${srv.url} (read-only)`;
     const guard = `${srv.auth === "htpasswd" ? "Basic auth (htpasswd)" : "no authentication"}, ${srv.tls ? "TLS" : "plain HTTP"}`;

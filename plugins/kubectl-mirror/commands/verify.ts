@@ -4,7 +4,7 @@ import { throwIfHostFailed } from "../lib/report.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { verifyTable } from "../lib/report.ts";
@@ -55,7 +55,7 @@ export default defineCommand({
     logTrust(report.trust ?? []);
     // a registry that refused the credentials or cannot be reached: one error, not one row per item
     const asResults = report.items.map((i) => ({ status: i.status, error: i.detail, failedHost: i.failedHost }));
-    if (!hostFailure(asResults) || args.output) printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));
+    if (!hostFailure(asResults) || args.output) printData(versioned("VerifyReport", report), args.output as string | undefined, () => verifyTable(report, !!args.all));
     throwIfHostFailed(asResults);
     const bad = report.summary.missing + report.summary.mismatched + report.summary.errors;
     if (bad) throw new CliError(`verification failed: ${bad} of ${report.summary.total} items missing or different`, 1, report.summary.missing ? "run sync or push again" : undefined);

@@ -13,7 +13,9 @@ import { createHash } from "node:crypto";
 import { DigestStream } from "../../../shared/oci/digest.ts";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir, userInfo } from "node:os";
+import { redact } from "../../../shared/runtime/redact.ts";
+import { versionString } from "../../../shared/cli/version.ts";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
@@ -44,6 +46,11 @@ export interface ArchiveMetadata {
   kind: typeof METADATA_KIND;
   created: string;
   createdBy: string;
+  /** who wrote it, where, with which version and flags (secrets masked); absent in archives of older versions */
+  createdByUser?: string;
+  createdOnHost?: string;
+  toolVersion?: string;
+  args?: string[];
   platforms?: string[];
   extras: boolean;
   artifacts: {
@@ -88,6 +95,26 @@ export interface ExportOptions extends TransferOptions {
   valuesOut?: string;
   /** sign the archive's statement with this key (export --sign) */
   sign?: SigningKey;
+  /** told the plan's counts before anything is copied (the progress totals: a chart's images are known only now) */
+  onPlan?: (counts: { images: number; charts: number; packs: number }) => void;
+  /** the command and its command line, recorded in the metadata (pass the line through recordedArgs) */
+  command?: string;
+  args?: string[];
+}
+
+const SECRET_FLAG = /pass|token|secret|api-?key|auth/i;
+
+/** A command line as recorded in an archive: values of password/token/key flags masked, URLs without secrets. */
+export function recordedArgs(rawArgs: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    const eq = /^(--?[^=]+)=/.exec(a);
+    if (eq && SECRET_FLAG.test(eq[1]!)) out.push(`${eq[1]}=***`);
+    else if (/^-(p|-[^=]*(pass|token|secret|api-?key|auth)[^=]*)$/i.test(a) && !/-stdin$/.test(a) && i + 1 < rawArgs.length) out.push(a, "***"), i++;
+    else out.push(redact(a));
+  }
+  return out;
 }
 
 export interface ExportReport {
@@ -112,12 +139,24 @@ export function parseSize(s: string, flag = "--split-size"): number {
   return Math.floor(n);
 }
 
+function safeUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER;
+  }
+}
+
 function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: RegistryMapEntry[] | undefined, existing: string[], skipped: number): ArchiveMetadata {
   return {
     apiVersion: METADATA_API,
     kind: METADATA_KIND,
     created: new Date().toISOString(),
-    createdBy: "kubectl mirror export",
+    createdBy: opts.command ?? "kubectl mirror export",
+    createdByUser: safeUser(),
+    createdOnHost: hostname(),
+    toolVersion: `kubectl-mirror ${versionString}`,
+    ...(opts.args ? { args: opts.args } : {}),
     ...(opts.platforms?.length ? { platforms: opts.platforms.map(formatPlatform) } : {}),
     extras: opts.extras ?? true,
     artifacts: plan.artifacts.map((a) => ({
@@ -142,6 +181,7 @@ export async function runExport(input: MirrorInput, opts: ExportOptions): Promis
 }
 
 export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started = Date.now()): Promise<ExportReport> {
+  opts.onPlan?.({ images: plan.images.length, charts: plan.artifacts.filter((a) => a.kind === "chart").length, packs: plan.artifacts.filter((a) => a.kind === "pack").length });
   const existing = opts.existing ?? [];
   const skippedImages = await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mode: opts.images, mapping: opts.preview, concurrency: opts.concurrency });
   const skip = new Set<string>();
@@ -261,10 +301,13 @@ export async function splitArchive(archive: string, size: number): Promise<{ fil
   return parts;
 }
 
-/** An archive argument: the file itself, or a split archive (NAME, NAME.parts or NAME.partNNN). */
-export async function resolveArchiveArg(arg: string, workDir: () => Promise<string>): Promise<{ path: string; joined: boolean }> {
+/**
+ * A split archive argument (NAME, NAME.parts or NAME.partNNN; undefined for an existing whole file): its parts, checked
+ * for presence and size (not yet for sha256), in order.
+ */
+export async function splitParts(arg: string): Promise<{ base: string; files: string[]; parts: { file: string; size: number; sha256: string }[] } | undefined> {
   const base = arg.replace(/\.parts$/, "").replace(/\.part\d{3}$/, "");
-  if (existsSync(arg) && !/\.part\d{3}$|\.parts$/.test(arg)) return { path: arg, joined: false };
+  if (existsSync(arg) && !/\.part\d{3}$|\.parts$/.test(arg)) return undefined;
   const index = `${base}.parts`;
   if (!existsSync(index)) {
     if (existsSync(arg)) throw new ArchiveError(`${arg} is one part of a split archive but ${index} is missing`, "copy NAME.parts with the parts");
@@ -289,6 +332,16 @@ export async function resolveArchiveArg(arg: string, workDir: () => Promise<stri
     if (!st) throw new ArchiveError(`split archive ${base}: part ${p.file} is missing`, `all ${idx.parts.length} parts must be next to ${basename(index)}`);
     if (st.size !== p.size) throw new ArchiveError(`split archive ${base}: part ${p.file} has ${st.size} bytes, expected ${p.size}`, "copy it again");
   }
+  return { base, files: idx.parts.map((p) => join(dir, p.file)), parts: idx.parts };
+}
+
+/** An archive argument: the file itself, or a split archive (NAME, NAME.parts or NAME.partNNN) joined in workDir. */
+export async function resolveArchiveArg(arg: string, workDir: () => Promise<string>): Promise<{ path: string; joined: boolean }> {
+  const split = await splitParts(arg);
+  if (!split) return { path: arg, joined: false };
+  const { base, parts } = split;
+  const idx = { parts };
+  const dir = dirname(`${base}.parts`);
   const out = join(await workDir(), basename(base));
   const ws = createWriteStream(`${out}.tmp`);
   // a write error (full temp disk) ends the join at once, with a clear message

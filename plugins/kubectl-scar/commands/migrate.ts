@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { optionalValueFlags } from "../../../shared/cli/conventions.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { redact } from "../../../shared/runtime/redact.ts";
 import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, lockArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { migrate, MigrationError } from "../lib/migrate.ts";
@@ -79,7 +79,7 @@ export default defineCommand({
         manifestsSet: !!a["spectro-manifests-set"],
         breakLock: !!a["break-lock"],
       });
-      printData(r, a.output as string | undefined, () => table(["step", "status", "detail"], r.steps.map((s) => [s.step, s.status, s.detail])) + (r.dryRun ? "dry run: nothing was changed\n" : `state: ${r.stateFile}\n`));
+      printData(versioned("ScarMigrateReport", r), a.output as string | undefined, () => table(["step", "status", "detail"], r.steps.map((s) => [s.step, s.status, s.detail])) + (r.dryRun ? "dry run: nothing was changed\n" : `state: ${r.stateFile}\n`));
     } catch (e) {
       if (e instanceof MigrationError) {
         const c = resumeCommands(rawArgs, valueFlags);
@@ -93,7 +93,7 @@ export default defineCommand({
               ? `Palette's SCAR config was not changed; the deleted secret ${REGISTRY_SECRET} is kept in ${e.result.stateFile}: put it back with: ${c.rollback}`
               : "nothing to roll back: Palette's SCAR config was not changed",
         ];
-        if (a.output === "json" || a.output === "yaml") printData({ ...e.result, error: e.message, done: e.done, failed: e.step, resume: c.resume, rollback: c.rollback }, a.output as string, () => "");
+        if (a.output === "json" || a.output === "yaml") printData(versioned("ScarMigrateReport", { ...e.result, error: e.message, done: e.done, failed: e.step, resume: c.resume, rollback: c.rollback }), a.output as string, () => "");
         process.stderr.write(redact(lines.join("\n")) + "\n");
       }
       throw e;

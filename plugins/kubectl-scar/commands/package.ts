@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { outputFlag } from "../../../shared/cli/conventions.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { packageManifests } from "../lib/package.ts";
 
 export default defineCommand({
@@ -28,6 +28,6 @@ export default defineCommand({
     for (const s of r.skipped) logger().warn(`skipped ${s} (not a regular file, directory or symbolic link)`);
     for (const l of r.outsideLinks) logger().warn(`symbolic link ${l} points outside ${pos[0]}: stored as a link (like tar), its target is not in the archive`);
     const out = { file: r.file, digest: r.digest, size: r.size, files: r.files, directories: r.directories, symlinks: r.symlinks, skipped: r.skipped, outsideLinks: r.outsideLinks };
-    printData(out, format, () => `${r.file}\t${r.digest}\t${r.size} bytes\t${r.files} files${r.symlinks ? `\t${r.symlinks} symlinks` : ""}\n`);
+    printData(versioned("ScarPackageReport", out), format, () => `${r.file}\t${r.digest}\t${r.size} bytes\t${r.files} files${r.symlinks ? `\t${r.symlinks} symlinks` : ""}\n`);
   },
 });

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { registryFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { pushManifests, type Target } from "../lib/artifact.ts";
 import { MANIFEST_REPO } from "../lib/constants.ts";
@@ -67,6 +67,6 @@ export default defineCommand({
     });
     if (args["dry-run"]) logger().info(r.digest ? `${r.reference} already holds this archive` : `would push ${pos[0]} (${r.size} bytes, ${r.layerDigest}) to ${r.reference}`);
     else logger().info(r.pushed ? `pushed ${r.reference}` : `${r.reference} already holds this archive; nothing pushed (--force to push anyway)`);
-    printData(r, args.output as string | undefined, () => `${r.reference}@${r.digest || "(not pushed)"}\n`);
+    printData(versioned("ScarPushReport", r), args.output as string | undefined, () => `${r.reference}@${r.digest || "(not pushed)"}\n`);
   },
 });

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { readStdinSecret } from "../../../shared/cli/registry.ts";
 import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs, lockArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { rollback } from "../lib/rollback.ts";
@@ -34,7 +34,7 @@ export default defineCommand({
     const scarPassword = args["scar-password-stdin"] ? readStdinSecret("--scar-password-stdin") : process.env.SCAR_PASSWORD || undefined;
     try {
       const r = await rollback({ palette, state: stateFromArgs(args, palette.url), dryRun: !!args["dry-run"], sync: args.sync !== false, scarPassword, force: !!args.force, breakLock: !!args["break-lock"], kube: () => kubeFromArgs(args, rawArgs).kube, log: (l) => (l.startsWith("warning: ") ? logger().warn(l.slice(9)) : logger().info(l)) });
-      printData(r, args.output as string | undefined, () => `${r.dryRun ? "would restore" : r.restored ? "restored" : "unchanged"}\t${r.endpoint ?? "(SCAR config was not changed)"}${r.secret !== "none" ? `\tsecret ${r.dryRun && r.secret !== "unchanged" ? `would be ${r.secret === "created" ? "recreated" : r.secret}` : r.secret}` : ""}\n`);
+      printData(versioned("ScarRollbackReport", r), args.output as string | undefined, () => `${r.dryRun ? "would restore" : r.restored ? "restored" : "unchanged"}\t${r.endpoint ?? "(SCAR config was not changed)"}${r.secret !== "none" ? `\tsecret ${r.dryRun && r.secret !== "unchanged" ? `would be ${r.secret === "created" ? "recreated" : r.secret}` : r.secret}` : ""}\n`);
     } finally {
       palette.close();
     }

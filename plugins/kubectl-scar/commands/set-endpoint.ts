@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { paletteArgs, paletteFromArgs, stateArgs, stateFromArgs, timeoutArgs, lockArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { SPECMAN_ENDPOINT } from "../lib/constants.ts";
 import { setEndpoint } from "../lib/endpoint.ts";
@@ -19,7 +19,7 @@ export default defineCommand({
     const palette = paletteFromArgs(args);
     try {
       const r = await setEndpoint({ palette, state: stateFromArgs(args, palette.url), dryRun: !!args["dry-run"], breakLock: !!args["break-lock"], log: (l) => (l.startsWith("warning: ") ? logger().warn(l.slice(9)) : logger().info(l)) });
-      printData(r, args.output as string | undefined, () => `${r.dryRun ? "would set" : r.changed ? "set" : "unchanged"}\t${r.endpoint}\t(was ${r.previous ?? "unset"})\n`);
+      printData(versioned("ScarEndpointReport", r), args.output as string | undefined, () => `${r.dryRun ? "would set" : r.changed ? "set" : "unchanged"}\t${r.endpoint}\t(was ${r.previous ?? "unset"})\n`);
     } finally {
       palette.close();
     }

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { clusterArgs, kubeFromArgs, paletteArgs, paletteFromArgs, paletteUrl, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { DEFAULT_TAG } from "../lib/constants.ts";
@@ -32,7 +32,7 @@ export default defineCommand({
     const kube = args["skip-cluster"] ? undefined : kubeFromArgs(args, rawArgs);
     try {
       const s = await status({ palette, client, target: target ?? { registry: "", basePath: "", tag: (args.tag as string) || DEFAULT_TAG }, kube: kube?.kube, namespace: kube?.namespace, state: url ? stateFromArgs(args, url) : undefined });
-      printData(s, args.output as string | undefined, () => human(s));
+      printData(versioned("ScarStatus", s), args.output as string | undefined, () => human(s));
       if (s.errors) throw new CliError(`${s.errors} part(s) of the status could not be read (see above)`);
     } finally {
       palette?.close();

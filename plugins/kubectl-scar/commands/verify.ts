@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { createClient } from "../../../shared/oci/client.ts";
 import { clusterArgs, durationArg, kubeFromArgs, paletteArgs, paletteFromArgs, registryFromArgs, stateArgs, stateFromArgs, targetArgs, targetFromArgs, timeoutArgs, SCAR_CREDENTIALS_HELP } from "../lib/args.ts";
 import { verifyMigration } from "../lib/verify.ts";
@@ -36,7 +36,7 @@ export default defineCommand({
       const st = await stateFromArgs(args, palette.url).load(palette.url).catch(() => undefined);
       const pushedAt = st?.pushed?.at && st.pushed.reference?.endsWith(`:${target.tag}`) ? new Date(Date.parse(st.pushed.at) - 60_000) : undefined;
       const r = await verifyMigration({ since: pushedAt, palette, client: createClient(registry), target, kube, namespace, wait: args.wait !== false, timeoutMs: durationArg(args, "timeout", "10m"), intervalMs: durationArg(args, "poll-interval", "5s"), log: (l) => logger().info(l) });
-      printData(r, args.output as string | undefined, () =>
+      printData(versioned("ScarVerifyReport", r), args.output as string | undefined, () =>
         table(["check", "result"], [
           ["endpoint", `${r.endpoint} (ok)`],
           ["registry", `${r.reference} present${r.digest ? ` ${r.digest.slice(0, 19)}` : ""}${r.orasShape === false ? " (not ORAS-shaped!)" : ""}`],

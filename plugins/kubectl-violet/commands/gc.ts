@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { globalArgs, listOutputArgs, serverDryRunArgs } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { collect, garbage, gcSummary } from "../lib/apps.ts";
@@ -40,7 +40,7 @@ export default defineCommand({
     const server = args["dry-run"] === "server";
     const onError = (r: (typeof plan.delete)[number], e: Error) => (failed++, logger().error(`delete ${r.type} ${r.name} on ${r.cluster}: ${e.message}`));
     const deleted = dryRun && !server ? plan.delete : await collect(clusters, plan.delete, onError, { dryRun: server });
-    printData({ dryRun, deleted, ...(verbose ? { kept: plan.keep } : {}) }, args.output as string | undefined, () => gcSummary(deleted, dryRun, verbose ? plan.keep : undefined), { names: () => deleted.map((r) => `${r.type.toLowerCase()}/${r.name}`) });
+    printData(versioned("GCReport", { dryRun, deleted, ...(verbose ? { kept: plan.keep } : {}) }), args.output as string | undefined, () => gcSummary(deleted, dryRun, verbose ? plan.keep : undefined), { names: () => deleted.map((r) => `${r.type.toLowerCase()}/${r.name}`) });
     if (failed) throw new CliError(`${failed} resource(s) could not be deleted`);
   },
 });

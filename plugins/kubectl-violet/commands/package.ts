@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { globalArgs } from "../../../shared/cli/args.ts";
 import { outputFlag } from "../../../shared/cli/conventions.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes } from "../../../shared/cli/progress.ts";
 import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions, VIOLET_CREDENTIALS_HELP } from "../lib/args.ts";
 import { packageDir, readWorkDir, workDirRegistryHost } from "../lib/pack.ts";
@@ -39,7 +39,7 @@ export default defineCommand({
       const r = await packageDir(String(args.dir), { output: args["output-file"] as string | undefined, registry, concurrency: concurrencyOf(args), onEvent: progress.onEvent, log: (l) => logger().info(l) });
       progress.finish();
       const data = { file: r.file, checksumFile: r.checksumFile, sha256: r.sha256, size: r.size, type: r.metadata.type, name: r.metadata.name, version: r.metadata.version, images: r.metadata.relatedImages.filter((i) => i.digest).length + 1 };
-      printData(data, args.output as string | undefined, () => `${r.file}\n`);
+      printData(versioned("PackageReport", data), args.output as string | undefined, () => `${r.file}\n`);
       logger().info(`package ${r.file} (${humanBytes(r.size)}, sha256 ${r.sha256.slice(0, 12)}…, ${data.images} images) and ${r.checksumFile} written`);
     } finally {
       progress.finish();

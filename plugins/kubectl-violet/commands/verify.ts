@@ -4,7 +4,7 @@ import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { concurrencyArgs, concurrencyOf } from "../lib/args.ts";
 import { loadKeys, summaryText, verifyPath } from "../lib/verify.ts";
 
@@ -28,7 +28,7 @@ export default defineCommand({
     const r = await verifyPath(String(args.path), { keys, concurrency: concurrencyOf(args, 2) });
     for (const f of r.failed) logger().error(`${f.file}: ${f.reason}`);
     const { results: _r, ...data } = r;
-    printData(data, args.output as string | undefined, () => summaryText(r));
+    printData(versioned("PackageVerifyReport", data), args.output as string | undefined, () => summaryText(r));
     if (r.failed.length) throw new CliError(`${r.failed.length} of ${r.results.length} package(s) failed verification`);
   },
 });

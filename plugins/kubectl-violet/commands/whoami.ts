@@ -2,7 +2,7 @@
 // kubeconfig and flags, plus who the API server says we are (SelfSubjectReview). Proves the kube wiring.
 import { defineCommand } from "citty";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
-import { printData, table } from "../../../shared/cli/output.ts";
+import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { KubeApiError, kubeArgs } from "../../../shared/kube/index.ts";
 import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { connect, platformArgs } from "../lib/platform.ts";
@@ -51,7 +51,7 @@ export default defineCommand({
         info.serverUser = null;
       }
     }
-    printData(info, args.output as string | undefined, () =>
+    printData(versioned("WhoAmI", info), args.output as string | undefined, () =>
       table(
         ["field", "value"],
         Object.entries(info).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v && typeof v === "object" ? JSON.stringify(v) : (v as string) ?? "<none>"]),

@@ -280,7 +280,9 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   const hostDown = (t: TransportError) => Object.assign(t, { host });
   if (err instanceof ProxyError) return hostDown(new TransportError(`${req.method} ${redactUrl(req.url)}: ${msg}`, err.hint));
   if (/wrong.version.number|EPROTO|packet length too long/i.test(msg)) {
-    return hostDown(new TransportError(`TLS handshake with ${host} failed: ${msg}`, `the registry seems to speak plain HTTP: add --plain-http-host ${host}`));
+    // OpenSSL's "error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER": the server answered in plain HTTP
+    const why = /wrong.version.number|packet length too long/i.test(msg) ? "the server does not speak TLS" : msg;
+    return hostDown(new TransportError(`TLS handshake with ${host} failed: ${why}`, `the registry seems to speak plain HTTP: add --plain-http-host ${host}, or --plain-http for every registry`));
   }
   if (/certificate|self[- ]signed|SSL|TLS|UNABLE_TO_VERIFY|CERT_/i.test(msg + (e?.code ?? ""))) {
     return hostDown(new TransportError(`TLS error talking to ${host}: ${msg}`, `trust the registry CA with --ca-file ${host}=CA.pem, or skip verification for it with --insecure-host ${host}`));
