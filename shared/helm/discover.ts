@@ -264,13 +264,13 @@ function templateArgs(opts: DiscoverOptions, chartName: string, extraValues: str
  * Render the chart once more with extra values files (after the user's) and return the images the output
  * uses (structured + scan). `rendered: false` with a reason when helm is missing, disabled, or fails.
  */
-export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string }> {
+export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string; /** helm's whole error output */ error?: string }> {
   if (opts.helm === false) return { rendered: false, reason: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, reason: found.reason ?? "no helm binary" };
   const meta = await readChartMeta(opts.chartDir);
   const r = await runHelm(found.bin, templateArgs(opts, meta.name, extraValues), { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
-  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}` };
+  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}`, error: r.stderr.trim() || `helm template exited with ${r.code}` };
   const col = new Collector();
   scanManifests(r.stdout, col, []);
   return { rendered: true, images: [...col.map.values()].sort((a, b) => a.image.localeCompare(b.image)) };

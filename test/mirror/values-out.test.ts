@@ -252,7 +252,9 @@ describe("--values-out", () => {
 
   test("sync writes Helm values next to the registry map; the chart and images land in the TLS + htpasswd registry", async () => {
     const r = await mirror(["sync", chart, "--dest", DEST(), ...SOURCES(), "--map-out", join(tmp, "map.yaml"), "--values-out", file(), "-o", "json"]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    // everything is mirrored, but the values file cannot move the hard-coded image: exit 3, the image named (20.2)
+    if (r.code !== 3) throw new Error(r.stderr);
+    expect(r.stderr).toContain(`error: 1 image(s) cannot be pointed at the mirror through values: shop 0.1.0: quay.io/acme/hardcoded:3.0 still renders from its source with ${file()}`);
     report = JSON.parse(r.stdout);
     expect(report.summary.failed).toBe(0);
     expect(report.items.filter((i: any) => i.kind === "image").map((i: any) => i.source).sort()).toEqual(withDigest(SOURCE_IMAGES, "both"));
@@ -314,7 +316,7 @@ describe("--values-out", () => {
     writeFileSync(user, "legacy:\n  enabled: true\n");
     const dir = join(tmp, "values-dir") + "/";
     const r = await mirror(["images", chart, "-f", user, "--dest", DEST(), "--values-out", dir, "-o", "json"]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    if (r.code !== 3) throw new Error(r.stderr);
     const out = JSON.parse(r.stdout);
     expect(out.valueSites).toBeUndefined();
     const f = join(dir, "shop-0.1.0.mirror-values.yaml");
@@ -331,7 +333,8 @@ describe("--values-out", () => {
     if (e.code !== 0) throw new Error(e.stderr);
     const out = join(tmp, "airgap-values.yaml");
     const p = await mirror(["push", archive, "--dest", `${reg.host}/airgap`, "--values-out", out, "-o", "json"]);
-    if (p.code !== 0) throw new Error(p.stderr);
+    if (p.code !== 3) throw new Error(p.stderr);
+    expect(p.stderr).toContain("quay.io/acme/hardcoded:3.0 is not set through values");
     const rep = JSON.parse(p.stdout);
     expect(rep.values[0]).toMatchObject({ chart: "shop", version: "0.1.0", file: out, overridden: 11 });
     expect(rep.values[0].notOverridable.map((n: any) => n.image)).toEqual(["quay.io/acme/hardcoded:3.0"]);

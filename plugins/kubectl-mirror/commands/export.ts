@@ -14,7 +14,7 @@ import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
-import { valuesOutLines } from "../lib/values-out.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 
 export const archiveOutArgs = {
@@ -108,5 +108,7 @@ export default defineCommand({
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
+    const vf = valuesOutFailure(report.values);
+    if (vf) throw vf;
   },
 });
