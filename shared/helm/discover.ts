@@ -194,7 +194,9 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       excluded,
       skipped,
       warnings,
-      valueSites: sites.filter((x) => images.some((i) => i.image === x.image)),
+      // excluded (or guessed) references keep their sites: a repository-level site also moves the tags of its
+      // repository the templates render (mirror-values.ts)
+      valueSites: sites.filter((x) => images.some((i) => i.image === x.image) || excluded.some((e) => e.image === x.image)),
     };
   } finally {
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));

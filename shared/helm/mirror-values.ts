@@ -116,11 +116,17 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
   const values: Values = {};
   const paths = new Map<string, string[]>();
   const blocked = new Map<string, string>();
-  // global.imageRegistry: one registry for every image of the charts that use it
-  const globalSites = (result.valueSites ?? []).filter((s) => s.globalRegistry && destinations.has(s.image));
+  // global.imageRegistry: one registry for every image of the charts that use it (below)
+  // a repository-level site (repository / registry+repository) moves every tag of its repository: when the site's
+  // own reference is not mirrored (a tag the static scan guessed; the templates render another), the mirrored
+  // image of the same source repository gives the destination
+  const repoDest = new Map<string, string>();
+  for (const [src, dst] of destinations) repoDest.set(repositoryOf(parseImage(src)), repositoryOf(parseImage(dst)));
+  const siteDest = (site: ValueSite) => destinations.get(site.image) ?? (site.form === "string" ? undefined : repoDest.get(repositoryOf(parseImage(site.image))));
+  const globalSites = (result.valueSites ?? []).filter((s) => s.globalRegistry && siteDest(s));
   const globalHosts = new Map<string, number>();
   for (const s of globalSites) {
-    const h = parseImage(destinations.get(s.image)!).registry;
+    const h = parseImage(siteDest(s)!).registry;
     globalHosts.set(h, (globalHosts.get(h) ?? 0) + 1);
   }
   const globalHost = [...globalHosts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -128,7 +134,7 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
     values.global = { imageRegistry: globalHost };
   }
   for (const site of result.valueSites ?? []) {
-    const dest = destinations.get(site.image);
+    const dest = siteDest(site);
     if (!dest) continue;
     const ref = parseImage(dest);
     const at = pathText(site.path);
