@@ -7,10 +7,21 @@
 //   annotation        Chart.yaml helm.sh/images, images, artifacthub.io/images (entry `condition` honoured)
 //   images-lock       images.lock / Images.lock (and the images-lock.yaml spellings)
 //   values            image structures in the effective values (image: ref, repository+tag,
-//                     registry+repository+tag, digest; missing tag → appVersion)
+//                     registry+repository+tag, registry+image+tag, digest; the registry from the map, else
+//                     global.imageRegistry / global.image.registry; a missing tag → appVersion only when
+//                     the chart is not rendered)
 //   template-literal  literal `image:` lines in templates (only when the chart was not rendered)
 //   user              --image
 // Disabled subcharts (condition/tags) are skipped by every static source, as helm skips them when rendering.
+//
+// Two kinds of images (when the chart is rendered):
+//   required  what Helm renders with the user's values (manifest, manifest-scan, rendered RELATED_IMAGE_* env,
+//             operator arguments naming an image), Chart.yaml helm.sh/images entries (as Zarf: condition
+//             honoured) and --image. A sync fails when one of them cannot be copied.
+//   possible  found only by a static source (values, other annotations, images.lock): it may be real (a component
+//             these values turn off) or a guess that exists nowhere. sync/export look it up at the source and
+//             copy it only when it is there (plugins/kubectl-mirror/lib/possible.ts).
+// Without a render (--static-only, or no helm) every image is required: nothing tells the guesses apart.
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,9 +50,16 @@ export interface ImageSource {
   note?: string;
 }
 
+export type ImageKind = "required" | "possible";
+
 export interface DiscoveredImage {
   /** normalised reference: docker.io/library/busybox:1.36 */
   image: string;
+  /** required: rendered (or helm.sh/images, --image, or no render at all); possible: static sources only.
+   *  Always set by discoverImages; absent (hand-built lists) means required. */
+  kind?: ImageKind;
+  /** possible images: why it is only possible */
+  why?: string;
   sources: ImageSource[];
 }
 
@@ -84,8 +102,10 @@ export interface ValueSite {
    * string      the value at `path` is the whole reference
    * repository  `path` is a map whose `repository` holds registry/path (no separate registry)
    * registry    `path` is a map with `registry` + `repository` (or the registry comes from global.imageRegistry)
+   * image       `path` is a map with `image` (the path below the registry) + `tag`, its registry from its own
+   *             `registry` key or global.image.registry (ingress-nginx's shape)
    */
-  form: "string" | "repository" | "registry";
+  form: "string" | "repository" | "registry" | "image";
   /** the registry comes from global.imageRegistry (which wins over the map's own registry) */
   globalRegistry?: boolean;
   /** the path goes through a list: Helm replaces lists whole, so an override carries the whole list */
@@ -126,7 +146,7 @@ class Collector {
     const image = tryNormalizeImage(raw);
     if (!image) return undefined;
     let e = this.map.get(image);
-    if (!e) this.map.set(image, (e = { image, sources: [] }));
+    if (!e) this.map.set(image, (e = { image, kind: "required", sources: [] }));
     const s: ImageSource = { ...src, value: raw.trim() };
     for (const k of Object.keys(s) as (keyof ImageSource)[]) if (s[k] === undefined) delete s[k];
     const sig = JSON.stringify(s);
@@ -161,10 +181,15 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
 
     // 2. static sources of every enabled chart
     const sites: ValueSite[] = [];
+    const renderedByRepo = new Map<string, string[]>();
+    for (const i of col.map.keys()) {
+      const repo = repositoryOf(parseImage(i));
+      renderedByRepo.set(repo, [...(renderedByRepo.get(repo) ?? []), i]);
+    }
     for (const node of nodes.filter((n) => n.enabled)) {
       await scanAnnotations(node, col, skipped, warnings);
       await scanLocks(node, col, skipped, warnings);
-      scanValues(node, col, warnings, render.rendered, sites);
+      scanValues(node, col, warnings, render.rendered, sites, { skipped, renderedByRepo });
       if (!render.rendered) await scanTemplates(node, col);
     }
 
@@ -186,6 +211,7 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     }
     for (const m of matchers) if (!excluded.some((x) => x.pattern === m.pattern)) warnings.push(`--exclude-image ${m.pattern} matched no image`);
     images.sort((a, b) => a.image.localeCompare(b.image));
+    if (render.rendered) classify(images);
     excluded.sort((a, b) => a.image.localeCompare(b.image));
     return {
       chart: { name: tree.meta.name, version: tree.meta.version, ...(tree.meta.appVersion ? { appVersion: tree.meta.appVersion } : {}) },
@@ -200,6 +226,57 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     };
   } finally {
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
+  }
+}
+
+/** A source that makes an image required: the render, helm.sh/images (as Zarf), --image. */
+export function isRequiredSource(s: ImageSource): boolean {
+  switch (s.type) {
+    case "manifest":
+    case "manifest-scan":
+    case "user":
+      return true;
+    case "env":
+      return s.resource !== undefined;
+    case "annotation":
+      return s.key === "helm.sh/images";
+    default:
+      return false;
+  }
+}
+
+function staticWhere(s: ImageSource): string {
+  switch (s.type) {
+    case "values":
+      return `values ${s.path}`;
+    case "env":
+      return s.path ? `${s.key} in values ${s.path}` : `${s.key} in ${s.file}`;
+    case "annotation":
+      return `Chart.yaml annotation ${s.key}${s.chart && s.chart.includes("/") ? ` of ${s.chart}` : ""}`;
+    case "images-lock":
+      return `${s.file}`;
+    case "template-literal":
+      return `${s.file}`;
+    default:
+      return sourceLabel(s);
+  }
+}
+
+/** Mark each image required or possible (rendered charts only), with why a possible one is only possible. */
+function classify(images: DiscoveredImage[]): void {
+  const requiredByRepo = new Map<string, string[]>();
+  for (const img of images) {
+    img.kind = img.sources.some(isRequiredSource) ? "required" : "possible";
+    if (img.kind === "required") {
+      const repo = repositoryOf(parseImage(img.image));
+      requiredByRepo.set(repo, [...(requiredByRepo.get(repo) ?? []), img.image]);
+    }
+  }
+  for (const img of images.filter((i) => i.kind === "possible")) {
+    const where = [...new Set(img.sources.map(staticWhere))].join(", ");
+    const others = requiredByRepo.get(repositoryOf(parseImage(img.image)));
+    const notes = [...new Set(img.sources.map((s) => s.note).filter((n): n is string => !!n))];
+    img.why = `found only in ${where}; helm template does not render it with these values${others ? ` (it renders ${others.join(", ")} instead)` : " (a component these values leave off, or a reference the templates build differently)"}${notes.length ? `; ${notes.join("; ")}` : ""}`;
   }
 }
 
@@ -350,9 +427,21 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
             const cs = node[list];
             if (!Array.isArray(cs)) continue;
             cs.forEach((c, i) => {
-              if (isMap(c) && typeof c.image === "string") {
-                const img = col.add(c.image, { type: "manifest", ...base, path: `${path}${list}[${i}].image`, name: typeof c.name === "string" ? c.name : undefined });
+              if (!isMap(c)) return;
+              const name = typeof c.name === "string" ? c.name : undefined;
+              if (typeof c.image === "string") {
+                const img = col.add(c.image, { type: "manifest", ...base, path: `${path}${list}[${i}].image`, name });
                 if (img) found.add(img);
+              }
+              for (const field of ["command", "args"]) {
+                const argv = c[field];
+                if (!Array.isArray(argv)) continue;
+                argv.forEach((a, k) => {
+                  const ref = typeof a === "string" ? operatorImageArg(a) : undefined;
+                  if (!ref) return;
+                  const img = col.add(ref.value, { type: "manifest", ...base, path: `${path}${list}[${i}].${field}[${k}]`, key: ref.flag, name, note: "operator argument" });
+                  if (img) found.add(img);
+                });
               }
             });
           }
@@ -378,6 +467,27 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
       found.add(img);
     }
   }
+}
+
+/**
+ * An operator argument naming an image: `--prometheus-config-reloader=quay.io/…:v0.93.1`,
+ * `--thanos-default-base-image=quay.io/thanos/thanos:v0.42.4`, `--config-reloader-image REF` is not
+ * (one argv word only). The value must name a tag or digest (a bare base repository is completed by the
+ * operator) and be either under a flag whose name says image, or a reference with a registry host.
+ */
+export function operatorImageArg(arg: string): { flag: string; value: string } | undefined {
+  const m = /^(--?[A-Za-z0-9][\w.-]*)=(\S+)$/.exec(arg.trim());
+  if (!m) return undefined;
+  const [, flag, value] = m as unknown as [string, string, string];
+  if (/:\/\//.test(value) || !/^[^/]+\/[^\s]+$/.test(value)) return undefined;
+  const named = /image|reloader|sidecar/i.test(flag);
+  const host = /^([a-z0-9-]+\.)+[a-z0-9-]+(:\d+)?\//i.test(value) || /^localhost(:\d+)?\//.test(value);
+  if (!named && !host) return undefined;
+  const norm = tryNormalizeImage(value);
+  if (!norm) return undefined;
+  const last = value.slice(value.lastIndexOf("/") + 1);
+  if (!last.includes(":") && !value.includes("@")) return undefined;
+  return { flag: flag!, value: value! };
 }
 
 function walk(node: unknown, path: string, visit: (m: Values, path: string) => void): void {
@@ -472,9 +582,13 @@ async function scanLocks(node: ChartNode, col: Collector, skipped: SkippedItem[]
 
 const TEMPLATE_EXPR = /\{\{|\$\{/;
 
-function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean, sites: ValueSite[] = []): void {
+function scanValues(node: ChartNode, col: Collector, warnings: string[], rendered: boolean, sites: ValueSite[] = [], ctx: { skipped?: SkippedItem[]; renderedByRepo?: Map<string, string[]> } = {}): void {
   const childKeys = new Set(node.children.map((c) => c.path.slice(c.path.lastIndexOf("/") + 1)));
-  const globalRegistry = isMap(node.values.global) && typeof node.values.global.imageRegistry === "string" && node.values.global.imageRegistry ? node.values.global.imageRegistry : undefined;
+  const global = isMap(node.values.global) ? node.values.global : {};
+  const globals = {
+    imageRegistry: typeof global.imageRegistry === "string" && global.imageRegistry.trim() ? global.imageRegistry.trim() : undefined,
+    imageDotRegistry: isMap(global.image) && typeof global.image.registry === "string" && global.image.registry.trim() ? global.image.registry.trim() : undefined,
+  };
   const isRoot = node.valuesPrefix === "";
   const prefix = node.valuesPrefix.split(".").filter(Boolean);
   type Where = { segs: (string | number)[]; list?: ValueSite["list"] };
@@ -497,11 +611,19 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
       return;
     }
     if (!isMap(v)) return;
-    const structured = imageStructure(v, key, node.meta.appVersion, globalRegistry);
-    if (structured) {
-      const global = !!globalRegistry && "registry" in v;
-      const form = typeof v.registry === "string" || global ? "registry" : "repository";
-      add(structured.ref, path, "values", where, { form, ...(global ? { globalRegistry: true } : {}) }, structured.note ? { note: structured.note } : {});
+    const structured = imageStructure(v, key, node.meta.appVersion, globals);
+    const guessed = structured && rendered && structured.tagless ? tryNormalizeImage(structured.ref) : undefined;
+    if (structured && rendered && structured.tagless && !(guessed && col.map.has(guessed))) {
+      // the templates choose the tag (`| default .Chart.AppVersion`, "v" + appVersion, a -distroless suffix,
+      // the cluster's version…): only the render knows it. Rendered → this values path is where each rendered
+      // tag of the repository is set; not rendered with these values → nothing to guess.
+      const repo = guessed ? repositoryOf(parseImage(guessed)) : structured.ref;
+      const hits = ctx.renderedByRepo?.get(repo) ?? [];
+      for (const img of hits) add(img, path, "values", where, { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}) }, { note: "no tag in values: the templates chose this one" });
+      if (!hits.length) ctx.skipped?.push({ chart: node.path, what: `values ${node.valuesPrefix}${path}: ${repo}`, reason: "no tag in values and not rendered with these values (its templates choose the tag)" });
+    } else if (structured) {
+      const globalReg = structured.globalRegistry;
+      add(structured.ref, path, "values", where, { form: structured.form, ...(globalReg ? { globalRegistry: true } : {}) }, structured.note ? { note: structured.note } : {});
     }
     if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") {
       add(v.value, `${path}.value`.replace(/^\./, ""), "env", { ...where, segs: [...where.segs, "value"] }, { form: "string" }, { key: v.name });
@@ -510,6 +632,8 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
       if (path === "" && (childKeys.has(k) || (!isRoot && k === "global"))) continue;
       const p = path ? `${path}.${k}` : k;
       if (typeof c === "string" && c.trim()) {
+        // an `image` next to tag/registry/digest is a part of the structure read above, not a whole reference
+        if (k === "image" && structured?.form === "image") continue;
         if (k === "image" || (/image$/i.test(k) && /[:/@]/.test(c))) add(c, p, "values", { ...where, segs: [...where.segs, k] }, { form: "string" });
         continue;
       }
@@ -519,32 +643,48 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
   visit(node.values, "", "", 0, { segs: [] });
 }
 
-/** repository (+registry, +tag, +digest) maps. Tag falls back to the chart's appVersion like most templates do. */
-function imageStructure(v: Values, key: string, appVersion: string | undefined, globalRegistry: string | undefined): { ref: string; note?: string } | undefined {
-  if (typeof v.repository !== "string" || !v.repository.trim()) return undefined;
-  const shaped = /image/i.test(key) || "tag" in v || "registry" in v || "digest" in v || "pullPolicy" in v;
+/**
+ * Image maps in values:
+ *   {repository, tag?, registry?, digest?}   repository holds the path (or registry/path without `registry`)
+ *   {image, tag|registry|digest, …}          ingress-nginx's shape: `image` is the path below the registry
+ * The registry: global.imageRegistry when the map has a `registry` key (Bitnami: the global one wins), else the
+ * map's own `registry`, else (image shape) global.image.registry; without any, the reference is used as written.
+ * No tag and no digest: `tagless` (the caller decides: rendered charts do not guess; static-only falls back to
+ * the chart's appVersion, else latest, as before).
+ */
+function imageStructure(v: Values, key: string, appVersion: string | undefined, globals: { imageRegistry?: string; imageDotRegistry?: string }): { ref: string; form: ValueSite["form"]; globalRegistry?: boolean; tagless?: boolean; note?: string } | undefined {
+  const imageShape = typeof v.image === "string" && v.image.trim() !== "" && !TEMPLATE_EXPR.test(v.image) && ("tag" in v || "registry" in v || "digest" in v) && !(typeof v.repository === "string" && v.repository.trim());
+  if (!imageShape && (typeof v.repository !== "string" || !v.repository.trim())) return undefined;
+  const shaped = imageShape || /image/i.test(key) || "tag" in v || "registry" in v || "digest" in v || "pullPolicy" in v;
   if (!shaped) return undefined;
   const notes: string[] = [];
+  const path = String(imageShape ? v.image : v.repository).trim();
   let registry = typeof v.registry === "string" ? v.registry.trim() : "";
+  let globalRegistry = false;
   // global.imageRegistry is honoured by Bitnami-style templates, whose image maps carry a `registry` key; a
   // plain {repository: ghcr.io/a/b, tag} map is not prefixed with it
-  if (globalRegistry && "registry" in v) {
-    if (registry !== globalRegistry) notes.push(`registry from global.imageRegistry`);
-    registry = globalRegistry;
+  if (globals.imageRegistry && "registry" in v) {
+    if (registry !== globals.imageRegistry) notes.push(`registry from global.imageRegistry`);
+    registry = globals.imageRegistry;
+    globalRegistry = true;
+  } else if (imageShape && !registry && globals.imageDotRegistry) {
+    registry = globals.imageDotRegistry;
+    notes.push("registry from global.image.registry");
   }
-  let ref = registry ? `${registry.replace(/\/+$/, "")}/${v.repository.trim()}` : v.repository.trim();
+  let ref = registry ? `${registry.replace(/\/+$/, "")}/${path}` : path;
   const tag = v.tag === undefined || v.tag === null || v.tag === "" ? undefined : String(v.tag).trim();
   const digestRaw = typeof v.digest === "string" && v.digest.trim() ? v.digest.trim() : typeof v.sha === "string" && v.sha.trim() ? v.sha.trim() : undefined;
   const digest = digestRaw && !digestRaw.includes(":") && /^[0-9a-f]{64}$/.test(digestRaw) ? `sha256:${digestRaw}` : digestRaw;
+  const tagless = !tag && !digest;
   if (tag) ref += `:${tag}`;
   else if (!digest && appVersion) {
     ref += `:${appVersion}`;
     notes.push(`tag defaulted to appVersion ${appVersion}`);
   } else if (!digest) notes.push("no tag: latest assumed");
   if (digest) ref += `@${digest}`;
-  return { ref, note: notes.join("; ") || undefined };
+  const form: ValueSite["form"] = imageShape ? "image" : typeof v.registry === "string" || globalRegistry ? "registry" : "repository";
+  return { ref, form, ...(globalRegistry ? { globalRegistry } : {}), ...(tagless ? { tagless } : {}), note: notes.join("; ") || undefined };
 }
-
 
 async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {
   const tdir = join(node.dir, "templates");
@@ -597,6 +737,8 @@ export function sourceLabel(s: ImageSource): string {
 /** Multi-line explanation of one image for --why. */
 export function explain(img: DiscoveredImage): string {
   const lines = [img.image];
+  if (img.kind === "possible") lines.push(`  possible: ${img.why ?? "found by the static scan only"}`);
+  else if (img.kind === "required") lines.push(`  required: ${img.sources.some(isRequiredSource) ? "rendered by helm template (or listed in helm.sh/images, or given with --image)" : "the chart was not rendered: every image found is required"}`);
   for (const s of img.sources) {
     const parts: string[] = [];
     if (s.file) parts.push(s.file);

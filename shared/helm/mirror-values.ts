@@ -153,9 +153,14 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
         setAt(values, site, ["registry"], ref.registry);
         setAt(values, site, ["repository"], ref.repository);
         break;
+      case "image":
+        // {registry?, image, tag, digest}: `image` is the path below the registry
+        setAt(values, site, ["registry"], ref.registry);
+        setAt(values, site, ["image"], ref.repository);
+        break;
     }
     const list = paths.get(site.image) ?? [];
-    list.push(site.form === "string" ? at : `${at}.${site.form === "registry" ? "registry+repository" : "repository"}`);
+    list.push(site.form === "string" ? at : `${at}.${site.form === "registry" ? "registry+repository" : site.form === "image" ? "registry+image" : "repository"}`);
     paths.set(site.image, list);
   }
   // a repository-level override (repository / registry+repository) also moves other tags or digests of that

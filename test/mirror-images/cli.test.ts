@@ -88,7 +88,7 @@ afterAll(async () => {
 describe("HTTP chart repository", () => {
   test("--repo-url + --chart-url ALIAS/CHART + --chart-version, basic auth via --password-stdin, -o json", async () => {
     const r = await run(["--repo-url", repo.url, "--chart-url", "myrepo/app", "--chart-version", "1.2.3", "-u", USER, "--password-stdin", "--helm", HELM3, "-o", "json"], { input: PASS + "\n" });
-    expect(r.stderr).toContain("16 image(s) in chart app 1.2.3: rendered with helm v3.17.3");
+    expect(r.stderr).toContain("16 image(s) (14 required, 2 possible: found by the static scan only, mirrored when the source has them; see --why) in chart app 1.2.3: rendered with helm v3.17.3");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.images.map((i: any) => i.image)).toEqual(EXPECTED_RENDERED);
@@ -199,7 +199,9 @@ describe("local chart, output and mapping", () => {
     const r = await run([fx.tgz]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^IMAGE\s+SOURCES$/);
+    expect(lines[0]).toMatch(/^IMAGE\s+KIND\s+SOURCES$/);
+    // not rendered: nothing tells a guess from a rendered image, so every image is required (as before)
+    expect(lines.slice(1).every((l) => l.split(/\s+/)[1] === "required")).toBe(true);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(EXPECTED_STATIC);
     expect(lines.find((l) => l.startsWith("docker.io/library/busybox:1.36"))).toMatch(/values init\.image$/);
     expect(r.stderr).toContain("warning: 15 image(s) in chart app 1.2.3: NOT rendered (no helm binary found");
@@ -209,7 +211,7 @@ describe("local chart, output and mapping", () => {
   test("--why explains one image; unknown image is an error", async () => {
     const r = await run([fx.dir, "--helm", HELM3, "--release-name", "rel", "--why", "quay.io/acme/db:15.4"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('quay.io/acme/db:15.4\n  env              app/templates/operator.yaml  Deployment/rel-operator  spec.template.spec.containers[0].env[1].value  RELATED_IMAGE_DB  = "quay.io/acme/db:15.4"\n');
+    expect(r.stdout).toBe('quay.io/acme/db:15.4\n  required: rendered by helm template (or listed in helm.sh/images, or given with --image)\n  env              app/templates/operator.yaml  Deployment/rel-operator  spec.template.spec.containers[0].env[1].value  RELATED_IMAGE_DB  = "quay.io/acme/db:15.4"\n');
     const none = await run([fx.dir, "--no-render", "--why", "quay.io/acme/data:1.0"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toEndWith("error: quay.io/acme/data:1.0: not among the 15 images of app 1.2.3 (the chart was not rendered; try with helm available)\n");
@@ -235,8 +237,8 @@ describe("local chart, output and mapping", () => {
     const m = await run([fx.dir, "--no-render", "--dest", "harbor.corp/proj", "--dest-mode", "keep-host", "--registry-map", custom]);
     expect(m.code).toBe(0);
     const rows = m.stdout.trimEnd().split("\n");
-    expect(rows[0]).toMatch(/^IMAGE\s+DESTINATION\s+SOURCES$/);
-    const dest = Object.fromEntries(rows.slice(1).map((l) => l.split(/\s+/).slice(0, 2)));
+    expect(rows[0]).toMatch(/^IMAGE\s+KIND\s+DESTINATION\s+SOURCES$/);
+    const dest = Object.fromEntries(rows.slice(1).map((l) => l.split(/\s+/)).map(([image, , destination]) => [image, destination]));
     expect(dest["docker.io/bitnami/redis:7.2.5"]).toBe("harbor.corp/bitnami-mirror/redis:7.2.5");
     expect(dest["quay.io/acme/worker:1.10"]).toBe("harbor.corp/acme/worker:1.10");
     expect(dest["ghcr.io/acme/extra-tool:1.0"]).toBe("harbor.corp/proj/images/ghcr.io/acme/extra-tool:1.0");

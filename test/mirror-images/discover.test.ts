@@ -96,15 +96,15 @@ describe("values, subchart conditions, capabilities", () => {
     expect(imgs).toContain("quay.io/acme/worker:2.0");
     expect(imgs).not.toContain("quay.io/acme/worker:1.10");
     expect(imgs).toContain("nvcr.io/nvidia/gpu-plugin:3.1");
-    // metrics subchart: rendered DaemonSet, its values (tag from appVersion), its annotation, the lock entry
+    // metrics subchart: rendered DaemonSet, its annotation, the lock entry, and its values (no tag there: the
+    // template renders "v" + appVersion, which the values path sets) — no invented :1.8.0 (issue 20)
     expect(sourcesOf(r, "quay.io/prometheus/node-exporter:v1.8.0").map((s) => `${s.type}:${s.chart}`)).toEqual([
       "manifest:app/charts/metrics",
       "annotation:app/charts/metrics",
       "images-lock:app",
+      "values:app/charts/metrics",
     ]);
-    expect(sourcesOf(r, "quay.io/prometheus/node-exporter:1.8.0")).toEqual([
-      { type: "values", chart: "app/charts/metrics", path: "metrics.image", value: "quay.io/prometheus/node-exporter:1.8.0", note: "tag defaulted to appVersion 1.8.0" },
-    ]);
+    expect(imgs).not.toContain("quay.io/prometheus/node-exporter:1.8.0");
     // the artifacthub annotation still names 2.4.0 (annotations are static), so both tags are listed
     expect(imgs).toContain("registry.example.com/acme/app:2.4.0");
     expect(r.skipped).toEqual([]);
@@ -197,8 +197,15 @@ describe("--why", () => {
     expect(findImage(r, "busybox:9")).toEqual([]);
     expect(explain(findImage(r, "busybox:1.36")[0]!)).toBe(
       "docker.io/library/busybox:1.36\n" +
+        "  required: rendered by helm template (or listed in helm.sh/images, or given with --image)\n" +
         '  manifest         app/templates/deployment.yaml  Deployment/rel-app  spec.template.spec.initContainers[0].image  name=init  = "busybox:1.36"\n' +
         '  values           init.image  = "busybox:1.36"\n',
+    );
+    // an image only a static source names (the subchart's `images` annotation): possible, and why
+    const exporter = findImage(r, "bitnami/redis-exporter:1.58.0")[0]!;
+    expect(exporter.kind).toBe("possible");
+    expect(explain(exporter).split("\n")[1]).toBe(
+      "  possible: found only in Chart.yaml annotation images of app/charts/redis; helm template does not render it with these values (a component these values leave off, or a reference the templates build differently)",
     );
   });
 });

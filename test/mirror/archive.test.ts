@@ -46,7 +46,9 @@ describe("export → push", () => {
     expect(meta.kind).toBe("MirrorArchive");
     expect(meta.artifacts).toHaveLength(1);
     expect(meta.artifacts[0]).toMatchObject({ kind: "chart", name: "app", version: "1.2.3", ref: "charts/app/app:1.2.3" });
-    expect(meta.artifacts[0].images.sort()).toEqual(s.images);
+    // required images (the chart waits for them) + the possible ones the source has (images.lock / annotation only)
+    expect(meta.artifacts[0].possible).toEqual(["docker.io/bitnami/os-shell:12-debian-12-r1", "docker.io/bitnami/redis-exporter:1.58.0"]);
+    expect([...meta.artifacts[0].images, ...meta.artifacts[0].possible].sort()).toEqual(s.images);
     expect(meta.images.map((i: any) => i.image)).toEqual(s.images);
     const tags = await reader.tags();
     for (const img of s.images) expect(tags).toContain(img);

@@ -16,6 +16,7 @@ import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirr
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
+import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
@@ -64,6 +65,7 @@ export default defineCommand({
     ...archiveOutArgs,
     ...mappingArgs,
     ...transferArgs,
+    ...imagesModeArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
@@ -78,6 +80,7 @@ export default defineCommand({
     }
     if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
+    const images = imagesModeFromArgs(args);
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
@@ -97,10 +100,12 @@ export default defineCommand({
       platforms: [...platformsFromArgs(rawArgs), ...archPlatforms(args)],
       extras: !args["exclude-extras"],
       dryRun: !!args["dry-run"],
+      images,
       onEvent: progress.onEvent,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
+    for (const l of skippedLines(report.skipped)) log.info(l);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);

@@ -35,7 +35,7 @@ export default defineCommand({
     ...renderArgs,
     image: { type: "string", description: "Add an image (repeatable; always listed)", valueHint: "IMAGE" },
     "exclude-image": { type: "string", description: "Leave out images matching a reference or glob with * (repeatable)", valueHint: "PATTERN" },
-    why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file)", valueHint: "IMAGE" },
+    why: { type: "string", description: "Show where one image was found (manifest, values path, annotation, lock file) and whether it is required (rendered) or only possible (static scan), and why", valueHint: "IMAGE" },
     ...mappingArgs,
     ...paletteArgs,
     ...listOutputArgs,
@@ -78,7 +78,7 @@ export default defineCommand({
     if (typeof args.why === "string" && args.why) {
       const hits = findImage(report, args.why);
       if (!hits.length) {
-        const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
+        const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, kind: "required", sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
       printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });

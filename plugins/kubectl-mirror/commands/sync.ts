@@ -12,6 +12,7 @@ import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "..
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
+import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
 import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
 
 export default defineCommand({
@@ -41,6 +42,7 @@ export default defineCommand({
     ...destArgs,
     ...transferArgs,
     ...chartLayoutArgs,
+    ...imagesModeArgs,
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
     ...zotArgs,
     ...shardArgs,
@@ -53,6 +55,7 @@ export default defineCommand({
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const sf = shardFlagsFromArgs(args);
+    imagesModeFromArgs(args); // a bad --images is a usage error before anything is loaded
     const total = input.charts.length + input.images.length;
     const progress = createProgress({ total, quiet: quietFromArgs(args) || !!sf.inCluster });
     let report: SyncReport;
@@ -90,10 +93,12 @@ export default defineCommand({
       dryRun: !!args["dry-run"],
       rewriteChart: !!args["rewrite-chart"],
       chartLayout: chartLayoutFromArgs(args),
+      images: imagesModeFromArgs(args),
       onEvent: progress.onEvent,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
+    for (const l of skippedLines(report.skipped ?? [])) log.info(l);
     if (dest.mapOut && !args["dry-run"]) log.info(`registry map written to ${dest.mapOut}`);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;

@@ -8,6 +8,7 @@
 // finished archive into NAME.part001… plus NAME.parts (sizes and sha256 of each part); push joins them.
 // Resumable push: the copy engine skips blobs the registry has and tags manifests only at the end, so a
 // re-run after an interruption sends only what is missing.
+import { resolvePossible, type SkippedImage } from "./possible.ts";
 import { createHash } from "node:crypto";
 import { DigestStream } from "../../../shared/oci/digest.ts";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
@@ -42,6 +43,8 @@ export interface ArchiveMetadata {
   extras: boolean;
   artifacts: {
     kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[];
+    /** possible images (static scan only) found at the source and carried; the chart does not wait for them */
+    possible?: string[];
     /** charts: where each image was found and the values paths that set it (push --values-out) */
     discovery?: Pick<DiscoveryResult, "images" | "valueSites">;
   }[];
@@ -82,10 +85,12 @@ export interface ExportReport {
   parts?: { file: string; size: number; sha256: string }[];
   metadata: ArchiveMetadata;
   items: ItemResult[];
-  summary: { artifacts: number; images: number; failed: number; bytesWritten: number; blobsSkipped: number; seconds: number };
+  summary: { artifacts: number; images: number; failed: number; skipped: number; bytesWritten: number; blobsSkipped: number; seconds: number };
   /** present with --values-out */
   values?: ValuesOutReport[];
   warnings: string[];
+  /** possible images (static scan only) left out: not found at the source, --images required, or a colliding guess */
+  skipped: SkippedImage[];
 }
 
 /** "3G", "500M", "1.5GiB", "1048576" → bytes */
@@ -107,6 +112,7 @@ function metadataOf(plan: MirrorPlan, opts: ExportOptions, registryMap: Registry
     extras: opts.extras ?? true,
     artifacts: plan.artifacts.map((a) => ({
       kind: a.kind, name: a.name, version: a.version, repository: a.repository, tag: a.tag, ref: layoutTag(a), source: a.source, contentDigest: a.contentDigest, images: a.images,
+      ...(a.possible?.some((p) => plan.optional.has(p)) ? { possible: a.possible.filter((p) => plan.optional.has(p)) } : {}),
       ...(a.discovery ? { discovery: { images: a.discovery.result.images, valueSites: a.discovery.result.valueSites ?? [] } } : {}),
     })),
     images: plan.images.map((image) => ({ image, ref: image })),
@@ -127,6 +133,7 @@ export async function runExport(input: MirrorInput, opts: ExportOptions): Promis
 
 export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started = Date.now()): Promise<ExportReport> {
   const existing = opts.existing ?? [];
+  const skippedImages = await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mode: opts.images, mapping: opts.preview, concurrency: opts.concurrency });
   const skip = new Set<string>();
   for (const e of existing) {
     const r = await OciArchiveReader.open(e).catch((err) => {
@@ -202,12 +209,14 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
       artifacts: plan.artifacts.length,
       images: plan.images.length,
       failed,
+      skipped: skippedImages.length,
       bytesWritten: ok ? (parts ? parts.reduce((n, p) => n + p.size, 0) : (await stat(opts.output)).size) : 0,
       blobsSkipped,
       seconds: Math.round((Date.now() - started) / 100) / 10,
     },
     ...(values ? { values } : {}),
     warnings: plan.warnings,
+    skipped: skippedImages,
   };
 }
 

@@ -24,6 +24,8 @@ export interface ImagesReport extends Omit<DiscoveryResult, "chart" | "images" |
   registryMap?: RegistryMapEntry[];
   /** present with --values-out */
   values?: ValuesOutReport[];
+  /** required: rendered by helm template (or helm.sh/images, --image, or every image without a render); possible: static scan only */
+  summary: { images: number; required: number; possible: number };
 }
 
 /** Load, discover and (optionally) map and write values. Temp files are removed before returning. */
@@ -35,7 +37,8 @@ export async function chartImages(req: ChartRequest, discover: Omit<DiscoverOpti
     const dopts = { ...discover, chartDir: chart.dir, env: discover.env ?? req.env };
     const result = await discoverImages(dopts);
     const { valueSites: _sites, ...rest } = result;
-    const report: ImagesReport = { ...rest, chart: { ...result.chart, source: chart.source } };
+    const required = result.images.filter((i) => i.kind !== "possible").length;
+    const report: ImagesReport = { ...rest, chart: { ...result.chart, source: chart.source }, summary: { images: result.images.length, required, possible: result.images.length - required } };
     const entries = [...fileMap, ...(mapping.registryMap ?? [])];
     if (mapping.dest || entries.length) {
       const mapped = mapImages(result.images.map((i) => i.image), mapping.dest ?? "", mapping.mode ?? "strip-host", entries, { prefix: mapping.prefix });
@@ -53,14 +56,15 @@ export async function chartImages(req: ChartRequest, discover: Omit<DiscoverOpti
   }
 }
 
-/** The human table: IMAGE, SOURCES (+ DESTINATION when mapped). */
+/** The human table: IMAGE, KIND, SOURCES (+ DESTINATION when mapped). */
 export function imagesTable(r: ImagesReport): string {
   const mapped = r.images.some((i) => i.destination);
   const rows = r.images.map((i) => {
     const labels = [...new Set(i.sources.map(sourceLabel))].join(", ");
-    return mapped ? [i.image, i.destination, labels] : [i.image, labels];
+    const kind = i.kind ?? "required";
+    return mapped ? [i.image, kind, i.destination, labels] : [i.image, kind, labels];
   });
-  return table(mapped ? ["image", "destination", "sources"] : ["image", "sources"], rows);
+  return table(mapped ? ["image", "kind", "destination", "sources"] : ["image", "kind", "sources"], rows);
 }
 
 /** One line for stderr about how discovery went (render or static only). */
@@ -70,5 +74,6 @@ export function summaryLine(r: ImagesReport): string {
     : r.render.error
       ? `NOT rendered (helm template failed: ${r.render.error}); static sources only`
       : `NOT rendered (${r.render.skipped}); static sources only: annotations, images.lock, values, literal images in templates`;
-  return `${r.images.length} image(s) in chart ${r.chart.name} ${r.chart.version}: ${how}`;
+  const kinds = r.render.rendered ? ` (${r.summary.required} required, ${r.summary.possible} possible: found by the static scan only, mirrored when the source has them; see --why)` : "";
+  return `${r.images.length} image(s)${kinds} in chart ${r.chart.name} ${r.chart.version}: ${how}`;
 }

@@ -58,7 +58,10 @@ export interface PlannedArtifact {
   contentDigest: string;
   /** digest of the artifact manifest in the plan's layout */
   digest: string;
+  /** the images it needs (charts: the required ones; its tag waits for them) */
   images: string[];
+  /** charts: possible images (static scan only), looked up at the source before copying (possible.ts) */
+  possible?: string[];
   render?: RenderInfo;
   warnings: string[];
   /** the chart .tgz / pack tarball (temp; valid until plan.cleanup()) */
@@ -71,8 +74,12 @@ export interface MirrorPlan {
   /** temp work dir (removed by cleanup) */
   work: string;
   artifacts: PlannedArtifact[];
-  /** every image to mirror, normalised, sorted, unique */
+  /** every image to mirror, normalised, sorted, unique (required ones; possible.ts adds the present possible ones) */
   images: string[];
+  /** possible images of the charts not already in `images`: each with the charts listing it and why */
+  possible: { image: string; charts: string[]; why?: string }[];
+  /** images of `images` that nothing waits for (possible ones found at the source) */
+  optional: Set<string>;
   /** temp OCI layout holding the chart/pack artifacts, tagged `<repository>:<tag>`… by `layoutTag()` */
   layout: OciLayoutStore;
   warnings: string[];
@@ -173,7 +180,7 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   const helmId = typeof helmBin === "string" && helmBin.includes("/") ? `${helmBin}@${(await stat(helmBin).catch(() => undefined))?.mtimeMs ?? 0}` : helmBin;
   const key = createHash("sha256")
     .update(JSON.stringify({
-      v: 2,
+      v: 3,
       contentDigest,
       helm: helmId,
       path: typeof helmBin === "string" && !helmBin.includes("/") ? env.PATH : undefined,
@@ -254,6 +261,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
     const chartPrefix = (opts.chartPrefix ?? DEFAULT_CHART_PREFIX).replace(/^\/+|\/+$/g, "");
     const packPrefix = (opts.packPrefix ?? DEFAULT_PACK_PREFIX).replace(/^\/+|\/+$/g, "");
     const seen = new Map<string, PlannedArtifact>();
+    const whyPossible = new Map<string, string | undefined>();
     for (const [i, c] of input.charts.entries()) {
       const t0 = Date.now();
       const chart = await loadChart(c.request);
@@ -269,10 +277,14 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       const key = `${chart.name}@${chart.version}`;
       const tag = ociTagForVersion(chart.version);
       const repository = chartRepository(chartPrefix, chart.name, opts.chartLayout);
+      const required = result.images.filter((x) => x.kind !== "possible").map((x) => x.image);
+      const possible = result.images.filter((x) => x.kind === "possible");
+      for (const p of possible) whyPossible.set(p.image, whyPossible.get(p.image) ?? p.why);
       const prev = seen.get(key);
       if (prev) {
         // the same chart twice (e.g. with other values): one artifact, the union of images
-        prev.images = uniqueSorted([...prev.images, ...result.images.map((x) => x.image)]);
+        prev.images = uniqueSorted([...prev.images, ...required]);
+        prev.possible = uniqueSorted([...(prev.possible ?? []), ...possible.map((x) => x.image)]);
         continue;
       }
       const spec = await chartArtifactSpec(archive);
@@ -286,7 +298,8 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
         source: chart.source.url ?? chart.source.ref,
         contentDigest,
         digest: pushed.digest,
-        images: result.images.map((x) => x.image),
+        images: required,
+        possible: possible.map((x) => x.image),
         render: result.render,
         warnings: result.warnings,
         archive,
@@ -318,7 +331,13 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       });
     }
     const images = uniqueSorted([...artifacts.flatMap((a) => a.images), ...input.images.map((x) => normalizeImage(x))]);
-    return { work, artifacts, images, layout, warnings, cleanup };
+    const required = new Set(images);
+    const possible = uniqueSorted(artifacts.flatMap((a) => (a.possible ?? []).filter((p) => !required.has(p)))).map((image) => ({
+      image,
+      charts: artifacts.filter((a) => a.possible?.includes(image)).map((a) => `${a.name} ${a.version}`),
+      ...(whyPossible.get(image) ? { why: whyPossible.get(image) } : {}),
+    }));
+    return { work, artifacts, images, possible, optional: new Set(), layout, warnings, cleanup };
   } catch (e) {
     await cleanup();
     throw e;

@@ -214,7 +214,9 @@ export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact
   if (!a.archive) return { changed: false, notRewritten: [], unchecked: "no chart archive" };
   const work = await mkdtemp(join(plan.work, "rewrite-"));
   const dir = await extractChartArchive(a.archive, join(work, "chart"));
-  const own = images.filter((i) => a.images.includes(i.source));
+  // its required images and the possible ones found at the source (mirrored too)
+  const mine = new Set([...a.images, ...(a.possible ?? [])]);
+  const own = images.filter((i) => mine.has(i.source));
   let { changes, warnings } = await rewriteChartDir(dir, own);
   if (a.discovery) {
     // the values override, merged into the chart's own values.yaml

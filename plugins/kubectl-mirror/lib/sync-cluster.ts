@@ -46,10 +46,13 @@ export async function syncPlanInCluster(plan: MirrorPlan, opts: SyncOptions, ic:
         items: all,
         registryMap: d.registryMap,
         warnings: plan.warnings,
+        // the cluster copies what the plan requires; possible images (static scan only) are not looked up from here
+        skipped: plan.possible.map((p) => ({ image: p.image, charts: p.charts, reason: "not mirrored (--in-cluster carries the required images only)", ...(p.why ? { why: p.why } : {}) })),
         summary: {
           charts: d.artifacts.length,
           images: items.length,
           failed: all.filter((x) => x.status === "failed").length,
+          skipped: plan.possible.length,
           bytesCopied: all.reduce((n, x) => n + x.bytesCopied, 0),
           seconds: Math.round((Date.now() - started) / 100) / 10,
         },

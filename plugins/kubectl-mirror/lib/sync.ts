@@ -15,6 +15,7 @@ import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-o
 import { normalizeDest } from "./mapping.ts";
 import type { ShardSpec } from "./shard-plan.ts";
 import { runShard, type ShardInfo } from "./shard-run.ts";
+import { resolvePossible, type ImagesMode, type SkippedImage } from "./possible.ts";
 
 export interface TransferOptions {
   registry: RegistryOptions;
@@ -33,6 +34,8 @@ export interface TransferOptions {
   shard?: ShardSpec;
   /** how long a shard waits for what another shard copies (default 15 min) */
   shardWaitMs?: number;
+  /** all (default): required images + the possible ones the source has; required: only the rendered ones */
+  images?: ImagesMode;
 }
 
 export interface SyncOptions extends TransferOptions, DestinationOptions {
@@ -73,7 +76,9 @@ export interface SyncReport {
   /** present with --values-out */
   values?: ValuesOutReport[];
   warnings: string[];
-  summary: { charts: number; images: number; failed: number; bytesCopied: number; seconds: number };
+  /** possible images (static scan only) not copied: not found at the source, --images required, or a guess colliding with a mirrored repository */
+  skipped: SkippedImage[];
+  summary: { charts: number; images: number; failed: number; skipped: number; bytesCopied: number; seconds: number };
   /** with --shard: which part of the plan this run was */
   shard?: ShardInfo;
 }
@@ -119,6 +124,7 @@ export async function runSync(input: MirrorInput, opts: SyncOptions): Promise<Sy
 }
 
 export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Date.now()): Promise<SyncReport> {
+  const skipped = await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mode: opts.images, mapping: opts, concurrency: opts.concurrency });
   const d = destinations(plan.artifacts, plan.images, opts);
   if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, d.registryMap);
   const chartRefs = new Map(d.artifacts.map((x) => [layoutTag(x.artifact), x.destination.replace(/:[^:/]+$/, "")]));
@@ -177,11 +183,13 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
       registryMap: d.registryMap,
       ...(values ? { values } : {}),
       warnings: plan.warnings,
+      skipped,
       ...(shard ? { shard } : {}),
       summary: {
         charts: arts.length,
         images: items.filter((x) => x.kind === "image").length,
         failed: items.filter((x) => x.status === "failed").length,
+        skipped: skipped.length,
         bytesCopied: items.reduce((n, x) => n + x.bytesCopied, 0),
         seconds: Math.round((Date.now() - started) / 100) / 10,
       },

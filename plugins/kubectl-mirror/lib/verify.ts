@@ -3,6 +3,7 @@
 //   chart/pack   the tag exists and its content layer is the expected chart/pack archive (sha256)
 //   image        the tag (or digest) exists; its digest equals the expected one — from the archive's index.json,
 //                or resolved at the source (through --source-mirror) unless --offline
+import { resolvePossible } from "./possible.ts";
 import type { ChartLayout } from "./plan.ts";
 import { failedHost } from "../../../shared/oci/errors.ts";
 import { OciArchiveReader } from "../../../shared/oci/archive.ts";
@@ -80,6 +81,8 @@ function targetsFor(artifacts: PlannedArtifact[], images: { image: string; diges
 export async function verifyInput(input: MirrorInput, opts: VerifyOptions): Promise<VerifyReport> {
   const plan = await buildPlan(input, { chartPrefix: opts.chartPrefix, requireRender: true, chartLayout: opts.chartLayout });
   try {
+    // what sync carries: the required images, and the possible ones the source has (offline: required only)
+    if (!opts.offline) await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mapping: opts.target.kind === "archive" ? undefined : opts.target.destination, concurrency: opts.concurrency });
     const t = targetsFor(plan.artifacts, plan.images.map((image) => ({ image })), opts.target);
     const ex: Expectation[] = [
       ...plan.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, target: t.arts[i]!, contentDigest: a.contentDigest })),
