@@ -108,6 +108,9 @@ export interface ValueSite {
   form: "string" | "repository" | "registry" | "image";
   /** the registry comes from global.imageRegistry (which wins over the map's own registry) */
   globalRegistry?: boolean;
+  /** form image without any registry (no `registry` key, no global.image.registry): `image` is the whole
+   *  repository ({image: prom/exporter, tag: v1}), so an override writes it whole, host included */
+  bareImage?: boolean;
   /** the path goes through a list: Helm replaces lists whole, so an override carries the whole list */
   list?: { at: number; value: unknown[] };
 }
@@ -592,7 +595,7 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
   const isRoot = node.valuesPrefix === "";
   const prefix = node.valuesPrefix.split(".").filter(Boolean);
   type Where = { segs: (string | number)[]; list?: ValueSite["list"] };
-  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry">, extra: Partial<ImageSource> = {}) => {
+  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry" | "bareImage">, extra: Partial<ImageSource> = {}) => {
     const full = `${node.valuesPrefix}${path}`;
     if (TEMPLATE_EXPR.test(value)) {
       if (!rendered) warnings.push(`values ${full} holds a template expression ("${value}"); only a helm render resolves it`);
@@ -619,11 +622,11 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
       // tag of the repository is set; not rendered with these values → nothing to guess.
       const repo = guessed ? repositoryOf(parseImage(guessed)) : structured.ref;
       const hits = ctx.renderedByRepo?.get(repo) ?? [];
-      for (const img of hits) add(img, path, "values", where, { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}) }, { note: "no tag in values: the templates chose this one" });
+      for (const img of hits) add(img, path, "values", where, { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) }, { note: "no tag in values: the templates chose this one" });
       if (!hits.length) ctx.skipped?.push({ chart: node.path, what: `values ${node.valuesPrefix}${path}: ${repo}`, reason: "no tag in values and not rendered with these values (its templates choose the tag)" });
     } else if (structured) {
       const globalReg = structured.globalRegistry;
-      add(structured.ref, path, "values", where, { form: structured.form, ...(globalReg ? { globalRegistry: true } : {}) }, structured.note ? { note: structured.note } : {});
+      add(structured.ref, path, "values", where, { form: structured.form, ...(globalReg ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) }, structured.note ? { note: structured.note } : {});
     }
     if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") {
       add(v.value, `${path}.value`.replace(/^\./, ""), "env", { ...where, segs: [...where.segs, "value"] }, { form: "string" }, { key: v.name });
@@ -652,7 +655,7 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
  * No tag and no digest: `tagless` (the caller decides: rendered charts do not guess; static-only falls back to
  * the chart's appVersion, else latest, as before).
  */
-function imageStructure(v: Values, key: string, appVersion: string | undefined, globals: { imageRegistry?: string; imageDotRegistry?: string }): { ref: string; form: ValueSite["form"]; globalRegistry?: boolean; tagless?: boolean; note?: string } | undefined {
+function imageStructure(v: Values, key: string, appVersion: string | undefined, globals: { imageRegistry?: string; imageDotRegistry?: string }): { ref: string; form: ValueSite["form"]; globalRegistry?: boolean; tagless?: boolean; bareImage?: boolean; note?: string } | undefined {
   const imageShape = typeof v.image === "string" && v.image.trim() !== "" && !TEMPLATE_EXPR.test(v.image) && ("tag" in v || "registry" in v || "digest" in v) && !(typeof v.repository === "string" && v.repository.trim());
   if (!imageShape && (typeof v.repository !== "string" || !v.repository.trim())) return undefined;
   const shaped = imageShape || /image/i.test(key) || "tag" in v || "registry" in v || "digest" in v || "pullPolicy" in v;
@@ -683,7 +686,7 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   } else if (!digest) notes.push("no tag: latest assumed");
   if (digest) ref += `@${digest}`;
   const form: ValueSite["form"] = imageShape ? "image" : typeof v.registry === "string" || globalRegistry ? "registry" : "repository";
-  return { ref, form, ...(globalRegistry ? { globalRegistry } : {}), ...(tagless ? { tagless } : {}), note: notes.join("; ") || undefined };
+  return { ref, form, ...(globalRegistry ? { globalRegistry } : {}), ...(tagless ? { tagless } : {}), ...(imageShape && !registry ? { bareImage: true } : {}), note: notes.join("; ") || undefined };
 }
 
 async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {

@@ -154,9 +154,13 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
         setAt(values, site, ["repository"], ref.repository);
         break;
       case "image":
-        // {registry?, image, tag, digest}: `image` is the path below the registry
-        setAt(values, site, ["registry"], ref.registry);
-        setAt(values, site, ["image"], ref.repository);
+        // {registry?, image, tag, digest}: `image` is the path below the registry; with no registry anywhere
+        // (bareImage) the template renders `image` as the whole repository
+        if (site.bareImage) setAt(values, site, ["image"], repositoryOf(ref));
+        else {
+          setAt(values, site, ["registry"], ref.registry);
+          setAt(values, site, ["image"], ref.repository);
+        }
         break;
     }
     const list = paths.get(site.image) ?? [];

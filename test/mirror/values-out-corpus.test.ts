@@ -2,7 +2,7 @@
 // kube-prometheus-stack) × value sets (defaults, values/<chart>.everything.yaml). For each: `sync --values-out`
 // into a TLS + htpasswd destination exits 0, then the oracle is real Helm: `helm template CHART <value set>
 // -f mirror-values.yaml` renders only images under the destination, each present there; the same for the chart
-// `sync --rewrite-chart` pushed (pulled back with helm). The values file's header names the install command of the
+// `sync --rewrite-chart` pushed (pulled back with helm); images the values cannot move would be named (exit 3). The values file's header names the install command of the
 // layout used, and Bitnami's switch is set with a comment. Fixture: test/support/corpus-world.ts (synthetic images
 // under exactly the rendered references, reached through --source-mirror).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -48,25 +48,13 @@ async function expectAllMirrored(c: CorpusCase, images: Set<string>): Promise<vo
 
 const valuesFile = (c: CorpusCase) => join(w.tmp, `${c.id}.mirror-values.yaml`);
 
-/**
- * Until static-only guesses stop blocking sync (issue 20.1, branch a-images), the images discovery finds that the
- * chart never renders and the source does not hold (e.g. kube-prometheus-stack's invented node-exporter:1.12.1)
- * are excluded here; the oracle and the assertions never use our discovery.
- */
-async function guessedExcludes(c: CorpusCase): Promise<string[]> {
-  const r = await w.mirror(["images", c.chart.tgz, ...c.valueArgs, "-o", "json"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const held = new Set(w.sourceImages(c.chart.name));
-  return (JSON.parse(r.stdout).images as { image: string }[]).map((i) => i.image).filter((i) => !held.has(i)).flatMap((i) => ["--exclude-image", i]);
-}
-
 describe("--values-out on the corpus charts: helm template -f the file renders only mirrored images (20.2)", () => {
   for (const id of ["redis-defaults", "redis-everything", "ingress-nginx-defaults", "ingress-nginx-everything", "kube-prometheus-stack-defaults", "kube-prometheus-stack-everything"]) {
     test(id, async () => {
       const c = w.cases.find((x) => x.id === id)!;
       const file = valuesFile(c);
-      const excludes = await guessedExcludes(c);
-      const r = await w.mirror(["sync", c.chart.tgz, ...c.valueArgs, ...excludes, ...w.sourceArgs(c), ...w.destArgs(c), "--values-out", file, "-o", "json"]);
+      // one sync writes both: the values file (for the chart as published) and the rewritten chart
+      const r = await w.mirror(["sync", c.chart.tgz, ...c.valueArgs, ...w.sourceArgs(c), ...w.destArgs(c), "--values-out", file, "--rewrite-chart", "-o", "json"]);
       if (r.code !== 0) console.error(r.stderr);
       expect(r.code).toBe(0);
       const report = JSON.parse(r.stdout);
@@ -87,21 +75,15 @@ describe("--values-out on the corpus charts: helm template -f the file renders o
       expect(after.size).toBe(c.truth.length);
       await expectAllMirrored(c, after);
 
-      // --rewrite-chart (with --values-out: images the user's own values set need the file): the pushed chart
-      // renders only mirrored images with the user's values and the file, and with no file when the user's values
-      // name no image themselves
-      const file2 = join(w.tmp, `${c.id}.rewrite-values.yaml`);
-      const rw = await w.mirror(["sync", c.chart.tgz, ...c.valueArgs, ...excludes, ...w.sourceArgs(c), ...w.destArgs(c), "--rewrite-chart", "--values-out", file2, "-o", "json"]);
-      if (rw.code !== 0) console.error(rw.stderr);
-      expect(rw.code).toBe(0);
-      const rep = JSON.parse(rw.stdout);
-      expect(rep.charts[0]).toMatchObject({ rewritten: true });
-      expect(rep.charts[0].notRewritten).toBeUndefined();
+      // --rewrite-chart: the pushed chart renders only mirrored images with the user's values and the file (images
+      // the user's own values set need the file), and without the file when the user's values name no image
+      expect(report.charts[0]).toMatchObject({ rewritten: true });
+      expect(report.charts[0].notRewritten).toBeUndefined();
       const pulled = join(w.tmp, "pulled", c.id);
       mkdirSync(pulled, { recursive: true });
       await helm(["pull", `oci://${w.destOf(c)}/charts/${c.chart.name}/${c.chart.name}`, "--version", c.chart.version, "--ca-file", w.dest.caFile!, "--destination", pulled], { helmBin: HELM4, registryAuths: { [w.dest.host]: { username: w.dest.username, password: w.dest.password } } });
       const tgz = join(pulled, readdirSync(pulled).find((f) => f.endsWith(".tgz"))!);
-      await expectAllMirrored(c, await renderedImages(tgz, { values: [...userFiles, file2], set: userSets }));
+      await expectAllMirrored(c, await renderedImages(tgz, { values: [...userFiles, file], set: userSets }));
       if (c.valueSet === "defaults") await expectAllMirrored(c, await renderedImages(tgz, { set: userSets }));
     });
   }

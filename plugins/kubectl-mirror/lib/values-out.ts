@@ -4,7 +4,7 @@
 // overridable (--rewrite-chart is the answer there). Files are written to a temp name and renamed.
 // A values file that does not render is an error (Helm's whole message); images it leaves at their source are
 // listed per image and make the command exit 3 (valuesOutFailure).
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliError } from "../../../shared/cli/errors.ts";
@@ -81,6 +81,39 @@ async function switchesOf(d: DiscoverOptions): Promise<ValuesSwitch[]> {
   }
 }
 
+/** Template files of a chart directory and of its directory subcharts (relative paths). */
+async function templateFiles(dir: string, rel = ""): Promise<{ path: string; rel: string }[]> {
+  const out: { path: string; rel: string }[] = [];
+  for (const e of await readdir(join(dir, "templates"), { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) {
+      const p = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+      out.push({ path: p, rel: `${rel}${p.slice(dir.length + 1)}` });
+    }
+  }
+  for (const e of await readdir(join(dir, "charts"), { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) out.push(...(await templateFiles(join(dir, "charts", e.name), `${rel}charts/${e.name}/`)));
+  }
+  return out;
+}
+
+/**
+ * Say where an image values cannot reach comes from: "written into the chart's templates" only when a template
+ * holds the reference literally (as written or without docker.io/[library/]); otherwise the chart builds it from
+ * values or template code no values key of the override maps to.
+ */
+async function refineReasons(mv: MirrorValues, chartDir: string): Promise<void> {
+  const claims = mv.notOverridable.filter((n) => /written into the chart's templates|a template does not take it from values/.test(n.reason));
+  if (!claims.length) return;
+  const files = await Promise.all((await templateFiles(chartDir)).map(async (f) => ({ ...f, text: await readFile(f.path, "utf8").catch(() => "") })));
+  for (const n of claims) {
+    const forms = [n.image, n.image.replace(/^docker\.io\//, ""), n.image.replace(/^docker\.io\/library\//, "")];
+    const hit = files.find((f) => forms.some((x) => f.text.includes(x)));
+    n.reason = hit
+      ? `written into the chart's templates (${hit.rel}), not taken from values: use --rewrite-chart`
+      : "rendered from values or template code that no values key of this file reaches (the chart builds the reference its own way): set it in your values, or use --rewrite-chart";
+  }
+}
+
 /** The override of one chart (mirrorValues) with the substitution switches its values declare. */
 export async function chartMirrorValues(c: ChartValuesInput, destinations: Map<string, string>): Promise<MirrorValues> {
   return mirrorValues(c.result, destinations, { switches: c.discover ? await switchesOf(c.discover) : [] });
@@ -106,6 +139,7 @@ export async function writeValuesOut(out: string, charts: ChartValuesInput[], de
       if (r.rendered) {
         const excluded = new Set(c.result.excluded.map((x) => x.image));
         applyRenderCheck(mv, r.images.filter((x) => !excluded.has(x.image)), mirrored);
+        await refineReasons(mv, c.discover.chartDir);
         check = "rendered";
         const left = mv.notOverridable.length;
         await atomicWrite(file, formatMirrorValues(mv, { ...about, check: left ? `Checked with helm template: ${left} image(s) still render from their source (below).` : "Checked with helm template: only mirrored images render." }));
