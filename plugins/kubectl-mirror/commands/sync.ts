@@ -43,7 +43,7 @@ export default defineCommand({
     ...transferArgs,
     ...chartLayoutArgs,
     ...imagesModeArgs,
-    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
+    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values.yaml gets the --values-out override; annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot); checked with helm template: images it still renders from their source are named, exit 3" },
     ...zotArgs,
     ...shardArgs,
     ...dryRunArgs,
