@@ -473,10 +473,10 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
 }
 
 /**
- * An operator argument naming an image: `--prometheus-config-reloader=quay.io/…:v0.93.1`,
- * `--thanos-default-base-image=quay.io/thanos/thanos:v0.42.4`, `--config-reloader-image REF` is not
- * (one argv word only). The value must name a tag or digest (a bare base repository is completed by the
- * operator) and be either under a flag whose name says image, or a reference with a registry host.
+ * An operator argument naming an image, flag and value in one argv word: `--prometheus-config-reloader=quay.io/…:v0.93.1`,
+ * `--thanos-default-base-image=quay.io/thanos/thanos:v0.42.4`. The value must name a tag or digest (a bare base
+ * repository such as `--prometheus-default-base-image=quay.io/prometheus/prometheus` is completed by the operator)
+ * and be either under a flag whose name says image/reloader/sidecar, or a reference with a registry host.
  */
 export function operatorImageArg(arg: string): { flag: string; value: string } | undefined {
   const m = /^(--?[A-Za-z0-9][\w.-]*)=(\S+)$/.exec(arg.trim());
@@ -615,18 +615,19 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
     }
     if (!isMap(v)) return;
     const structured = imageStructure(v, key, node.meta.appVersion, globals);
+    const site = structured && { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) };
     const guessed = structured && rendered && structured.tagless ? tryNormalizeImage(structured.ref) : undefined;
-    if (structured && rendered && structured.tagless && !(guessed && col.map.has(guessed))) {
+    if (structured && site && rendered && structured.tagless) {
       // the templates choose the tag (`| default .Chart.AppVersion`, "v" + appVersion, a -distroless suffix,
       // the cluster's version…): only the render knows it. Rendered → this values path is where each rendered
       // tag of the repository is set; not rendered with these values → nothing to guess.
       const repo = guessed ? repositoryOf(parseImage(guessed)) : structured.ref;
       const hits = ctx.renderedByRepo?.get(repo) ?? [];
-      for (const img of hits) add(img, path, "values", where, { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) }, { note: "no tag in values: the templates chose this one" });
+      if (guessed && hits.includes(guessed)) add(structured.ref, path, "values", where, site, structured.note ? { note: structured.note } : {});
+      else for (const img of hits) add(img, path, "values", where, site, { note: "no tag in values: the templates chose this one" });
       if (!hits.length) ctx.skipped?.push({ chart: node.path, what: `values ${node.valuesPrefix}${path}: ${repo}`, reason: "no tag in values and not rendered with these values (its templates choose the tag)" });
-    } else if (structured) {
-      const globalReg = structured.globalRegistry;
-      add(structured.ref, path, "values", where, { form: structured.form, ...(globalReg ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) }, structured.note ? { note: structured.note } : {});
+    } else if (structured && site) {
+      add(structured.ref, path, "values", where, site, structured.note ? { note: structured.note } : {});
     }
     if (typeof v.name === "string" && /^RELATED_IMAGE_/.test(v.name) && typeof v.value === "string") {
       add(v.value, `${path}.value`.replace(/^\./, ""), "env", { ...where, segs: [...where.segs, "value"] }, { form: "string" }, { key: v.name });
@@ -662,6 +663,8 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   if (!shaped) return undefined;
   const notes: string[] = [];
   const path = String(imageShape ? v.image : v.repository).trim();
+  // `image: acme/app:1.0` next to an empty tag: a whole reference (read as a plain `image` string)
+  if (imageShape && /@|:[^/]*$/.test(path)) return undefined;
   let registry = typeof v.registry === "string" ? v.registry.trim() : "";
   let globalRegistry = false;
   // global.imageRegistry is honoured by Bitnami-style templates, whose image maps carry a `registry` key; a

@@ -4,6 +4,9 @@
 // source holds synthetic images under exactly the rendered references — a guessed (possible) image that the source
 // does not have is reported as skipped and never blocks the chart.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { OciArchiveReader } from "../../shared/oci/archive.ts";
 import { startCorpusWorld, type CorpusCase, type CorpusWorld } from "../support/corpus-world.ts";
 import type { CliResult } from "../support/cli.ts";
 import { RegistryRepository } from "../../shared/oci/registry.ts";
@@ -13,6 +16,9 @@ import { parseRegistryReference } from "../../shared/oci/reference.ts";
 let w: CorpusWorld;
 const imagesOut = new Map<string, CliResult>();
 const syncOut = new Map<string, CliResult>();
+// export of the case with the most guesses: the archive is written although some possible images are absent
+const EXPORT_CASE = "kube-prometheus-stack-defaults";
+let exportOut: CliResult | undefined;
 
 /** Run fn over items, at most n at a time. */
 async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
@@ -32,6 +38,7 @@ beforeAll(async () => {
     ]);
     imagesOut.set(c.id, images);
     syncOut.set(c.id, sync);
+    if (c.id === EXPORT_CASE) exportOut = await w.mirror(["export", c.chart.tgz, ...c.valueArgs, ...w.sourceArgs(c), "-O", join(w.tmp, `${c.id}.tar`), "-o", "json"]);
   });
 }, 600_000);
 
@@ -105,4 +112,26 @@ describe("kubectl mirror sync on the corpus: exits 0 and tags the chart", () => 
       if (skipped.size) expect(r.stderr).toContain("not found at the source, skipped");
     });
   }
+});
+
+test("kubectl mirror export on the corpus: the archive is written, absent possible images listed as skipped", async () => {
+  const c = caseOf(EXPORT_CASE);
+  const report = JSON.parse(ok(exportOut, `export ${EXPORT_CASE}`).stdout);
+  const archive = join(w.tmp, `${c.id}.tar`);
+  expect(existsSync(archive)).toBe(true);
+  expect(report.summary.failed).toBe(0);
+  expect(report.skipped.length).toBeGreaterThan(0);
+  for (const s of report.skipped) {
+    expect(s.reason).toBe("not found at the source");
+    expect(w.sourceImages(c.chart.name)).not.toContain(s.image);
+  }
+  const reader = await OciArchiveReader.open(archive);
+  try {
+    const tags = await reader.tags();
+    for (const ref of c.truth) expect(tags).toContain(ref);
+    expect(tags).toContain(`charts/${c.chart.name}/${c.chart.name}:${c.chart.version}`);
+  } finally {
+    await reader.close();
+  }
+  expect(exportOut!.stderr).toContain("not found at the source, skipped");
 });

@@ -4,13 +4,13 @@
 // <src>/<original host>/<path> — reached through --source-mirror, so image names stay the real ones.
 // The source registry is public-like: TLS with a private CA, token auth, anonymous pull (CLI runs need only the CA:
 // `s.srcArgs`, --ca-file HOST=FILE); it is seeded as its writer (`s.srcRegistry`), the chart pushed with Helm 4.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { helmPushChart, writeImageLayout, type ImageSpec } from "../support/images.ts";
-import { BUN, HELM3, ROOT, runCli, type CliResult } from "../support/cli.ts";
+import { BUN, HELM3, isolatedEnv, ROOT, runCli, type CliResult } from "../support/cli.ts";
 import { HELM4 } from "../support/helm.ts";
 import type { RegistryOptions } from "../../shared/oci/client.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
@@ -81,17 +81,7 @@ export async function setupSources(opts: { layerSize?: number } = {}): Promise<S
   // Helm 4: Helm 3.17 speaks plain HTTP to loopback registries
   await helmPushChart(fx.tgz, `oci://${src.host}/helm-charts`, HELM4, { username: "writer", password: src.users.writer!, plainHttp: false, caFile: src.caFile });
   const images = EXPECTED_RENDERED.map((i) => (i.includes("@") ? i.replace(PINNED_DIGEST, pinnedDigest) : i));
-  const home = join(tmp, "home");
-  mkdirSync(home, { recursive: true });
-  const env = {
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    HELM_BIN: HELM3,
-    HELM_CACHE_HOME: join(tmp, "helm/cache"),
-    HELM_CONFIG_HOME: join(tmp, "helm/config"),
-    HELM_DATA_HOME: join(tmp, "helm/data"),
-    NO_COLOR: "1",
-  };
+  const env = isolatedEnv(tmp);
   return {
     fx,
     tmp,

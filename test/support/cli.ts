@@ -2,6 +2,7 @@
 //   const r = await runCli("kubectl-mirror", ["copy", a, b, "--plain-http"], { stdin: "secret\n" });
 //   r.code, r.stdout, r.stderr
 import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -34,4 +35,19 @@ export function runCli(plugin: string, args: string[], opts: { stdin?: string; e
     });
     child.stdin.end(opts.stdin ?? "");
   });
+}
+
+/** An isolated environment for CLI runs below `tmp`: HOME (created), DOCKER_CONFIG, HELM_* homes, HELM_BIN = Helm 3.17, NO_COLOR. */
+export function isolatedEnv(tmp: string): Record<string, string> {
+  const home = join(tmp, "home");
+  mkdirSync(home, { recursive: true });
+  return {
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    HELM_BIN: HELM3,
+    HELM_CACHE_HOME: join(tmp, "helm/cache"),
+    HELM_CONFIG_HOME: join(tmp, "helm/config"),
+    HELM_DATA_HOME: join(tmp, "helm/data"),
+    NO_COLOR: "1",
+  };
 }

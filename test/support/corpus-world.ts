@@ -16,13 +16,13 @@
 // DIGEST_SETS clears those pins with --set (the everything value sets already do), and the oracle is computed
 // with the same flags.
 // Destination: startRegistry() default (TLS with a private CA + htpasswd); each case writes below <dest>/<case id>.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CORPUS_CHARTS, corpusChart, renderedImages, type CorpusChart } from "./corpus.ts";
 import { startRegistry, type TestRegistry } from "./registry.ts";
 import { writeImageLayout, type ImageSpec } from "./images.ts";
-import { HELM3, runCli, type CliResult } from "./cli.ts";
+import { HELM3, isolatedEnv, runCli, type CliResult } from "./cli.ts";
 import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
 import { parseRegistryReference } from "../../shared/oci/reference.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
@@ -117,18 +117,7 @@ export async function startCorpusWorld(opts: { charts?: readonly string[]; value
   const bad = results.find((r) => r.status === "failed");
   if (bad) throw new Error(`seeding the corpus source registry: ${bad.error}`);
 
-  const home = join(tmp, "home");
-  mkdirSync(home, { recursive: true });
-  const env: Record<string, string> = {
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    HELM_BIN: HELM3,
-    HELM_CACHE_HOME: join(tmp, "helm/cache"),
-    HELM_CONFIG_HOME: join(tmp, "helm/config"),
-    HELM_DATA_HOME: join(tmp, "helm/data"),
-    KUBE_AIRGAP_CACHE_DIR: join(tmp, "cache"),
-    NO_COLOR: "1",
-  };
+  const env: Record<string, string> = { ...isolatedEnv(tmp), KUBE_AIRGAP_CACHE_DIR: join(tmp, "cache") };
   const hostsOf = (chart: string) => [...new Set([...KNOWN_HOSTS, ...(byChart.get(chart) ?? []).map((i) => parseRegistryReference(i).registry)])].sort();
   const destOf = (c: CorpusCase) => `${dest.host}/${c.id}`;
   return {

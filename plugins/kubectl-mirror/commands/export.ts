@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
@@ -110,7 +110,7 @@ export default defineCommand({
     const s = report.summary;
     if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
     const stopped = hostFailure(report.items);
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.metadata.registryMap ?? []));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
     const vf = valuesOutFailure(report.values);

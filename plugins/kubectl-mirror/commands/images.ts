@@ -23,6 +23,7 @@ export default defineCommand({
       "kubectl mirror images oci://registry.example.com/charts/app --chart-version 1.2.3 -o yaml",
       "kubectl mirror images ./app-1.2.3.tgz -f prod-values.yaml --set metrics.enabled=true --kube-version 1.31.0",
       "kubectl mirror images ./mychart --why busybox:1.36",
+      "kubectl mirror images ./mychart -o json | jq -r '.images[] | select(.kind == \"possible\") | .image + \"  \" + .why'   # found by the static scan only",
       "kubectl mirror images ./mychart --dest zot.local:30003 --map-out registry-map.yaml",
       "kubectl mirror images ./mychart -f prod.yaml --dest zot.local:30003 --values-out mirror-values.yaml   # helm install … -f prod.yaml -f mirror-values.yaml",
       "kubectl mirror images ./mychart --no-render --exclude-image 'docker.io/bitnami/*' --image quay.io/acme/extra:1.0",
@@ -78,7 +79,7 @@ export default defineCommand({
     if (typeof args.why === "string" && args.why) {
       const hits = findImage(report, args.why);
       if (!hits.length) {
-        const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, kind: "required", sources: [] }] }, args.why as string).length);
+        const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
       printData(hits.length === 1 ? hits[0] : hits, output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });

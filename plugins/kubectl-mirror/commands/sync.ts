@@ -9,7 +9,7 @@ import { printData } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
@@ -28,6 +28,7 @@ export default defineCommand({
       "kubectl mirror sync --mirror-file mirror.yaml --dest zot.local:30003 --dest-credentials-from-secret zot-system/zot-secret",
       "kubectl mirror sync ./chart --dest reg.local --values-out mirror-values.yaml   # then: helm install app oci://reg.local/charts/app -f mirror-values.yaml",
       "kubectl mirror sync ./chart --dest reg.local --registry-map map.yaml --rewrite-chart",
+      "kubectl mirror sync ./chart -f prod.yaml --dest reg.local --images required   # only what helm template renders; possible images are listed as skipped",
       "kubectl mirror sync ./chart --dest reg.local --source-mirror docker.io=proxy.local/dockerhub --cred-file creds.json",
       "echo $KEY | kubectl mirror sync --palette-profile ID --project-id P --palette-endpoint https://api.spectrocloud.com --api-key-stdin --dest zot.local:30003",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --shard 2/4            # one of four machines",
@@ -68,7 +69,7 @@ export default defineCommand({
       try {
         const r = await syncPlanInCluster(
           plan,
-          { ...dest, registry: reg, sourceMirrors, concurrency: concurrencyFromArgs(args), platforms: platformsFromArgs(rawArgs), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], rewriteChart: !!args["rewrite-chart"] },
+          { ...dest, registry: reg, sourceMirrors, concurrency: concurrencyFromArgs(args), platforms: platformsFromArgs(rawArgs), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], rewriteChart: !!args["rewrite-chart"], images: imagesModeFromArgs(args) },
           { kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs, waitSeconds: sf.waitMs !== undefined ? Math.ceil(sf.waitMs / 1000) : undefined, log: (m) => log.info(m) },
           started,
         );
@@ -108,7 +109,7 @@ export default defineCommand({
     // PaletteAI's Zot: the values its docs ask to patch into mural-variables (also in -o json)
     const mural = !stopped && !report.summary.failed && (args.zot || (await isZot(dest.dest, reg))) ? muralVariables(dest.dest) : undefined;
     const out = mural ? { ...report, muralVariables: mural } : report;
-    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
+    if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(out, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
     // --rewrite-chart: images the pushed chart still renders from their source, each named (exit 3)

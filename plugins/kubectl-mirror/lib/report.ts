@@ -5,12 +5,18 @@ import { CliError } from "../../../shared/cli/errors.ts";
 import type { ItemResult } from "./sync.ts";
 import type { VerifyReport } from "./verify.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
+import type { SkippedImage } from "./possible.ts";
 
 export function itemsTable(items: ItemResult[]): string {
   return table(
     ["kind", "source", "destination", "status", "digest", "copied"],
     items.map((r) => [r.kind, r.source, r.destination, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? (r.failedHost ? `not done: ${r.failedHost} failed` : r.error) : humanBytes(r.bytesCopied)]),
   );
+}
+
+/** Possible images (static scan only) that were not copied, and why. */
+export function skippedText(skipped: SkippedImage[] = []): string {
+  return skipped.length ? `\nSKIPPED possible images (found by the static scan only, not rendered with these values)\n${table(["image", "reason"], skipped.map((s) => [s.image, s.reason]))}` : "";
 }
 
 export function mapText(m: RegistryMapEntry[]): string {

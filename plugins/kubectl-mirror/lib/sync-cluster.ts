@@ -9,8 +9,11 @@ import { layoutTag, type MirrorPlan } from "./plan.ts";
 import { rewriteChartForMirror } from "./rewrite.ts";
 import { itemResult, type ItemResult, type SyncOptions, type SyncReport } from "./sync.ts";
 import { destinations, pullReference, RepoCache } from "./targets.ts";
+import { resolvePossible } from "./possible.ts";
 
 export async function syncPlanInCluster(plan: MirrorPlan, opts: SyncOptions, ic: Omit<InClusterOptions, "registry" | "concurrency" | "platforms" | "extras" | "dryRun" | "dest">, started = Date.now()): Promise<{ report: SyncReport; manifests: KubeObject[] }> {
+  // possible images are looked up from here, as in a local sync (a source this machine cannot reach: skipped, said so)
+  const skipped = await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mode: opts.images, mapping: opts, concurrency: opts.concurrency });
   const d = destinations(plan.artifacts, plan.images, opts);
   if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, d.registryMap);
   const client = createClient(opts.registry);
@@ -46,13 +49,12 @@ export async function syncPlanInCluster(plan: MirrorPlan, opts: SyncOptions, ic:
         items: all,
         registryMap: d.registryMap,
         warnings: plan.warnings,
-        // the cluster copies what the plan requires; possible images (static scan only) are not looked up from here
-        skipped: plan.possible.map((p) => ({ image: p.image, charts: p.charts, reason: "not mirrored (--in-cluster carries the required images only)", ...(p.why ? { why: p.why } : {}) })),
+        skipped,
         summary: {
           charts: d.artifacts.length,
           images: items.length,
           failed: all.filter((x) => x.status === "failed").length,
-          skipped: plan.possible.length,
+          skipped: skipped.length,
           bytesCopied: all.reduce((n, x) => n + x.bytesCopied, 0),
           seconds: Math.round((Date.now() - started) / 100) / 10,
         },
