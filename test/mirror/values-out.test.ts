@@ -427,7 +427,24 @@ spec:
     expect(t.code).toBe(0);
     const imgs = [...t.stdout.toString("utf8").matchAll(/image: "?([^"\s]+)"?/g)].map((m) => m[1]).sort();
     expect(imgs).toEqual([`${DEST()}/images/acme/exporter:v1.75.0`, `${DEST()}/images/acme/node:v1.12.1-distroless`, "acme/job:3.1"]);
-  }, 60_000);
+
+    // --rewrite-chart cannot reach the job image either: the pushed chart is checked, the image named (exit 3,
+    // charts[].notRewritten), never a silent "rewritten"
+    const creds = staticCredentials({ username: reg.username, password: reg.password });
+    for (const img of ["docker.io/acme/exporter:v1.75.0", "quay.io/acme/node:v1.12.1-distroless", "docker.io/acme/job:3.1"]) {
+      const [host, ...rest] = img.split("/");
+      await pushArtifact(`${reg.host}/src/${host}/${rest.join("/")}`, {
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", img })) },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Buffer.alloc(512, img) }],
+      }, { caFiles: [{ file: reg.caFile! }], credentials: creds });
+    }
+    const rw = await mirror(["sync", dir, "--dest", `${reg.host}/cls`, ...SOURCES(), "--rewrite-chart", "-o", "json"]);
+    expect(rw.code).toBe(3);
+    expect(rw.stderr).toContain("--rewrite-chart: 1 image(s) still render from their source in the rewritten chart: cls 0.1.0: docker.io/acme/job:3.1");
+    const charts = JSON.parse(rw.stdout).charts;
+    expect(charts[0].rewritten).toBe(true);
+    expect(charts[0].notRewritten.map((n: any) => n.image)).toEqual(["docker.io/acme/job:3.1"]);
+  }, 120_000);
 
   test("a values file helm cannot render: sync exits 1 with Helm's whole error (was: exit 0, the error cut short)", async () => {
     const dir = join(tmp, "classes", "picky");
