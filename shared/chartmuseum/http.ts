@@ -3,12 +3,12 @@
 // node:http/node:https (works the same under Bun, Deno and Node) with an idle timeout, streamed request bodies and
 // redirects that re-send the body; the JSON API calls (exists/delete) use ofetch over the runtime's TLS-aware
 // fetch (jsonRequest, shared/runtime/json-http.ts).
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import { readFile } from "node:fs/promises";
 import type { FetchResponse } from "ofetch";
 import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { createTlsFetch } from "../runtime/tls-fetch.ts";
+import { httpRequest as proxiedRequest, ProxyError } from "../runtime/proxy.ts";
 import { trustedCAs } from "../runtime/trust.ts";
 
 export interface TlsOptions {
@@ -82,6 +82,7 @@ async function loadTls(o: TlsOptions | undefined): Promise<{ ca?: string[]; cert
 function describeNetError(err: NodeJS.ErrnoException, url: URL, timeoutMs = 30_000): HttpError {
   const where = `${url.protocol}//${url.host}`;
   const code = err.code ?? "";
+  if (err instanceof ProxyError) return new HttpError(`${where}: ${err.message}`, code);
   if (err.name === "TimeoutError") return new HttpError(`${where} did not answer within ${Math.round(timeoutMs / 1000)}s`, "ETIMEDOUT");
   if (code === "ECONNREFUSED" || code === "ConnectionRefused") return new HttpError(`cannot reach ${where}: connection refused`, code);
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new HttpError(`cannot reach ${where}: host not found`, code);
@@ -99,7 +100,6 @@ function once(url: URL, o: RequestOptions, material: { ca?: string[]; cert?: str
     if (!isHttps && url.protocol !== "http:") return reject(new HttpError(`unsupported URL scheme in ${url.href} (use http:// or https://)`));
     const headers: Record<string, string> = { "user-agent": "kube-airgap", ...o.headers };
     if (o.body instanceof Uint8Array) headers["content-length"] ??= String(o.body.length);
-    const fn = isHttps ? httpsRequest : httpRequest;
     const timeout = o.timeoutMs ?? 30_000;
     let settled = false;
     const fail = (err: Error) => {
@@ -107,7 +107,7 @@ function once(url: URL, o: RequestOptions, material: { ca?: string[]; cert?: str
       settled = true;
       reject(err);
     };
-    const req = fn(
+    const req = proxiedRequest(
       url,
       {
         method: o.method ?? "GET",

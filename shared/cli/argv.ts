@@ -102,3 +102,33 @@ export function repeated(argv: string[], names: string[], opts: { split?: boolea
   }
   return vals;
 }
+
+/**
+ * kubectl's klog verbosity flag, in every spelling pflag accepts: `-v=N`, `-v N`, `-vN`, `--v=N`, `--v N`
+ * (N a whole number). Returns the level (the last one given) and argv without the flag. Where the plugin's own
+ * `-v` means something else (helm addon-push: -v VERSION), only `--v` is taken.
+ */
+export function extractVerbosity(argv: string[], opts: { shortV?: boolean } = {}): { level?: number; rest: string[] } {
+  const shortV = opts.shortV ?? true;
+  const rest: string[] = [];
+  let level: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const names = shortV ? ["--v", "-v"] : ["--v"];
+    const m = /^(--?v)(=?)(\d+)$/.exec(a);
+    if (m && names.includes(m[1]!) && (m[2] === "=" || m[1] === "-v")) {
+      level = Number(m[3]);
+      continue;
+    }
+    if (names.includes(a) && /^\d+$/.test(argv[i + 1] ?? "")) {
+      level = Number(argv[++i]);
+      continue;
+    }
+    rest.push(a);
+  }
+  return { level, rest };
+}

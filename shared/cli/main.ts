@@ -1,12 +1,13 @@
 // The entry wrapper every plugin uses: kubectl-style argv normalisation, subcommand dispatch that keeps
 // global flags wherever they are placed, unknown-flag errors, --help/--version, one-line errors and exit codes.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { checkUnknownFlags, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
+import { checkUnknownFlags, extractVerbosity, flagTable, normalizeArgv, valueFlagNames } from "./argv.ts";
 import { applyConventions, optionalValueFlags } from "./conventions.ts";
 import { exitCodeOf, formatError, UsageError } from "./errors.ts";
 import { configureLogger, logger } from "./logger.ts";
 import { redact } from "../runtime/redact.ts";
 import { cleanupInterrupted } from "../runtime/interrupt.ts";
+import { setHttpTrace } from "../runtime/trace.ts";
 
 type AnyCommand = CommandDef<any>;
 
@@ -27,7 +28,7 @@ export function lazy(summary: string, load: () => Promise<{ default: CommandDef<
 
 /** Flags every command accepts, declared or not. */
 export const globalArgs = {
-  debug: { type: "boolean", description: "Print debug logs to stderr (secrets stay masked)" },
+  debug: { type: "boolean", description: "Print debug logs and every HTTP request (method, URL, status, time) to stderr, secrets masked; kubectl's -v=N works too (4-5: debug logs, 6+: also requests)" },
   quiet: { type: "boolean", alias: ["q"], description: "Only print warnings and errors" },
   help: { type: "boolean", alias: ["h"], description: "Show help" },
 } as const satisfies ArgsDef;
@@ -42,6 +43,21 @@ export interface PluginInfo {
   version: string;
   /** shell completion of a command's arguments (see complete.ts ArgCompleter) */
   completeArgs?: import("./complete.ts").ArgCompleter;
+  /** the plugin's own -v takes a value (helm addon-push -v VERSION): kubectl's verbosity is --v=N only */
+  ownShortV?: boolean;
+}
+
+/**
+ * Log levels from --debug, -q, KUBE_AIRGAP_DEBUG and kubectl's -v=N: 0-3 normal, 4-5 debug logs, 6 and more
+ * (and --debug) debug logs plus one line per HTTP request and response (runtime/trace.ts), like kubectl -v=6.
+ */
+function configureVerbosity(argv: string[], level: number | undefined): boolean {
+  const debugFlag = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
+  const trace = debugFlag || (level ?? 0) >= 6;
+  const debug = trace || (level ?? 0) >= 4;
+  configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
+  setHttpTrace(trace ? (line) => logger().debug(line) : undefined);
+  return debug;
 }
 
 /** Resolve the chain of subcommands named in argv; returns the leaf, its parents and argv without the names. */
@@ -139,9 +155,9 @@ function completionCommand(info: PluginInfo): LazyCommand {
 }
 
 /** Run a plugin's root command with process.argv (or the given args). Never returns: exits with the right code. */
-export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = process.argv.slice(2)): Promise<never> {
-  const debug = argv.includes("--debug") || !!process.env.KUBE_AIRGAP_DEBUG;
-  configureLogger({ debug, quiet: argv.includes("--quiet") || argv.includes("-q") });
+export async function runPlugin(plugin: AnyCommand, info: PluginInfo, args = process.argv.slice(2)): Promise<never> {
+  const { level, rest: argv } = args[0] === "__complete" ? { level: undefined, rest: args } : extractVerbosity(args, { shortV: !info.ownShortV });
+  const debug = configureVerbosity(argv, level);
   onInterruptSignals(info.usageName);
   const completion = completionCommand(info);
   const root: AnyCommand = { ...plugin, subCommands: async () => ({ ...((await resolve(plugin.subCommands)) ?? {}), completion }) };
@@ -208,12 +224,13 @@ export async function runPlugin(plugin: AnyCommand, info: PluginInfo, argv = pro
 }
 
 /**
- * Ctrl-C / SIGTERM: remove the temp files and folders in progress (partial archives, work dirs), say what was
- * interrupted, exit 130 / 143 like a shell. A second signal while cleaning up exits at once.
+ * Ctrl-C / SIGTERM / SIGHUP (terminal closed, or a service manager's stop): remove the temp files and folders in
+ * progress (partial archives, work dirs), say what was interrupted, exit 130 / 143 / 129 like a shell. A second
+ * signal while cleaning up exits at once.
  */
 function onInterruptSignals(name: string): void {
   let stopping = false;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(code);
       stopping = true;

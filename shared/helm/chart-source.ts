@@ -9,8 +9,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -26,6 +25,7 @@ import { parseRegistryReference } from "../oci/reference.ts";
 import { RegistryRepository } from "../oci/registry.ts";
 import type { ImageManifest } from "../oci/types.ts";
 import { trustedCAs } from "../runtime/trust.ts";
+import { httpRequest as proxiedRequest } from "../runtime/proxy.ts";
 
 export type ChartSourceKind = "dir" | "archive" | "repo" | "url" | "oci";
 
@@ -260,8 +260,7 @@ async function download(url: string, dest: string, req: ChartRequest, authOrigin
   if (sendAuth) headers.Authorization = `Basic ${Buffer.from(`${req.username}:${req.password}`).toString("base64")}`;
   const tls = u.protocol === "https:" ? hostConfigFor({ caFiles: [...(req.caFile ? [{ file: req.caFile }] : []), ...(req.caFiles ?? [])], insecure: req.insecure })(u.host) : undefined;
   const res = await new Promise<IncomingMessage>((resolveRes, reject) => {
-    const fn = u.protocol === "https:" ? httpsRequest : httpRequest;
-    const r = fn(u, { method: "GET", headers, ...(tls ? { ca: trustedCAs(tls.ca), rejectUnauthorized: !tls.insecure } : {}), timeout: 60_000 }, resolveRes);
+    const r = proxiedRequest(u, { method: "GET", headers, ...(tls ? { ca: trustedCAs(tls.ca), rejectUnauthorized: !tls.insecure } : {}), timeout: 60_000 }, resolveRes);
     r.on("timeout", () => r.destroy(new Error("no response within 60s")));
     r.on("error", reject);
     r.end();

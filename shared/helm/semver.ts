@@ -1,5 +1,6 @@
 // Just enough semver for picking a chart version the way Helm does: exact versions, ranges
 // (>=, >, <=, <, =, !=, ~, ^, x wildcards, "a - b", comma/space AND, || OR), latest stable when none given.
+import { compareParsed } from "../version/order.ts";
 
 export interface SemVer {
   major: number;
@@ -15,21 +16,9 @@ export function parseSemver(v: string): SemVer | undefined {
   return { major: +m[1]!, minor: +(m[2] ?? 0), patch: +(m[3] ?? 0), pre: m[4] ? m[4].split(".") : [], raw: v };
 }
 
+/** The suite's version order (shared/version/order.ts) on Helm's three parts. */
 export function compareSemver(a: SemVer, b: SemVer): number {
-  for (const k of ["major", "minor", "patch"] as const) if (a[k] !== b[k]) return a[k] - b[k];
-  if (!a.pre.length || !b.pre.length) return (b.pre.length ? 1 : 0) - (a.pre.length ? 1 : 0);
-  for (let i = 0; i < Math.max(a.pre.length, b.pre.length); i++) {
-    const x = a.pre[i];
-    const y = b.pre[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x);
-    const ny = /^\d+$/.test(y);
-    if (nx && ny && +x !== +y) return +x - +y;
-    if (nx !== ny) return nx ? -1 : 1;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
+  return compareParsed({ nums: [a.major, a.minor, a.patch], pre: a.pre }, { nums: [b.major, b.minor, b.patch], pre: b.pre });
 }
 
 type Test = (v: SemVer) => boolean;

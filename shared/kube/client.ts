@@ -17,6 +17,7 @@ import { logger } from "../cli/logger.ts";
 import type { FetchResponse } from "ofetch";
 import { fetchCause, jsonFetch, type JsonFetch } from "../runtime/json-http.ts";
 import { createTlsFetch, type TlsFetch } from "../runtime/tls-fetch.ts";
+import { ProxyError } from "../runtime/proxy.ts";
 import { type KubeOptions, type ResolvedKubeConfig, readTokenFile, resolveKubeConfig } from "./config.ts";
 import { KubeApiError, KubeConfigError, KubeConnectionError, type KubeRequestContext, type KubeStatus, KubeTimeoutError } from "./errors.ts";
 import { getExecCredential, invalidateExecCredential } from "./exec-credential.ts";
@@ -276,13 +277,11 @@ export class KubeClient {
       const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(Boolean) as AbortSignal[];
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
       let res: FetchResponse<any>;
-      const started = Date.now();
       try {
         res = await http.raw(url.toString(), { method, headers, body, signal, responseType });
       } catch (e) {
         throw this.#connectionError(fetchCause(e), url, timeoutMs, opts.signal);
       }
-      logger().debug(`${method} ${url.pathname}${url.search} → ${res.status} (${Date.now() - started} ms)`);
       if (res.ok) return res;
       let st: KubeStatus | string | undefined;
       if (responseType === "json") st = res._data === "" || res._data == null ? undefined : res._data;
@@ -320,7 +319,9 @@ export class KubeClient {
       return new KubeConnectionError(`cannot connect to the API server ${url.origin}: the server does not speak TLS on this port`, `is it http://${url.host}? check the scheme and port of the server address`, { cause: e });
     }
     const tlsish = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|certificate|TLS|SSL/i.test(code + " " + msg);
-    const hint = tlsish
+    const hint = err instanceof ProxyError
+      ? (err.hint ?? "check HTTPS_PROXY/HTTP_PROXY, or list the API server in NO_PROXY")
+      : tlsish
       ? "the server certificate is not trusted or does not match: set certificate-authority(-data)/tls-server-name for the cluster in your kubeconfig, pass --certificate-authority, or --insecure-skip-tls-verify"
       : "check the server address in your kubeconfig and that the cluster is reachable";
     return new KubeConnectionError(`cannot connect to the API server ${url.origin}: ${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`, hint, { cause: e });

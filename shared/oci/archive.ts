@@ -16,7 +16,7 @@ import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
-import { removeOnInterrupt } from "../runtime/interrupt.ts";
+import { removeDeadPartials, removeOnInterrupt } from "../runtime/interrupt.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
 const LOOSE_ENTRY = 256 << 10; // compressed archives in another order: small blobs buffered until the graph is known…
@@ -28,6 +28,9 @@ export function blobName(digest: string): string {
 }
 
 // ------------------------------------------------------------------ writer
+
+/** Small files written right after index.json: given, or computed from index.json's bytes and the whole plan. */
+export type ExtraFiles = { name: string; bytes: Uint8Array }[] | ((ctx: { index: Uint8Array; plan: Plan }) => Promise<{ name: string; bytes: Uint8Array }[]> | { name: string; bytes: Uint8Array }[]);
 
 export class OciArchiveWriter implements Store {
   readonly name: string;
@@ -51,7 +54,7 @@ export class OciArchiveWriter implements Store {
       level?: number;
       mtime?: number;
       /** extra small files written right after index.json (e.g. metadata of what the archive holds) */
-      extraFiles?: { name: string; bytes: Uint8Array }[];
+      extraFiles?: ExtraFiles;
       /** digests the other side already has (incremental export): treated as present, not written */
       skip?: Set<string>;
     } = {},
@@ -63,6 +66,8 @@ export class OciArchiveWriter implements Store {
 
   private start(): void {
     if (this.tar) return;
+    // what a SIGKILLed run of the same archive left behind (its pid is gone)
+    this.leftovers = removeDeadPartials(this.path);
     this.unregister = removeOnInterrupt(`writing archive ${this.path}`, this.tmp);
     this.file = createWriteStream(this.tmp, { highWaterMark: 1 << 20 });
     // a write error (full disk, quota, I/O) must end the run: without listeners it would crash the process, and
@@ -79,6 +84,8 @@ export class OciArchiveWriter implements Store {
   }
 
   private unregister?: () => void;
+  /** leftovers of killed runs removed when writing began */
+  leftovers: string[] = [];
 
   /** The first write error, as a clear message; every later write fails with it. */
   private writeError?: OciError;
@@ -119,7 +126,8 @@ export class OciArchiveWriter implements Store {
       }
       const ib = Buffer.from(JSON.stringify(index));
       await tar.addFile("index.json", ib.length, ib);
-      for (const f of this.opts.extraFiles ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
+      const extra = this.opts.extraFiles;
+      for (const f of typeof extra === "function" ? await extra({ index: ib, plan }) : extra ?? []) await tar.addFile(safeEntryPath(f.name), f.bytes.byteLength, f.bytes);
       await tar.addDirectory("blobs/sha256");
       // parents before children (the plan lists children first), so a reader can follow the graph from index.json
       for (const m of [...plan.manifests].reverse()) {
@@ -150,8 +158,8 @@ export class OciArchiveWriter implements Store {
     return this.written.has(desc.digest) || !!this.opts.skip?.has(desc.digest);
   }
 
-  /** Set extra files before the first copy (they are written by prepare()). */
-  setExtraFiles(files: { name: string; bytes: Uint8Array }[]): void {
+  /** Set extra files before the first copy (they are written by prepare(); a function sees index.json and the plan). */
+  setExtraFiles(files: ExtraFiles): void {
     if (this.prepared) throw new OciError(`archive ${this.path}: extra files must be set before copying`, "ARCHIVE");
     this.opts.extraFiles = files;
   }
@@ -245,11 +253,12 @@ interface EntryLoc {
 }
 
 /**
- * Check an entry is a safe, known part of an OCI layout. With `seen`, a second entry of the same name is refused:
+ * Check an entry is a safe, known part of an OCI layout (every reader of archives: push, verify, serve). With
+ * `seen`, a second entry of the same name is refused:
  * tar tools disagree on which copy wins (the last, for extraction), so a tampered archive could show one
  * index.json (or oci-layout, export metadata, violet-package.yaml) to a verifier and another to a pusher.
  */
-function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
+export function checkEntry(e: TarEntry, path: string, seen?: Set<string>): string | undefined {
   const name = safeEntryPath(e.header.name);
   if (e.header.type === "directory") return undefined;
   if (e.header.type !== "file") throw new TarError(`archive ${path}: refusing ${e.header.type} entry "${e.header.name}" (only files and directories are allowed)`, "the archive may be malicious");
@@ -426,9 +435,9 @@ export class OciArchiveReader implements Store {
     }
   }
 
-  /** Every blob digest in the archive (for incremental exports); compressed archives are scanned once more. */
-  async blobDigests(): Promise<string[]> {
-    const names = [...this.entries.keys(), ...this.small.keys()];
+  /** Every blob in the archive with its size in the archive (compressed archives are scanned once more). */
+  async blobSizes(): Promise<Map<string, number>> {
+    const sizes: [string, number][] = [...[...this.entries].map(([n, l]): [string, number] => [n, l.size]), ...[...this.small].map(([n, b]): [string, number] => [n, b.length])];
     if (this.sequential) {
       const gunzip = this.decompressor();
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
@@ -436,15 +445,20 @@ export class OciArchiveReader implements Store {
       const seen = new Set<string>();
       for await (const e of readTar(src.pipe(gunzip))) {
         const name = checkEntry(e, this.path, seen);
-        if (name) names.push(name);
+        if (name) sizes.push([name, e.header.size]);
       }
     }
-    const out = new Set<string>();
-    for (const n of names) {
+    const out = new Map<string, number>();
+    for (const [n, size] of sizes) {
       const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(n);
-      if (m) out.add(`${m[1]}:${m[2]}`);
+      if (m) out.set(`${m[1]}:${m[2]}`, size);
     }
-    return [...out];
+    return out;
+  }
+
+  /** Every blob digest in the archive (for incremental exports). */
+  async blobDigests(): Promise<string[]> {
+    return [...(await this.blobSizes()).keys()];
   }
 
   async tags(): Promise<string[]> {
@@ -551,6 +565,42 @@ export class OciArchiveReader implements Store {
       e = undefined;
     }
     if (left.size) throw new NotFoundError(`blob ${[...left][0]} in ${this.name}`, "the archive is incomplete");
+  }
+
+  /**
+   * Check every blob of `wanted` the archive holds against its digest (absent ones are skipped: an incremental
+   * archive leaves out what the registry has). Compressed archives are read once more from the start, apart from
+   * the pass that serves them. Returns how many were checked; throws on the first mismatch.
+   */
+  async verifyBlobs(wanted: Set<string>): Promise<number> {
+    const drain = async (s: Readable) => {
+      for await (const _ of s);
+    };
+    let n = 0;
+    if (!this.sequential) {
+      for (const d of wanted) {
+        if (!this.canFetch({ digest: d } as Descriptor)) continue;
+        const size = this.small.get(blobName(d))?.length ?? this.entries.get(blobName(d))!.size;
+        await drain(await this.fetchBlob({ mediaType: "application/octet-stream", digest: d, size }));
+        n++;
+      }
+      return n;
+    }
+    const gunzip = this.decompressor();
+    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    src.on("error", (e) => gunzip.destroy(e));
+    for await (const e of readTar(src.pipe(gunzip))) {
+      const name = e.header.type === "file" ? safeEntryPath(e.header.name) : undefined;
+      const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
+      const digest = m ? `${m[1]}:${m[2]}` : undefined;
+      if (!digest || !wanted.has(digest)) continue;
+      const v = new VerifyStream(`blob ${digest} in ${this.name}`, digest, e.header.size);
+      const body = e.body();
+      body.on("error", (err) => v.destroy(err));
+      await drain(body.pipe(v));
+      n++;
+    }
+    return n;
   }
 
   private subjects?: Promise<Map<string, Descriptor[]>>;

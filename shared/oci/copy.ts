@@ -29,6 +29,8 @@ export interface CopyJob {
   /** indexes of jobs (same run) that must succeed before this job's manifests and tags are written — a chart or
    *  pack is tagged only once every image it needs is in the target; if one fails, this job fails untagged */
   requires?: number[];
+  /** check the source image with CopyOptions.verifyRoot before anything moves (images, not charts) */
+  verify?: boolean;
 }
 
 export interface CopyOptions {
@@ -49,6 +51,11 @@ export interface CopyOptions {
    * (undefined: copy it as usual).
    */
   blobSource?: (job: CopyJob, blob: Descriptor) => Promise<Store | undefined>;
+  /**
+   * For jobs marked `verify`: awaited once the source root is known, before the target is asked or anything moves;
+   * a throw fails the job (and leaves jobs requiring it untagged). --verify-signatures checks cosign signatures here.
+   */
+  verifyRoot?: (src: Store, root: Descriptor, label: string) => Promise<unknown>;
 }
 
 export type CopyEvent =
@@ -136,6 +143,9 @@ export class CopyEngine {
   /** per job index: settles when the job's outcome is final (for CopyJob.requires) */
   private settled = new Map<number, { promise: Promise<void>; resolve: () => void }>();
   private plans: JobPlan[] = [];
+  /** per job index: its plan, settled (failed plans too) */
+  private planned: Promise<JobPlan>[] = [];
+  private jobs: CopyJob[] = [];
 
   constructor(private opts: CopyOptions = {}) {
     this.blobLimit = createLimit(opts.concurrency ?? 8);
@@ -156,9 +166,11 @@ export class CopyEngine {
     // still being planned (archive writers need the whole graph first; compressed archives are read once, in order)
     const streams = (p: JobPlan) => !this.opts.dryRun && !p.job.dst.prepare && !(p.job.src instanceof OciArchiveReader && p.job.src.sequential);
     const early: Promise<void>[] = [];
+    this.jobs = jobs;
+    this.planned = jobs.map((job, index) => this.imageLimit(() => this.plan(job, index)));
     const plans = await Promise.all(
-      jobs.map((job, index) =>
-        this.imageLimit(() => this.plan(job, index)).then((p) => {
+      this.planned.map((planned) =>
+        planned.then((p) => {
           if (p.result.error || p.upToDate) this.done(p);
           else if (streams(p)) early.push(this.transfer(p));
           return p;
@@ -223,6 +235,7 @@ export class CopyEngine {
         if (tagged.some((d) => d !== root.digest)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
       } else root = await job.src.resolve(job.srcRef);
       if (!isManifest(root.mediaType)) throw new OciError(`${result.src} is a ${root.mediaType}, not an image manifest or index`, "UNSUPPORTED_MEDIA_TYPE");
+      if (job.verify && this.opts.verifyRoot) await this.opts.verifyRoot(job.src, root, result.src);
       result.digest = root.digest;
       result.mediaType = root.mediaType;
       const filtering = !!this.opts.platforms?.length && isIndex(root.mediaType);
@@ -494,12 +507,21 @@ export class CopyEngine {
       t = (async () => {
         const siblingOk = sibling ? await sibling.done.then(() => true, () => false) : false;
         const from = !sibling && this.opts.blobSource ? await this.opts.blobSource(p.job, b) : undefined;
-        return this.blobLimit(async () => {
+        const known = await this.blobLimit(async () => {
           // present in a sibling repository: mount right away (a mount of a blob the target has succeeds too)
           if (siblingOk && (await dst.mountFrom!(b, sibling!.repo))) return "mounted" as const;
           // a small blob of an image the target lacks: upload without asking first (a repeat upload is harmless)
           const ask = !(p.fresh && b.size <= SMALL_BLOB && dst instanceof RegistryRepository);
           if (ask && (await dst.exists(b))) return "exists" as const;
+          return undefined;
+        });
+        if (known) return known;
+        // a large blob this target lacks may already sit in another repository of the same registry that this run
+        // writes to (a re-run after a kill): look there before uploading it again (outside the blob slots: it may
+        // wait for other images' plans)
+        const elsewhere = !sibling && !from && b.size >= ELSEWHERE_MIN ? await this.elsewhere(p, b) : undefined;
+        return this.blobLimit(async () => {
+          if (elsewhere && (await dst.mountFrom!(b, elsewhere))) return "mounted" as const;
           if (sibling && !siblingOk && (await dst.mountFrom!(b, sibling.repo))) return "mounted" as const;
           if (from && from.id !== dst.id && dst.mountFrom && (await dst.mountFrom(b, from))) return "mounted" as const;
           if (dst.mountFrom && (await dst.mountFrom(b, src))) return "mounted" as const;
@@ -528,6 +550,30 @@ export class CopyEngine {
     }
     // another image moves this digest: it counts as existing for this one
     return t.then(() => "exists" as const);
+  }
+
+  /**
+   * Another repository of p's target registry, among those this run writes to, that already holds blob b (one HEAD
+   * per candidate; only repositories whose images need b are asked). Waits up to ELSEWHERE_WAIT_MS for the plans of
+   * those images still being planned, so which image reaches a shared layer first no longer decides whether a
+   * re-run uploads it again.
+   */
+  private async elsewhere(p: JobPlan, b: Descriptor): Promise<RegistryRepository | undefined> {
+    const dst = p.job.dst;
+    if (!(dst instanceof RegistryRepository) || !dst.mountFrom) return undefined;
+    const same = (j: CopyJob) => j.dst instanceof RegistryRepository && j.dst.host === dst.host && j.dst.repository !== dst.repository;
+    const others = this.jobs.flatMap((j, i) => (i !== p.index && same(j) ? [i] : []));
+    if (!others.length) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(others.map((i) => this.planned[i])), new Promise((r) => (timer = setTimeout(r, ELSEWHERE_WAIT_MS)))]);
+    clearTimeout(timer);
+    const repos = new Map<string, RegistryRepository>();
+    for (const i of others) {
+      const q = this.plans[i];
+      if (q && !q.result.error && q.blobs.some((x) => x.digest === b.digest)) repos.set(q.job.dst.id, q.job.dst as RegistryRepository);
+    }
+    for (const repo of [...repos.values()].slice(0, ELSEWHERE_MAX)) if (await repo.exists(b).catch(() => false)) return repo;
+    return undefined;
   }
 
   private async transfer(p: JobPlan): Promise<void> {
@@ -644,6 +690,10 @@ export class CopyEngine {
 
 /** Blobs up to this size are uploaded to a fresh image without a HEAD first. */
 const SMALL_BLOB = 64 << 10;
+/** blobs at least this large are looked for in the run's other target repositories before an upload */
+const ELSEWHERE_MIN = 1 << 20;
+const ELSEWHERE_MAX = 8;
+const ELSEWHERE_WAIT_MS = 5_000;
 
 function isConfig(d: Descriptor): boolean {
   return /config|json/.test(d.mediaType) && !/tar/.test(d.mediaType);

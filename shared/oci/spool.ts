@@ -37,7 +37,16 @@ export class Spool {
     const live = new PassThrough({ highWaterMark: 1 << 20 });
     const ws = createWriteStream(this.file, { highWaterMark: 1 << 20 });
     ws.on("error", (e) => (this.fileError ??= e));
-    const wait = (s: NodeJS.EventEmitter, events: string[]) => new Promise<void>((r) => { for (const ev of events) s.once(ev, () => r()); });
+    // the first of these events ends the wait, and takes the other listeners with it: a once() left behind per
+    // event at every chunk piled up (MaxListenersExceededWarning on any layer over ~11 MiB)
+    const wait = (s: NodeJS.EventEmitter, events: string[]) =>
+      new Promise<void>((r) => {
+        const done = () => {
+          for (const ev of events) s.off(ev, done);
+          r();
+        };
+        for (const ev of events) s.on(ev, done);
+      });
     this.complete = (async () => {
       for await (const chunk of this.src) {
         if (!this.fileError && !ws.write(chunk)) await wait(ws, ["drain", "close", "error"]);

@@ -43,8 +43,6 @@ export interface PaletteOptions {
   caFile?: string;
   /** deadline of each request, ms: connect + TLS + answer (default DEFAULT_PALETTE_TIMEOUT_MS) */
   timeoutMs?: number;
-  /** called with each request for --debug logs (method, path, status, ms) */
-  onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
 }
 
 /** Base class of Palette errors; one-line message naming the URL and what to do. */
@@ -137,7 +135,6 @@ export class PaletteClient {
   async #send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
     const url = new URL(path, this.base);
     this.#lastPath = `${method} ${url.pathname}`;
-    const started = Date.now();
     let res: FetchResponse<string>;
     try {
       // ofetch serialises the body as JSON with content-type application/json
@@ -145,7 +142,6 @@ export class PaletteClient {
     } catch (e) {
       throw this.#connectionError(fetchCause(e));
     }
-    this.opts.onRequest?.({ method, path: url.pathname, status: res.status, ms: Date.now() - started });
     const h: IncomingHttpHeaders = {};
     res.headers.forEach((v, k) => (h[k] = v));
     return { status: res.status, headers: h, body: typeof res._data === "string" ? res._data : "" };

@@ -2,7 +2,10 @@
 // skip-verify) and an HTTP(S) proxy. Everything else in shared/ and plugins/ stays runtime-neutral and calls
 // `createTlsFetch(opts)` to get a fetch-like function.
 //
-// Why two paths (plus one exception: repeated request headers, see bunFetch):
+// Which proxy and how to reach it is decided by proxy.ts for both paths (Go's HTTPS_PROXY/NO_PROXY rules, not
+// Bun's own reading of the variables); every request is traced there too (trace.ts).
+//
+// Why two paths (plus two exceptions, see bunFetch: repeated request headers, https:// proxies):
 // - Bun: the global fetch takes `tls: { ca, cert, key, serverName, rejectUnauthorized }` and `proxy`. This is
 //   Bun's own documented API and works under `bun run` and inside `bun build --compile` binaries. (Bun's
 //   node:https agent/undici dispatcher TLS options have regressed before: client-node 2.x loses the CA under
@@ -12,9 +15,9 @@
 // test/kube/tls-runtimes.test.ts is the regression test: private CA + client-certificate server, bun run,
 // a compiled binary and deno run.
 import http from "node:http";
-import https from "node:https";
-import tls from "node:tls";
 import { Readable } from "node:stream";
+import { agentFor, checkProxy, httpRequest, proxyForUrl, proxyLabel, viaProxyError } from "./proxy.ts";
+import { traceHttp } from "./trace.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle to trust instead of the system roots */
@@ -26,8 +29,8 @@ export interface TlsOptions {
   serverName?: string;
   /** do not verify the server certificate */
   insecureSkipVerify?: boolean;
-  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets); default: HTTPS_PROXY/HTTP_PROXY
-   *  unless NO_PROXY matches (Bun's fetch does the same by itself) */
+  /** http:// or https:// proxy for every request (CONNECT tunnel for https targets; kubeconfig proxy-url);
+   *  default: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches, with Go's rules (proxy.ts) on every runtime */
   proxyUrl?: string;
 }
 
@@ -47,8 +50,14 @@ export function tlsFetchImplementation(): "bun-fetch" | "node-https" {
 }
 
 export function createTlsFetch(opts: TlsOptions = {}): TlsFetch {
-  if (opts.proxyUrl && !/^https?:\/\//i.test(opts.proxyUrl)) {
-    throw new Error(`unsupported proxy-url ${JSON.stringify(opts.proxyUrl)}: only http:// and https:// proxies are supported`);
+  if (opts.proxyUrl) {
+    let u: URL;
+    try {
+      u = new URL(opts.proxyUrl);
+    } catch {
+      throw new Error(`proxy-url: not a URL (expected http://HOST:PORT or https://HOST:PORT)`);
+    }
+    checkProxy(u, "proxy-url");
   }
   return tlsFetchImplementation() === "bun-fetch" ? bunFetch(opts) : nodeFetch(opts);
 }
@@ -59,6 +68,7 @@ function pairs(h: TlsFetchInit["headers"]): [string, string][] {
 }
 
 function bunFetch(opts: TlsOptions): TlsFetch {
+  const explicitProxy = opts.proxyUrl ? new URL(opts.proxyUrl) : undefined;
   const tlsOpt: Record<string, unknown> = {};
   if (opts.ca) tlsOpt.ca = opts.ca;
   if (opts.cert) tlsOpt.cert = opts.cert;
@@ -71,6 +81,17 @@ function bunFetch(opts: TlsOptions): TlsFetch {
   return (url, init = {}) => {
     const names = pairs(init.headers).map(([k]) => k.toLowerCase());
     if (new Set(names).size !== names.length) return (viaNode ??= nodeFetch(opts))(url, init);
+    // the proxy decision is ours (Go's NO_PROXY rules, loopback direct), not Bun's own reading of the variables
+    let proxy: URL | undefined;
+    try {
+      proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(new URL(String(url)));
+      if (proxy) checkProxy(proxy);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Bun 1.4 checks an https:// proxy's certificate against the target's `tls` (its `proxy.tls` has no effect):
+    // those requests go through node:https, which checks the proxy with the default trust store
+    if (proxy?.protocol === "https:") return (viaNode ??= nodeFetch(opts))(url, init);
     const headers = new Headers();
     for (const [k, v] of pairs(init.headers)) headers.append(k, v);
     const req: Record<string, unknown> = {
@@ -82,9 +103,18 @@ function bunFetch(opts: TlsOptions): TlsFetch {
       redirect: "manual",
       decompress: true,
     };
-    if (opts.proxyUrl) req.proxy = opts.proxyUrl;
+    req.proxy = proxy ? { url: proxy.href, respectNoProxy: false } : false;
     if (init.body instanceof ReadableStream) req.duplex = "half";
-    return fetch(url, req as RequestInit);
+    const via = proxy ? proxyLabel(proxy) : undefined;
+    const done = traceHttp(String(req.method), String(url), via);
+    return fetch(url, req as RequestInit).then(
+      (res) => (done(res.status), res),
+      (e: Error & { code?: string }) => {
+        done(undefined, e);
+        // Bun's messages do not say which proxy ("Proxy refused to open a tunnel: 407 …"); ours do
+        return Promise.reject(via ? viaProxyError(e, via) : e);
+      },
+    );
   };
 }
 
@@ -97,9 +127,19 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
     ...(opts.key ? { key: opts.key } : {}),
     ...(opts.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
   };
-  // a keep-alive agent per client (per TLS identity): many small API calls reuse connections
-  const agent = new https.Agent({ keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) });
-  const httpAgent = new http.Agent({ keepAlive: true });
+  // keep-alive agents per client (per TLS identity) and origin: many small API calls reuse connections; an
+  // origin behind a proxy gets a tunnelling agent (proxy.ts)
+  const explicitProxy = opts.proxyUrl ? new URL(opts.proxyUrl) : undefined;
+  const agents = new Map<string, http.Agent>();
+  const agentOf = (url: URL, proxy: URL | undefined) => {
+    const key = `${url.protocol}//${url.host} ${proxy?.href ?? "direct"}`;
+    let a = agents.get(key);
+    if (!a) {
+      a = agentFor(url, { keepAlive: true, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) }, proxy);
+      agents.set(key, a);
+    }
+    return a;
+  };
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(String(input));
@@ -123,72 +163,21 @@ function nodeFetch(opts: TlsOptions): TlsFetch {
         else body = Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>;
         resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: h }));
       };
-      const send = (reqOpts: https.RequestOptions) => {
-        const req = (secure ? https : http).request(url, { method, headers, ...reqOpts }, onResponse);
-        const abort = () => req.destroy(init.signal?.reason ?? new DOMException("aborted", "AbortError"));
-        init.signal?.addEventListener("abort", abort, { once: true });
-        req.on("close", () => init.signal?.removeEventListener("abort", abort));
-        req.on("error", reject);
-        const b = init.body;
-        if (b == null) req.end();
-        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
-        else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
-      };
-
-      const proxyUrl = opts.proxyUrl ?? proxyFromEnv(url);
-      if (!proxyUrl) return send(secure ? { agent, ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : { agent: httpAgent });
-      const proxy = new URL(proxyUrl);
-      const proxyAuth = proxy.username ? { "proxy-authorization": `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}` } : {};
-      const viaProxy = proxy.protocol === "https:" ? https : http;
-      if (!secure) {
-        // plain HTTP through a proxy: absolute-form request to the proxy
-        const req = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method, path: url.href, headers: { ...headers, host: url.host, ...proxyAuth } }, onResponse);
-        req.on("error", reject);
-        const b = init.body;
-        if (b == null) req.end();
-        else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
-        else Readable.fromWeb(b as any).pipe(req);
-        return;
+      let proxy: URL | undefined;
+      try {
+        proxy = explicitProxy ? checkProxy(explicitProxy, "proxy-url") : proxyForUrl(url);
+      } catch (e) {
+        return reject(e);
       }
-      const port = url.port || "443";
-      const connect = viaProxy.request({ host: proxy.hostname, port: proxy.port || (proxy.protocol === "https:" ? 443 : 80), method: "CONNECT", path: `${url.hostname}:${port}`, headers: { host: `${url.hostname}:${port}`, ...proxyAuth } });
-      connect.on("error", reject);
-      connect.on("connect", (res, socket) => {
-        if (res.statusCode !== 200) {
-          socket.destroy();
-          return reject(new Error(`proxy ${proxy.host} refused CONNECT to ${url.host}: HTTP ${res.statusCode}`));
-        }
-        const secureSocket = tls.connect({ socket, servername: opts.serverName ?? (isIp(url.hostname) ? undefined : url.hostname), ...tlsOpts });
-        secureSocket.on("error", reject);
-        // a one-shot agent whose only connection is the tunnelled TLS socket
-        const tunnelAgent = new https.Agent({ keepAlive: false });
-        (tunnelAgent as any).createConnection = () => secureSocket;
-        send({ agent: tunnelAgent });
-      });
-      connect.end();
+      const tlsReq = secure ? { ...tlsOpts, ...(opts.serverName ? { servername: opts.serverName } : {}) } : {};
+      const req = httpRequest(url, { method, headers, agent: agentOf(url, proxy), proxy: proxy ?? null, ...tlsReq }, onResponse);
+      const abort = () => req.destroy(init.signal?.reason ?? new DOMException("aborted", "AbortError"));
+      init.signal?.addEventListener("abort", abort, { once: true });
+      req.on("close", () => init.signal?.removeEventListener("abort", abort));
+      req.on("error", reject);
+      const b = init.body;
+      if (b == null) req.end();
+      else if (typeof b === "string" || b instanceof Uint8Array) req.end(b);
+      else Readable.fromWeb(b as any).on("error", (e) => req.destroy(e)).pipe(req);
     });
-}
-
-/**
- * HTTPS_PROXY / HTTP_PROXY (either case) unless NO_PROXY matches, like Go's ProxyFromEnvironment (kubectl) and
- * Bun's fetch. Loopback is never proxied.
- */
-export function proxyFromEnv(url: URL, env: Record<string, string | undefined> = process.env): string | undefined {
-  const proxy = url.protocol === "https:" ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
-  if (!proxy) return undefined;
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host === "::1" || host.startsWith("127.")) return undefined;
-  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const np of noProxy) {
-    if (np === "*") return undefined;
-    const [h, port] = np.split(":");
-    if (port && port !== (url.port || (url.protocol === "https:" ? "443" : "80"))) continue;
-    const d = h!.replace(/^\*?\./, "");
-    if (host === d || host.endsWith(`.${d}`)) return undefined;
-  }
-  return /^[a-z]+:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
 }

@@ -46,12 +46,16 @@ async function readSignatureFile(sigFile: string): Promise<openpgp.Signature> {
   const bytes = await readFile(sigFile).catch((e) => {
     throw new SignatureError(`cannot read ${sigFile}: ${(e as Error).message}`);
   });
+  return parseSignature(bytes, sigFile);
+}
+
+async function parseSignature(bytes: Uint8Array, where: string): Promise<openpgp.Signature> {
   try {
     return isArmored(bytes)
       ? await openpgp.readSignature({ armoredSignature: Buffer.from(bytes).toString("utf8") })
       : await openpgp.readSignature({ binarySignature: new Uint8Array(bytes) });
   } catch (e) {
-    throw new SignatureError(`${sigFile}: not an OpenPGP signature (${(e as Error).message.split("\n")[0]})`);
+    throw new SignatureError(`${where}: not an OpenPGP signature (${(e as Error).message.split("\n")[0]})`);
   }
 }
 
@@ -71,11 +75,24 @@ export interface GpgResult {
  */
 export async function verifyDetached(file: string, sigFile: string, keys: PublicKey[]): Promise<GpgResult> {
   const signature = await readSignatureFile(sigFile);
+  return verifySignature(() => createReadStream(file, { highWaterMark: 1 << 20 }), signature, keys);
+}
+
+/**
+ * The same check over a stream (e.g. a blob read from an archive) and the signature's bytes (`where` names them
+ * in errors). The stream is opened only when the signer is in the keyring, and always drained or destroyed.
+ */
+export async function verifyDetachedStream(data: () => Readable | Promise<Readable>, sigBytes: Uint8Array, where: string, keys: PublicKey[]): Promise<GpgResult> {
+  return verifySignature(data, await parseSignature(sigBytes, where), keys);
+}
+
+async function verifySignature(data: () => Readable | Promise<Readable>, signature: openpgp.Signature, keys: PublicKey[]): Promise<GpgResult> {
   const keyIDs = signature.getSigningKeyIDs().map((k) => k.toHex());
   const keyID = keyIDs[0] ?? "unknown";
   const signer = keys.find((k) => keyIDs.some((id) => k.getKeys().some((sub) => sub.getKeyID().toHex() === id)));
   if (!signer) return { ok: false, keyID, reason: `signed by key ${keyID.toUpperCase()}, which is not in the keyring` };
-  const web = Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
+  const src = await data();
+  const web = Readable.toWeb(src) as unknown as ReadableStream<Uint8Array>;
   const message = await openpgp.createMessage({ binary: web });
   const res = await openpgp.verify({ message, signature, verificationKeys: keys, format: "binary" });
   const reader = (res.data as unknown as ReadableStream<Uint8Array>).getReader();
@@ -85,6 +102,7 @@ export async function verifyDetached(file: string, sigFile: string, keys: Public
       if (done) break;
     }
   } catch (e) {
+    src.destroy();
     return { ok: false, keyID, reason: (e as Error).message };
   }
   const sig = res.signatures[0];

@@ -2,7 +2,7 @@
 // says what was interrupted, and exits 130/143.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -28,7 +28,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function interruptExport(signal: "SIGINT" | "SIGTERM", name: string) {
+async function interruptExport(signal: "SIGINT" | "SIGTERM" | "SIGKILL", name: string) {
   // the big layer hangs at the source, so the export sits mid-way with its partial archive open
   proxy.setRules([{ method: "GET", path: new RegExp(`/blobs/${sha(layer)}`), fault: "delay", delayMs: 60_000, times: Infinity }]);
   const out = join(tmp, `out-${signal}`);
@@ -48,7 +48,7 @@ async function interruptExport(signal: "SIGINT" | "SIGTERM", name: string) {
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 10_000))]);
   if (code === "timeout") child.kill("SIGKILL");
   proxy.clear();
-  return { code, stderr, outFiles: readdirSync(out), tempFiles: readdirSync(temp) };
+  return { code, stderr, outFiles: readdirSync(out), tempFiles: readdirSync(temp), out, args, pid: child.pid! };
 }
 
 describe("signals during export (point 9)", () => {
@@ -67,4 +67,21 @@ describe("signals during export (point 9)", () => {
     expect(r.tempFiles).toEqual([]);
     expect(r.stderr).toMatch(/interrupted \(SIGTERM\)/);
   }, 40_000);
+
+  test("SIGKILL leaves NAME.partial-PID (no handler runs); the next export of that name removes it, not a live process's nor another archive's", async () => {
+    const r = await interruptExport("SIGKILL", "app.tar");
+    expect(r.outFiles).toEqual([`app.tar.partial-${r.pid}`]);
+    // a concurrent export of the same name that is still running (this test's own pid is alive) and a dead
+    // run of another archive in the same folder
+    writeFileSync(join(r.out, `app.tar.partial-${process.pid}`), "in progress");
+    writeFileSync(join(r.out, `other.tar.partial-${r.pid}`), "not ours");
+    const again = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(BUN, r.args, { env: { ...process.env, NO_COLOR: "1", DOCKER_CONFIG: "/nonexistent" }, stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      c.stderr.on("data", (d) => (err += d));
+      c.on("close", (code) => resolve({ code, stderr: err }));
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(readdirSync(r.out).sort()).toEqual(["app.tar", `app.tar.partial-${process.pid}`, `other.tar.partial-${r.pid}`]);
+  }, 60_000);
 });

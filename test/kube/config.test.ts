@@ -262,12 +262,13 @@ describe("kube flags", () => {
   });
 });
 
-describe("proxy from the environment (node:https path; Bun's fetch does the same itself)", () => {
+describe("proxy from the environment (every runtime, every transport: shared/runtime/proxy.ts)", () => {
   test("HTTPS_PROXY/HTTP_PROXY with NO_PROXY, loopback never proxied", async () => {
-    const { proxyFromEnv } = await import("../../shared/runtime/tls-fetch.ts");
+    const { proxyForUrl } = await import("../../shared/runtime/proxy.ts");
+    const proxyFromEnv = (u: URL, env: Record<string, string>) => proxyForUrl(u, env)?.origin;
     const env = { HTTPS_PROXY: "proxy.corp:3128", http_proxy: "http://p2:80", NO_PROXY: "internal.example,.svc, 10.0.0.5:6443" };
     expect(proxyFromEnv(new URL("https://api.example.com"), env)).toBe("http://proxy.corp:3128");
-    expect(proxyFromEnv(new URL("http://api.example.com"), env)).toBe("http://p2:80");
+    expect(proxyFromEnv(new URL("http://api.example.com"), env)).toBe("http://p2");
     expect(proxyFromEnv(new URL("https://k8s.internal.example:6443"), env)).toBeUndefined();
     expect(proxyFromEnv(new URL("https://kubernetes.default.svc"), env)).toBeUndefined();
     expect(proxyFromEnv(new URL("https://10.0.0.5:6443"), env)).toBeUndefined();

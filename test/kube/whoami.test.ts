@@ -98,7 +98,8 @@ describe("kubectl violet whoami", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ server: `${api.url}/kubernetes/global`, cluster: "global", source: "platform", auth: "platform-token", serverUser: "platform-user" });
     expect(api.requests.slice(before).map((q) => q.cluster)).toEqual(["global"]);
     expect(r.stdout + r.stderr).not.toContain("platform-token-secret");
-    expect(r.stderr).toContain("debug: POST /kubernetes/global/apis/authentication.k8s.io/v1/selfsubjectreviews → 201");
+    // --debug traces every HTTP request (shared/runtime/trace.ts)
+    expect(r.stderr).toMatch(/debug: http: POST https:\/\/127\.0\.0\.1:\d+\/kubernetes\/global\/apis\/authentication\.k8s\.io\/v1\/selfsubjectreviews → 201 \(\d+ ms\)/);
   }, 30_000);
 
   test("bad input: one-line errors and non-zero exits", async () => {

@@ -32,7 +32,9 @@ describe("manifests", () => {
     expect(pod.restartPolicy).toBe("Never");
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.containers[0].command).toEqual(["/usr/local/bin/kubectl-mirror", "run-shard", "--plan", "/etc/kube-airgap/plan", "--auth", "/etc/kube-airgap/auth"]);
-    expect(pod.volumes).toEqual(expect.arrayContaining([{ name: "plan", configMap: { name: "kubectl-mirror-0123456789-plan" } }, { name: "auth", secret: { secretName: "kubectl-mirror-0123456789-auth", defaultMode: 0o400 } }]));
+    expect(pod.volumes).toEqual(expect.arrayContaining([{ name: "plan", configMap: { name: "kubectl-mirror-0123456789-plan", defaultMode: 0o440 } }, { name: "auth", secret: { secretName: "kubectl-mirror-0123456789-auth", defaultMode: 0o440 } }]));
+    // the kubelet writes the files as root: readable by the pod's user only through fsGroup (its group)
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
     // nothing secret in the Job: only references to the Secret
     expect(JSON.stringify(job)).not.toContain("dTpzM2NyM3Q=");
     expect(JSON.stringify(job)).not.toContain("s3cr3t");

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { parseAllDocuments } from "yaml";
 import { buildPlugin, hostTarget } from "../../scripts/build.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { createClient } from "../../shared/oci/client.ts";
@@ -18,7 +19,7 @@ import { runnerTag } from "../../plugins/kubectl-mirror/lib/runner-image.ts";
 import { BUN, KUBECTL, ROOT, runCli, type CliResult } from "../support/cli.ts";
 import { spawn } from "node:child_process";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
-import { startFakeKubelet, type Fault, type FakeKubelet } from "../support/kubelet.ts";
+import { kubeletIsolation, startFakeKubelet, type Fault, type FakeKubelet } from "../support/kubelet.ts";
 import { createCA, type TestCA } from "../support/pki.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { run } from "../support/images.ts";
@@ -52,8 +53,8 @@ function mirror(args: string[], extraEnv: Record<string, string> = {}): Promise<
   return runCli("kubectl-mirror", args, { env: { ...env, ...extraEnv }, timeoutMs: 240_000 });
 }
 
-function clusterArgs(prefix: string, extra: string[] = []): string[] {
-  return ["copy", "--from-file", pairsFile(prefix), "--in-cluster", "--shards", "4", "-n", "mirror", "--kubeconfig", kubeconfig, "--runner-base", `${dst.host}/base/cc:latest`, "--runner-binary", binary, "--ca-file", ca.cert, "-o", "json", ...extra];
+function clusterArgs(prefix: string, extra: string[] = [], kc = kubeconfig): string[] {
+  return ["copy", "--from-file", pairsFile(prefix), "--in-cluster", "--shards", "4", "-n", "mirror", "--kubeconfig", kc, "--runner-base", `${dst.host}/base/cc:latest`, "--runner-binary", binary, "--ca-file", ca.cert, "-o", "json", ...extra];
 }
 
 beforeAll(async () => {
@@ -179,7 +180,7 @@ describe("copy --in-cluster", () => {
       const res = await mirror(clusterArgs("run1"));
       return { res, runs: [...k.runs] };
     });
-    expect(r.res.code, r.res.stderr + r.res.stdout.slice(0, 1500) + r.runs[0]?.output.slice(0, 1500)).toBe(0);
+    expect(r.res.code, `${r.runs[0]?.output.slice(0, 1500)}\n${r.res.stderr}${r.res.stdout.slice(0, 1500)}`).toBe(0);
     const out = JSON.parse(r.res.stdout);
     expect(out.images).toHaveLength(N);
     expect(out.summary.failed).toBe(0);
@@ -192,6 +193,10 @@ describe("copy --in-cluster", () => {
     // 4 shards, one pod each, the compiled binary with JOB_COMPLETION_INDEX
     expect(r.runs.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]);
     expect(r.runs.every((x) => x.code === 0)).toBe(true);
+    // as a kubelet runs them: uid/gid 65532 in group fsGroup, read-only root filesystem
+    const iso = kubeletIsolation();
+    if (iso.users) for (const x of r.runs) expect([x.uid, x.gid, x.groups]).toEqual([65532, 65532, [65532]]);
+    if (iso.mountNamespace) expect(r.runs.every((x) => x.readOnlyRoot)).toBe(true);
     // each blob uploaded exactly once: by the merged report and by the registry's own log
     const copied = out.images.reduce((a: number, x: any) => a + x.blobsCopied, 0);
     expect(copied).toBe(blobs.size);
@@ -279,6 +284,78 @@ describe("copy --in-cluster", () => {
     }
     expect(api.requests.filter((q) => q.method === "POST" && q.path.endsWith("/jobs") && !q.query.dryRun).length).toBe(jobsBefore + 1);
   }, 300_000);
+});
+
+describe("RBAC", () => {
+  const SA = "system:serviceaccount:mirror:kubectl-mirror";
+  /** "resource[/sub].group:verb" of every request the ServiceAccount made */
+  function permissionsUsed(from: number): Set<string> {
+    const out = new Set<string>();
+    for (const q of api.requests.slice(from).filter((x) => x.user === SA)) {
+      const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/(?:namespaces\/[^/]+\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(q.path);
+      if (!m) continue; // discovery, /version
+      const [, group = "", resource, name, sub] = m;
+      const verb = q.method === "GET" ? (name ? "get" : "list") : ({ POST: "create", PUT: "update", PATCH: "patch", DELETE: name ? "delete" : "deletecollection" } as Record<string, string>)[q.method]!;
+      out.add(`${resource}${sub ? `/${sub}` : ""}.${group}:${verb}`);
+    }
+    return out;
+  }
+  function granted(objs: any[]): Set<string> {
+    const out = new Set<string>();
+    for (const o of objs) for (const r of o.rules ?? []) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${res}.${g}:${v}`);
+    return out;
+  }
+
+  test("--print-rbac applied with real kubectl: a ServiceAccount bound to exactly that runs the copy, and uses every permission it grants", async () => {
+    const p = await mirror(["copy", "--print-rbac", "-n", "mirror"]);
+    expect(p.code, p.stderr).toBe(0);
+    const objs = parseAllDocuments(p.stdout).map((d) => d.toJSON());
+    expect(objs.map((o) => o.kind)).toEqual(["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]);
+    const applied = await kubectl(["apply", "-f", "-", "--kubeconfig", kubeconfig], p.stdout);
+    expect(applied.status, applied.stderr).toBe(0);
+    // a bound token through the TokenRequest API, as a CI system would get one
+    const token = await kubectl(["create", "token", "kubectl-mirror", "-n", "mirror", "--kubeconfig", kubeconfig], "");
+    expect(token.status, token.stderr).toBe(0);
+    const saConfig = api.kubeconfig("admin", { namespace: "mirror", token: token.stdout.trim() });
+    // the apiserver enforces RBAC for it
+    const can = await kubectl(["auth", "can-i", "create", "secrets", "-n", "mirror", "--kubeconfig", saConfig], "");
+    expect(can.stdout.trim()).toBe("yes");
+    const cannot = await kubectl(["get", "secrets", "-n", "mirror", "--kubeconfig", saConfig], "");
+    expect(cannot.stderr).toContain(`User "${SA}" cannot list resource "secrets"`);
+
+    const from = api.requests.length;
+    const r = await withKubelet(undefined, async () => mirror(clusterArgs("rbac", [], saConfig)));
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.images.filter((x: any) => x.status === "copied")).toHaveLength(N);
+    const sa = api.requests.slice(from).filter((q) => q.user === SA);
+    expect(sa.length).toBeGreaterThan(5);
+    expect(sa.filter((q) => (q.status ?? 0) >= 400 && q.status !== 404).map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual([]);
+    // exactly: the run needed every permission granted, and no other
+    expect([...permissionsUsed(from)].sort()).toEqual([...granted(objs)].sort());
+  }, 300_000);
+
+  test("without one of the printed rules the run stops with the API server's 403 and leaves no Job behind", async () => {
+    const role = api.get("rbac.authorization.k8s.io/v1", "Role", "kubectl-mirror", "mirror")!;
+    const full = structuredClone(role.rules);
+    api.put({ ...role, rules: role.rules.map((r: any) => ({ ...r, resources: r.resources.filter((x: string) => x !== "secrets") })) });
+    try {
+      const r = await mirror(clusterArgs("rbac2", [], api.kubeconfig("admin", { namespace: "mirror", token: api.serviceAccountToken("mirror", "kubectl-mirror") })));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`cannot create resource "secrets" in API group "" in the namespace "mirror"`);
+      expect(api.list("batch/v1", "Job", "mirror")).toHaveLength(0);
+    } finally {
+      api.put({ ...api.get("rbac.authorization.k8s.io/v1", "Role", "kubectl-mirror", "mirror")!, rules: full });
+    }
+  }, 300_000);
+
+  test("--dry-run lists the RBAC on stderr", async () => {
+    const r = await mirror(clusterArgs("rbac3", ["--dry-run", "-o", "yaml"]));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("RBAC the run needs in namespace mirror");
+    expect(r.stderr).toMatch(/jobs\.batch: create, get, patch, delete/);
+    expect(r.stderr).toMatch(/pods\/log: get/);
+  }, 120_000);
 });
 
 async function until(ok: () => boolean, ms: number): Promise<void> {

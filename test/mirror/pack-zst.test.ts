@@ -3,11 +3,11 @@
 // to <dest>/packs/<name>) and says plainly whether it was verified (--pack-keyring, real gpg signatures).
 // On the previous code: "nginx-1.26.1.zst: not a pack tarball (… no pack.json)" and the .sig.bin was loaded as a pack.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startContentWorld, type ContentWorld } from "../support/content-world.ts";
-import { runCli, type CliResult } from "../support/cli.ts";
+import { BUN, ROOT, runCli, type CliResult } from "../support/cli.ts";
 import { skopeoInspectRaw } from "../support/images.ts";
 import { OciArchiveReader } from "../../shared/oci/archive.ts";
 
@@ -107,4 +107,89 @@ describe("export-pack: Artifact Studio <pack>.zst + <pack>.sig.bin", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("no pack tarball given");
   });
+});
+
+// Issue 22.4: signatures inside the air gap. With a keyring, an unsigned pack (its .sig.bin deleted) is refused like
+// an altered one, and `push`/`serve --pack-keyring` run the same check on the packs inside an archive, where the
+// bundle is used. On the previous code export-pack accepted the unsigned pack and push/serve had no --pack-keyring.
+describe("--pack-keyring: unsigned is refused like altered, at export, push and serve", () => {
+  let signed: string;
+  let signedPlain: string;
+  let unsigned: string;
+  let altered: string;
+
+  beforeAll(async () => {
+    const nginx = w.images.find((i) => i.includes("nginx"))!;
+    // the .sig.bin deleted: the same pack alone in a folder
+    const nosig = join(w.tmp, "studio-nosig");
+    mkdirSync(nosig, { recursive: true });
+    copyFileSync(join(studio, "nginx-1.26.1.zst"), join(nosig, "nginx-1.26.1.zst"));
+    // altered: another pack under the same name, next to the original signature
+    const alt = join(w.tmp, "studio-altered");
+    mkdirSync(alt, { recursive: true });
+    makePack(alt, "nginx", "1.26.1", [nginx, w.images.find((i) => i.includes("calico"))!]);
+    copyFileSync(join(studio, "nginx-1.26.1.sig.bin"), join(alt, "nginx-1.26.1.sig.bin"));
+    const base = ["--cred-file", w.credFile, ...w.caArgs];
+    signed = join(w.tmp, "signed.tar.zst");
+    signedPlain = join(w.tmp, "signed.tar");
+    unsigned = join(w.tmp, "unsigned.tar");
+    altered = join(w.tmp, "altered.tar.zst");
+    ok(await mirror(["export-pack", join(studio, "nginx-1.26.1.zst"), "--pack-keyring", pub, ...base, "-O", signed]), "export signed");
+    ok(await mirror(["export-pack", join(studio, "nginx-1.26.1.zst"), "--pack-keyring", pub, ...base, "-O", signedPlain]), "export signed plain");
+    ok(await mirror(["export-pack", join(nosig, "nginx-1.26.1.zst"), ...base, "-O", unsigned]), "export unsigned (no keyring)");
+    ok(await mirror(["export-pack", join(alt, "nginx-1.26.1.zst"), ...base, "-O", altered]), "export altered (no keyring)");
+  }, 180_000);
+
+  test("export-pack --pack-keyring refuses a pack whose .sig.bin was deleted", async () => {
+    const out = join(w.tmp, "nosig-keyring.tar");
+    const r = await mirror(["export-pack", join(w.tmp, "studio-nosig", "nginx-1.26.1.zst"), "--pack-keyring", pub, "--cred-file", w.credFile, ...w.caArgs, "-O", out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("nginx-1.26.1.zst: unsigned (no nginx-1.26.1.sig.bin next to it) and --pack-keyring requires every pack to be signed");
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  test("push --pack-keyring: signed packs verified (plain and zstd archives); unsigned, altered or another key refused before anything is sent", async () => {
+    const push = (archive: string, keyring: string, prefix: string) => mirror(["push", archive, "--dest", `${w.dst.host}/${prefix}`, ...w.caArgs, "-u", w.dst.username, "--password-stdin", "--pack-keyring", keyring, "-o", "json"], w.dst.password + "\n");
+    for (const [archive, prefix] of [[signed, "gate-zst"], [signedPlain, "gate-tar"]] as const) {
+      const r = await push(archive, pub, prefix);
+      ok(r, `push ${archive}`);
+      expect(r.stderr).toMatch(/pack packs\/nginx:1\.26\.1: signature VERIFIED \(key [0-9A-F]{16}\)/);
+      expect(JSON.parse(r.stdout).packSignatures.map((p: any) => p.ref)).toEqual(["packs/nginx:1.26.1"]);
+      expect((await skopeoInspectRaw(`${w.dst.host}/${prefix}/packs/nginx:1.26.1`, w.dst.skopeo)).json.layers).toHaveLength(2);
+    }
+    for (const [archive, keyring, message, prefix] of [
+      [unsigned, pub, "pack packs/nginx:1.26.1 is unsigned", "gate-unsigned"],
+      [altered, pub, "pack packs/nginx:1.26.1: signature does not verify", "gate-altered"],
+      [signed, otherPub, "pack packs/nginx:1.26.1: signature does not verify: signed by key", "gate-otherkey"],
+    ] as const) {
+      const r = await push(archive, keyring, prefix);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(message);
+      // nothing was pushed: not the pack, not its image
+      const nginxPath = w.images.find((i) => i.includes("nginx"))!.replace(/^[^/]+\//, "");
+      for (const ref of [`${prefix}/packs/nginx:1.26.1`, `${prefix}/${nginxPath}`]) expect(await skopeoInspectRaw(`${w.dst.host}/${ref}`, w.dst.skopeo).then(() => "found", () => "absent")).toBe("absent");
+    }
+  }, 180_000);
+
+  test("serve --pack-keyring: serves a signed bundle, refuses an unsigned or altered one", async () => {
+    for (const [archive, message] of [[unsigned, "is unsigned"], [altered, "signature does not verify"]] as const) {
+      const r = await mirror(["serve", archive, "--address", "127.0.0.1:0", "--pack-keyring", pub]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(message);
+    }
+    const child = spawn(BUN, [join(ROOT, "plugins/kubectl-mirror/main.ts"), "serve", signed, "--address", "127.0.0.1:0", "--pack-keyring", pub], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    const exited = new Promise((r) => child.on("exit", r));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`serve did not start:\n${err}`)), 60_000);
+      child.stderr!.on("data", (d) => {
+        err += d;
+        if (err.includes("(read-only)")) clearTimeout(t), resolve();
+      });
+      child.on("exit", () => reject(new Error(`serve exited:\n${err}`)));
+    });
+    expect(err).toMatch(/pack packs\/nginx:1\.26\.1: signature VERIFIED \(key [0-9A-F]{16}\)/);
+    child.kill("SIGTERM");
+    await exited;
+  }, 120_000);
 });

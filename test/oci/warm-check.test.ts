@@ -146,3 +146,36 @@ test("a job requiring one whose plan fails late stays untagged, though its own b
     client.transport.close();
   }
 }, 60_000);
+
+test("a re-run mounts a large shared layer that a killed run left in another target repository, whichever image reaches it first", async () => {
+  const client = clientFor();
+  try {
+    // two source images sharing one 2 MiB layer; the killed run had uploaded it into rerun/app0 only (untagged)
+    const shared = Buffer.from(Array.from({ length: 2 << 20 }, (_, i) => (i * 2654435761) >>> 24));
+    const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: shared };
+    const opts = { client };
+    for (const n of ["app0", "app1"]) await pushArtifact(`${src.host}/rerun/${n}:1.0`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(`{"n":"${n}"}`) }, layers: [layer] }, opts);
+    const desc = { mediaType: layer.mediaType, digest: `sha256:${(await import("node:crypto")).createHash("sha256").update(shared).digest("hex")}`, size: shared.length };
+    const left = new RegistryRepository(client, dst.host, "rerun/app0");
+    await left.pushBlob(desc, async () => (await import("node:stream")).Readable.from([shared]));
+    // app0's plan comes late, so app1 is the first to reach the shared layer
+    const app0 = new RegistryRepository(client, src.host, "rerun/app0");
+    const resolve = app0.resolve.bind(app0);
+    app0.resolve = async (ref) => (await new Promise((r) => setTimeout(r, 400)), resolve(ref));
+    const uploads: string[] = [];
+    const app1dst = new RegistryRepository(client, dst.host, "rerun/app1");
+    const push = app1dst.pushBlob.bind(app1dst);
+    app1dst.pushBlob = (d, open) => (uploads.push(d.digest), push(d, open));
+    const res = await new CopyEngine({}).run([
+      { src: new RegistryRepository(client, src.host, "rerun/app1"), srcRef: "1.0", dst: app1dst, dstTags: ["1.0"] },
+      { src: app0, srcRef: "1.0", dst: left, dstTags: ["1.0"] },
+    ]);
+    expect(res.map((r) => r.error)).toEqual([undefined, undefined]);
+    expect(uploads).not.toContain(desc.digest);
+    expect(res[0]!.blobsMounted).toBe(1);
+    expect(res[0]!.bytesCopied).toBeLessThan(shared.length);
+    expect((await app1dst.resolve("1.0")).digest).toBe(res[0]!.digest!);
+  } finally {
+    client.transport.close();
+  }
+}, 60_000);

@@ -195,7 +195,9 @@ describe("seed 001: profiles → .tar.zst bundle → external registry (README t
       const t = setTimeout(() => reject(new Error(err)), 60_000);
       child.stderr!.on("data", (x) => {
         err += x;
-        const m = / at http:\/\/(127\.0\.0\.1:\d+) \(read-only\)/.exec(err);
+        // `--address :PORT` listens on every interface (as palette content serve --port does), and the banner says so
+        const line = /serving .* \(read-only\) on every interface: .*\n/.exec(err)?.[0];
+        const m = line && /http:\/\/(127\.0\.0\.1:\d+)/.exec(line);
         if (m) clearTimeout(t), resolve(m[1]!);
       });
     });

@@ -3,7 +3,9 @@
 //   - proxies <platform>/kubernetes/<cluster>/… to that cluster (unknown cluster → 404),
 //   - authenticates every request with a platform bearer token (API tokens or tokens from the Dex login),
 //     401 otherwise, and forwards as the cluster admin,
-//   - lists the clusters at GET /auth/v1/clusters,
+//   - lists the clusters at GET /auth/v1/clusters (or answers `clustersApi`, e.g. 404 on platforms without it),
+//   - keeps one Cluster object (clusters.platform.tkestack.io, cluster-scoped) per cluster on global, as ACP's
+//     global cluster does (`clusterObjects: false`: that API is not served),
 //   - serves the Dex username/password login (dex.ts).
 //
 //   const p = await startAcpPlatform({ clusters: ["global", "region1"], users: { admin: { password: "pw" } } });
@@ -18,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDex, type Dex, type DexUser } from "./dex.ts";
-import { startFakeApiServer, type FakeApiServer } from "./kube-apiserver.ts";
+import { startFakeApiServer, type FakeApiServer, type FakeResourceDef } from "./kube-apiserver.ts";
 import { createCA, type TestCA } from "./pki.ts";
 import { violetCrds } from "./violet-fixtures.ts";
 
@@ -29,7 +31,14 @@ export interface AcpPlatformOptions {
   tls?: boolean | TestCA;
   /** extra namespaces on every cluster */
   namespaces?: string[];
+  /** HTTP status GET /auth/v1/clusters answers instead of the list (404, 403, 500…) */
+  clustersApi?: number;
+  /** serve clusters.platform.tkestack.io on global with one Cluster per cluster (default true) */
+  clusterObjects?: boolean;
 }
+
+/** ACP's Cluster kind (tkestack platform API, cluster-scoped, on the global cluster). */
+export const PLATFORM_CLUSTER_CRD: FakeResourceDef = { group: "platform.tkestack.io", version: "v1", kind: "Cluster", plural: "clusters", namespaced: false, status: true };
 
 export interface AcpPlatform {
   url: string;
@@ -49,7 +58,11 @@ export async function startAcpPlatform(opts: AcpPlatformOptions = {}): Promise<A
   const caPem = readFileSync(ca.cert, "utf8");
   const servers: Record<string, FakeApiServer> = {};
   for (const n of names) {
-    servers[n] = await startFakeApiServer({ tls: true, ca, crds: violetCrds, namespaces: ["cpaas-system", ...(n === "global" ? names : []), ...(opts.namespaces ?? [])] });
+    const crds = n === "global" && opts.clusterObjects !== false ? [...violetCrds, PLATFORM_CLUSTER_CRD] : violetCrds;
+    servers[n] = await startFakeApiServer({ tls: true, ca, crds, namespaces: ["cpaas-system", ...(n === "global" ? names : []), ...(opts.namespaces ?? [])] });
+  }
+  if (opts.clusterObjects !== false) {
+    for (const n of names) servers.global?.put({ apiVersion: "platform.tkestack.io/v1", kind: "Cluster", metadata: { name: n }, spec: { displayName: n, type: n === "global" ? "Baremetal" : "Imported" }, status: { phase: "Running" } });
   }
   const apiToken = `api-token-${Math.random().toString(36).slice(2)}`;
   const dex = createDex({ users: opts.users ?? {} });
@@ -67,6 +80,7 @@ export async function startAcpPlatform(opts: AcpPlatformOptions = {}): Promise<A
     const unauthorized = () => res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 }));
     if (path === "/auth/v1/clusters") {
       if (!user) return unauthorized();
+      if (opts.clustersApi) return res.writeHead(opts.clustersApi, { "content-type": "text/plain" }).end(`${opts.clustersApi} ${http.STATUS_CODES[opts.clustersApi] ?? ""}`);
       return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ items: names.map((n) => ({ metadata: { name: n } })) }));
     }
     const m = /^\/kubernetes\/([^/]+)(\/.*)?$/.exec(req.url ?? "");

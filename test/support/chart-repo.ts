@@ -4,7 +4,7 @@
 //   const repo = await startChartRepo({ charts: [tgzPath], auth: { username: "u", password: "p" } });
 //   repo.url          "http://127.0.0.1:PORT"  (https with tls)
 //   repo.add(tgz)     add another archive (index.yaml is regenerated on every request)
-//   repo.requests     every request seen: { method, path, authorized }
+//   repo.requests     every request seen: { method, path, authorized, headers }
 //   await repo.stop()
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -30,7 +30,7 @@ export interface ChartRepoOptions {
 export interface ChartRepo {
   url: string;
   port: number;
-  requests: { method: string; path: string; authorized: boolean }[];
+  requests: { method: string; path: string; authorized: boolean; headers: IncomingMessage["headers"] }[];
   add(tgz: string): void;
   index(): string;
   stop(): Promise<void>;
@@ -84,7 +84,7 @@ export async function startChartRepo(opts: ChartRepoOptions = {}): Promise<Chart
       const want = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString("base64")}`;
       authorized = req.headers.authorization === want;
     }
-    requests.push({ method: req.method ?? "GET", path, authorized });
+    requests.push({ method: req.method ?? "GET", path, authorized, headers: req.headers });
     if (!authorized) {
       res.writeHead(401, { "WWW-Authenticate": 'Basic realm="charts"' });
       res.end("unauthorized\n");

@@ -36,7 +36,11 @@
 // backoffLimitPerIndex needs Indexed, …) and defaulted (selector, job-name labels); deleting an object deletes
 // its dependents (ownerReferences) unless propagationPolicy is Orphan; Status error objects; bearer-token and
 // client-certificate users with allow-lists (401 unknown, 403 not allowed); impersonation for users with
-// `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview.
+// `impersonate: true`; SelfSubjectReview and SelfSubjectAccessReview. ServiceAccounts: the TokenRequest API
+// (POST serviceaccounts/NAME/token, what `kubectl create token` calls) or api.serviceAccountToken(ns, name) give a
+// bound token (valid while that ServiceAccount object exists) for user system:serviceaccount:NS:NAME, groups
+// system:serviceaccounts[:NS]; its requests are authorized by the stored rbac.authorization.k8s.io/v1 Roles,
+// ClusterRoles and bindings with Kubernetes' RBAC rules (see rbacAllows); api.kubeconfig(_, { token }) uses one.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -108,6 +112,8 @@ interface Identity {
   groups: string[];
   rules: FakeRule[] | "*";
   impersonate: boolean;
+  /** a service account: authorized by the RBAC objects in the store, not by `rules` */
+  rbac?: boolean;
 }
 
 interface PodLog {
@@ -128,6 +134,10 @@ const BUILTIN: FakeResourceDef[] = [
   { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false, shortNames: ["no"], status: true },
   { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, shortNames: ["deploy"], status: true },
   { group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, status: true },
+  { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true },
+  { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true },
+  { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false },
+  { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false },
   { group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false, shortNames: ["crd", "crds"], status: true },
 ];
 
@@ -142,7 +152,9 @@ export interface FakeApiServer {
   /** temp dir holding kubeconfigs and client certs */
   dir: string;
   requests: RecordedRequest[];
-  kubeconfig(user?: string, opts?: { namespace?: string; context?: string; file?: string }): string;
+  kubeconfig(user?: string, opts?: { namespace?: string; context?: string; file?: string; token?: string }): string;
+  /** a bound token of a ServiceAccount that exists (what the TokenRequest API, `kubectl create token`, returns) */
+  serviceAccountToken(namespace: string, name: string): string;
   /** the client certificate of a `cert: true` user */
   clientCert(user: string): CertPair;
   put(obj: Obj): Obj;
@@ -177,6 +189,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const logs = new Map<string, PodLog>(); // ns/name
   const watchers = new Set<{ def: FakeResourceDef; ns?: string; query: Record<string, string>; send: (type: string, obj: Obj) => void }>();
   const requests: RecordedRequest[] = [];
+  /** bound service-account tokens → the ServiceAccount (valid while an object with that uid exists) */
+  const saTokens = new Map<string, { namespace: string; name: string; uid: string }>();
   const peers = new WeakMap<object, { cn?: string; authorized: boolean }>();
   let rv = 100;
   const nextRv = () => String(++rv);
@@ -225,6 +239,12 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     }
   }
 
+  function mintSaToken(sa: Obj): string {
+    const token = `ka-sa.${randomUUID()}`;
+    saTokens.set(token, { namespace: sa.metadata.namespace, name: sa.metadata.name, uid: sa.metadata.uid });
+    return token;
+  }
+
   function put(obj: Obj): Obj {
     const def = findDef(obj.apiVersion, obj.kind);
     if (!def) throw new Error(`fake apiserver: unknown kind ${obj.apiVersion} ${obj.kind}; register it with crds/addResource`);
@@ -264,6 +284,13 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     let name: string | undefined;
     const auth = req.headers.authorization;
     if (auth?.startsWith("Bearer ")) {
+      const sa = saTokens.get(auth.slice(7).trim());
+      if (sa) {
+        // a bound token: only while its ServiceAccount (the same object, by uid) exists
+        const obj = store.get(`/serviceaccounts/${sa.namespace}/${sa.name}`);
+        if (!obj || obj.metadata.uid !== sa.uid) return "bad";
+        return { name: `system:serviceaccount:${sa.namespace}:${sa.name}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${sa.namespace}`, "system:authenticated"], rules: [], impersonate: false, rbac: true };
+      }
       name = tokens.get(auth.slice(7).trim());
       if (!name) return "bad";
     } else if (auth?.startsWith("Basic ")) {
@@ -292,7 +319,46 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     return id;
   }
 
-  function allowed(id: Identity, verb: string, def: FakeResourceDef | string, ns: string | undefined, sub?: string): boolean {
+  // RBAC (plugin/pkg/auth/authorizer/rbac/rbac.go + pkg/apis/rbac/v1/evaluation_helpers.go), for service
+  // accounts: the rules of the ClusterRoles bound by ClusterRoleBindings, and in a namespace also of the Roles and
+  // ClusterRoles bound by that namespace's RoleBindings, whose subjects name the user, one of its groups, or the
+  // service account (a RoleBinding's ServiceAccount subject without namespace is in the binding's namespace).
+  // A rule matches on verbs ("*"), apiGroups ("*"), resources ("*", "res/sub", "*/sub") and resourceNames (none =
+  // any; else the request must name one of them). No aggregation; the bootstrap policy's discovery and self
+  // reviews are allowed to every authenticated user as by system:discovery and system:basic-user.
+  function rbacAllows(id: Identity, a: { verb: string; group: string; resource: string; sub?: string; ns?: string; name?: string }): boolean {
+    const RBAC = "rbac.authorization.k8s.io";
+    const applies = (s: Obj, bindingNs?: string) =>
+      s.kind === "User" ? s.name === id.name
+      : s.kind === "Group" ? id.groups.includes(s.name)
+      : s.kind === "ServiceAccount" ? !!(s.namespace || bindingNs) && `system:serviceaccount:${s.namespace || bindingNs}:${s.name}` === id.name
+      : false;
+    const rulesOf = (ref: Obj, ns?: string): Obj[] => {
+      if (ref?.apiGroup !== RBAC) return [];
+      const role = ref.kind === "ClusterRole" ? store.get(`${RBAC}/clusterroles//${ref.name}`) : ref.kind === "Role" && ns ? store.get(`${RBAC}/roles/${ns}/${ref.name}`) : undefined;
+      return role?.rules ?? [];
+    };
+    const rules: Obj[] = [];
+    for (const [k, b] of store) {
+      if (k.startsWith(`${RBAC}/clusterrolebindings/`) && (b.subjects ?? []).some((s: Obj) => applies(s))) rules.push(...rulesOf(b.roleRef));
+      else if (a.ns && k.startsWith(`${RBAC}/rolebindings/${a.ns}/`) && (b.subjects ?? []).some((s: Obj) => applies(s, a.ns))) rules.push(...rulesOf(b.roleRef, a.ns));
+    }
+    const combined = a.sub ? `${a.resource}/${a.sub}` : a.resource;
+    return rules.some(
+      (r) =>
+        (r.verbs ?? []).some((v: string) => v === "*" || v === a.verb) &&
+        (r.apiGroups ?? []).some((g: string) => g === "*" || g === a.group) &&
+        (r.resources ?? []).some((x: string) => x === "*" || x === combined || (!!a.sub && x === `*/${a.sub}`)) &&
+        (!r.resourceNames?.length || (!!a.name && r.resourceNames.includes(a.name))),
+    );
+  }
+
+  function allowed(id: Identity, verb: string, def: FakeResourceDef | string, ns: string | undefined, sub?: string, name?: string): boolean {
+    if (id.rbac) {
+      // "plural.group" (SelfSubjectAccessReview) or a resource definition
+      const [resource, ...g] = typeof def === "string" ? def.split(".") : [def.plural];
+      return rbacAllows(id, { verb, group: typeof def === "string" ? g.join(".") : def.group, resource: resource!, sub, ns, name });
+    }
     if (id.rules === "*") return true;
     const res = typeof def === "string" ? def : fullName(def);
     const plain = typeof def === "string" ? def : def.plural;
@@ -451,7 +517,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         const body = String(req.headers["content-type"]).includes("protobuf") ? { apiVersion: gv, kind: "SelfSubjectAccessReview", metadata: {}, spec: { resourceAttributes: decodeSsarProto(raw) } } : JSON.parse(raw.toString("utf8"));
         const ra = body.spec?.resourceAttributes ?? {};
         const res0 = ra.group ? `${ra.resource}.${ra.group}` : ra.resource;
-        const ok = allowed(id, ra.verb, res0 ?? "", ra.namespace || undefined, ra.subresource || undefined);
+        const ok = allowed(id, ra.verb, res0 ?? "", ra.namespace || undefined, ra.subresource || undefined, ra.name || undefined);
         return send(res, 201, { ...body, status: { allowed: ok } });
       }
     }
@@ -467,6 +533,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
           { name: d.plural, singularName: d.singular ?? d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: VERBS, ...(d.shortNames ? { shortNames: d.shortNames } : {}) },
           ...(d.status ? [{ name: `${d.plural}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] }] : []),
           ...(d.kind === "Pod" && !group ? [{ name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] }] : []),
+          ...(d.kind === "ServiceAccount" && !group ? [{ name: "serviceaccounts/token", singularName: "", namespaced: true, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] }] : []),
         ]),
       });
     }
@@ -481,7 +548,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     if (def.namespaced === false && ns) return status(res, 404, "NotFound", "the server could not find the requested resource");
     const name = parts[1];
     const sub = parts[2];
-    if (parts.length > 3 || (sub && !((sub === "status" && def.status) || (sub === "log" && def.kind === "Pod" && !group)))) {
+    if (parts.length > 3 || (sub && !((sub === "status" && def.status) || (sub === "log" && def.kind === "Pod" && !group) || (sub === "token" && def.kind === "ServiceAccount" && !group && req.method === "POST")))) {
       return status(res, 404, "NotFound", "the server could not find the requested resource");
     }
     const ctype = String(req.headers["content-type"] ?? "application/json");
@@ -493,13 +560,24 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       : method === "DELETE" ? (name ? "delete" : "deletecollection")
       : "";
     if (!verb) return status(res, 405, "MethodNotAllowed", `method ${method} not allowed`);
-    if (!allowed(id, verb, def, ns, sub)) return forbid(res, id, verb, def, ns, name, sub);
+    // the name is an attribute of every request on one object except create (RBAC resourceNames)
+    if (!allowed(id, verb, def, ns, sub, verb === "create" && !sub ? undefined : name)) return forbid(res, id, verb, def, ns, name, sub);
 
     const nsExists = (n: string | undefined) => !def.namespaced || !n || store.has(keyOf(BUILTIN[0]!, undefined, n));
     const notFound = () => status(res, 404, "NotFound", `${fullName(def)} "${name}" not found`, { name, group: def.group, kind: def.plural });
     const dryRun = query.dryRun === "All";
     const manager = query.fieldManager || String(req.headers["user-agent"] ?? "unknown").split("/")[0]!;
 
+    if (sub === "token") {
+      // TokenRequest (authentication.k8s.io/v1): a bound token of this ServiceAccount; the body (audiences,
+      // expirationSeconds; protobuf from kubectl create token) is read and not needed
+      await readBodyBytes(req);
+      const sa = store.get(keyOf(def, ns, name!));
+      if (!sa) return notFound();
+      const token = mintSaToken(sa);
+      const exp = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+      return send(res, 201, { kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", metadata: { name: name, namespace: ns, creationTimestamp: null }, spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600, boundObjectRef: null }, status: { token, expirationTimestamp: exp } });
+    }
     if (sub === "log") {
       const pod = store.get(keyOf(def, ns, name!));
       if (!pod) return notFound();
@@ -917,7 +995,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     dir,
     requests,
     kubeconfig(user = Object.keys(users)[0]!, o = {}) {
-      const u = users[user];
+      const u = o.token ? { token: o.token } : users[user];
       if (!u) throw new Error(`fake apiserver: no user ${user}`);
       const cluster: Obj = { server: url };
       if (caFile) cluster["certificate-authority"] = caFile;
@@ -942,6 +1020,11 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       const file = o.file ?? join(dir, `kubeconfig-${user}-${++kcCount}.yaml`);
       writeFileSync(file, toYamlText(doc));
       return file;
+    },
+    serviceAccountToken(namespace, name) {
+      const sa = store.get(`/serviceaccounts/${namespace}/${name}`);
+      if (!sa) throw new Error(`fake apiserver: no ServiceAccount ${namespace}/${name}`);
+      return mintSaToken(sa);
     },
     clientCert(user) {
       const c = clientCerts.get(user);

@@ -24,7 +24,8 @@
 // ask for `{ auth: "none", tls: false }` explicitly only where a test is about plain HTTP / anonymous access; users (htpasswd/token;
 // default htpasswd `{ tester: random }`, token `{ reader, writer, admin }`); grants/anonymous/tokenExpiresIn/
 // strictExpiry (token mode, see token-server.ts); deleteEnabled (default true); relativeUrls (registry
-// answers Location headers relative instead of absolute); keepData (leave the temp dir for debugging).
+// answers Location headers relative instead of absolute); keepData (leave the temp dir for debugging); serverNames
+// (extra DNS names in the TLS certificate, e.g. a name only a proxy resolves: test/support/squid.ts).
 // Registries that are not stopped are killed when the test process exits.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -58,6 +59,8 @@ export interface RegistryOptions {
   keepData?: boolean;
   /** log level written to the log file (default "warn"; "info"/"debug" to see auth decisions) */
   logLevel?: "error" | "warn" | "info" | "debug";
+  /** (tls) extra DNS names in the server certificate, e.g. a name only a proxy resolves (squid.ts) */
+  serverNames?: string[];
 }
 
 export interface SkopeoRegistryOpts {
@@ -155,7 +158,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   let certDir: string | undefined;
   if (opts.tls) {
     ca = opts.tls === true ? createCA(mkdtempSync(join(dir, "pki-"))) : opts.tls;
-    const server = ca.server(`registry-${randomBytes(4).toString("hex")}`);
+    const server = ca.server(`registry-${randomBytes(4).toString("hex")}`, opts.serverNames);
     certDir = join(dir, "certs.d");
     mkdirSync(certDir);
     copyFileSync(ca.cert, join(certDir, "ca.crt"));

@@ -168,6 +168,27 @@ describe("mistakes a user makes", () => {
   });
 });
 
+// issue 21 point 4: a ProductBase served at a version we do not know is found through API discovery; when there is
+// none, the error names the versions tried and what the cluster serves
+describe("the platform registry (no --dest-repo)", () => {
+  test("ProductBase served only at product.alauda.io/v1beta1 is found; none at all names the versions tried", async () => {
+    const crds = [...violetCrds.filter((c) => c.kind !== "ProductBase"), { group: "product.alauda.io", version: "v1beta1", kind: "ProductBase", plural: "productbases", namespaced: false, status: true }];
+    const other = await startFakeApiServer({ tls: true, crds, namespaces: ["cpaas-system"] });
+    try {
+      const e = { KUBECONFIG: other.kubeconfig("admin") };
+      const none = await violet(["push", pkgs.bundle, "--skip-push", "--dry-run"], { env: e });
+      expect(none.code).toBe(1);
+      expect(oneLine(none.stderr)).toContain("ProductBase base not found on the global cluster (tried product.alauda.io/v1beta1, product.alauda.io/v1alpha2, product.alauda.io/v1alpha1; the cluster serves product.alauda.io/v1beta1)");
+      other.put({ apiVersion: "product.alauda.io/v1beta1", kind: "ProductBase", metadata: { name: "base" }, spec: { registry: { address: dst.host } } });
+      const r = ok(await violet(["push", pkgs.bundle, "--skip-push", "--dry-run"], { env: e }));
+      expect(r.stderr).toContain(`using the platform registry ${dst.host} (from ProductBase base (product.alauda.io/v1beta1) on the global cluster)`);
+      expect(r.stdout).toContain("artifact cpaas-system/foo-operator would be created on global");
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
+});
+
 describe("Ctrl-C", () => {
   test("package interrupted while writing the .tgz: exit 130, the partial file removed, nothing left next to it", async () => {
     const huge = await pushImage(w.reg, "acp/huge-operator:v0.1.0", { layerBytes: 96 << 20 });

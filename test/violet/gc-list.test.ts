@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { createCA } from "../support/pki.ts";
+import { PLATFORM_CLUSTER_CRD } from "../support/acp-platform.ts";
 import { modulePlugin, violetCrds } from "../support/violet-fixtures.ts";
 import { ok, violet } from "./world.ts";
 
@@ -70,7 +71,9 @@ function mpview(module: string, installed: { cluster: string; version: string }[
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "violet-gc-"));
   const ca = createCA(mkdtempSync(join(dir, "pki-")));
-  api = await startFakeApiServer({ tls: true, ca, crds: violetCrds, namespaces: ["cpaas-system", "global", "region1", "apps"] });
+  // this platform has no /auth/v1/clusters (404): its clusters are the Cluster objects on global
+  api = await startFakeApiServer({ tls: true, ca, crds: [...violetCrds, PLATFORM_CLUSTER_CRD], namespaces: ["cpaas-system", "global", "region1", "apps"] });
+  for (const n of ["global", "region1"]) api.put({ apiVersion: "platform.tkestack.io/v1", kind: "Cluster", metadata: { name: n }, spec: {} });
   region1 = await startFakeApiServer({ tls: true, ca, crds: violetCrds, namespaces: ["cpaas-system"] });
   proxy = await startPlatform({ global: api, region1 }, readFileSync(ca.cert, "utf8"));
   const port = (proxy.address() as { port: number }).port;

@@ -98,3 +98,50 @@ describe("gc keeps what is installed or newer", () => {
     expect(g.get(CL, "ModuleConfig", "cloudedge-v0.3.16")).toBeDefined();
   });
 });
+
+// issue 21: bare versions were cut at their first dot (2.1.0 → "1.0"), so a freshly uploaded upgrade target was
+// "older than every installed version" and deleted. Objects shaped as `violet push` writes them: the AV carries
+// cpaas.io/bundle-version (bare) and cpaas.io/csv-name; ModuleConfigs carry spec.version.
+describe("gc on real version histories (installed 1.2.0 and 1.10.0)", () => {
+  let q: AcpPlatform;
+  const uploaded = ["2.1.0", "2.0.0-rc.1", "1.10.0", "1.9.0", "1.2.0", "1.0.0"];
+  beforeAll(async () => {
+    q = await startAcpPlatform({ clusters: ["global", "region1"] });
+    const g = q.cluster("global");
+    g.put(operatorView("global", "acme-operator", "Installed", "acme-operator.v1.2.0"));
+    g.put(operatorView("region1", "acme-operator", "Installed", "acme-operator.v1.10.0"));
+    for (const c of ["global", "region1"]) {
+      q.cluster(c).put(artifact("acme-operator"));
+      for (const v of uploaded) {
+        const o = av("acme-operator", `v${v}`, `acme-operator.v${v}`);
+        (o.metadata.annotations as Record<string, string>)["cpaas.io/bundle-version"] = v;
+        q.cluster(c).put(o);
+      }
+    }
+    g.put({ apiVersion: CL, kind: "ModulePlugin", metadata: { name: "acme-plugin", labels: { "cpaas.io/module-name": "acme-plugin" } }, spec: { name: "acme-plugin", version: "v2.1.0" } });
+    g.put({ apiVersion: "app.alauda.io/v1alpha2", kind: "ModulePluginView", metadata: { name: "acme-plugin", labels: { "cpaas.io/module-name": "acme-plugin" } }, status: { installed: [{ cluster: "global", version: "v1.2.0" }, { cluster: "region1", version: "v1.10.0" }] } });
+    for (const v of uploaded) g.put({ apiVersion: CL, kind: "ModuleConfig", metadata: { name: `acme-plugin-v${v}`, labels: { "cpaas.io/module-name": "acme-plugin" } }, spec: { name: "acme-plugin", version: `v${v}` } });
+  });
+  afterAll(async () => {
+    await q?.stop();
+  });
+
+  test("only the versions below both installed ones go; -v shows each comparison", async () => {
+    const r = ok(await violet(["gc", "--dry-run", "-v", "-o", "json"], { env: { KUBECONFIG: q.kubeconfig("global") } }));
+    const j = JSON.parse(r.stdout);
+    expect(j.deleted.map((d: any) => `${d.type} ${d.name} ${d.cluster}`).sort()).toEqual(["ArtifactVersion acme-operator.v1.0.0 global", "ArtifactVersion acme-operator.v1.0.0 region1", "ModuleConfig acme-plugin-v1.0.0 global"]);
+    const why = (type: string, name: string) => [...j.kept, ...j.deleted].find((k: any) => k.type === type && k.name === name && k.cluster === "global")?.reason ?? "";
+    expect(why("ArtifactVersion", "acme-operator.v1.0.0")).toBe("older than every installed version: 1.0.0 is older than 1.2.0 installed on global; 1.0.0 is older than 1.10.0 installed on region1");
+    expect(why("ArtifactVersion", "acme-operator.v2.1.0")).toBe("2.1.0 is newer than 1.2.0 installed on global; 2.1.0 is newer than 1.10.0 installed on region1");
+    expect(why("ArtifactVersion", "acme-operator.v2.0.0-rc.1")).toContain("2.0.0-rc.1 is newer than 1.10.0 installed on region1");
+    expect(why("ArtifactVersion", "acme-operator.v1.9.0")).toBe("1.9.0 is newer than 1.2.0 installed on global; 1.9.0 is older than 1.10.0 installed on region1");
+    expect(why("ModuleConfig", "acme-plugin-v1.9.0")).toBe("1.9.0 is newer than v1.2.0 installed on global; 1.9.0 is older than v1.10.0 installed on region1");
+    expect(why("ModuleConfig", "acme-plugin-v2.0.0-rc.1")).toContain("is newer than v1.10.0 installed on region1");
+  });
+
+  test("gc deletes exactly those", async () => {
+    ok(await violet(["gc"], { env: { KUBECONFIG: q.kubeconfig("global") } }));
+    for (const c of ["global", "region1"]) expect(q.cluster(c).list(APP, "ArtifactVersion", "cpaas-system").map((o) => o.metadata.name).sort()).toEqual(["acme-operator.v1.10.0", "acme-operator.v1.2.0", "acme-operator.v1.9.0", "acme-operator.v2.0.0-rc.1", "acme-operator.v2.1.0"]);
+    expect(q.cluster("global").list(CL, "ModuleConfig").map((o) => o.metadata.name).sort()).toEqual(["acme-plugin-v1.10.0", "acme-plugin-v1.2.0", "acme-plugin-v1.9.0", "acme-plugin-v2.0.0-rc.1", "acme-plugin-v2.1.0"]);
+  });
+});

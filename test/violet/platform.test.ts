@@ -224,7 +224,7 @@ describe("defaults like violet", () => {
       const r = await violet(["push", pkg, "--skip-push", "--clusters", "global", "--force"], { env: { KUBECONFIG: p.kubeconfig("global") } });
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
-      expect(r.stderr).toContain("ProductBase base (productbases.product.alauda.io) on the global cluster does not exist (pass --dest-repo");
+      expect(r.stderr).toContain("ProductBase base not found on the global cluster (tried product.alauda.io/v1alpha2, product.alauda.io/v1alpha1; the cluster serves product.alauda.io/v1alpha2) (pass --dest-repo");
       expect(g.requests.filter((q) => q.method !== "GET").length).toBe(before);
     } finally {
       g.put(pb);

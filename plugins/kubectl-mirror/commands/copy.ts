@@ -10,7 +10,8 @@ import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/pro
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
-import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 
 export default defineCommand({
@@ -26,6 +27,7 @@ export default defineCommand({
       "echo \"$PASS\" | kubectl mirror copy src/app:v1 reg.local/app:v1 --username admin --password-stdin",
       "kubectl mirror copy --from-file pairs.txt --shard 1/3                 # this machine's third of the pairs",
       "kubectl mirror copy --from-file pairs.txt --in-cluster --shards 4 -n mirror --runner-base reg.local/distroless/cc:nonroot",
+      "kubectl mirror copy --print-rbac -n mirror | kubectl apply -f -       # the ServiceAccount + Role --in-cluster needs",
     ],
   } as any,
   args: {
@@ -37,6 +39,7 @@ export default defineCommand({
     "exclude-extras": { type: "boolean", description: "do not copy cosign signatures/attestations/SBOMs and OCI referrers" },
     gzip: { type: "boolean", description: "gzip-compress oci-archive outputs (default: by .gz/.tgz file suffix)" },
     ...shardArgs,
+    ...verifySignaturesArgs,
     namespace: { type: "string", alias: ["n"], description: "--in-cluster: namespace of the Job (default: the context's namespace)", valueHint: "NS" },
     kubeconfig: { type: "string", description: "--in-cluster: kubeconfig file", valueHint: "FILE" },
     context: { type: "string", description: "--in-cluster: kubeconfig context", valueHint: "NAME" },
@@ -46,6 +49,7 @@ export default defineCommand({
     ...scopedCredentialArgs,
   },
   async run({ args, rawArgs }) {
+    if (printRbacIfAsked(args, { namespaceFlag: true })) return;
     const positionals = (args._ as string[]) ?? [];
     if (positionals.length % 2) throw new UsageError(`expected SRC DST pairs, got ${positionals.length} argument(s)`, "each source needs a destination");
     const pairs: CopyPair[] = [];
@@ -72,6 +76,7 @@ export default defineCommand({
     }).filter((h): h is string => !!h))];
     const registry = await registryOptionsFromArgs(args, rawArgs, { destination: hosts(pairs.map((p) => p.dst)).length ? hosts(pairs.map((p) => p.dst)) : undefined, source: hosts(pairs.map((p) => p.src)) });
     const sf = shardFlagsFromArgs(args, { namespaceFlag: true });
+    const verifyRoot = await imageVerifierFromArgs({ "in-cluster": !!sf.inCluster }, rawArgs);
     if (sf.inCluster) {
       const { copyInCluster } = await import("../lib/copy-cluster.ts");
       const kube = kubeForCluster(args, !!args["dry-run"]);
@@ -91,7 +96,7 @@ export default defineCommand({
       return;
     }
     const progress = createProgress({ total: pairs.length, quiet: !!args.quiet });
-    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent, shard: sf.shard, shardWaitMs: sf.waitMs });
+    const results = await mirrorCopy(pairs, { registry, concurrency, platforms, extras: !args["exclude-extras"], dryRun: !!args["dry-run"], gzip: args.gzip ? true : undefined, onEvent: progress.onEvent, shard: sf.shard, shardWaitMs: sf.waitMs, verifyRoot });
     progress.finish();
     const failed = results.filter((r) => r.status === "failed");
     const stopped = hostFailure(results);

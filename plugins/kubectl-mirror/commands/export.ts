@@ -17,6 +17,7 @@ import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/repo
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
+import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },
@@ -52,6 +53,7 @@ export default defineCommand({
       "kubectl mirror export --mirror-file mirror.yaml -O bundle.tar.zst --compression-level 9      # zstd, like Palette content bundles",
       "kubectl mirror export --mirror-file mirror.yaml -O day2.tar --existing day1.tar          # only what day1.tar lacks",
       "kubectl mirror export ./chart -O big.tar --split-size 4G                                 # big.tar.part001… + big.tar.parts",
+      "kubectl mirror export ./chart -O app.tar --sign key.pem        # signed: push/serve/verify --key key.pub check it",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --map-out registry-map.yaml  # preview the map",
       "kubectl mirror export ./chart -O app.tar --dest zot.local:30003 --values-out mirror-values.yaml  # Helm values for that mirror",
       "PALETTE_API_KEY=… kubectl mirror export --palette-profile ID1,ID2 --project-id P --palette-endpoint https://api.spectrocloud.com -O bundle.tar.zst --cred-file creds.json --arch amd64",
@@ -63,6 +65,8 @@ export default defineCommand({
     ...paletteArgs,
     name: { type: "string", description: "Bundle name (as `palette content build --name`): without -O, writes output/content-bundle/NAME.tar.zst", valueHint: "NAME" },
     ...archiveOutArgs,
+    ...signArgs,
+    ...verifySignaturesArgs,
     ...mappingArgs,
     ...transferArgs,
     ...imagesModeArgs,
@@ -81,6 +85,8 @@ export default defineCommand({
     if (out && rawArgs.some((a) => a === "--outfile" || a.startsWith("--outfile=")) && compressionForName(out) === "none" && !/\.tar$/i.test(out)) out = `${out}.tar.zst`;
     if (!out) throw new UsageError("-O/--output-file ARCHIVE is required", "e.g. -O app.tar (or app.tar.gz, bundle.tar.zst), or --name NAME");
     const images = imagesModeFromArgs(args);
+    const sign = await signingKeyFromArgs(args);
+    const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const preview = await destinationFromArgs(args, false);
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs);
     const progress = createProgress({ total: input.charts.length + input.images.length, quiet: quietFromArgs(args) });
@@ -102,13 +108,15 @@ export default defineCommand({
       dryRun: !!args["dry-run"],
       images,
       onEvent: progress.onEvent,
+      sign,
+      verifyRoot,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);
     for (const l of skippedLines(report.skipped)) log.info(l);
     for (const l of valuesOutLines(report.values ?? [])) log.info(l);
     const s = report.summary;
-    if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s`);
+    if (!args["dry-run"] && !s.failed) log.info(`wrote ${report.parts ? `${report.parts.length} parts of ${out} (${out}.parts)` : out}: ${s.artifacts} chart(s)/pack(s), ${s.images} image(s), ${humanBytes(s.bytesWritten)}${s.blobsSkipped ? `, ${s.blobsSkipped} blobs left out (in --existing)` : ""} in ${s.seconds}s${sign ? `, signed (key ${sign.hint.slice(0, 16)}…)` : ""}`);
     const stopped = hostFailure(report.items);
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(report, args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);

@@ -10,6 +10,7 @@ export const commands: Record<string, LazyCommand> = {
   "export-pack": lazy("Write Palette pack tarballs (pack.json, values.yaml pack.content.images, charts/) with their charts and images into one archive for `kubectl mirror push`", () => import("./export-pack.ts")),
   push: lazy("Push archives written by export/export-pack into a registry; re-running after an interruption sends only what is missing", () => import("./push.ts")),
   serve: lazy("Serve an archive (or its split parts) or an OCI layout as a read-only OCI registry: pull with docker, skopeo, helm, oras or kubectl mirror copy", () => import("./serve.ts")),
+  sign: lazy("Sign an export archive (or its split parts) in place with an ECDSA P-256 or OpenPGP key: push, serve and verify --key check it inside the air gap", () => import("./sign.ts")),
   verify: lazy("Check that every chart tag and image of a chart, mirror file or export archive is in the registry (or an archive) with matching digests", () => import("./verify.ts")),
   login: lazy("Log in to a registry: check the credentials and save them in docker config.json (read by every kubectl mirror command, helm, oras, skopeo)", () => import("./login.ts")),
   logout: lazy("Remove a registry's credentials from docker config.json", () => import("./logout.ts")),

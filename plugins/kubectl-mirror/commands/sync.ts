@@ -13,7 +13,8 @@ import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/repo
 import { runSync, type SyncReport } from "../lib/sync.ts";
 import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
-import { kubeForCluster, printManifests, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
 
 export default defineCommand({
   meta: {
@@ -34,6 +35,7 @@ export default defineCommand({
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --shard 2/4            # one of four machines",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --shards 8 --runner-base reg.local/distroless/cc:nonroot",
       "kubectl mirror sync --mirror-file release.yaml --dest reg.local --in-cluster --dry-run -o yaml   # the Job, ConfigMap, Secret",
+      "kubectl mirror sync --print-rbac --job-namespace mirror | kubectl apply -f -   # the ServiceAccount + Role --in-cluster needs",
     ],
   } as CommandMeta,
   args: {
@@ -47,16 +49,19 @@ export default defineCommand({
     "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values.yaml gets the --values-out override; annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot); checked with helm template: images it still renders from their source are named, exit 3" },
     ...zotArgs,
     ...shardArgs,
+    ...verifySignaturesArgs,
     ...dryRunArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
+    if (printRbacIfAsked(args)) return;
     const log = logger();
     const dest = (await destinationFromArgs(args, true))!;
     const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest.dest });
     const reg = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const sf = shardFlagsFromArgs(args);
     imagesModeFromArgs(args); // a bad --images is a usage error before anything is loaded
+    const verifyRoot = await imageVerifierFromArgs(args, rawArgs);
     const total = input.charts.length + input.images.length;
     const progress = createProgress({ total, quiet: quietFromArgs(args) || !!sf.inCluster });
     let report: SyncReport;
@@ -96,6 +101,7 @@ export default defineCommand({
       chartLayout: chartLayoutFromArgs(args),
       images: imagesModeFromArgs(args),
       onEvent: progress.onEvent,
+      verifyRoot,
     });
     progress.finish();
     for (const w of report.warnings) log.warn(w);

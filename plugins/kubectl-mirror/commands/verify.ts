@@ -5,6 +5,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
 import { verifyTable } from "../lib/report.ts";
 import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/verify.ts";
@@ -31,6 +32,7 @@ export default defineCommand({
     offline: { type: "boolean", description: "Do not contact source registries: check presence (and archive digests) only" },
     all: { type: "boolean", description: "List every item, not only the problems" },
     concurrency: { type: "string", description: "Parallel checks (default 8)" },
+    ...keyArgs,
     ...outputArgs,
   },
   async run({ args, rawArgs }) {
@@ -39,7 +41,8 @@ export default defineCommand({
     if (inArchive && dest) throw new UsageError("give --dest or --in-archive, not both");
     if (dest?.valuesOut) throw new UsageError("verify writes no values: --values-out belongs to images, sync, export and push");
     const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
-    const common = { target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) };
+    const keys = await verifyKeysFromArgs(rawArgs);
+    const common = { keys, target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) };
     let report;
     if (args.archive) {
       const conn = await connectionFromArgs(args, rawArgs, dest?.dest);
@@ -49,6 +52,7 @@ export default defineCommand({
       const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest?.dest });
       report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
     }
+    logTrust(report.trust ?? []);
     // a registry that refused the credentials or cannot be reached: one error, not one row per item
     const asResults = report.items.map((i) => ({ status: i.status, error: i.detail, failedHost: i.failedHost }));
     if (!hostFailure(asResults) || args.output) printData(report, args.output as string | undefined, () => verifyTable(report, !!args.all));

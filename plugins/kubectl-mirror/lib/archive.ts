@@ -28,7 +28,12 @@ import { destinations, pullReference, RepoCache, type DestinationOptions } from 
 import { itemResult, requireImages, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
 import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
 import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
+import type { PublicKey } from "../../../shared/signing/gpg.ts";
+import type { Descriptor } from "../../../shared/oci/types.ts";
+import { verifyArchivePacks, type PackVerdict } from "./pack.ts";
 import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+import { checkArchive, signArchiveStatement, type ArchiveTrust } from "./archive-sign.ts";
+import type { SigningKey, VerifyKey } from "../../../shared/signing/dsse.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
 export const METADATA_KIND = "MirrorArchive";
@@ -45,10 +50,13 @@ export interface ArchiveMetadata {
     kind: "chart" | "pack"; name: string; version: string; repository: string; tag: string; ref: string; source: string; contentDigest: string; images: string[];
     /** possible images (static scan only) found at the source and carried; the chart does not wait for them */
     possible?: string[];
+    /** manifest digest of `ref` in index.json (archives written since signing exists) */
+    digest?: string;
     /** charts: where each image was found and the values paths that set it (push --values-out) */
     discovery?: Pick<DiscoveryResult, "images" | "valueSites">;
   }[];
-  images: { image: string; ref: string }[];
+  /** digest: the manifest (or index) digest `ref` holds in index.json (archives written since signing exists) */
+  images: { image: string; ref: string; digest?: string }[];
   /** present when export was given --dest: the map push will use with the same --dest */
   registryMap?: RegistryMapEntry[];
   incremental?: { existing: string[]; blobsSkipped: number };
@@ -78,6 +86,8 @@ export interface ExportOptions extends TransferOptions {
   mapOut?: string;
   /** with preview: write Helm values pointing values-sourced images at the preview destination */
   valuesOut?: string;
+  /** sign the archive's statement with this key (export --sign) */
+  sign?: SigningKey;
 }
 
 export interface ExportReport {
@@ -174,7 +184,7 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   }
   for (const image of plan.images) {
     const src = repos.open(pullReference(image, opts.sourceMirrors ?? []));
-    jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}` });
+    jobs.push({ src: src.store, srcRef: src.reference, dst: writer, dstTags: [image], label: `${image} → ${basename(opts.output)}`, verify: true });
     labels.push({ kind: "image", source: image, destination: planned.get(image) ?? basename(opts.output) });
   }
   let blobsSkipped = 0;
@@ -185,9 +195,17 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
   let items: ItemResult[] = [];
   let ok = false;
   try {
-    // metadata goes right after index.json; blobsSkipped is only known afterwards, so it is not in the file
-    writer.setExtraFiles([{ name: METADATA_FILE, bytes: Buffer.from(JSON.stringify(meta, null, 2) + "\n") }]);
-    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent });
+    // metadata goes right after index.json, with the digest each name holds, then the signature over both and
+    // every manifest; blobsSkipped is only known afterwards, so it is not in the file
+    writer.setExtraFiles(async ({ index, plan: graph }) => {
+      const byTag = new Map(graph.roots.flatMap((r) => r.tags.map((t) => [t, r.desc.digest] as const)));
+      for (const e of [...meta.images, ...meta.artifacts]) if (byTag.has(e.ref)) e.digest = byTag.get(e.ref);
+      const metadata = { name: METADATA_FILE, bytes: Buffer.from(JSON.stringify(meta, null, 2) + "\n") };
+      if (!opts.sign) return [metadata];
+      const signature = await signArchiveStatement([{ name: "index.json", bytes: index }, metadata], graph.manifests.map((m) => m.desc.digest), opts.sign, "kubectl mirror export");
+      return [metadata, signature];
+    });
+    const engine = new CopyEngine({ concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent, verifyRoot: opts.verifyRoot });
     const results = await engine.run(jobs);
     items = results.map((r, i) => itemResult(labels[i]!.kind, labels[i]!.source, labels[i]!.destination, r));
     ok = !items.some((x) => x.status === "failed") && !opts.dryRun;
@@ -348,6 +366,10 @@ export interface PushOptions extends Omit<TransferOptions, "platforms" | "source
   valuesOut?: string;
   /** where split archives are joined (default: the OS temp dir) */
   tempDir?: string;
+  /** --pack-keyring: every pack in the archives must be signed by one of these keys, checked before anything is pushed */
+  packKeys?: PublicKey[];
+  /** --key: every archive must be signed by one of these; checked (signature, statement, blobs) before anything is sent */
+  keys?: VerifyKey[];
 }
 
 export interface PushReport {
@@ -356,7 +378,27 @@ export interface PushReport {
   registryMap: RegistryMapEntry[];
   /** present with --values-out */
   values?: ValuesOutReport[];
+  /** present with --pack-keyring: the packs whose signature verified */
+  packSignatures?: PackVerdict[];
+  /** per archive: signature verdict (verified / signed, not verified / unsigned) */
+  trust: ArchiveTrust[];
   summary: { artifacts: number; images: number; failed: number; bytesCopied: number; blobsExisting: number; seconds: number };
+}
+
+/**
+ * --pack-keyring where the bundle is used: every pack artifact in an archive signed by one of the keys (a compressed
+ * archive read in order is walked once more by a second reader, so the push's own pass is left untouched).
+ */
+export async function checkArchivePacks(path: string, reader: OciArchiveReader, label: string, keys: PublicKey[], tempDir?: string): Promise<PackVerdict[]> {
+  const roots = reader.roots();
+  const manifest = (d: Descriptor) => reader.fetchManifest(d);
+  if (!reader.sequential) return verifyArchivePacks(label, { roots, manifest, blob: (d) => reader.fetchBlob(d) }, keys, { tempDir });
+  const walker = await OciArchiveReader.open(path);
+  try {
+    return await verifyArchivePacks(label, { roots, manifest, walk: (w, h) => walker.streamBlobs(w, h) }, keys, { tempDir });
+  } finally {
+    await walker.close();
+  }
 }
 
 export async function runPush(archives: string[], opts: PushOptions): Promise<PushReport> {
@@ -384,6 +426,8 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
     let nImages = 0;
     const valueCharts: ChartValuesInput[] = [];
     const byImage = new Map<string, string>();
+    const packSignatures: PackVerdict[] = [];
+    const trust: ArchiveTrust[] = [];
     for (const arg of archives) {
       jobs = [];
       labels = [];
@@ -391,7 +435,10 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       const { path } = await resolveArchiveArg(arg, workDir);
       const reader = await OciArchiveReader.open(path);
       readers.push(reader);
+      if (opts.packKeys) packSignatures.push(...(await checkArchivePacks(path, reader, basename(arg), opts.packKeys, opts.tempDir)));
       const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
+      // before anything is sent: index.json agrees with the metadata; with --key, signed by one of the keys and intact
+      trust.push(await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: arg }));
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
       registryMap = [...registryMap, ...d.registryMap];
@@ -439,6 +486,8 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       items,
       registryMap,
       ...(values ? { values } : {}),
+      ...(opts.packKeys ? { packSignatures } : {}),
+      trust,
       summary: {
         artifacts: nArtifacts,
         images: nImages,

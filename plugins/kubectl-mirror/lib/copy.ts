@@ -1,6 +1,6 @@
 // kubectl mirror copy: SRC → DST pairs between registries, OCI layouts and OCI archives.
 import { readFileSync } from "node:fs";
-import { CopyEngine, type CopyEvent, type CopyResult, type CopyJob } from "../../../shared/oci/copy.ts";
+import { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult, type CopyJob } from "../../../shared/oci/copy.ts";
 import { createClient, openSource, openTarget, type RegistryOptions } from "../../../shared/oci/client.ts";
 import { formatReference, parseReference, type Reference } from "../../../shared/oci/reference.ts";
 import type { Store } from "../../../shared/oci/store.ts";
@@ -28,6 +28,8 @@ export interface MirrorCopyOptions {
   /** run only this shard of the pairs (lib/shard-run.ts); results then hold only its pairs */
   shard?: ShardSpec;
   shardWaitMs?: number;
+  /** --verify-signatures: every source image must pass this before it is copied */
+  verifyRoot?: CopyOptions["verifyRoot"];
 }
 
 /** Read "SRC DST" lines (blank lines and # comments ignored). */
@@ -105,14 +107,14 @@ export async function mirrorCopy(pairs: CopyPair[], opts: MirrorCopyOptions): Pr
         // DST without tag: keep the source's tag (or copy by digest)
         dstTags = sref.tag ? [sref.tag] : localTag ? [localTag] : [];
       }
-      jobs.push({ src: await stores.get(skey)!, srcRef, dst: await stores.get(dkey)!, dstTags, label: `${src} → ${dref.kind === "registry" ? formatReference({ ...dref, tag: dstTags[0], digest: dstTags.length ? undefined : dref.digest ?? sref.digest }) : dst}` });
+      jobs.push({ src: await stores.get(skey)!, srcRef, dst: await stores.get(dkey)!, dstTags, verify: true, label: `${src} → ${dref.kind === "registry" ? formatReference({ ...dref, tag: dstTags[0], digest: dstTags.length ? undefined : dref.digest ?? sref.digest }) : dst}` });
     }
   } catch (e) {
     await Promise.all([...stores.values()].map(async (s) => (await s.catch(() => undefined))?.close?.().catch(() => {})));
     client.transport.close();
     throw e;
   }
-  const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras, dryRun: opts.dryRun, onEvent: opts.onEvent };
+  const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras, dryRun: opts.dryRun, onEvent: opts.onEvent, verifyRoot: opts.verifyRoot };
   let results: CopyResult[];
   let indices = jobs.map((_, i) => i);
   try {

@@ -19,6 +19,7 @@ import { formatPlatform } from "../../../shared/oci/platform.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import { buildRunnerImage, findRunnerBinary, runnerRepository, runnerTag, RUNNER_PATH, type Arch } from "./runner-image.ts";
+import { rbacSummary } from "./in-cluster-rbac.ts";
 import { assignShards, planJobs } from "./shard-plan.ts";
 import { PLAN_API, type ShardPlanFile, type ShardPlanItem, type ShardReportLine } from "./shard-job.ts";
 import type { ItemResult } from "./sync.ts";
@@ -76,6 +77,8 @@ const PLAN_MOUNT = "/etc/kube-airgap/plan";
 const AUTH_MOUNT = "/etc/kube-airgap/auth";
 /** ConfigMaps hold at most 1 MiB; past this the plan is stored gzipped */
 const PLAN_INLINE_MAX = 512 << 10;
+/** uid and gid of the pods (distroless "nonroot"); also the fsGroup that makes the mounted Secret readable */
+const RUNNER_UID = 65532;
 
 function emptyResult(item: ClusterItem, status: ItemResult["status"], digest?: string, error?: string): ItemResult {
   return { kind: "image", source: item.source, destination: item.destination, status, digest, bytesCopied: 0, blobs: 0, blobsCopied: 0, extras: 0, warnings: [], ...(error ? { error } : {}) };
@@ -143,7 +146,9 @@ export function jobManifests(o: { name: string; namespace: string; image: string
           restartPolicy: "Never",
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          // the kubelet writes Secret files owned by root: fsGroup makes them group 65532 (group-readable), and
+          // the pod's user is in that group (docs/in-cluster.md, "On the node")
+          securityContext: { runAsNonRoot: true, runAsUser: RUNNER_UID, runAsGroup: RUNNER_UID, fsGroup: RUNNER_UID, seccompProfile: { type: "RuntimeDefault" } },
           containers: [
             {
               name: "mirror",
@@ -160,8 +165,8 @@ export function jobManifests(o: { name: string; namespace: string; image: string
             },
           ],
           volumes: [
-            { name: "plan", configMap: { name: `${o.name}-plan` } },
-            { name: "auth", secret: { secretName: `${o.name}-auth`, defaultMode: 0o400 } },
+            { name: "plan", configMap: { name: `${o.name}-plan`, defaultMode: 0o440 } },
+            { name: "auth", secret: { secretName: `${o.name}-auth`, defaultMode: 0o440 } },
             { name: "tmp", emptyDir: {} },
           ],
         },
@@ -182,7 +187,7 @@ export function jobManifests(o: { name: string; namespace: string; image: string
 }
 
 function ownedBy(obj: KubeObject, job: KubeObject): KubeObject {
-  return { ...obj, metadata: { ...obj.metadata, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name ?? "", uid: job.metadata.uid ?? "", blockOwnerDeletion: true }] } };
+  return { ...obj, metadata: { ...obj.metadata, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata.name ?? "", uid: job.metadata.uid ?? "" }] } };
 }
 
 /** Plan: resolve in the source, drop what the destination has, split into shards. */
@@ -270,6 +275,7 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
     const arch = kube ? await clusterArch(kube).catch(() => "amd64" as Arch) : "amd64";
     const image = `${runnerRepository(o.dest)}:${runnerTag(arch)}`;
     const manifests = jobManifests({ name, namespace: o.namespace, image, plan, perIndex: await supportsBackoffLimitPerIndex(kube), secretKeys });
+    for (const l of rbacSummary(o.namespace)) o.log(l);
     return { items: results.map((r, i) => r ?? { ...emptyResult(items[i]!, "would-copy"), bytesCopied: plan.items.find((x) => x.id === i)?.bytes ?? 0 }), manifests, job: name };
   }
   if (!kube) throw new InClusterError("--in-cluster needs a cluster: no kubeconfig context");

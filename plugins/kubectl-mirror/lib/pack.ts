@@ -12,17 +12,24 @@
 // Packs are read gzip, zstd or plain (by magic bytes, the same codecs as archives: shared/oci/compression.ts);
 // a `.sig.bin` beside a pack is never a pack: it travels as a second layer of the pack artifact
 // (application/vnd.spectrocloud.pack.signature.v1) and is verified as a detached OpenPGP signature when a
-// keyring is given — otherwise the run says plainly that it was carried but NOT verified.
-import { existsSync } from "node:fs";
-import { createReadStream } from "node:fs";
+// keyring is given — otherwise the run says plainly that it was carried but NOT verified. With a keyring, a pack
+// without its .sig.bin is refused like an altered one, and `push`/`serve --pack-keyring` run the same check on
+// the pack artifacts inside an archive (verifyArchivePacks), where the bundle is used.
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { basename } from "node:path";
-import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { MAX_CHART_EXPANDED, parseTar, readChartArchive as readTarGz, type TarEntry } from "../../../shared/helm/chart-tar.ts";
 import { createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
-import { verifyDetached, type PublicKey } from "../../../shared/signing/gpg.ts";
+import { verifyDetached, verifyDetachedStream, type PublicKey } from "../../../shared/signing/gpg.ts";
+import { verifyBytes, VerifyStream } from "../../../shared/oci/digest.ts";
+import { isManifest } from "../../../shared/oci/media-types.ts";
+import type { Descriptor } from "../../../shared/oci/types.ts";
+import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
 import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
 import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
@@ -133,6 +140,7 @@ export async function loadPack(file: string, opts: { keys?: PublicKey[] } = {}):
     const charts = (await readdir(chartsDir).catch(() => [] as string[])).filter((f) => /\.(tgz|tar\.gz)$/.test(f)).map((f) => join(chartsDir, f));
     let signature: PackSignature | undefined;
     const sigFile = packSignatureFile(file);
+    if (!sigFile && opts.keys?.length) throw new PackError(`${file}: unsigned (no ${basename(file).replace(/\.(tar\.zst|tar\.gz|tgz|zst|tzst|tar)$/i, "")}.sig.bin next to it) and --pack-keyring requires every pack to be signed`, "get the pack again with its .sig.bin from Artifact Studio (an unsigned pack is refused like an altered one)");
     if (sigFile) {
       if (opts.keys?.length) {
         const r = await verifyDetached(file, sigFile, opts.keys).catch((e) => ({ ok: false, keyID: undefined, reason: (e as Error).message }));
@@ -164,4 +172,108 @@ export async function loadPack(file: string, opts: { keys?: PublicKey[] } = {}):
 /** Chart inputs for the charts inside a pack (discovered with the chart's defaults; rendering optional). */
 export function packChartInputs(p: LoadedPack, request: Omit<ChartRequest, "chart">, discover: Omit<DiscoverOptions, "chartDir">): ChartInput[] {
   return p.charts.map((c) => ({ request: { ...request, chart: c }, discover }));
+}
+
+// ---------------------------------------------------------------- pack signatures inside an archive
+
+/** What verifyArchivePacks reads: the archive's roots, their manifests, and blobs (by offset, or in archive order). */
+export interface PackArchiveSource {
+  roots: { desc: Descriptor; tag?: string }[];
+  manifest(desc: Descriptor): Promise<Uint8Array>;
+  /** random access to a blob's bytes */
+  blob?(desc: Descriptor): Promise<Readable>;
+  /** no random access (a compressed archive read in order): each wanted blob once, in archive order */
+  walk?(wanted: Set<string>, handle: (desc: Descriptor, stream: Readable) => Promise<void>): Promise<void>;
+}
+
+export interface PackVerdict {
+  /** the pack's ref name in the archive (packs/<name>:<version>) */
+  ref: string;
+  digest: string;
+  keyID: string;
+}
+
+const MAX_SIGNATURE = 1 << 20;
+
+/**
+ * With --pack-keyring, where a bundle is used (push, serve): every pack artifact in the archive must carry its
+ * detached signature layer, and that signature must verify its content layer with one of the keys. Unsigned is
+ * refused like altered. Returns one verdict per pack (none: the archive holds no pack).
+ */
+export async function verifyArchivePacks(label: string, src: PackArchiveSource, keys: PublicKey[], opts: { tempDir?: string } = {}): Promise<PackVerdict[]> {
+  const packs: { ref: string; digest: string; content: Descriptor; sig: Descriptor }[] = [];
+  const seen = new Set<string>();
+  for (const r of src.roots) {
+    if (!isManifest(r.desc.mediaType) || seen.has(`${r.desc.digest} ${r.tag}`)) continue;
+    seen.add(`${r.desc.digest} ${r.tag}`);
+    let m: { config?: Descriptor; layers?: Descriptor[] };
+    try {
+      m = JSON.parse(Buffer.from(await src.manifest(r.desc)).toString("utf8"));
+    } catch {
+      continue; // not a manifest we can read: not a pack (push/serve report unreadable manifests themselves)
+    }
+    if (m.config?.mediaType !== PACK_CONFIG_MT) continue;
+    const ref = r.tag ?? r.desc.digest;
+    const content = m.layers?.find((l) => l.mediaType === PACK_CONTENT_MT || l.mediaType === PACK_CONTENT_ZSTD_MT);
+    const sig = m.layers?.find((l) => l.mediaType === PACK_SIGNATURE_MT);
+    if (!content) throw new PackError(`${label}: pack ${ref} has no content layer`, "the archive may have been altered: export the pack again");
+    if (!sig) throw new PackError(`${label}: pack ${ref} is unsigned (no .sig.bin was carried with it) and --pack-keyring requires every pack to be signed`, "export it again from the pack and its .sig.bin (export-pack --pack-keyring refuses unsigned packs)");
+    if (sig.size > MAX_SIGNATURE) throw new PackError(`${label}: pack ${ref}: signature layer of ${sig.size} bytes is not a detached signature`);
+    packs.push({ ref, digest: r.desc.digest, content, sig });
+  }
+  const sigs = new Map<string, Buffer>();
+  const verdicts: PackVerdict[] = [];
+  const check = async (p: (typeof packs)[number], data: () => Readable | Promise<Readable>) => {
+    const r = await verifyDetachedStream(data, sigs.get(p.sig.digest)!, `${label}: pack ${p.ref} signature`, keys);
+    if (!r.ok) throw new PackError(`${label}: pack ${p.ref}: signature does not verify: ${r.reason}`, "the pack was altered after it was signed, or --pack-keyring holds the wrong key: get the bundle again");
+    verdicts.push({ ref: p.ref, digest: p.digest, keyID: r.keyID });
+  };
+  const verified = (desc: Descriptor, s: Readable) => {
+    const v = new VerifyStream(`blob ${desc.digest} in ${label}`, desc.digest, desc.size);
+    s.on("error", (e) => v.destroy(e));
+    return s.pipe(v);
+  };
+  const readAll = async (s: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  if (!packs.length) return verdicts;
+  if (src.blob) {
+    for (const p of packs) {
+      if (!sigs.has(p.sig.digest)) sigs.set(p.sig.digest, await readAll(verified(p.sig, await src.blob(p.sig))));
+      await check(p, async () => verified(p.content, await src.blob!(p.content)));
+    }
+    return verdicts;
+  }
+  // in archive order: signatures (small) kept in memory; a content blob met before its signature waits in a temp file
+  let work: string | undefined;
+  let unregister: (() => void) | undefined;
+  const spooled = new Map<string, string>();
+  try {
+    const wanted = new Set(packs.flatMap((p) => [p.sig.digest, p.content.digest]));
+    await src.walk!(wanted, async (desc, stream) => {
+      const sig = packs.find((p) => p.sig.digest === desc.digest);
+      if (sig) {
+        const b = await readAll(stream);
+        verifyBytes(`blob ${desc.digest} in ${label}`, b, desc.digest, sig.sig.size);
+        sigs.set(desc.digest, b);
+      }
+      const users = packs.filter((p) => p.content.digest === desc.digest);
+      if (!users.length) return sig ? undefined : void stream.resume();
+      if (users.every((p) => sigs.has(p.sig.digest)) && users.length === 1) return check(users[0]!, () => stream);
+      if (!work) {
+        work = await mkdtemp(join(opts.tempDir ?? tmpdir(), "ka-pack-verify-"));
+        unregister = removeOnInterrupt(`checking pack signatures in ${label}`, work);
+      }
+      const f = join(work, desc.digest.replace(":", "-"));
+      await pipeline(stream, createWriteStream(f));
+      spooled.set(desc.digest, f);
+    });
+    for (const p of packs) if (spooled.has(p.content.digest)) await check(p, () => createReadStream(spooled.get(p.content.digest)!, { highWaterMark: 1 << 20 }));
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true });
+    unregister?.();
+  }
+  return verdicts;
 }

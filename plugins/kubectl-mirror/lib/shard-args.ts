@@ -5,6 +5,7 @@ import { UsageError } from "../../../shared/cli/errors.ts";
 import { parseDuration } from "../../../shared/cli/registry.ts";
 import { stringify } from "yaml";
 import { KubeClient, kubeOptionsFromArgs, type KubeObject } from "../../../shared/kube/index.ts";
+import { inClusterRbac } from "./in-cluster-rbac.ts";
 import { parseShardSpec, type ShardSpec } from "./shard-plan.ts";
 
 export const shardArgs = {
@@ -17,6 +18,7 @@ export const shardArgs = {
   "runner-binary": { type: "string", description: "--in-cluster: the linux kubectl-mirror binary for the cluster's architecture (default: this one, when it is)", valueHint: "FILE" },
   "keep-job": { type: "boolean", description: "--in-cluster: keep the finished Job (and its Secret) for inspection; otherwise it is deleted" },
   "job-timeout": { type: "string", description: "--in-cluster: stop following the Job after this long (it keeps running; re-run to follow it)", valueHint: "DURATION" },
+  "print-rbac": { type: "boolean", description: "--in-cluster: print the ServiceAccount, Role, RoleBinding (and node-reader ClusterRole) the run needs, for `kubectl apply -f -`, and exit" },
 } as const satisfies ArgsDef;
 
 type Args = Record<string, unknown>;
@@ -68,6 +70,19 @@ export function kubeForCluster(args: Args, dryRun: boolean): KubeClient | undefi
     if (dryRun) return undefined;
     throw e;
   }
+}
+
+/**
+ * --print-rbac: the RBAC objects of --in-cluster for the Job's namespace (--job-namespace, -n, the context's,
+ * else default) on stdout (YAML, or a v1 List with -o json). Returns false when not asked.
+ */
+export function printRbacIfAsked(args: Args, opts: { namespaceFlag?: boolean } = {}): boolean {
+  if (!args["print-rbac"]) return false;
+  let namespace = str(args["job-namespace"]) ?? (opts.namespaceFlag ? str(args.namespace) : undefined);
+  if (namespace && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) throw new UsageError(`invalid namespace ${JSON.stringify(namespace)}`);
+  namespace ??= kubeForCluster(args, true)?.namespace ?? "default";
+  printManifests(inClusterRbac(namespace), args.output === "json" ? "json" : "yaml");
+  return true;
 }
 
 /** --dry-run output of --in-cluster: the manifests as a YAML stream (-o yaml / default) or a v1 List (-o json). */

@@ -3,7 +3,7 @@
 //   charts → <dest>/charts/<name>/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it;
 //            --chart-layout flat: <dest>/charts/<name>:<version>)
 //   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
-import { CopyEngine, type CopyEvent, type CopyJob, type CopyResult } from "../../../shared/oci/copy.ts";
+import { CopyEngine, type CopyEvent, type CopyJob, type CopyOptions, type CopyResult } from "../../../shared/oci/copy.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
@@ -36,6 +36,8 @@ export interface TransferOptions {
   shardWaitMs?: number;
   /** all (default): required images + the possible ones the source has; required: only the rendered ones */
   images?: ImagesMode;
+  /** --verify-signatures: each image's source root must pass this (shared/signing/cosign.ts) */
+  verifyRoot?: CopyOptions["verifyRoot"];
 }
 
 export interface SyncOptions extends TransferOptions, DestinationOptions {
@@ -154,11 +156,11 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
     for (const m of d.images) {
       const src = repos.open(pullReference(m.source, opts.sourceMirrors ?? []));
       const dst = repos.open(m.destination);
-      jobs.push({ src: src.store, srcRef: src.reference, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}` });
+      jobs.push({ src: src.store, srcRef: src.reference, dst: dst.store, dstTags: dst.tag ? [dst.tag] : [], label: `${m.source} → ${m.destination}`, verify: true });
       meta.push({ kind: "image", source: m.source, destination: m.destination });
     }
     requireImages(jobs, d.artifacts.map((x) => x.artifact.images), d.images.map((m) => m.source), d.artifacts.length);
-    const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent };
+    const engineOpts = { concurrency: opts.concurrency, platforms: opts.platforms, extras: opts.extras ?? true, dryRun: opts.dryRun, onEvent: opts.onEvent, verifyRoot: opts.verifyRoot };
     const t0 = Date.now();
     let results: CopyResult[];
     let indices = jobs.map((_, i) => i);

@@ -14,7 +14,9 @@ import type { Store } from "../../../shared/oci/store.ts";
 import type { ImageManifest } from "../../../shared/oci/types.ts";
 import { buildPlan, layoutTag, type MirrorInput, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { metadataFromIndex, readMetadata, resolveArchiveArg } from "./archive.ts";
+import { METADATA_FILE, metadataFromIndex, readMetadata, resolveArchiveArg } from "./archive.ts";
+import { checkArchive, type ArchiveTrust } from "./archive-sign.ts";
+import type { VerifyKey } from "../../../shared/signing/dsse.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,6 +40,8 @@ export interface VerifyReport {
   target: string;
   items: VerifyItem[];
   summary: { total: number; ok: number; missing: number; mismatched: number; unverified: number; errors: number };
+  /** the archives read (--archive, --in-archive): signature verdict */
+  trust?: ArchiveTrust[];
 }
 
 interface Expectation {
@@ -64,6 +68,8 @@ export interface VerifyOptions {
   concurrency?: number;
   chartPrefix?: string;
   chartLayout?: ChartLayout;
+  /** --key: archives must be signed by one of these and intact */
+  keys?: VerifyKey[];
 }
 
 function summarize(target: string, items: VerifyItem[]): VerifyReport {
@@ -101,6 +107,7 @@ export async function verifyArchive(archive: string, opts: VerifyOptions): Promi
   const reader = await OciArchiveReader.open(path);
   try {
     const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
+    const trust = await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: archive });
     const digestOf = new Map(reader.roots().filter((r) => r.tag).map((r) => [r.tag!, r.desc.digest]));
     const arts = meta.artifacts.map((a) => ({ ...a, digest: "", warnings: [] }) as unknown as PlannedArtifact);
     const t = targetsFor(arts, meta.images, opts.target);
@@ -108,7 +115,8 @@ export async function verifyArchive(archive: string, opts: VerifyOptions): Promi
       ...meta.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, target: t.arts[i]!, contentDigest: a.contentDigest, digest: digestOf.get(a.ref) })),
       ...meta.images.map((im, i) => ({ kind: "image" as const, source: im.image, target: t.imgs[i]!, digest: digestOf.get(im.ref) })),
     ];
-    return await check(ex, opts);
+    const report = await check(ex, opts);
+    return { ...report, trust: [trust, ...(report.trust ?? [])] };
   } finally {
     await reader.close();
     if (work) await rm(work, { recursive: true, force: true });
@@ -121,12 +129,14 @@ async function check(ex: Expectation[], opts: VerifyOptions): Promise<VerifyRepo
   let archive: OciArchiveReader | undefined;
   let work: string | undefined;
   const limit = createLimit(opts.concurrency ?? 8);
+  const trust: ArchiveTrust[] = [];
   try {
     let open: (ref: string) => { store: Store; reference: string };
     let label: string;
     if (opts.target.kind === "archive") {
       const { path } = await resolveArchiveArg(opts.target.path, async () => (work ??= await mkdtemp(join(tmpdir(), "ka-mirror-verify-"))));
       archive = await OciArchiveReader.open(path);
+      trust.push(await checkArchive(archive, { keys: opts.keys, metadataFile: METADATA_FILE, label: opts.target.path }));
       const a = archive;
       open = (ref) => ({ store: a, reference: ref });
       label = `oci-archive:${opts.target.path}`;
@@ -135,7 +145,7 @@ async function check(ex: Expectation[], opts: VerifyOptions): Promise<VerifyRepo
       label = opts.target.destination.dest;
     }
     const items = await Promise.all(ex.map((e) => limit(() => checkOne(e, open, repos))));
-    return summarize(label, items);
+    return { ...summarize(label, items), ...(trust.length ? { trust } : {}) };
   } finally {
     await archive?.close();
     client.transport.close();

@@ -117,7 +117,6 @@ export function paletteFromArgs(args: Record<string, unknown>): PaletteClient {
     insecure: !!args["palette-insecure"],
     caFile: str(args["palette-ca-file"]),
     timeoutMs: requestTimeoutMs(args),
-    onRequest: (i) => logger().debug(`palette ${i.method} ${i.path} → ${i.status} (${i.ms} ms)`),
   });
 }
 

@@ -14,6 +14,7 @@ import { RegistryRepository } from "../../../shared/oci/registry.ts";
 import { pushArtifact, type ArtifactSpec } from "../../../shared/oci/artifact.ts";
 import { pushScope, type AuthClient } from "../../../shared/oci/transport/auth.ts";
 import type { ImageManifest } from "../../../shared/oci/types.ts";
+import { sortVersions } from "../../../shared/version/order.ts";
 import { ARCHIVE_NAME, manifestRepository } from "./constants.ts";
 import { ScarError } from "./errors.ts";
 import { fileDigest } from "./package.ts";
@@ -187,7 +188,7 @@ export async function repositoryTags(t: Target, client: AuthClient): Promise<str
 }
 
 export function sortTags(tags: string[]): string[] {
-  return [...tags].sort((a, b) => a.localeCompare(b, "en", { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0));
+  return sortVersions(tags);
 }
 
 /**

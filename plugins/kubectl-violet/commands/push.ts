@@ -1,7 +1,7 @@
 // kubectl violet push FILE|DIR: verify, push images to --dest-repo, create Artifact/ArtifactVersion,
 // ModulePlugin/ModuleConfig or upload the chart.
 import { defineCommand } from "citty";
-import { dryRunArgs, globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { globalArgs, outputArgs, serverDryRunArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
@@ -27,6 +27,7 @@ export default defineCommand({
       "kubectl violet push ./packages --dest-repo 10.0.0.10:11443 --no-auth --target-catalog-source platform --clusters global,wl1",
       "kubectl violet push plugins-cloudedge-v0.3.16-hybrid.tgz --skip-push",
       "kubectl violet push chartmuseum-v3.16.1.tgz --dest-repo harbor.demo.io --no-auth --target-chartrepo public-charts --dry-run",
+      "kubectl violet push topolvm-operator.stable.amd64.v2.3.0.tgz --dest-repo harbor.demo.io --no-auth --clusters region1 --dry-run=server",
       "kubectl violet push pkg.tgz --dest-repo <standby-VIP>:11443 --username u --password-stdin --platform-address https://standby.example.com --platform-token $TOKEN",
     ],
     notes: VIOLET_CREDENTIALS_HELP,
@@ -42,9 +43,9 @@ export default defineCommand({
     "skip-push": { type: "boolean", description: "Create the resources only; push no images" },
     "skip-verify": { type: "boolean", description: "Do not check the .sig/.sha256 next to each package" },
     keyring: { type: "string", description: "Public key file(s) for .sig verification (repeatable; env VIOLET_KEYRING)", valueHint: "FILE" },
-    force: { type: "boolean", description: "Overwrite versions that already exist (default: skip them)" },
+    force: { type: "boolean", description: "Overwrite versions that already exist and point registry tags holding other content at the package's (default: skip existing versions; stop before any upload when a tag differs)" },
     "package-concurrency": { type: "string", description: "Packages pushed in parallel for a directory (default 2)", valueHint: "N" },
-    ...dryRunArgs,
+    ...serverDryRunArgs,
     ...violetRegistryArgs,
     ...concurrencyArgs,
     ...kubeArgs,
@@ -76,6 +77,8 @@ export default defineCommand({
       skipVerify: !!args["skip-verify"],
       force: !!args.force,
       dryRun: !!args["dry-run"],
+      // --dry-run=server: every Kubernetes write goes to the API server as a dry run (images: checked, not pushed)
+      serverDryRun: args["dry-run"] === "server",
       concurrency: concurrencyOf(args),
       packageConcurrency: pc,
     };

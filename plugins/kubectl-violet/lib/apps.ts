@@ -2,6 +2,7 @@
 // chart Applications) and which Artifact/ArtifactVersion/ModulePlugin/ModuleConfig objects are left over.
 import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
 import { table } from "../../../shared/cli/output.ts";
+import { compareVersions, parseVersion, versionText } from "../../../shared/version/order.ts";
 import { Clusters, GLOBAL, NAMESPACE } from "./clusters.ts";
 import { APP_V1ALPHA1, CLUSTER_V1ALPHA1 } from "./resources.ts";
 
@@ -49,10 +50,9 @@ function displayName(o: KubeObject, fallback: string): string {
   }
 }
 
-/** "topolvm-operator.v2.3.0" → "2.3.0" */
+/** "topolvm-operator.v2.3.0" → "2.3.0", "v2.0.0-rc.1" → "2.0.0-rc.1"; a value holding no version is returned as is. */
 export function csvVersion(csv: string): string {
-  const m = /\.v?(\d[^]*)$/.exec(csv);
-  return m ? m[1]! : csv;
+  return versionText(csv) ?? csv;
 }
 
 interface OperatorState {
@@ -156,62 +156,30 @@ export interface GcPlan {
   keep: GcRow[];
 }
 
-/** "v1.2.0", "1.2.0-rc.1", "foo-operator.v1.2.0" → comparable parts; undefined when not a version. */
-export function parseVersion(v: string | undefined): { nums: number[]; pre: string[] } | undefined {
-  if (!v) return undefined;
-  const s = csvVersion(v).replace(/^v/, "").replace(/\+.*$/, "");
-  const m = /^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?$/.exec(s);
-  if (!m) return undefined;
-  return { nums: m[1]!.split(".").map(Number), pre: m[2] ? m[2].split(".") : [] };
-}
-
-/** Semantic-version order of a and b (<0, 0, >0), or undefined when either is not a version. */
-export function compareVersions(a: string | undefined, b: string | undefined): number | undefined {
-  const x = parseVersion(a);
-  const y = parseVersion(b);
-  if (!x || !y) return undefined;
-  for (let i = 0; i < Math.max(x.nums.length, y.nums.length); i++) {
-    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
-    if (d) return Math.sign(d);
-  }
-  if (!x.pre.length || !y.pre.length) return x.pre.length === y.pre.length ? 0 : x.pre.length ? -1 : 1;
-  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
-    const p = x.pre[i];
-    const q = y.pre[i];
-    if (p === undefined) return -1;
-    if (q === undefined) return 1;
-    if (p === q) continue;
-    const np = /^\d+$/.test(p);
-    const nq = /^\d+$/.test(q);
-    if (np && nq) return Math.sign(Number(p) - Number(q));
-    if (np !== nq) return np ? -1 : 1;
-    return p < q ? -1 : 1;
-  }
-  return 0;
-}
-
 /** The version an ArtifactVersion carries: its CSV (status.version or annotation), bundle version, else its tag. */
 function avVersion(av: KubeObject): { csv?: string; version?: string } {
   const csv = (av.status?.version as string | undefined) || av.metadata.annotations?.["cpaas.io/csv-name"];
-  const version = av.metadata.annotations?.["cpaas.io/bundle-version"] || (csv ? csvVersion(csv) : undefined) || (av.spec?.tag as string | undefined);
+  const version = av.metadata.annotations?.["cpaas.io/bundle-version"] || versionText(csv) || (av.spec?.tag as string | undefined);
   return { csv, version };
 }
 
 /**
  * May `version` go, given what is installed? Only when it is older than the installed version on every cluster
- * that has the operator/plugin; anything equal, newer or not comparable stays. Returns the reason either way.
+ * that has the operator/plugin; anything equal, newer or not comparable stays. The reason names every comparison
+ * (shown by `gc -v`), in the suite's version order (shared/version/order.ts).
  */
 export function judgeVersion(version: string | undefined, installed: { cluster: string; version: string }[]): { drop: boolean; reason: string } {
   if (!installed.length) return { drop: false, reason: "nothing installed to compare with" };
-  if (!version || !parseVersion(version)) return { drop: false, reason: `version ${JSON.stringify(version ?? "")} cannot be compared with the installed one` };
-  for (const i of installed) {
+  const v = parseVersion(version);
+  if (!v) return { drop: false, reason: `version ${JSON.stringify(version ?? "")} cannot be compared with the installed one (not a version)` };
+  const each = installed.map((i) => {
     const c = compareVersions(version, i.version);
-    if (c === undefined) return { drop: false, reason: `not comparable with ${i.version} installed on ${i.cluster}` };
-    if (c === 0) return { drop: false, reason: `installed on ${i.cluster}` };
-    if (c > 0) return { drop: false, reason: `newer than ${i.version} installed on ${i.cluster}` };
-  }
-  const list = installed.map((i) => `${i.version} on ${i.cluster}`).join(", ");
-  return { drop: true, reason: `older than every installed version (${list})` };
+    const rel = c === undefined ? `not comparable with ${JSON.stringify(i.version)}` : c < 0 ? `older than ${i.version}` : c > 0 ? `newer than ${i.version}` : `the same as ${i.version}`;
+    return { c, text: `${v.text} is ${rel} installed on ${i.cluster}` };
+  });
+  const drop = each.every((e) => e.c !== undefined && e.c < 0);
+  const list = each.map((e) => e.text).join("; ");
+  return { drop, reason: drop ? `older than every installed version: ${list}` : list };
 }
 
 /** OperatorView phases meaning "nothing installed here"; any other non-Installed phase is in progress: keep. */

@@ -7,6 +7,7 @@ import { authsCredential, type DockerConfig } from "../../../shared/oci/index.ts
 import { NAMESPACE } from "./clusters.ts";
 import { PlatformError, refuseIpv6 } from "./platform.ts";
 
+export const PRODUCT_BASE_GROUP = "product.alauda.io";
 export const PRODUCT_BASE_VERSIONS = ["product.alauda.io/v1alpha2", "product.alauda.io/v1alpha1"];
 export const REGISTRY_SECRET = "registry-admin";
 
@@ -18,23 +19,41 @@ export interface PlatformRegistry {
   source: string;
 }
 
-async function productBase(global: KubeClient): Promise<KubeObject | undefined> {
-  for (const v of PRODUCT_BASE_VERSIONS) {
+/**
+ * ProductBase `base`, at the versions the cluster serves (API discovery, preferred first), then the ones we know.
+ * Returns what was tried and what is served, for the error when it is not found.
+ */
+async function productBase(global: KubeClient): Promise<{ obj?: KubeObject; tried: string[]; served?: string[] }> {
+  let served: string[] | undefined;
+  try {
+    const list = await global.requestJson<{ groups?: { name: string; preferredVersion?: { groupVersion: string }; versions?: { groupVersion: string }[] }[] }>("GET", "/apis");
+    const g = list.groups?.find((x) => x.name === PRODUCT_BASE_GROUP);
+    served = g ? [...new Set([g.preferredVersion?.groupVersion, ...(g.versions ?? []).map((v) => v.groupVersion)].filter((v): v is string => !!v))] : [];
+  } catch (e) {
+    if (!(e instanceof KubeApiError) || e.status === 401) throw e;
+  }
+  const tried: string[] = [];
+  for (const v of [...new Set([...(served ?? []), ...PRODUCT_BASE_VERSIONS])]) {
+    tried.push(v);
     try {
       const o = await global.tryGet(v, "ProductBase", "base");
-      if (o) return o;
+      if (o) return { obj: o, tried, served };
     } catch (e) {
       if (!(e instanceof KubeApiError && e.status === 404)) throw e;
     }
   }
-  return undefined;
+  return { tried, served };
 }
 
 /** Find the platform registry; `withCredentials` also reads the registry-admin Secret. */
 export async function platformRegistry(global: KubeClient, withCredentials: boolean): Promise<PlatformRegistry> {
-  const pb = await productBase(global);
-  const looked = "ProductBase base (productbases.product.alauda.io) on the global cluster";
-  if (!pb) throw new PlatformError(`no --dest-repo and the platform registry cannot be found: ${looked} does not exist`, "pass --dest-repo HOST[:PORT] with --username/--password-stdin or --no-auth");
+  const found = await productBase(global);
+  const pb = found.obj;
+  const looked = `ProductBase base (${pb?.apiVersion ?? "productbases.product.alauda.io"}) on the global cluster`;
+  if (!pb) {
+    const serves = found.served === undefined ? "API discovery (GET /apis) could not be read" : found.served.length ? `the cluster serves ${found.served.join(", ")}` : `the cluster serves no ${PRODUCT_BASE_GROUP} API`;
+    throw new PlatformError(`no --dest-repo and the platform registry cannot be found: ProductBase base not found on the global cluster (tried ${found.tried.join(", ")}; ${serves})`, "pass --dest-repo HOST[:PORT] with --username/--password-stdin or --no-auth");
+  }
   const raw = pb.spec?.registry?.address;
   if (typeof raw !== "string" || !raw.trim()) throw new PlatformError(`no --dest-repo and the platform registry cannot be found: ${looked} has no spec.registry.address`, "pass --dest-repo HOST[:PORT] with --username/--password-stdin or --no-auth");
   const address = raw.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");

@@ -124,22 +124,51 @@ export async function connect(args: Record<string, unknown>, rawArgs: string[], 
   return { clusters: new Clusters(kube), credential };
 }
 
-/** Clusters the platform says the user can see (GET <platform>/auth/v1/clusters), or undefined when not on a platform. */
-export async function visibleClusters(conn: Connection): Promise<string[] | undefined> {
+/** A list of cluster names, or why it could not be read (for the error that names every source tried). */
+interface ClusterListing {
+  names?: string[];
+  failed?: string;
+}
+
+function listingFailure(what: string, e: unknown): string {
+  if (e instanceof KubeApiError) return `${what} answered ${e.status}${e.reason ? ` ${e.reason}` : ""}`;
+  return `${what} failed: ${(e as Error).message}`;
+}
+
+/** The platform's own cluster list: GET <platform>/auth/v1/clusters (RBAC-filtered). */
+async function authClusters(conn: Connection): Promise<ClusterListing> {
   const kube = conn.clusters.kube;
   const p = parsePlatformServer(kube.server);
-  if (!p) return undefined;
+  if (!p) return { failed: `${kube.server} is not a platform address` };
+  const what = `GET ${p.platform}/auth/v1/clusters`;
   const root = new KubeClient({ ...kube.config, server: p.platform }, { userAgent: kube.userAgent });
   try {
     const r = await root.requestJson<any>("GET", "/auth/v1/clusters");
     const items: any[] = Array.isArray(r) ? r : (r?.items ?? []);
     const names = items.map((i) => (typeof i === "string" ? i : (i?.metadata?.name ?? i?.name))).filter((n): n is string => typeof n === "string" && !!n);
-    return names.length ? names : undefined;
+    return names.length ? { names } : { failed: `${what} listed no cluster` };
   } catch (e) {
     if (e instanceof KubeApiError && e.status === 401) throw unauthorized(conn, "the platform");
-    if (e instanceof KubeApiError && (e.status === 404 || e.status === 403)) return undefined;
-    throw e;
+    return { failed: listingFailure(what, e) };
   }
+}
+
+/** The platform's Cluster objects on the global cluster (clusters.platform.tkestack.io, what the platform's list is made of). */
+export const PLATFORM_CLUSTER = "platform.tkestack.io/v1";
+async function clusterObjects(conn: Connection): Promise<ClusterListing> {
+  const what = "listing clusters.platform.tkestack.io on the global cluster";
+  try {
+    const names = (await conn.clusters.global.list(PLATFORM_CLUSTER, "Cluster")).map((c) => String(c.metadata.name ?? "")).filter(Boolean);
+    return names.length ? { names } : { failed: `${what} found none` };
+  } catch (e) {
+    if (e instanceof KubeApiError && e.status === 401) throw unauthorized(conn, "cluster global");
+    return { failed: listingFailure(what, e) };
+  }
+}
+
+/** Clusters the platform says the user can see (GET <platform>/auth/v1/clusters), or undefined when it cannot be read. */
+export async function visibleClusters(conn: Connection): Promise<string[] | undefined> {
+  return (await authClusters(conn)).names;
 }
 
 export function unauthorized(conn: Connection, where: string): PlatformError {
@@ -167,10 +196,27 @@ export async function checkClusters(conn: Connection, names: string[]): Promise<
   }
 }
 
-/** Every cluster the user can see: the platform's list, else the clusters the views mention, else global. */
+/**
+ * Every cluster the user can see, as the platform enumerates them: its cluster list (GET /auth/v1/clusters), else
+ * its Cluster objects on the global cluster. When neither can be read this fails, naming what was tried and how to
+ * pass --clusters: a cluster left out silently would be an application missing from apps.yaml (a missed upgrade).
+ */
 export async function allClusters(conn: Connection, mentioned: string[] = []): Promise<string[]> {
-  const visible = await visibleClusters(conn);
-  const set = new Set([GLOBAL, ...(visible ?? []), ...(visible ? [] : mentioned)]);
-  if (!parsePlatformServer(conn.clusters.kube.server)) return [GLOBAL];
-  return [...set];
+  const current = conn.clusters.current;
+  const others = mentioned.filter((c) => c !== current);
+  if (!parsePlatformServer(conn.clusters.kube.server)) {
+    if (others.length) throw new PlatformError(`cannot reach clusters ${others.join(", ")} (the views name them): ${conn.clusters.kube.server} is not a platform address (<platform>/kubernetes/<cluster>)`, `pass --platform-address https://<platform> with --platform-token to reach every cluster, or list only this one with --clusters ${current}`);
+    return [current];
+  }
+  const a = await authClusters(conn);
+  if (a.names) return [...new Set([GLOBAL, ...a.names])];
+  const b = await clusterObjects(conn);
+  if (b.names) {
+    logger().debug(`${a.failed}; the clusters come from the platform's Cluster objects`);
+    return [...new Set([GLOBAL, ...b.names])];
+  }
+  throw new PlatformError(
+    `cannot enumerate the platform's clusters, so applications on some clusters could be missed: ${a.failed}; ${b.failed}`,
+    `name the clusters with --clusters ${[...new Set([GLOBAL, ...mentioned, "<cluster>"])].join(",")} (every cluster whose applications you need)`,
+  );
 }

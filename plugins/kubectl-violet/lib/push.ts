@@ -11,14 +11,19 @@ import { parse as parseYaml } from "yaml";
 import {
   CopyEngine,
   createClient,
+  isIndex,
   MT,
+  NotFoundError,
+  OciArchiveReader,
   parseRegistryReference,
   RegistryRepository,
   type AuthClient,
   type CopyEvent,
   type CopyJob,
+  type Descriptor,
   type ImageManifest,
   type RegistryOptions,
+  type Store,
 } from "../../../shared/oci/index.ts";
 import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
 import { ChartRepoAuthError, uploadChart } from "../../../shared/chartmuseum/client.ts";
@@ -27,7 +32,7 @@ import { createLimit } from "../../../shared/runtime/limit.ts";
 import { listPackages, verifyFile, type PublicKey } from "../../../shared/signing/index.ts";
 import { Clusters, GLOBAL, NAMESPACE } from "./clusters.ts";
 import { MODULE_PLUGIN_FILE, readPackage, type PackageImage, type PackageMetadata } from "./format.ts";
-import { json } from "./inspect.ts";
+import { imagePlatforms, json } from "./inspect.ts";
 import { openPackageLayout } from "./open.ts";
 import { APP_V1ALPHA1, artifactObject, artifactVersionObject, CLUSTER_V1ALPHA1, modulePluginObject, moduleConfigObject } from "./resources.ts";
 
@@ -46,6 +51,8 @@ export interface PushOptions {
   skipVerify?: boolean;
   force?: boolean;
   dryRun?: boolean;
+  /** with dryRun: send every Kubernetes write as a server-side dry run (dryRun=All) */
+  serverDryRun?: boolean;
   keys?: PublicKey[];
   /** packages pushed in parallel (default 2) */
   packageConcurrency?: number;
@@ -63,6 +70,8 @@ export interface ImageOutcome {
   destination: string;
   status: string;
   digest?: string;
+  /** the digest the tag held before (--force replaced it) */
+  replaced?: string;
   error?: string;
 }
 
@@ -145,6 +154,8 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
   const { metadata: m, resources } = await readPackage(file, { resources: true });
   const result: PackagePushResult = { file, type: m.type, name: m.name, version: m.version, verified, images: [], resources: [] };
   const label = `${m.type} ${m.name} ${m.version}`;
+  // a cluster plugin's ModulePlugin comes from the package: a package without it is refused before anything moves
+  if (m.type === "moduleplugin" && !opts.skipCrs && !resources.get(MODULE_PLUGIN_FILE)) throw new PushError(`${file}: a cluster plugin package without ${MODULE_PLUGIN_FILE}`, "create the package again");
   // ---- images
   if (!opts.skipPush) {
     const all: PackageImage[] = [m.artifact, ...m.relatedImages];
@@ -153,33 +164,41 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
       result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: "not-in-package" });
       line(`warning: ${i.ref} is not in the package (made with --skip-package-images); it must already be in ${opts.destRepo}`);
     }
-    if (opts.dryRun) {
-      for (const i of inside) {
-        const d = destinationOf(i.ref, opts.destRepo!);
-        result.images.push({ source: i.ref, destination: d.ref, status: "would-push", digest: i.digest });
-        line(`image ${i.ref} -> ${d.ref} (dry run)`);
-      }
-    } else if (inside.length) {
+    if (inside.length) {
       const client = opts.client ?? createClient(opts.registry);
       const opened = await openPackageLayout(file, opts.onLine);
       const src = opened.src;
       try {
-        const jobs: CopyJob[] = inside.map((i) => {
-          const d = destinationOf(i.ref, opts.destRepo!);
-          return { src, srcRef: i.digest!, dst: RegistryRepository.fromReference(client, parseRegistryReference(d.ref)), dstTags: d.tag ? [d.tag] : [], label: `${i.ref} -> ${d.ref}` };
-        });
-        const results = await new CopyEngine({ concurrency: opts.concurrency ?? 4, onEvent: opts.onEvent }).run(jobs);
-        results.forEach((r, n) => {
-          const i = inside[n]!;
-          result.images.push({ source: i.ref, destination: destinationOf(i.ref, opts.destRepo!).ref, status: r.status, digest: r.digest, ...(r.error ? { error: r.error.split(src.name).join("the package") } : {}) });
-        });
-        const failed = results.filter((r) => r.status === "failed");
-        // errors name the package file once (at the start), not once per image
-        const inPackage = (t?: string) => (t ?? "").split(` in ${src.name}`).join(" in the package").split(src.name).join("the package");
-        // a registry that refused us or is down fails every image the same way: say it once
-        const reasons = [...new Set(failed.map((f) => inPackage(f.error)))];
-        if (failed.length > 1 && reasons.length === 1 && failed.every((f) => f.failedHost)) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${reasons[0]}`);
-        if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${inPackage(f.error)}`).join("; ")}`);
+        // before the first byte moves: the whole package is there and fits, and no tag would be replaced silently
+        await checkPackage(src, inside, label);
+        const replacing = await checkTags(src, inside, client, opts, m, label);
+        for (const r of replacing) line(`warning: --force: ${r.destination} now holds ${describeContent(r.theirs)}; it will point at the package's ${describeContent(r.ours)}`);
+        if (opts.dryRun) {
+          for (const i of inside) {
+            const d = destinationOf(i.ref, opts.destRepo!);
+            result.images.push({ source: i.ref, destination: d.ref, status: "would-push", digest: i.digest });
+            line(`image ${i.ref} -> ${d.ref} (dry run)`);
+          }
+        } else {
+          const jobs: CopyJob[] = inside.map((i) => {
+            const d = destinationOf(i.ref, opts.destRepo!);
+            return { src, srcRef: i.digest!, dst: RegistryRepository.fromReference(client, parseRegistryReference(d.ref)), dstTags: d.tag ? [d.tag] : [], label: `${i.ref} -> ${d.ref}` };
+          });
+          const results = await new CopyEngine({ concurrency: opts.concurrency ?? 4, onEvent: opts.onEvent }).run(jobs);
+          results.forEach((r, n) => {
+            const i = inside[n]!;
+            const dest = destinationOf(i.ref, opts.destRepo!).ref;
+            const old = replacing.find((x) => x.destination === dest);
+            result.images.push({ source: i.ref, destination: dest, status: r.status, digest: r.digest, ...(old && r.status === "copied" ? { replaced: old.theirs.digest } : {}), ...(r.error ? { error: r.error.split(src.name).join("the package") } : {}) });
+          });
+          const failed = results.filter((r) => r.status === "failed");
+          // errors name the package file once (at the start), not once per image
+          const inPackage = (t?: string) => (t ?? "").split(` in ${src.name}`).join(" in the package").split(src.name).join("the package");
+          // a registry that refused us or is down fails every image the same way: say it once
+          const reasons = [...new Set(failed.map((f) => inPackage(f.error)))];
+          if (failed.length > 1 && reasons.length === 1 && failed.every((f) => f.failedHost)) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${reasons[0]}`);
+          if (failed.length) throw new PushError(`${label}: ${failed.length} of ${jobs.length} images failed: ${failed.map((f) => `${f.label}: ${inPackage(f.error)}`).join("; ")}`);
+        }
       } finally {
         await opened.close();
       }
@@ -196,6 +215,88 @@ export async function pushPackage(file: string, opts: PushOptions): Promise<Pack
   return result;
 }
 
+/** Registries need not take a manifest larger than this (OCI distribution spec: "at least 4 MiB"). */
+export const MANIFEST_LIMIT = 4 << 20;
+
+/**
+ * The whole package, before anything is pushed: every manifest, config and layer of every image is in the
+ * package with the size its descriptor says, and no manifest is larger than registries take. All problems are
+ * reported together; a broken package changes nothing anywhere.
+ */
+export async function checkPackage(src: OciArchiveReader, images: PackageImage[], label: string): Promise<void> {
+  const sizes = await src.blobSizes();
+  const problems: string[] = [];
+  const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+  const have = (ref: string, what: string, d: Descriptor): boolean => {
+    const size = sizes.get(d.digest);
+    if (size === undefined) problems.push(`${ref}: ${what} ${d.digest} is not in the package`);
+    else if (size !== d.size) problems.push(`${ref}: ${what} ${d.digest} is ${size} bytes in the package, its descriptor says ${d.size}`);
+    else return true;
+    return false;
+  };
+  const walk = async (ref: string, d: Descriptor, seen: Set<string>): Promise<void> => {
+    if (seen.has(d.digest)) return;
+    seen.add(d.digest);
+    const kind = isIndex(d.mediaType) ? "index" : "manifest";
+    if (d.size > MANIFEST_LIMIT) return void problems.push(`${ref}: ${kind} ${d.digest} is ${mib(d.size)}, more than the ${mib(MANIFEST_LIMIT)} registries accept`);
+    if (!have(ref, kind, d)) return;
+    const j = json<{ manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(await src.fetchManifest(d));
+    for (const c of j.manifests ?? []) await walk(ref, c, seen);
+    if (j.config) have(ref, "config", j.config);
+    // foreign (non-distributable) layers with URLs are not copied (as the copy engine does)
+    for (const l of j.layers ?? []) if (!(l.urls?.length && /foreign|nondistributable/.test(l.mediaType))) have(ref, "layer", l);
+  };
+  for (const i of images) await walk(i.ref, await src.resolve(i.digest!), new Set());
+  if (problems.length) throw new PushError(`${label}: the package is broken, nothing was pushed: ${problems.join("; ")}`, "get the package again from its source, or create it again with kubectl violet create/package");
+}
+
+interface TagContent {
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+}
+
+function describeContent(c: TagContent): string {
+  const p = c.platforms.length ? c.platforms.join(", ") : "no platform";
+  return `${c.digest} (${isIndex(c.mediaType) ? "index" : "image manifest"} for ${p})`;
+}
+
+async function content(store: Store, d: Descriptor): Promise<TagContent> {
+  return { digest: d.digest, mediaType: d.mediaType, platforms: await imagePlatforms(store, d).catch(() => []) };
+}
+
+/**
+ * Tags of the destination that hold something else than the package: without --force the push stops (before any
+ * upload) naming both digests and what --force would do; with --force they are returned, to be reported.
+ */
+export async function checkTags(src: OciArchiveReader, images: PackageImage[], client: AuthClient, opts: PushOptions, m: PackageMetadata, label: string): Promise<{ destination: string; theirs: TagContent; ours: TagContent }[]> {
+  const found = await Promise.all(
+    images.map(async (i) => {
+      const d = destinationOf(i.ref, opts.destRepo!);
+      if (!d.tag) return undefined;
+      const repo = RegistryRepository.fromReference(client, parseRegistryReference(d.ref));
+      let now: Descriptor;
+      try {
+        now = await repo.resolve(d.tag);
+      } catch (e) {
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      }
+      if (now.digest === i.digest) return undefined;
+      return { destination: d.ref, theirs: await content(repo, now), ours: await content(src, await src.resolve(i.digest!)) };
+    }),
+  );
+  const conflicts = found.filter((x): x is NonNullable<typeof x> => !!x);
+  if (!conflicts.length || opts.force) return conflicts;
+  const what = conflicts.map((c) => `${c.destination} is ${describeContent(c.theirs)}, the package has ${describeContent(c.ours)}`).join("; ");
+  const narrowing = conflicts.some((c) => isIndex(c.theirs.mediaType) && c.theirs.platforms.some((p) => !c.ours.platforms.includes(p)));
+  const resource = m.type === "bundle" ? "ArtifactVersion" : m.type === "moduleplugin" ? "ModulePlugin/ModuleConfig" : "chart";
+  throw new PushError(
+    `${label}: ${conflicts.length === 1 ? "a tag in the registry holds" : `${conflicts.length} tags in the registry hold`} other content, nothing was pushed: ${what}`,
+    `--force would point ${conflicts.length === 1 ? "that tag" : "those tags"} at the package's content${narrowing ? " (nodes of the platforms it lacks could no longer pull the image)" : ""} and overwrite an existing ${resource}; the old content stays in the registry under its digest`,
+  );
+}
+
 function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome): void {
   result.resources.push(r);
   const where = `${r.kind.toLowerCase()} ${r.namespace ? `${r.namespace}/` : ""}${r.name}`;
@@ -204,9 +305,24 @@ function record(result: PackagePushResult, opts: PushOptions, r: ResourceOutcome
     (r.action === "skipped"
       ? `${where} already exists, skipped (use --force to overwrite)`
       : r.action.startsWith("would-")
-        ? `${where} would be ${r.action === "would-create" ? "created" : r.action === "would-update" ? "updated" : "skipped (already exists)"} on ${r.cluster} (dry run)`
+        ? `${where} would be ${r.action === "would-create" ? "created" : r.action === "would-update" ? "updated" : "skipped (already exists)"} on ${r.cluster} (${opts.serverDryRun && r.action !== "would-skip" ? "server dry run: accepted by the API server" : "dry run"})`
         : `${where} ${r.action} on ${r.cluster}`);
   opts.onLine?.(msg);
+}
+
+/**
+ * One write of push: for real; with --dry-run=server sent to the API server as a dry run (dryRun=All: admission,
+ * validation, RBAC); with a client dry run not sent at all. Records the outcome.
+ */
+async function write(kube: KubeClient, verb: "create" | "update", obj: KubeObject, result: PackagePushResult, opts: PushOptions, r: Omit<ResourceOutcome, "action" | "object">): Promise<KubeObject> {
+  const server = !!opts.dryRun && !!opts.serverDryRun;
+  if (opts.dryRun && !server) {
+    record(result, opts, { ...r, action: verb === "create" ? "would-create" : "would-update", object: obj, message: undefined });
+    return obj;
+  }
+  const got = verb === "create" ? await kube.create(obj, { dryRun: server }) : await kube.update(obj, { dryRun: server });
+  record(result, opts, { ...r, action: server ? (verb === "create" ? "would-create" : "would-update") : verb === "create" ? "created" : "updated", object: got, ...(server ? { message: undefined } : {}) });
+  return got;
 }
 
 // ------------------------------------------------------------------ operators
@@ -219,38 +335,29 @@ async function pushOperator(m: PackageMetadata, clusters: Clusters, opts: PushOp
   for (const cluster of names) {
     const kube = clusters.client(cluster);
     const want = artifactObject(m, t);
+    const at = { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster };
     let artifact = await kube.tryGet(APP_V1ALPHA1, "Artifact", m.name, { namespace: NAMESPACE });
-    if (!artifact) {
-      if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-create", object: want });
-      else {
-        artifact = await kube.create(want);
-        record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "created", object: artifact });
-      }
-    } else {
+    if (!artifact) artifact = await write(kube, "create", want, result, opts, at);
+    else {
       // an Absent package (present: false) or one pointing at another registry is corrected without --force
       const stale = artifact.spec?.present !== true || artifact.metadata.labels?.["cpaas.io/present"] === "false" || artifact.spec?.registry !== t.registry || artifact.spec?.repository !== t.repository;
       if (opts.force || stale) {
         const why = artifact.spec?.present !== true ? " (was absent)" : stale ? ` (registry was ${artifact.spec?.registry}/${artifact.spec?.repository})` : "";
         const merged = { ...artifact, metadata: { ...artifact.metadata, labels: { ...artifact.metadata.labels, ...want.metadata.labels } }, spec: { ...artifact.spec, ...want.spec } };
-        if (opts.dryRun) record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-        else {
-          artifact = await kube.update(merged);
-          record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "updated", object: artifact, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
-        }
-      } else record(result, opts, { kind: "Artifact", name: m.name, namespace: NAMESPACE, cluster, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
+        artifact = await write(kube, "update", merged, result, opts, { ...at, message: `artifact ${NAMESPACE}/${m.name} updated on ${cluster}${why}` });
+      } else record(result, opts, { ...at, action: "unchanged", message: `artifact ${NAMESPACE}/${m.name} exists on ${cluster}` });
     }
     const av = artifactVersionObject(m, t, artifact?.metadata.uid ? { uid: artifact.metadata.uid } : undefined);
     const avName = av.metadata.name!;
+    const vt = { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster };
     const existing = await kube.tryGet(APP_V1ALPHA1, "ArtifactVersion", avName, { namespace: NAMESPACE });
     const absent = !!existing && (existing.spec?.present !== true || existing.metadata.labels?.["cpaas.io/present"] === "false");
     if (existing && !opts.force && !absent) {
-      record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
+      record(result, opts, { ...vt, action: opts.dryRun ? "would-skip" : "skipped", message: `artifactversion ${NAMESPACE}/${avName} already exists on ${cluster}, skipped (use --force to overwrite)` });
     } else if (existing) {
       const merged = { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...av.metadata.labels }, annotations: { ...existing.metadata.annotations, ...av.metadata.annotations }, ownerReferences: av.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: { ...existing.spec, ...av.spec } };
-      if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-update", object: merged });
-      else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "updated", object: await kube.update(merged), message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
-    } else if (opts.dryRun) record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "would-create", object: av });
-    else record(result, opts, { kind: "ArtifactVersion", name: avName, namespace: NAMESPACE, cluster, action: "created", object: await kube.create(av) });
+      await write(kube, "update", merged, result, opts, { ...vt, message: `artifactversion ${NAMESPACE}/${avName} updated on ${cluster}${absent ? " (was absent, now present)" : ""}` });
+    } else await write(kube, "create", av, result, opts, vt);
   }
 }
 
@@ -270,18 +377,15 @@ async function pushPlugin(m: PackageMetadata, resources: Map<string, string>, cl
     return;
   }
   const existing = await kube.tryGet(CLUSTER_V1ALPHA1, "ModulePlugin", name);
-  if (opts.dryRun) {
-    record(result, opts, { kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "would-update" : "would-create", object: plugin });
-    record(result, opts, { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "would-update" : "would-create", object: config });
-    return;
-  }
-  const written = existing
-    ? await kube.update({ ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...plugin.metadata.labels }, annotations: { ...existing.metadata.annotations, ...plugin.metadata.annotations } }, spec: plugin.spec })
-    : await kube.create(plugin);
-  result.resources.push({ kind: "ModulePlugin", name, cluster: GLOBAL, action: existing ? "updated" : "created", object: written });
-  const cfg = existingConfig ? await kube.update({ ...existingConfig, metadata: { ...existingConfig.metadata, labels: config.metadata.labels, annotations: config.metadata.annotations }, spec: config.spec }) : await kube.create(config);
-  result.resources.push({ kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL, action: existingConfig ? "updated" : "created", object: cfg });
-  opts.onLine?.(`moduleplugin ${name} has been updated successfully`);
+  // real writes print one success line (violet's), dry runs one line per resource
+  const quiet = opts.dryRun ? opts : { ...opts, onLine: undefined };
+  const mp = { kind: "ModulePlugin", name, cluster: GLOBAL };
+  const mc = { kind: "ModuleConfig", name: config.metadata.name!, cluster: GLOBAL };
+  if (existing) await write(kube, "update", { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...plugin.metadata.labels }, annotations: { ...existing.metadata.annotations, ...plugin.metadata.annotations } }, spec: plugin.spec }, result, quiet, mp);
+  else await write(kube, "create", plugin, result, quiet, mp);
+  if (existingConfig) await write(kube, "update", { ...existingConfig, metadata: { ...existingConfig.metadata, labels: config.metadata.labels, annotations: config.metadata.annotations }, spec: config.spec }, result, quiet, mc);
+  else await write(kube, "create", config, result, quiet, mc);
+  if (!opts.dryRun) opts.onLine?.(`moduleplugin ${name} has been updated successfully`);
 }
 
 // ------------------------------------------------------------------ charts

@@ -3,12 +3,12 @@
 // registry; an idle timeout (no bytes for N ms) rather than a whole-request timeout, so big blobs never time out
 // while they move; retries with backoff honouring Retry-After on 429/5xx/connection errors for replayable requests.
 import http from "node:http";
-import https from "node:https";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { TransportError } from "../errors.ts";
 import { redactUrl } from "../../runtime/redact.ts";
 import { trustedCAs } from "../../runtime/trust.ts";
+import { agentFor, httpRequest, ProxyError } from "../../runtime/proxy.ts";
 
 export interface HostConfig {
   plainHttp: boolean;
@@ -117,11 +117,12 @@ export class HttpTransport {
     let a = this.agents.get(key);
     if (!a) {
       const maxSockets = this.opts.maxSocketsPerHost ?? 8;
+      // through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY says otherwise (runtime/proxy.ts)
       if (url.protocol === "https:") {
         const cfg = this.hostConfig(url.host);
-        a = new https.Agent({ keepAlive: true, maxSockets, ca: cfg.ca ? trustedCAs(cfg.ca) : undefined, rejectUnauthorized: !cfg.insecure });
+        a = agentFor(url, { keepAlive: true, maxSockets, ca: cfg.ca ? trustedCAs(cfg.ca) : undefined, rejectUnauthorized: !cfg.insecure });
       } else {
-        a = new http.Agent({ keepAlive: true, maxSockets });
+        a = agentFor(url, { keepAlive: true, maxSockets });
       }
       this.agents.set(key, a);
     }
@@ -131,14 +132,13 @@ export class HttpTransport {
   /** One attempt; resolves when response headers arrive. */
   private once(req: HttpRequest, body: Buffer | string | Readable | undefined): Promise<HttpResponse> {
     const url = new URL(req.url);
-    const mod = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { "user-agent": this.opts.userAgent ?? "kube-airgap", ...req.headers };
       if (body !== undefined && !(body instanceof Readable) && headers["content-length"] === undefined) headers["content-length"] = String(Buffer.byteLength(body));
       // a TLS socket that carried a streamed upload is not reused: under Deno's node:https the next request on it
       // (the manifest PUT after the blob PUTs) never gets an answer; the extra handshake per streamed blob is cheap
       if (body instanceof Readable && url.protocol === "https:") headers.connection = "close";
-      const r = mod.request(url, { method: req.method, headers, agent: this.agent(url), signal: req.signal }, (res) => {
+      const r = httpRequest(url, { method: req.method, headers, agent: this.agent(url), signal: req.signal }, (res) => {
         res.setTimeout?.(this.timeoutMs, () => res.destroy(Object.assign(new Error(`no data from ${url.host} for ${this.timeoutMs / 1000}s`), { code: "IDLE_TIMEOUT" })));
         if (req.method !== "HEAD") watchStall(res, this.timeoutMs, url.host);
         resolve(wrapResponse(res, req.url));
@@ -278,6 +278,7 @@ function toTransportError(err: unknown, req: HttpRequest): TransportError {
   const host = (() => { try { return new URL(req.url).host; } catch { return req.url; } })();
   const msg = e?.message ?? String(err);
   const hostDown = (t: TransportError) => Object.assign(t, { host });
+  if (err instanceof ProxyError) return hostDown(new TransportError(`${req.method} ${redactUrl(req.url)}: ${msg}`, err.hint));
   if (/wrong.version.number|EPROTO|packet length too long/i.test(msg)) {
     return hostDown(new TransportError(`TLS handshake with ${host} failed: ${msg}`, `the registry seems to speak plain HTTP: add --plain-http-host ${host}`));
   }
