@@ -19,7 +19,7 @@ import { findHelm, lastLine, runHelm } from "./binary.ts";
 import { pickVersion } from "./semver.ts";
 import { readChartMeta } from "./values.ts";
 import { registerSecret } from "../runtime/redact.ts";
-import { createClient, type RegistryOptions } from "../oci/client.ts";
+import { createClient, hostConfigFor, type RegistryOptions } from "../oci/client.ts";
 import { MT } from "../oci/media-types.ts";
 import { parseRegistryReference } from "../oci/reference.ts";
 import { RegistryRepository } from "../oci/registry.ts";
@@ -44,9 +44,19 @@ export interface ChartRequest {
   password?: string;
   /** send credentials to chart URLs on another host than the repo (Helm --pass-credentials) */
   passCredentials?: boolean;
+  /** a CA bundle trusted for every host (Helm --ca-file) */
   caFile?: string;
-  insecure?: boolean;
-  plainHttp?: boolean;
+  /** CA bundles, each for one host[:port] or (no host) for every host: `--ca-file [HOST=]FILE` */
+  caFiles?: { host?: string; file: string }[];
+  /** skip TLS verification: true for every host, or only for these host[:port]s (`--insecure-host`) */
+  insecure?: boolean | string[];
+  /** plain HTTP for these OCI registries (true: every registry). Never applies to an http(s):// chart repository or
+   *  chart URL: their scheme is the URL's, so an https:// repository is never fetched (nor sent credentials) in clear */
+  plainHttp?: boolean | string[];
+  /** where username/password come from, for error hints ("--src-username/--src-password-stdin", a repositories.yaml entry) */
+  credentialFrom?: string;
+  /** the flags that set the chart source's credential in this command, for error hints */
+  credentialFlags?: string;
   /** docker config.json with registry credentials (oci://) */
   registryConfig?: string;
   /** registry options for oci:// (shared/cli/registry.ts registryOptionsFromArgs); when set, charts are pulled
@@ -158,6 +168,8 @@ export async function loadChart(req: ChartRequest): Promise<LoadedChart> {
     return { dir, name: meta.name, version: meta.version, appVersion: meta.appVersion, source, archive, cleanup };
   } catch (e) {
     await cleanup();
+    // an OCI chart registry's refusal: name the flags that set the chart source's credential (not the destination's)
+    if ((e as { code?: string }).code === "UNAUTHORIZED" && r.kind === "oci") (e as { hint?: string }).hint = chartCredentialHint(req);
     // typed errors (ours, the OCI core's, archive errors) already carry a clear message and hint
     if (e instanceof Error && e.name !== "Error") throw e;
     throw new ChartSourceError((e as Error).message);
@@ -227,25 +239,33 @@ async function fromRepo(r: ResolvedRequest, req: ChartRequest, work: string): Pr
   return { archive, source: { kind: "repo", ref: `${base}${r.name}:${version}`, url, digest: `sha256:${digest}` } };
 }
 
-/** GET a URL to a file (temp name then rename), following redirects; credentials only go to the repo's origin. */
+/** The hint for a refused chart source credential: which credential was sent and which flags set it. */
+export function chartCredentialHint(req: ChartRequest, sent?: boolean): string {
+  const flags = req.credentialFlags ?? "the chart repository's username and password";
+  if (sent === undefined) return `check the chart source's credential: ${flags}`;
+  return sent ? `the chart source refused the credential from ${req.credentialFrom ?? "the request"}: check ${flags}` : `the chart source needs a credential: give ${flags}`;
+}
+
+/**
+ * GET a URL to a file (temp name then rename), following redirects; credentials only go to the repo's origin
+ * (scheme included: never to a plain-HTTP redirect of an https:// repository). The scheme is the URL's: the registry
+ * flags --plain-http/--plain-http-host never turn https:// into http://; --insecure-host and --ca-file HOST=FILE apply
+ * to their own host only.
+ */
 async function download(url: string, dest: string, req: ChartRequest, authOrigin: string, redirects = 0): Promise<void> {
   const u = new URL(url);
   const headers: Record<string, string> = { "User-Agent": "kube-airgap/kubectl-mirror", Accept: "*/*" };
   const sameOrigin = u.origin === new URL(authOrigin).origin;
-  if (req.username !== undefined && req.password !== undefined && (sameOrigin || req.passCredentials)) {
-    headers.Authorization = `Basic ${Buffer.from(`${req.username}:${req.password}`).toString("base64")}`;
-  }
-  if (req.plainHttp && u.protocol === "https:") u.protocol = "http:";
-  const ca = req.caFile ? await readFile(req.caFile).catch(() => {
-    throw new ChartSourceError(`--ca-file ${req.caFile}: cannot read`);
-  }) : undefined;
+  const sendAuth = req.username !== undefined && req.password !== undefined && (sameOrigin || !!req.passCredentials) && !(u.protocol === "http:" && new URL(authOrigin).protocol === "https:");
+  if (sendAuth) headers.Authorization = `Basic ${Buffer.from(`${req.username}:${req.password}`).toString("base64")}`;
+  const tls = u.protocol === "https:" ? hostConfigFor({ caFiles: [...(req.caFile ? [{ file: req.caFile }] : []), ...(req.caFiles ?? [])], insecure: req.insecure })(u.host) : undefined;
   const res = await new Promise<IncomingMessage>((resolveRes, reject) => {
-    const r = proxiedRequest(u, { method: "GET", headers, ...(u.protocol === "https:" ? { ca: ca ? trustedCAs(ca) : undefined, rejectUnauthorized: !req.insecure } : {}), timeout: 60_000 }, resolveRes);
+    const r = proxiedRequest(u, { method: "GET", headers, ...(tls ? { ca: trustedCAs(tls.ca), rejectUnauthorized: !tls.insecure } : {}), timeout: 60_000 }, resolveRes);
     r.on("timeout", () => r.destroy(new Error("no response within 60s")));
     r.on("error", reject);
     r.end();
   }).catch((e: Error) => {
-    throw new ChartSourceError(`GET ${u}: ${e.message}`, /certificate|self.signed|CERT/i.test(e.message) ? "pass --ca-file with the repository CA, or --insecure" : undefined);
+    throw new ChartSourceError(`GET ${u}: ${e.message}`, /certificate|self.signed|CERT/i.test(e.message) ? `pass --ca-file ${u.host}=CA.pem with the repository's CA, or --insecure-host ${u.host}` : undefined);
   });
   const status = res.statusCode ?? 0;
   if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
@@ -255,7 +275,7 @@ async function download(url: string, dest: string, req: ChartRequest, authOrigin
   }
   if (status !== 200) {
     res.resume();
-    const hint = status === 401 || status === 403 ? "check --username/--password-stdin for the chart repository" : status === 404 ? "check --repo-url and the chart name/version" : undefined;
+    const hint = status === 401 || status === 403 ? chartCredentialHint(req, sendAuth) : status === 404 ? "check --repo-url and the chart name/version" : undefined;
     throw new ChartSourceError(`GET ${u}: HTTP ${status}`, hint);
   }
   const tmp = `${dest}.part`;
@@ -272,13 +292,16 @@ async function fromOci(r: ResolvedRequest, req: ChartRequest, work: string): Pro
   await mkdir(out, { recursive: true });
   const args = ["pull", r.location, "--destination", out];
   if (r.version) args.push("--version", r.version);
-  if (req.plainHttp) args.push("--plain-http");
-  if (req.insecure) args.push("--insecure-skip-tls-verify");
-  if (req.caFile) args.push("--ca-file", req.caFile);
+  const host = r.location.replace(/^oci:\/\//, "").split("/")[0]!;
+  // the registry flags apply per host (helm pull takes one setting for the one registry it talks to)
+  const hc = hostConfigFor({ plainHttp: req.plainHttp, insecure: req.insecure, caFiles: req.caFiles })(host);
+  if (hc.plainHttp) args.push("--plain-http");
+  if (hc.insecure) args.push("--insecure-skip-tls-verify");
+  const caFile = req.caFile ?? req.caFiles?.filter((f) => f.host).find((f) => f.host === host || f.host === host.replace(/:\d+$/, ""))?.file ?? req.caFiles?.find((f) => !f.host)?.file;
+  if (caFile) args.push("--ca-file", caFile);
   const env: Record<string, string | undefined> = { ...(req.env ?? {}) };
   if (req.username !== undefined && req.password !== undefined) {
     // credentials go through a private registry config file, never the command line
-    const host = r.location.replace(/^oci:\/\//, "").split("/")[0]!;
     const cfg = join(work, "registry-config.json");
     const auth = Buffer.from(`${req.username}:${req.password}`).toString("base64");
     registerSecret(auth);
@@ -290,7 +313,7 @@ async function fromOci(r: ResolvedRequest, req: ChartRequest, work: string): Pro
   const res = await runHelm(found.bin, args, { env, timeoutMs: 300_000 });
   if (res.code !== 0) {
     const msg = lastLine(res.stderr) || `helm pull exited with ${res.code}`;
-    throw new ChartSourceError(`helm pull ${r.location}${r.version ? ` --version ${r.version}` : ""}: ${msg}`, /http: server gave HTTP response to HTTPS client/.test(res.stderr) ? "the registry speaks plain HTTP: add --plain-http" : /unauthorized|denied|401|403/i.test(res.stderr) ? "check --username/--password-stdin or --registry-config" : undefined);
+    throw new ChartSourceError(`helm pull ${r.location}${r.version ? ` --version ${r.version}` : ""}: ${msg}`, /http: server gave HTTP response to HTTPS client/.test(res.stderr) ? "the registry speaks plain HTTP: add --plain-http" : /unauthorized|denied|401|403/i.test(res.stderr) ? chartCredentialHint(req, req.username !== undefined) : undefined);
   }
   const files = (await readdir(out)).filter((f) => f.endsWith(".tgz"));
   if (files.length !== 1) throw new ChartSourceError(`helm pull ${r.location}: expected one chart archive, got ${files.length}`);

@@ -108,6 +108,9 @@ export interface ValueSite {
   form: "string" | "repository" | "registry" | "image";
   /** the registry comes from global.imageRegistry (which wins over the map's own registry) */
   globalRegistry?: boolean;
+  /** form image without any registry (no `registry` key, no global.image.registry): `image` is the whole
+   *  repository ({image: prom/exporter, tag: v1}), so an override writes it whole, host included */
+  bareImage?: boolean;
   /** the path goes through a list: Helm replaces lists whole, so an override carries the whole list */
   list?: { at: number; value: unknown[] };
 }
@@ -220,7 +223,9 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       excluded,
       skipped,
       warnings,
-      valueSites: sites.filter((x) => images.some((i) => i.image === x.image)),
+      // excluded (or guessed) references keep their sites: a repository-level site also moves the tags of its
+      // repository the templates render (mirror-values.ts)
+      valueSites: sites.filter((x) => images.some((i) => i.image === x.image) || excluded.some((e) => e.image === x.image)),
     };
   } finally {
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
@@ -341,13 +346,13 @@ function templateArgs(opts: DiscoverOptions, chartName: string, extraValues: str
  * Render the chart once more with extra values files (after the user's) and return the images the output
  * uses (structured + scan). `rendered: false` with a reason when helm is missing, disabled, or fails.
  */
-export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string }> {
+export async function renderImages(opts: DiscoverOptions, extraValues: string[] = []): Promise<{ rendered: true; images: DiscoveredImage[] } | { rendered: false; reason: string; /** helm's whole error output */ error?: string }> {
   if (opts.helm === false) return { rendered: false, reason: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, reason: found.reason ?? "no helm binary" };
   const meta = await readChartMeta(opts.chartDir);
   const r = await runHelm(found.bin, templateArgs(opts, meta.name, extraValues), { env: opts.env, timeoutMs: opts.renderTimeoutMs ?? 120_000 });
-  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}` };
+  if (r.code !== 0) return { rendered: false, reason: `helm template failed: ${lastLine(r.stderr) || `exit ${r.code}`}`, error: r.stderr.trim() || `helm template exited with ${r.code}` };
   const col = new Collector();
   scanManifests(r.stdout, col, []);
   return { rendered: true, images: [...col.map.values()].sort((a, b) => a.image.localeCompare(b.image)) };
@@ -590,7 +595,7 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
   const isRoot = node.valuesPrefix === "";
   const prefix = node.valuesPrefix.split(".").filter(Boolean);
   type Where = { segs: (string | number)[]; list?: ValueSite["list"] };
-  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry">, extra: Partial<ImageSource> = {}) => {
+  const add = (value: string, path: string, type: SourceType, where: Where, site: Pick<ValueSite, "form" | "globalRegistry" | "bareImage">, extra: Partial<ImageSource> = {}) => {
     const full = `${node.valuesPrefix}${path}`;
     if (TEMPLATE_EXPR.test(value)) {
       if (!rendered) warnings.push(`values ${full} holds a template expression ("${value}"); only a helm render resolves it`);
@@ -610,7 +615,7 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
     }
     if (!isMap(v)) return;
     const structured = imageStructure(v, key, node.meta.appVersion, globals);
-    const site = structured && { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}) };
+    const site = structured && { form: structured.form, ...(structured.globalRegistry ? { globalRegistry: true } : {}), ...(structured.bareImage ? { bareImage: true } : {}) };
     const guessed = structured && rendered && structured.tagless ? tryNormalizeImage(structured.ref) : undefined;
     if (structured && site && rendered && structured.tagless) {
       // the templates choose the tag (`| default .Chart.AppVersion`, "v" + appVersion, a -distroless suffix,
@@ -651,7 +656,7 @@ function scanValues(node: ChartNode, col: Collector, warnings: string[], rendere
  * No tag and no digest: `tagless` (the caller decides: rendered charts do not guess; static-only falls back to
  * the chart's appVersion, else latest, as before).
  */
-function imageStructure(v: Values, key: string, appVersion: string | undefined, globals: { imageRegistry?: string; imageDotRegistry?: string }): { ref: string; form: ValueSite["form"]; globalRegistry?: boolean; tagless?: boolean; note?: string } | undefined {
+function imageStructure(v: Values, key: string, appVersion: string | undefined, globals: { imageRegistry?: string; imageDotRegistry?: string }): { ref: string; form: ValueSite["form"]; globalRegistry?: boolean; tagless?: boolean; bareImage?: boolean; note?: string } | undefined {
   const imageShape = typeof v.image === "string" && v.image.trim() !== "" && !TEMPLATE_EXPR.test(v.image) && ("tag" in v || "registry" in v || "digest" in v) && !(typeof v.repository === "string" && v.repository.trim());
   if (!imageShape && (typeof v.repository !== "string" || !v.repository.trim())) return undefined;
   const shaped = imageShape || /image/i.test(key) || "tag" in v || "registry" in v || "digest" in v || "pullPolicy" in v;
@@ -684,7 +689,7 @@ function imageStructure(v: Values, key: string, appVersion: string | undefined, 
   } else if (!digest) notes.push("no tag: latest assumed");
   if (digest) ref += `@${digest}`;
   const form: ValueSite["form"] = imageShape ? "image" : typeof v.registry === "string" || globalRegistry ? "registry" : "repository";
-  return { ref, form, ...(globalRegistry ? { globalRegistry } : {}), ...(tagless ? { tagless } : {}), note: notes.join("; ") || undefined };
+  return { ref, form, ...(globalRegistry ? { globalRegistry } : {}), ...(tagless ? { tagless } : {}), ...(imageShape && !registry ? { bareImage: true } : {}), note: notes.join("; ") || undefined };
 }
 
 async function scanTemplates(node: ChartNode, col: Collector): Promise<void> {

@@ -9,10 +9,34 @@
 // Tags and digests are left as they are (the mirror keeps both). Subchart images are written under the subchart
 // key, exactly where a user would set them. Images that do not come from values (written into templates, or
 // listed only in annotations / images.lock) are reported: only --rewrite-chart changes those.
-import { stringify } from "yaml";
+// Charts that refuse substituted images unless a switch is on (Bitnami: global.security.allowInsecureImages) get
+// the switch, with a comment saying why (SUBSTITUTION_SWITCHES).
+import { Document, isMap as isYamlMap, isScalar } from "yaml";
 import { parseImage, repositoryOf } from "./image-ref.ts";
 import type { DiscoveredImage, DiscoveryResult, ImageSource, ValueSite } from "./discover.ts";
-import type { Values } from "./values.ts";
+import { getPath, isMap, type Values } from "./values.ts";
+
+/** A value a chart needs before it renders images other than its own. */
+export interface ValuesSwitch {
+  path: string[];
+  value: unknown;
+  /** why it is set: the comment above it in the values file */
+  why: string;
+}
+
+/** Switches known to gate substituted images; the override sets one only where the chart declares it. */
+export const SUBSTITUTION_SWITCHES: ValuesSwitch[] = [
+  {
+    path: ["global", "security", "allowInsecureImages"],
+    value: true,
+    why: "set by kubectl mirror: Bitnami charts refuse images other than their own (the mirrored ones) unless this is true (bitnami/charts#30850)",
+  },
+];
+
+/** The SUBSTITUTION_SWITCHES declared (as a boolean) in any of these values: the effective values of a chart and its enabled subcharts. */
+export function declaredSwitches(valueMaps: Values[]): ValuesSwitch[] {
+  return SUBSTITUTION_SWITCHES.filter((sw) => valueMaps.some((v) => typeof getPath(v, sw.path.join(".")) === "boolean"));
+}
 
 export interface NotOverridable {
   image: string;
@@ -30,6 +54,8 @@ export interface MirrorValues {
   notOverridable: NotOverridable[];
   /** after a check render: mirrored images the chart does not render with these values (nothing to override) */
   unused?: NotOverridable[];
+  /** switches set so the chart accepts the mirrored images */
+  switches?: ValuesSwitch[];
 }
 
 function pathText(path: (string | number)[]): string {
@@ -86,15 +112,21 @@ function setAt(target: Values, site: ValueSite, sub: string[], value: string): v
  * Build the override from a discovery result and the mirror's destination of each image (normalised source →
  * destination reference). Images without a destination are ignored (excluded, or not mirrored).
  */
-export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSites">, destinations: Map<string, string>): MirrorValues {
+export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSites">, destinations: Map<string, string>, opts: { switches?: ValuesSwitch[] } = {}): MirrorValues {
   const values: Values = {};
   const paths = new Map<string, string[]>();
   const blocked = new Map<string, string>();
-  // global.imageRegistry: one registry for every image of the charts that use it
-  const globalSites = (result.valueSites ?? []).filter((s) => s.globalRegistry && destinations.has(s.image));
+  // global.imageRegistry: one registry for every image of the charts that use it (below)
+  // a repository-level site (repository / registry+repository) moves every tag of its repository: when the site's
+  // own reference is not mirrored (a tag the static scan guessed; the templates render another), the mirrored
+  // image of the same source repository gives the destination
+  const repoDest = new Map<string, string>();
+  for (const [src, dst] of destinations) repoDest.set(repositoryOf(parseImage(src)), repositoryOf(parseImage(dst)));
+  const siteDest = (site: ValueSite) => destinations.get(site.image) ?? (site.form === "string" ? undefined : repoDest.get(repositoryOf(parseImage(site.image))));
+  const globalSites = (result.valueSites ?? []).filter((s) => s.globalRegistry && siteDest(s));
   const globalHosts = new Map<string, number>();
   for (const s of globalSites) {
-    const h = parseImage(destinations.get(s.image)!).registry;
+    const h = parseImage(siteDest(s)!).registry;
     globalHosts.set(h, (globalHosts.get(h) ?? 0) + 1);
   }
   const globalHost = [...globalHosts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -102,7 +134,7 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
     values.global = { imageRegistry: globalHost };
   }
   for (const site of result.valueSites ?? []) {
-    const dest = destinations.get(site.image);
+    const dest = siteDest(site);
     if (!dest) continue;
     const ref = parseImage(dest);
     const at = pathText(site.path);
@@ -122,9 +154,13 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
         setAt(values, site, ["repository"], ref.repository);
         break;
       case "image":
-        // {registry?, image, tag, digest}: `image` is the path below the registry
-        setAt(values, site, ["registry"], ref.registry);
-        setAt(values, site, ["image"], ref.repository);
+        // {registry?, image, tag, digest}: `image` is the path below the registry; with no registry anywhere
+        // (bareImage) the template renders `image` as the whole repository
+        if (site.bareImage) setAt(values, site, ["image"], repositoryOf(ref));
+        else {
+          setAt(values, site, ["registry"], ref.registry);
+          setAt(values, site, ["image"], ref.repository);
+        }
         break;
     }
     const list = paths.get(site.image) ?? [];
@@ -150,7 +186,13 @@ export function mirrorValues(result: Pick<DiscoveryResult, "images" | "valueSite
       notOverridable.push({ image: img.image, destination: dest, reason: blocked.get(img.image) ?? reasonFor(img), from: [...new Set(img.sources.filter((s) => s.type !== "values").map(fromText))] });
     }
   }
-  return { values, overridden, notOverridable };
+  const switches = overridden.length ? (opts.switches ?? []) : [];
+  for (const sw of switches) {
+    let cur: Values = values;
+    for (const k of sw.path.slice(0, -1)) cur = (isMap(cur[k]) ? cur[k] : (cur[k] = {})) as Values;
+    cur[sw.path[sw.path.length - 1]!] = sw.value;
+  }
+  return { values, overridden, notOverridable, ...(switches.length ? { switches } : {}) };
 }
 
 /**
@@ -184,13 +226,16 @@ export function applyRenderCheck(mv: MirrorValues, rendered: DiscoveredImage[], 
 }
 
 /** The values file: a header saying what it is and what it cannot do, then the YAML. */
-export function formatMirrorValues(mv: MirrorValues, about: { chart: string; version: string; dest: string; check?: string }): string {
+export function formatMirrorValues(mv: MirrorValues, about: { chart: string; version: string; dest: string; check?: string; chartRef?: string }): string {
+  // where sync pushes the chart: <dest>/charts/<name>/<name> (the default nested layout) unless told otherwise
+  const chartRef = (about.chartRef ?? `${about.dest}/charts/${about.chart}/${about.chart}`).replace(/^oci:\/\//, "");
   const lines = [
     `# Helm values written by kubectl mirror for chart ${about.chart} ${about.version}: every image the chart takes`,
     `# from its values points at ${about.dest}. Use it with the mirrored chart, e.g.`,
-    `#   helm install <release> oci://${about.dest}/charts/${about.chart} --version ${about.version} -f <this file>`,
+    `#   helm install <release> oci://${chartRef} --version ${about.version} -f <this file>`,
     `# ${mv.overridden.length} image(s) overridden.${about.check ? ` ${about.check}` : ""}`,
   ];
+  if (mv.switches?.length) lines.push(`# The chart refuses substituted images unless told otherwise: ${mv.switches.map((s) => `${s.path.join(".")}: ${JSON.stringify(s.value)}`).join(", ")} is set (see below).`);
   if (mv.notOverridable.length) {
     lines.push(`# ${mv.notOverridable.length} image(s) NOT overridable through values (use --rewrite-chart, which rewrites the chart itself):`);
     for (const n of mv.notOverridable) lines.push(`#   ${n.image}  ${n.reason.replace(/: use --rewrite-chart$/, "")}${n.from.length ? ` [${n.from.join("; ")}]` : ""}`);
@@ -199,6 +244,12 @@ export function formatMirrorValues(mv: MirrorValues, about: { chart: string; ver
     lines.push(`# ${mv.unused.length} mirrored image(s) the chart does not render with these values (nothing to override):`);
     for (const n of mv.unused) lines.push(`#   ${n.image}${n.from.length ? ` [${n.from.join("; ")}]` : ""}`);
   }
-  const body = Object.keys(mv.values).length ? stringify(mv.values, { lineWidth: 0 }) : "{}\n";
+  const doc = new Document(mv.values);
+  for (const sw of mv.switches ?? []) {
+    const parent = doc.getIn(sw.path.slice(0, -1));
+    const pair = isYamlMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === sw.path[sw.path.length - 1]) : undefined;
+    if (pair && isScalar(pair.key)) pair.key.commentBefore = ` ${sw.why}`;
+  }
+  const body = Object.keys(mv.values).length ? doc.toString({ lineWidth: 0 }) : "{}\n";
   return `${lines.join("\n")}\n${body}`;
 }

@@ -113,7 +113,7 @@ describe("HTTP chart repository", () => {
   test("wrong or missing credentials, unknown chart or version: one line, non-zero, no secret", async () => {
     const noAuth = await run(["--repo-url", repo.url, "--chart-url", "myrepo/app", "--no-render"]);
     expect(noAuth.code).toBe(1);
-    expect(noAuth.stderr.trim().split("\n")).toEqual([`error: GET ${repo.url}/index.yaml: HTTP 401 (check --username/--password-stdin for the chart repository)`]);
+    expect(noAuth.stderr.trim().split("\n")).toEqual([`error: GET ${repo.url}/index.yaml: HTTP 401 (the chart source needs a credential: give -u/--password-stdin (or --src-username/--src-password-stdin), --cred-file or the repository's repositories.yaml entry (helm repo add --username))`]);
     const bad = await run(["--repo-url", repo.url, "--chart-url", "myrepo/app", "-u", USER, "-p", "wrong-password-x", "--no-render", "--debug"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr + bad.stdout).not.toContain("wrong-password-x");

@@ -252,7 +252,9 @@ describe("--values-out", () => {
 
   test("sync writes Helm values next to the registry map; the chart and images land in the TLS + htpasswd registry", async () => {
     const r = await mirror(["sync", chart, "--dest", DEST(), ...SOURCES(), "--map-out", join(tmp, "map.yaml"), "--values-out", file(), "-o", "json"]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    // everything is mirrored, but the values file cannot move the hard-coded image: exit 3, the image named (20.2)
+    if (r.code !== 3) throw new Error(r.stderr);
+    expect(r.stderr).toContain(`error: 1 image(s) cannot be pointed at the mirror through values: shop 0.1.0: quay.io/acme/hardcoded:3.0 still renders from its source with ${file()}`);
     report = JSON.parse(r.stdout);
     expect(report.summary.failed).toBe(0);
     expect(report.items.filter((i: any) => i.kind === "image").map((i: any) => i.source).sort()).toEqual(withDigest(SOURCE_IMAGES, "both"));
@@ -264,7 +266,7 @@ describe("--values-out", () => {
       version: "0.1.0",
       file: file(),
       overridden: 11,
-      notOverridable: [{ image: "quay.io/acme/hardcoded:3.0", destination: `${DEST()}/images/acme/hardcoded:3.0`, reason: "written into the chart's templates, not taken from values: use --rewrite-chart", from: ["shop/templates/deploy.yaml Deployment/shop-shop"] }],
+      notOverridable: [{ image: "quay.io/acme/hardcoded:3.0", destination: `${DEST()}/images/acme/hardcoded:3.0`, reason: "written into the chart's templates (templates/deploy.yaml), not taken from values: use --rewrite-chart", from: ["shop/templates/deploy.yaml Deployment/shop-shop"] }],
       check: "rendered",
     }]);
     expect(r.stderr).toContain(`mirror values for shop 0.1.0 written to ${file()}: 11 image(s) pointed at the mirror, 1 NOT overridable through values (use --rewrite-chart): quay.io/acme/hardcoded:3.0 (checked with helm template)`);
@@ -288,7 +290,7 @@ describe("--values-out", () => {
     });
     const text = readFileSync(file(), "utf8");
     expect(text).toContain("# 11 image(s) overridden. Checked with helm template: 1 image(s) still render from their source (below).");
-    expect(text).toContain("#   quay.io/acme/hardcoded:3.0  written into the chart's templates, not taken from values [shop/templates/deploy.yaml Deployment/shop-shop]");
+    expect(text).toContain("#   quay.io/acme/hardcoded:3.0  written into the chart's templates (templates/deploy.yaml), not taken from values [shop/templates/deploy.yaml Deployment/shop-shop]");
   });
 
   for (const [name, helm] of [["helm 3", HELM3], ["helm 4", HELM4]] as const) {
@@ -314,7 +316,7 @@ describe("--values-out", () => {
     writeFileSync(user, "legacy:\n  enabled: true\n");
     const dir = join(tmp, "values-dir") + "/";
     const r = await mirror(["images", chart, "-f", user, "--dest", DEST(), "--values-out", dir, "-o", "json"]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    if (r.code !== 3) throw new Error(r.stderr);
     const out = JSON.parse(r.stdout);
     expect(out.valueSites).toBeUndefined();
     const f = join(dir, "shop-0.1.0.mirror-values.yaml");
@@ -331,7 +333,8 @@ describe("--values-out", () => {
     if (e.code !== 0) throw new Error(e.stderr);
     const out = join(tmp, "airgap-values.yaml");
     const p = await mirror(["push", archive, "--dest", `${reg.host}/airgap`, "--values-out", out, "-o", "json"]);
-    if (p.code !== 0) throw new Error(p.stderr);
+    if (p.code !== 3) throw new Error(p.stderr);
+    expect(p.stderr).toContain("quay.io/acme/hardcoded:3.0 is not set through values");
     const rep = JSON.parse(p.stdout);
     expect(rep.values[0]).toMatchObject({ chart: "shop", version: "0.1.0", file: out, overridden: 11 });
     expect(rep.values[0].notOverridable.map((n: any) => n.image)).toEqual(["quay.io/acme/hardcoded:3.0"]);
@@ -378,4 +381,95 @@ describe("mirrorValues (pure)", () => {
     expect(mv.values).toEqual({ global: { imageRegistry: "m1.local" }, a: { image: { registry: "m1.local", repository: "a" } }, b: { image: { registry: "m1.local", repository: "b" } } });
     expect(mv.notOverridable.map((n) => [n.image, n.reason])).toEqual([["docker.io/bitnami/c:1", "global.imageRegistry sets one registry for every image, and this one is mirrored to m2.local, not m1.local"]]);
   });
+});
+
+describe("values shapes of public charts (20.2 classes)", () => {
+  test("{image, tag} without any registry is written whole (not registry + path: `repo:latest:TAG` / a path without host before); a repository site whose tag the templates choose still moves the rendered tag; an image built from keys no override reaches is named, never 'written into the templates'", async () => {
+    const dir = join(tmp, "classes", "cls");
+    write(dir, {
+      "Chart.yaml": "apiVersion: v2\nname: cls\nversion: 0.1.0\nappVersion: \"1.12.1\"\n",
+      "values.yaml": `
+exporter:
+  image: acme/exporter
+  tag: v1.75.0
+node:
+  image:
+    repository: quay.io/acme/node
+    tag: ""
+job:
+  image:
+    name: acme/job
+    tag: "3.1"
+`,
+      "templates/pod.yaml": `
+apiVersion: v1
+kind: Pod
+metadata: {name: cls}
+spec:
+  containers:
+    - name: exporter
+      image: "{{ .Values.exporter.image }}:{{ .Values.exporter.tag }}"
+    - name: node
+      image: "{{ .Values.node.image.repository }}:{{ .Values.node.image.tag | default (printf "v%s-distroless" .Chart.AppVersion) }}"
+    - name: job
+      image: "{{ .Values.job.image.name }}:{{ .Values.job.image.tag }}"
+`,
+    });
+    const out = join(tmp, "classes", "cls-values.yaml");
+    const r = await mirror(["images", dir, "--dest", DEST(), "--values-out", out, "-o", "json"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("docker.io/acme/job:3.1 still renders from its source");
+    const rep = JSON.parse(r.stdout).values[0];
+    expect(rep.notOverridable.map((n: any) => n.image)).toEqual(["docker.io/acme/job:3.1"]);
+    expect(rep.notOverridable[0].reason).not.toContain("written into the chart's templates");
+    // the oracle: real helm with the file
+    const t = await run(HELM3, ["template", "rel", dir, "-f", out], { env: { ...process.env, ...helmEnv } });
+    expect(t.code).toBe(0);
+    const imgs = [...t.stdout.toString("utf8").matchAll(/image: "?([^"\s]+)"?/g)].map((m) => m[1]).sort();
+    expect(imgs).toEqual([`${DEST()}/images/acme/exporter:v1.75.0`, `${DEST()}/images/acme/node:v1.12.1-distroless`, "acme/job:3.1"]);
+
+    // --rewrite-chart cannot reach the job image either: the pushed chart is checked, the image named (exit 3,
+    // charts[].notRewritten), never a silent "rewritten"
+    const creds = staticCredentials({ username: reg.username, password: reg.password });
+    for (const img of ["docker.io/acme/exporter:v1.75.0", "quay.io/acme/node:v1.12.1-distroless", "docker.io/acme/job:3.1"]) {
+      const [host, ...rest] = img.split("/");
+      await pushArtifact(`${reg.host}/src/${host}/${rest.join("/")}`, {
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", img })) },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Buffer.alloc(512, img) }],
+      }, { caFiles: [{ file: reg.caFile! }], credentials: creds });
+    }
+    const rw = await mirror(["sync", dir, "--dest", `${reg.host}/cls`, ...SOURCES(), "--rewrite-chart", "-o", "json"]);
+    expect(rw.code).toBe(3);
+    expect(rw.stderr).toContain("--rewrite-chart: 1 image(s) still render from their source in the rewritten chart: cls 0.1.0: docker.io/acme/job:3.1");
+    const charts = JSON.parse(rw.stdout).charts;
+    expect(charts[0].rewritten).toBe(true);
+    expect(charts[0].notRewritten.map((n: any) => n.image)).toEqual(["docker.io/acme/job:3.1"]);
+  }, 120_000);
+
+  test("a values file helm cannot render: sync exits 1 with Helm's whole error (was: exit 0, the error cut short)", async () => {
+    const dir = join(tmp, "classes", "picky");
+    write(dir, {
+      "Chart.yaml": "apiVersion: v2\nname: picky\nversion: 0.1.0\n",
+      "values.yaml": "image:\n  registry: docker.io\n  repository: library/nginx\n  tag: \"1.27\"\n",
+      "templates/pod.yaml": `
+{{- if ne .Values.image.registry "docker.io" }}{{ fail "images from docker.io only.\\nSecond line: the part a last-line excerpt loses" }}{{ end }}
+apiVersion: v1
+kind: Pod
+metadata: {name: picky}
+spec:
+  containers:
+    - name: web
+      image: "{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+`,
+    });
+    const out = join(tmp, "classes", "picky-values.yaml");
+    const r = await mirror(["sync", dir, "--dest", `${reg.host}/picky`, ...SOURCES(), "--values-out", out, "-o", "json"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("images from docker.io only.");
+    expect(r.stderr).toContain("Second line: the part a last-line excerpt loses");
+    expect(r.stderr).toContain(`--values-out ${out}: helm template picky -f ${out} fails`);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.values[0].error).toContain("Second line");
+    expect(readFileSync(out, "utf8")).toContain("helm template -f this file FAILED");
+  }, 60_000);
 });

@@ -14,7 +14,7 @@ import { mappingArgs } from "../lib/chart-args.ts";
 import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
-import { valuesOutLines } from "../lib/values-out.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { archPlatforms, paletteArgs } from "../lib/palette.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
 import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
@@ -125,5 +125,7 @@ export default defineCommand({
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("ExportReport", report), args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.metadata.registryMap ?? []));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed; no archive written`);
+    const vf = valuesOutFailure(report.values);
+    if (vf) throw vf;
   },
 });

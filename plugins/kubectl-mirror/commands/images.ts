@@ -10,7 +10,7 @@ import { excludeMatcher, explain, findImage } from "../../../shared/helm/discove
 import { table } from "../../../shared/cli/output.ts";
 import { archPlatforms, paletteArgs, paletteContentFromArgs, wantsPalette } from "../lib/palette.ts";
 import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
-import { valuesOutLines } from "../lib/values-out.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 
 export default defineCommand({
   meta: {
@@ -86,5 +86,7 @@ export default defineCommand({
       return;
     }
     printData(versioned("ImagesReport", report), output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
+    const vf = valuesOutFailure(report.values);
+    if (vf) throw vf;
   },
 });

@@ -15,7 +15,7 @@ import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDesti
 import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
-import { valuesOutLines } from "../lib/values-out.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
 
 export default defineCommand({
@@ -76,5 +76,7 @@ export default defineCommand({
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("PushReport", out), args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
+    const vf = valuesOutFailure(report.values);
+    if (vf) throw vf;
   },
 });

@@ -11,7 +11,7 @@ import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFr
 import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
 import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
 import { runSync, type SyncReport } from "../lib/sync.ts";
-import { valuesOutLines } from "../lib/values-out.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
 import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
 import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
 import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
@@ -46,7 +46,7 @@ export default defineCommand({
     ...transferArgs,
     ...chartLayoutArgs,
     ...imagesModeArgs,
-    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values, annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot)" },
+    "rewrite-chart": { type: "boolean", description: "Rewrite the chart's image references (values.yaml gets the --values-out override; annotations, templates) to the mirror before pushing it (also reaches images hard-coded in templates, which --values-out cannot); checked with helm template: images it still renders from their source are named, exit 3" },
     ...zotArgs,
     ...shardArgs,
     ...verifySignaturesArgs,
@@ -118,5 +118,10 @@ export default defineCommand({
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("SyncReport", out), args.output as string | undefined, () => itemsTable(report.items) + skippedText(report.skipped) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
     if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "re-run to retry: what was copied is skipped");
+    // --rewrite-chart: images the pushed chart still renders from their source, each named (exit 3)
+    const left = report.charts.flatMap((c) => (c.notRewritten ?? []).map((n) => `${c.name} ${c.version}: ${n.image} [${n.from.join("; ")}]`));
+    if (left.length) throw new CliError(`--rewrite-chart: ${left.length} image(s) still render from their source in the rewritten chart: ${left.join(", ")}`, 3, "they are set by your own values (-f/--set) or built in a way the rewrite cannot reach: point them at the mirror in your values");
+    const vf = valuesOutFailure(report.values, new Set(args["rewrite-chart"] ? report.charts.map((c) => `${c.name}@${c.version}`) : []));
+    if (vf) throw vf;
   },
 });

@@ -202,7 +202,10 @@ export async function exportPlan(plan: MirrorPlan, opts: ExportOptions, started 
     for (const m of d.images) planned.set(m.source, m.destination);
     for (const a of d.artifacts) planned.set(layoutTag(a.artifact), a.destination);
     if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, registryMap);
-    if (opts.valuesOut) values = await valuesOutForPlan(plan, opts.valuesOut, destinations(plan.artifacts, plan.images, opts.preview).images, opts.preview.dest, opts.dryRun);
+    if (opts.valuesOut) {
+      const pd = destinations(plan.artifacts, plan.images, opts.preview);
+      values = await valuesOutForPlan(plan, opts.valuesOut, pd.images, opts.preview.dest, opts.dryRun, new Map(pd.artifacts.map((x) => [layoutTag(x.artifact), x.destination.replace(/:[^:/]+$/, "")])));
+    }
   }
   const compression = opts.compression ?? (opts.gzip ? "gzip" : compressionForName(opts.output));
   if (opts.compressionLevel !== undefined) {

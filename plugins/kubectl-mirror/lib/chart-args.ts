@@ -65,14 +65,16 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
   const registry = opts.registry ?? (await registryOptionsFromArgs(args, rawArgs, { destination: undefined, source: chartSourceHosts({ ...args, chart: chart ?? args.chart }) }));
   const flags = credentialsFromFlags(args);
   const cred = opts.hasDestination ? flags.src : (flags.dest ?? flags.src);
-  const caFiles = repeated(rawArgs, ["ca-file"], { split: false });
-  // like helm: --ca-file, else the repository entry's caFile, else SSL_CERT_FILE (Go's trust bundle override)
-  let caFile = caFiles.length ? caFiles[caFiles.length - 1]!.replace(/^[^=/]*=/, "") : undefined;
-  let insecure = !!args.insecure || repeated(rawArgs, ["insecure-host"]).length > 0;
+  // the registry TLS flags apply per host (--ca-file HOST=FILE, --insecure-host, --plain-http-host); an http(s)://
+  // chart repository keeps its URL's scheme (see ChartRequest.plainHttp)
+  const caFiles = [...(registry.caFiles ?? [])];
+  let insecure: boolean | string[] = registry.insecure ?? false;
   let repoUrl = str(args["repo-url"]);
   const chartUrl = str(args["chart-url"]);
   let username = cred?.username;
   let password = cred?.password;
+  const srcFlags = "--src-username/--src-password-stdin";
+  let credentialFrom = username === undefined ? undefined : opts.hasDestination || !flags.dest ? srcFlags : "-u/--password-stdin";
   // a Helm repository alias (helm repo add NAME URL) where a URL is expected, or ALIAS/CHART without --repo-url
   const aliasEntry = await helmAlias(repoUrl, chartUrl ?? chart);
   if (aliasEntry) {
@@ -80,11 +82,16 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
     if (username === undefined && aliasEntry.username) {
       username = aliasEntry.username;
       password = aliasEntry.password;
+      credentialFrom = `the repositories.yaml entry "${aliasEntry.name}"`;
     }
-    caFile ??= aliasEntry.caFile || undefined;
-    insecure ||= !!aliasEntry.insecure_skip_tls_verify;
+    // the entry's TLS settings are its own host's (like helm's per-repository caFile/insecure_skip_tls_verify)
+    const host = hostOf(aliasEntry.url);
+    if (aliasEntry.caFile) caFiles.unshift(host ? { host, file: aliasEntry.caFile } : { file: aliasEntry.caFile });
+    if (aliasEntry.insecure_skip_tls_verify && insecure !== true && host) insecure = [...(insecure || []), host];
   }
-  if (!caFile && process.env.SSL_CERT_FILE && existsSync(process.env.SSL_CERT_FILE)) caFile = process.env.SSL_CERT_FILE;
+  const credentialFlags = opts.hasDestination
+    ? `${srcFlags}, --cred-file or the repository's repositories.yaml entry (helm repo add --username); -u/--password-stdin and --dest-* are the destination's`
+    : `-u/--password-stdin (or ${srcFlags}), --cred-file or the repository's repositories.yaml entry (helm repo add --username)`;
   registerSecret(password);
   return {
     chart,
@@ -95,13 +102,23 @@ export async function chartRequestFromArgs(args: Args, rawArgs: string[], chart?
     passCredentials: !!args["pass-credentials"] || !!aliasEntry?.pass_credentials_all,
     username,
     password,
-    caFile,
+    caFiles,
     insecure,
-    plainHttp: !!args["plain-http"] || repeated(rawArgs, ["plain-http-host"]).length > 0,
+    plainHttp: registry.plainHttp ?? false,
+    credentialFrom,
+    credentialFlags,
     registryConfig: str(args["registry-config"]),
     helm: str(args.helm),
     registry,
   };
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -75,7 +75,7 @@ function applyHelmCreds(req: ChartRequest, cf: CredFile | undefined): ChartReque
   const url = req.repoUrl ?? (req.chart && /^(oci|https?):\/\//.test(req.chart) ? req.chart : undefined);
   if (!url) return req;
   const e = credForChartUrl(cf, url);
-  return e ? { ...req, username: e.username, password: e.password } : req;
+  return e ? { ...req, username: e.username, password: e.password, credentialFrom: "--cred-file" } : req;
 }
 
 export interface ResolvedInputs {

@@ -5,11 +5,18 @@
 //       mirrored path (without `registry`: repository → full mirrored repository)
 //   Chart.yaml annotations helm.sh/images, images, artifacthub.io/images (their `image:` entries)
 //   templates/*: literal occurrences of a mirrored reference (as normalised, or without docker.io/[library/])
+//   the chart's values.yaml: the mirror values override (mirror-values.ts: every values shape it knows, global
+//     registries, Bitnami's allowInsecureImages) merged in, so the rewritten chart renders what `-f mirror-values`
+//     renders without that file
 // Packed subcharts (charts/*.tgz) are left unchanged (a warning says so). The chart keeps its name and
-// version; its content (and so the artifact digest) changes.
+// version; its content (and so the artifact digest) changes. Then the rewritten chart is rendered with the user's
+// values: every image still rendered from its source is reported (RewriteResult.notRewritten), never hidden.
 import { mkdtemp, readdir, readFile, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isMap, isScalar, isSeq, parse, parseDocument, stringify, visit, type Document } from "yaml";
+import { renderImages } from "../../../shared/helm/discover.ts";
+import { isMap as isPlainMap, type Values } from "../../../shared/helm/values.ts";
+import { chartMirrorValues } from "./values-out.ts";
 import { extractChartArchive } from "../../../shared/helm/chart-tar.ts";
 import { chartDirArchive, walkChartDir } from "../../../shared/helm/chart.ts";
 import { parseImage, repositoryOf, tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
@@ -164,15 +171,77 @@ export async function rewriteChartDir(dir: string, images: MappedImage[]): Promi
   return { changes, warnings };
 }
 
-/** Rewrite a planned chart and replace its artifact in the plan layout. True when something changed. */
-export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact, images: MappedImage[]): Promise<boolean> {
-  if (!a.archive) return false;
+/** Merge an override into a values document in place (comments kept; lists and scalars replaced whole). */
+export function mergeIntoValuesDoc(doc: Document, over: Values, path: string[] = []): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(over)) {
+    const p = [...path, k];
+    const cur = doc.getIn(p, true);
+    if (isPlainMap(v) && (cur === undefined || cur === null || isMap(cur))) {
+      n += mergeIntoValuesDoc(doc, v, p);
+      continue;
+    }
+    if (JSON.stringify(isScalar(cur) ? cur.value : (cur as { toJSON?: () => unknown } | undefined)?.toJSON?.()) === JSON.stringify(v)) continue;
+    doc.setIn(p, doc.createNode(v));
+    n++;
+  }
+  return n;
+}
+
+export class RewriteError extends Error {
+  override name = "RewriteError";
+  constructor(message: string, public hint?: string) {
+    super(message);
+  }
+}
+
+export interface RewriteResult {
+  /** the chart content changed (and was replaced in the plan layout) */
+  changed: boolean;
+  /** images the rewritten chart still renders from their source, with the user's values (and the values file) */
+  notRewritten: { image: string; from: string[] }[];
+  /** helm template of the rewritten chart failed: Helm's whole error (the chart is not pushed) */
+  error?: string;
+  /** why the rewritten chart was not checked (no render) */
+  unchecked?: string;
+}
+
+/**
+ * Rewrite a planned chart and replace its artifact in the plan layout, then render it (with the user's values and,
+ * when written, the values file) and report every image still rendered from its source.
+ */
+export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact, images: MappedImage[], opts: { valuesFile?: string } = {}): Promise<RewriteResult> {
+  if (!a.archive) return { changed: false, notRewritten: [], unchecked: "no chart archive" };
   const work = await mkdtemp(join(plan.work, "rewrite-"));
   const dir = await extractChartArchive(a.archive, join(work, "chart"));
-  const own = images.filter((i) => a.images.includes(i.source));
-  const { changes, warnings } = await rewriteChartDir(dir, own);
+  // its required images and the possible ones found at the source (mirrored too)
+  const mine = new Set([...a.images, ...(a.possible ?? [])]);
+  const own = images.filter((i) => mine.has(i.source));
+  let { changes, warnings } = await rewriteChartDir(dir, own);
+  if (a.discovery) {
+    // the values override, merged into the chart's own values.yaml
+    const mv = await chartMirrorValues({ name: a.name, version: a.version, result: a.discovery.result, discover: a.discovery.options }, new Map(own.map((m) => [m.source, m.destination])));
+    const vf = join(dir, "values.yaml");
+    const text = await readFile(vf, "utf8").catch(() => "");
+    const doc = parseDocument(text);
+    if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+    const c = mergeIntoValuesDoc(doc, mv.values);
+    if (c) await writeFile(vf, doc.toString({ lineWidth: 0 }));
+    changes += c;
+  }
   for (const w of warnings) plan.warnings.push(`${a.name} ${a.version} --rewrite-chart: ${w}`);
-  if (!changes) return false;
+  const result: RewriteResult = { changed: false, notRewritten: [] };
+  if (a.discovery?.result.render.rendered) {
+    const r = await renderImages({ ...a.discovery.options, chartDir: dir }, opts.valuesFile ? [opts.valuesFile] : []);
+    if (!r.rendered) return { ...result, error: r.error ?? r.reason };
+    const mirrored = new Set(own.map((m) => m.destination));
+    const excluded = new Set(a.discovery.result.excluded.map((x) => x.image));
+    for (const img of r.images) {
+      if (mirrored.has(img.image) || excluded.has(img.image)) continue;
+      result.notRewritten.push({ image: img.image, from: [...new Set(img.sources.map((s) => s.file ?? s.resource ?? s.type))] });
+    }
+  } else result.unchecked = a.discovery?.result.render.error ?? a.discovery?.result.render.skipped ?? "the chart was not rendered";
+  if (!changes) return result;
   const out = join(work, `${a.name}-${a.version}.tgz`);
   const chartYaml = await readFile(join(dir, "Chart.yaml"), "utf8");
   await writeStreamToFile(chartDirArchive(await walkChartDir(dir), a.name, chartYaml), out);
@@ -181,5 +250,5 @@ export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact
   a.archive = out;
   a.contentDigest = await sha256File(out);
   a.digest = pushed.digest;
-  return true;
+  return { ...result, changed: true };
 }

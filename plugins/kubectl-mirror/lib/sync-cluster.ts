@@ -33,7 +33,7 @@ export async function syncPlanInCluster(plan: MirrorPlan, opts: SyncOptions, ic:
       const k = chartItems.length;
       chartItems.push({ kind: artifact.kind, source: artifact.source, destination, status: opts.dryRun ? "would-copy" : "failed", bytesCopied: 0, blobs: 0, blobsCopied: 0, extras: 0, warnings: [], ...(bad.length ? { error: `not pushed: ${bad.length} of its images failed (e.g. ${bad[0]})` } : {}) });
       if (bad.length || opts.dryRun) continue;
-      if (opts.rewriteChart && artifact.kind === "chart" && (await rewriteChartForMirror(plan, artifact, d.images))) rewritten.add(layoutTag(artifact));
+      if (opts.rewriteChart && artifact.kind === "chart" && (await rewriteChartForMirror(plan, artifact, d.images)).changed) rewritten.add(layoutTag(artifact));
       const dst = repos.open(destination);
       ready.push({ job: { src: plan.layout, srcRef: layoutTag(artifact), dst: dst.store, dstTags: [artifact.tag], label: `${artifact.kind} ${artifact.name} ${artifact.version} → ${destination}` }, k });
     }

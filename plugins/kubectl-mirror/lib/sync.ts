@@ -10,7 +10,7 @@ import type { Platform } from "../../../shared/oci/types.ts";
 import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
 import { buildPlan, layoutTag, type ChartLayout, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
 import { destinations, pullReference, RepoCache, type DestinationOptions, type MappedImage } from "./targets.ts";
-import { rewriteChartForMirror } from "./rewrite.ts";
+import { rewriteChartForMirror, RewriteError, type RewriteResult } from "./rewrite.ts";
 import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-out.ts";
 import { normalizeDest } from "./mapping.ts";
 import type { ShardSpec } from "./shard-plan.ts";
@@ -66,7 +66,13 @@ export interface ItemResult {
 }
 
 export interface SyncReport {
-  charts: (Pick<PlannedArtifact, "kind" | "name" | "version" | "source" | "images"> & { destination: string; rewritten?: boolean })[];
+  charts: (Pick<PlannedArtifact, "kind" | "name" | "version" | "source" | "images"> & {
+    destination: string;
+    /** --rewrite-chart changed the chart */
+    rewritten?: boolean;
+    /** --rewrite-chart: images the rewritten chart still renders from their source (its check render) */
+    notRewritten?: RewriteResult["notRewritten"];
+  })[];
   items: ItemResult[];
   registryMap: RegistryMapEntry[];
   /** present with --values-out */
@@ -123,11 +129,18 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
   const skipped = await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mode: opts.images, mapping: opts, concurrency: opts.concurrency });
   const d = destinations(plan.artifacts, plan.images, opts);
   if (opts.mapOut && !opts.dryRun) await writeRegistryMap(opts.mapOut, d.registryMap);
-  const values = opts.valuesOut ? await valuesOutForPlan(plan, opts.valuesOut, d.images, opts.dest, opts.dryRun) : undefined;
-  const rewritten = new Set<string>();
+  const chartRefs = new Map(d.artifacts.map((x) => [layoutTag(x.artifact), x.destination.replace(/:[^:/]+$/, "")]));
+  const values = opts.valuesOut ? await valuesOutForPlan(plan, opts.valuesOut, d.images, opts.dest, opts.dryRun, chartRefs) : undefined;
+  const rewrites = new Map<string, RewriteResult>();
   if (opts.rewriteChart) {
     for (const a of plan.artifacts.filter((x) => x.kind === "chart")) {
-      if (await rewriteChartForMirror(plan, a, d.images)) rewritten.add(layoutTag(a));
+      const valuesFile = values?.find((v) => v.chart === a.name && v.version === a.version && !v.error)?.file;
+      const r = await rewriteChartForMirror(plan, a, d.images, { valuesFile });
+      // a rewritten chart that does not render is never pushed
+      if (r.error) throw new RewriteError(`--rewrite-chart: the rewritten chart ${a.name} ${a.version} does not render, nothing was copied: ${r.error}`, "report the chart to kube-airgap; without --rewrite-chart the chart is pushed as is");
+      if (!r.changed) plan.warnings.push(`--rewrite-chart: ${a.name} ${a.version} pushed unchanged (no image reference of it could be rewritten)`);
+      if (r.unchecked) plan.warnings.push(`--rewrite-chart: ${a.name} ${a.version} not checked with helm template (${r.unchecked})`);
+      rewrites.set(layoutTag(a), r);
     }
   }
   const client = createClient(opts.registry);
@@ -164,7 +177,10 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
     const items = results.map((r, k) => itemResult(meta[indices[k]!]!.kind, meta[indices[k]!]!.source, meta[indices[k]!]!.destination, r));
     const arts = d.artifacts.filter((_, i) => indices.includes(i));
     return {
-      charts: arts.map(({ artifact: a, destination }) => ({ kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rewritten.has(layoutTag(a)) ? { rewritten: true } : {}) })),
+      charts: arts.map(({ artifact: a, destination }) => {
+        const rw = rewrites.get(layoutTag(a));
+        return { kind: a.kind, name: a.name, version: a.version, source: a.source, images: a.images, destination, ...(rw?.changed ? { rewritten: true } : {}), ...(rw?.notRewritten.length ? { notRewritten: rw.notRewritten } : {}) };
+      }),
       items,
       registryMap: d.registryMap,
       ...(values ? { values } : {}),
@@ -186,10 +202,10 @@ export async function syncPlan(plan: MirrorPlan, opts: SyncOptions, started = Da
 }
 
 /** --values-out for every chart of a plan (packs have no values). */
-export async function valuesOutForPlan(plan: MirrorPlan, out: string, images: MappedImage[], dest: string, dryRun = false): Promise<ValuesOutReport[] | undefined> {
+export async function valuesOutForPlan(plan: MirrorPlan, out: string, images: MappedImage[], dest: string, dryRun = false, chartRefs?: Map<string, string>): Promise<ValuesOutReport[] | undefined> {
   const charts = plan.artifacts.filter((a) => a.kind === "chart" && a.discovery);
   // a dry run checks the path (one file per chart) and writes nothing
   if (dryRun) return void (await valuesOutFiles(out, charts, { dryRun: true }));
   const byImage = new Map(images.map((m) => [m.source, m.destination]));
-  return writeValuesOut(out, charts.map((a) => ({ name: a.name, version: a.version, result: a.discovery!.result, discover: a.discovery!.options })), byImage, normalizeDest(dest));
+  return writeValuesOut(out, charts.map((a) => ({ name: a.name, version: a.version, result: a.discovery!.result, discover: a.discovery!.options, chartRef: chartRefs?.get(layoutTag(a)) })), byImage, normalizeDest(dest));
 }
