@@ -175,6 +175,15 @@ describe("signing an archive", () => {
     expectOk(ok, "push --key gpg");
   }, 180_000);
 
+  test("kubectl mirror sign A B signs every archive given (none silently left out)", async () => {
+    const [a, b] = ["multi-a.tar", "multi-b.tar"].map((n) => join(s.tmp, n));
+    for (const f of [a, b]) writeFileSync(f, readFileSync(plain));
+    const r = await mirror(s, ["sign", a, b, "--key", k("key.pem"), "-o", "json"]);
+    expectOk(r, "sign A B");
+    expect(JSON.parse(r.stdout).map((x: any) => x.format)).toEqual(["sigstore-bundle", "sigstore-bundle"]);
+    for (const f of [a, b]) expectOk(await mirror(s, ["verify", "--in-archive", f, "--key", k("key.pub")]), `verify ${f}`);
+  }, 120_000);
+
   test("a split archive is signed as a whole: push --key of its parts verifies; a part altered consistently with NAME.parts is refused", async () => {
     const big = join(s.tmp, "split", "big.tar");
     mkdirSync(join(s.tmp, "split"), { recursive: true });
