@@ -43,3 +43,9 @@ test("kubectl mirror images/export with two charts: a usage error naming both, n
     expect(r.stderr).toContain("--mirror-file");
   }
 });
+
+test("kubectl mirror serve with two archives: a usage error, not the first one served alone", async () => {
+  const r = await runCli("kubectl-mirror", ["serve", "day1.tar", "day2.tar", "--address", "127.0.0.1:0"], { timeoutMs: 20_000 });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("serve takes one archive, got 2: day1.tar day2.tar");
+});
