@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { createHash, createPublicKey } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { PublicKeyDetails } from "@sigstore/protobuf-specs";
@@ -140,6 +140,12 @@ describe("signing an archive", () => {
     expect(rep.trust[0].blobsChecked).toBeGreaterThan(0);
     expect(rep.summary.failed).toBe(0);
     expect(r.stderr).toContain("signature verified");
+    // said before the transfer starts, not after everything was sent
+    const lines = r.stderr.split("\n");
+    const verifiedAt = lines.findIndex((l) => l.includes("signature verified"));
+    const firstCopy = lines.findIndex((l) => /^copied\b/.test(l));
+    expect(firstCopy).toBeGreaterThan(-1);
+    expect(verifiedAt).toBeLessThan(firstCopy);
   }, 120_000);
 
   test("without --key a signed archive is reported as signed, not verified (never silently trusted)", async () => {
@@ -215,6 +221,28 @@ describe("hostile archives are refused before anything is sent", () => {
     expect(r.stderr).toContain("index.json says");
     expect(r.stderr).toContain("refused");
     untouched("swapped");
+  }, 120_000);
+
+  test("an UNSIGNED archive with a corrupt blob, pushed without --key: read once (no re-fetch of local bytes), the chart not tagged, told the archive is damaged", async () => {
+    const bad = join(s.tmp, "corrupt-plain.tar");
+    let done = false;
+    await rewriteTar(plain, bad, (n, b) => {
+      if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
+      done = true;
+      const c = Buffer.from(b);
+      c[100] = c[100]! ^ 1;
+      return c;
+    });
+    expect(done).toBe(true);
+    const r = await mirror(s, ["push", bad, "--dest", `${dst.host}/corrupt`, ...into(dst)], pw(dst));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("does not match");
+    expect(r.stderr).not.toMatch(/fetching sha256:[0-9a-f]+ again/);
+    expect(r.stderr).toContain("the archive is damaged");
+    expect(r.stderr).not.toContain("run the same command again");
+    const tags = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((p) => /_manifests\/tags\/[^/]+\/current\/link$/.test(p)) : []);
+    // images that do not use the corrupt blob land; the chart, which needs the image that does, is not tagged
+    expect(tags(join(dst.dataDir, "docker", "registry", "v2", "repositories", "corrupt", "charts"))).toEqual([]);
   }, 120_000);
 
   const cases: [string, () => Promise<string>, string[], RegExp][] = [
