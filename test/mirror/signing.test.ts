@@ -68,6 +68,19 @@ function swapRefs(indexBytes: Buffer): Buffer {
   return Buffer.from(JSON.stringify(idx));
 }
 
+/** Copy `src` with the last byte of its first layer blob (≥ 2 KiB, not JSON) flipped: same size, another digest. */
+async function flipOneBlob(src: string, out: string): Promise<void> {
+  let done = false;
+  await rewriteTar(src, out, (n, b) => {
+    if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
+    done = true;
+    const c = Buffer.from(b);
+    c[c.length - 1] = c[c.length - 1]! ^ 0xff;
+    return c;
+  });
+  expect(done).toBe(true);
+}
+
 /** Nothing of this destination path reached the registry (no repository, not even an upload session). */
 function untouched(prefix: string): void {
   expect(existsSync(join(dst.dataDir, "docker", "registry", "v2", "repositories", prefix))).toBe(false);
@@ -225,15 +238,7 @@ describe("hostile archives are refused before anything is sent", () => {
 
   test("an UNSIGNED archive with a corrupt blob, pushed without --key: read once (no re-fetch of local bytes), the chart not tagged, told the archive is damaged", async () => {
     const bad = join(s.tmp, "corrupt-plain.tar");
-    let done = false;
-    await rewriteTar(plain, bad, (n, b) => {
-      if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
-      done = true;
-      const c = Buffer.from(b);
-      c[100] = c[100]! ^ 1;
-      return c;
-    });
-    expect(done).toBe(true);
+    await flipOneBlob(plain, bad);
     const r = await mirror(s, ["push", bad, "--dest", `${dst.host}/corrupt`, ...into(dst)], pw(dst));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("does not match");
@@ -272,14 +277,7 @@ describe("hostile archives are refused before anything is sent", () => {
       "one blob swapped (same size, valid signature)",
       async () => {
         const f = join(s.tmp, "h-blob.tar");
-        let done = false;
-        await rewriteTar(signed, f, (n, b) => {
-          if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
-          done = true;
-          const c = Buffer.from(b);
-          c[c.length - 1] = c[c.length - 1]! ^ 0xff;
-          return c;
-        });
+        await flipOneBlob(signed, f);
         return f;
       },
       ["key.pub"],
