@@ -542,7 +542,8 @@ export class CopyEngine {
             } catch (e) {
               const refused = trust && attempt === 0 && e instanceof RegistryError && e.status === 400 && /DIGEST_INVALID|SIZE_INVALID|BLOB_UPLOAD_INVALID/.test(e.code);
               const mismatch = refused || e instanceof DigestMismatchError || e instanceof SizeMismatchError;
-              if (!mismatch || (dst as Store).prepare || attempt >= 2) throw e;
+              // a local archive or layout gives the same corrupt bytes every time: no second read
+              if (!mismatch || (dst as Store).prepare || attempt >= 2 || !(src instanceof RegistryRepository)) throw e;
               this.warn(p, `${(e as Error).message}; fetching ${b.digest.slice(0, 19)} again`);
             }
           }

@@ -226,6 +226,8 @@ export function checkProxy(proxy: URL, source = "the proxy"): URL {
 }
 
 const AUTH_HINT = "the proxy wants credentials: put USER:PASSWORD@ before the proxy host in HTTPS_PROXY/HTTP_PROXY (percent-encode special characters)";
+/** 407 although the proxy URL carries credentials: they are wrong, not missing */
+const BAD_AUTH_HINT = "the proxy refused the USER:PASSWORD given in HTTPS_PROXY/HTTP_PROXY: check them (percent-encode special characters)";
 
 /** A transport's own error for a request that went through `via`, as a ProxyError that names the proxy. */
 export function viaProxyError(e: Error & { code?: string }, via: string): Error {
@@ -283,7 +285,7 @@ function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number
         socket.destroy();
         const auth = res.statusCode === 407;
         return reject(new ProxyError(`proxy ${proxyLabel(proxy)} refused CONNECT to ${target}: HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ""}`, auth ? "EPROXYAUTH" : "EPROXY",
-          auth ? AUTH_HINT : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
+          auth ? (proxy.username ? BAD_AUTH_HINT : AUTH_HINT) : "the proxy could not or would not reach the host; check the name, or list it in NO_PROXY"));
       }
       if (head?.length) socket.unshift(head);
       resolve(socket);

@@ -13,6 +13,8 @@ describe.each(plugins)("%s", (plugin) => {
       const cmd = await lazy();
       const meta = typeof cmd.meta === "function" ? await cmd.meta() : cmd.meta;
       expect(`${name}: ${lazy.summary}`).toBe(`${name}: ${meta.description}`);
+      // --help prints notes as a list of lines (a plain string made `--help` crash)
+      if (meta.notes !== undefined) expect({ name, lines: Array.isArray(meta.notes) && meta.notes.every((l: unknown) => typeof l === "string") }).toEqual({ name, lines: true });
     }
   });
 
@@ -23,4 +25,12 @@ describe.each(plugins)("%s", (plugin) => {
     for (const name of Object.keys(commands)) expect(r.stdout).toContain(name);
     expect(r.stdout).not.toMatch(/[ \t]+$/m);
   });
+});
+
+test("kubectl mirror sign --help prints its notes and examples", async () => {
+  const r = await runCli("kubectl-mirror", ["sign", "--help"]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("The signature covers index.json");
+  expect(r.stdout).toContain("kubectl mirror sign bundle.tar.zst --key key.pem");
 });

@@ -34,3 +34,18 @@ test("a missing required positional argument exits 2 and points at --help", asyn
     expect(r.stderr).toContain("--help");
   }
 });
+
+test("kubectl mirror images/export with two charts: a usage error naming both, not the first one alone", async () => {
+  for (const cmd of [["images"], ["export", "-O", "/nonexistent/x.tar"]]) {
+    const r = await runCli("kubectl-mirror", [...cmd, "./chart-a", "./chart-b"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("one CHART per run, got 2: ./chart-a ./chart-b");
+    expect(r.stderr).toContain("--mirror-file");
+  }
+});
+
+test("kubectl mirror serve with two archives: a usage error, not the first one served alone", async () => {
+  const r = await runCli("kubectl-mirror", ["serve", "day1.tar", "day2.tar", "--address", "127.0.0.1:0"], { timeoutMs: 20_000 });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("serve takes one archive, got 2: day1.tar day2.tar");
+});

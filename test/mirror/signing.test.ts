@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { createHash, createPublicKey } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { PublicKeyDetails } from "@sigstore/protobuf-specs";
@@ -66,6 +66,19 @@ function swapRefs(indexBytes: Buffer): Buffer {
   imgs[0].annotations["org.opencontainers.image.ref.name"] = imgs[1].annotations["org.opencontainers.image.ref.name"];
   imgs[1].annotations["org.opencontainers.image.ref.name"] = a;
   return Buffer.from(JSON.stringify(idx));
+}
+
+/** Copy `src` with the last byte of its first layer blob (≥ 2 KiB, not JSON) flipped: same size, another digest. */
+async function flipOneBlob(src: string, out: string): Promise<void> {
+  let done = false;
+  await rewriteTar(src, out, (n, b) => {
+    if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
+    done = true;
+    const c = Buffer.from(b);
+    c[c.length - 1] = c[c.length - 1]! ^ 0xff;
+    return c;
+  });
+  expect(done).toBe(true);
 }
 
 /** Nothing of this destination path reached the registry (no repository, not even an upload session). */
@@ -140,6 +153,12 @@ describe("signing an archive", () => {
     expect(rep.trust[0].blobsChecked).toBeGreaterThan(0);
     expect(rep.summary.failed).toBe(0);
     expect(r.stderr).toContain("signature verified");
+    // said before the transfer starts, not after everything was sent
+    const lines = r.stderr.split("\n");
+    const verifiedAt = lines.findIndex((l) => l.includes("signature verified"));
+    const firstCopy = lines.findIndex((l) => /^copied\b/.test(l));
+    expect(firstCopy).toBeGreaterThan(-1);
+    expect(verifiedAt).toBeLessThan(firstCopy);
   }, 120_000);
 
   test("without --key a signed archive is reported as signed, not verified (never silently trusted)", async () => {
@@ -156,9 +175,16 @@ describe("signing an archive", () => {
     expectOk(r, "sign");
     expect(JSON.parse(r.stdout)).toMatchObject({ format: "openpgp-dsse", replaced: false });
     expect(existsSync(`${gz}.signing-${process.pid}`)).toBe(false);
-    const v = await mirror(s, ["verify", "--in-archive", gz, "--archive", gz, "--offline", "--key", k("gpg-public.asc"), "-o", "json"]);
-    expectOk(v, "verify --key");
-    expect(JSON.parse(v.stdout).trust.map((t: any) => t.signature)).toEqual(["verified", "verified"]);
+    // the archive alone (no chart, no --archive): checked against its own metadata, its signature once
+    const v = await mirror(s, ["verify", "--in-archive", gz, "--key", k("gpg-public.asc"), "-o", "json"]);
+    expectOk(v, "verify --in-archive --key");
+    const vr = JSON.parse(v.stdout);
+    expect(vr.trust.map((t: any) => t.signature)).toEqual(["verified"]);
+    expect(vr.summary.total).toBeGreaterThan(1);
+    expect(vr.items.every((i: any) => i.status === "ok")).toBe(true);
+    const both = await mirror(s, ["verify", "--in-archive", gz, "--archive", gz, "--offline", "--key", k("gpg-public.asc"), "-o", "json"]);
+    expectOk(both, "verify --archive --in-archive --key");
+    expect(JSON.parse(both.stdout).trust.map((t: any) => t.signature)).toEqual(["verified"]);
     // the ECDSA key is not the signer
     const w = await pushWithKey(gz, "gpg-wrong", [k("key.pub")]);
     expect(w.code).not.toBe(0);
@@ -167,6 +193,15 @@ describe("signing an archive", () => {
     const ok = await pushWithKey(gz, "gpg", [k("gpg-public.asc")]);
     expectOk(ok, "push --key gpg");
   }, 180_000);
+
+  test("kubectl mirror sign A B signs every archive given (none silently left out)", async () => {
+    const [a, b] = ["multi-a.tar", "multi-b.tar"].map((n) => join(s.tmp, n));
+    for (const f of [a, b]) writeFileSync(f, readFileSync(plain));
+    const r = await mirror(s, ["sign", a, b, "--key", k("key.pem"), "-o", "json"]);
+    expectOk(r, "sign A B");
+    expect(JSON.parse(r.stdout).map((x: any) => x.format)).toEqual(["sigstore-bundle", "sigstore-bundle"]);
+    for (const f of [a, b]) expectOk(await mirror(s, ["verify", "--in-archive", f, "--key", k("key.pub")]), `verify ${f}`);
+  }, 120_000);
 
   test("a split archive is signed as a whole: push --key of its parts verifies; a part altered consistently with NAME.parts is refused", async () => {
     const big = join(s.tmp, "split", "big.tar");
@@ -201,6 +236,20 @@ describe("hostile archives are refused before anything is sent", () => {
     untouched("swapped");
   }, 120_000);
 
+  test("an UNSIGNED archive with a corrupt blob, pushed without --key: read once (no re-fetch of local bytes), the chart not tagged, told the archive is damaged", async () => {
+    const bad = join(s.tmp, "corrupt-plain.tar");
+    await flipOneBlob(plain, bad);
+    const r = await mirror(s, ["push", bad, "--dest", `${dst.host}/corrupt`, ...into(dst)], pw(dst));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("does not match");
+    expect(r.stderr).not.toMatch(/fetching sha256:[0-9a-f]+ again/);
+    expect(r.stderr).toContain("the archive is damaged");
+    expect(r.stderr).not.toContain("run the same command again");
+    const tags = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((p) => /_manifests\/tags\/[^/]+\/current\/link$/.test(p)) : []);
+    // images that do not use the corrupt blob land; the chart, which needs the image that does, is not tagged
+    expect(tags(join(dst.dataDir, "docker", "registry", "v2", "repositories", "corrupt", "charts"))).toEqual([]);
+  }, 120_000);
+
   const cases: [string, () => Promise<string>, string[], RegExp][] = [
     ["unsigned archive with --key", async () => plain, ["key.pub"], /is not signed: refused/],
     ["signed by another key", async () => signed, ["other.pub"], /does not verify with the key in/],
@@ -228,14 +277,7 @@ describe("hostile archives are refused before anything is sent", () => {
       "one blob swapped (same size, valid signature)",
       async () => {
         const f = join(s.tmp, "h-blob.tar");
-        let done = false;
-        await rewriteTar(signed, f, (n, b) => {
-          if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
-          done = true;
-          const c = Buffer.from(b);
-          c[c.length - 1] = c[c.length - 1]! ^ 0xff;
-          return c;
-        });
+        await flipOneBlob(signed, f);
         return f;
       },
       ["key.pub"],

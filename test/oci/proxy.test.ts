@@ -126,11 +126,15 @@ describe("registries through the proxy (CONNECT, TLS with a private CA, htpasswd
     const bad = squid.url.replace("http://", `http://${PROXY_USER}:${encodeURIComponent("Wr0ng-Proxy-pw")}@`);
     const r = await runCli("kubectl-mirror", [...copyArgs(srcRef(), dstRef("mirror/bad:v1")), "--debug"], { env: { HTTPS_PROXY: bad } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`error: .*proxy ${squid.url} refused CONNECT to (registry|mirror)\\.airgap\\.test:\\d+: HTTP 407 Proxy Authentication Required \\(the proxy wants credentials: put USER:PASSWORD@ before the proxy host`));
+    expect(r.stderr).toMatch(new RegExp(`error: .*proxy ${squid.url} refused CONNECT to (registry|mirror)\\.airgap\\.test:\\d+: HTTP 407 Proxy Authentication Required \\(the proxy refused the USER:PASSWORD given in HTTPS_PROXY/HTTP_PROXY: check them`));
     // not retried: one refused tunnel per host, then the host is given up
     for (const host of [SRC, DST]) expect(r.stderr.split("\n").filter((l) => l.includes(`→ failed: proxy ${squid.url} refused CONNECT to ${host}`)).length).toBeLessThanOrEqual(1);
     expect(r.stdout + r.stderr).not.toContain("Wr0ng-Proxy-pw");
     expect(r.stdout + r.stderr).not.toContain(Buffer.from(`${PROXY_USER}:Wr0ng-Proxy-pw`).toString("base64"));
+    // no credentials at all: told where to put them
+    const none = await runCli("kubectl-mirror", copyArgs(srcRef(), dstRef("mirror/bad:v1")), { env: { HTTPS_PROXY: squid.url } });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("HTTP 407 Proxy Authentication Required (the proxy wants credentials: put USER:PASSWORD@ before the proxy host");
   });
 
   test("NO_PROXY excludes a host (it is then reached directly); the other still goes through the proxy", async () => {

@@ -247,6 +247,16 @@ describe("push", () => {
     expect(res.every((x: any) => x.verified === "checksum" && !x.error)).toBe(true);
   }, 60_000);
 
+  test("several package files (as `push *.tgz` gives them) push every one, none silently left out", async () => {
+    const r = ok(await violet(["push", pkgs.bundle, pkgs.plugin, pkgs.chart, "--skip-push", "-o", "json"], { env: env() }));
+    const res = JSON.parse(r.stdout);
+    expect(res.map((x: any) => x.name).sort()).toEqual(["foo-operator", "log-center", "web"]);
+    expect(res.every((x: any) => !x.error)).toBe(true);
+    const bad = await violet(["push", pkgs.bundle, join(w.dir, "missing.tgz"), "--skip-push"], { env: env() });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("missing.tgz");
+  }, 60_000);
+
   test("a package with a flipped byte is not pushed; the others are; exit non-zero", async () => {
     const dir = join(w.dir, "mixed");
     mkdirSync(dir);

@@ -121,6 +121,20 @@ describe("kubectl violet verify", () => {
     expect(j.failed).toEqual([]);
   });
 
+  test("several files (as `verify *.tgz` gives them): each is verified, a bad one among them fails the run", async () => {
+    const r = await violet(["verify", join(pkgs, "a-binary-sig.tgz"), join(pkgs, "e-flipped.tgz"), "--keyring", pub, "-o", "json"]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.gpg).toEqual([join(pkgs, "a-binary-sig.tgz")]);
+    expect(j.failed.map((f: any) => f.file)).toEqual([join(pkgs, "e-flipped.tgz")]);
+  });
+
+  test("show takes one package: a second one is a usage error, not silently dropped", async () => {
+    const r = await violet(["show", join(pkgs, "a-binary-sig.tgz"), join(pkgs, "e-flipped.tgz")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("show takes one package, got 2");
+  });
+
   test("a .sig without --keyring fails with a hint", async () => {
     const one = join(dir, "one");
     mkdirSync(one);

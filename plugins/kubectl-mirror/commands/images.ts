@@ -5,7 +5,7 @@ import { listOutputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
-import { chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
+import { chartPositional, chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
 import { excludeMatcher, explain, findImage } from "../../../shared/helm/discover.ts";
 import { table } from "../../../shared/cli/output.ts";
 import { archPlatforms, paletteArgs, paletteContentFromArgs, wantsPalette } from "../lib/palette.ts";
@@ -60,7 +60,7 @@ export default defineCommand({
       );
       return;
     }
-    const req = await chartRequestFromArgs(args, rawArgs, args.chart as string | undefined);
+    const req = await chartRequestFromArgs(args, rawArgs, chartPositional(args));
     const render = renderOptionsFromArgs(args, rawArgs);
     const mapping = mappingFromArgs(args);
     const report = await chartImages(

@@ -61,9 +61,8 @@ export default defineCommand({
     registry = await withDestinationSecret(args, rawArgs, registry, dest.dest);
     const packKeys = args["pack-keyring"] ? await readKeyring(String(args["pack-keyring"])) : undefined;
     const progress = createProgress({ total: 0, quiet: quietFromArgs(args) });
-    const report = await runPush(archives, { ...dest, packKeys, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent, keys });
+    const report = await runPush(archives, { ...dest, packKeys, registry, concurrency: concurrencyFromArgs(args), extras: !args["exclude-extras"], dryRun: !!args["dry-run"], tempDir: args["temp-dir"] as string | undefined, onEvent: progress.onEvent, keys, onTrust: (t) => logTrust([t]) });
     progress.finish();
-    logTrust(report.trust);
     for (const p of report.packSignatures ?? []) logger().info(`pack ${p.ref}: signature VERIFIED (key ${p.keyID.toUpperCase()})`);
     if (report.packSignatures && !report.packSignatures.length) logger().warn(`--pack-keyring: ${archives.join(", ")} hold${archives.length === 1 ? "s" : ""} no pack; nothing to verify`);
     for (const l of valuesOutLines(report.values ?? [])) logger().info(l);
@@ -75,7 +74,9 @@ export default defineCommand({
     const out = mural ? { ...report, muralVariables: mural } : report;
     if (!stopped || args.output || report.items.some((i) => !i.failedHost)) printData(versioned("PushReport", out), args.output as string | undefined, () => itemsTable(report.items) + mapText(report.registryMap) + (mural ? muralText(mural) : ""));
     throwIfHostFailed(report.items);
-    if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, "run the same command again: it resumes where it stopped");
+    // content of the archive itself that does not match its digest: a re-run reads the same bytes
+    const damaged = report.items.some((i) => i.error && /in oci-archive:.*(does not match|size)/.test(i.error));
+    if (s.failed) throw new CliError(`${s.failed} of ${report.items.length} items failed`, 1, damaged ? "the archive is damaged: get it again from where it was exported (kubectl mirror verify --in-archive ARCHIVE checks it)" : "run the same command again: it resumes where it stopped");
     const vf = valuesOutFailure(report.values);
     if (vf) throw vf;
   },

@@ -43,6 +43,8 @@ export default defineCommand({
     const log = logger();
     const src = args.source as string | undefined;
     if (!src) throw new UsageError("no archive given", "kubectl mirror serve ARCHIVE|oci-layout:DIR");
+    const given = (args._ as string[] | undefined) ?? [];
+    if (given.length > 1) throw new UsageError(`serve takes one archive, got ${given.length}: ${given.join(" ")}`, "run one serve per archive (each on its own --address), or push them into one registry");
     const packKeys = args["pack-keyring"] ? await readKeyring(String(args["pack-keyring"])) : undefined;
     const keys = await verifyKeysFromArgs(rawArgs);
     const srv = await serveArchive(src, {

@@ -20,6 +20,7 @@ export default defineCommand({
       "kubectl mirror verify --archive app.tar --dest zot.local:30003          # inside the air gap, after push",
       "kubectl mirror verify --mirror-file mirror.yaml --dest harbor.local/mirror --offline",
       "kubectl mirror verify ./chart --in-archive app.tar                     # is the archive complete?",
+      "kubectl mirror verify --in-archive app.tar --key key.pub               # signed by key.pub, intact, index.json = its metadata",
     ],
   } as CommandMeta,
   args: {
@@ -42,12 +43,14 @@ export default defineCommand({
     if (dest?.valuesOut) throw new UsageError("verify writes no values: --values-out belongs to images, sync, export and push");
     const target: VerifyTarget = inArchive ? { kind: "archive", path: inArchive } : { kind: "registry", destination: dest! };
     const keys = await verifyKeysFromArgs(rawArgs);
+    // only --in-archive: the archive is checked against its own metadata (signature, blobs, index.json)
+    const archiveArg = (args.archive as string | undefined) ?? (inArchive && !hasInput(args) ? inArchive : undefined);
     const common = { keys, target, offline: !!args.offline, concurrency: concurrencyFromArgs(args), chartPrefix: args["chart-prefix"] as string | undefined, chartLayout: chartLayoutFromArgs(args) };
     let report;
-    if (args.archive) {
+    if (archiveArg) {
       const conn = await connectionFromArgs(args, rawArgs, dest?.dest);
       const registry = await withDestinationSecret(args, rawArgs, conn.registry, dest?.dest);
-      report = await verifyArchive(String(args.archive), { ...common, registry, sourceMirrors: conn.sourceMirrors });
+      report = await verifyArchive(archiveArg, { ...common, registry, sourceMirrors: conn.sourceMirrors });
     } else {
       const { input, registry, sourceMirrors } = await inputsFromArgs(args, rawArgs, { dest: dest?.dest });
       report = await verifyInput(input, { ...common, registry: await withDestinationSecret(args, rawArgs, registry, dest?.dest), sourceMirrors });
@@ -61,3 +64,8 @@ export default defineCommand({
     if (bad) throw new CliError(`verification failed: ${bad} of ${report.summary.total} items missing or different`, 1, report.summary.missing ? "run sync or push again" : undefined);
   },
 });
+
+/** A chart, mirror file, image or Palette profile to take the expectation from. */
+function hasInput(args: Record<string, unknown>): boolean {
+  return !!((args._ as string[] | undefined)?.length || ["chart", "repo-url", "chart-url", "mirror-file", "image", "palette-profile"].some((k) => args[k]));
+}

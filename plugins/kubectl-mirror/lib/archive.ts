@@ -423,6 +423,8 @@ export interface PushOptions extends Omit<TransferOptions, "platforms" | "source
   packKeys?: PublicKey[];
   /** --key: every archive must be signed by one of these; checked (signature, statement, blobs) before anything is sent */
   keys?: VerifyKey[];
+  /** called with each archive's signature verdict as soon as it is checked (before anything of it is sent) */
+  onTrust?: (t: ArchiveTrust) => void;
 }
 
 export interface PushReport {
@@ -491,7 +493,9 @@ export async function runPush(archives: string[], opts: PushOptions): Promise<Pu
       if (opts.packKeys) packSignatures.push(...(await checkArchivePacks(path, reader, basename(arg), opts.packKeys, opts.tempDir)));
       const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
       // before anything is sent: index.json agrees with the metadata; with --key, signed by one of the keys and intact
-      trust.push(await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: arg }));
+      const verdict = await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: arg });
+      trust.push(verdict);
+      opts.onTrust?.(verdict);
       const arts = meta.artifacts.map((a) => ({ ...a, archive: undefined, digest: "", warnings: [] }) as unknown as PlannedArtifact);
       const d = destinations(arts, meta.images.map((i) => i.image), opts);
       registryMap = [...registryMap, ...d.registryMap];

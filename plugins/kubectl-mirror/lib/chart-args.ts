@@ -54,6 +54,13 @@ function str(v: unknown): string | undefined {
 }
 
 
+/** The CHART positional: one per run (--chart-version, --values… apply to it); a second one is a usage error, never silently dropped. */
+export function chartPositional(args: Args): string | undefined {
+  const given = (args._ as string[] | undefined) ?? [];
+  if (given.length > 1) throw new UsageError(`one CHART per run, got ${given.length}: ${given.join(" ")}`, "list several charts in a --mirror-file (kind MirrorSet), or run once per chart");
+  return given[0] ?? str(args.chart);
+}
+
 /**
  * ChartRequest from the chart source flags; oci:// charts are pulled with the OCI core (`registry`).
  * Chart repository credentials: --src-username/--src-password-stdin (and, in commands without a destination,

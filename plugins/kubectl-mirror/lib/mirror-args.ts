@@ -11,7 +11,7 @@ import { parsePlatform } from "../../../shared/oci/platform.ts";
 import { parseRegistryReference } from "../../../shared/oci/reference.ts";
 import type { Platform } from "../../../shared/oci/types.ts";
 import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import { chartRequestFromArgs, chartSourceArgs, chartSourceHosts, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "./chart-args.ts";
+import { chartPositional, chartRequestFromArgs, chartSourceArgs, chartSourceHosts, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "./chart-args.ts";
 import { credentialsFromSecret, credFileProvider, credForChartUrl, destinationProvider, readCredFile, withCredentials, type CredFile } from "./credentials.ts";
 import { normalizeDest, readRegistryMap, type MapMode } from "./mapping.ts";
 import { readMirrorFile } from "./mirror-file.ts";
@@ -104,7 +104,7 @@ export async function inputsFromArgs(args: Args, rawArgs: string[], opts: { allo
   const exclude = repeated(rawArgs, ["exclude-image"]);
   const images = repeated(rawArgs, ["image"]);
   const input: MirrorInput = { charts: [], images: [] };
-  const chart = (args._ as string[] | undefined)?.[0] ?? str(args.chart);
+  const chart = chartPositional(args);
   if (chart || str(args["repo-url"]) || str(args["chart-url"])) {
     const req = applyHelmCreds(await chartRequestFromArgs(args, rawArgs, chart, { registry, hasDestination }), credFile);
     input.charts.push({ request: { ...req, registry }, discover: { ...render, excludeImages: exclude } });

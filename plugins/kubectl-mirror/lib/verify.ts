@@ -20,7 +20,7 @@ import type { VerifyKey } from "../../../shared/signing/dsse.ts";
 import type { RegistryMapEntry } from "./mapping.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export type VerifyStatus = "ok" | "missing" | "digest-mismatch" | "unverified" | "error";
 
@@ -107,7 +107,9 @@ export async function verifyArchive(archive: string, opts: VerifyOptions): Promi
   const reader = await OciArchiveReader.open(path);
   try {
     const meta = (await readMetadata(reader)) ?? (await metadataFromIndex(reader));
-    const trust = await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: archive });
+    // the same archive as --in-archive: check() verifies it (once)
+    const same = opts.target.kind === "archive" && resolve(opts.target.path) === resolve(archive);
+    const trust = same ? undefined : await checkArchive(reader, { keys: opts.keys, metadataFile: METADATA_FILE, label: archive });
     const digestOf = new Map(reader.roots().filter((r) => r.tag).map((r) => [r.tag!, r.desc.digest]));
     const arts = meta.artifacts.map((a) => ({ ...a, digest: "", warnings: [] }) as unknown as PlannedArtifact);
     const t = targetsFor(arts, meta.images, opts.target);
@@ -116,7 +118,7 @@ export async function verifyArchive(archive: string, opts: VerifyOptions): Promi
       ...meta.images.map((im, i) => ({ kind: "image" as const, source: im.image, target: t.imgs[i]!, digest: digestOf.get(im.ref) })),
     ];
     const report = await check(ex, opts);
-    return { ...report, trust: [trust, ...(report.trust ?? [])] };
+    return { ...report, trust: [...(trust ? [trust] : []), ...(report.trust ?? [])] };
   } finally {
     await reader.close();
     if (work) await rm(work, { recursive: true, force: true });

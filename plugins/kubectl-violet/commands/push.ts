@@ -24,6 +24,7 @@ export default defineCommand({
     description: "Push packages: images to the registry, then Artifact/ArtifactVersion, ModulePlugin or chart to the platform",
     examples: [
       "kubectl violet push topolvm-operator.stable.amd64.v2.3.0.tgz --dest-repo harbor.demo.io --username admin --password-stdin --clusters region1,region2",
+      "kubectl violet push foo-operator.*.tgz --dest-repo harbor.demo.io --username admin --password-stdin   # several files",
       "kubectl violet push ./packages --dest-repo 10.0.0.10:11443 --no-auth --target-catalog-source platform --clusters global,wl1",
       "kubectl violet push plugins-cloudedge-v0.3.16-hybrid.tgz --skip-push",
       "kubectl violet push chartmuseum-v3.16.1.tgz --dest-repo harbor.demo.io --no-auth --target-chartrepo public-charts --dry-run",
@@ -34,7 +35,7 @@ export default defineCommand({
   } as any,
   args: {
     ...globalArgs,
-    path: { type: "positional", description: "A package file or a directory of packages", required: true },
+    path: { type: "positional", description: "A package file or a directory of packages (several: each is pushed)", required: true },
     "dest-repo": { type: "string", description: "Registry host[:port][/prefix] that receives the images (needs credentials or --no-auth; default: the platform registry)", valueHint: "HOST" },
     clusters: { type: "string", description: "Clusters that get operator Artifacts (comma list; default: global)", valueHint: "A,B" },
     "target-catalog-source": { type: "string", description: "CatalogSource for operators: platform, system or a custom name (default: the package's, else platform)", valueHint: "NAME" },
@@ -84,10 +85,14 @@ export default defineCommand({
     };
     if (opts.skipCrs && opts.skipPush) throw new UsageError("--skip-crs and --skip-push cannot be used together (there would be nothing to do)");
     // the packages are there before the platform is logged in to
-    const files = await listPackages(String(args.path)).catch((e) => {
-      throw new UsageError((e as Error).message);
-    });
-    if (!files.length) throw new UsageError(`${args.path}: no .tgz packages there`, "give a package file or the directory the packages were downloaded to");
+    // every PATH (`push *.tgz` gives several), none silently left out
+    const paths = (args._ as string[] | undefined)?.length ? (args._ as string[]).map(String) : [String(args.path)];
+    for (const p of paths) {
+      const files = await listPackages(p).catch((e) => {
+        throw new UsageError((e as Error).message);
+      });
+      if (!files.length) throw new UsageError(`${p}: no .tgz packages there`, "give a package file or the directory the packages were downloaded to");
+    }
     let conn: Connection | undefined;
     if (!opts.skipCrs || !destRepo) {
       conn = await connect(args, rawArgs, { userAgent: "kubectl-violet", fieldManager: "kubectl-violet" });
@@ -113,7 +118,7 @@ export default defineCommand({
     const keys = await loadKeys(keyrings);
     const structured = args.output === "json" || args.output === "yaml";
     const progress = createProgress({ total: 0, quiet: !!args.quiet });
-    const results = await pushPath(String(args.path), {
+    const results = await pushPath(paths, {
       ...opts,
       keys,
       clusters: () => conn!.clusters,

@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
+import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData } from "../../../shared/cli/output.ts";
 import { readPackage } from "../lib/format.ts";
 import { showData, showText } from "../lib/show.ts";
@@ -19,6 +20,8 @@ export default defineCommand({
     ...outputArgs,
   },
   async run({ args }) {
+    const given = (args._ as string[] | undefined) ?? [];
+    if (given.length > 1) throw new UsageError(`show takes one package, got ${given.length}: ${given.join(" ")}`, "run it once per package, or `kubectl violet verify`/`push` for several");
     const file = resolve(String(args.package));
     const { metadata } = await readPackage(file);
     printData(showData(metadata, file), args.output as string | undefined, () => showText(metadata, !!args.all));

@@ -16,7 +16,7 @@ export default defineCommand({
   } as any,
   args: {
     ...globalArgs,
-    path: { type: "positional", description: "A package file or a directory of packages", required: true },
+    path: { type: "positional", description: "A package file or a directory of packages (several: each is verified)", required: true },
     keyring: { type: "string", description: "Public key file(s) trusted for .sig files, armored or binary (repeatable; env VIOLET_KEYRING)", valueHint: "FILE" },
     ...concurrencyArgs,
     ...outputArgs,
@@ -25,7 +25,9 @@ export default defineCommand({
     const keyrings = repeated(rawArgs, ["keyring"], { split: false });
     if (!keyrings.length && process.env.VIOLET_KEYRING) keyrings.push(process.env.VIOLET_KEYRING);
     const keys = await loadKeys(keyrings);
-    const r = await verifyPath(String(args.path), { keys, concurrency: concurrencyOf(args, 2) });
+    // every PATH (`verify *.tgz` gives several), none silently left out
+    const paths = (args._ as string[] | undefined)?.length ? (args._ as string[]).map(String) : [String(args.path)];
+    const r = await verifyPath(paths, { keys, concurrency: concurrencyOf(args, 2) });
     for (const f of r.failed) logger().error(`${f.file}: ${f.reason}`);
     const { results: _r, ...data } = r;
     printData(versioned("PackageVerifyReport", data), args.output as string | undefined, () => summaryText(r));

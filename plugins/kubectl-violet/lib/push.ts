@@ -120,12 +120,17 @@ export function checkPushOptions(o: PushOptions): void {
 }
 
 /** Push one file or every package of a directory; packages run with bounded concurrency. */
-export async function pushPath(path: string, opts: PushOptions): Promise<PackagePushResult[]> {
+/** Push the packages at `path` (a file or a directory; several, as a shell glob gives them). */
+export async function pushPath(path: string | string[], opts: PushOptions): Promise<PackagePushResult[]> {
   checkPushOptions(opts);
-  const files = await listPackages(path).catch((e) => {
-    throw new PushError((e as Error).message);
-  });
-  if (!files.length) throw new PushError(`${path}: no .tgz packages there`);
+  const files: string[] = [];
+  for (const p of Array.isArray(path) ? path : [path]) {
+    const found = await listPackages(p).catch((e) => {
+      throw new PushError((e as Error).message);
+    });
+    if (!found.length) throw new PushError(`${p}: no .tgz packages there`);
+    for (const f of found) if (!files.includes(f)) files.push(f);
+  }
   const limit = createLimit(opts.packageConcurrency ?? 2);
   return Promise.all(
     files.map((f) =>

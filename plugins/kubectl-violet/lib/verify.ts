@@ -17,11 +17,13 @@ export async function loadKeys(keyrings: string[]): Promise<PublicKey[]> {
   return keys;
 }
 
-export async function verifyPath(path: string, opts: { keys?: PublicKey[]; concurrency?: number } = {}): Promise<VerifyReport> {
-  const files = await listPackages(path);
+export async function verifyPath(path: string | string[], opts: { keys?: PublicKey[]; concurrency?: number } = {}): Promise<VerifyReport> {
+  const paths = Array.isArray(path) ? path : [path];
+  const files: string[] = [];
+  for (const p of paths) for (const f of await listPackages(p)) if (!files.includes(f)) files.push(f);
   const results = await verifyFiles(files, { keys: opts.keys, concurrency: opts.concurrency });
   return {
-    path: resolve(path),
+    path: paths.map((p) => resolve(p)).join(", "),
     gpg: results.filter((r) => r.status === "gpg").map((r) => r.file),
     checksum: results.filter((r) => r.status === "checksum").map((r) => r.file),
     failed: results.filter((r) => r.status === "failed").map((r) => ({ file: r.file, reason: r.reason ?? "failed" })),
