@@ -89,6 +89,7 @@ if (writeTimings) {
   for (const r of results) {
     let file: string | undefined;
     for (const line of r.output.split("\n")) {
+      if (line.startsWith("Ran ")) continue;
       const f = /^(test\/\S+\.test\.ts):$/.exec(line.trim());
       if (f) {
         file = f[1]!;

@@ -108,9 +108,9 @@ async function bundles(src: Store, root: Descriptor, keys: VerifyKey[], why: str
       continue;
     }
     if (b.dsseEnvelope) {
-      const env = b.dsseEnvelope;
-      const payload = Buffer.from(env.payload ?? "", "base64");
-      const key = env.signatures?.map((s) => ecdsaOk(keys, pae(env.payloadType, payload), Buffer.from(s.sig, "base64"))).find(Boolean);
+      const envelope = b.dsseEnvelope;
+      const payload = Buffer.from(envelope.payload ?? "", "base64");
+      const key = envelope.signatures?.map((s) => ecdsaOk(keys, pae(envelope.payloadType, payload), Buffer.from(s.sig, "base64"))).find(Boolean);
       if (!key) {
         why.push("a Sigstore bundle signed by another key");
         continue;

@@ -189,7 +189,7 @@ export interface Verified {
   format: "sigstore-bundle" | "openpgp-dsse";
 }
 
-function parseDoc(bytes: Uint8Array, where: string): { format: Verified["format"]; env: DsseEnvelope } {
+function parseDoc(bytes: Uint8Array, where: string): { format: Verified["format"]; envelope: DsseEnvelope } {
   let doc: { mediaType?: unknown; dsseEnvelope?: DsseEnvelope };
   try {
     doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
@@ -198,22 +198,22 @@ function parseDoc(bytes: Uint8Array, where: string): { format: Verified["format"
   }
   const format = doc?.mediaType === SIGSTORE_BUNDLE_V03 ? "sigstore-bundle" : doc?.mediaType === PGP_DSSE ? "openpgp-dsse" : undefined;
   if (!format) throw new SignatureError(`${where}: not a signature this tool writes (mediaType ${JSON.stringify(doc?.mediaType)})`);
-  const env = doc.dsseEnvelope;
-  if (!env || typeof env.payload !== "string" || typeof env.payloadType !== "string" || !Array.isArray(env.signatures) || env.signatures.length !== 1 || typeof env.signatures[0]?.sig !== "string") throw new SignatureError(`${where}: the signature has no single DSSE signature: truncated or altered`);
-  return { format, env };
+  const envelope = doc.dsseEnvelope;
+  if (!envelope || typeof envelope.payload !== "string" || typeof envelope.payloadType !== "string" || !Array.isArray(envelope.signatures) || envelope.signatures.length !== 1 || typeof envelope.signatures[0]?.sig !== "string") throw new SignatureError(`${where}: the signature has no single DSSE signature: truncated or altered`);
+  return { format, envelope };
 }
 
 /** Verify a signature document with any of `keys`; throws SignatureError (one line) when none verifies it. */
 export async function verifyPayload(bytes: Uint8Array, keys: VerifyKey[], where: string): Promise<Verified> {
-  const { format, env } = parseDoc(bytes, where);
-  const payload = Buffer.from(env.payload, "base64");
-  const data = pae(env.payloadType, payload);
-  const sig = Buffer.from(env.signatures[0]!.sig, "base64");
+  const { format, envelope } = parseDoc(bytes, where);
+  const payload = Buffer.from(envelope.payload, "base64");
+  const data = pae(envelope.payloadType, payload);
+  const sig = Buffer.from(envelope.signatures[0]!.sig, "base64");
   const candidates = keys.filter((k) => (format === "sigstore-bundle" ? k.kind === "ecdsa" : k.kind === "openpgp"));
   if (!candidates.length) throw new SignatureError(`${where}: signed with ${format === "sigstore-bundle" ? "an ECDSA key" : "an OpenPGP key"}, but --key gave only ${keys[0]?.kind === "ecdsa" ? "ECDSA" : "OpenPGP"} keys`, "pass the signer's public key with --key");
   for (const k of candidates) {
     if (k.kind === "ecdsa") {
-      if (cryptoVerify("sha256", data, k.key, sig)) return { payload, payloadType: env.payloadType, key: k, format };
+      if (cryptoVerify("sha256", data, k.key, sig)) return { payload, payloadType: envelope.payloadType, key: k, format };
       continue;
     }
     try {
@@ -221,7 +221,7 @@ export async function verifyPayload(bytes: Uint8Array, keys: VerifyKey[], where:
       const message = await openpgp.createMessage({ binary: new Uint8Array(data) });
       const res = await openpgp.verify({ message, signature, verificationKeys: k.key });
       await res.signatures[0]!.verified;
-      return { payload, payloadType: env.payloadType, key: k, format };
+      return { payload, payloadType: envelope.payloadType, key: k, format };
     } catch {
       // another key, or not valid
     }

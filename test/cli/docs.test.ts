@@ -36,6 +36,8 @@ function envReads(): Set<string> {
     const src = readFileSync(f, "utf8");
     for (const m of src.matchAll(/(?:process\.env|\benv\??)(?:\.|\[")([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(m[1]!);
     for (const m of src.matchAll(/\b[A-Z_]*ENV[A-Z_]*\s*=\s*"([A-Z][A-Z0-9_]+)"/g)) names.add(m[1]!);
+    // envAny(env, "HTTPS_PROXY", "https_proxy"): the proxy variables, upper then lower case
+    for (const m of src.matchAll(/\benvAny\(\s*\w+((?:\s*,\s*"[A-Za-z_][A-Za-z0-9_]*")+)\s*\)/g)) for (const n of m[1]!.matchAll(/"([A-Za-z_][A-Za-z0-9_]*)"/g)) names.add(n[1]!);
   }
   return names;
 }

@@ -82,7 +82,9 @@ export default defineCommand({
         const ex = report.excluded.find((e) => findImage({ ...report, images: [{ image: e.image, sources: [] }] }, args.why as string).length);
         throw new CliError(`${args.why}: not among the ${report.images.length} images of ${report.chart.name} ${report.chart.version}`, 1, ex ? `it was excluded by --exclude-image ${ex.pattern}` : report.render.rendered ? undefined : "the chart was not rendered; try with helm available");
       }
-      printData(hits.length === 1 ? versioned("ImageExplanation", hits[0]!) : versioned("ImageExplanationList", hits), output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
+      // the image's own kind (required/possible) is its "requirement" here: "kind" names the report
+      const explained = hits.map(({ kind, ...rest }) => ({ ...rest, ...(kind ? { requirement: kind } : {}) }));
+      printData(explained.length === 1 ? versioned("ImageExplanation", explained[0]!) : versioned("ImageExplanationList", explained), output, () => hits.map(explain).join("\n"), { names: () => hits.map((h) => h.image) });
       return;
     }
     printData(versioned("ImagesReport", report), output, () => imagesTable(report), { names: () => report.images.map((i) => i.image) });
