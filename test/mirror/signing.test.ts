@@ -378,3 +378,26 @@ describe("serve checks what it serves", () => {
     await unverified.stop();
   }, 60_000);
 });
+
+describe("inspect shows the verdict", () => {
+  test("inspect: verified with --key, 'signed, not verified' without, an altered blob refused with --key", async () => {
+    const v = await mirror(s, ["inspect", signed, "--key", k("key.pub"), "-o", "json"]);
+    expectOk(v, "inspect --key");
+    expect(JSON.parse(v.stdout).signature).toMatchObject({ signature: "verified", format: "sigstore-bundle" });
+    const u = await mirror(s, ["inspect", signed]);
+    expectOk(u, "inspect");
+    expect(u.stdout).toContain("Signature: signed, not verified (pass --key)");
+    const bad = join(s.tmp, "inspect-blob.tar");
+    let done = false;
+    await rewriteTar(signed, bad, (n, b) => {
+      if (done || !n.startsWith("blobs/sha256/") || b.length < 2048 || b[0] === 0x7b) return undefined;
+      done = true;
+      const c = Buffer.from(b);
+      c[0] = c[0]! ^ 0xff;
+      return c;
+    });
+    const r = await mirror(s, ["inspect", bad, "--key", k("key.pub")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/does not match|refused/);
+  }, 60_000);
+});

@@ -1,7 +1,11 @@
 // kubectl mirror inspect ARCHIVE|oci-layout:DIR|REFERENCE — what a bundle carries, without a registry and without
 // extracting it (zarf package inspect, hauler store info); for a registry reference its manifest and config
 // (skopeo inspect, crane manifest/config).
+import { logger } from "../../../shared/cli/logger.ts";
 import { defineCommand, type CommandMeta } from "citty";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
+import { archiveFileTrust } from "../lib/archive-sign.ts";
+import { METADATA_FILE } from "../lib/archive.ts";
 import { outputArgs, registryArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table, versioned } from "../../../shared/cli/output.ts";
@@ -60,6 +64,7 @@ export default defineCommand({
       "kubectl mirror inspect bundle.tar.zst                       # charts, packs, images, who exported it",
       "kubectl mirror inspect big.tar.parts -o json                # a split archive, read across its parts",
       "kubectl mirror inspect oci-layout:./store",
+      "kubectl mirror inspect bundle.tar.zst --key key.pub           # is it signed by key.pub and intact?",
       "kubectl mirror inspect quay.io/org/app:v1                   # manifest, platforms, config, layers, referrers",
       "kubectl mirror inspect quay.io/org/app:v1 --raw             # the manifest bytes (skopeo inspect --raw)",
       "kubectl mirror inspect quay.io/org/app@sha256:… --config    # the image config (crane config)",
@@ -70,6 +75,7 @@ export default defineCommand({
     source: { type: "positional", required: true, description: "Archive (.tar, .tar.gz, .tar.zst, NAME.parts of a split one), oci-layout:DIR, or an image reference (host/repo:tag, oci-archive:FILE:TAG, oci-layout:DIR:TAG)", valueHint: "ARCHIVE|REFERENCE" },
     raw: { type: "boolean", description: "Print the manifest exactly as stored (of an archive or layout: its index.json)" },
     config: { type: "boolean", description: "Print the image config exactly as stored (single-platform image references)" },
+    ...keyArgs,
     ...outputArgs,
     ...registryArgs,
   },
@@ -81,12 +87,23 @@ export default defineCommand({
     const local = await localTarget(src);
     if (local) {
       if (args.config) throw new UsageError("--config needs an image reference", `e.g. oci-archive:${local}:TAG or oci-layout:DIR:TAG`);
+      const keys = await verifyKeysFromArgs(rawArgs);
       const { report, rawIndex } = await inspectLocal(src);
       if (args.raw) {
         process.stdout.write(rawIndex);
         return;
       }
-      printData(versioned("ArchiveInspection", report), args.output as string | undefined, () => archiveText(report));
+      // what the signature says (with --key: checked whole, blobs included; a failure is the command's error)
+      // without --key a disagreement is shown as a warning (inspect is for looking), with --key it is the error
+      const trust = src.startsWith("oci-layout:")
+        ? undefined
+        : await archiveFileTrust(src.replace(/^oci-archive:/, ""), keys, METADATA_FILE).catch((e) => {
+            if (keys) throw e;
+            logger().warn((e as Error).message);
+            return undefined;
+          });
+      if (trust) logTrust([trust]);
+      printData(versioned("ArchiveInspection", trust ? { ...report, signature: trust } : report), args.output as string | undefined, () => archiveText(report) + (trust ? `Signature: ${trust.signature}${trust.signer ? ` (key ${trust.signer.slice(0, 16)}…, ${trust.format})` : ""}\n` : ""));
       return;
     }
     let ref;

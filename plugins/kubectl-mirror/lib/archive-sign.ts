@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm } from "node:fs/promises";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { OciArchiveReader } from "../../../shared/oci/archive.ts";
@@ -321,5 +321,26 @@ async function hasEntry(path: string, compression: Compression, name: string): P
     return false;
   } finally {
     src.destroy();
+  }
+}
+
+/**
+ * The signature verdict of an archive file as inspect reports it: read in place (a split archive is joined to a temp
+ * folder only when --key asks for the full check). Undefined for a split archive without keys.
+ */
+export async function archiveFileTrust(arg: string, keys: VerifyKey[] | undefined, metadataFile: string): Promise<ArchiveTrust | undefined> {
+  const split = !existsSync(arg) || /\.part\d{3}$|\.parts$/.test(arg);
+  if (split && !keys?.length) return undefined;
+  let work: string | undefined;
+  try {
+    const { path } = await resolveArchiveArg(arg, async () => (work ??= await mkdtemp(join(tmpdir(), "ka-mirror-inspect-"))));
+    const reader = await OciArchiveReader.open(path);
+    try {
+      return await checkArchive(reader, { keys, metadataFile, label: arg, blobs: !!keys?.length });
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true });
   }
 }
