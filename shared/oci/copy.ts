@@ -8,6 +8,7 @@ import { createLimit } from "../runtime/limit.ts";
 import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader } from "./archive.ts";
 import { DigestStream, sha256 } from "./digest.ts";
+import { releaseMemory } from "../runtime/memory.ts";
 import { DigestMismatchError, failedHost, NotFoundError, OciError, RegistryError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
@@ -157,6 +158,7 @@ export class CopyEngine {
   }
 
   async run(jobs: CopyJob[]): Promise<CopyResult[]> {
+    releaseMemory();
     for (const [i] of jobs.entries()) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
