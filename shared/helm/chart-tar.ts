@@ -4,6 +4,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, normalize, sep } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { createLimit } from "../runtime/limit.ts";
 
 /** Helm refuses charts above 20 MiB compressed; we allow generous room for the expanded files. */
 export const MAX_CHART_EXPANDED = 256 * 1024 * 1024;
@@ -122,19 +123,26 @@ function safeRel(name: string): string | undefined {
 export async function extractChartArchive(file: string, dest: string): Promise<string> {
   const entries = await readChartArchive(file);
   const tops = new Set<string>();
+  // every path checked first; then each directory made once and the files written a few at a time (a chart like
+  // kube-prometheus-stack has 300 entries: one mkdir and one write after the other took ~130 ms)
+  const dirs = new Set<string>();
+  const files = new Map<string, Uint8Array>(); // target → bytes (an entry repeated later wins, as when written in order)
   for (const e of entries) {
     const rel = safeRel(e.name);
     if (!rel) throw new ChartArchiveError(`${file}: unsafe path "${e.name}" in chart archive`);
     if (e.type === "other") continue;
     const target = join(dest, rel);
     tops.add(rel.split(/[\\/]/)[0]!);
-    if (e.type === "directory") {
-      await mkdir(target, { recursive: true });
-      continue;
+    if (e.type === "directory") dirs.add(target);
+    else {
+      dirs.add(dirname(target));
+      files.set(target, e.data);
     }
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, e.data);
   }
+  // parents before children (a sorted list puts "a" before "a/b"); recursive mkdir makes any missing parent anyway
+  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
+  const limit = createLimit(16);
+  await Promise.all([...files].map(([target, data]) => limit(() => writeFile(target, data))));
   const withChart = [...tops].filter((t) => entries.some((e) => safeRel(e.name) === `${t}${sep}Chart.yaml` || safeRel(e.name) === `${t}/Chart.yaml`));
   if (withChart.length !== 1) throw new ChartArchiveError(`${file}: not a Helm chart archive (expected one top-level folder with Chart.yaml)`);
   return join(dest, withChart[0]!);

@@ -7,7 +7,8 @@ import { Transform, type Readable } from "node:stream";
 import { createLimit } from "../runtime/limit.ts";
 import { redact } from "../runtime/redact.ts";
 import { OciArchiveReader, OciArchiveWriter } from "./archive.ts";
-import { sha256 } from "./digest.ts";
+import { DigestStream, sha256 } from "./digest.ts";
+import { releaseMemory } from "../runtime/memory.ts";
 import { DigestMismatchError, failedHost, NotFoundError, OciError, RegistryError, SizeMismatchError } from "./errors.ts";
 import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
@@ -157,6 +158,7 @@ export class CopyEngine {
   }
 
   async run(jobs: CopyJob[]): Promise<CopyResult[]> {
+    releaseMemory();
     for (const [i] of jobs.entries()) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -477,6 +479,13 @@ export class CopyEngine {
 
   private counting(p: JobPlan, stream: Readable): Readable {
     const emit = (n: number) => this.emit({ type: "progress", job: p.index, bytes: n });
+    // a digest stream (registry downloads) counts in place: no extra layer for the bytes to pass through
+    if (stream instanceof DigestStream && !stream.onBytes) {
+      // the download started before it was handed over: count what already passed, then each chunk as it does
+      if (stream.size) emit(stream.size);
+      stream.onBytes = emit;
+      return stream;
+    }
     const t = new Transform({
       transform(chunk: Buffer, _e, cb) {
         emit(chunk.length);

@@ -3,6 +3,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import { DigestMismatchError, OciError, SizeMismatchError } from "./errors.ts";
+import { bytesMoved } from "../runtime/memory.ts";
 
 const algorithms: Record<string, number> = { sha256: 64, sha512: 128 };
 
@@ -40,13 +41,20 @@ export function verifyBytes(what: string, bytes: Uint8Array, digest: string, siz
 export class DigestStream extends Transform {
   protected hash: Hash;
   public size = 0;
-  constructor(readonly algorithm = "sha256") {
-    super();
+  /**
+   * Called with each chunk's length as it passes (progress counting without one more stream layer: every layer
+   * is a hop per chunk and, while it buffers, more live memory).
+   */
+  onBytes?: (n: number) => void;
+  constructor(readonly algorithm = "sha256", opts?: { highWaterMark?: number }) {
+    super(opts?.highWaterMark ? { readableHighWaterMark: opts.highWaterMark } : undefined);
     this.hash = createHash(algorithm);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
     this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
+    bytesMoved(chunk.length);
     cb(null, chunk);
   }
   /** "<algorithm>:<hex>" (once, after the stream ended) */
@@ -66,8 +74,9 @@ export class VerifyStream extends DigestStream {
     private expectedSize: number,
     /** false: count the size only, leave the digest to the receiver (a registry checking ?digest= on upload) */
     private hashing = true,
+    opts?: { highWaterMark?: number },
   ) {
-    super(digestAlgorithm(expected));
+    super(digestAlgorithm(expected), opts);
   }
   /** bytes seen so far */
   get received(): number {
@@ -77,6 +86,8 @@ export class VerifyStream extends DigestStream {
     if (this.expectedSize >= 0 && this.size + chunk.length > this.expectedSize) return cb(new SizeMismatchError(this.what, this.expectedSize, this.size + chunk.length));
     if (!this.hashing) {
       this.size += chunk.length;
+      this.onBytes?.(chunk.length);
+      bytesMoved(chunk.length);
       return cb(null, chunk);
     }
     super._transform(chunk, enc, cb);

@@ -89,3 +89,27 @@ test("a corrupt source byte is refused by the destination, fetched again, and th
     client.transport.close();
   }
 }, 60_000);
+
+test("progress counts each byte of a registry download once, in the verifying stream the upload reads", async () => {
+  const client = clientFor();
+  try {
+    const from = new RegistryRepository(client, proxy.host, "app/img");
+    const streams = new Map<string, unknown>();
+    const fetchBlob = from.fetchBlob.bind(from);
+    from.fetchBlob = async (d, o) => {
+      const s = await fetchBlob(d, o);
+      streams.set(d.digest, s);
+      return s;
+    };
+    let progress = 0;
+    const [r] = await new CopyEngine({ onEvent: (e) => void (e.type === "progress" && (progress += e.bytes)) }).run([{ src: from, srcRef: "1.0", dst: new RegistryRepository(client, dst.host, "progress/img"), dstTags: ["1.0"] }]);
+    expect(r!.error).toBeUndefined();
+    // every blob uploaded (config "{}" and layer) counted exactly once, bytes read before the hook included
+    expect(progress).toBe(layer.length + 2);
+    // no pass-through layer on top of the download: the upload reads the verifying stream itself
+    const layerDigest = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
+    expect(typeof (streams.get(layerDigest) as { onBytes?: unknown }).onBytes).toBe("function");
+  } finally {
+    client.transport.close();
+  }
+}, 60_000);
