@@ -125,7 +125,7 @@ describe("the KubeVela catalog (90 addons)", () => {
     ]);
     const expectedOk = addonDirs.filter((d) => !(d in VELA_REFUSES)).sort();
     for (const [name, r] of [["chartmuseum", toCm], ["oci", toOci]] as const) {
-      const results = JSON.parse(r.stdout) as { source: string; status: string; chart?: string; version?: string; error?: string }[];
+      const results = (JSON.parse(r.stdout) as { items: { source: string; status: string; chart?: string; version?: string; error?: string }[] }).items;
       expect(results).toHaveLength(90);
       const rel = (s: string) => s.slice(root.length + 1);
       const pushed = results.filter((x) => x.status === "pushed").map((x) => rel(x.source)).sort();

@@ -327,7 +327,7 @@ describe("RBAC", () => {
     const r = await withKubelet(undefined, async () => mirror(clusterArgs("rbac", [], saConfig)));
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.images.filter((x: any) => x.status === "copied")).toHaveLength(N);
+    expect(out.items.filter((x: any) => x.status === "copied")).toHaveLength(N);
     const sa = api.requests.slice(from).filter((q) => q.user === SA);
     expect(sa.length).toBeGreaterThan(5);
     expect(sa.filter((q) => (q.status ?? 0) >= 400 && q.status !== 404).map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual([]);
