@@ -245,6 +245,15 @@ describe("copy --in-cluster", () => {
     expect(r.res.stderr).not.toContain("building the runner image");
   }, 300_000);
 
+  test("a shard whose pod is lost after its copies is retried; the report keeps what the first attempt copied", async () => {
+    // the retry finds that shard's images "up-to-date": this run copied them, and says so
+    const r = await withKubelet((i, a) => (i === 0 && a === 0 ? "lost-after" : undefined), async (k) => ({ res: await mirror(clusterArgs("run2b")), runs: [...k.runs] }));
+    expect(r.res.code, r.res.stderr).toBe(0);
+    expect(r.runs.filter((x) => x.index === 0).map((x) => x.code)).toEqual([137, 0]);
+    const out = JSON.parse(r.res.stdout);
+    expect(out.items.filter((x: any) => x.status === "copied")).toHaveLength(N);
+  }, 300_000);
+
   test("a shard that keeps failing makes the command exit non-zero naming exactly that shard's items", async () => {
     const r = await withKubelet((i) => (i === 2 ? "bad-auth" : undefined), async (k) => ({ res: await mirror(clusterArgs("run3", ["--shard-wait", "3s"])), runs: [...k.runs] }));
     expect(r.res.code).not.toBe(0);

@@ -28,8 +28,8 @@
 // Mount paths are not mounted at their path in the pod: they are rewritten in args and env to the volume folders
 // (which are reachable but not listable: 0711 parents). When the tests do not run as root (or mount namespaces
 // are not available) the corresponding isolation is skipped; `kubeletIsolation()` says what is enforced.
-// Faults: "crash" (the pod fails without running, like a lost node) or "bad-auth" (the pod runs with every
-// password in its mounted config.json replaced).
+// Faults: "crash" (the pod fails without running, like a lost node), "bad-auth" (the pod runs with every
+// password in its mounted config.json replaced) or "lost-after" (the pod runs to its end, then fails with 137).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,7 +37,7 @@ import { dirname, join } from "node:path";
 import type { FakeApiServer } from "./kube-apiserver.ts";
 
 type Obj = Record<string, any>;
-export type Fault = "crash" | "bad-auth" | undefined;
+export type Fault = "crash" | "bad-auth" | "lost-after" | undefined;
 
 export interface KubeletRun {
   job: string;
@@ -388,7 +388,8 @@ export function startFakeKubelet(api: FakeApiServer, o: FakeKubeletOptions): Fak
     child.stdout!.on("data", (d) => (run.output += d));
     child.stderr!.on("data", (d) => (run.output += d));
     child.on("error", (e) => ((run.output += `exec: ${e.message}\n`), finish(127)));
-    child.on("close", (code) => finish(code ?? 1));
+    // "lost-after": the container did its work and printed its report, then the node was lost (exit 137)
+    child.on("close", (code) => finish(fault === "lost-after" ? 137 : (code ?? 1)));
   }
 
   const timer = setInterval(() => {

@@ -368,6 +368,8 @@ export async function runInCluster(items: ClusterItem[], o: InClusterOptions): P
           continue;
         }
         if (r.kind !== "item" || !Number.isInteger(r.id) || !items[r.id]) continue;
+        // a retried pod finds "up-to-date" what an earlier attempt of this run copied: this run copied it
+        if (results[r.id]?.status === "copied" && r.result.status === "up-to-date") continue;
         // the destination is the plan's (a pod cannot redirect the report)
         results[r.id] = { ...r.result, kind: "image", source: items[r.id]!.source, destination: items[r.id]!.destination };
       }
