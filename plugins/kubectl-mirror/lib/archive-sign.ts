@@ -14,7 +14,7 @@ import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { OciArchiveReader } from "../../../shared/oci/archive.ts";
-import { createCompressor, createDecompressor, detectCompression, type Compression } from "../../../shared/oci/compression.ts";
+import { createCompressor, createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
 import { readTar, safeEntryPath, TarWriter } from "../../../shared/tar/stream.ts";
 import { partName, resolveArchiveArg, splitArchive } from "./archive.ts";
@@ -250,6 +250,8 @@ export async function signArchiveFile(arg: string, key: SigningKey, metadataFile
   let manifests: Map<string, Descriptor>;
   let blobsChecked: number;
   let replaced: boolean;
+  /** the entry the signature follows: the metadata, or index.json where there is none */
+  let after: string;
   try {
     const index = (await reader.readFile("index.json"))!;
     const metadata = await reader.readFile(metadataFile);
@@ -260,16 +262,17 @@ export async function signArchiveFile(arg: string, key: SigningKey, metadataFile
       throw new ArchiveTrustError(`${arg}: ${(e as Error).message}: not signed`, "a damaged archive is never signed: export it again");
     });
     const files = [{ name: "index.json", bytes: index }, ...(metadata ? [{ name: metadataFile, bytes: metadata }] : [])];
+    after = metadata ? metadataFile : "index.json";
     signature = await signArchiveStatement(files, manifests.keys(), key, "kubectl mirror sign");
   } finally {
     await reader.close();
   }
-  await rewriteWithSignature(arg, signature, metadataFile);
+  await rewriteWithSignature(arg, signature, after);
   return { archive: arg, signer: key.hint, format: key.kind === "ecdsa" ? "sigstore-bundle" : "openpgp-dsse", manifests: manifests.size, blobsChecked, replaced };
 }
 
-/** Copy the archive's entries into a temp file with `signature` after the metadata (or index.json), then rename. */
-async function rewriteWithSignature(path: string, signature: { name: string; bytes: Buffer }, metadataFile: string): Promise<void> {
+/** Copy the archive's entries into a temp file with `signature` right after the entry `after`, then rename. */
+async function rewriteWithSignature(path: string, signature: { name: string; bytes: Buffer }, after: string): Promise<void> {
   const compression = await detectCompression(path);
   const tmp = `${path}.signing-${process.pid}`;
   const unregister = removeOnInterrupt(`signing ${path}`, tmp);
@@ -290,7 +293,6 @@ async function rewriteWithSignature(path: string, signature: { name: string; byt
     const tar = new TarWriter(out);
     const src = createReadStream(path, { highWaterMark: 1 << 20 });
     const input = compression === "none" ? src : src.pipe(createDecompressor(compression, path));
-    let after = (await hasEntry(path, compression, metadataFile)) ? metadataFile : "index.json";
     for await (const e of readTar(input as AsyncIterable<Uint8Array>)) {
       const name = safeEntryPath(e.header.name);
       if (name === SIGNATURE_FILE) continue;
@@ -310,17 +312,6 @@ async function rewriteWithSignature(path: string, signature: { name: string; byt
     throw e;
   } finally {
     unregister();
-  }
-}
-
-async function hasEntry(path: string, compression: Compression, name: string): Promise<boolean> {
-  const src = createReadStream(path, { highWaterMark: 1 << 20 });
-  const input = compression === "none" ? src : src.pipe(createDecompressor(compression as Exclude<Compression, "none">, path));
-  try {
-    for await (const e of readTar(input as AsyncIterable<Uint8Array>)) if (safeEntryPath(e.header.name) === name) return true;
-    return false;
-  } finally {
-    src.destroy();
   }
 }
 
