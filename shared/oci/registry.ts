@@ -12,6 +12,7 @@ import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
 import type { HttpResponse, RetryBudget } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
 import { redact } from "../runtime/redact.ts";
+import { markOwnedChunks } from "../runtime/memory.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
 /** per client: registry host → serves the referrers API (all repositories of a registry answer alike) */
@@ -178,6 +179,8 @@ export class RegistryRepository implements Store {
     // the verifying stream is what the caller reads (its 1 MiB read-ahead keeps the socket busy while the
     // receiver is slower): no further pass-through layer, each of which cost a hop per chunk
     const verify = new VerifyStream(what, desc.digest, desc.size, opts.verify !== false, { highWaterMark: 1 << 20 });
+    // its chunks are the response's own buffers, passed on and held by nothing else: an upload may free them
+    markOwnedChunks(verify);
     (async () => {
       let res = first;
       let received = 0;

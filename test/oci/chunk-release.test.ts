@@ -1,0 +1,103 @@
+// Issue 26.1: a registry → registry copy frees each body chunk once the upload has taken it, instead of leaving
+// every 512 KiB buffer to the collector (fresh pages per chunk: page faults, and a forced collection per 32 MiB to
+// hold RSS). Only chunks nobody else holds are freed: a stream not marked as owning its chunks (a file, a spool
+// that tees to a temp file, a wrapping Transform) is never touched. The bytes land intact either way (the
+// registry checks ?digest=, and we read the blob back).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { pushArtifact } from "../../shared/oci/artifact.ts";
+import { createClient } from "../../shared/oci/client.ts";
+import { sha256 } from "../../shared/oci/digest.ts";
+import { RegistryRepository } from "../../shared/oci/registry.ts";
+import type { Descriptor } from "../../shared/oci/types.ts";
+import { hasOwnedChunks, releaseChunk } from "../../shared/runtime/memory.ts";
+
+let reg: TestRegistry;
+let layer: Descriptor;
+let bytes: Buffer;
+
+beforeAll(async () => {
+  reg = await startRegistry({ auth: "none", tls: false });
+  bytes = randomBytes(12 << 20);
+  const r = await pushArtifact(`${reg.host}/src/img:1`, { config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: Buffer.from("{}") }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes }] }, { plainHttp: true });
+  layer = r.manifest.layers[0]!;
+}, 120_000);
+afterAll(async () => {
+  await reg?.stop();
+});
+
+/** Every chunk a stream emits, as the consumer receives it. */
+function spy(s: Readable): Buffer[] {
+  const seen: Buffer[] = [];
+  const emit = s.emit.bind(s);
+  s.emit = ((ev: string, ...a: unknown[]) => {
+    if (ev === "data") seen.push(a[0] as Buffer);
+    return emit(ev, ...a);
+  }) as typeof s.emit;
+  return seen;
+}
+
+async function readBack(repo: RegistryRepository): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of await repo.fetchBlob(layer)) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+test("a download streamed into an upload frees its chunks once sent; the blob lands intact", async () => {
+  const client = createClient({ plainHttp: true });
+  try {
+    const from = new RegistryRepository(client, reg.host, "src/img");
+    const to = new RegistryRepository(client, reg.host, "dst/owned");
+    let seen: Buffer[] = [];
+    await to.pushBlob(layer, async () => {
+      const s = await from.fetchBlob(layer, { verify: false });
+      expect(hasOwnedChunks(s)).toBe(true);
+      seen = spy(s);
+      return s;
+    });
+    const big = seen.filter((c) => c.byteLength >= 64 << 10 || c.buffer.byteLength === 0);
+    expect(big.length).toBeGreaterThan(4);
+    // released chunks are detached: their views read as empty (before: every chunk kept its bytes until a collection)
+    const released = big.filter((c) => c.byteLength === 0).length;
+    expect(released).toBeGreaterThanOrEqual(big.length - 1);
+    expect(sha256(await readBack(to))).toBe(layer.digest);
+  } finally {
+    client.transport.close();
+  }
+}, 60_000);
+
+test("chunks of a stream that does not own them are never freed (a wrapping layer, a tee to a file)", async () => {
+  const client = createClient({ plainHttp: true });
+  try {
+    const from = new RegistryRepository(client, reg.host, "src/img");
+    const to = new RegistryRepository(client, reg.host, "dst/shared");
+    let seen: Buffer[] = [];
+    await to.pushBlob(layer, async () => {
+      const s = (await from.fetchBlob(layer)).pipe(new PassThrough());
+      expect(hasOwnedChunks(s)).toBe(false);
+      seen = spy(s);
+      return s;
+    });
+    expect(seen.length).toBeGreaterThan(4);
+    expect(seen.every((c) => c.byteLength > 0)).toBe(true);
+    expect(sha256(Buffer.concat(seen))).toBe(layer.digest);
+    expect(sha256(await readBack(to))).toBe(layer.digest);
+  } finally {
+    client.transport.close();
+  }
+}, 60_000);
+
+test("releaseChunk leaves small chunks, views into a larger buffer and pool slices alone", () => {
+  const whole = Buffer.from(randomBytes(256 << 10));
+  const view = whole.subarray(0, 128 << 10);
+  releaseChunk(view);
+  expect(view.byteLength).toBe(128 << 10);
+  expect(whole.byteLength).toBe(256 << 10);
+  const small = Buffer.from(randomBytes(1024));
+  releaseChunk(small);
+  expect(small.byteLength).toBe(1024);
+  releaseChunk(whole);
+  expect(whole.byteLength).toBe(0);
+});
