@@ -141,7 +141,7 @@ export class HttpTransport {
       if (body instanceof Readable && url.protocol === "https:") headers.connection = "close";
       const r = httpRequest(url, { method: req.method, headers, agent: this.agent(url), signal: req.signal }, (res) => {
         res.setTimeout?.(this.timeoutMs, () => res.destroy(Object.assign(new Error(`no data from ${url.host} for ${this.timeoutMs / 1000}s`), { code: "IDLE_TIMEOUT" })));
-        if (req.method !== "HEAD") watchStall(res, this.timeoutMs, url.host);
+        if (req.method !== "HEAD") watchStall(res, this.timeoutMs, url.host, req.method === "GET");
         resolve(wrapResponse(res, req.url));
       });
       // a streamed upload body goes at its source's pace: give a stalled source the time to be detected (and
@@ -237,6 +237,42 @@ function sendReleasing(src: Readable, dst: http.ClientRequest): void {
   dst.once("close", () => src.off("data", onData));
 }
 
+/**
+ * Free each socket read of a response body as soon as the HTTP parser is done with it. Bun's node:http parser
+ * copies every body chunk out of the socket's read (a fresh 512 KiB buffer each), so the read is garbage at once;
+ * Node's body chunks are views into the read, which then stays alone. A read is released only when no body chunk
+ * pushed while it was parsed shares its memory, and only outside nested data events (the client queues those).
+ * Returns the set the body's push adds each chunk's ArrayBuffer to.
+ */
+function releaseSocketReads(res: http.IncomingMessage): Set<ArrayBufferLike> | undefined {
+  const socket = res.socket;
+  if (!socket || typeof socket.prependListener !== "function") return undefined;
+  const views = new Set<ArrayBufferLike>();
+  let depth = 0;
+  const before = () => {
+    depth++;
+  };
+  const after = (d: Buffer) => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) {
+      if (Buffer.isBuffer(d) && !views.has(d.buffer)) releaseChunk(d);
+      views.clear();
+    }
+    // the body is complete: the socket goes back to the pool, its next reads belong to another response
+    if (res.complete) stop();
+  };
+  socket.prependListener("data", before);
+  socket.on("data", after);
+  const stop = () => {
+    socket.off("data", before);
+    socket.off("data", after);
+  };
+  res.once("end", stop);
+  res.once("close", stop);
+  res.once("error", stop);
+  return views;
+}
+
 /** Fewer bytes than this per timeout window is a stalled transfer (a slow drip never trips an idle timeout). */
 const STALL_MIN_BYTES = 1024;
 
@@ -245,12 +281,16 @@ const STALL_MIN_BYTES = 1024;
  * that applies backpressure leaves bytes buffered: that is not a stall). The body fails with IDLE_TIMEOUT, a
  * retryable error: blob downloads resume with Range from the byte reached.
  */
-function watchStall(res: http.IncomingMessage, ms: number, host: string): void {
+function watchStall(res: http.IncomingMessage, ms: number, host: string, releaseReads: boolean): void {
   let got = 0;
   let last = 0;
   const push = res.push.bind(res);
+  const reads = releaseReads ? releaseSocketReads(res) : undefined;
   res.push = (chunk: any, encoding?: BufferEncoding) => {
-    if (chunk) got += chunk.length;
+    if (chunk) {
+      got += chunk.length;
+      reads?.add(chunk.buffer);
+    }
     return push(chunk, encoding);
   };
   const timer = setInterval(() => {
