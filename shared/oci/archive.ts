@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { createCompressor, createDecompressor, detectCompression, type Compression } from "./compression.ts";
-import { digestHex, verifyBytes, VerifyStream } from "./digest.ts";
+import { digestHex, verified, verifyBytes, VerifyStream } from "./digest.ts";
 import { NotFoundError, OciError, UnsupportedError } from "./errors.ts";
 import { isManifest, MT } from "./media-types.ts";
 import type { Plan, Store } from "./store.ts";
@@ -181,9 +181,9 @@ export class OciArchiveWriter implements Store {
     return this.serial(async () => {
       if (this.written.has(desc.digest)) return;
       const src = await open();
-      const v = new VerifyStream(`blob ${desc.digest}`, desc.digest, desc.size);
-      src.on("error", (e) => v.destroy(e));
-      await this.tar!.addFile(blobName(desc.digest), desc.size, src.pipe(v));
+      // a source that already fails on anything but this digest and size (a registry download) is not hashed a
+      // second time: its error ends the entry just the same
+      await this.tar!.addFile(blobName(desc.digest), desc.size, verified(src, desc));
       this.written.add(desc.digest);
     });
   }

@@ -1,7 +1,7 @@
 // Digests: parse/validate, hash bytes, and a verifying pass-through stream (size + digest checked at the end).
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { DigestMismatchError, OciError, SizeMismatchError } from "./errors.ts";
 import { bytesMoved } from "../runtime/memory.ts";
 
@@ -78,6 +78,13 @@ export class VerifyStream extends DigestStream {
   ) {
     super(digestAlgorithm(expected), opts);
   }
+  /**
+   * Whether this stream fails unless its content is exactly `digest` and `size` (it hashes): a consumer that
+   * would check the same need not hash every byte a second time.
+   */
+  checks(digest: string, size: number): boolean {
+    return this.hashing && this.expected === digest && this.expectedSize === size;
+  }
   /** bytes seen so far */
   get received(): number {
     return this.size;
@@ -99,6 +106,17 @@ export class VerifyStream extends DigestStream {
     if (actual !== this.expected) return cb(new DigestMismatchError(this.what, this.expected, actual));
     cb();
   }
+}
+
+/**
+ * `src` checked against `desc`'s digest and size: `src` itself where it already checks exactly these (a registry
+ * download's VerifyStream: no second hash of every byte), else `src` through a VerifyStream.
+ */
+export function verified(src: Readable, desc: { digest: string; size: number }, what = `blob ${desc.digest}`): Readable {
+  if (src instanceof VerifyStream && src.checks(desc.digest, desc.size)) return src;
+  const v = new VerifyStream(what, desc.digest, desc.size);
+  src.on("error", (e) => v.destroy(e));
+  return src.pipe(v);
 }
 
 /** Digest and size of a file, streamed (constant memory). */

@@ -113,7 +113,9 @@ export class OciLayoutStore implements Store {
         verifyBytes(`blob ${desc.digest}`, src, desc.digest, desc.size);
         await writeFile(tmp, src);
       } else {
-        await pipeline(src, new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size), createWriteStream(tmp));
+        // a source that already checks this digest and size (a registry download) is not hashed a second time
+        if (src instanceof VerifyStream && src.checks(desc.digest, desc.size)) await pipeline(src, createWriteStream(tmp));
+        else await pipeline(src, new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size), createWriteStream(tmp));
       }
       await rename(tmp, this.blobPath(desc.digest));
     } catch (e) {

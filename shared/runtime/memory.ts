@@ -46,16 +46,16 @@ const RELEASE_MIN = 64 << 10;
  * next collection. Only for a chunk no one reads again, that owns its whole ArrayBuffer. Each HTTP body chunk is
  * a fresh 512 KiB buffer under Bun: freed at once, the allocator hands the same memory to the next chunk, still
  * mapped, instead of the fresh pages that each cost a page fault per 4 KiB (and a forced collection per 32 MiB
- * to keep RSS down).
+ * to keep RSS down). `counted`: the chunk's bytes went through bytesMoved (false for buffers it never saw).
  */
-export function releaseChunk(chunk: Uint8Array): void {
+export function releaseChunk(chunk: Uint8Array, counted = true): void {
   const ab = chunk.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer; detached?: boolean };
   if (chunk.byteLength < RELEASE_MIN || chunk.byteOffset !== 0 || ab.byteLength !== chunk.byteLength || typeof ab.transfer !== "function" || ab.detached) return;
   if (typeof SharedArrayBuffer !== "undefined" && (ab as unknown) instanceof SharedArrayBuffer) return;
   const n = chunk.byteLength;
   try {
     ab.transfer(0);
-    moved = Math.max(0, moved - n);
+    if (counted) moved = Math.max(0, moved - n);
   } catch {
     // a buffer the runtime has pinned cannot be detached: the collector frees it
   }

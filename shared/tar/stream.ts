@@ -3,6 +3,7 @@
 // links (unless allowed) and oversized PAX headers. This is the only tar code that runs: nanotar (a dev
 // dependency) buffers whole archives and is used only by tests, as a reader independent of this one.
 import { Readable, type Writable } from "node:stream";
+import { hasOwnedChunks, releaseChunk } from "../runtime/memory.ts";
 
 export class TarError extends Error {
   override name = "TarError";
@@ -137,13 +138,15 @@ export class TarWriter {
   private closed = false;
   constructor(private out: Writable, private defaults: { mtime?: number } = {}) {}
 
-  private write(buf: Buffer): Promise<void> {
+  /** `release`: the chunk is ours alone; free it once the output has taken it (write callback) */
+  private write(buf: Buffer, release?: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
       this.out.once("error", onErr);
       const ok = this.out.write(buf, (e) => {
         this.out.off("error", onErr);
         if (e) reject(e);
+        else if (release) releaseChunk(release);
       });
       if (ok) {
         this.out.off("error", onErr);
@@ -168,10 +171,12 @@ export class TarWriter {
       written = content.byteLength;
       if (written) await this.write(Buffer.from(content.buffer, content.byteOffset, content.byteLength));
     } else {
+      // a stream whose chunks nobody else holds (a registry download): each is freed once written or compressed
+      const owned = hasOwnedChunks(content);
       for await (const chunk of content as AsyncIterable<Uint8Array>) {
         written += chunk.byteLength;
         if (written > size) throw new TarError(`tar entry ${name}: content longer than the declared ${size} bytes`);
-        await this.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        await this.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), owned ? chunk : undefined);
       }
     }
     if (written !== size) throw new TarError(`tar entry ${name}: got ${written} bytes, declared ${size}`);

@@ -5,10 +5,16 @@
 // registry checks ?digest=, and we read the blob back).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
+import { zstdDecompressSync } from "node:zlib";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
+import { OciArchiveWriter } from "../../shared/oci/archive.ts";
 import { createClient } from "../../shared/oci/client.ts";
+import { CopyEngine } from "../../shared/oci/copy.ts";
 import { sha256 } from "../../shared/oci/digest.ts";
 import { RegistryRepository } from "../../shared/oci/registry.ts";
 import type { Descriptor } from "../../shared/oci/types.ts";
@@ -118,5 +124,33 @@ test("a GET frees each socket read once the HTTP parser has copied the body out 
     expect(big.filter((d) => d.byteLength === 0).length).toBeGreaterThanOrEqual(big.length - 1);
   } finally {
     client.transport.close();
+  }
+}, 60_000);
+
+test("registry → .tar.zst archive: download chunks are freed once the compressor has taken them; the archive holds the layer intact", async () => {
+  const client = createClient({ plainHttp: true });
+  const dir = mkdtempSync(join(tmpdir(), "ka-release-"));
+  try {
+    const from = new RegistryRepository(client, reg.host, "src/img");
+    const out = join(dir, "a.tar.zst");
+    const archive = new OciArchiveWriter(out, { compression: "zstd" });
+    let seen: Buffer[] = [];
+    const fetchBlob = from.fetchBlob.bind(from);
+    from.fetchBlob = async (d, o) => {
+      const s = await fetchBlob(d, o);
+      if (d.digest === layer.digest) seen = spy(s);
+      return s;
+    };
+    const [r] = await new CopyEngine({}).run([{ src: from, srcRef: "1", dst: archive, dstTags: ["1"] }]);
+    expect(r!.error).toBeUndefined();
+    await archive.close();
+    const big = seen.filter((c) => c.byteLength >= 64 << 10 || c.buffer.byteLength === 0);
+    expect(big.length).toBeGreaterThan(4);
+    expect(big.filter((c) => c.byteLength === 0).length).toBeGreaterThanOrEqual(big.length - 1);
+    const tar = zstdDecompressSync(readFileSync(out));
+    expect(tar.indexOf(bytes)).toBeGreaterThan(0);
+  } finally {
+    client.transport.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

@@ -15,6 +15,9 @@ import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { createClient } from "../../shared/oci/client.ts";
 import { CopyEngine } from "../../shared/oci/copy.ts";
 import { RegistryRepository } from "../../shared/oci/registry.ts";
+import { OciArchiveReader, OciArchiveWriter } from "../../shared/oci/archive.ts";
+import { DigestStream } from "../../shared/oci/digest.ts";
+import type { TransformCallback } from "node:stream";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "ka-single-hash-"));
@@ -110,6 +113,50 @@ test("progress counts each byte of a registry download once, in the verifying st
     const layerDigest = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
     expect(typeof (streams.get(layerDigest) as { onBytes?: unknown }).onBytes).toBe("function");
   } finally {
+    client.transport.close();
+  }
+}, 60_000);
+
+test("registry → archive: each byte is hashed once (the download's check, not a second one by the archive writer); the archive reads back intact", async () => {
+  const client = clientFor();
+  const out = join(tmp, "once.tar");
+  let hashed = 0;
+  const transform = DigestStream.prototype._transform;
+  DigestStream.prototype._transform = function (this: DigestStream, chunk: Buffer, enc: BufferEncoding, cb: TransformCallback) {
+    hashed += chunk.length;
+    return transform.call(this, chunk, enc, cb);
+  };
+  try {
+    const dstArchive = new OciArchiveWriter(out, {});
+    const [r] = await new CopyEngine({}).run([{ src: new RegistryRepository(client, proxy.host, "app/img"), srcRef: "1.0", dst: dstArchive, dstTags: ["1.0"] }]);
+    expect(r!.error).toBeUndefined();
+    await dstArchive.close();
+    expect(hashed).toBeGreaterThanOrEqual(layer.length);
+    expect(hashed).toBeLessThan(layer.length + 4096); // before: twice the layer
+  } finally {
+    DigestStream.prototype._transform = transform;
+    client.transport.close();
+  }
+  const reader = await OciArchiveReader.open(out);
+  try {
+    const chunks: Buffer[] = [];
+    for await (const c of await reader.fetchBlob({ mediaType: "application/octet-stream", digest: `sha256:${createHash("sha256").update(layer).digest("hex")}`, size: layer.length })) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(layer)).toBe(true);
+  } finally {
+    await reader.close();
+  }
+}, 60_000);
+
+test("registry → archive: a corrupt source byte still fails the blob (the download's own check)", async () => {
+  proxy.setRules([{ method: "GET", path: /\/blobs\/sha256:/, fault: "corrupt", afterBytes: 1000, times: Infinity }]);
+  const client = clientFor();
+  try {
+    const dstArchive = new OciArchiveWriter(join(tmp, "corrupt.tar"), {});
+    const [r] = await new CopyEngine({}).run([{ src: new RegistryRepository(client, proxy.host, "app/img"), srcRef: "1.0", dst: dstArchive, dstTags: ["1.0"] }]);
+    expect(String(r!.error)).toMatch(/does not match/);
+    await dstArchive.close().catch(() => {});
+  } finally {
+    proxy.clear();
     client.transport.close();
   }
 }, 60_000);

@@ -255,7 +255,7 @@ function releaseSocketReads(res: http.IncomingMessage): Set<ArrayBufferLike> | u
   const after = (d: Buffer) => {
     depth = Math.max(0, depth - 1);
     if (depth === 0) {
-      if (Buffer.isBuffer(d) && !views.has(d.buffer)) releaseChunk(d);
+      if (Buffer.isBuffer(d) && !views.has(d.buffer)) releaseChunk(d, false);
       views.clear();
     }
     // the body is complete: the socket goes back to the pool, its next reads belong to another response
