@@ -16,8 +16,8 @@ export const GZIP_DEFAULT_LEVEL = 6;
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
 type ZstdZlib = {
-  createZstdCompress?: (o?: { params?: Record<number, number> }) => Transform;
-  createZstdDecompress?: (o?: object) => Transform;
+  createZstdCompress?: (o?: { params?: Record<number, number>; chunkSize?: number }) => Transform;
+  createZstdDecompress?: (o?: { chunkSize?: number }) => Transform;
   constants: { ZSTD_c_compressionLevel?: number };
 };
 const z = zlib as unknown as ZstdZlib;
@@ -63,18 +63,26 @@ export function compressionForName(path: string): Compression {
   return "none";
 }
 
+/**
+ * Output buffer of the codecs (node:zlib's default is 16 KiB). Measured on the 8-image set (380 MiB): a .tar.zst
+ * export with 16 KiB output chunks made ~24,000 file writes and took user 4.9 s + system 3.0 s per GiB; with
+ * 512 KiB, 3.5 s + 1.3 s; a push from it (each 16 KiB chunk a hop through the tar reader, the spool and the
+ * upload) 5.6 s + 5.1 s per GiB against 2.5 s + 2.9 s. Peak RSS moved by +3 MiB (export) and −7 MiB (push).
+ */
+const CODEC_CHUNK = 512 << 10;
+
 /** A decompressing transform for `kind` (what names the input in the error when zstd is missing). */
 export function createDecompressor(kind: Exclude<Compression, "none">, what = "the archive"): Transform {
-  if (kind === "gzip") return zlib.createGunzip();
+  if (kind === "gzip") return zlib.createGunzip({ chunkSize: CODEC_CHUNK });
   if (!zstdAvailable()) throw noZstd(what);
-  return z.createZstdDecompress!();
+  return z.createZstdDecompress!({ chunkSize: CODEC_CHUNK });
 }
 
 /** A compressing transform for `kind` at `level` (gzip 1-9, zstd 1-22; undefined: the codec default). */
 export function createCompressor(kind: Exclude<Compression, "none">, level?: number, what = "the archive"): Transform {
-  if (kind === "gzip") return zlib.createGzip({ level: level ?? GZIP_DEFAULT_LEVEL });
+  if (kind === "gzip") return zlib.createGzip({ level: level ?? GZIP_DEFAULT_LEVEL, chunkSize: CODEC_CHUNK });
   if (!zstdAvailable()) throw noZstd(what);
-  return z.createZstdCompress!({ params: { [z.constants.ZSTD_c_compressionLevel ?? 100]: level ?? ZSTD_DEFAULT_LEVEL } });
+  return z.createZstdCompress!({ chunkSize: CODEC_CHUNK, params: { [z.constants.ZSTD_c_compressionLevel ?? 100]: level ?? ZSTD_DEFAULT_LEVEL } });
 }
 
 /** Check a --compression-level for a codec; returns an error message or undefined. */
