@@ -9,7 +9,8 @@
 //    target repositories), and peak RSS (GNU time %M) registry → registry, → archive and archive → registry.
 // Targets (issues 2, 17, 26): cold ≤ 0.6× skopeo's wall time (8 images of 60 MiB shared + 40 MiB own: --images 8
 // --base-mib 60 --own-mib 40), warm ≤ 1.5×, big layer ≤ 1.1× curl|curl, peak RSS ≤ 150 MiB (≤ 128 MiB for the 8-image
-// set). The cold rounds also print CPU seconds (user, system) and minor page faults per GiB moved, ours and skopeo's.
+// set). The cold rounds also print CPU seconds (user, system) and minor page faults per GiB moved, ours and skopeo's,
+// and then the same for `export` of the N images to .tar.zst (with its peak RSS; no peer).
 import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -85,6 +86,16 @@ async function main() {
       console.log(`CPU per GiB moved, cold (median of ${ROUNDS}):`);
       console.log(`  ours    ${cpuPerGiB(coldCpu.ours, gib)}`);
       console.log(`  skopeo  ${cpuPerGiB(coldCpu.skopeo, gib)}`);
+      // the same images exported to one .tar.zst (the archive route of the issue-26 memory row; no peer writes
+      // .tar.zst, so CPU and peak RSS only)
+      const exports: Timed[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const out = join(tmp, `set-${round}.tar.zst`);
+        exports.push(timed([...MIRROR, "export", ...Array.from({ length: N }, (_, i) => ["--image", `${src.host}/bench/app${i}:v1`]).flat(), "--plain-http", "-O", out, "-q"]));
+        rmSync(out, { force: true });
+      }
+      console.log(`export of the ${N} images to .tar.zst (median of ${ROUNDS}): ${median(exports.map((t) => t.secs)).toFixed(2)}s`);
+      console.log(`  ours    ${cpuPerGiB(exports, gib)}`);
     }
 
     if (!process.argv.includes("--skip-big")) {
