@@ -3,7 +3,9 @@
 // heuristics (Bun's JSC) let hundreds of MiB of such buffers pile up before they collect: copying 380 MB peaked at
 // 170–210 MiB RSS. Counting the bytes moved and asking for a collection every RELEASE_EVERY bytes holds it near
 // 120 MiB for a few ms of CPU per collection. Where the runtime offers no collection call (Deno; Node without
-// --expose-gc) this is a no-op.
+// --expose-gc) this is a no-op. Cheaper still, where the last consumer of a chunk knows nobody else holds it (a
+// registry download sent on by an upload or written into an archive), it frees the chunk itself (releaseChunk):
+// those bytes then never count towards a collection (forced collections were 21 % of a copy's JS samples).
 const RELEASE_EVERY = 32 << 20;
 
 type Collect = () => void;
