@@ -17,6 +17,7 @@ import type { Plan, Store } from "./store.ts";
 import { REF_NAME, type Descriptor, type ImageIndex } from "./types.ts";
 import { readTar, safeEntryPath, TarError, TarWriter, type TarEntry } from "../tar/stream.ts";
 import { removeDeadPartials, removeOnInterrupt } from "../runtime/interrupt.ts";
+import { pipeReleasing } from "../runtime/memory.ts";
 import { notAnOciArchive } from "./archive-kind.ts";
 
 const SMALL = 4 << 20; // manifests and configs are kept in memory up to this size
@@ -392,7 +393,8 @@ export class OciArchiveReader implements Store {
     const gunzip = this.decompressor();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     src.on("error", (e) => gunzip.destroy(e));
-    this.iterator = readTar(src.pipe(gunzip));
+    // each 1 MiB file read is freed once the codec has consumed it (not left to the next collection)
+    this.iterator = readTar(pipeReleasing(src, gunzip, false));
     const graph = new Map<string, "manifest" | "config">();
     let loose = 0; // bytes of small blobs buffered before the graph named them (archives written in another order)
     for (;;) {
@@ -468,7 +470,7 @@ export class OciArchiveReader implements Store {
       const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
       src.on("error", (e) => gunzip.destroy(e));
       const seen = new Set<string>();
-      for await (const e of readTar(src.pipe(gunzip))) {
+      for await (const e of readTar(pipeReleasing(src, gunzip, false))) {
         const name = checkEntry(e, this.path, seen);
         if (name) sizes.push([name, e.header.size]);
       }
@@ -614,7 +616,7 @@ export class OciArchiveReader implements Store {
     const gunzip = this.decompressor();
     const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
     src.on("error", (e) => gunzip.destroy(e));
-    for await (const e of readTar(src.pipe(gunzip))) {
+    for await (const e of readTar(pipeReleasing(src, gunzip, false))) {
       const name = e.header.type === "file" ? safeEntryPath(e.header.name) : undefined;
       const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
       const digest = m ? `${m[1]}:${m[2]}` : undefined;

@@ -6,6 +6,8 @@
 // --expose-gc) this is a no-op. Cheaper still, where the last consumer of a chunk knows nobody else holds it (a
 // registry download sent on by an upload or written into an archive), it frees the chunk itself (releaseChunk):
 // those bytes then never count towards a collection (forced collections were 21 % of a copy's JS samples).
+import type { Readable, Writable } from "node:stream";
+
 const RELEASE_EVERY = 32 << 20;
 
 type Collect = () => void;
@@ -61,6 +63,25 @@ export function releaseChunk(chunk: Uint8Array, counted = true): void {
   } catch {
     // a buffer the runtime has pinned cannot be detached: the collector frees it
   }
+}
+
+/**
+ * src.pipe(dst) for a source whose chunks are the pipe's alone: each chunk is freed (releaseChunk) once `dst` has
+ * taken it (its write callback: a socket or file has the bytes, a codec has consumed them). Errors are the
+ * caller's to wire, as with pipe(). `counted`: as for releaseChunk.
+ */
+export function pipeReleasing<W extends Writable>(src: Readable, dst: W, counted = true): W {
+  const onData = (chunk: Buffer) => {
+    if (dst.destroyed) return;
+    if (!dst.write(chunk, (err) => err || releaseChunk(chunk, counted))) {
+      src.pause();
+      dst.once("drain", () => src.resume());
+    }
+  };
+  src.on("data", onData);
+  src.once("end", () => dst.end());
+  dst.once("close", () => src.off("data", onData));
+  return dst;
 }
 
 /**

@@ -9,7 +9,7 @@ import { TransportError } from "../errors.ts";
 import { redactUrl } from "../../runtime/redact.ts";
 import { trustedCAs } from "../../runtime/trust.ts";
 import { agentFor, httpRequest, ProxyError } from "../../runtime/proxy.ts";
-import { hasOwnedChunks, releaseChunk } from "../../runtime/memory.ts";
+import { hasOwnedChunks, pipeReleasing, releaseChunk } from "../../runtime/memory.ts";
 
 export interface HostConfig {
   plainHttp: boolean;
@@ -151,7 +151,8 @@ export class HttpTransport {
       r.on("error", reject);
       if (body instanceof Readable) {
         body.on("error", (e) => r.destroy(e));
-        if (hasOwnedChunks(body)) sendReleasing(body, r);
+        // a body whose chunks nobody else holds (a registry download): each is freed once the request has taken it
+        if (hasOwnedChunks(body)) pipeReleasing(body, r);
         else body.pipe(r);
       } else r.end(body);
     });
@@ -217,24 +218,6 @@ export class HttpTransport {
     }
     return pem;
   }
-}
-
-/**
- * body.pipe(req), releasing each chunk once the request has taken it (its write callback: the bytes are in the
- * socket or its own buffer). For bodies whose chunks nobody else holds (markOwnedChunks): a registry download
- * streamed into this upload frees each buffer at once instead of leaving it to the collector.
- */
-function sendReleasing(src: Readable, dst: http.ClientRequest): void {
-  const onData = (chunk: Buffer) => {
-    if (dst.destroyed) return;
-    if (!dst.write(chunk, (err) => err || releaseChunk(chunk))) {
-      src.pause();
-      dst.once("drain", () => src.resume());
-    }
-  };
-  src.on("data", onData);
-  src.once("end", () => dst.end());
-  dst.once("close", () => src.off("data", onData));
 }
 
 /**
