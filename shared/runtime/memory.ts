@@ -80,7 +80,11 @@ export function pipeReleasing<W extends Writable>(src: Readable, dst: W, counted
   };
   src.on("data", onData);
   src.once("end", () => dst.end());
-  dst.once("close", () => src.off("data", onData));
+  // as pipe() does when its destination goes: stop reading (a flowing source with no listener would read on)
+  dst.once("close", () => {
+    src.off("data", onData);
+    src.pause();
+  });
   return dst;
 }
 

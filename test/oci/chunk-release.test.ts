@@ -205,3 +205,15 @@ test("pipeReleasing: file reads fed to a decompressor are freed once it has cons
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("pipeReleasing stops reading its source when the destination goes, as pipe() does", async () => {
+  const src = new PassThrough({ highWaterMark: 1 << 10 });
+  const dst = new PassThrough({ highWaterMark: 1 << 10 });
+  pipeReleasing(src, dst, false);
+  src.write(Buffer.alloc(100));
+  await new Promise((r) => setImmediate(r));
+  dst.destroy();
+  await new Promise((r) => dst.once("close", r));
+  expect(src.isPaused()).toBe(true);
+  expect(src.listenerCount("data")).toBe(0);
+});
