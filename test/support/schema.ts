@@ -1,0 +1,30 @@
+// One JSON schema (issue 24.2): validate a command's real -o json|yaml output against schemas/<kind>.schema.json
+// (ajv, draft-07, strict). Tests of a command call validReport(stdout, "Kind") where they already run it;
+// test/cli/json-schema.test.ts checks that every schema is validated by at least one such call with a literal kind.
+import { expect } from "bun:test";
+import Ajv from "ajv";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { ROOT } from "./cli.ts";
+
+export const SCHEMAS = join(ROOT, "schemas");
+export const ajv = new Ajv({ strict: true, allErrors: true });
+/** title (= kind) → compiled validator, one per schemas/*.schema.json */
+export const validators = new Map<string, ReturnType<typeof ajv.compile>>();
+for (const f of readdirSync(SCHEMAS)) {
+  const schema = JSON.parse(readFileSync(join(SCHEMAS, f), "utf8"));
+  validators.set(schema.title, ajv.compile(schema));
+}
+
+/** Validate a command's stdout (json or yaml; or the parsed document) as a report of `kind`; returns the parsed report. */
+export function validReport(stdout: string | object, kind: string, format: "json" | "yaml" = "json"): any {
+  const doc = typeof stdout !== "string" ? stdout : format === "json" ? JSON.parse(stdout) : parse(stdout);
+  expect(doc.apiVersion).toBe("kube-airgap.io/v1alpha1");
+  expect(doc.kind).toBe(kind);
+  const v = validators.get(kind);
+  expect(v, `schemas/${kind}.schema.json`).toBeDefined();
+  const ok = v!(doc);
+  expect({ kind, errors: ok ? null : ajv.errorsText(v!.errors) }).toEqual({ kind, errors: null });
+  return doc;
+}
