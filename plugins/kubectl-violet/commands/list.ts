@@ -26,7 +26,7 @@ export default defineCommand({
   args: {
     ...globalArgs,
     clusters: { type: "string", description: "Only applications in these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
-    "output-file": { type: "string", alias: ["O"], description: "Also write the result here (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
+    "output-file": { type: "string", alias: ["O"], description: "Also write the applications: document here, as violet does (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
     ...kubeArgs,
     ...platformArgs,
     ...listOutputArgs,
