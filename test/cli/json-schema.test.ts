@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, runCli } from "../support/cli.ts";
 import { SCHEMAS, validators, validReport } from "../support/schema.ts";
+import { renderData, versioned } from "../../shared/cli/output.ts";
 import { expectOk, mirror, setupSources, sourceRef, type Sources } from "../mirror/helpers.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 
@@ -49,6 +50,15 @@ test("every schema is validated against a real run's output by some test (validR
   }
   const missing = [...validators.keys()].filter((k) => !covered.has(k)).sort();
   expect(missing).toEqual([]);
+});
+
+test("printData refuses a structured report without apiVersion/kind; versioned() keeps the report's own kind first", () => {
+  for (const f of ["json", "yaml", "jsonpath={.a}"]) expect(() => renderData({ a: 1 }, f, () => "")).toThrow(/without apiVersion/);
+  expect(renderData({ a: 1 }, undefined, () => "human\n")).toBe("human\n");
+  // a value with its own header (violet's package metadata) is reported under the report's kind
+  const v = versioned("PackageInfo", { apiVersion: "violet.kube-airgap.io/v1", kind: "Package", name: "x" });
+  expect(Object.entries(v).slice(0, 2)).toEqual([["apiVersion", "kube-airgap.io/v1alpha1"], ["kind", "PackageInfo"]]);
+  expect(JSON.parse(renderData(versioned("SignReportList", [{ archive: "a" }]), "json", () => ""))).toEqual({ apiVersion: "kube-airgap.io/v1alpha1", kind: "SignReportList", items: [{ archive: "a" }] });
 });
 
 describe("real output of every command validates against its kind's schema", () => {
@@ -125,7 +135,8 @@ describe("real output of every command validates against its kind's schema", () 
     validReport(pk.stdout, "ChartPackageReport");
     const pu = await runCli("helm-addon-push", [s.fx.tgz, `oci://${dst.host}/addons`, "--ca-file", dst.caFile!, "--username", dst.username, "--password-stdin", "-o", "json"], { env: s.env, stdin: dst.password });
     expectOk(pu, "addon-push push");
-    expect(validReport(pu.stdout, "ChartPushReport").items[0].status).toBe("pushed");
+    // the repository pushed to (was `target`), the chart's reference there as `destination` like mirror's reports
+    expect(validReport(pu.stdout, "ChartPushReport").items[0]).toMatchObject({ status: "pushed", repository: `oci://${dst.host}/addons`, destination: expect.stringMatching(new RegExp(`^${dst.host}/addons/`)) });
   }, 120_000);
 
   test("kubectl scar package, kubectl violet verify", async () => {
