@@ -1,5 +1,6 @@
 // kubectl violet create OUTDIR --artifact REF: build a package working directory from a registry artifact.
 import { defineCommand } from "citty";
+import { resolve } from "node:path";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
@@ -52,6 +53,6 @@ export default defineCommand({
       log: (l) => (l.startsWith("warning: ") ? logger().warn(l.slice(9)) : logger().info(l)),
     });
     logger().info(`created ${args.outdir}: ${meta.type} ${meta.name} ${meta.version} with ${meta.relatedImages.length} related images`);
-    printData(versioned("PackageInfo", showData(meta, { directory: String(args.outdir) })), args.output as string | undefined, () => showText(meta, true));
+    printData(versioned("PackageInfo", showData(meta, { directory: resolve(String(args.outdir)) })), args.output as string | undefined, () => showText(meta, true));
   },
 });
