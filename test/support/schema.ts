@@ -9,10 +9,13 @@ import { parse } from "yaml";
 import { ROOT } from "./cli.ts";
 
 export const SCHEMAS = join(ROOT, "schemas");
+/** shapes several kinds share (a transfer item, a registry map entry, …): `$ref: common.defs.json#/definitions/NAME` */
+export const COMMON_DEFS = "common.defs.json";
 export const ajv = new Ajv({ strict: true, allErrors: true });
+ajv.addSchema(JSON.parse(readFileSync(join(SCHEMAS, COMMON_DEFS), "utf8")));
 /** title (= kind) → compiled validator, one per schemas/*.schema.json */
 export const validators = new Map<string, ReturnType<typeof ajv.compile>>();
-for (const f of readdirSync(SCHEMAS)) {
+for (const f of readdirSync(SCHEMAS).filter((f) => f.endsWith(".schema.json"))) {
   const schema = JSON.parse(readFileSync(join(SCHEMAS, f), "utf8"));
   validators.set(schema.title, ajv.compile(schema));
 }
