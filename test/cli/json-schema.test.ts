@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, runCli } from "../support/cli.ts";
-import { SCHEMAS, validators, validReport } from "../support/schema.ts";
+import { COMMON_DEFS, reportMismatch, SCHEMAS, validators, validReport } from "../support/schema.ts";
 import { renderData, versioned } from "../../shared/cli/output.ts";
 import { expectOk, mirror, setupSources, sourceRef, type Sources } from "../mirror/helpers.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -34,13 +34,65 @@ test("every kind a command prints has its schema in schemas/, and every schema c
   for (const f of [...walk(join(ROOT, "plugins")), ...walk(join(ROOT, "shared"))]) for (const m of readFileSync(f, "utf8").matchAll(/versioned\("([A-Za-z]+)"/g)) kinds.add(m[1]!);
   expect(kinds.size).toBeGreaterThan(20);
   for (const k of kinds) expect({ k, schema: validators.has(k) }).toEqual({ k, schema: true });
-  for (const f of readdirSync(SCHEMAS)) {
+  for (const f of readdirSync(SCHEMAS).filter((f) => f !== COMMON_DEFS)) {
     expect(f).toMatch(/^[A-Z][A-Za-z]+\.schema\.json$/);
     const schema = JSON.parse(readFileSync(join(SCHEMAS, f), "utf8"));
     expect({ f, title: schema.title, kind: schema.properties?.kind?.const, apiVersion: schema.properties?.apiVersion?.const }).toEqual({ f, title: f.replace(".schema.json", ""), kind: f.replace(".schema.json", ""), apiVersion: "kube-airgap.io/v1alpha1" });
     // a schema no command prints is a stale one
     expect({ f, printed: kinds.has(schema.title) }).toEqual({ f, printed: true });
   }
+});
+
+/**
+ * Where a schema accepts more than the report holds: a property as `{}` (any value), a subschema without a type, an
+ * object without declared properties or without a decision on others (additionalProperties), an object without
+ * `required`, an array without `items`. An exception (a free-form map or list, e.g. a chart's values) says so in its
+ * description: "free-form: why".
+ */
+export function looseSpots(schema: unknown, at = "#", constraint = false): string[] {
+  if (schema === false) return []; // a property that must not appear
+  if (schema === true || typeof schema !== "object" || schema === null || !Object.keys(schema).length) return [`${at}: accepts any value`];
+  const s = schema as Record<string, any>;
+  const out: string[] = [];
+  const freeForm = typeof s.description === "string" && /^free-form: \S/.test(s.description);
+  // a branch of anyOf/oneOf/allOf in a closed object only constrains it (oneOf: file or directory): no type of its own
+  if (!constraint && !("type" in s || "definitions" in s || "const" in s || "enum" in s || "$ref" in s || "anyOf" in s || "oneOf" in s || "allOf" in s)) out.push(`${at}: no type`);
+  const types = [s.type].flat();
+  if (types.includes("object")) {
+    if (!s.properties && typeof s.additionalProperties !== "object" && !freeForm) out.push(`${at}: object without properties`);
+    if (s.properties && s.additionalProperties !== false && typeof s.additionalProperties !== "object" && !freeForm && !constraint) out.push(`${at}: additionalProperties undecided`);
+    if (s.properties && !Array.isArray(s.required)) out.push(`${at}: object without required`);
+  }
+  if (types.includes("array") && !("items" in s) && !freeForm) out.push(`${at}: array without items`);
+  for (const [k, v] of Object.entries(s.properties ?? {})) out.push(...looseSpots(v, `${at}/properties/${k}`));
+  if (typeof s.additionalProperties === "object") out.push(...looseSpots(s.additionalProperties, `${at}/additionalProperties`));
+  if ("items" in s) out.push(...looseSpots(s.items, `${at}/items`));
+  for (const key of ["definitions", "$defs"]) for (const [k, v] of Object.entries(s[key] ?? {})) out.push(...looseSpots(v, `${at}/${key}/${k}`));
+  const closed = s.additionalProperties === false && !!s.properties;
+  for (const key of ["anyOf", "oneOf", "allOf"]) (s[key] ?? []).forEach((v: unknown, i: number) => out.push(...looseSpots(v, `${at}/${key}/${i}`, closed)));
+  return out;
+}
+
+test("no schema leaves a value open: every property typed, every object's properties and required declared, every array's items (exceptions say 'free-form: why')", () => {
+  // the check itself finds each kind of loose spot
+  expect(looseSpots({ type: "object", required: [], properties: { a: {}, b: { type: "array" }, c: { type: "object" }, d: { description: "x" } }, additionalProperties: false })).toEqual(["#/properties/a: accepts any value", "#/properties/b: array without items", "#/properties/c: object without properties", "#/properties/d: no type"]);
+  expect(looseSpots({ type: "object", properties: { a: { type: "string" } } })).toEqual(["#: additionalProperties undecided", "#: object without required"]);
+  expect(looseSpots({ type: "object", description: "free-form: the chart's values", additionalProperties: true })).toEqual([]);
+  // a oneOf branch of a closed object only says which properties go together
+  expect(looseSpots({ type: "object", required: [], properties: { f: { type: "string" } }, additionalProperties: false, oneOf: [{ properties: { f: { type: "string" } }, required: ["f"] }] })).toEqual([]);
+  expect(looseSpots({ type: "object", required: [], properties: { f: { type: "string" } }, oneOf: [{ properties: { f: {} }, required: ["f"] }] })).toEqual(["#: additionalProperties undecided", "#/oneOf/0: no type", "#/oneOf/0/properties/f: accepts any value"]);
+  const loose = readdirSync(SCHEMAS).flatMap((f) => looseSpots(JSON.parse(readFileSync(join(SCHEMAS, f), "utf8")), f));
+  expect(loose).toEqual([]);
+});
+
+test("every CLI run of the tests has its -o json|yaml report checked (reportMismatch in runCli and the other spawners)", () => {
+  const api = "kube-airgap.io/v1alpha1";
+  expect(reportMismatch(JSON.stringify({ apiVersion: api, kind: "Version", clientVersion: { gitVersion: "v1.0.0", gitCommit: "abc", platform: "linux/amd64", extra: 1 } }))).toMatch(/^Version does not match schemas\/Version.schema.json: .*must NOT have additional properties/);
+  expect(reportMismatch(`apiVersion: ${api}\nkind: Nope\n`)).toBe("kind Nope has no schemas/Nope.schema.json");
+  expect(reportMismatch(JSON.stringify({ apiVersion: api, kind: "Version", clientVersion: { plugin: "kubectl-mirror", gitVersion: "v1.0.0", gitCommit: "abc", platform: "linux/amd64", runtime: "bun 1.4.4" } }))).toBeUndefined();
+  // not a report: tables, other documents, several YAML documents (manifests)
+  for (const out of ["", "IMAGE   KIND\n", `apiVersion: v1\nkind: ConfigMap\n`, `apiVersion: ${api}\nkind: Version\n---\napiVersion: v1\n`]) expect(reportMismatch(out)).toBeUndefined();
+  for (const f of ["test/support/cli.ts", "test/addon-push/helpers.ts", "test/mirror-images/cli.test.ts", "test/ship/support.ts"]) expect({ f, checked: readFileSync(join(ROOT, f), "utf8").includes("reportMismatch(stdout)") }).toEqual({ f, checked: true });
 });
 
 test("every schema is validated against a real run's output by some test (validReport(…, \"Kind\"))", () => {

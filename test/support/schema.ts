@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { ROOT } from "./cli.ts";
+import { API_VERSION } from "../../shared/cli/output.ts";
 
 export const SCHEMAS = join(ROOT, "schemas");
 /** shapes several kinds share (a transfer item, a registry map entry, …): `$ref: common.defs.json#/definitions/NAME` */
@@ -20,10 +21,30 @@ for (const f of readdirSync(SCHEMAS).filter((f) => f.endsWith(".schema.json"))) 
   validators.set(schema.title, ajv.compile(schema));
 }
 
+/**
+ * Every CLI run of the tests (runCli, the addon-push, images and ship helpers) passes its stdout
+ * here: a versioned report (apiVersion kube-airgap.io/v1alpha1) that does not match its kind's schema is a failure of
+ * that run, so every -o json|yaml output of every test (dry runs, in-cluster, failures…) is checked, not only the ones
+ * a test hands to validReport. Returns why, or undefined (not a report, or a valid one).
+ */
+export function reportMismatch(stdout: string): string | undefined {
+  if (!stdout.includes(API_VERSION)) return undefined;
+  let doc: any;
+  try {
+    doc = stdout.trimStart().startsWith("{") ? JSON.parse(stdout) : parse(stdout);
+  } catch {
+    return undefined; // several documents (manifests), or a report inside other text: not one report
+  }
+  if (doc?.apiVersion !== API_VERSION) return undefined;
+  const v = validators.get(doc.kind);
+  if (!v) return `kind ${doc.kind} has no schemas/${doc.kind}.schema.json`;
+  return v(doc) ? undefined : `${doc.kind} does not match schemas/${doc.kind}.schema.json: ${ajv.errorsText(v.errors)}`;
+}
+
 /** Validate a command's stdout (json or yaml; or the parsed document) as a report of `kind`; returns the parsed report. */
 export function validReport(stdout: string | object, kind: string, format: "json" | "yaml" = "json"): any {
   const doc = typeof stdout !== "string" ? stdout : format === "json" ? JSON.parse(stdout) : parse(stdout);
-  expect(doc.apiVersion).toBe("kube-airgap.io/v1alpha1");
+  expect(doc.apiVersion).toBe(API_VERSION);
   expect(doc.kind).toBe(kind);
   const v = validators.get(kind);
   expect(v, `schemas/${kind}.schema.json`).toBeDefined();
