@@ -49,7 +49,7 @@ test("every kind a command prints has its schema in schemas/, and every schema c
  * `required`, an array without `items`. An exception (a free-form map or list, e.g. a chart's values) says so in its
  * description: "free-form: why".
  */
-export function looseSpots(schema: unknown, at = "#", constraint = false): string[] {
+function looseSpots(schema: unknown, at = "#", constraint = false): string[] {
   if (schema === false) return []; // a property that must not appear
   if (schema === true || typeof schema !== "object" || schema === null || !Object.keys(schema).length) return [`${at}: accepts any value`];
   const s = schema as Record<string, any>;
