@@ -118,6 +118,8 @@ export interface ValueSite {
 export interface DiscoverOptions extends UserValues {
   /** extracted chart directory (holds Chart.yaml) */
   chartDir: string;
+  /** the packed chart chartDir was extracted from: helm renders it (the same chart, read from one file) */
+  chartArchive?: string;
   releaseName?: string;
   namespace?: string;
   kubeVersion?: string;
@@ -169,7 +171,11 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     temps.push(d);
     return d;
   };
+  // helm renders while the values of the chart and its subcharts are read (they do not depend on each other)
+  let rendering: Promise<RenderInfo> | undefined;
   try {
+    const meta = await readChartMeta(opts.chartDir);
+    rendering = renderChart(opts, meta.name, col, warnings);
     const user = await loadUserValues(opts);
     const tree = await chartTree(opts.chartDir, user, tmp);
     const nodes = walkTree(tree);
@@ -180,7 +186,7 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     }
 
     // 1. render
-    const render = await renderChart(opts, tree, col, warnings);
+    const render = await rendering;
 
     // 2. static sources of every enabled chart
     const sites: ValueSite[] = [];
@@ -228,6 +234,8 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       valueSites: sites.filter((x) => images.some((i) => i.image === x.image) || excluded.some((e) => e.image === x.image)),
     };
   } finally {
+    // a failure while reading the values leaves no helm process behind
+    await rendering?.catch(() => {});
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
   }
 }
@@ -303,12 +311,12 @@ export function excludeMatcher(pattern: string): (image: string) => boolean {
 
 // ---------------- rendering ----------------
 
-async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collector, warnings: string[]): Promise<RenderInfo> {
+async function renderChart(opts: DiscoverOptions, chartName: string, col: Collector, warnings: string[]): Promise<RenderInfo> {
   if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };
-  const args = templateArgs(opts, tree.meta.name);
+  const args = templateArgs({ ...opts, chartDir: opts.chartArchive ?? opts.chartDir }, chartName);
   // ask the version while rendering (two helm processes at once, not one after the other)
   const [ver, r] = await Promise.all([
     helmVersion(found.bin).then((v) => ({ v }), (e: Error) => ({ e })),

@@ -237,13 +237,18 @@ export async function readChartMeta(dir: string): Promise<ChartMeta> {
   } catch {
     throw new ValuesError(`${dir}: no Chart.yaml (not a Helm chart directory)`);
   }
+  return parseChartMeta(text, join(dir, "Chart.yaml"));
+}
+
+/** Chart.yaml text as readChartMeta reads it (`where` names the file in errors). */
+export function parseChartMeta(text: string, where: string): ChartMeta {
   let meta: unknown;
   try {
     meta = parse(text);
   } catch (e) {
-    throw new ValuesError(`${join(dir, "Chart.yaml")}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
+    throw new ValuesError(`${where}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
   }
-  if (!isMap(meta) || typeof meta.name !== "string") throw new ValuesError(`${join(dir, "Chart.yaml")}: missing name`);
+  if (!isMap(meta) || typeof meta.name !== "string") throw new ValuesError(`${where}: missing name`);
   const m = meta as ChartMeta;
   m.version = m.version == null ? "" : String(m.version);
   if (m.appVersion != null) m.appVersion = String(m.appVersion);
