@@ -232,6 +232,9 @@ export class CopyEngine {
       if (early) {
         const head = job.src.resolve(job.srcRef);
         head.catch(() => {});
+        // the source's tag list (where findExtras looks for signature and referrer fallback tags) does not depend
+        // on the digest: it goes out with the HEADs, so a warm check stays one round trip of latency per image
+        if (this.opts.extras) void (job.src as RegistryRepository).tagSet();
         tagged = await this.tagDigests(job.dst, job.dstTags);
         root = await head;
         if (tagged.some((d) => d !== root.digest)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
