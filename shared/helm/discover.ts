@@ -26,6 +26,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { parseYaml } from "../runtime/yaml.ts";
 import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
 import { findHelm, helmVersion, lastLine, runHelm } from "./binary.ts";
 import { chartTree, evalCondition, isMap, loadUserValues, readChartMeta, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
@@ -427,7 +428,7 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
     if (!literals.length && !/containers|RELATED_IMAGE_/.test(d.text)) continue;
     let obj: unknown;
     try {
-      obj = parse(d.text);
+      obj = parseYaml(d.text);
     } catch (e) {
       warnings.push(`${d.file ?? "rendered manifest"}: not valid YAML (${(e as Error).message.split("\n")[0]}); only the image: scan was used`);
     }

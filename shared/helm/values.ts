@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { extractChartArchive } from "./chart-tar.ts";
+import { parseYaml } from "../runtime/yaml.ts";
 
 export type Values = Record<string, unknown>;
 
@@ -176,7 +177,7 @@ export async function loadUserValues(u: UserValues): Promise<Values> {
     }
     let v: unknown;
     try {
-      v = parse(text);
+      v = parseYaml(text);
     } catch (e) {
       throw new ValuesError(`--values ${f}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
     }
@@ -265,7 +266,7 @@ async function readValuesFile(dir: string): Promise<Values> {
     }
     let v: unknown;
     try {
-      v = parse(text);
+      v = parseYaml(text);
     } catch (e) {
       throw new ValuesError(`${join(dir, n)}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
     }
