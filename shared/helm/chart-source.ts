@@ -13,7 +13,7 @@ import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { parse } from "yaml";
+import { parseYaml } from "../runtime/yaml.ts";
 import { chartArchiveEntry, extractChartArchive, extractChartContents, openChartArchive } from "./chart-tar.ts";
 import { findHelm, lastLine, runHelm } from "./binary.ts";
 import { pickVersion } from "./semver.ts";
@@ -230,7 +230,7 @@ async function fromRepo(r: ResolvedRequest, req: ChartRequest, work: string): Pr
   await download(indexUrl, indexFile, req, base);
   let index: any;
   try {
-    index = parse(await readFile(indexFile, "utf8"));
+    index = parseYaml(await readFile(indexFile, "utf8"));
   } catch (e) {
     throw new ChartSourceError(`${indexUrl}: not a valid chart repository index (${(e as Error).message.split("\n")[0]})`);
   }
