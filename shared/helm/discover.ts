@@ -121,6 +121,8 @@ export interface DiscoverOptions extends UserValues {
   chartDir: string;
   /** the packed chart chartDir was extracted from: helm renders it (the same chart, read from one file) */
   chartArchive?: string;
+  /** with chartArchive: its chart's name and a pending unpacking into chartDir, so helm starts before the files are written */
+  unpacking?: { chartName: string; done: Promise<unknown> };
   releaseName?: string;
   namespace?: string;
   kubeVersion?: string;
@@ -175,8 +177,9 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
   // helm renders while the values of the chart and its subcharts are read (they do not depend on each other)
   let rendering: Promise<RenderInfo> | undefined;
   try {
-    const meta = await readChartMeta(opts.chartDir);
-    rendering = renderChart(opts, meta.name, col, warnings);
+    const early = opts.chartArchive ? opts.unpacking : undefined;
+    rendering = renderChart(opts, early ? early.chartName : (await readChartMeta(opts.chartDir)).name, col, warnings);
+    await early?.done;
     const user = await loadUserValues(opts);
     const tree = await chartTree(opts.chartDir, user, tmp);
     const nodes = walkTree(tree);

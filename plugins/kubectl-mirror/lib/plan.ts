@@ -276,10 +276,10 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       const dopts = { ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] };
       const contentDigest = chart.packed?.digest ?? (await sha256File(archive));
       const t1 = Date.now();
-      const result = await cachedDiscovery(contentDigest, dopts, async () => {
-        await chart.unpack?.();
-        // helm renders the archive itself (what `helm install` of it renders), while the static scan reads the files
-        return discoverImages({ ...dopts, ...(chart.archive ? { chartArchive: chart.archive } : {}) });
+      const result = await cachedDiscovery(contentDigest, dopts, () => {
+        // helm renders the archive itself (what `helm install` of it renders) while it is unpacked for the static scan
+        const done = chart.unpack?.();
+        return discoverImages({ ...dopts, ...(chart.archive ? { chartArchive: chart.archive } : {}), ...(done ? { unpacking: { chartName: chart.name, done } } : {}) });
       });
       logger().debug(`chart ${chart.name} ${chart.version}: ${result.images.length} images discovered in ${Date.now() - t1}ms`);
       if (opts.requireRender && !result.render.rendered && dopts.helm !== false) throw notRendered(chart.name, chart.version, result.render);
