@@ -245,7 +245,7 @@ export async function readChartMeta(dir: string): Promise<ChartMeta> {
 export function parseChartMeta(text: string, where: string): ChartMeta {
   let meta: unknown;
   try {
-    meta = parse(text);
+    meta = parseYaml(text);
   } catch (e) {
     throw new ValuesError(`${where}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
   }
