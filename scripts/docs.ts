@@ -28,6 +28,14 @@ export interface Page {
   plugin: string;
   help: string;
   summary: string;
+  /** the kinds its -o json|yaml prints (versioned("Kind", …) in its command file), each described by schemas/<Kind>.schema.json */
+  kinds: string[];
+}
+
+/** The report kinds a command file prints: every versioned("Kind", …) in it, in order. */
+async function kindsOf(plugin: string, file: string): Promise<string[]> {
+  const src = await readFile(join(import.meta.dir, "..", "plugins", plugin, "commands", `${file}.ts`), "utf8");
+  return [...new Set([...src.matchAll(/versioned\("([A-Za-z]+)"/g)].map((m) => m[1]!))];
 }
 
 const slug = (command: string) => command.replace(/ /g, "-");
@@ -43,12 +51,12 @@ export async function commandPages(): Promise<Page[]> {
       const meta = (push.meta ?? {}) as Record<string, unknown>;
       // as main.ts builds it, with the built-in completion command (the version is left out: it changes per build)
       const root = { ...push, meta: { ...meta, name }, subCommands: { ...commands, completion: completionCommand({ usageName: name, version: "" }) } } as CommandDef<any>;
-      pages.push({ file: `${slug(name)}.md`, command: name, helpArgv: ["--help"], plugin, help: await usage(root, name), summary: String(meta.description ?? "") });
+      pages.push({ file: `${slug(name)}.md`, command: name, helpArgv: ["--help"], plugin, help: await usage(root, name), summary: String(meta.description ?? ""), kinds: await kindsOf(plugin, "push") });
     }
     for (const [sub, load] of Object.entries(commands)) {
       const cmd = await load();
       const command = `${name} ${sub}`;
-      pages.push({ file: `${slug(command)}.md`, command, helpArgv: [sub, "--help"], plugin, help: await usage(cmd, command), summary: load.summary });
+      pages.push({ file: `${slug(command)}.md`, command, helpArgv: [sub, "--help"], plugin, help: await usage(cmd, command), summary: load.summary, kinds: await kindsOf(plugin, sub) });
     }
   }
   return pages;
@@ -66,6 +74,9 @@ function pageText(p: Page): string {
     p.help.trimEnd(),
     "```",
     "",
+    ...(p.kinds.length
+      ? [`\`-o json|yaml\` prints ${p.kinds.map((k) => `kind \`${k}\` ([schema](../../schemas/${k}.schema.json))`).join(" or ")}, \`apiVersion: kube-airgap.io/v1alpha1\`.`, ""]
+      : []),
   ].join("\n");
 }
 

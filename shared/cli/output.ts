@@ -12,7 +12,8 @@ export const API_VERSION = "kube-airgap.io/v1alpha1";
  * `{apiVersion, kind, items: […]}` (the shape of a Kubernetes List).
  */
 export function versioned<T>(kind: string, value: T): { apiVersion: string; kind: string } & (T extends unknown[] ? { items: T } : T) {
-  const body = Array.isArray(value) ? { items: value } : (value as object);
+  // a value with its own apiVersion/kind (a file format's header) never overrides the report's
+  const { apiVersion: _a, kind: _k, ...body } = (Array.isArray(value) ? { items: value } : value) as Record<string, unknown>;
   return { apiVersion: API_VERSION, kind, ...body } as never;
 }
 
@@ -51,6 +52,8 @@ export function printData(value: unknown, format: string | undefined, human: () 
 }
 
 export function renderData(value: unknown, format: string | undefined, human: () => string, list?: ListOutput): string {
+  // every structured report is a versioned kind with its schema in schemas/ (test/cli/json-schema.test.ts)
+  if ((format === "json" || format === "yaml" || format?.startsWith("jsonpath=")) && (value as { apiVersion?: unknown } | null)?.apiVersion !== API_VERSION) throw new Error(`internal error: a -o ${format} report without apiVersion ${API_VERSION} (use versioned(kind, …))`);
   if (format === "json") return toJson(value);
   if (format === "yaml") return toYaml(value);
   if (format?.startsWith("jsonpath=")) {

@@ -13,11 +13,11 @@ import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { parse } from "yaml";
-import { extractChartArchive } from "./chart-tar.ts";
+import { parseYaml } from "../runtime/yaml.ts";
+import { chartArchiveEntry, extractChartArchive, extractChartContents, openChartArchive } from "./chart-tar.ts";
 import { findHelm, lastLine, runHelm } from "./binary.ts";
 import { pickVersion } from "./semver.ts";
-import { readChartMeta } from "./values.ts";
+import { parseChartMeta, readChartMeta, type ChartMeta } from "./values.ts";
 import { registerSecret } from "../runtime/redact.ts";
 import { createClient, hostConfigFor, type RegistryOptions } from "../oci/client.ts";
 import { MT } from "../oci/media-types.ts";
@@ -85,6 +85,12 @@ export interface LoadedChart {
   source: { kind: ChartSourceKind; ref: string; url?: string; digest?: string };
   /** the chart archive when the chart came packed (repo, url, oci, .tgz) */
   archive?: string;
+  /**
+   * loadChart(req, { unpack: false }) of a packed chart: `dir` is where unpack() puts the chart (nothing is there
+   * before), and the archive's digest and Chart.yaml come from the one read of it
+   */
+  unpack?: () => Promise<string>;
+  packed?: { digest: string; chartYaml: string; created?: Date };
   /** remove temp files */
   cleanup(): Promise<void>;
 }
@@ -131,8 +137,11 @@ async function localKind(p: string): Promise<"dir" | "file" | undefined> {
   return st?.isDirectory() ? "dir" : st?.isFile() ? "file" : undefined;
 }
 
-/** Load the chart into a local directory. Call cleanup() when done. */
-export async function loadChart(req: ChartRequest): Promise<LoadedChart> {
+/**
+ * Load the chart into a local directory. Call cleanup() when done. `unpack: false`: a packed chart is read (and
+ * checked as extraction checks it) but written to its directory only when unpack() is called.
+ */
+export async function loadChart(req: ChartRequest, opts: { unpack?: boolean } = {}): Promise<LoadedChart> {
   registerSecret(req.password);
   const spec = req.chart?.trim() || req.chartUrl?.trim();
   const kindOfLocal = spec && !req.repoUrl ? await localKind(spec) : undefined;
@@ -161,11 +170,29 @@ export async function loadChart(req: ChartRequest): Promise<LoadedChart> {
     } else {
       ({ archive, source } = req.registry ? await fromOciNative(r, req.registry, work, req.devel) : await fromOci(r, req, work));
     }
-    const dir = await extractChartArchive(archive, join(work, "chart"));
-    const meta = await readChartMeta(dir);
+    const contents = await openChartArchive(archive);
+    let dir: string;
+    let meta: ChartMeta;
+    let lazy: Pick<LoadedChart, "unpack" | "packed"> = {};
+    if (opts.unpack === false) {
+      dir = join(work, "chart", contents.top);
+      const entry = chartArchiveEntry(contents, "Chart.yaml")!;
+      const chartYaml = new TextDecoder().decode(entry.data);
+      meta = parseChartMeta(chartYaml, `${archive}: ${contents.top}/Chart.yaml`);
+      // the "created" of the OCI artifact: the first Chart.yaml entry's time, as chartCreated reads it
+      const first = contents.entries.find((e) => /^[^/]+\/Chart\.yaml$/.test(e.name.replace(/^\.\//, "")));
+      let unpacked: Promise<string> | undefined;
+      lazy = {
+        packed: { digest: `sha256:${createHash("sha256").update(contents.raw).digest("hex")}`, chartYaml, ...(first?.mtime ? { created: new Date(first.mtime * 1000) } : {}) },
+        unpack: () => (unpacked ??= extractChartArchive(archive, join(work, "chart"))),
+      };
+    } else {
+      dir = await extractChartContents(contents, join(work, "chart"));
+      meta = await readChartMeta(dir);
+    }
     if (r.kind === "repo" && r.name && meta.name !== r.name) throw new ChartSourceError(`${source.url}: archive holds chart "${meta.name}", not "${r.name}"`);
     if (source.kind === "oci" && !/:[^/]+$/.test(source.ref)) source.ref = `${source.ref}:${meta.version.replace(/\+/g, "_")}`;
-    return { dir, name: meta.name, version: meta.version, appVersion: meta.appVersion, source, archive, cleanup };
+    return { dir, name: meta.name, version: meta.version, appVersion: meta.appVersion, source, archive, ...lazy, cleanup };
   } catch (e) {
     await cleanup();
     // an OCI chart registry's refusal: name the flags that set the chart source's credential (not the destination's)
@@ -203,7 +230,7 @@ async function fromRepo(r: ResolvedRequest, req: ChartRequest, work: string): Pr
   await download(indexUrl, indexFile, req, base);
   let index: any;
   try {
-    index = parse(await readFile(indexFile, "utf8"));
+    index = parseYaml(await readFile(indexFile, "utf8"));
   } catch (e) {
     throw new ChartSourceError(`${indexUrl}: not a valid chart repository index (${(e as Error).message.split("\n")[0]})`);
   }

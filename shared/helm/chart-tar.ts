@@ -2,7 +2,7 @@
 // only. Chart archives are small (Helm itself caps them), so the archive is read whole, but the expanded
 // size is capped so a hostile archive cannot fill memory or disk. Not for image layers.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, normalize, sep } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { createLimit } from "../runtime/limit.ts";
 
@@ -17,6 +17,8 @@ export interface TarEntry {
   name: string;
   type: "file" | "directory" | "other";
   data: Uint8Array;
+  /** modification time, seconds since the epoch */
+  mtime?: number;
 }
 
 function str(buf: Uint8Array, off: number, len: number): string {
@@ -88,14 +90,17 @@ export function parseTar(buf: Uint8Array, label = "archive"): TarEntry[] {
     longName = undefined;
     paxHdr = {};
     const kind = type === "0" || type === "\0" || type === "7" ? "file" : type === "5" ? "directory" : "other";
-    entries.push({ name, type: kind, data });
+    entries.push({ name, type: kind, data, mtime: num(h, 136, 12) });
   }
   return entries;
 }
 
 /** Read a .tgz (or plain .tar) chart archive into entries. */
 export async function readChartArchive(file: string): Promise<TarEntry[]> {
-  const raw = await readFile(file);
+  return tarEntries(await readFile(file), file);
+}
+
+function tarEntries(raw: Uint8Array, file: string): TarEntry[] {
   let tar: Uint8Array;
   if (raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
@@ -116,23 +121,57 @@ function safeRel(name: string): string | undefined {
   return n;
 }
 
+/** A chart archive read whole: its bytes, its entries and the one top-level folder holding Chart.yaml. */
+export interface ChartArchiveContents {
+  file: string;
+  /** the archive's bytes as stored (hash them for its digest) */
+  raw: Uint8Array;
+  entries: TarEntry[];
+  /** the top-level folder holding Chart.yaml */
+  top: string;
+}
+
+/**
+ * Read a chart archive and check it as extraction does (no path escaping the folder, exactly one top-level folder
+ * with Chart.yaml), without writing anything.
+ */
+export async function openChartArchive(file: string): Promise<ChartArchiveContents> {
+  const raw = await readFile(file);
+  const entries = tarEntries(raw, file);
+  const rels = entries.map((e) => {
+    const rel = safeRel(e.name);
+    if (!rel) throw new ChartArchiveError(`${file}: unsafe path "${e.name}" in chart archive`);
+    return rel.replace(/\\/g, "/");
+  });
+  const tops = new Set(rels.map((r, i) => (entries[i]!.type === "other" ? undefined : r.split("/")[0]!)).filter((t): t is string => t !== undefined));
+  const withChart = [...tops].filter((t) => rels.includes(`${t}/Chart.yaml`));
+  if (withChart.length !== 1) throw new ChartArchiveError(`${file}: not a Helm chart archive (expected one top-level folder with Chart.yaml)`);
+  return { file, raw, entries, top: withChart[0]! };
+}
+
+/** The entry of `<top>/<rel>` (the last one when repeated: extraction writes them in order). */
+export function chartArchiveEntry(c: ChartArchiveContents, rel: string): TarEntry | undefined {
+  const want = `${c.top}/${rel}`;
+  return c.entries.findLast((e) => e.type === "file" && safeRel(e.name)?.replace(/\\/g, "/") === want);
+}
+
 /**
  * Extract a chart archive into `dest` and return the chart's top-level directory (archives hold one
  * `<chart>/` folder). Entries escaping the folder and links are skipped.
  */
 export async function extractChartArchive(file: string, dest: string): Promise<string> {
-  const entries = await readChartArchive(file);
-  const tops = new Set<string>();
-  // every path checked first; then each directory made once and the files written a few at a time (a chart like
-  // kube-prometheus-stack has 300 entries: one mkdir and one write after the other took ~130 ms)
+  return extractChartContents(await openChartArchive(file), dest);
+}
+
+/** extractChartArchive of an archive already read (openChartArchive). */
+export async function extractChartContents(c: ChartArchiveContents, dest: string): Promise<string> {
+  // every path was checked when reading; each directory is made once and the files written a few at a time (a
+  // chart like kube-prometheus-stack has 300 entries: one mkdir and one write after the other took ~130 ms)
   const dirs = new Set<string>();
   const files = new Map<string, Uint8Array>(); // target → bytes (an entry repeated later wins, as when written in order)
-  for (const e of entries) {
-    const rel = safeRel(e.name);
-    if (!rel) throw new ChartArchiveError(`${file}: unsafe path "${e.name}" in chart archive`);
+  for (const e of c.entries) {
     if (e.type === "other") continue;
-    const target = join(dest, rel);
-    tops.add(rel.split(/[\\/]/)[0]!);
+    const target = join(dest, safeRel(e.name)!);
     if (e.type === "directory") dirs.add(target);
     else {
       dirs.add(dirname(target));
@@ -143,7 +182,5 @@ export async function extractChartArchive(file: string, dest: string): Promise<s
   for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
   const limit = createLimit(16);
   await Promise.all([...files].map(([target, data]) => limit(() => writeFile(target, data))));
-  const withChart = [...tops].filter((t) => entries.some((e) => safeRel(e.name) === `${t}${sep}Chart.yaml` || safeRel(e.name) === `${t}/Chart.yaml`));
-  if (withChart.length !== 1) throw new ChartArchiveError(`${file}: not a Helm chart archive (expected one top-level folder with Chart.yaml)`);
-  return join(dest, withChart[0]!);
+  return join(dest, c.top);
 }

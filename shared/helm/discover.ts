@@ -26,6 +26,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { parseYaml } from "../runtime/yaml.ts";
 import { tryNormalizeImage, parseImage, repositoryOf } from "./image-ref.ts";
 import { findHelm, helmVersion, lastLine, runHelm } from "./binary.ts";
 import { chartTree, evalCondition, isMap, loadUserValues, readChartMeta, walkTree, type ChartNode, type UserValues, type Values } from "./values.ts";
@@ -118,6 +119,10 @@ export interface ValueSite {
 export interface DiscoverOptions extends UserValues {
   /** extracted chart directory (holds Chart.yaml) */
   chartDir: string;
+  /** the packed chart chartDir was extracted from: helm renders it (the same chart, read from one file) */
+  chartArchive?: string;
+  /** with chartArchive: its chart's name and a pending unpacking into chartDir, so helm starts before the files are written */
+  unpacking?: { chartName: string; done: Promise<unknown> };
   releaseName?: string;
   namespace?: string;
   kubeVersion?: string;
@@ -169,7 +174,12 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     temps.push(d);
     return d;
   };
+  // helm renders while the values of the chart and its subcharts are read (they do not depend on each other)
+  let rendering: Promise<RenderInfo> | undefined;
   try {
+    const early = opts.chartArchive ? opts.unpacking : undefined;
+    rendering = renderChart(opts, early ? early.chartName : (await readChartMeta(opts.chartDir)).name, col, warnings);
+    await early?.done;
     const user = await loadUserValues(opts);
     const tree = await chartTree(opts.chartDir, user, tmp);
     const nodes = walkTree(tree);
@@ -180,7 +190,7 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
     }
 
     // 1. render
-    const render = await renderChart(opts, tree, col, warnings);
+    const render = await rendering;
 
     // 2. static sources of every enabled chart
     const sites: ValueSite[] = [];
@@ -228,6 +238,8 @@ export async function discoverImages(opts: DiscoverOptions): Promise<DiscoveryRe
       valueSites: sites.filter((x) => images.some((i) => i.image === x.image) || excluded.some((e) => e.image === x.image)),
     };
   } finally {
+    // a failure while reading the values leaves no helm process behind
+    await rendering?.catch(() => {});
     await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
   }
 }
@@ -303,12 +315,12 @@ export function excludeMatcher(pattern: string): (image: string) => boolean {
 
 // ---------------- rendering ----------------
 
-async function renderChart(opts: DiscoverOptions, tree: ChartNode, col: Collector, warnings: string[]): Promise<RenderInfo> {
+async function renderChart(opts: DiscoverOptions, chartName: string, col: Collector, warnings: string[]): Promise<RenderInfo> {
   if (opts.helm === false) return { rendered: false, skipped: "rendering disabled (--static-only)" };
   const found = findHelm(opts.helm || undefined, opts.env ?? process.env);
   if (!found.bin) return { rendered: false, skipped: found.reason };
   const info: RenderInfo = { rendered: false, helm: found.bin };
-  const args = templateArgs(opts, tree.meta.name);
+  const args = templateArgs({ ...opts, chartDir: opts.chartArchive ?? opts.chartDir }, chartName);
   // ask the version while rendering (two helm processes at once, not one after the other)
   const [ver, r] = await Promise.all([
     helmVersion(found.bin).then((v) => ({ v }), (e: Error) => ({ e })),
@@ -419,7 +431,7 @@ export function scanManifests(text: string, col: Collector | { add: Collector["a
     if (!literals.length && !/containers|RELATED_IMAGE_/.test(d.text)) continue;
     let obj: unknown;
     try {
-      obj = parse(d.text);
+      obj = parseYaml(d.text);
     } catch (e) {
       warnings.push(`${d.file ?? "rendered manifest"}: not valid YAML (${(e as Error).message.split("\n")[0]}); only the image: scan was used`);
     }

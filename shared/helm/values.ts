@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { extractChartArchive } from "./chart-tar.ts";
+import { parseYaml } from "../runtime/yaml.ts";
 
 export type Values = Record<string, unknown>;
 
@@ -176,7 +177,7 @@ export async function loadUserValues(u: UserValues): Promise<Values> {
     }
     let v: unknown;
     try {
-      v = parse(text);
+      v = parseYaml(text);
     } catch (e) {
       throw new ValuesError(`--values ${f}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
     }
@@ -237,13 +238,18 @@ export async function readChartMeta(dir: string): Promise<ChartMeta> {
   } catch {
     throw new ValuesError(`${dir}: no Chart.yaml (not a Helm chart directory)`);
   }
+  return parseChartMeta(text, join(dir, "Chart.yaml"));
+}
+
+/** Chart.yaml text as readChartMeta reads it (`where` names the file in errors). */
+export function parseChartMeta(text: string, where: string): ChartMeta {
   let meta: unknown;
   try {
-    meta = parse(text);
+    meta = parseYaml(text);
   } catch (e) {
-    throw new ValuesError(`${join(dir, "Chart.yaml")}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
+    throw new ValuesError(`${where}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
   }
-  if (!isMap(meta) || typeof meta.name !== "string") throw new ValuesError(`${join(dir, "Chart.yaml")}: missing name`);
+  if (!isMap(meta) || typeof meta.name !== "string") throw new ValuesError(`${where}: missing name`);
   const m = meta as ChartMeta;
   m.version = m.version == null ? "" : String(m.version);
   if (m.appVersion != null) m.appVersion = String(m.appVersion);
@@ -260,7 +266,7 @@ async function readValuesFile(dir: string): Promise<Values> {
     }
     let v: unknown;
     try {
-      v = parse(text);
+      v = parseYaml(text);
     } catch (e) {
       throw new ValuesError(`${join(dir, n)}: not valid YAML (${(e as Error).message.split("\n")[0]})`);
     }

@@ -157,8 +157,16 @@ export class CopyEngine {
     this.opts.onEvent?.(e);
   }
 
-  async run(jobs: CopyJob[]): Promise<CopyResult[]> {
+  /** what planning (and a chart's discovery before it) left behind is collected once, when the first job starts
+   *  moving: a warm run that moves nothing skips the full collection (tens of ms of CPU) */
+  private released = false;
+  private releaseOnce(): void {
+    if (this.released) return;
+    this.released = true;
     releaseMemory();
+  }
+
+  async run(jobs: CopyJob[]): Promise<CopyResult[]> {
     for (const [i] of jobs.entries()) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -232,6 +240,9 @@ export class CopyEngine {
       if (early) {
         const head = job.src.resolve(job.srcRef);
         head.catch(() => {});
+        // the source's tag list (where findExtras looks for signature and referrer fallback tags) does not depend
+        // on the digest: it goes out with the HEADs, so a warm check stays one round trip of latency per image
+        if (this.opts.extras) void (job.src as RegistryRepository).tagSet();
         tagged = await this.tagDigests(job.dst, job.dstTags);
         root = await head;
         if (tagged.some((d) => d !== root.digest)) ({ desc: root, bytes: prefetched } = await (job.src as RegistryRepository).manifestByReference(job.srcRef));
@@ -592,6 +603,7 @@ export class CopyEngine {
   }
 
   private async transfer(p: JobPlan): Promise<void> {
+    this.releaseOnce();
     try {
       const actions = await Promise.allSettled(p.blobs.map(async (b) => this.record(p, b, await this.blob(p, b))));
       const failed = actions.find((a) => a.status === "rejected") as PromiseRejectedResult | undefined;
@@ -647,6 +659,7 @@ export class CopyEngine {
 
   /** A gzip archive source: one pass over the stream, pushing what the targets miss. */
   private async transferSequential(group: JobPlan[]): Promise<void> {
+    this.releaseOnce();
     const src = group[0]!.job.src as OciArchiveReader;
     // which (plan, blob) pairs are missing in their targets
     const need = new Map<string, { p: JobPlan; b: Descriptor }[]>();

@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { reportMismatch } from "../support/schema.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -27,7 +28,9 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolvePromise({ code: code ?? -1, stdout, stderr });
+      const bad = reportMismatch(stdout); // a -o json|yaml report matches its schema (test/support/schema.ts)
+      if (bad) reject(new Error(`${args.join(" ").slice(0, 200)}: ${bad}`));
+      else resolvePromise({ code: code ?? -1, stdout, stderr });
     });
     child.stdin.end(opts.stdin ?? "");
   });

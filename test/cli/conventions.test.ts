@@ -11,6 +11,7 @@ import { parseDuration as registryDuration } from "../../shared/cli/registry.ts"
 import { parseDuration as kubeDuration } from "../../shared/kube/flags.ts";
 import { renderJsonPath } from "../../shared/cli/jsonpath.ts";
 import { runCli } from "../support/cli.ts";
+import { validReport } from "../support/schema.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { EXPECTED_STATIC, makeFixture, type Fixture } from "../mirror-images/fixture.ts";
 
@@ -144,7 +145,7 @@ describe("--dry-run=server asks the API server (kubectl mirror copy-ca)", () => 
     const writes = () => api.requests.filter((r) => r.method === "POST" && r.path.includes("/secrets"));
     const client = await run(["--dry-run"]);
     expect(client.code).toBe(0);
-    expect(JSON.parse(client.stdout).action).toBe("would-create");
+    expect(validReport(client.stdout, "CopyCAReport").action).toBe("would-create");
     expect(writes()).toHaveLength(0);
     const server = await run(["--dry-run=server"]);
     expect(server.code).toBe(0);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { startChartRepo, type ChartRepo } from "../support/chart-repo.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { reportMismatch } from "../support/schema.ts";
 import { EXPECTED_RENDERED, EXPECTED_STATIC, HELM3, HELM4, makeFixture, type Fixture } from "./fixture.ts";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
@@ -49,7 +50,11 @@ function run(args: string[], opts: { input?: string; env?: Record<string, string
     child.stdout.on("data", (b) => (stdout += b));
     child.stderr.on("data", (b) => (stderr += b));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("close", (code) => {
+      const bad = reportMismatch(stdout); // a -o json|yaml report matches its schema (test/support/schema.ts)
+      if (bad) reject(new Error(`images ${args.join(" ").slice(0, 200)}: ${bad}`));
+      else resolve({ code: code ?? 1, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? "");
   });
 }

@@ -211,3 +211,17 @@ describe("--why", () => {
 });
 
 afterAll(() => rmSync(join(fx.root, "helm"), { recursive: true, force: true }));
+
+describe("values.yaml read as Helm reads it", () => {
+  test("a key repeated in values.yaml: Helm renders the last value, discovery agrees (it refused the file before)", async () => {
+    const dir = join(fx.root, "dup-keys");
+    mkdirSync(join(dir, "templates"), { recursive: true });
+    writeFileSync(join(dir, "Chart.yaml"), "apiVersion: v2\nname: dup\nversion: 1.0.0\n");
+    writeFileSync(join(dir, "values.yaml"), "image:\n  repository: ghcr.io/acme/old\n  tag: \"1.0\"\nimage:\n  repository: ghcr.io/acme/new\n  tag: \"2.0\"\n");
+    writeFileSync(join(dir, "templates", "pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n");
+    const r = await discoverImages({ chartDir: dir, helm: HELM3, env: helmEnv(fx.root) });
+    expect(r.render.rendered).toBe(true);
+    expect(r.images.map((i) => [i.image, i.kind])).toEqual([["ghcr.io/acme/new:2.0", "required"]]);
+    expect(r.warnings).toEqual([]);
+  });
+});

@@ -71,13 +71,13 @@ describe("kubectl mirror inspect ARCHIVE", () => {
     expect(rep.artifacts[0]).toMatchObject({ kind: "chart", name: "app", version: "1.2.3", ref: "charts/app/app:1.2.3", images: meta.artifacts[0].images.length });
     expect(meta.artifacts[0].images.length + (meta.artifacts[0].possible ?? []).length).toBe(s.images.length);
     expect(rep.artifacts[0].digest).toBe((await skopeoInspectRaw(`oci-archive:${tar}:charts/app/app:1.2.3`)).digest);
-    expect(rep.images.map((i: any) => i.reference).sort()).toEqual(s.images);
+    expect(rep.images.map((i: any) => i.image).sort()).toEqual(s.images);
     for (const img of rep.images) {
-      const view = await skopeoView(tar, img.reference);
-      expect({ ref: img.reference, digest: img.digest, platforms: [...img.platforms].sort(), size: img.size }).toEqual({ ref: img.reference, digest: view.digest, platforms: view.platforms.sort(), size: view.size });
+      const view = await skopeoView(tar, img.image);
+      expect({ ref: img.image, digest: img.digest, platforms: [...img.platforms].sort(), size: img.size }).toEqual({ ref: img.image, digest: view.digest, platforms: view.platforms.sort(), size: view.size });
     }
     // the cosign signature exported next to the operator index
-    const op = rep.images.find((i: any) => i.reference === "quay.io/acme/operator:0.9.0");
+    const op = rep.images.find((i: any) => i.image === "quay.io/acme/operator:0.9.0");
     expect(op.platforms.sort()).toEqual(["linux/amd64", "linux/arm64"]);
     expect(op.referrers.map((x: any) => x.tag)).toContain(s.sigTag);
     expect(op.referrers[0].digest).toBe((await skopeoInspectRaw(`oci-archive:${tar}:${s.sigTag}`)).digest);
@@ -124,7 +124,7 @@ describe("kubectl mirror inspect ARCHIVE", () => {
     expectOk(r, "inspect oci-layout");
     const rep = JSON.parse(r.stdout);
     expect(rep.type).toBe("oci-layout");
-    expect(rep.images.map((i: any) => [i.reference, i.digest, i.size, i.platforms.sort()])).toEqual([["x", view.digest, view.size, view.platforms.sort()]]);
+    expect(rep.images.map((i: any) => [i.image, i.digest, i.size, i.platforms.sort()])).toEqual([["x", view.digest, view.size, view.platforms.sort()]]);
   }, 60_000);
 
   test("the table names every image with its platforms and signatures, and the totals", async () => {

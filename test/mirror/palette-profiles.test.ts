@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { startContentWorld, type ContentWorld } from "../support/content-world.ts";
 import { pack, profile, startFakePaletteContent, type FakePaletteContent } from "../support/palette-content-api.ts";
 import { runCli, type CliResult } from "../support/cli.ts";
+import { validReport } from "../support/schema.ts";
 import { skopeoInspectRaw } from "../support/images.ts";
 import { OciArchiveReader } from "../../shared/oci/archive.ts";
 
@@ -48,7 +49,7 @@ describe("--palette-profile", () => {
   test("images: every image the profiles declare, with profile and pack; untagged pack and macro warned", async () => {
     const r = await run(["images", ...paletteFlags(`${INFRA},${ADDON}`), "-o", "json"], { env: keyEnv() });
     ok(r, "images");
-    const j = JSON.parse(r.stdout);
+    const j = validReport(r.stdout, "ProfileImagesReport");
     expect(j.images.map((i: any) => i.image).sort()).toEqual(w.images);
     const calico = j.images.find((i: any) => i.image.includes("calico-node"));
     expect(calico.from).toEqual([{ profile: "edge-infra", profileUid: INFRA, pack: "cni-calico", tag: "3.27.0" }]);

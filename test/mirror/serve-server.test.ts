@@ -19,6 +19,7 @@ import { BUN, HELM4, ROOT, runCli } from "../support/cli.ts";
 import { createCA, type TestCA } from "../support/pki.ts";
 import { helm, skopeo, writeBlob, writeImageLayout, type WrittenLayout } from "../support/images.ts";
 import { chartTgz } from "../support/violet-fixtures.ts";
+import { validReport } from "../support/schema.ts";
 
 let tmp: string;
 let ca: TestCA;
@@ -178,7 +179,7 @@ describe("kubectl mirror serve as a server", () => {
     expect(s.stderr()).toContain(`0.0.0.0:${s.port} is reachable from other machines and serves everything in`);
     expect(s.stderr()).toContain("no authentication");
     await stop(s);
-    const j = await runCliJsonServe([join(tmp, "app.tar"), "--address", "0.0.0.0:0", "-o", "json"]);
+    const j = validReport(await runCliJsonServe([join(tmp, "app.tar"), "--address", "0.0.0.0:0", "-o", "json"]), "ServeInfo");
     expect(j.listen).toMatch(/^0\.0\.0\.0:\d+$/);
     expect(j.exposed).toBe(true);
     expect(j.auth).toBe("none");

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { PublicKeyDetails } from "@sigstore/protobuf-specs";
 import { toSignedEntity, toTrustMaterial, Verifier } from "@sigstore/verify";
+import { validReport } from "../support/schema.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { expectOk, mirror, setupSources, type Sources } from "./helpers.ts";
 import { readTar, TarWriter } from "../../shared/tar/stream.ts";
@@ -173,12 +174,13 @@ describe("signing an archive", () => {
     expectOk(await mirror(s, ["export", ...chartArgs(), "-O", gz]), "export");
     const r = await mirror(s, ["sign", gz, "--key", k("gpg-private.asc"), "-o", "json"]);
     expectOk(r, "sign");
-    expect(JSON.parse(r.stdout)).toMatchObject({ format: "openpgp-dsse", replaced: false });
+    expect(validReport(r.stdout, "SignReport")).toMatchObject({ format: "openpgp-dsse", replaced: false });
     expect(existsSync(`${gz}.signing-${process.pid}`)).toBe(false);
     // the archive alone (no chart, no --archive): checked against its own metadata, its signature once
     const v = await mirror(s, ["verify", "--in-archive", gz, "--key", k("gpg-public.asc"), "-o", "json"]);
     expectOk(v, "verify --in-archive --key");
-    const vr = JSON.parse(v.stdout);
+    const vr = validReport(v.stdout, "VerifyReport");
+    expect(vr.destination).toBe(`oci-archive:${gz}`);
     expect(vr.trust.map((t: any) => t.signature)).toEqual(["verified"]);
     expect(vr.summary.total).toBeGreaterThan(1);
     expect(vr.items.every((i: any) => i.status === "ok")).toBe(true);
@@ -199,7 +201,7 @@ describe("signing an archive", () => {
     for (const f of [a, b]) writeFileSync(f, readFileSync(plain));
     const r = await mirror(s, ["sign", a, b, "--key", k("key.pem"), "-o", "json"]);
     expectOk(r, "sign A B");
-    expect(JSON.parse(r.stdout).map((x: any) => x.format)).toEqual(["sigstore-bundle", "sigstore-bundle"]);
+    expect(validReport(r.stdout, "SignReportList").items.map((x: any) => x.format)).toEqual(["sigstore-bundle", "sigstore-bundle"]);
     for (const f of [a, b]) expectOk(await mirror(s, ["verify", "--in-archive", f, "--key", k("key.pub")]), `verify ${f}`);
   }, 120_000);
 

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, type CliResult } from "../support/cli.ts";
+import { validReport } from "../support/schema.ts";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startFakePalette, type FakePalette } from "../support/palette-api.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -131,7 +132,7 @@ describe("kubectl scar migrate", () => {
     const before = palette.calls.length;
     const r = await scar([...baseArgs(state, "0.0.0"), "--dry-run", "-o", "json"]);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = validReport(r.stdout, "ScarMigrateReport");
     expect(out.dryRun).toBe(true);
     expect(out.steps.map((s: { step: string }) => s.step)).toEqual(["preflight", "delete-secret", "package", "push", "spectro-manifests", "specman-sync", "record-config", "set-endpoint", "sync-jobs", "verify"]);
     expect(out.steps.find((s: { step: string }) => s.step === "spectro-manifests").detail).toContain('tick "Contains Spectro Manifests" on registry "airgap-harbor"');
@@ -238,7 +239,7 @@ describe("kubectl scar migrate", () => {
   test("status -o json shows the endpoint, the tags, Specman's sync and the state", async () => {
     const r = await scar(["status", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState, "-o", "json"]);
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout);
+    const s = validReport(r.stdout, "ScarStatus");
     expect(s.palette.endpoint).toBe(SPECMAN);
     expect(s.palette.migrated).toBe(true);
     expect(s.registry.tags).toEqual(["0.0.0"]);
@@ -258,6 +259,9 @@ describe("kubectl scar migrate", () => {
     const v = await scar(args);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/specman specman-1\s+persisted 0\.0\.0; last error: failed to list tags: unauthorized/);
+    const vj = await scar([...args, "-o", "yaml"]);
+    expect(vj.code).toBe(0);
+    expect(JSON.stringify(validReport(vj.stdout, "ScarVerifyReport", "yaml"))).toContain("failed to list tags: unauthorized");
     const st = await scar(["status", "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "--palette", palette.url, "--palette-ca-file", palette.caFile!, "--kubeconfig", kubeconfig, "--state-dir", fullState]);
     expect(st.stdout).toContain("last error: failed to list tags: unauthorized");
   });
@@ -273,7 +277,7 @@ describe("kubectl scar migrate", () => {
     expect(secretData()).toEqual({});
     const r = await scar(rb);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ restored: true, secret: "replaced" });
+    expect(validReport(r.stdout, "ScarRollbackReport")).toMatchObject({ restored: true, secret: "replaced" });
     expect(palette.scar).toEqual(OLD_SCAR);
     expect(secretData()).toEqual(SECRET_DATA);
     expect(paletteCount("PUT", SCAR_PATH, before, 204)).toBe(1);
@@ -370,7 +374,7 @@ describe("kubectl scar migrate", () => {
     const r = await runCli("kubectl-scar", args, { runtime: "deno", env: { PALETTE_PASSWORD: PALETTE_PW } });
     if (r.code !== 0) console.error(r.stderr);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ changed: true, previous: OLD_SCAR.endpoint, endpoint: SPECMAN });
+    expect(validReport(r.stdout, "ScarEndpointReport")).toMatchObject({ changed: true, previous: OLD_SCAR.endpoint, endpoint: SPECMAN });
     expect(palette.scar.endpoint).toBe(SPECMAN);
     const again = await runCli("kubectl-scar", [...args, "--palette-password", PALETTE_PW], { env: { PALETTE_PASSWORD: "" } });
     expect(again.code).toBe(0);

@@ -11,6 +11,7 @@ import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../support/cli.ts";
+import { validReport } from "../support/schema.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { makeManifestsTree, startFaultProxy, type FaultProxy } from "./helpers.ts";
 
@@ -242,7 +243,7 @@ describe("push", () => {
     const args = ["push", archiveFile, "--registry", reg.host, "--ca-file", `${reg.host}=${reg.caFile}`, "-u", reg.username, "--password-stdin", "-o", "json"];
     const again = await runCli("kubectl-scar", args, { stdin: reg.password });
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout).pushed).toBe(false);
+    expect(validReport(again.stdout, "ScarPushReport").pushed).toBe(false);
     expect(JSON.parse(again.stdout).digest).toBe(digest);
     const head = await get(`/v2/${REPO}/manifests/0.0.0`, "application/vnd.oci.image.manifest.v1+json");
     expect(head.headers.get("docker-content-digest")).toBe(digest);

@@ -10,6 +10,7 @@ import { join, normalize, resolve } from "node:path";
 import { buildPlugin, gitCommit, hostTarget, PLUGIN_NAMES, projectVersion, type BuildResult, type PluginName, type Target } from "../../scripts/build.ts";
 import { packagePlugin, type PackageResult } from "../../scripts/package.ts";
 import { freePort } from "../support/ports.ts";
+import { reportMismatch } from "../support/schema.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -82,7 +83,9 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolvePromise({ code: code ?? -1, stdout, stderr });
+      const bad = reportMismatch(stdout); // a -o json|yaml report matches its schema (test/support/schema.ts)
+      if (bad) reject(new Error(`${args.join(" ").slice(0, 200)}: ${bad}`));
+      else resolvePromise({ code: code ?? -1, stdout, stderr });
     });
     child.stdin.end(opts.stdin ?? "");
   });

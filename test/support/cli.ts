@@ -31,7 +31,12 @@ export function runCli(plugin: string, args: string[], opts: { stdin?: string; e
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
+      // a -o json|yaml report must match its schema (schema.ts imports this file: loaded here, not at the top)
+      import("./schema.ts").then(({ reportMismatch }) => {
+        const bad = reportMismatch(stdout);
+        if (bad) reject(new Error(`${plugin} ${args.join(" ").slice(0, 200)}: ${bad}`));
+        else resolve({ code: code ?? -1, stdout, stderr });
+      }, reject);
     });
     child.stdin.end(opts.stdin ?? "");
   });

@@ -11,6 +11,7 @@ import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserve
 import { createCA } from "../support/pki.ts";
 import { PLATFORM_CLUSTER_CRD } from "../support/acp-platform.ts";
 import { modulePlugin, violetCrds } from "../support/violet-fixtures.ts";
+import { validReport } from "../support/schema.ts";
 import { ok, violet } from "./world.ts";
 
 let api: FakeApiServer; // the global cluster
@@ -138,9 +139,16 @@ describe("list", () => {
     expect(parse(readFileSync(file, "utf8"))).toEqual(want);
   });
 
-  test("--clusters filters; -o json", async () => {
-    const r = ok(await violet(["list", "--clusters", "region1", "--output-file", join(dir, "r1.yaml"), "-o", "json"], { env: env() }));
-    expect(Object.keys(JSON.parse(r.stdout).applications).sort()).toEqual(["log-center", "topolvm-operator"]);
+  test("--clusters filters; -o json|yaml print the versioned report, the file keeps violet's applications: document", async () => {
+    const r = ok(await violet(["list", "--clusters", "region1", "--output-file", join(dir, "r1.json"), "-o", "json"], { env: env() }));
+    const rep = validReport(r.stdout, "InstalledApplications");
+    expect(Object.keys(rep.applications).sort()).toEqual(["log-center", "topolvm-operator"]);
+    expect(JSON.parse(readFileSync(join(dir, "r1.json"), "utf8"))).toEqual({ applications: rep.applications });
+    const y = ok(await violet(["list", "--clusters", "region1", "--output-file", join(dir, "r1.yaml"), "-o", "yaml"], { env: env() }));
+    expect(validReport(y.stdout, "InstalledApplications", "yaml").applications).toEqual(rep.applications);
+    const file = readFileSync(join(dir, "r1.yaml"), "utf8");
+    expect(file.startsWith("applications:\n")).toBe(true);
+    expect(parse(file)).toEqual({ applications: rep.applications });
   });
 });
 
@@ -159,7 +167,7 @@ describe("gc", () => {
   test("--dry-run lists exactly the stale objects and deletes none", async () => {
     const before = api.requests.filter((r) => r.method === "DELETE").length;
     const r = ok(await violet(["gc", "--dry-run", "-o", "json"], { env: env() }));
-    const j = JSON.parse(r.stdout);
+    const j = validReport(r.stdout, "GCReport");
     expect(j.dryRun).toBe(true);
     expect(sortRows(j.deleted.map((d: any) => [d.type, d.name, d.cluster]))).toEqual(sortRows(expected));
     expect(api.requests.filter((r) => r.method === "DELETE").length).toBe(before);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAcpPlatform, type AcpPlatform } from "../support/acp-platform.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { validReport } from "../support/schema.ts";
 import { ok, startWorld, violet, type World } from "./world.ts";
 
 let w: World;
@@ -51,7 +52,7 @@ describe("username/password login (Dex flow)", () => {
   test("password on stdin: the five steps in order, then the platform accepts the token", async () => {
     p.dex.steps.length = 0;
     const r = ok(await violet(["whoami", ...withAddr(login), "-o", "json"], { env: noKube, stdin: `${PASSWORD}\n` }));
-    expect(JSON.parse(r.stdout).server).toBe(`${p.url}/kubernetes/global`);
+    expect(validReport(r.stdout, "WhoAmI").server).toBe(`${p.url}/kubernetes/global`);
     expect(p.dex.steps.map((s) => `${s.step}:${s.status}`)).toEqual(["1:200", "2:200", "3:200", "4:200", "5:200"]);
     expect(p.dex.steps[3]).toMatchObject({ idp: "local", account: "admin" });
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
@@ -172,7 +173,8 @@ describe("defaults like violet", () => {
     const file = join(w.dir, "apps.json");
     const r = ok(await violet(["list", "-o", "json", "--output-file", file], { env: { KUBECONFIG: p.kubeconfig("global") }, cwd: w.dir }));
     const want = { applications: { redis: { displayName: "redis", type: "Chart", installed: [{ clusterName: "region1", version: "7.2.0" }] }, web: { displayName: "web", type: "Chart", installed: [{ clusterName: "global", version: "2.0.0" }] } } };
-    expect(JSON.parse(r.stdout)).toEqual(want);
+    // stdout: the versioned report; the file: violet's document as before (what Alauda Cloud reads)
+    expect(validReport(r.stdout, "InstalledApplications")).toEqual({ apiVersion: "kube-airgap.io/v1alpha1", kind: "InstalledApplications", ...want });
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(want);
   });
 

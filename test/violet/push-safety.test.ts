@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { violetCrds } from "../support/violet-fixtures.ts";
+import { validReport } from "../support/schema.ts";
 import { ok, startWorld, violet, type World } from "./world.ts";
 
 let w: World;
@@ -111,7 +112,7 @@ describe("tags are never replaced silently", () => {
   test("--force replaces the tags, says so, and records the old digest", async () => {
     const r = ok(await violet(["push", pkgs.amd64, ...destArgs, "--force", "-o", "json"], { env: env() }));
     expect(r.stderr).toContain(`--force: ${dst.host}/acp/foo-operator:v1.2.0 now holds ${w.images.operator.digest}`);
-    const res = JSON.parse(r.stdout)[0];
+    const res = validReport(r.stdout, "PackagePushReport").items[0];
     const op = res.images.find((i: any) => i.destination === `${dst.host}/acp/foo-operator:v1.2.0`);
     expect(op.replaced).toBe(w.images.operator.digest);
     expect(skopeoDigest(`${dst.host}/acp/foo-operator:v1.2.0`)).toBe(op.digest);

@@ -12,6 +12,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startChartMuseum, type ChartMuseumServer } from "../support/chartmuseum.ts";
 import { violetCrds } from "../support/violet-fixtures.ts";
 import { KUBECTL } from "../support/cli.ts";
+import { validReport } from "../support/schema.ts";
 import { ok, startWorld, violet, type World } from "./world.ts";
 
 let w: World;
@@ -76,23 +77,37 @@ describe("package files", () => {
     const all = ok(await violet(["show", pkgs.bundle, "--all"]));
     expect(all.stdout).toContain(`Artifact: ${w.bundle.ref}\n`);
     expect(all.stdout).toContain(`RelateImages: [${w.images.operator.ref} ${w.images.proxy.ref}]\n`);
-    const j = JSON.parse(ok(await violet(["show", pkgs.plugin, "-o", "json"])).stdout);
+    const j = validReport(ok(await violet(["show", pkgs.plugin, "-o", "json"])).stdout, "PackageInfo");
+    expect(j.file).toBe(pkgs.plugin);
     expect(j.type).toBe("moduleplugin");
     expect(j.name).toBe("log-center");
     expect(j.displayName).toBe("Log Center");
     expect(j.relatedImages.map((i: any) => i.ref)).toEqual([w.images.plugin.ref]);
     expect(j.resources).toEqual(["resources/module-plugin.yaml"]);
     const c = ok(await violet(["show", pkgs.chart, "-o", "yaml"]));
+    validReport(c.stdout, "PackageInfo", "yaml");
     expect(c.stdout).toContain("type: chart\n");
     expect(c.stdout).toContain(`- ref: ${w.images.web.ref}\n`);
   });
 
   test("the package is an OCI archive: multi-arch images are kept whole", async () => {
-    const j = JSON.parse(ok(await violet(["show", pkgs.bundle, "-o", "json"])).stdout);
+    const j = validReport(ok(await violet(["show", pkgs.bundle, "-o", "json"])).stdout, "PackageInfo");
     const op = j.relatedImages.find((i: any) => i.ref === w.images.operator.ref);
     expect(op.digest).toBe(w.images.operator.digest); // index unchanged: both platforms were requested
     expect(j.artifact.digest).toBe(w.bundle.digest);
   });
+
+  test("create -o yaml and package -o json print versioned reports (PackageInfo names the directory, PackageReport the file)", async () => {
+    const dir = join(w.dir, "web-report");
+    const c = ok(await violet(["create", dir, "--artifact", w.plainChart.ref, ...w.regArgs(), "-o", "yaml"]));
+    const info = validReport(c.stdout, "PackageInfo", "yaml");
+    expect(info).toMatchObject({ directory: dir, type: "chart", name: "web" });
+    expect(info.file).toBeUndefined();
+    // not in w.dir: "a directory pushes every package" pushes what is there
+    mkdirSync(join(w.dir, "reports"));
+    const p = ok(await violet(["package", dir, "-O", join(w.dir, "reports", "web-report.tgz"), ...w.regArgs(), "-o", "json"], { cwd: w.dir }));
+    expect(validReport(p.stdout, "PackageReport").file).toBe(join(w.dir, "reports", "web-report.tgz"));
+  }, 60_000);
 
   test("show of a non-package fails with one clear line", async () => {
     const r = await violet(["show", `${pkgs.bundle}.sha256`]);
@@ -242,14 +257,16 @@ describe("push", () => {
 
   test("a directory pushes every package", async () => {
     const r = ok(await violet(["push", w.dir, "--skip-push", "-o", "json"], { env: env() }));
-    const res = JSON.parse(r.stdout);
+    const rep = validReport(r.stdout, "PackagePushReport");
+    expect(rep.summary).toEqual({ total: 3, failed: 0 });
+    const res = rep.items;
     expect(res.map((x: any) => x.name).sort()).toEqual(["foo-operator", "log-center", "web"]);
     expect(res.every((x: any) => x.verified === "checksum" && !x.error)).toBe(true);
   }, 60_000);
 
   test("several package files (as `push *.tgz` gives them) push every one, none silently left out", async () => {
-    const r = ok(await violet(["push", pkgs.bundle, pkgs.plugin, pkgs.chart, "--skip-push", "-o", "json"], { env: env() }));
-    const res = JSON.parse(r.stdout);
+    const r = ok(await violet(["push", pkgs.bundle, pkgs.plugin, pkgs.chart, "--skip-push", "-o", "yaml"], { env: env() }));
+    const res = validReport(r.stdout, "PackagePushReport", "yaml").items;
     expect(res.map((x: any) => x.name).sort()).toEqual(["foo-operator", "log-center", "web"]);
     expect(res.every((x: any) => !x.error)).toBe(true);
     const bad = await violet(["push", pkgs.bundle, join(w.dir, "missing.tgz"), "--skip-push"], { env: env() });

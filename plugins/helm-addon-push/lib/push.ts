@@ -30,7 +30,8 @@ export interface PushResult {
   file: string;
   chart?: string;
   version?: string;
-  target: string;
+  /** the chart repository pushed to, as given (oci://host/path, a ChartMuseum URL or a repo name) */
+  repository: string;
   status: "pushed" | "skipped" | "would-push" | "failed";
   /** OCI reference or upload URL */
   destination?: string;
@@ -104,14 +105,14 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
       try {
         prepared = await prepareChart(source, join(work, String(i)), o);
         const r = await pushOne(prepared, t, o);
-        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), target: label, ...r, ...(prepared.warnings?.length ? { warnings: prepared.warnings } : {}) };
+        result = { source, file: basename(prepared.file), chart: String(prepared.metadata.name), version: String(prepared.metadata.version), repository: label, ...r, ...(prepared.warnings?.length ? { warnings: prepared.warnings } : {}) };
       } catch (err) {
         result = {
           source,
           file: prepared ? basename(prepared.file) : "",
           chart: prepared ? String(prepared.metadata.name) : undefined,
           version: prepared ? String(prepared.metadata.version) : undefined,
-          target: label,
+          repository: label,
           status: "failed",
           // the hint (e.g. "the registry seems to speak plain HTTP: add --plain-http") is what to do about it
           error: (err as Error).message ? `${(err as Error).message}${(err as { hint?: string }).hint ? ` (${(err as { hint?: string }).hint})` : ""}` : String(err),
@@ -129,8 +130,8 @@ export async function pushAll(sources: string[], target: PushTarget, o: PushOpti
 /** cm-push style line for a result. */
 export function resultLine(r: PushResult): string {
   const what = r.file || basename(r.source);
-  if (r.status === "pushed") return `Pushing ${what} to ${r.target}... Done.${r.digest ? ` (${r.destination} ${r.digest})` : ""}`;
-  if (r.status === "skipped") return `Pushing ${what} to ${r.target}... Skipped (already exists).`;
-  if (r.status === "would-push") return `Pushing ${what} to ${r.target}... Dry run (${r.destination}).`;
-  return `Pushing ${what} to ${r.target}... Failed: ${r.error}`;
+  if (r.status === "pushed") return `Pushing ${what} to ${r.repository}... Done.${r.digest ? ` (${r.destination} ${r.digest})` : ""}`;
+  if (r.status === "skipped") return `Pushing ${what} to ${r.repository}... Skipped (already exists).`;
+  if (r.status === "would-push") return `Pushing ${what} to ${r.repository}... Dry run (${r.destination}).`;
+  return `Pushing ${what} to ${r.repository}... Failed: ${r.error}`;
 }

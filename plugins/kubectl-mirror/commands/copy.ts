@@ -101,8 +101,9 @@ export default defineCommand({
     const failed = results.filter((r) => r.status === "failed");
     const stopped = hostFailure(results);
     if (!stopped || args.output || results.some((i) => !i.failedHost)) printData(
-      // the same names as sync/push/export items: source, destination (not src/dst)
-      versioned("CopyReport", { items: results.map(({ label, src, dst, ...r }) => ({ source: label.split(" → ")[0] || src, destination: label.split(" → ")[1] ?? dst, ...r })), summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } }),
+      // the same names and types as sync/push/export items (and copy --in-cluster's): kind, source, destination (not
+      // src/dst), extras the number carried along; which ones (cosign tags, referrers) only a local copy knows: extraRefs
+      versioned("CopyReport", { items: results.map(({ label, src, dst, extras, ...r }) => ({ kind: "image", source: label.split(" → ")[0] || src, destination: label.split(" → ")[1] ?? dst, ...r, extras: extras.length, extraRefs: extras })), summary: { total: results.length, failed: failed.length, bytesCopied: results.reduce((a, r) => a + r.bytesCopied, 0) } }),
       args.output as string | undefined,
       () => table(["source", "destination", "status", "digest", "copied"], results.map((r) => [r.src, r.label.split(" → ")[1] ?? r.dst, r.status, r.digest?.slice(0, 19) ?? "", r.status === "failed" ? (r.failedHost ? `not done: ${r.failedHost} failed` : r.error) : humanBytes(r.bytesCopied)])),
     );

@@ -33,7 +33,7 @@ function archiveText(r: InspectReport): string {
     lines.push(table(["kind", "name", "version", "path", "images", "size"], r.artifacts.map((a) => [a.kind, a.name, a.version, a.ref, a.images, a.size !== undefined ? humanBytes(a.size) : "missing"])));
   }
   if (r.images.length) {
-    lines.push(table(["image", "digest", "platforms", "size", "signatures"], r.images.map((i) => [i.reference, i.digest.slice(0, 19), i.platforms.join(",") || "-", humanBytes(i.size), i.referrers.length ? i.referrers.map((x) => x.tag?.replace(/^sha256-[a-f0-9]+\./, ".") ?? x.artifactType ?? x.digest.slice(0, 19)).join(",") : "-"])));
+    lines.push(table(["image", "digest", "platforms", "size", "signatures"], r.images.map((i) => [i.image, i.digest.slice(0, 19), i.platforms.join(",") || "-", humanBytes(i.size), i.referrers.length ? i.referrers.map((x) => x.tag?.replace(/^sha256-[a-f0-9]+\./, ".") ?? x.artifactType ?? x.digest.slice(0, 19)).join(",") : "-"])));
   }
   if (r.other.length) lines.push(table(["other root", "digest", "media type"], r.other.map((o) => [o.ref ?? "(untagged)", o.digest.slice(0, 19), o.mediaType])));
   const t = r.totals;

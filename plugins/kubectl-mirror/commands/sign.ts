@@ -3,7 +3,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { METADATA_FILE } from "../lib/archive.ts";
 import { signArchiveFile } from "../lib/archive-sign.ts";
 import { KEY_PASSWORD_ENV, signingKeyFromArgs } from "../lib/sign-args.ts";
@@ -42,6 +42,6 @@ export default defineCommand({
       logger().info(`signed ${report.archive}${report.parts ? ` (${report.parts} parts)` : ""}: ${report.manifests} manifests, ${report.blobsChecked} blobs checked, ${report.format}, key ${report.signer.slice(0, 16)}…${report.replaced ? " (earlier signature replaced)" : ""}`);
       reports.push(report);
     }
-    if (args.output) printData(reports.length === 1 ? reports[0] : reports, args.output as string, () => "");
+    if (args.output) printData(reports.length === 1 ? versioned("SignReport", reports[0]!) : versioned("SignReportList", reports), args.output as string, () => "");
   },
 });

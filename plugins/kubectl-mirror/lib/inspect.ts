@@ -41,7 +41,8 @@ export interface InspectedReferrer {
 }
 
 export interface InspectedImage {
-  reference: string;
+  /** the image reference (its index.json ref name): `image`, as in images/export reports and the archive's metadata */
+  image: string;
   digest: string;
   mediaType: string;
   platforms: string[];
@@ -234,7 +235,7 @@ function analyse(c: Contents): Omit<InspectReport, "source" | "type"> {
     const d = describe(c, desc);
     const referrers: InspectedReferrer[] = [];
     for (const x of d.digests) referrers.push(...(bySubject.get(x) ?? []));
-    images.push({ reference: ref!, digest: desc.digest, mediaType: (c.json(desc.digest) as ManifestJson | undefined)?.mediaType ?? desc.mediaType, platforms: d.platforms, size: d.size, referrers });
+    images.push({ image: ref!, digest: desc.digest, mediaType: (c.json(desc.digest) as ManifestJson | undefined)?.mediaType ?? desc.mediaType, platforms: d.platforms, size: d.size, referrers });
   }
   let bytes = 0;
   for (const s of c.sizes.values()) bytes += s;

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
-import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, walkChartDir, readChartArchive, type ChartMetadata } from "../../../shared/helm/chart.ts";
+import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, parseChartYaml, walkChartDir, readChartArchive, type ChartMetadata } from "../../../shared/helm/chart.ts";
 import { discoverImages, type DiscoverOptions, type DiscoveryResult, type RenderInfo } from "../../../shared/helm/discover.ts";
 import { normalizeImage } from "../../../shared/helm/image-ref.ts";
 import { gunzipFile, readTar, writeStreamToFile } from "../../../shared/helm/tar.ts";
@@ -66,7 +66,7 @@ export interface PlannedArtifact {
   warnings: string[];
   /** the chart .tgz / pack tarball (temp; valid until plan.cleanup()) */
   archive?: string;
-  /** charts: the discovery and its options (chartDir valid until plan.cleanup()), for --values-out */
+  /** charts: the discovery and its options (chartDir: after plan.chartDirs(), until plan.cleanup()), for --values-out */
   discovery?: { result: DiscoveryResult; options: DiscoverOptions };
 }
 
@@ -83,6 +83,8 @@ export interface MirrorPlan {
   /** temp OCI layout holding the chart/pack artifacts, tagged `<repository>:<tag>`… by `layoutTag()` */
   layout: OciLayoutStore;
   warnings: string[];
+  /** unpack every chart whose files were not needed yet (discovery.options.chartDir holds them after this) */
+  chartDirs?(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -135,13 +137,13 @@ async function chartCreated(tgz: string): Promise<Date | undefined> {
   return when ? new Date(when * 1000) : undefined;
 }
 
-/** The Helm OCI artifact (what `helm push` writes) for a chart archive. */
-export async function chartArtifactSpec(tgz: string, meta?: ChartMetadata): Promise<ArtifactSpec> {
+/** The Helm OCI artifact (what `helm push` writes) for a chart archive (`known`: its Chart.yaml and time, already read). */
+export async function chartArtifactSpec(tgz: string, meta?: ChartMetadata, known?: { created?: Date }): Promise<ArtifactSpec> {
   const m = meta ?? (await readChartArchive(tgz)).metadata;
   return {
     config: { mediaType: MT.helmConfig, bytes: helmOciConfig(m) },
     layers: [{ mediaType: MT.helmChart, file: tgz }],
-    annotations: helmOciAnnotations(m, (await chartCreated(tgz)) ?? new Date(0)),
+    annotations: helmOciAnnotations(m, (known ? known.created : await chartCreated(tgz)) ?? new Date(0)),
   };
 }
 
@@ -206,6 +208,32 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
   return result;
 }
 
+/**
+ * The Helm OCI artifact of a packed chart, cached beside the discovery by the archive's digest: its config and
+ * annotations depend only on the archive's bytes (Chart.yaml and its time), and reading Chart.yaml as go-yaml does
+ * cost a warm run tens of ms. An archive is cached only after its Chart.yaml passed Helm's checks.
+ */
+async function cachedChartSpec(archive: string, packed: NonNullable<LoadedChart["packed"]>): Promise<ArtifactSpec> {
+  const dir = cacheDir();
+  const file = dir ? join(dir, "charts", `${createHash("sha256").update(JSON.stringify({ v: 1, digest: packed.digest })).digest("hex")}.json`) : undefined;
+  const layers = [{ mediaType: MT.helmChart, file: archive }];
+  const hit = file ? await readFile(file, "utf8").then((t) => JSON.parse(t) as { config?: unknown; annotations?: unknown }, () => undefined) : undefined;
+  if (hit && typeof hit.config === "string" && hit.annotations && typeof hit.annotations === "object") {
+    return { config: { mediaType: MT.helmConfig, bytes: Buffer.from(hit.config, "base64") }, layers, annotations: hit.annotations as Record<string, string> };
+  }
+  const spec = await chartArtifactSpec(archive, parseChartYaml(packed.chartYaml, archive), packed);
+  if (file) {
+    try {
+      await mkdir(join(dir!, "charts"), { recursive: true });
+      await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify({ config: Buffer.from(spec.config.bytes).toString("base64"), annotations: spec.annotations ?? {} }));
+      await rename(`${file}.${process.pid}.tmp`, file);
+    } catch {
+      // a read-only cache is not an error
+    }
+  }
+  return spec;
+}
+
 export class PlanError extends Error {
   override name = "PlanError";
   constructor(message: string, public hint?: string) {
@@ -249,6 +277,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
   const work = await mkdtemp(join(tmpdir(), "ka-mirror-plan-"));
   const unregister = removeOnInterrupt("preparing charts", work);
   const loaded: LoadedChart[] = [];
+  const unpackers: (() => Promise<string>)[] = [];
   const cleanup = async () => {
     await Promise.all(loaded.map((c) => c.cleanup().catch(() => {})));
     await rm(work, { recursive: true, force: true });
@@ -264,14 +293,20 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
     const whyPossible = new Map<string, string | undefined>();
     for (const [i, c] of input.charts.entries()) {
       const t0 = Date.now();
-      const chart = await loadChart(c.request);
+      // a packed chart is unpacked only when its discovery is not cached (or --values-out needs its files)
+      const chart = await loadChart(c.request, { unpack: false });
       loaded.push(chart);
+      if (chart.unpack) unpackers.push(chart.unpack);
       logger().debug(`chart ${chart.name} ${chart.version} loaded in ${Date.now() - t0}ms`);
       const archive = chart.archive ?? (await packDir(chart.dir, await mkdtemp(join(work, `pack-${i}-`))));
       const dopts = { ...c.discover, chartDir: chart.dir, env: c.discover.env ?? c.request.env, extraImages: [...(c.discover.extraImages ?? []), ...(c.extraImages ?? [])] };
-      const contentDigest = await sha256File(archive);
+      const contentDigest = chart.packed?.digest ?? (await sha256File(archive));
       const t1 = Date.now();
-      const result = await cachedDiscovery(contentDigest, dopts, () => discoverImages(dopts));
+      const result = await cachedDiscovery(contentDigest, dopts, () => {
+        // helm renders the archive itself (what `helm install` of it renders) while it is unpacked for the static scan
+        const done = chart.unpack?.();
+        return discoverImages({ ...dopts, ...(chart.archive ? { chartArchive: chart.archive } : {}), ...(done ? { unpacking: { chartName: chart.name, done } } : {}) });
+      });
       logger().debug(`chart ${chart.name} ${chart.version}: ${result.images.length} images discovered in ${Date.now() - t1}ms`);
       if (opts.requireRender && !result.render.rendered && dopts.helm !== false) throw notRendered(chart.name, chart.version, result.render);
       const key = `${chart.name}@${chart.version}`;
@@ -287,7 +322,7 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
         prev.possible = uniqueSorted([...(prev.possible ?? []), ...possible.map((x) => x.image)]);
         continue;
       }
-      const spec = await chartArtifactSpec(archive);
+      const spec = chart.packed ? await cachedChartSpec(archive, chart.packed) : await chartArtifactSpec(archive);
       const pushed = await pushArtifactTo(layout, [`${repository}:${tag}`], spec);
       const a: PlannedArtifact = {
         kind: "chart",
@@ -337,7 +372,8 @@ export async function buildPlan(input: MirrorInput, opts: PlanOptions = {}): Pro
       charts: artifacts.filter((a) => a.possible?.includes(image)).map((a) => `${a.name} ${a.version}`),
       ...(whyPossible.get(image) ? { why: whyPossible.get(image) } : {}),
     }));
-    return { work, artifacts, images, possible, optional: new Set(), layout, warnings, cleanup };
+    const chartDirs = async () => void (await Promise.all(unpackers.map((u) => u())));
+    return { work, artifacts, images, possible, optional: new Set(), layout, warnings, chartDirs, cleanup };
   } catch (e) {
     await cleanup();
     throw e;

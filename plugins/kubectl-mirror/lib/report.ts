@@ -25,9 +25,9 @@ export function mapText(m: RegistryMapEntry[]): string {
 
 export function verifyTable(r: VerifyReport, all = false): string {
   const rows = r.items.filter((i) => all || i.status !== "ok");
-  const head = `${r.summary.ok} of ${r.summary.total} present and matching in ${r.target}${r.summary.missing ? `; ${r.summary.missing} missing` : ""}${r.summary.mismatched ? `; ${r.summary.mismatched} digest mismatch` : ""}${r.summary.unverified ? `; ${r.summary.unverified} unverified` : ""}${r.summary.errors ? `; ${r.summary.errors} errors` : ""}\n`;
+  const head = `${r.summary.ok} of ${r.summary.total} present and matching in ${r.destination}${r.summary.missing ? `; ${r.summary.missing} missing` : ""}${r.summary.mismatched ? `; ${r.summary.mismatched} digest mismatch` : ""}${r.summary.unverified ? `; ${r.summary.unverified} unverified` : ""}${r.summary.errors ? `; ${r.summary.errors} errors` : ""}\n`;
   if (!rows.length) return head;
-  return head + "\n" + table(["kind", "source", "target", "status", "detail"], rows.map((i) => [i.kind, i.source, i.target, i.status, i.detail ?? (i.status === "digest-mismatch" ? `expected ${i.expected?.slice(0, 19)}, found ${i.actual?.slice(0, 19)}` : i.actual?.slice(0, 19) ?? "")]));
+  return head + "\n" + table(["kind", "source", "destination", "status", "detail"], rows.map((i) => [i.kind, i.source, i.destination, i.status, i.detail ?? (i.status === "digest-mismatch" ? `expected ${i.expected?.slice(0, 19)}, found ${i.actual?.slice(0, 19)}` : i.actual?.slice(0, 19) ?? "")]));
 }
 
 /** A whole registry failed (refused credentials, unreachable): one error for the run instead of one per item. */

@@ -219,6 +219,7 @@ export async function rewriteChartForMirror(plan: MirrorPlan, a: PlannedArtifact
   const own = images.filter((i) => mine.has(i.source));
   let { changes, warnings } = await rewriteChartDir(dir, own);
   if (a.discovery) {
+    await plan.chartDirs?.();
     // the values override, merged into the chart's own values.yaml
     const mv = await chartMirrorValues({ name: a.name, version: a.version, result: a.discovery.result, discover: a.discovery.options }, new Map(own.map((m) => [m.source, m.destination])));
     const vf = join(dir, "values.yaml");

@@ -207,5 +207,6 @@ export async function valuesOutForPlan(plan: MirrorPlan, out: string, images: Ma
   // a dry run checks the path (one file per chart) and writes nothing
   if (dryRun) return void (await valuesOutFiles(out, charts, { dryRun: true }));
   const byImage = new Map(images.map((m) => [m.source, m.destination]));
+  await plan.chartDirs?.();
   return writeValuesOut(out, charts.map((a) => ({ name: a.name, version: a.version, result: a.discovery!.result, discover: a.discovery!.options, chartRef: chartRefs?.get(layoutTag(a)) })), byImage, normalizeDest(dest));
 }

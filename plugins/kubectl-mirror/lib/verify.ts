@@ -27,7 +27,8 @@ export type VerifyStatus = "ok" | "missing" | "digest-mismatch" | "unverified" |
 export interface VerifyItem {
   kind: "chart" | "pack" | "image";
   source: string;
-  target: string;
+  /** where it should be: host/repo:tag, or the archive's reference name (the same name as in push/sync/copy reports) */
+  destination: string;
   status: VerifyStatus;
   expected?: string;
   actual?: string;
@@ -37,7 +38,8 @@ export interface VerifyItem {
 }
 
 export interface VerifyReport {
-  target: string;
+  /** the registry (--dest) or oci-archive:PATH (--in-archive) checked */
+  destination: string;
   items: VerifyItem[];
   summary: { total: number; ok: number; missing: number; mismatched: number; unverified: number; errors: number };
   /** the archives read (--archive, --in-archive): signature verdict */
@@ -48,7 +50,7 @@ interface Expectation {
   kind: VerifyItem["kind"];
   source: string;
   /** registry ref (host/repo:tag) or archive ref name */
-  target: string;
+  destination: string;
   /** expected manifest digest (images) */
   digest?: string;
   /** expected content layer digest (charts/packs) */
@@ -72,9 +74,9 @@ export interface VerifyOptions {
   keys?: VerifyKey[];
 }
 
-function summarize(target: string, items: VerifyItem[]): VerifyReport {
+function summarize(destination: string, items: VerifyItem[]): VerifyReport {
   const c = (s: VerifyStatus) => items.filter((i) => i.status === s).length;
-  return { target, items, summary: { total: items.length, ok: c("ok"), missing: c("missing"), mismatched: c("digest-mismatch"), unverified: c("unverified"), errors: c("error") } };
+  return { destination, items, summary: { total: items.length, ok: c("ok"), missing: c("missing"), mismatched: c("digest-mismatch"), unverified: c("unverified"), errors: c("error") } };
 }
 
 function targetsFor(artifacts: PlannedArtifact[], images: { image: string; digest?: string }[], t: VerifyTarget): { arts: string[]; imgs: string[] } {
@@ -91,8 +93,8 @@ export async function verifyInput(input: MirrorInput, opts: VerifyOptions): Prom
     if (!opts.offline) await resolvePossible(plan, { registry: opts.registry, sourceMirrors: opts.sourceMirrors, mapping: opts.target.kind === "archive" ? undefined : opts.target.destination, concurrency: opts.concurrency });
     const t = targetsFor(plan.artifacts, plan.images.map((image) => ({ image })), opts.target);
     const ex: Expectation[] = [
-      ...plan.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, target: t.arts[i]!, contentDigest: a.contentDigest })),
-      ...plan.images.map((image, i) => ({ kind: "image" as const, source: image, target: t.imgs[i]!, sourceRef: opts.offline ? undefined : pullReference(image, opts.sourceMirrors ?? []) })),
+      ...plan.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, destination: t.arts[i]!, contentDigest: a.contentDigest })),
+      ...plan.images.map((image, i) => ({ kind: "image" as const, source: image, destination: t.imgs[i]!, sourceRef: opts.offline ? undefined : pullReference(image, opts.sourceMirrors ?? []) })),
     ];
     return await check(ex, opts);
   } finally {
@@ -114,8 +116,8 @@ export async function verifyArchive(archive: string, opts: VerifyOptions): Promi
     const arts = meta.artifacts.map((a) => ({ ...a, digest: "", warnings: [] }) as unknown as PlannedArtifact);
     const t = targetsFor(arts, meta.images, opts.target);
     const ex: Expectation[] = [
-      ...meta.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, target: t.arts[i]!, contentDigest: a.contentDigest, digest: digestOf.get(a.ref) })),
-      ...meta.images.map((im, i) => ({ kind: "image" as const, source: im.image, target: t.imgs[i]!, digest: digestOf.get(im.ref) })),
+      ...meta.artifacts.map((a, i) => ({ kind: a.kind, source: `${a.name} ${a.version}`, destination: t.arts[i]!, contentDigest: a.contentDigest, digest: digestOf.get(a.ref) })),
+      ...meta.images.map((im, i) => ({ kind: "image" as const, source: im.image, destination: t.imgs[i]!, digest: digestOf.get(im.ref) })),
     ];
     const report = await check(ex, opts);
     return { ...report, trust: [...(trust ? [trust] : []), ...(report.trust ?? [])] };
@@ -156,9 +158,9 @@ async function check(ex: Expectation[], opts: VerifyOptions): Promise<VerifyRepo
 }
 
 async function checkOne(e: Expectation, open: (ref: string) => { store: Store; reference: string }, repos: RepoCache): Promise<VerifyItem> {
-  const item: VerifyItem = { kind: e.kind, source: e.source, target: e.target, status: "ok" };
+  const item: VerifyItem = { kind: e.kind, source: e.source, destination: e.destination, status: "ok" };
   try {
-    const { store, reference } = open(e.target);
+    const { store, reference } = open(e.destination);
     let desc;
     try {
       desc = await store.resolve(reference);

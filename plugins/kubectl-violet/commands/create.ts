@@ -1,13 +1,14 @@
 // kubectl violet create OUTDIR --artifact REF: build a package working directory from a registry artifact.
 import { defineCommand } from "citty";
+import { resolve } from "node:path";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { concurrencyArgs, concurrencyOf, violetRegistryArgs, violetRegistryOptions, VIOLET_CREDENTIALS_HELP } from "../lib/args.ts";
 import { artifactRegistryHost, createPackageDir } from "../lib/create.ts";
-import { showText } from "../lib/show.ts";
+import { showData, showText } from "../lib/show.ts";
 
 export default defineCommand({
   meta: {
@@ -52,6 +53,6 @@ export default defineCommand({
       log: (l) => (l.startsWith("warning: ") ? logger().warn(l.slice(9)) : logger().info(l)),
     });
     logger().info(`created ${args.outdir}: ${meta.type} ${meta.name} ${meta.version} with ${meta.relatedImages.length} related images`);
-    printData(meta, args.output as string | undefined, () => showText(meta, true));
+    printData(versioned("PackageInfo", showData(meta, { directory: resolve(String(args.outdir)) })), args.output as string | undefined, () => showText(meta, true));
   },
 });

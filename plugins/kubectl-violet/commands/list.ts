@@ -1,9 +1,10 @@
-// kubectl violet list: installed aligned/agnostic extensions as the `applications:` YAML (stdout + apps.yaml).
+// kubectl violet list: installed aligned/agnostic extensions as the `applications:` YAML (stdout + apps.yaml);
+// -o json|yaml prints kind InstalledApplications (the same applications map), the file stays violet's document.
 import { defineCommand } from "citty";
 import { rename, writeFile } from "node:fs/promises";
 import { globalArgs, listOutputArgs } from "../../../shared/cli/args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { printData, toJson, toYaml } from "../../../shared/cli/output.ts";
+import { printData, toJson, toYaml, versioned } from "../../../shared/cli/output.ts";
 import { VIOLET_PLATFORM_CREDENTIALS_HELP } from "../lib/args.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { listApplications } from "../lib/apps.ts";
@@ -25,7 +26,7 @@ export default defineCommand({
   args: {
     ...globalArgs,
     clusters: { type: "string", description: "Only applications in these clusters (comma list; default: every cluster you can see)", valueHint: "A,B" },
-    "output-file": { type: "string", alias: ["O"], description: "Also write the result here (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
+    "output-file": { type: "string", alias: ["O"], description: "Also write the applications: document here, as violet does (default apps.yaml; JSON with -o json or a .json name)", valueHint: "FILE" },
     ...kubeArgs,
     ...platformArgs,
     ...listOutputArgs,
@@ -40,7 +41,8 @@ export default defineCommand({
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, json ? toJson(apps) : toYaml(apps));
     await rename(tmp, file);
-    printData(apps, args.output as string | undefined, () => toYaml(apps), { names: () => Object.keys(apps.applications) });
+    // the file keeps the applications: document violet's tooling reads; -o json|yaml prints it as a versioned report
+    printData(versioned("InstalledApplications", apps), args.output as string | undefined, () => toYaml(apps), { names: () => Object.keys(apps.applications) });
     logger().info(`${Object.keys(apps.applications).length} application(s) written to ${file}`);
   },
 });

@@ -6,7 +6,7 @@ import { repeated } from "../../../shared/cli/argv.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printable } from "../../../shared/runtime/redact.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress } from "../../../shared/cli/progress.ts";
 import { kubeArgs } from "../../../shared/kube/index.ts";
 import { chainCredentials, staticCredentials } from "../../../shared/oci/index.ts";
@@ -133,7 +133,7 @@ export default defineCommand({
       },
     });
     progress.finish();
-    if (structured) printData(results, args.output as string, () => "");
+    if (structured) printData(versioned("PackagePushReport", { items: results, summary: { total: results.length, failed: results.filter((r) => r.error).length } }), args.output as string, () => "");
     const failed = results.filter((r) => r.error);
     // each message names its file once
     const named = (f: (typeof results)[number]) => (f.error!.includes(f.file) ? f.error! : `${f.file}: ${f.error}`);

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { globalArgs, outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
-import { printData } from "../../../shared/cli/output.ts";
+import { printData, versioned } from "../../../shared/cli/output.ts";
 import { readPackage } from "../lib/format.ts";
 import { showData, showText } from "../lib/show.ts";
 
@@ -24,6 +24,6 @@ export default defineCommand({
     if (given.length > 1) throw new UsageError(`show takes one package, got ${given.length}: ${given.join(" ")}`, "run it once per package, or `kubectl violet verify`/`push` for several");
     const file = resolve(String(args.package));
     const { metadata } = await readPackage(file);
-    printData(showData(metadata, file), args.output as string | undefined, () => showText(metadata, !!args.all));
+    printData(versioned("PackageInfo", showData(metadata, { file })), args.output as string | undefined, () => showText(metadata, !!args.all));
   },
 });

@@ -13,6 +13,10 @@ export function showText(m: PackageMetadata, all: boolean): string {
   return lines.join("\n") + "\n";
 }
 
-export function showData(m: PackageMetadata, file: string): Record<string, unknown> {
-  return { file, ...m };
+/**
+ * The package as `show`/`create -o json|yaml` report it (kind PackageInfo): where it is (the package file, or the
+ * directory create made) and its metadata (versioned() replaces the metadata file's own apiVersion/kind).
+ */
+export function showData(m: PackageMetadata, where: { file: string } | { directory: string }): Record<string, unknown> {
+  return { ...where, ...m };
 }
