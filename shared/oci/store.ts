@@ -15,8 +15,16 @@ export interface Store {
   /** verified blob stream (size and digest checked at its end; `verify: false` lets a store skip the digest) */
   fetchBlob(desc: Descriptor, opts?: { verify?: boolean }): Promise<Readable>;
   exists(desc: Descriptor): Promise<boolean>;
-  /** store a blob; `open` may be called again when a retry needs the content once more */
-  pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void>;
+  /**
+   * the blob's bytes from `offset` to its end, for an upload that continues where an earlier one stopped (size
+   * checked; the digest is the receiver's to check, it covers the whole blob). Only stores with random access.
+   */
+  fetchBlobFrom?(desc: Descriptor, offset: number): Promise<Readable>;
+  /**
+   * store a blob; `open` may be called again when a retry needs the content once more; `opts` (registries): how
+   * to continue an upload an earlier run left (shared/oci/registry.ts PushOptions)
+   */
+  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: { openAt?: (offset: number) => Promise<Readable>; chunked?: boolean; onResumed?: (bytes: number) => void }): Promise<void>;
   /** store a manifest by digest; with tags, also point those tags at it (only after its children exist) */
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags?: string[]): Promise<void>;
   /** point a tag at an existing manifest */
