@@ -351,7 +351,14 @@ export class RegistryRepository implements Store {
     } catch (e) {
       return giveUp((e as Error).message);
     }
-    if (res.status !== 204) return giveUp(`GET ${redactUrl(s.location)} answered ${(await this.errorOf(res, "GET", what)).message}`);
+    if (res.status !== 204) {
+      const text = await res.text().catch(() => "");
+      let code = "";
+      try {
+        code = (JSON.parse(text) as { errors?: { code?: string }[] }).errors?.[0]?.code ?? "";
+      } catch {}
+      return giveUp(`GET ${redactUrl(s.location)} answered ${res.status}${code ? ` ${code}` : ""}`);
+    }
     await res.drain();
     const range = /^(?:bytes=)?0-(-?\d+)$/.exec((res.header("range") ?? "").trim());
     if (!range) return giveUp("the registry's answer has no Range");
