@@ -573,8 +573,6 @@ export class CopyEngine {
     if (!(p.job.dst instanceof RegistryRepository) || !src.fetchBlobFrom) return undefined;
     return {
       openAt: async (offset) => this.counting(p, await src.fetchBlobFrom!(b, offset)),
-      // a download is usually slower than the upload: chunks, so a run stopped while it waits leaves a session
-      chunked: src instanceof RegistryRepository,
       // the bytes the registry already had count as moved
       onResumed: (bytes) => this.emit({ type: "progress", job: p.index, bytes }),
     };

@@ -22,8 +22,11 @@ const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
 /** blobs from this size up are uploaded through a session noted in the upload journal (resumable by a later run) */
 const RESUMABLE_MIN = 16 << 20;
-/** PATCH chunk of a resumable upload from a source slower than the registry */
-const RESUME_CHUNK = 4 << 20;
+/**
+ * a streamed PATCH ends when its source sends nothing for this long (the next one starts when bytes flow again):
+ * a run stopped while its source stalls then leaves a session the registry kept whole
+ */
+const SEGMENT_STALL_MS = 1000;
 
 export interface RepositoryOptions {
   /** upload in PATCH chunks of this size instead of one PUT (0 = monolithic) */
@@ -40,9 +43,6 @@ export interface PushOptions {
    * the whole blob's at the closing PUT). Given, an upload session an earlier run left can be continued.
    */
   openAt?: (offset: number) => Promise<Readable>;
-  /** the source is slower than the registry (a download): PATCH in chunks, each noted, so a run stopped while it
-   *  waits for the source leaves a session the registry can continue */
-  chunked?: boolean;
   /** after a resumed upload committed: how many bytes it did not send again */
   onResumed?: (bytes: number) => void;
 }
@@ -286,7 +286,7 @@ export class RegistryRepository implements Store {
           await this.sendUpload(location.url, desc, open, budget);
           return;
         }
-        const chunk = this.chunkSize || (opts.chunked ? Math.max(RESUME_CHUNK, location.minChunk ?? 0) : 0);
+        const chunk = this.chunkSize ? Math.max(this.chunkSize, location.minChunk ?? 0) : 0;
         await journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: location.url });
         await this.sendSession(location.url, desc, 0, open, chunk, journal);
         return;
@@ -369,7 +369,7 @@ export class RegistryRepository implements Store {
     const url = new URL(res.header("location") ?? s.location, this.base).toString();
     traceNote(`${what}: resuming the earlier session at byte ${offset} of ${desc.size}`);
     try {
-      await this.sendSession(url, desc, offset, () => opts.openAt!(offset), this.chunkSize || (opts.chunked ? RESUME_CHUNK : 0), journal);
+      await this.sendSession(url, desc, offset, () => opts.openAt!(offset), this.chunkSize, journal);
     } catch (e) {
       if (fromSource(e)) throw e;
       if ((e instanceof RegistryError && e.status < 500) || e instanceof NotFoundError) return giveUp((e as Error).message);
@@ -380,8 +380,8 @@ export class RegistryRepository implements Store {
   }
 
   /**
-   * Send the bytes [offset, size) of a blob to an upload session: one streamed PATCH (chunk 0) or PATCHes of `chunk`
-   * bytes (the next chunk is read while one is sent), each with Content-Range; the journal follows the session's
+   * Send the bytes [offset, size) of a blob to an upload session: streamed PATCHes (chunk 0, see sendSegments) or
+   * PATCHes of `chunk` bytes with Content-Range (the next chunk is read while one is sent); the journal follows the session's
    * Location after each accepted PATCH; then PUT ?digest= with no body, and the entry is dropped. The body is not
    * hashed here: the registry checks the digest before it commits (sources verify what they read from byte 0).
    */
@@ -405,12 +405,9 @@ export class RegistryRepository implements Store {
       const src = await open().catch((e) => {
         throw markSource(e);
       });
-      const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}${offset ? ` from byte ${offset}` : ""}`, desc.digest, desc.size - offset, false, { highWaterMark: 1 << 20 });
-      src.on("error", (e) => verify.destroy(markSource(e) as Error));
-      src.pipe(verify);
+      // sources check the size (and, read from byte 0, the digest) of what they deliver
       if (!chunk) {
-        const res = await this.sendBody("PATCH", url, desc, verify, desc.size - offset, { "content-range": `${offset}-${desc.size - 1}` });
-        await accepted(res, "PATCH");
+        await this.sendSegments(desc, src, () => url, accepted);
       } else {
         let at = offset;
         let inflight: Promise<void> | undefined;
@@ -437,7 +434,7 @@ export class RegistryRepository implements Store {
         let parts: Buffer[] = [];
         let buffered = 0;
         try {
-          for await (const c of verify) {
+          for await (const c of src) {
             let rest = c as Buffer;
             while (buffered + rest.length >= chunk) {
               const take = chunk - buffered;
@@ -456,7 +453,7 @@ export class RegistryRepository implements Store {
             }
           }
         } catch (e) {
-          verify.destroy();
+          src.destroy();
           await inflight?.catch(() => {});
           throw failed ?? markSource(e);
         }
@@ -476,6 +473,98 @@ export class RegistryRepository implements Store {
     if (res.status !== 201 && res.status !== 204) throw await this.errorOf(res, "PUT", what);
     await res.drain();
     await journal?.drop(this.registry, this.repository, desc.digest);
+  }
+
+  /**
+   * Streamed PATCHes (no Content-Length, chunked transfer encoding, as docker push sends them; distribution and zot
+   * append such a body): one request while the source flows; when it sends nothing for SEGMENT_STALL_MS the request
+   * is ended (the registry answers 202 and the session is noted) and the next starts with the next bytes. A run
+   * killed while its source stalls then leaves a session both zot and distribution can continue; a request cut
+   * in the middle leaves none (zot deletes the session, distribution's signed state no longer matches).
+   */
+  private async sendSegments(desc: Descriptor, src: Readable, url: () => string, accepted: (res: HttpResponse, method: string) => Promise<void>): Promise<void> {
+    // src flows into the open segment's body (one Readable, fed with push(), paused by its backpressure); between
+    // segments the first bytes that arrive are held and src paused until the next segment opens
+    let seg: Readable | undefined;
+    let held: Buffer | undefined;
+    let ended = false;
+    let failed: unknown;
+    let lastData = Date.now();
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    /** the open segment's body got its end (the source ended or stalled) */
+    let closed = false;
+    const close = () => {
+      seg?.push(null);
+      seg = undefined;
+      closed = true;
+    };
+    src.on("data", (c: Buffer) => {
+      lastData = Date.now();
+      if (seg) {
+        if (!seg.push(c)) src.pause();
+      } else {
+        held = c;
+        src.pause();
+        poke();
+      }
+    });
+    src.once("end", () => {
+      ended = true;
+      close();
+      poke();
+    });
+    src.once("error", (e) => {
+      failed = markSource(e);
+      seg?.destroy(e);
+      poke();
+    });
+    src.pause();
+    const watch = setInterval(() => {
+      // the source stalls: end this request cleanly, the registry keeps what it got
+      if (seg && Date.now() - lastData >= SEGMENT_STALL_MS) close();
+    }, SEGMENT_STALL_MS / 4);
+    try {
+      for (;;) {
+        if (!held && !ended && !failed) {
+          src.resume();
+          await new Promise<void>((r) => (wake = r));
+        }
+        if (failed) throw failed;
+        if (!held) break; // the source ended
+        const body = (seg = new Readable({ highWaterMark: 1 << 20, read: () => void src.resume() }));
+        closed = false;
+        lastData = Date.now();
+        body.push(held);
+        held = undefined;
+        if (ended) close();
+        let res: HttpResponse;
+        try {
+          res = await this.req("PATCH", url(), [pushScope(this.repository)], { headers: { "content-type": "application/octet-stream" }, body: () => body, retry: false });
+        } catch (e) {
+          if (failed) throw failed;
+          throw new OciError(`upload of ${desc.digest} to ${this.name} broke: ${(e as Error).message}`, "UPLOAD_BROKEN");
+        }
+        if (failed) {
+          await res.drain();
+          throw failed;
+        }
+        // an answer before the body ended: a refusal (accepted throws it), else a registry that took part of a body
+        const early = !closed;
+        if (early) (seg = undefined), src.pause();
+        await accepted(res, "PATCH");
+        if (early) throw new OciError(`registry ${this.registry} answered a PATCH of ${desc.digest} before its body ended`, "UPLOAD_BROKEN");
+      }
+    } catch (e) {
+      src.destroy();
+      throw e;
+    } finally {
+      clearInterval(watch);
+    }
   }
 
   private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>, _budget?: RetryBudget): Promise<void> {
@@ -656,6 +745,19 @@ function markSource(e: unknown): unknown {
 }
 function fromSource(e: unknown): boolean {
   return !!e && typeof e === "object" && SOURCE in e;
+}
+
+/** Settles when a writable can take more (or is closed); its listeners go with it. */
+function drained(w: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((ok) => {
+    const done = () => {
+      w.off("drain", done);
+      w.off("close", done);
+      ok();
+    };
+    w.on("drain", done);
+    w.on("close", done);
+  });
 }
 
 /** A stream without its first n bytes (an upload continued from a stream that cannot seek). */

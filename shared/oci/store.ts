@@ -24,7 +24,7 @@ export interface Store {
    * store a blob; `open` may be called again when a retry needs the content once more; `opts` (registries): how
    * to continue an upload an earlier run left (shared/oci/registry.ts PushOptions)
    */
-  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: { openAt?: (offset: number) => Promise<Readable>; chunked?: boolean; onResumed?: (bytes: number) => void }): Promise<void>;
+  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: { openAt?: (offset: number) => Promise<Readable>; onResumed?: (bytes: number) => void }): Promise<void>;
   /** store a manifest by digest; with tags, also point those tags at it (only after its children exist) */
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags?: string[]): Promise<void>;
   /** point a tag at an existing manifest */

@@ -107,52 +107,72 @@ function journal(): { name: string; text: string }[] {
 }
 
 describe("an interrupted upload continues where the registry kept it (issue 26.2)", () => {
-  test("zot-like registry: killed at ~60 % of a 200 MiB layer while the download waits, the re-run sends only the missing bytes", async () => {
+  /**
+   * Copy from the source registry (slowed to a drip at 60 % of the layer) to `target`, SIGKILL once the target
+   * received 55 % and nothing more arrives for 2.5 s (the copy ends its streamed PATCH after 1 s without source
+   * bytes, so it is between requests), re-run without the drip: the target receives only what it lacked.
+   */
+  async function killWhileSourceStalls(target: { host: string; mark: () => number; bytes: (since: number) => number }, repo: string) {
     const layer = layerDesc();
-    // the source slows to a drip at 60 % of the layer: the copy has sent every chunk it read and waits for more
     src.setRules([{ method: "GET", path: new RegExp(`/blobs/${layer.digest}`), fault: "drip", afterBytes: Math.floor(layer.size * 0.6), dripMs: 60_000, times: Infinity }]);
-    const args = ["copy", `${src.host}/src/big:v1`, `${zot.host}/dst/big:v1`, "--plain-http-host", src.host, "--plain-http-host", zot.host];
-    // kill once the registry received 55 % of the layer and nothing more arrives for half a second
+    const args = ["copy", `${src.host}/src/big:v1`, `${target.host}/${repo}:v1`, "--plain-http-host", src.host, "--plain-http-host", target.host];
     const enough = Math.floor(layer.size * 0.55);
-    const start = zot.calls.length;
+    const start = target.mark();
     let last = -1;
     let still = 0;
     await killWhen(
       args,
-      [src.host, zot.host],
+      [src.host, target.host],
       () => {
-        const got = zot.uploadBytes(start);
+        const got = target.bytes(start);
         if (got !== last) (last = got), (still = Date.now());
-        return got >= enough && Date.now() - still > 500;
+        return got >= enough && Date.now() - still > 2500;
       },
       "55 % of the layer received by the registry",
     );
     src.clear();
-    const received = zot.uploadBytes(start);
+    const received = target.bytes(start);
     expect(received).toBeLessThan(layer.size);
     // nothing half-written is tagged
-    expect(await tagDigest(reg, "dst/big", "v1")).toBeUndefined();
-    // the journal notes the session, without credentials (checked below, after the re-run's bytes)
+    expect(await tagDigest(reg, repo, "v1")).toBeUndefined();
+    // the journal notes the session, without credentials (its content is checked after the re-run's bytes)
     const noted = journal();
 
-    const since = zot.calls.length;
-    const r = await mirror(reg, args, { env: { ...env }, alsoFor: [src.host, zot.host], timeoutMs: 90_000 });
+    const since = target.mark();
+    const r = await mirror(reg, [...args, "--debug"], { env, alsoFor: [src.host, target.host], timeoutMs: 90_000 });
     expect(r.stderr).toBe(r.code === 0 ? r.stderr : "");
     expect(r.code).toBe(0);
-    // the registry received only what it lacked (+ the config and a little slack), not the layer again; it had
-    // kept every byte it received before the kill (the copy was waiting for its source, not sending)
-    const sent = zot.uploadBytes(since);
+    // the registry received only what it lacked (+ the config and a little slack), not the layer again: it had
+    // kept every byte it received before the kill
+    const sent = target.bytes(since);
     expect(sent).toBeGreaterThanOrEqual(layer.size - received);
     expect(sent).toBeLessThan(layer.size - received + MiB);
     expect(noted.length).toBe(1);
-    expect(JSON.parse(noted[0]!.text)).toMatchObject({ repository: "dst/big", digest: layer.digest, size: layer.size });
-    // it asked the session where it stood, and continued with a PATCH from the next byte
+    expect(JSON.parse(noted[0]!.text)).toMatchObject({ repository: repo, digest: layer.digest, size: layer.size });
+    expect(r.stderr).toMatch(new RegExp(`resuming the earlier session at byte \\d+ of ${layer.size}`));
+    expect(await tagDigest(reg, repo, "v1")).toBe(img.digest);
+    expect(await registryDigest(repo, layer.digest)).toBe(layer.digest);
+    expect(journal()).toEqual([]);
+    return since;
+  }
+
+  test("zot-like registry: killed at ~60 % of a 200 MiB layer while the download waits, the re-run sends only the missing bytes", async () => {
+    const since = await killWhileSourceStalls({ host: zot.host, mark: () => zot.calls.length, bytes: (n) => zot.uploadBytes(n) }, "dst/big");
+    // it asked the session where it stood (204 + Range), and continued with a PATCH
     const again = zot.calls.slice(since).filter((c) => c.session);
     expect(again.find((c) => c.method === "GET")?.status).toBe(204);
     expect(again.some((c) => c.method === "PATCH" && c.status === 202)).toBe(true);
-    expect(await tagDigest(reg, "dst/big", "v1")).toBe(img.digest);
-    expect(await registryDigest("dst/big", layer.digest)).toBe(layer.digest);
-    expect(journal()).toEqual([]);
+  }, 120_000);
+
+  test("distribution 2.8: the same kill between requests (its signed state matches the bytes it holds) resumes as well", async () => {
+    // a counting proxy in front of the real registry
+    const dst = await startFaultProxy(reg.url, { ca: reg.ca!.certPem });
+    try {
+      const uploads = (c: { method: string; path: string }) => (c.method === "PATCH" || c.method === "PUT") && c.path.includes("/blobs/uploads/");
+      await killWhileSourceStalls({ host: dst.host, mark: () => dst.calls.length, bytes: (n) => dst.calls.slice(n).reduce((a, c) => a + (uploads(c) ? c.bytesIn : 0), 0) }, "dst/dist");
+    } finally {
+      await dst.stop();
+    }
   }, 120_000);
 
   test("zot-like registry: killed in the middle of a PATCH, zot deletes the session; the re-run starts a new upload and succeeds", async () => {
