@@ -264,17 +264,17 @@ export class RegistryRepository implements Store {
   }
 
   /**
-   * Upload a blob: POST → PUT (monolithic, Content-Length, streamed) for small blobs; blobs from RESUMABLE_MIN up
-   * through an upload session noted in the upload journal (one streamed PATCH, or PATCH chunks for a source slower
-   * than the registry, then PUT ?digest=), which a later run continues from the byte the registry reports
-   * (see resumeUpload) where the registry kept it.
+   * Upload a blob: POST → PUT (monolithic, Content-Length, streamed); a blob from RESUMABLE_MIN up whose source can
+   * be read from an offset (`opts.openAt`) through an upload session noted in the upload journal (streamed PATCHes,
+   * then PUT ?digest=), which a later run continues from the byte the registry holds (resumeUpload) where the
+   * registry kept it; PATCH chunks with Content-Range where a registry asks for them.
    */
   async pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts: PushOptions = {}): Promise<void> {
     const transport = this.client.transport;
     // one retry budget for the upload: POST retries, PUT restarts and chunk retries all draw from it
     const budget: RetryBudget = { left: transport.retries };
-    const journal = desc.size >= (this.opts.resumableMin ?? RESUMABLE_MIN) ? this.journal : undefined;
-    const canResume = !!(journal && opts.openAt);
+    const journal = opts.openAt && desc.size >= (this.opts.resumableMin ?? RESUMABLE_MIN) ? this.journal : undefined;
+    const canResume = !!journal;
     let resume = canResume;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -390,11 +390,12 @@ export class RegistryRepository implements Store {
     let url = location;
     const note = (loc: string) => journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: loc });
     const accepted = async (res: HttpResponse, method: string) => {
-      if (res.status === 413 && !this.chunkSize) {
-        // a proxy in front of the registry limits request bodies: upload in chunks from now on
+      if ((res.status === 413 || res.status === 411) && !this.chunkSize) {
+        // a proxy in front of the registry limits request bodies (413) or wants their length up front (411): upload
+        // in chunks with Content-Length from now on
         await res.drain();
         this.chunkSize = DEFAULT_CHUNK;
-        throw new OciError(`registry ${this.registry} refused a large request body; switching to chunked uploads`, "UPLOAD_BROKEN");
+        throw new OciError(`registry ${this.registry} refused a streamed request body (HTTP ${res.status}); switching to chunked uploads`, "UPLOAD_BROKEN");
       }
       if (res.status !== 202) throw await this.errorOf(res, method, what);
       await res.drain();
