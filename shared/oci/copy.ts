@@ -14,8 +14,8 @@ import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
 import { formatPlatform, platformMatches } from "./platform.ts";
-import { RegistryRepository, referrersTag, skipBytes, type PushOptions } from "./registry.ts";
-import type { Plan, PlannedNode, Store } from "./store.ts";
+import { RegistryRepository, referrersTag, skipBytes } from "./registry.ts";
+import type { Plan, PlannedNode, PushOptions, Store } from "./store.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "./types.ts";
 
 export interface CopyJob {

@@ -1,13 +1,14 @@
 // A repository on an OCI distribution registry (distribution-spec 1.1) as a Store: manifests with exact bytes
 // and digest checks; blob HEAD, streaming GET with verification and Range resume; monolithic upload (POST →
-// PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; cross-repo mounts (201 and
-// 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
+// PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; large blobs through upload
+// sessions noted in the upload journal, which a later run continues from the registry's Range (resumeUpload);
+// cross-repo mounts (201 and 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
 import { PassThrough, Readable } from "node:stream";
 import { digestOf, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { DeniedError, NotFoundError, OciError, RegistryError, TransportError, UnauthorizedError, UnsupportedError } from "./errors.ts";
 import { isIndex, manifestAccept, MT } from "./media-types.ts";
 import { apiHost, type RegistryReference } from "./reference.ts";
-import type { Store } from "./store.ts";
+import type { PushOptions, Store } from "./store.ts";
 import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
 import type { HttpResponse, RetryBudget } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
@@ -35,16 +36,6 @@ export interface RepositoryOptions {
   journal?: UploadJournal | false;
   /** blobs from this size up go through a noted session (default 16 MiB) */
   resumableMin?: number;
-}
-
-export interface PushOptions {
-  /**
-   * The blob's bytes from `offset` to its end (their size is checked, their digest cannot be: the registry checks
-   * the whole blob's at the closing PUT). Given, an upload session an earlier run left can be continued.
-   */
-  openAt?: (offset: number) => Promise<Readable>;
-  /** after a resumed upload committed: how many bytes it did not send again */
-  onResumed?: (bytes: number) => void;
 }
 
 export class RegistryRepository implements Store {

@@ -20,11 +20,8 @@ export interface Store {
    * checked; the digest is the receiver's to check, it covers the whole blob). Only stores with random access.
    */
   fetchBlobFrom?(desc: Descriptor, offset: number): Promise<Readable>;
-  /**
-   * store a blob; `open` may be called again when a retry needs the content once more; `opts` (registries): how
-   * to continue an upload an earlier run left (shared/oci/registry.ts PushOptions)
-   */
-  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: { openAt?: (offset: number) => Promise<Readable>; onResumed?: (bytes: number) => void }): Promise<void>;
+  /** store a blob; `open` may be called again when a retry needs the content once more */
+  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: PushOptions): Promise<void>;
   /** store a manifest by digest; with tags, also point those tags at it (only after its children exist) */
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags?: string[]): Promise<void>;
   /** point a tag at an existing manifest */
@@ -39,6 +36,17 @@ export interface Store {
   close?(): Promise<void>;
   /** archive writers: receive the whole graph (all manifests and small blobs) before the first big blob */
   prepare?(plan: Plan): Promise<void>;
+}
+
+/** How an upload may continue one an earlier run left (registries; see RegistryRepository.resumeUpload). */
+export interface PushOptions {
+  /**
+   * The blob's bytes from `offset` to its end (their size is checked, their digest cannot be: the registry checks
+   * the whole blob's at the closing PUT). Given, an upload session an earlier run left can be continued.
+   */
+  openAt?: (offset: number) => Promise<Readable>;
+  /** after a resumed upload committed: how many bytes it did not send again */
+  onResumed?: (bytes: number) => void;
 }
 
 export interface PlannedNode {
