@@ -573,6 +573,7 @@ export class CopyEngine {
     if (!(p.job.dst instanceof RegistryRepository) || !src.fetchBlobFrom) return undefined;
     return {
       openAt: async (offset) => this.counting(p, await src.fetchBlobFrom!(b, offset)),
+      download: src instanceof RegistryRepository,
       // the bytes the registry already had count as moved
       onResumed: (bytes) => this.emit({ type: "progress", job: p.index, bytes }),
     };

@@ -256,8 +256,8 @@ export class RegistryRepository implements Store {
 
   /**
    * Upload a blob: POST → PUT (monolithic, Content-Length, streamed); a blob from RESUMABLE_MIN up whose source can
-   * be read from an offset (`opts.openAt`) through an upload session noted in the upload journal (streamed PATCHes,
-   * then PUT ?digest=), which a later run continues from the byte the registry holds (resumeUpload) where the
+   * be read from an offset (`opts.openAt`) through an upload session noted in the upload journal (PATCH, then PUT
+   * ?digest=), which a later run continues from the byte the registry holds (resumeUpload) where the
    * registry kept it; PATCH chunks with Content-Range where a registry asks for them.
    */
   async pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts: PushOptions = {}): Promise<void> {
@@ -279,7 +279,7 @@ export class RegistryRepository implements Store {
         }
         const chunk = this.chunkSize ? Math.max(this.chunkSize, location.minChunk ?? 0) : 0;
         await journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: location.url });
-        await this.sendSession(location.url, desc, 0, open, chunk, journal);
+        await this.sendSession(location.url, desc, 0, open, chunk, !!opts.download, journal);
         return;
       } catch (e) {
         // the source failed (it spent its own retry budget already): not ours to retry
@@ -360,7 +360,7 @@ export class RegistryRepository implements Store {
     const url = new URL(res.header("location") ?? s.location, this.base).toString();
     traceNote(`${what}: resuming the earlier session at byte ${offset} of ${desc.size}`);
     try {
-      await this.sendSession(url, desc, offset, () => opts.openAt!(offset), this.chunkSize, journal);
+      await this.sendSession(url, desc, offset, () => opts.openAt!(offset), this.chunkSize, !!opts.download, journal);
     } catch (e) {
       if (fromSource(e)) throw e;
       if ((e instanceof RegistryError && e.status < 500) || e instanceof NotFoundError) return giveUp((e as Error).message);
@@ -371,12 +371,13 @@ export class RegistryRepository implements Store {
   }
 
   /**
-   * Send the bytes [offset, size) of a blob to an upload session: streamed PATCHes (chunk 0, see sendSegments) or
-   * PATCHes of `chunk` bytes with Content-Range (the next chunk is read while one is sent); the journal follows the session's
+   * Send the bytes [offset, size) of a blob to an upload session: streamed PATCHes from a download (see
+   * sendSegments), one PATCH with Content-Length and Content-Range from a local source, or PATCHes of `chunk` bytes
+   * with Content-Range where the registry asks for chunks (the next chunk is read while one is sent); the journal follows the session's
    * Location after each accepted PATCH; then PUT ?digest= with no body, and the entry is dropped. The body is not
    * hashed here: the registry checks the digest before it commits (sources verify what they read from byte 0).
    */
-  private async sendSession(location: string, desc: Descriptor, offset: number, open: () => Promise<Readable>, chunk: number, journal?: UploadJournal): Promise<void> {
+  private async sendSession(location: string, desc: Descriptor, offset: number, open: () => Promise<Readable>, chunk: number, download: boolean, journal?: UploadJournal): Promise<void> {
     const what = `blob upload ${desc.digest} to ${this.name}`;
     let url = location;
     const note = (loc: string) => journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: loc });
@@ -398,8 +399,10 @@ export class RegistryRepository implements Store {
         throw markSource(e);
       });
       // sources check the size (and, read from byte 0, the digest) of what they deliver
-      if (!chunk) {
-        await this.sendSegments(desc, src, () => url, accepted);
+      if (!chunk && download) await this.sendSegments(desc, src, () => url, accepted);
+      else if (!chunk) {
+        // one PATCH of the rest; Content-Range lets the registry refuse a wrong offset (zot: 416)
+        await accepted(await this.sendBody("PATCH", url, desc, src, desc.size - offset, { "content-range": `${offset}-${desc.size - 1}` }), "PATCH");
       } else {
         let at = offset;
         let inflight: Promise<void> | undefined;

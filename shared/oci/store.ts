@@ -45,6 +45,12 @@ export interface PushOptions {
    * the whole blob's at the closing PUT). Given, an upload session an earlier run left can be continued.
    */
   openAt?: (offset: number) => Promise<Readable>;
+  /**
+   * the source is a download that may stall: PATCHes streamed without a length, each ended when the source pauses,
+   * so a run stopped while it waits leaves a session the registry kept (else one PATCH with Content-Length and
+   * Content-Range: a local source keeps the registry busy, a pause is not expected)
+   */
+  download?: boolean;
   /** after a resumed upload committed: how many bytes it did not send again */
   onResumed?: (bytes: number) => void;
 }

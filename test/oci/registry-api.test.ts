@@ -72,7 +72,7 @@ describe("uploads", () => {
     const repo = new RegistryRepository(client, proxy.host, "chunked/after411", { journal, resumableMin: 1 << 20 });
     const data = Buffer.alloc(3 << 20, 5);
     const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
-    await repo.pushBlob(desc, async () => Readable.from([data]), { openAt: async (o) => Readable.from([data.subarray(o)]) });
+    await repo.pushBlob(desc, async () => Readable.from([data]), { openAt: async (o) => Readable.from([data.subarray(o)]), download: true });
     expect(await repo.exists(desc)).toBe(true);
     const patches = proxy.calls.filter((c) => c.method === "PATCH");
     expect(patches.map((c) => c.status)).toEqual([411, 202]);
