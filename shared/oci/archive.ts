@@ -550,6 +550,27 @@ export class OciArchiveReader implements Store {
     return src.pipe(v);
   }
 
+  /** Random-access archives: a blob's bytes from `offset` on (size checked; the receiver checks the digest). */
+  async fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+    const name = blobName(desc.digest);
+    const what = `blob ${desc.digest} in ${this.name} from byte ${offset}`;
+    const v = new VerifyStream(what, desc.digest, desc.size - offset, false);
+    const mem = this.small.get(name);
+    if (mem) {
+      v.end(mem.subarray(offset));
+      return v;
+    }
+    const loc = this.entries.get(name);
+    if (!loc) throw new NotFoundError(`blob ${desc.digest} in ${this.name}${this.sequential ? " (compressed archive: read in order)" : ""}`);
+    if (offset >= loc.size) {
+      v.end();
+      return v;
+    }
+    const src = createReadStream(this.data, { start: loc.offset + offset, end: loc.offset + loc.size - 1, highWaterMark: 1 << 20 });
+    src.on("error", (e) => v.destroy(e));
+    return src.pipe(v);
+  }
+
   /**
    * Sequential archives: walk the rest of the stream once; for each blob in `wanted`, call `handle` with a
    * verified stream of it (which it must consume); everything else is skipped without being buffered.

@@ -14,8 +14,8 @@ import { OciLayoutStore } from "./layout.ts";
 import { Spool } from "./spool.ts";
 import { isIndex, isManifest, MT } from "./media-types.ts";
 import { formatPlatform, platformMatches } from "./platform.ts";
-import { RegistryRepository, referrersTag } from "./registry.ts";
-import type { Plan, PlannedNode, Store } from "./store.ts";
+import { RegistryRepository, referrersTag, skipBytes } from "./registry.ts";
+import type { Plan, PlannedNode, PushOptions, Store } from "./store.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "./types.ts";
 
 export interface CopyJob {
@@ -557,7 +557,7 @@ export class CopyEngine {
           // content that arrives corrupt is fetched again (a few times) where the target can take a retry
           for (let attempt = 0; ; attempt++) {
             try {
-              await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b, trust && attempt === 0 ? { verify: false } : undefined)));
+              await dst.pushBlob(b, async () => this.counting(p, await src.fetchBlob(b, trust && attempt === 0 ? { verify: false } : undefined)), this.resumable(p, b));
               return "copied" as const;
             } catch (e) {
               const refused = trust && attempt === 0 && e instanceof RegistryError && e.status === 400 && /DIGEST_INVALID|SIZE_INVALID|BLOB_UPLOAD_INVALID/.test(e.code);
@@ -576,6 +576,18 @@ export class CopyEngine {
     }
     // another image moves this digest: it counts as existing for this one
     return t.then(() => "exists" as const);
+  }
+
+  /** How an upload of b may continue a session an earlier run left (registry targets, sources with random access). */
+  private resumable(p: JobPlan, b: Descriptor): PushOptions | undefined {
+    const { src } = p.job;
+    if (!(p.job.dst instanceof RegistryRepository) || !src.fetchBlobFrom) return undefined;
+    return {
+      openAt: async (offset) => this.counting(p, await src.fetchBlobFrom!(b, offset)),
+      download: src instanceof RegistryRepository,
+      // the bytes the registry already had count as moved
+      onResumed: (bytes) => this.emit({ type: "progress", job: p.index, bytes }),
+    };
   }
 
   /**
@@ -683,7 +695,12 @@ export class CopyEngine {
         const spool = await Spool.create(stream, `pushing ${_d.digest} from ${src.path}`);
         try {
           try {
-            await first.p.job.dst.pushBlob(first.b, async () => this.counting(first.p, await spool.open()));
+            // an upload an earlier run left is continued from the stream, its first bytes skipped (they still reach
+            // the spool): the archive is read anyway, only what the registry lacks is sent
+            await first.p.job.dst.pushBlob(first.b, async () => this.counting(first.p, await spool.open()), {
+              openAt: async (offset) => this.counting(first.p, skipBytes(await spool.open(), offset)),
+              onResumed: (bytes) => this.emit({ type: "progress", job: first.p.index, bytes }),
+            });
             this.record(first.p, first.b, "copied");
           } catch (e) {
             stream.destroy();

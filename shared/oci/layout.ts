@@ -89,6 +89,15 @@ export class OciLayoutStore implements Store {
     return src.pipe(v);
   }
 
+  async fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+    const p = this.blobPath(desc.digest);
+    if (!existsSync(p)) throw new NotFoundError(`blob ${desc.digest} in ${this.name}`);
+    const v = new VerifyStream(`blob ${desc.digest} in ${this.name} from byte ${offset}`, desc.digest, desc.size - offset, false);
+    const src = createReadStream(p, { start: offset, highWaterMark: 1 << 20 });
+    src.on("error", (e) => v.destroy(e));
+    return src.pipe(v);
+  }
+
   async exists(desc: Descriptor): Promise<boolean> {
     try {
       const s = await stat(this.blobPath(desc.digest));

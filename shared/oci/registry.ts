@@ -1,27 +1,42 @@
 // A repository on an OCI distribution registry (distribution-spec 1.1) as a Store: manifests with exact bytes
 // and digest checks; blob HEAD, streaming GET with verification and Range resume; monolithic upload (POST →
-// PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; cross-repo mounts (201 and
-// 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
+// PUT with Content-Length, streamed) and chunked PATCH where a registry asks for it; large blobs through upload
+// sessions noted in the upload journal, which a later run continues from the registry's Range (resumeUpload);
+// cross-repo mounts (201 and 202); tags with Link pagination; catalog; referrers API with the tag-schema fallback.
 import { PassThrough, Readable } from "node:stream";
 import { digestOf, digestHex, verifyBytes, VerifyStream } from "./digest.ts";
 import { DeniedError, NotFoundError, OciError, RegistryError, TransportError, UnauthorizedError, UnsupportedError } from "./errors.ts";
 import { isIndex, manifestAccept, MT } from "./media-types.ts";
 import { apiHost, type RegistryReference } from "./reference.ts";
-import type { Store } from "./store.ts";
+import type { PushOptions, Store } from "./store.ts";
 import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
 import type { HttpResponse, RetryBudget } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
-import { redact } from "../runtime/redact.ts";
+import { redact, redactUrl } from "../runtime/redact.ts";
 import { markOwnedChunks } from "../runtime/memory.ts";
+import { traceNote } from "../runtime/trace.ts";
+import { UploadJournal } from "./upload-journal.ts";
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
 /** per client: registry host → serves the referrers API (all repositories of a registry answer alike) */
 const referrersSupport = new WeakMap<AuthClient, Map<string, boolean>>();
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
+/** blobs from this size up are uploaded through a session noted in the upload journal (resumable by a later run) */
+const RESUMABLE_MIN = 16 << 20;
+/**
+ * a streamed PATCH ends when its source sends nothing for this long (the next one starts when bytes flow again):
+ * a run stopped while its source stalls then leaves a session the registry kept whole
+ */
+const SEGMENT_STALL_MS = 1000;
+
 export interface RepositoryOptions {
   /** upload in PATCH chunks of this size instead of one PUT (0 = monolithic) */
   chunkSize?: number;
+  /** where upload sessions of large blobs are noted (default: UploadJournal.default(); false: nowhere) */
+  journal?: UploadJournal | false;
+  /** blobs from this size up go through a noted session (default 16 MiB) */
+  resumableMin?: number;
 }
 
 export class RegistryRepository implements Store {
@@ -66,17 +81,22 @@ export class RegistryRepository implements Store {
   }
 
   private async fail(res: HttpResponse, method: string, what: string): Promise<never> {
+    throw await this.errorOf(res, method, what);
+  }
+
+  /** The typed error for a refused request (its body read). */
+  private async errorOf(res: HttpResponse, method: string, what: string): Promise<Error> {
     let errors: { code: string; message?: string }[] = [];
     const text = method === "HEAD" ? "" : await res.text().catch(() => "");
     try {
       errors = (JSON.parse(text) as { errors?: { code: string; message?: string }[] }).errors ?? [];
     } catch {}
     if (method === "HEAD") await res.drain();
-    if (res.status === 404) throw new NotFoundError(what, errors[0]?.message && errors[0].code !== "MANIFEST_UNKNOWN" && errors[0].code !== "BLOB_UNKNOWN" ? errors[0].message : undefined);
-    if (res.status === 401) throw new UnauthorizedError(this.registry);
-    if (res.status === 403) throw new DeniedError(this.registry, this.repository);
+    if (res.status === 404) return new NotFoundError(what, errors[0]?.message && errors[0].code !== "MANIFEST_UNKNOWN" && errors[0].code !== "BLOB_UNKNOWN" ? errors[0].message : undefined);
+    if (res.status === 401) return new UnauthorizedError(this.registry);
+    if (res.status === 403) return new DeniedError(this.registry, this.repository);
     // a storage backend's error body may echo the presigned URL it was given: mask it
-    throw new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: redact(text.slice(0, 200).replace(/\s+/g, " ")) }] : []);
+    return new RegistryError(res.status, method, res.url, errors.length ? errors : text ? [{ code: `HTTP_${res.status}`, message: redact(text.slice(0, 200).replace(/\s+/g, " ")) }] : []);
   }
 
   // ---------- manifests ----------
@@ -158,6 +178,10 @@ export class RegistryRepository implements Store {
 
   // ---------- blobs ----------
 
+  fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+    return this.fetchBlob(desc, { offset });
+  }
+
   async exists(desc: Descriptor): Promise<boolean> {
     const kind = desc.mediaType && (desc.mediaType.includes("manifest") || isIndex(desc.mediaType)) ? "manifests" : "blobs";
     const res = await this.req("HEAD", `${this.base}/${kind}/${desc.digest}`, [pullScope(this.repository)], kind === "manifests" ? { headers: { accept: manifestAccept } } : {});
@@ -169,21 +193,24 @@ export class RegistryRepository implements Store {
 
   /**
    * GET a blob; on a broken connection resume with Range from the byte reached; verify size and digest
-   * (`verify: false`: size only, for a receiver that checks the digest itself).
+   * (`verify: false`: size only, for a receiver that checks the digest itself; `offset`: the bytes from there on,
+   * size checked only).
    */
-  async fetchBlob(desc: Descriptor, opts: { verify?: boolean } = {}): Promise<Readable> {
-    const what = `blob ${this.name}@${desc.digest}`;
+  async fetchBlob(desc: Descriptor, opts: { verify?: boolean; offset?: number } = {}): Promise<Readable> {
+    const start = opts.offset ?? 0;
+    const what = `blob ${this.name}@${desc.digest}${start ? ` from byte ${start}` : ""}`;
     // one retry budget for the download: the first GET's retries and every Range resume draw from it
     const budget: RetryBudget = { left: this.client.transport.retries };
-    const first = await this.openBlob(desc, 0, budget);
+    const first = await this.openBlob(desc, start, budget);
     // the verifying stream is what the caller reads (its 1 MiB read-ahead keeps the socket busy while the
-    // receiver is slower): no further pass-through layer, each of which cost a hop per chunk
-    const verify = new VerifyStream(what, desc.digest, desc.size, opts.verify !== false, { highWaterMark: 1 << 20 });
+    // receiver is slower): no further pass-through layer, each of which cost a hop per chunk; a read from an
+    // offset checks its size only (the digest covers the whole blob)
+    const verify = new VerifyStream(what, desc.digest, desc.size - start, opts.verify !== false && !start, { highWaterMark: 1 << 20 });
     // its chunks are the response's own buffers, passed on and held by nothing else: an upload may free them
     markOwnedChunks(verify);
     (async () => {
       let res = first;
-      let received = 0;
+      let received = start;
       let resumes = 0;
       for (;;) {
         try {
@@ -230,16 +257,32 @@ export class RegistryRepository implements Store {
     return res;
   }
 
-  /** Upload a blob: POST → PUT (monolithic, Content-Length, streamed), or PATCH chunks where needed. */
-  async pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
+  /**
+   * Upload a blob: POST → PUT (monolithic, Content-Length, streamed); a blob from RESUMABLE_MIN up whose source can
+   * be read from an offset (`opts.openAt`) through an upload session noted in the upload journal (PATCH, then PUT
+   * ?digest=), which a later run continues from the byte the registry holds (resumeUpload) where the
+   * registry kept it; PATCH chunks with Content-Range where a registry asks for them.
+   */
+  async pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts: PushOptions = {}): Promise<void> {
     const transport = this.client.transport;
     // one retry budget for the upload: POST retries, PUT restarts and chunk retries all draw from it
     const budget: RetryBudget = { left: transport.retries };
+    const journal = opts.openAt && desc.size >= (this.opts.resumableMin ?? RESUMABLE_MIN) ? this.journal : undefined;
+    const canResume = !!journal;
+    let resume = canResume;
     for (let attempt = 0; ; attempt++) {
       try {
+        if (resume && (await this.resumeUpload(desc, opts, journal!, budget))) return;
+        resume = false;
         const location = await this.startUpload(undefined, budget);
         if (location.mounted) return;
-        await this.sendUpload(location.url, desc, open, budget);
+        if (!journal && !(this.chunkSize > 0 && desc.size > this.chunkSize)) {
+          await this.sendUpload(location.url, desc, open, budget);
+          return;
+        }
+        const chunk = this.chunkSize ? Math.max(this.chunkSize, location.minChunk ?? 0) : 0;
+        await journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: location.url });
+        await this.sendSession(location.url, desc, 0, open, chunk, !!opts.download, journal);
         return;
       } catch (e) {
         // the source failed (it spent its own retry budget already): not ours to retry
@@ -247,6 +290,8 @@ export class RegistryRepository implements Store {
         const retryable = e instanceof RegistryError ? e.status >= 500 || e.status === 429 : e instanceof OciError ? e.code === "TRANSPORT" || e.code === "UPLOAD_BROKEN" : true;
         if (!retryable || budget.left <= 0) throw e;
         budget.left--;
+        // continue the session this attempt left, where the registry kept it
+        resume = canResume;
         await new Promise((r) => setTimeout(r, (transport.opts.backoffMs ?? 250) * 2 ** attempt));
       }
     }
@@ -268,9 +313,259 @@ export class RegistryRepository implements Store {
     return { url: new URL(loc, this.base).toString(), mounted: false, minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
   }
 
-  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>, budget?: RetryBudget): Promise<void> {
-    const chunk = this.chunkSize;
-    if (chunk > 0 && desc.size > chunk) return this.sendChunked(location, desc, open, chunk, budget);
+  /** the upload journal (undefined: none, sessions are not noted) */
+  private get journal(): UploadJournal | undefined {
+    if (this.opts.journal === false) return undefined;
+    return (this.opts.journal ??= UploadJournal.default() ?? false) || undefined;
+  }
+
+  /**
+   * Continue the upload session the journal holds for this blob: GET its Location; on 204 with `Range: 0-<end>`,
+   * PATCH the bytes from end+1 (the source opened at that offset) and PUT ?digest= (the registry checks the whole
+   * blob's digest there, so a wrong resume cannot commit a wrong blob). true: the blob is committed. false: there
+   * was nothing to resume, or the registry refused the session at any step (distribution answers GET with 404
+   * BLOB_UPLOAD_INVALID once a broken request left bytes its signed state does not count; zot deletes a session
+   * whose PATCH broke: 404 BLOB_UPLOAD_UNKNOWN; a PATCH from the wrong offset gets 416; a wrong digest 400): the
+   * entry is dropped and the caller starts a new upload. A broken connection while resuming throws (a retry
+   * resumes again).
+   */
+  private async resumeUpload(desc: Descriptor, opts: PushOptions, journal: UploadJournal, budget: RetryBudget): Promise<boolean> {
+    const s = await journal.get(this.registry, this.repository, desc.digest);
+    if (!s) return false;
+    const what = `upload of ${desc.digest} to ${this.name}`;
+    const giveUp = async (why: string) => {
+      traceNote(`${what}: earlier session not resumed (${why}); starting a new upload`);
+      await journal.drop(this.registry, this.repository, desc.digest);
+      return false;
+    };
+    if (s.size !== desc.size) return giveUp(`it was for ${s.size} bytes`);
+    let res: HttpResponse;
+    try {
+      res = await this.req("GET", s.location, [pushScope(this.repository)], { budget });
+    } catch (e) {
+      return giveUp((e as Error).message);
+    }
+    if (res.status !== 204) {
+      const text = await res.text().catch(() => "");
+      let code = "";
+      try {
+        code = (JSON.parse(text) as { errors?: { code?: string }[] }).errors?.[0]?.code ?? "";
+      } catch {}
+      return giveUp(`GET ${redactUrl(s.location)} answered ${res.status}${code ? ` ${code}` : ""}`);
+    }
+    await res.drain();
+    const range = /^(?:bytes=)?0-(-?\d+)$/.exec((res.header("range") ?? "").trim());
+    if (!range) return giveUp("the registry's answer has no Range");
+    // "0-0" is an empty session for zot and the spec's POST answer (a 1-byte session then gets 416 and starts anew)
+    const end = Number(range[1]);
+    const offset = end <= 0 ? 0 : end + 1;
+    if (offset > desc.size) return giveUp(`the registry holds ${offset} bytes of a ${desc.size} byte blob`);
+    const url = new URL(res.header("location") ?? s.location, this.base).toString();
+    traceNote(`${what}: resuming the earlier session at byte ${offset} of ${desc.size}`);
+    try {
+      await this.sendSession(url, desc, offset, () => opts.openAt!(offset), this.chunkSize, !!opts.download, journal);
+    } catch (e) {
+      if (fromSource(e)) throw e;
+      if ((e instanceof RegistryError && e.status < 500) || e instanceof NotFoundError) return giveUp((e as Error).message);
+      throw e;
+    }
+    opts.onResumed?.(offset);
+    return true;
+  }
+
+  /**
+   * Send the bytes [offset, size) of a blob to an upload session: streamed PATCHes from a download (see
+   * sendSegments), one PATCH with Content-Length and Content-Range from a local source, or PATCHes of `chunk` bytes
+   * with Content-Range where the registry asks for chunks (the next chunk is read while one is sent); the journal follows the session's
+   * Location after each accepted PATCH; then PUT ?digest= with no body, and the entry is dropped. The body is not
+   * hashed here: the registry checks the digest before it commits (sources verify what they read from byte 0).
+   */
+  private async sendSession(location: string, desc: Descriptor, offset: number, open: () => Promise<Readable>, chunk: number, download: boolean, journal?: UploadJournal): Promise<void> {
+    const what = `blob upload ${desc.digest} to ${this.name}`;
+    let url = location;
+    const note = (loc: string) => journal?.put({ registry: this.registry, repository: this.repository, digest: desc.digest, size: desc.size, location: loc });
+    const accepted = async (res: HttpResponse, method: string) => {
+      if ((res.status === 413 || res.status === 411) && !this.chunkSize) {
+        // a proxy in front of the registry limits request bodies (413) or wants their length up front (411): upload
+        // in chunks with Content-Length from now on
+        await res.drain();
+        this.chunkSize = DEFAULT_CHUNK;
+        throw new OciError(`registry ${this.registry} refused a streamed request body (HTTP ${res.status}); switching to chunked uploads`, "UPLOAD_BROKEN");
+      }
+      if (res.status !== 202) throw await this.errorOf(res, method, what);
+      await res.drain();
+      url = new URL(res.header("location") ?? url, this.base).toString();
+      await note(url);
+    };
+    if (offset < desc.size) {
+      const src = await open().catch((e) => {
+        throw markSource(e);
+      });
+      // sources check the size (and, read from byte 0, the digest) of what they deliver
+      if (!chunk && download) await this.sendSegments(desc, src, () => url, accepted);
+      else if (!chunk) {
+        // one PATCH of the rest; Content-Range lets the registry refuse a wrong offset (zot: 416)
+        await accepted(await this.sendBody("PATCH", url, desc, src, desc.size - offset, { "content-range": `${offset}-${desc.size - 1}` }), "PATCH");
+      } else {
+        let at = offset;
+        let inflight: Promise<void> | undefined;
+        let failed: unknown;
+        const send = (body: Buffer) => {
+          const from = at;
+          at += body.length;
+          const p = (async () => {
+            let res: HttpResponse;
+            try {
+              res = await this.req("PATCH", url, [pushScope(this.repository)], {
+                headers: { "content-type": "application/octet-stream", "content-length": String(body.length), "content-range": `${from}-${from + body.length - 1}` },
+                body,
+                retry: false,
+              });
+            } catch (e) {
+              throw new OciError(`upload of ${desc.digest} to ${this.name} broke at byte ${from}: ${(e as Error).message}`, "UPLOAD_BROKEN");
+            }
+            await accepted(res, "PATCH");
+          })();
+          p.catch((e) => (failed ??= e));
+          return p;
+        };
+        let parts: Buffer[] = [];
+        let buffered = 0;
+        try {
+          for await (const c of src) {
+            let rest = c as Buffer;
+            while (buffered + rest.length >= chunk) {
+              const take = chunk - buffered;
+              parts.push(rest.subarray(0, take));
+              rest = rest.subarray(take);
+              const body = Buffer.concat(parts, chunk);
+              parts = [];
+              buffered = 0;
+              await inflight?.catch(() => {});
+              if (failed) throw failed;
+              inflight = send(body);
+            }
+            if (rest.length) {
+              parts.push(rest);
+              buffered += rest.length;
+            }
+          }
+        } catch (e) {
+          src.destroy();
+          await inflight?.catch(() => {});
+          throw failed ?? markSource(e);
+        }
+        await inflight?.catch(() => {});
+        if (failed) throw failed;
+        if (buffered) await send(Buffer.concat(parts, buffered));
+      }
+    }
+    const u = new URL(url);
+    u.searchParams.set("digest", desc.digest);
+    let res: HttpResponse;
+    try {
+      res = await this.req("PUT", u.toString(), [pushScope(this.repository)], { headers: { "content-length": "0" }, body: "", retry: false });
+    } catch (e) {
+      throw new OciError(`upload of ${desc.digest} to ${this.name} broke at its closing PUT: ${(e as Error).message}`, "UPLOAD_BROKEN");
+    }
+    if (res.status !== 201 && res.status !== 204) throw await this.errorOf(res, "PUT", what);
+    await res.drain();
+    await journal?.drop(this.registry, this.repository, desc.digest);
+  }
+
+  /**
+   * Streamed PATCHes (no Content-Length, chunked transfer encoding, as docker push sends them; distribution and zot
+   * append such a body): one request while the source flows; when it sends nothing for SEGMENT_STALL_MS the request
+   * is ended (the registry answers 202 and the session is noted) and the next starts with the next bytes. A run
+   * killed while its source stalls then leaves a session both zot and distribution can continue; a request cut
+   * in the middle leaves none (zot deletes the session, distribution's signed state no longer matches).
+   */
+  private async sendSegments(desc: Descriptor, src: Readable, url: () => string, accepted: (res: HttpResponse, method: string) => Promise<void>): Promise<void> {
+    // src flows into the open segment's body (one Readable, fed with push(), paused by its backpressure); between
+    // segments the first bytes that arrive are held and src paused until the next segment opens
+    let seg: Readable | undefined;
+    let held: Buffer | undefined;
+    let ended = false;
+    let failed: unknown;
+    let lastData = Date.now();
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    /** the open segment's body got its end (the source ended or stalled) */
+    let closed = false;
+    const close = () => {
+      seg?.push(null);
+      seg = undefined;
+      closed = true;
+    };
+    src.on("data", (c: Buffer) => {
+      lastData = Date.now();
+      if (seg) {
+        if (!seg.push(c)) src.pause();
+      } else {
+        held = c;
+        src.pause();
+        poke();
+      }
+    });
+    src.once("end", () => {
+      ended = true;
+      close();
+      poke();
+    });
+    src.once("error", (e) => {
+      failed = markSource(e);
+      seg?.destroy(e);
+      poke();
+    });
+    src.pause();
+    const watch = setInterval(() => {
+      // the source stalls: end this request cleanly, the registry keeps what it got
+      if (seg && Date.now() - lastData >= SEGMENT_STALL_MS) close();
+    }, SEGMENT_STALL_MS / 4);
+    try {
+      for (;;) {
+        if (!held && !ended && !failed) {
+          src.resume();
+          await new Promise<void>((r) => (wake = r));
+        }
+        if (failed) throw failed;
+        if (!held) break; // the source ended
+        const body = (seg = new Readable({ highWaterMark: 1 << 20, read: () => void src.resume() }));
+        closed = false;
+        lastData = Date.now();
+        body.push(held);
+        held = undefined;
+        if (ended) close();
+        let res: HttpResponse;
+        try {
+          res = await this.req("PATCH", url(), [pushScope(this.repository)], { headers: { "content-type": "application/octet-stream" }, body: () => body, retry: false });
+        } catch (e) {
+          if (failed) throw failed;
+          throw new OciError(`upload of ${desc.digest} to ${this.name} broke: ${(e as Error).message}`, "UPLOAD_BROKEN");
+        }
+        if (failed) {
+          await res.drain();
+          throw failed;
+        }
+        // an answer before the body ended: a refusal (accepted throws it), else a registry that took part of a body
+        const early = !closed;
+        if (early) (seg = undefined), src.pause();
+        await accepted(res, "PATCH");
+        if (early) throw new OciError(`registry ${this.registry} answered a PATCH of ${desc.digest} before its body ended`, "UPLOAD_BROKEN");
+      }
+    } catch (e) {
+      src.destroy();
+      throw e;
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>, _budget?: RetryBudget): Promise<void> {
     const url = new URL(location);
     url.searchParams.set("digest", desc.digest);
     // The registry checks size and ?digest= before it commits the blob, so the body is not hashed again here
@@ -278,12 +573,25 @@ export class RegistryRepository implements Store {
     const src = await open().catch((e) => {
       throw markSource(e);
     });
+    const res = await this.sendBody("PUT", url.toString(), desc, src, desc.size);
+    if (res.status === 413 && !this.chunkSize) {
+      // a proxy in front of the registry limits request bodies: upload in chunks from now on
+      await res.drain();
+      this.chunkSize = DEFAULT_CHUNK;
+      throw new OciError(`registry ${this.registry} refused a ${desc.size} byte body; switching to chunked uploads`, "UPLOAD_BROKEN");
+    }
+    if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
+    await res.drain();
+  }
+
+  /** One request streaming `src` (length bytes) as its body; a failing source is reported as such, a broken connection as UPLOAD_BROKEN. */
+  private async sendBody(method: string, url: string, desc: Descriptor, src: Readable, length: number, headers: Record<string, string> = {}): Promise<HttpResponse> {
     let srcError: unknown;
     src.on("error", (e) => (srcError = markSource(e)));
     let res: HttpResponse;
     try {
-      res = await this.req("PUT", url.toString(), [pushScope(this.repository)], {
-        headers: { "content-type": "application/octet-stream", "content-length": String(desc.size) },
+      res = await this.req(method, url, [pushScope(this.repository)], {
+        headers: { "content-type": "application/octet-stream", "content-length": String(length), ...headers },
         body: () => src,
         retry: false,
       });
@@ -296,61 +604,7 @@ export class RegistryRepository implements Store {
       await res.drain();
       throw srcError;
     }
-    if (res.status === 413 && !this.chunkSize) {
-      // a proxy in front of the registry limits request bodies: upload in chunks from now on
-      await res.drain();
-      this.chunkSize = DEFAULT_CHUNK;
-      throw new OciError(`registry ${this.registry} refused a ${desc.size} byte body; switching to chunked uploads`, "UPLOAD_BROKEN");
-    }
-    if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
-    await res.drain();
-  }
-
-  private async sendChunked(location: string, desc: Descriptor, open: () => Promise<Readable>, chunkSize: number, budget?: RetryBudget): Promise<void> {
-    const src = await open().catch((e) => {
-      throw markSource(e);
-    });
-    const verify = new VerifyStream(`blob ${desc.digest} for ${this.name}`, desc.digest, desc.size);
-    src.on("error", (e) => verify.destroy(markSource(e) as Error));
-    src.pipe(verify);
-    let offset = 0;
-    let url = location;
-    let buf: Buffer[] = [];
-    let buffered = 0;
-    const flush = async () => {
-      const body = Buffer.concat(buf);
-      buf = [];
-      buffered = 0;
-      const res = await this.req("PATCH", url, [pushScope(this.repository)], {
-        headers: { "content-type": "application/octet-stream", "content-length": String(body.length), "content-range": `${offset}-${offset + body.length - 1}` },
-        body,
-        retry: false,
-      });
-      if (res.status !== 202) await this.fail(res, "PATCH", `chunked upload to ${this.name}`);
-      await res.drain();
-      offset += body.length;
-      url = new URL(res.header("location") ?? url, this.base).toString();
-    };
-    for await (const c of verify) {
-      let rest = c as Buffer;
-      while (buffered + rest.length >= chunkSize) {
-        const take = chunkSize - buffered;
-        buf.push(rest.subarray(0, take));
-        buffered += take;
-        rest = rest.subarray(take);
-        await flush();
-      }
-      if (rest.length) {
-        buf.push(rest);
-        buffered += rest.length;
-      }
-    }
-    if (buffered) await flush();
-    const u = new URL(url);
-    u.searchParams.set("digest", desc.digest);
-    const res = await this.req("PUT", u.toString(), [pushScope(this.repository)], { headers: { "content-length": "0" }, body: "", retry: false });
-    if (res.status !== 201 && res.status !== 204) await this.fail(res, "PUT", `blob upload ${desc.digest} to ${this.name}`);
-    await res.drain();
+    return res;
   }
 
   /** Cross-repository mount within the same registry. 201 → mounted; 202 → not mounted (upload session opened, cancelled). */
@@ -489,6 +743,27 @@ function markSource(e: unknown): unknown {
 }
 function fromSource(e: unknown): boolean {
   return !!e && typeof e === "object" && SOURCE in e;
+}
+
+/** Settles when a writable can take more (or is closed); its listeners go with it. */
+function drained(w: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((ok) => {
+    const done = () => {
+      w.off("drain", done);
+      w.off("close", done);
+      ok();
+    };
+    w.on("drain", done);
+    w.on("close", done);
+  });
+}
+
+/** A stream without its first n bytes (an upload continued from a stream that cannot seek). */
+export function skipBytes(s: Readable, n: number): Readable {
+  if (n <= 0) return s;
+  const skip = new SkipStream(n);
+  s.on("error", (e) => skip.destroy(e));
+  return s.pipe(skip);
 }
 
 /** Drop the first n bytes of a stream (servers that answer a Range request with the whole body). */

@@ -15,8 +15,13 @@ export interface Store {
   /** verified blob stream (size and digest checked at its end; `verify: false` lets a store skip the digest) */
   fetchBlob(desc: Descriptor, opts?: { verify?: boolean }): Promise<Readable>;
   exists(desc: Descriptor): Promise<boolean>;
+  /**
+   * the blob's bytes from `offset` to its end, for an upload that continues where an earlier one stopped (size
+   * checked; the digest is the receiver's to check, it covers the whole blob). Only stores with random access.
+   */
+  fetchBlobFrom?(desc: Descriptor, offset: number): Promise<Readable>;
   /** store a blob; `open` may be called again when a retry needs the content once more */
-  pushBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<void>;
+  pushBlob(desc: Descriptor, open: () => Promise<Readable>, opts?: PushOptions): Promise<void>;
   /** store a manifest by digest; with tags, also point those tags at it (only after its children exist) */
   pushManifest(desc: Descriptor, bytes: Uint8Array, tags?: string[]): Promise<void>;
   /** point a tag at an existing manifest */
@@ -31,6 +36,23 @@ export interface Store {
   close?(): Promise<void>;
   /** archive writers: receive the whole graph (all manifests and small blobs) before the first big blob */
   prepare?(plan: Plan): Promise<void>;
+}
+
+/** How an upload may continue one an earlier run left (registries; see RegistryRepository.resumeUpload). */
+export interface PushOptions {
+  /**
+   * The blob's bytes from `offset` to its end (their size is checked, their digest cannot be: the registry checks
+   * the whole blob's at the closing PUT). Given, an upload session an earlier run left can be continued.
+   */
+  openAt?: (offset: number) => Promise<Readable>;
+  /**
+   * the source is a download that may stall: PATCHes streamed without a length, each ended when the source pauses,
+   * so a run stopped while it waits leaves a session the registry kept (else one PATCH with Content-Length and
+   * Content-Range: a local source keeps the registry busy, a pause is not expected)
+   */
+  download?: boolean;
+  /** after a resumed upload committed: how many bytes it did not send again */
+  onResumed?: (bytes: number) => void;
 }
 
 export interface PlannedNode {

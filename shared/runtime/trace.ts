@@ -33,3 +33,8 @@ export function traceHttp(method: string, url: string, via?: string): (status?: 
     sink(`http: ${method} ${redactUrl(url)}${via ? ` (via proxy ${via})` : ""} → ${outcome} (${ms} ms)`);
   };
 }
+
+/** A debug line about the exchanges (why an upload session was resumed or not) on the same sink; free when tracing is off. URLs in it must go through redactUrl. */
+export function traceNote(line: string): void {
+  sink?.(line);
+}

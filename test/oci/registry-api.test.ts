@@ -16,6 +16,7 @@ import { CopyEngine } from "../../shared/oci/copy.ts";
 import { sha256 } from "../../shared/oci/digest.ts";
 import { Readable } from "node:stream";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
+import { UploadJournal } from "../../shared/oci/upload-journal.ts";
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
@@ -61,6 +62,26 @@ describe("uploads", () => {
     client.transport.close();
   });
 
+
+  test("a 411 on a streamed PATCH (a proxy that wants lengths) switches to chunks with Content-Length, continuing the noted session", async () => {
+    proxy.clear();
+    proxy.setRules([{ method: "PATCH", path: /\/blobs\/uploads\//, fault: "status", status: 411, times: 1 }]);
+    const client = createClient(conn());
+    const journal = new UploadJournal(join(tmp, "journal"));
+    // a large blob (here: from 1 MiB up) whose source reads from an offset goes through a noted session
+    const repo = new RegistryRepository(client, proxy.host, "chunked/after411", { journal, resumableMin: 1 << 20 });
+    const data = Buffer.alloc(3 << 20, 5);
+    const desc = { mediaType: "application/octet-stream", digest: sha256(data), size: data.length };
+    await repo.pushBlob(desc, async () => Readable.from([data]), { openAt: async (o) => Readable.from([data.subarray(o)]), download: true });
+    expect(await repo.exists(desc)).toBe(true);
+    const patches = proxy.calls.filter((c) => c.method === "PATCH");
+    expect(patches.map((c) => c.status)).toEqual([411, 202]);
+    // the retry asked the session where it stood (distribution: 204, Range 0--1 while empty) instead of opening another
+    expect(proxy.calls.filter((c) => c.method === "POST" && c.status === 202).length).toBe(1);
+    expect(proxy.calls.some((c) => c.method === "GET" && c.path.includes("/blobs/uploads/") && c.status === 204)).toBe(true);
+    expect(await journal.get(proxy.host, "chunked/after411", desc.digest)).toBeUndefined();
+    client.transport.close();
+  });
 
   test("content that does not match its digest is refused by the registry and never stored", async () => {
     const client = createClient({ ...conn(), retries: 0 });

@@ -7,6 +7,7 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
+import { cacheDir } from "../../../shared/runtime/cache-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -161,14 +162,8 @@ async function packDir(dir: string, out: string): Promise<string> {
 // ---------------------------------------------------------------- discovery cache
 // Rendering (helm version + helm template) dominates a warm sync. The result depends only on the chart bytes,
 // the values/flags and helm, so it is cached under $KUBE_AIRGAP_CACHE_DIR (default $XDG_CACHE_HOME/kube-airgap
-// or ~/.cache/kube-airgap)/discovery/<sha256 of all inputs>.json. KUBE_AIRGAP_NO_CACHE=1 turns it off.
-
-export function cacheDir(env: Record<string, string | undefined> = process.env): string | undefined {
-  if (env.KUBE_AIRGAP_NO_CACHE === "1" || env.KUBE_AIRGAP_NO_CACHE === "true") return undefined;
-  if (env.KUBE_AIRGAP_CACHE_DIR) return env.KUBE_AIRGAP_CACHE_DIR;
-  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
-  return base ? join(base, "kube-airgap") : undefined;
-}
+// or ~/.cache/kube-airgap)/discovery/<sha256 of all inputs>.json. KUBE_AIRGAP_NO_CACHE=1 turns it off
+// (shared/runtime/cache-dir.ts).
 
 async function fileDigestOrMissing(p: string): Promise<string> {
   return sha256File(p).catch(() => "missing");
