@@ -126,16 +126,19 @@ describe("credentials stay with their registry (12.1)", () => {
 });
 
 describe("a refused or unreachable destination is one error, at once (11.2)", () => {
-  test("wrong password against 8 images: one error line, exit 1, under 2 s, nothing pushed", async () => {
-    const t0 = Date.now();
+  test("wrong password against 8 images: one error line, exit 1, the password tried once or twice (not per image, no retries), nothing pushed", async () => {
+    const refusals = () => (dst.logs().match(/error authenticating user/g) ?? []).length;
+    const before = refusals();
     const r = await mirror(["copy", "--from-file", pairs, ...cas(), "--dest-username", dst.username, "--dest-password-stdin"], { stdin: "not-the-password\n" });
-    const ms = Date.now() - t0;
     expect(r.code).toBe(1);
     const lines = errorLines(r.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^error: authentication to ${dst.host.replace(/\./g, "\\.")} failed: username or password rejected`));
     expect(r.stdout).toBe("");
-    expect(ms).toBeLessThan(2000);
+    // the registry's own log counts the refused attempts (a wall-clock bound failed under CI load at 2.7 s)
+    const tried = refusals() - before;
+    expect(tried).toBeGreaterThanOrEqual(1);
+    expect(tried).toBeLessThanOrEqual(2);
   });
 
   test("unreachable destination: one error line, exit 1, under 2 s (no retry storm)", async () => {
