@@ -175,7 +175,7 @@ async function printVersion(info: PluginInfo, rest: string[]): Promise<void> {
     return;
   }
   const { toJson, toYaml, versioned } = await import("./output.ts"); // yaml loads only here, not on every start
-  const runtime = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? "deno" : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "node";
+  const { runtimeName: runtime } = await import("../runtime/adapter.ts");
   const report = versioned("Version", {
     clientVersion: { plugin: info.usageName, gitVersion: `v${version.replace(/^v/, "")}`, gitCommit: commit, platform: `${process.platform}/${({ x64: "amd64", ia32: "386" } as Record<string, string>)[process.arch] ?? process.arch}`, runtime: `${runtime} ${process.versions[runtime as "bun"] ?? process.version}` },
   });

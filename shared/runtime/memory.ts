@@ -7,12 +7,11 @@
 // registry download sent on by an upload or written into an archive), it frees the chunk itself (releaseChunk):
 // those bytes then never count towards a collection (forced collections were 21 % of a copy's JS samples).
 import type { Readable, Writable } from "node:stream";
+import { collectGarbage } from "./adapter.ts";
 
 const RELEASE_EVERY = 32 << 20;
 
-type Collect = () => void;
-const g = globalThis as { Bun?: { gc?: (sync: boolean) => void }; gc?: () => void };
-const collect: Collect | undefined = g.Bun?.gc ? () => g.Bun!.gc!(true) : typeof g.gc === "function" ? () => g.gc!() : undefined;
+const collect = collectGarbage;
 let moved = 0;
 
 /** Count n bytes moved through this process; collect garbage now and then (see above). */

@@ -18,6 +18,7 @@ import http from "node:http";
 import { Readable } from "node:stream";
 import { agentFor, checkProxy, httpRequest, proxyForUrl, proxyLabel, viaProxyError } from "./proxy.ts";
 import { traceHttp } from "./trace.ts";
+import { runtimeName } from "./adapter.ts";
 
 export interface TlsOptions {
   /** PEM CA bundle to trust instead of the system roots */
@@ -46,7 +47,7 @@ export interface TlsFetchInit {
 
 /** Which implementation createTlsFetch uses on this runtime ("bun-fetch" | "node-https"). */
 export function tlsFetchImplementation(): "bun-fetch" | "node-https" {
-  return typeof (globalThis as any).Bun !== "undefined" ? "bun-fetch" : "node-https";
+  return runtimeName === "bun" ? "bun-fetch" : "node-https";
 }
 
 export function createTlsFetch(opts: TlsOptions = {}): TlsFetch {

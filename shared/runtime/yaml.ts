@@ -6,15 +6,16 @@
 // kept on purpose: a key repeated in one mapping keeps its last value, as Helm reads it (the yaml package refused
 // the whole file). Checked equal to the yaml package on every values file and rendered document of the corpus.
 import { parse } from "yaml";
+import { nativeYamlParse } from "./adapter.ts";
 
-const native = (globalThis as { Bun?: { YAML?: { parse(text: string): unknown } } }).Bun?.YAML;
+const native = nativeYamlParse;
 const DISAGREE = /<<[ \t]*:|(?:^|[\s:[{,-])!|\n(?:---|\.\.\.)(?:[ \t\r]|$)|^%|^[ \t-]*(?:~|null|Null|NULL)?[ \t]*:(?:[ \t\r]|$)|__proto__/m;
 
 /** One YAML document as plain data (`yaml`'s parse() where the native reader does not apply). */
 export function parseYaml(text: string): unknown {
   if (native && !DISAGREE.test(text)) {
     try {
-      return native.parse(text);
+      return native(text);
     } catch {
       // the yaml package says what is wrong
     }
