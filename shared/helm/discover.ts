@@ -20,7 +20,7 @@
 //             honoured) and --image. A sync fails when one of them cannot be copied.
 //   possible  found only by a static source (values, other annotations, images.lock): it may be real (a component
 //             these values turn off) or a guess that exists nowhere. sync/export look it up at the source and
-//             copy it only when it is there (plugins/kubectl-mirror/lib/possible.ts).
+//             copy it only when it is there (plugins/kubectl-mirror/lib/plan/possible.ts).
 // Without a render (--static-only, or no helm) every image is required: nothing tells the guesses apart.
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -1,6 +1,6 @@
 // The per-user cache directory of kube-airgap: $KUBE_AIRGAP_CACHE_DIR, else $XDG_CACHE_HOME/kube-airgap, else
 // ~/.cache/kube-airgap; none with KUBE_AIRGAP_NO_CACHE=1 (or no HOME). Holds what a later run may reuse and can
-// always be deleted: the discovery cache (kubectl-mirror lib/plan.ts), upload sessions (shared/oci/upload-journal.ts).
+// always be deleted: the discovery cache (kubectl-mirror lib/plan/plan.ts), upload sessions (shared/oci/upload-journal.ts).
 import { join } from "node:path";
 
 export function cacheDir(env: Record<string, string | undefined> = process.env): string | undefined {

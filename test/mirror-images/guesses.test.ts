@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { discoverImages, operatorImageArg, type DiscoveryResult } from "../../shared/helm/discover.ts";
-import { resolvePossible } from "../../plugins/kubectl-mirror/lib/possible.ts";
-import type { MirrorPlan } from "../../plugins/kubectl-mirror/lib/plan.ts";
+import { resolvePossible } from "../../plugins/kubectl-mirror/lib/plan/possible.ts";
+import type { MirrorPlan } from "../../plugins/kubectl-mirror/lib/plan/plan.ts";
 import { HELM3, helm } from "../support/helm.ts";
 import { imagesInManifests } from "../support/corpus.ts";
 

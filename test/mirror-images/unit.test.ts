@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeImage, tryNormalizeImage } from "../../shared/helm/image-ref.ts";
-import { mapImage, mapImages, MappingError, parseRegistryMap, readRegistryMap, writeRegistryMap, formatRegistryMap } from "../../plugins/kubectl-mirror/lib/mapping.ts";
+import { mapImage, mapImages, MappingError, parseRegistryMap, readRegistryMap, writeRegistryMap, formatRegistryMap } from "../../plugins/kubectl-mirror/lib/plan/mapping.ts";
 import { pickVersion } from "../../shared/helm/semver.ts";
 import { applySet, chartTree, loadUserValues } from "../../shared/helm/values.ts";
 import { ChartSourceError, resolveChartRequest } from "../../shared/helm/chart-source.ts";

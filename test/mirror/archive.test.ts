@@ -12,7 +12,7 @@ import { BUN, ROOT } from "../support/cli.ts";
 import { destOf, expectOk, mirror, setupSources, sourceRef, type Sources } from "./helpers.ts";
 import { HELM4 } from "../support/helm.ts";
 import { OciArchiveReader } from "../../shared/oci/archive.ts";
-import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
+import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/transfer/copy.ts";
 import { execFileSync } from "node:child_process";
 
 let s: Sources;

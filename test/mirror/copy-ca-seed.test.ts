@@ -7,7 +7,7 @@ import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserve
 import { KUBECTL, runCli } from "../support/cli.ts";
 import { KubeClient } from "../../shared/kube/index.ts";
 import { run } from "../support/images.ts";
-import { copyCa, parseCaSource } from "../../plugins/kubectl-mirror/lib/copy-ca.ts";
+import { copyCa, parseCaSource } from "../../plugins/kubectl-mirror/lib/cluster/copy-ca.ts";
 
 let spoke: FakeApiServer;
 let kubeconfig: string;

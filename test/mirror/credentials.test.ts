@@ -11,7 +11,7 @@ import { runCli } from "../support/cli.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
-import { muralVariables } from "../../plugins/kubectl-mirror/lib/zot.ts";
+import { muralVariables } from "../../plugins/kubectl-mirror/lib/report/zot.ts";
 import { startChartRepo } from "../support/chart-repo.ts";
 import { HELM4, makeChart } from "../support/helm.ts";
 

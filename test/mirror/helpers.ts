@@ -15,7 +15,7 @@ import { HELM4 } from "../support/helm.ts";
 import type { RegistryOptions } from "../../shared/oci/client.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { EXPECTED_RENDERED, makeFixture, PINNED_DIGEST, type Fixture } from "../mirror-images/fixture.ts";
-import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
+import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/transfer/copy.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { parseRegistryReference } from "../../shared/oci/reference.ts";
 

@@ -4,8 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jobManifests, podDockerConfig, supportsBackoffLimitPerIndex } from "../../plugins/kubectl-mirror/lib/in-cluster.ts";
-import { PLAN_API, readPlanFile, type ShardPlanFile } from "../../plugins/kubectl-mirror/lib/shard-job.ts";
+import { jobManifests, podDockerConfig, supportsBackoffLimitPerIndex } from "../../plugins/kubectl-mirror/lib/cluster/in-cluster.ts";
+import { PLAN_API, readPlanFile, type ShardPlanFile } from "../../plugins/kubectl-mirror/lib/cluster/shard-job.ts";
 import type { KubeClient } from "../../shared/kube/index.ts";
 
 function plan(items: number): ShardPlanFile {

@@ -15,7 +15,7 @@ import { parseRegistryReference } from "../../shared/oci/reference.ts";
 import { RegistryRepository } from "../../shared/oci/registry.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { fileDigest } from "../../shared/oci/digest.ts";
-import { runnerTag } from "../../plugins/kubectl-mirror/lib/runner-image.ts";
+import { runnerTag } from "../../plugins/kubectl-mirror/lib/cluster/runner-image.ts";
 import { BUN, KUBECTL, ROOT, runCli, type CliResult } from "../support/cli.ts";
 import { spawn } from "node:child_process";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { skopeo, skopeoInspectRaw } from "../support/images.ts";
 import { expectOk, mirror, setupSources, sourceRef, type Sources } from "./helpers.ts";
-import { splitArchive } from "../../plugins/kubectl-mirror/lib/archive.ts";
+import { splitArchive } from "../../plugins/kubectl-mirror/lib/transfer/archive.ts";
 
 let s: Sources;
 let tar: string;

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assignShards, parseShardSpec, type PlannedJob } from "../../plugins/kubectl-mirror/lib/shard-plan.ts";
+import { assignShards, parseShardSpec, type PlannedJob } from "../../plugins/kubectl-mirror/lib/plan/shard-plan.ts";
 import { pushArtifact } from "../../shared/oci/artifact.ts";
 import { createClient } from "../../shared/oci/client.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";

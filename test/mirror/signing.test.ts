@@ -360,7 +360,7 @@ describe("verified images on the way in", () => {
 
 describe("serve checks what it serves", () => {
   test("serve --key: a signed archive is served after its signature and blobs verified; another key, an unsigned archive or a swapped index.json never start", async () => {
-    const { serveArchive } = await import("../../plugins/kubectl-mirror/lib/serve.ts");
+    const { serveArchive } = await import("../../plugins/kubectl-mirror/lib/serve/serve.ts");
     const { loadVerifyKeys } = await import("../../shared/signing/dsse.ts");
     const srv = await serveArchive(signed, { address: "127.0.0.1:0", keys: await loadVerifyKeys([k("key.pub")]) });
     try {

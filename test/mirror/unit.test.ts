@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { parse, parseDocument, stringify } from "yaml";
 import { startFakeApiServer, type FakeApiServer } from "../support/kube-apiserver.ts";
 import { runCli } from "../support/cli.ts";
-import { credFileProvider, credForChartUrl, endpointHost, parseCredFile } from "../../plugins/kubectl-mirror/lib/credentials.ts";
-import { parseMirrorFile } from "../../plugins/kubectl-mirror/lib/mirror-file.ts";
-import { destinations, parseSourceMirrors, pullReference } from "../../plugins/kubectl-mirror/lib/targets.ts";
-import { parseSize } from "../../plugins/kubectl-mirror/lib/archive.ts";
-import { rewriteValuesDoc } from "../../plugins/kubectl-mirror/lib/rewrite.ts";
+import { credFileProvider, credForChartUrl, endpointHost, parseCredFile } from "../../plugins/kubectl-mirror/lib/inputs/credentials.ts";
+import { parseMirrorFile } from "../../plugins/kubectl-mirror/lib/inputs/mirror-file.ts";
+import { destinations, parseSourceMirrors, pullReference } from "../../plugins/kubectl-mirror/lib/inputs/targets.ts";
+import { parseSize } from "../../plugins/kubectl-mirror/lib/transfer/archive.ts";
+import { rewriteValuesDoc } from "../../plugins/kubectl-mirror/lib/plan/rewrite.ts";
 import { redact } from "../../shared/runtime/redact.ts";
-import type { PlannedArtifact } from "../../plugins/kubectl-mirror/lib/plan.ts";
+import type { PlannedArtifact } from "../../plugins/kubectl-mirror/lib/plan/plan.ts";
 
 const defaults = { request: {}, discover: {} };
 

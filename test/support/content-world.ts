@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createCA, type TestCA } from "./pki.ts";
 import { startRegistry, type TestRegistry } from "./registry.ts";
 import { writeImageLayout, type ImageSpec } from "./images.ts";
-import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
+import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/transfer/copy.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import { HELM3 } from "./cli.ts";
 

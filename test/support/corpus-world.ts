@@ -23,7 +23,7 @@ import { CORPUS_CHARTS, corpusChart, renderedImages, type CorpusChart } from "./
 import { startRegistry, type TestRegistry } from "./registry.ts";
 import { writeImageLayout, type ImageSpec } from "./images.ts";
 import { HELM3, isolatedEnv, runCli, type CliResult } from "./cli.ts";
-import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/copy.ts";
+import { mirrorCopy } from "../../plugins/kubectl-mirror/lib/transfer/copy.ts";
 import { parseRegistryReference } from "../../shared/oci/reference.ts";
 import { staticCredentials } from "../../shared/oci/transport/credentials.ts";
 import type { RegistryOptions } from "../../shared/oci/client.ts";

@@ -7,7 +7,7 @@ import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { kubeArgs, KubeClient, kubeOptionsFromArgs, parseDuration } from "../../../shared/kube/index.ts";
-import { copyCa } from "../lib/copy-ca.ts";
+import { copyCa } from "../lib/cluster/copy-ca.ts";
 
 export default defineCommand({
   meta: {

@@ -1,5 +1,5 @@
 // kubectl mirror copy SRC DST [SRC DST …] | --from-file FILE
-import { throwIfHostFailed } from "../lib/report.ts";
+import { throwIfHostFailed } from "../lib/report/report.ts";
 import { defineCommand } from "citty";
 import { dryRunArgs, outputArgs, registryArgs, scopedCredentialArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { parseReference } from "../../../shared/oci/reference.ts";
@@ -9,9 +9,9 @@ import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { parsePlatform } from "../../../shared/oci/platform.ts";
-import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/copy.ts";
-import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
-import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
+import { mirrorCopy, readPairsFile, type CopyPair } from "../lib/transfer/copy.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/inputs/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/inputs/sign-args.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 
 export default defineCommand({
@@ -78,7 +78,7 @@ export default defineCommand({
     const sf = shardFlagsFromArgs(args, { namespaceFlag: true });
     const verifyRoot = await imageVerifierFromArgs({ "in-cluster": !!sf.inCluster }, rawArgs);
     if (sf.inCluster) {
-      const { copyInCluster } = await import("../lib/copy-cluster.ts");
+      const { copyInCluster } = await import("../lib/cluster/copy-cluster.ts");
       const kube = kubeForCluster(args, !!args["dry-run"]);
       const r = await copyInCluster(pairs, {
         kube, namespace: sf.inCluster.namespace ?? kube?.namespace ?? "default", shards: sf.inCluster.shards, runnerBase: sf.inCluster.runnerBase, runnerBinary: sf.inCluster.runnerBinary, keepJob: sf.inCluster.keepJob, timeoutMs: sf.inCluster.timeoutMs,

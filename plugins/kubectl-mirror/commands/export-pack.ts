@@ -6,15 +6,15 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { exportPlan, parseSize, recordedArgs } from "../lib/archive.ts";
-import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
-import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
-import { isPackSignature, loadPack, packChartInputs, type LoadedPack } from "../lib/pack.ts";
+import { exportPlan, parseSize, recordedArgs } from "../lib/transfer/archive.ts";
+import { chartRequestFromArgs, renderOptionsFromArgs } from "../lib/inputs/chart-args.ts";
+import { concurrencyFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/inputs/mirror-args.ts";
+import { chartLayoutFromArgs, quietFromArgs } from "../lib/inputs/mirror-args.ts";
+import { isPackSignature, loadPack, packChartInputs, type LoadedPack } from "../lib/inputs/pack.ts";
 import { readKeyring } from "../../../shared/signing/gpg.ts";
 import { basename, resolve } from "node:path";
-import { buildPlan, type MirrorInput } from "../lib/plan.ts";
-import { itemsTable, throwIfHostFailed } from "../lib/report.ts";
+import { buildPlan, type MirrorInput } from "../lib/plan/plan.ts";
+import { itemsTable, throwIfHostFailed } from "../lib/report/report.ts";
 import { archiveOutArgs, compressionFromArgs } from "./export.ts";
 
 export default defineCommand({

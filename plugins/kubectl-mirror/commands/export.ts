@@ -6,18 +6,18 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { parseSize, recordedArgs, runExport } from "../lib/archive.ts";
+import { parseSize, recordedArgs, runExport } from "../lib/transfer/archive.ts";
 import { compressionForName, type Compression } from "../../../shared/oci/compression.ts";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { mappingArgs } from "../lib/chart-args.ts";
-import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/mirror-args.ts";
-import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
-import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
-import { archPlatforms, paletteArgs } from "../lib/palette.ts";
-import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
-import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
+import { mappingArgs } from "../lib/inputs/chart-args.ts";
+import { concurrencyFromArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs } from "../lib/inputs/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs } from "../lib/inputs/mirror-args.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report/report.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/plan/values-out.ts";
+import { archPlatforms, paletteArgs } from "../lib/inputs/palette.ts";
+import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/plan/possible.ts";
+import { imageVerifierFromArgs, signArgs, signingKeyFromArgs, verifySignaturesArgs } from "../lib/inputs/sign-args.ts";
 
 export const archiveOutArgs = {
   "output-file": { type: "string", alias: ["O", "archive", "outfile"], description: "Archive to write (OCI layout tar; .tar.gz/.tgz = gzip, .tar.zst = zstd)", valueHint: "FILE" },

@@ -5,12 +5,12 @@ import { listOutputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
-import { chartPositional, chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/chart-args.ts";
+import { chartPositional, chartRequestFromArgs, chartSourceArgs, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "../lib/inputs/chart-args.ts";
 import { excludeMatcher, explain, findImage } from "../../../shared/helm/discover.ts";
 import { table } from "../../../shared/cli/output.ts";
-import { archPlatforms, paletteArgs, paletteContentFromArgs, wantsPalette } from "../lib/palette.ts";
-import { chartImages, imagesTable, summaryLine } from "../lib/images.ts";
-import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
+import { archPlatforms, paletteArgs, paletteContentFromArgs, wantsPalette } from "../lib/inputs/palette.ts";
+import { chartImages, imagesTable, summaryLine } from "../lib/plan/images.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/plan/values-out.ts";
 
 export default defineCommand({
   meta: {

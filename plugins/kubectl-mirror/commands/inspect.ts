@@ -3,9 +3,9 @@
 // (skopeo inspect, crane manifest/config).
 import { logger } from "../../../shared/cli/logger.ts";
 import { defineCommand, type CommandMeta } from "citty";
-import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
-import { archiveFileTrust } from "../lib/archive-sign.ts";
-import { METADATA_FILE } from "../lib/archive.ts";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/inputs/sign-args.ts";
+import { archiveFileTrust } from "../lib/transfer/archive-sign.ts";
+import { METADATA_FILE } from "../lib/transfer/archive.ts";
 import { outputArgs, registryArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { printData, table, versioned } from "../../../shared/cli/output.ts";
@@ -13,7 +13,7 @@ import { humanBytes } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
 import { createClient, openSource } from "../../../shared/oci/client.ts";
 import { formatReference, parseReference, type Reference } from "../../../shared/oci/reference.ts";
-import { inspectLocal, inspectReference, type InspectReport, type ReferenceReport } from "../lib/inspect.ts";
+import { inspectLocal, inspectReference, type InspectReport, type ReferenceReport } from "../lib/report/inspect.ts";
 
 export const DESCRIPTION = "Show what an archive (or its split parts), an OCI layout or a registry image holds: charts, packs, images with digests, platforms, sizes and signatures, and who exported it";
 

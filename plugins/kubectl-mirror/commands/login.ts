@@ -6,7 +6,7 @@ import { readStdinSecret, registryOptionsFromArgs } from "../../../shared/cli/re
 import { registryArgs } from "../../../shared/cli/args.ts";
 import { defaultDockerConfigPath, saveDockerConfigAuth, staticCredentials } from "../../../shared/oci/transport/credentials.ts";
 import { registerSecret } from "../../../shared/runtime/redact.ts";
-import { checkLogin, endpointHost } from "../lib/credentials.ts";
+import { checkLogin, endpointHost } from "../lib/inputs/credentials.ts";
 
 export default defineCommand({
   meta: {

@@ -3,7 +3,7 @@ import { defineCommand, type CommandMeta } from "citty";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { defaultDockerConfigPath, removeDockerConfigAuth } from "../../../shared/oci/transport/credentials.ts";
-import { endpointHost } from "../lib/credentials.ts";
+import { endpointHost } from "../lib/inputs/credentials.ts";
 
 export default defineCommand({
   meta: {

@@ -1,5 +1,5 @@
 // kubectl mirror push ARCHIVE... --dest REGISTRY — air-gapped side: archives from export/export-pack → registry.
-import { isZot, muralText, muralVariables } from "../lib/zot.ts";
+import { isZot, muralText, muralVariables } from "../lib/report/zot.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, registryArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
@@ -7,16 +7,16 @@ import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
 import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
-import { runPush } from "../lib/archive.ts";
+import { runPush } from "../lib/transfer/archive.ts";
 import { readKeyring } from "../../../shared/signing/gpg.ts";
 import { repeated } from "../../../shared/cli/argv.ts";
-import { credFileProvider, readCredFile, withCredentials } from "../lib/credentials.ts";
-import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
+import { credFileProvider, readCredFile, withCredentials } from "../lib/inputs/credentials.ts";
+import { concurrencyFromArgs, destArgs, destHost, destinationFromArgs, withDestinationSecret } from "../lib/inputs/mirror-args.ts";
 import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
-import { quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, throwIfHostFailed } from "../lib/report.ts";
-import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
-import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
+import { quietFromArgs, zotArgs } from "../lib/inputs/mirror-args.ts";
+import { itemsTable, mapText, throwIfHostFailed } from "../lib/report/report.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/plan/values-out.ts";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/inputs/sign-args.ts";
 
 export default defineCommand({
   meta: {

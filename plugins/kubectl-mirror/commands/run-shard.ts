@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
-import { podRegistryOptions, readPlanFile, runPlanShard } from "../lib/shard-job.ts";
+import { podRegistryOptions, readPlanFile, runPlanShard } from "../lib/cluster/shard-job.ts";
 
 export default defineCommand({
   meta: {

@@ -1,13 +1,13 @@
 // kubectl mirror serve ARCHIVE|oci-layout:DIR — a read-only OCI registry straight from an archive (or its split
 // parts) or an OCI layout, like `palette content serve` / `hauler store serve registry`.
 import { defineCommand, type CommandMeta } from "citty";
-import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/inputs/sign-args.ts";
 import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, table, versioned } from "../../../shared/cli/output.ts";
 import { readKeyring } from "../../../shared/signing/gpg.ts";
-import { serveArchive } from "../lib/serve.ts";
+import { serveArchive } from "../lib/serve/serve.ts";
 
 export const DESCRIPTION = "Serve an archive (or its split parts) or an OCI layout as a read-only OCI registry: pull with docker, skopeo, helm, oras or kubectl mirror copy";
 

@@ -4,9 +4,9 @@ import { outputArgs } from "../../../shared/cli/args.ts";
 import { UsageError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
-import { METADATA_FILE } from "../lib/archive.ts";
-import { signArchiveFile } from "../lib/archive-sign.ts";
-import { KEY_PASSWORD_ENV, signingKeyFromArgs } from "../lib/sign-args.ts";
+import { METADATA_FILE } from "../lib/transfer/archive.ts";
+import { signArchiveFile } from "../lib/transfer/archive-sign.ts";
+import { KEY_PASSWORD_ENV, signingKeyFromArgs } from "../lib/inputs/sign-args.ts";
 
 export default defineCommand({
   meta: {

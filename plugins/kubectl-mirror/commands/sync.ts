@@ -1,20 +1,20 @@
 // kubectl mirror sync CHART|--mirror-file FILE --dest REGISTRY — charts + their images into one registry.
-import { isZot, muralText, muralVariables } from "../lib/zot.ts";
-import { archPlatforms, paletteArgs } from "../lib/palette.ts";
+import { isZot, muralText, muralVariables } from "../lib/report/zot.ts";
+import { archPlatforms, paletteArgs } from "../lib/inputs/palette.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { dryRunArgs, outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError } from "../../../shared/cli/errors.ts";
 import { logger } from "../../../shared/cli/logger.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
 import { createProgress, humanBytes, hostFailure } from "../../../shared/cli/progress.ts";
-import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/mirror-args.ts";
-import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report.ts";
-import { runSync, type SyncReport } from "../lib/sync.ts";
-import { valuesOutFailure, valuesOutLines } from "../lib/values-out.ts";
-import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/possible.ts";
-import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/shard-args.ts";
-import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/sign-args.ts";
+import { concurrencyFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, platformsFromArgs, transferArgs, withDestinationSecret } from "../lib/inputs/mirror-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, quietFromArgs, zotArgs } from "../lib/inputs/mirror-args.ts";
+import { itemsTable, mapText, skippedText, throwIfHostFailed } from "../lib/report/report.ts";
+import { runSync, type SyncReport } from "../lib/transfer/sync.ts";
+import { valuesOutFailure, valuesOutLines } from "../lib/plan/values-out.ts";
+import { imagesModeArgs, imagesModeFromArgs, skippedLines } from "../lib/plan/possible.ts";
+import { kubeForCluster, printManifests, printRbacIfAsked, shardArgs, shardFlagsFromArgs } from "../lib/inputs/shard-args.ts";
+import { imageVerifierFromArgs, verifySignaturesArgs } from "../lib/inputs/sign-args.ts";
 
 export default defineCommand({
   meta: {
@@ -66,8 +66,8 @@ export default defineCommand({
     const progress = createProgress({ total, quiet: quietFromArgs(args) || !!sf.inCluster });
     let report: SyncReport;
     if (sf.inCluster) {
-      const { buildPlan } = await import("../lib/plan.ts");
-      const { syncPlanInCluster } = await import("../lib/sync-cluster.ts");
+      const { buildPlan } = await import("../lib/plan/plan.ts");
+      const { syncPlanInCluster } = await import("../lib/cluster/sync-cluster.ts");
       const kube = kubeForCluster(args, !!args["dry-run"]);
       const started = Date.now();
       const plan = await buildPlan(input, { chartPrefix: dest.chartPrefix });

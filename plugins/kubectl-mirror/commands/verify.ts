@@ -1,14 +1,14 @@
 // kubectl mirror verify (CHART | --mirror-file F | --archive A) (--dest REGISTRY | --in-archive A2)
 import { hostFailure } from "../../../shared/cli/progress.ts";
-import { throwIfHostFailed } from "../lib/report.ts";
+import { throwIfHostFailed } from "../lib/report/report.ts";
 import { defineCommand, type CommandMeta } from "citty";
 import { outputArgs, CREDENTIALS_HELP } from "../../../shared/cli/args.ts";
 import { CliError, UsageError } from "../../../shared/cli/errors.ts";
 import { printData, versioned } from "../../../shared/cli/output.ts";
-import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/sign-args.ts";
-import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/mirror-args.ts";
-import { verifyTable } from "../lib/report.ts";
-import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/verify.ts";
+import { keyArgs, logTrust, verifyKeysFromArgs } from "../lib/inputs/sign-args.ts";
+import { chartLayoutArgs, chartLayoutFromArgs, concurrencyFromArgs, connectionFromArgs, destArgs, destinationFromArgs, inputArgs, inputsFromArgs, withDestinationSecret } from "../lib/inputs/mirror-args.ts";
+import { verifyTable } from "../lib/report/report.ts";
+import { verifyArchive, verifyInput, type VerifyTarget } from "../lib/report/verify.ts";
 
 export default defineCommand({
   meta: {

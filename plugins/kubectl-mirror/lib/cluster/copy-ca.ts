@@ -3,7 +3,7 @@
 // `zot-ca` OR `oci-tls-hub` in `mural-system` (whichever exists; zot-ca first), and create it as `zot-ca` in
 // the workload namespace. It works across contexts (hub → spoke). Only the CA key(s) are copied: never
 // tls.key or other keys of a TLS secret.
-import type { KubeClient, KubeObject } from "../../../shared/kube/index.ts";
+import type { KubeClient, KubeObject } from "../../../../shared/kube/index.ts";
 
 /** The seed's source: the namespace and the secret names it may have, in order of preference. */
 export const DEFAULT_CA_NAMESPACE = "mural-system";

@@ -1,7 +1,7 @@
 // `kubectl mirror copy --in-cluster`: registry → registry pairs through the in-cluster Job (in-cluster.ts).
-import { formatReference, parseReference, type RegistryReference } from "../../../shared/oci/reference.ts";
-import { OciError } from "../../../shared/oci/errors.ts";
-import { hasExplicitVersion, type CopyPair } from "./copy.ts";
+import { formatReference, parseReference, type RegistryReference } from "../../../../shared/oci/reference.ts";
+import { OciError } from "../../../../shared/oci/errors.ts";
+import { hasExplicitVersion, type CopyPair } from "../transfer/copy.ts";
 import { runInCluster, type ClusterItem, type InClusterOptions, type InClusterResult } from "./in-cluster.ts";
 
 export function clusterItemsFromPairs(pairs: CopyPair[]): ClusterItem[] {

@@ -1,7 +1,7 @@
 // The Kubernetes RBAC that `sync|copy --in-cluster` needs: every API call in-cluster.ts makes, and nothing more
 // (test/mirror/in-cluster.test.ts runs as a ServiceAccount bound to exactly these objects). `--print-rbac` prints
 // them; `--dry-run` lists them.
-import type { KubeObject } from "../../../shared/kube/index.ts";
+import type { KubeObject } from "../../../../shared/kube/index.ts";
 
 export const RBAC_NAME = "kubectl-mirror";
 /** the cluster-scoped part: the nodes' architecture picks the runner binary (without it: the API server's) */

@@ -12,18 +12,18 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { KubeApiError, type KubeClient, type KubeObject } from "../../../shared/kube/index.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import type { CopyJob } from "../../../shared/oci/copy.ts";
-import { formatPlatform } from "../../../shared/oci/platform.ts";
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
-import type { Platform } from "../../../shared/oci/types.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../../../../shared/kube/index.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import type { CopyJob } from "../../../../shared/oci/copy.ts";
+import { formatPlatform } from "../../../../shared/oci/platform.ts";
+import { parseRegistryReference } from "../../../../shared/oci/reference.ts";
+import type { Platform } from "../../../../shared/oci/types.ts";
 import { buildRunnerImage, findRunnerBinary, runnerRepository, runnerTag, RUNNER_PATH, type Arch } from "./runner-image.ts";
 import { rbacSummary } from "./in-cluster-rbac.ts";
-import { assignShards, planJobs } from "./shard-plan.ts";
+import { assignShards, planJobs } from "../plan/shard-plan.ts";
 import { PLAN_API, type ShardPlanFile, type ShardPlanItem, type ShardReportLine } from "./shard-job.ts";
-import type { ItemResult } from "./sync.ts";
-import { RepoCache } from "./targets.ts";
+import type { ItemResult } from "../transfer/sync.ts";
+import { RepoCache } from "../inputs/targets.ts";
 
 export class InClusterError extends Error {
   override name = "InClusterError";

@@ -11,15 +11,15 @@ import { Readable, Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { version } from "../../../shared/cli/version.ts";
-import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
-import { sha256 } from "../../../shared/oci/digest.ts";
-import { NotFoundError, OciError } from "../../../shared/oci/errors.ts";
-import { isIndex, MT } from "../../../shared/oci/media-types.ts";
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
-import { RegistryRepository } from "../../../shared/oci/registry.ts";
-import type { Descriptor, ImageIndex, ImageManifest } from "../../../shared/oci/types.ts";
-import { tarStream } from "../../../shared/tar/stream.ts";
+import { version } from "../../../../shared/cli/version.ts";
+import type { AuthClient } from "../../../../shared/oci/transport/auth.ts";
+import { sha256 } from "../../../../shared/oci/digest.ts";
+import { NotFoundError, OciError } from "../../../../shared/oci/errors.ts";
+import { isIndex, MT } from "../../../../shared/oci/media-types.ts";
+import { parseRegistryReference } from "../../../../shared/oci/reference.ts";
+import { RegistryRepository } from "../../../../shared/oci/registry.ts";
+import type { Descriptor, ImageIndex, ImageManifest } from "../../../../shared/oci/types.ts";
+import { tarStream } from "../../../../shared/tar/stream.ts";
 
 export const RUNNER_PATH = "/usr/local/bin/kubectl-mirror";
 const A_BINARY = "io.kube-airgap.runner.binary";
@@ -38,7 +38,7 @@ export function findRunnerBinary(arch: Arch, explicit?: string): string {
   }
   const nodeArch = arch === "amd64" ? "x64" : "arm64";
   if (process.platform === "linux" && process.arch === nodeArch && basename(process.execPath).startsWith("kubectl-mirror")) return process.execPath;
-  const dist = resolve(fileURLToPath(new URL("../../../dist/bin", import.meta.url)), `linux-${nodeArch}`, "kubectl-mirror");
+  const dist = resolve(fileURLToPath(new URL("../../../../dist/bin", import.meta.url)), `linux-${nodeArch}`, "kubectl-mirror");
   if (existsSync(dist)) return dist;
   throw new OciError(
     `no linux/${arch} kubectl-mirror binary to put in the runner image`,

@@ -5,13 +5,13 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { parsePlatform } from "../../../shared/oci/platform.ts";
-import { dockerConfigCredentials } from "../../../shared/oci/transport/credentials.ts";
-import { shardBlobSource } from "./shard-plan.ts";
-import { itemResult, type ItemResult } from "./sync.ts";
-import { RepoCache } from "./targets.ts";
+import { CopyEngine, type CopyJob } from "../../../../shared/oci/copy.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { parsePlatform } from "../../../../shared/oci/platform.ts";
+import { dockerConfigCredentials } from "../../../../shared/oci/transport/credentials.ts";
+import { shardBlobSource } from "../plan/shard-plan.ts";
+import { itemResult, type ItemResult } from "../transfer/sync.ts";
+import { RepoCache } from "../inputs/targets.ts";
 
 export const PLAN_API = "mirror.kube-airgap.io/v1";
 

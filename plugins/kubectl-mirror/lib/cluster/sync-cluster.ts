@@ -1,15 +1,15 @@
 // `kubectl mirror sync --in-cluster`: the images go through the in-cluster Job (in-cluster.ts); charts and packs
 // are pushed from here afterwards, each only when every image it uses is in place (never a chart before its images).
-import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
-import { createClient } from "../../../shared/oci/client.ts";
-import type { KubeObject } from "../../../shared/kube/index.ts";
-import { writeRegistryMap } from "./mapping.ts";
+import { CopyEngine, type CopyJob } from "../../../../shared/oci/copy.ts";
+import { createClient } from "../../../../shared/oci/client.ts";
+import type { KubeObject } from "../../../../shared/kube/index.ts";
+import { writeRegistryMap } from "../plan/mapping.ts";
 import { runInCluster, type ClusterItem, type InClusterOptions } from "./in-cluster.ts";
-import { layoutTag, type MirrorPlan } from "./plan.ts";
-import { rewriteChartForMirror } from "./rewrite.ts";
-import { itemResult, type ItemResult, type SyncOptions, type SyncReport } from "./sync.ts";
-import { destinations, pullReference, RepoCache } from "./targets.ts";
-import { resolvePossible } from "./possible.ts";
+import { layoutTag, type MirrorPlan } from "../plan/plan.ts";
+import { rewriteChartForMirror } from "../plan/rewrite.ts";
+import { itemResult, type ItemResult, type SyncOptions, type SyncReport } from "../transfer/sync.ts";
+import { destinations, pullReference, RepoCache } from "../inputs/targets.ts";
+import { resolvePossible } from "../plan/possible.ts";
 
 export async function syncPlanInCluster(plan: MirrorPlan, opts: SyncOptions, ic: Omit<InClusterOptions, "registry" | "concurrency" | "platforms" | "extras" | "dryRun" | "dest">, started = Date.now()): Promise<{ report: SyncReport; manifests: KubeObject[] }> {
   // possible images are looked up from here, as in a local sync (a source this machine cannot reach: skipped, said so)

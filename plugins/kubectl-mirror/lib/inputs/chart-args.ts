@@ -1,17 +1,17 @@
 // Flag sets for commands that load and render a chart (images now, sync/export later) and map images to a
 // destination, plus the translation of parsed flags into library options.
 import type { ArgsDef } from "citty";
-import { repeated } from "../../../shared/cli/argv.ts";
-import { registryArgs, srcCredentialArgs } from "../../../shared/cli/args.ts";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { credentialsFromFlags, registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
-import { findRepository, loadRepositories, type HelmRepoEntry } from "../../../shared/helm/config.ts";
-import type { RegistryOptions } from "../../../shared/oci/client.ts";
+import { repeated } from "../../../../shared/cli/argv.ts";
+import { registryArgs, srcCredentialArgs } from "../../../../shared/cli/args.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { credentialsFromFlags, registryOptionsFromArgs } from "../../../../shared/cli/registry.ts";
+import { findRepository, loadRepositories, type HelmRepoEntry } from "../../../../shared/helm/config.ts";
+import type { RegistryOptions } from "../../../../shared/oci/client.ts";
 import { existsSync } from "node:fs";
-import { registerSecret } from "../../../shared/runtime/redact.ts";
-import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
-import { MAP_MODES, type MapMode } from "./mapping.ts";
+import { registerSecret } from "../../../../shared/runtime/redact.ts";
+import type { ChartRequest } from "../../../../shared/helm/chart-source.ts";
+import type { DiscoverOptions } from "../../../../shared/helm/discover.ts";
+import { MAP_MODES, type MapMode } from "../plan/mapping.ts";
 
 export const chartSourceArgs = {
   "repo-url": { type: "string", description: "HTTP(S) or oci:// chart repository URL, or a Helm repo name from repositories.yaml (with --chart-url or a CHART name)", valueHint: "URL|ALIAS" },

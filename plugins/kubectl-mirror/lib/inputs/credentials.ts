@@ -5,11 +5,11 @@
 //                      (Zot/PaletteAI), username/password, or a .dockerconfigjson for the destination host
 //   kubectl mirror login REGISTRY   docker config.json, like `oras login` / `helm registry login`
 import { readFile } from "node:fs/promises";
-import { registerSecret } from "../../../shared/runtime/redact.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { apiHost } from "../../../shared/oci/reference.ts";
-import { chainCredentials, staticCredentials, type Credential, type CredentialProvider } from "../../../shared/oci/transport/credentials.ts";
-import type { KubeClient } from "../../../shared/kube/index.ts";
+import { registerSecret } from "../../../../shared/runtime/redact.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { apiHost } from "../../../../shared/oci/reference.ts";
+import { chainCredentials, staticCredentials, type Credential, type CredentialProvider } from "../../../../shared/oci/transport/credentials.ts";
+import type { KubeClient } from "../../../../shared/kube/index.ts";
 
 export class CredentialsError extends Error {
   override name = "CredentialsError";

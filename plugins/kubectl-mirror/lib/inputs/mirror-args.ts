@@ -1,27 +1,27 @@
 // Flags shared by sync / export / export-pack / verify / push, and their translation into library options.
 import type { ArgsDef } from "citty";
-import { repeated } from "../../../shared/cli/argv.ts";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { registryOptionsFromArgs } from "../../../shared/cli/registry.ts";
-import { destCredentialArgs } from "../../../shared/cli/args.ts";
-import { chainCredentials } from "../../../shared/oci/transport/credentials.ts";
-import { kubeArgs, KubeClient, kubeOptionsFromArgs } from "../../../shared/kube/index.ts";
-import type { RegistryOptions } from "../../../shared/oci/client.ts";
-import { parsePlatform } from "../../../shared/oci/platform.ts";
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
-import type { Platform } from "../../../shared/oci/types.ts";
-import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
+import { repeated } from "../../../../shared/cli/argv.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { registryOptionsFromArgs } from "../../../../shared/cli/registry.ts";
+import { destCredentialArgs } from "../../../../shared/cli/args.ts";
+import { chainCredentials } from "../../../../shared/oci/transport/credentials.ts";
+import { kubeArgs, KubeClient, kubeOptionsFromArgs } from "../../../../shared/kube/index.ts";
+import type { RegistryOptions } from "../../../../shared/oci/client.ts";
+import { parsePlatform } from "../../../../shared/oci/platform.ts";
+import { parseRegistryReference } from "../../../../shared/oci/reference.ts";
+import type { Platform } from "../../../../shared/oci/types.ts";
+import type { ChartRequest } from "../../../../shared/helm/chart-source.ts";
 import { chartPositional, chartRequestFromArgs, chartSourceArgs, chartSourceHosts, mappingArgs, mappingFromArgs, renderArgs, renderOptionsFromArgs } from "./chart-args.ts";
 import { credentialsFromSecret, credFileProvider, credForChartUrl, destinationProvider, readCredFile, withCredentials, type CredFile } from "./credentials.ts";
-import { normalizeDest, readRegistryMap, type MapMode } from "./mapping.ts";
+import { normalizeDest, readRegistryMap, type MapMode } from "../plan/mapping.ts";
 import { readMirrorFile } from "./mirror-file.ts";
-import { CHART_LAYOUTS, type ChartLayout, type MirrorInput } from "./plan.ts";
+import { CHART_LAYOUTS, type ChartLayout, type MirrorInput } from "../plan/plan.ts";
 import { parseSourceMirrors } from "./targets.ts";
 import type { DestinationOptions } from "./targets.ts";
-import type { RegistryMapEntry } from "./mapping.ts";
-import { logger } from "../../../shared/cli/logger.ts";
+import type { RegistryMapEntry } from "../plan/mapping.ts";
+import { logger } from "../../../../shared/cli/logger.ts";
 import { contentInput, paletteContentFromArgs, wantsPalette } from "./palette.ts";
-import { excludeMatcher } from "../../../shared/helm/discover.ts";
+import { excludeMatcher } from "../../../../shared/helm/discover.ts";
 
 
 export const inputArgs = {

@@ -23,9 +23,9 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
-import type { ChartInput, MirrorInput } from "./plan.ts";
+import type { ChartRequest } from "../../../../shared/helm/chart-source.ts";
+import type { DiscoverOptions } from "../../../../shared/helm/discover.ts";
+import type { ChartInput, MirrorInput } from "../plan/plan.ts";
 
 export class MirrorFileError extends Error {
   override name = "MirrorFileError";

@@ -23,17 +23,17 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
-import { MAX_CHART_EXPANDED, parseTar, readChartArchive as readTarGz, type TarEntry } from "../../../shared/helm/chart-tar.ts";
-import { createDecompressor, detectCompression } from "../../../shared/oci/compression.ts";
-import { verifyDetached, verifyDetachedStream, type PublicKey } from "../../../shared/signing/gpg.ts";
-import { verifyBytes, VerifyStream } from "../../../shared/oci/digest.ts";
-import { isManifest } from "../../../shared/oci/media-types.ts";
-import type { Descriptor } from "../../../shared/oci/types.ts";
-import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
-import { tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
-import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
-import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import { PACK_CONFIG_MT, PACK_CONTENT_MT, PACK_CONTENT_ZSTD_MT, PACK_SIGNATURE_MT, type ArtifactInput, type ChartInput } from "./plan.ts";
+import { MAX_CHART_EXPANDED, parseTar, readChartArchive as readTarGz, type TarEntry } from "../../../../shared/helm/chart-tar.ts";
+import { createDecompressor, detectCompression } from "../../../../shared/oci/compression.ts";
+import { verifyDetached, verifyDetachedStream, type PublicKey } from "../../../../shared/signing/gpg.ts";
+import { verifyBytes, VerifyStream } from "../../../../shared/oci/digest.ts";
+import { isManifest } from "../../../../shared/oci/media-types.ts";
+import type { Descriptor } from "../../../../shared/oci/types.ts";
+import { removeOnInterrupt } from "../../../../shared/runtime/interrupt.ts";
+import { tryNormalizeImage } from "../../../../shared/helm/image-ref.ts";
+import type { DiscoverOptions } from "../../../../shared/helm/discover.ts";
+import type { ChartRequest } from "../../../../shared/helm/chart-source.ts";
+import { PACK_CONFIG_MT, PACK_CONTENT_MT, PACK_CONTENT_ZSTD_MT, PACK_SIGNATURE_MT, type ArtifactInput, type ChartInput } from "../plan/plan.ts";
 
 export class PackError extends Error {
   override name = "PackError";

@@ -6,17 +6,17 @@
 // pack artifact; --arch resolves images to one platform.
 import type { ArgsDef } from "citty";
 import { readFileSync } from "node:fs";
-import { repeated } from "../../../shared/cli/argv.ts";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { logger } from "../../../shared/cli/logger.ts";
-import { readStdinSecret } from "../../../shared/cli/registry.ts";
-import { tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
-import { packContent, PaletteContentClient, profilePacks, type PackContent, type PaletteProfile } from "../../../shared/palette/content.ts";
-import type { Platform } from "../../../shared/oci/types.ts";
-import { registerSecret } from "../../../shared/runtime/redact.ts";
-import { PACK_CONFIG_MT, type ArtifactInput, type ChartInput, type MirrorInput } from "./plan.ts";
-import type { ChartRequest } from "../../../shared/helm/chart-source.ts";
-import type { DiscoverOptions } from "../../../shared/helm/discover.ts";
+import { repeated } from "../../../../shared/cli/argv.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { logger } from "../../../../shared/cli/logger.ts";
+import { readStdinSecret } from "../../../../shared/cli/registry.ts";
+import { tryNormalizeImage } from "../../../../shared/helm/image-ref.ts";
+import { packContent, PaletteContentClient, profilePacks, type PackContent, type PaletteProfile } from "../../../../shared/palette/content.ts";
+import type { Platform } from "../../../../shared/oci/types.ts";
+import { registerSecret } from "../../../../shared/runtime/redact.ts";
+import { PACK_CONFIG_MT, type ArtifactInput, type ChartInput, type MirrorInput } from "../plan/plan.ts";
+import type { ChartRequest } from "../../../../shared/helm/chart-source.ts";
+import type { DiscoverOptions } from "../../../../shared/helm/discover.ts";
 
 export const PACK_VALUES_MT = "application/vnd.spectrocloud.pack.values.v1+yaml";
 

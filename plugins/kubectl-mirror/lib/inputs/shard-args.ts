@@ -1,12 +1,12 @@
 // Flags of `sync` and `copy` for splitting a run: --shard I/N (one part, locally) and --in-cluster (all parts as
 // an Indexed Job in the current kube context).
 import type { ArgsDef } from "citty";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { parseDuration } from "../../../shared/cli/registry.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { parseDuration } from "../../../../shared/cli/registry.ts";
 import { stringify } from "yaml";
-import { KubeClient, kubeOptionsFromArgs, type KubeObject } from "../../../shared/kube/index.ts";
-import { inClusterRbac } from "./in-cluster-rbac.ts";
-import { parseShardSpec, type ShardSpec } from "./shard-plan.ts";
+import { KubeClient, kubeOptionsFromArgs, type KubeObject } from "../../../../shared/kube/index.ts";
+import { inClusterRbac } from "../cluster/in-cluster-rbac.ts";
+import { parseShardSpec, type ShardSpec } from "../plan/shard-plan.ts";
 
 export const shardArgs = {
   shard: { type: "string", description: "Run only part I of N of the plan (1-based, e.g. 2/4): N machines or CI jobs split one mirror; each shard uploads the blobs it owns and mounts the others' once they are present", valueHint: "I/N" },

@@ -1,13 +1,13 @@
 // Flags of signed archives: --sign KEY where an archive is written or signed, --key FILE where it is used.
 import type { ArgsDef } from "citty";
-import { repeated } from "../../../shared/cli/argv.ts";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { logger } from "../../../shared/cli/logger.ts";
+import { repeated } from "../../../../shared/cli/argv.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { logger } from "../../../../shared/cli/logger.ts";
 // the key readers (openpgp and the signature code) load only when a key flag is given: sync, copy and export
 // without one start faster
-import type { SigningKey, VerifyKey } from "../../../shared/signing/dsse.ts";
-import type { ArchiveTrust } from "./archive-sign.ts";
-import type { CopyOptions } from "../../../shared/oci/copy.ts";
+import type { SigningKey, VerifyKey } from "../../../../shared/signing/dsse.ts";
+import type { ArchiveTrust } from "../transfer/archive-sign.ts";
+import type { CopyOptions } from "../../../../shared/oci/copy.ts";
 
 export const KEY_PASSWORD_ENV = "KUBE_AIRGAP_KEY_PASSWORD";
 
@@ -23,14 +23,14 @@ export async function signingKeyFromArgs(args: Record<string, unknown>, flag = "
   const file = args[flag];
   if (file === undefined || file === false) return undefined;
   if (typeof file !== "string" || !file) throw new UsageError(`--${flag} needs a private key file`, "e.g. --sign key.pem (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem)");
-  const { loadSigningKey } = await import("../../../shared/signing/dsse.ts");
+  const { loadSigningKey } = await import("../../../../shared/signing/dsse.ts");
   return loadSigningKey(file, process.env[KEY_PASSWORD_ENV] || undefined);
 }
 
 export async function verifyKeysFromArgs(rawArgs: string[]): Promise<VerifyKey[] | undefined> {
   const files = repeated(rawArgs, ["key"], { split: false });
   if (!files.length) return undefined;
-  const { loadVerifyKeys } = await import("../../../shared/signing/dsse.ts");
+  const { loadVerifyKeys } = await import("../../../../shared/signing/dsse.ts");
   return loadVerifyKeys(files);
 }
 
@@ -52,6 +52,6 @@ export async function imageVerifierFromArgs(args: Record<string, unknown>, rawAr
   const files = repeated(rawArgs, ["verify-signatures"], { split: false });
   if (!files.length) return undefined;
   if (args["in-cluster"]) throw new UsageError("--verify-signatures with --in-cluster: the key is not carried into the cluster's pods yet", "verify locally (without --in-cluster), or run the shards yourself with --shard I/N");
-  const [{ loadVerifyKeys }, { cosignVerifier }] = await Promise.all([import("../../../shared/signing/dsse.ts"), import("../../../shared/signing/cosign.ts")]);
+  const [{ loadVerifyKeys }, { cosignVerifier }] = await Promise.all([import("../../../../shared/signing/dsse.ts"), import("../../../../shared/signing/cosign.ts")]);
   return cosignVerifier(await loadVerifyKeys(files));
 }

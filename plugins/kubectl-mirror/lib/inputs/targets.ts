@@ -2,12 +2,12 @@
 //   destinations  charts/packs → <dest>/<chart-prefix>/<name>:<tag>; images → mapImages (mapping.ts)
 //   source mirrors --source-mirror docker.io=proxy.local/dockerhub pulls docker.io/* through a registry
 //                  mirror or proxy cache (like containerd/RKE2 registries.yaml mirrors) — names stay original
-import { parseImage, repositoryOf } from "../../../shared/helm/image-ref.ts";
-import { parseRegistryReference } from "../../../shared/oci/reference.ts";
-import { RegistryRepository } from "../../../shared/oci/registry.ts";
-import type { AuthClient } from "../../../shared/oci/transport/auth.ts";
-import { mapImages, matchRegistryMap, normalizeDest, normalizePrefix, MappingError, type MapMode, type RegistryMapEntry } from "./mapping.ts";
-import type { PlannedArtifact } from "./plan.ts";
+import { parseImage, repositoryOf } from "../../../../shared/helm/image-ref.ts";
+import { parseRegistryReference } from "../../../../shared/oci/reference.ts";
+import { RegistryRepository } from "../../../../shared/oci/registry.ts";
+import type { AuthClient } from "../../../../shared/oci/transport/auth.ts";
+import { mapImages, matchRegistryMap, normalizeDest, normalizePrefix, MappingError, type MapMode, type RegistryMapEntry } from "../plan/mapping.ts";
+import type { PlannedArtifact } from "../plan/plan.ts";
 
 export interface DestinationOptions {
   /** registry[/path] */

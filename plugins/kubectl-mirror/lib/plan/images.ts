@@ -1,9 +1,9 @@
 // `kubectl mirror images`: load a chart from any source, discover its images, map them to a destination.
-import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
-import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "../../../shared/helm/discover.ts";
+import { loadChart, type ChartRequest, type LoadedChart } from "../../../../shared/helm/chart-source.ts";
+import { discoverImages, sourceLabel, type DiscoverOptions, type DiscoveredImage, type DiscoveryResult } from "../../../../shared/helm/discover.ts";
 import { mapImages, normalizeDest, readRegistryMap, writeRegistryMap, type MapMode, type RegistryMapEntry } from "./mapping.ts";
 import { writeValuesOut, type ValuesOutReport } from "./values-out.ts";
-import { table } from "../../../shared/cli/output.ts";
+import { table } from "../../../../shared/cli/output.ts";
 
 export interface ImagesMapping {
   dest?: string;

@@ -8,8 +8,8 @@
 // Tags and digests are always kept unchanged.
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { parseImage, repositoryOf, type ImageRef } from "../../../shared/helm/image-ref.ts";
-import { toYaml } from "../../../shared/cli/output.ts";
+import { parseImage, repositoryOf, type ImageRef } from "../../../../shared/helm/image-ref.ts";
+import { toYaml } from "../../../../shared/cli/output.ts";
 
 export type MapMode = "strip-host" | "keep-host" | "flat";
 export const MAP_MODES: MapMode[] = ["strip-host", "keep-host", "flat"];

@@ -3,22 +3,22 @@
 // (→ archive) and verify (→ expectations). Charts become artifacts in a temp OCI layout so every item —
 // chart, pack or image — moves through the same copy engine.
 import { createHash } from "node:crypto";
-import { logger } from "../../../shared/cli/logger.ts";
+import { logger } from "../../../../shared/cli/logger.ts";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
-import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
-import { cacheDir } from "../../../shared/runtime/cache-dir.ts";
+import { removeOnInterrupt } from "../../../../shared/runtime/interrupt.ts";
+import { cacheDir } from "../../../../shared/runtime/cache-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { loadChart, type ChartRequest, type LoadedChart } from "../../../shared/helm/chart-source.ts";
-import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, parseChartYaml, walkChartDir, readChartArchive, type ChartMetadata } from "../../../shared/helm/chart.ts";
-import { discoverImages, type DiscoverOptions, type DiscoveryResult, type RenderInfo } from "../../../shared/helm/discover.ts";
-import { normalizeImage } from "../../../shared/helm/image-ref.ts";
-import { gunzipFile, readTar, writeStreamToFile } from "../../../shared/helm/tar.ts";
-import { pushArtifactTo, type ArtifactSpec } from "../../../shared/oci/artifact.ts";
-import { OciLayoutStore } from "../../../shared/oci/layout.ts";
-import { MT } from "../../../shared/oci/media-types.ts";
+import { loadChart, type ChartRequest, type LoadedChart } from "../../../../shared/helm/chart-source.ts";
+import { chartDirArchive, helmOciAnnotations, helmOciConfig, ociTagForVersion, parseChartYaml, walkChartDir, readChartArchive, type ChartMetadata } from "../../../../shared/helm/chart.ts";
+import { discoverImages, type DiscoverOptions, type DiscoveryResult, type RenderInfo } from "../../../../shared/helm/discover.ts";
+import { normalizeImage } from "../../../../shared/helm/image-ref.ts";
+import { gunzipFile, readTar, writeStreamToFile } from "../../../../shared/helm/tar.ts";
+import { pushArtifactTo, type ArtifactSpec } from "../../../../shared/oci/artifact.ts";
+import { OciLayoutStore } from "../../../../shared/oci/layout.ts";
+import { MT } from "../../../../shared/oci/media-types.ts";
 import { readFile } from "node:fs/promises";
 
 export interface ChartInput {

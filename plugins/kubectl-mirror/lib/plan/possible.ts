@@ -7,13 +7,13 @@
 // docker.io/ingress-nginx/controller next to the rendered registry.k8s.io/ingress-nginx/controller) is skipped too:
 // a guess never stops the mirror with a mapping collision.
 import type { ArgsDef } from "citty";
-import { UsageError } from "../../../shared/cli/errors.ts";
-import { parseImage, repositoryOf } from "../../../shared/helm/image-ref.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { NotFoundError } from "../../../shared/oci/errors.ts";
+import { UsageError } from "../../../../shared/cli/errors.ts";
+import { parseImage, repositoryOf } from "../../../../shared/helm/image-ref.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { NotFoundError } from "../../../../shared/oci/errors.ts";
 import { mapRepository, normalizeDest, type MapMode, type RegistryMapEntry } from "./mapping.ts";
 import type { MirrorPlan } from "./plan.ts";
-import { pullReference, RepoCache } from "./targets.ts";
+import { pullReference, RepoCache } from "../inputs/targets.ts";
 
 export type ImagesMode = "all" | "required";
 export const IMAGES_MODES: ImagesMode[] = ["all", "required"];

@@ -14,16 +14,16 @@
 import { mkdtemp, readdir, readFile, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isMap, isScalar, isSeq, parse, parseDocument, stringify, visit, type Document } from "yaml";
-import { renderImages } from "../../../shared/helm/discover.ts";
-import { isMap as isPlainMap, type Values } from "../../../shared/helm/values.ts";
+import { renderImages } from "../../../../shared/helm/discover.ts";
+import { isMap as isPlainMap, type Values } from "../../../../shared/helm/values.ts";
 import { chartMirrorValues } from "./values-out.ts";
-import { extractChartArchive } from "../../../shared/helm/chart-tar.ts";
-import { chartDirArchive, walkChartDir } from "../../../shared/helm/chart.ts";
-import { parseImage, repositoryOf, tryNormalizeImage } from "../../../shared/helm/image-ref.ts";
-import { writeStreamToFile } from "../../../shared/helm/tar.ts";
-import { pushArtifactTo } from "../../../shared/oci/artifact.ts";
+import { extractChartArchive } from "../../../../shared/helm/chart-tar.ts";
+import { chartDirArchive, walkChartDir } from "../../../../shared/helm/chart.ts";
+import { parseImage, repositoryOf, tryNormalizeImage } from "../../../../shared/helm/image-ref.ts";
+import { writeStreamToFile } from "../../../../shared/helm/tar.ts";
+import { pushArtifactTo } from "../../../../shared/oci/artifact.ts";
 import { chartArtifactSpec, layoutTag, sha256File, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
-import type { MappedImage } from "./targets.ts";
+import type { MappedImage } from "../inputs/targets.ts";
 
 interface Maps {
   /** normalised source image → destination reference */

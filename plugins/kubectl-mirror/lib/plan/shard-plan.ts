@@ -12,12 +12,12 @@
 //               destination repository, then mounts it from there. Owned blobs never wait, so shards cannot
 //               deadlock; a blob whose owner never delivers (failed shard) is copied after `waitMs` instead.
 import { setTimeout as sleep } from "node:timers/promises";
-import { createLimit } from "../../../shared/runtime/limit.ts";
-import type { CopyJob } from "../../../shared/oci/copy.ts";
-import { isIndex, isManifest } from "../../../shared/oci/media-types.ts";
-import { platformMatches } from "../../../shared/oci/platform.ts";
-import type { Store } from "../../../shared/oci/store.ts";
-import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../../../shared/oci/types.ts";
+import { createLimit } from "../../../../shared/runtime/limit.ts";
+import type { CopyJob } from "../../../../shared/oci/copy.ts";
+import { isIndex, isManifest } from "../../../../shared/oci/media-types.ts";
+import { platformMatches } from "../../../../shared/oci/platform.ts";
+import type { Store } from "../../../../shared/oci/store.ts";
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../../../../shared/oci/types.ts";
 
 export interface ShardSpec {
   /** 0-based */

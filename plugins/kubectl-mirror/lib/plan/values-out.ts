@@ -7,10 +7,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CliError } from "../../../shared/cli/errors.ts";
-import { renderImages, type DiscoverOptions, type DiscoveryResult } from "../../../shared/helm/discover.ts";
-import { applyRenderCheck, declaredSwitches, formatMirrorValues, mirrorValues, type MirrorValues, type NotOverridable, type ValuesSwitch } from "../../../shared/helm/mirror-values.ts";
-import { chartTree, loadUserValues, walkTree } from "../../../shared/helm/values.ts";
+import { CliError } from "../../../../shared/cli/errors.ts";
+import { renderImages, type DiscoverOptions, type DiscoveryResult } from "../../../../shared/helm/discover.ts";
+import { applyRenderCheck, declaredSwitches, formatMirrorValues, mirrorValues, type MirrorValues, type NotOverridable, type ValuesSwitch } from "../../../../shared/helm/mirror-values.ts";
+import { chartTree, loadUserValues, walkTree } from "../../../../shared/helm/values.ts";
 
 export interface ChartValuesInput {
   name: string;

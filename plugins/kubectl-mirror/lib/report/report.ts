@@ -1,11 +1,11 @@
 // Human tables for sync / export / push / verify.
-import { table } from "../../../shared/cli/output.ts";
-import { hostFailure, humanBytes } from "../../../shared/cli/progress.ts";
-import { CliError } from "../../../shared/cli/errors.ts";
-import type { ItemResult } from "./sync.ts";
+import { table } from "../../../../shared/cli/output.ts";
+import { hostFailure, humanBytes } from "../../../../shared/cli/progress.ts";
+import { CliError } from "../../../../shared/cli/errors.ts";
+import type { ItemResult } from "../transfer/sync.ts";
 import type { VerifyReport } from "./verify.ts";
-import type { RegistryMapEntry } from "./mapping.ts";
-import type { SkippedImage } from "./possible.ts";
+import type { RegistryMapEntry } from "../plan/mapping.ts";
+import type { SkippedImage } from "../plan/possible.ts";
 
 export function itemsTable(items: ItemResult[]): string {
   return table(

@@ -3,21 +3,21 @@
 //   chart/pack   the tag exists and its content layer is the expected chart/pack archive (sha256)
 //   image        the tag (or digest) exists; its digest equals the expected one — from the archive's index.json,
 //                or resolved at the source (through --source-mirror) unless --offline
-import { resolvePossible } from "./possible.ts";
-import type { ChartLayout } from "./plan.ts";
-import { failedHost } from "../../../shared/oci/errors.ts";
-import { OciArchiveReader } from "../../../shared/oci/archive.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { NotFoundError } from "../../../shared/oci/errors.ts";
-import { createLimit } from "../../../shared/runtime/limit.ts";
-import type { Store } from "../../../shared/oci/store.ts";
-import type { ImageManifest } from "../../../shared/oci/types.ts";
-import { buildPlan, layoutTag, type MirrorInput, type PlannedArtifact } from "./plan.ts";
-import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
-import { METADATA_FILE, metadataFromIndex, readMetadata, resolveArchiveArg } from "./archive.ts";
-import { checkArchive, type ArchiveTrust } from "./archive-sign.ts";
-import type { VerifyKey } from "../../../shared/signing/dsse.ts";
-import type { RegistryMapEntry } from "./mapping.ts";
+import { resolvePossible } from "../plan/possible.ts";
+import type { ChartLayout } from "../plan/plan.ts";
+import { failedHost } from "../../../../shared/oci/errors.ts";
+import { OciArchiveReader } from "../../../../shared/oci/archive.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { NotFoundError } from "../../../../shared/oci/errors.ts";
+import { createLimit } from "../../../../shared/runtime/limit.ts";
+import type { Store } from "../../../../shared/oci/store.ts";
+import type { ImageManifest } from "../../../../shared/oci/types.ts";
+import { buildPlan, layoutTag, type MirrorInput, type PlannedArtifact } from "../plan/plan.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions } from "../inputs/targets.ts";
+import { METADATA_FILE, metadataFromIndex, readMetadata, resolveArchiveArg } from "../transfer/archive.ts";
+import { checkArchive, type ArchiveTrust } from "../transfer/archive-sign.ts";
+import type { VerifyKey } from "../../../../shared/signing/dsse.ts";
+import type { RegistryMapEntry } from "../plan/mapping.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

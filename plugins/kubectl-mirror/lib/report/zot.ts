@@ -1,7 +1,7 @@
 // PaletteAI's internal Zot registry: after a sync/push into it, the values its docs ask users to patch into the
 // Project VariableSet `mural-variables` (seed 004: zot-cert-secret, zot-auth-secret, internal-zot-url).
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { apiHost } from "../../../shared/oci/reference.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { apiHost } from "../../../../shared/oci/reference.ts";
 
 export interface MuralVariables {
   "internal-zot-url": string;

@@ -8,34 +8,34 @@
 // finished archive into NAME.part001… plus NAME.parts (sizes and sha256 of each part); push joins them.
 // Resumable push: the copy engine skips blobs the registry has and tags manifests only at the end, so a
 // re-run after an interruption sends only what is missing.
-import { resolvePossible, type SkippedImage } from "./possible.ts";
+import { resolvePossible, type SkippedImage } from "../plan/possible.ts";
 import { createHash } from "node:crypto";
-import { DigestStream } from "../../../shared/oci/digest.ts";
+import { DigestStream } from "../../../../shared/oci/digest.ts";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname, tmpdir, userInfo } from "node:os";
-import { redact } from "../../../shared/runtime/redact.ts";
-import { versionString } from "../../../shared/cli/version.ts";
+import { redact } from "../../../../shared/runtime/redact.ts";
+import { versionString } from "../../../../shared/cli/version.ts";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
-import { checkLevel, compressionForName, type Compression } from "../../../shared/oci/compression.ts";
-import { CopyEngine, type CopyJob } from "../../../shared/oci/copy.ts";
-import { createClient } from "../../../shared/oci/client.ts";
-import { OciError } from "../../../shared/oci/errors.ts";
-import { removeOnInterrupt } from "../../../shared/runtime/interrupt.ts";
-import { formatPlatform } from "../../../shared/oci/platform.ts";
-import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
-import { destinations, pullReference, RepoCache, type DestinationOptions } from "./targets.ts";
+import { OciArchiveReader, OciArchiveWriter } from "../../../../shared/oci/archive.ts";
+import { checkLevel, compressionForName, type Compression } from "../../../../shared/oci/compression.ts";
+import { CopyEngine, type CopyJob } from "../../../../shared/oci/copy.ts";
+import { createClient } from "../../../../shared/oci/client.ts";
+import { OciError } from "../../../../shared/oci/errors.ts";
+import { removeOnInterrupt } from "../../../../shared/runtime/interrupt.ts";
+import { formatPlatform } from "../../../../shared/oci/platform.ts";
+import { buildPlan, layoutTag, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "../plan/plan.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions } from "../inputs/targets.ts";
 import { itemResult, requireImages, valuesOutForPlan, type ItemResult, type TransferOptions } from "./sync.ts";
-import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "./values-out.ts";
-import type { DiscoveryResult } from "../../../shared/helm/discover.ts";
-import type { PublicKey } from "../../../shared/signing/gpg.ts";
-import type { Descriptor } from "../../../shared/oci/types.ts";
-import { verifyArchivePacks, type PackVerdict } from "./pack.ts";
-import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
+import { valuesOutFiles, writeValuesOut, type ChartValuesInput, type ValuesOutReport } from "../plan/values-out.ts";
+import type { DiscoveryResult } from "../../../../shared/helm/discover.ts";
+import type { PublicKey } from "../../../../shared/signing/gpg.ts";
+import type { Descriptor } from "../../../../shared/oci/types.ts";
+import { verifyArchivePacks, type PackVerdict } from "../inputs/pack.ts";
+import { normalizeDest, writeRegistryMap, type RegistryMapEntry } from "../plan/mapping.ts";
 import { checkArchive, signArchiveStatement, type ArchiveTrust } from "./archive-sign.ts";
-import type { SigningKey, VerifyKey } from "../../../shared/signing/dsse.ts";
+import type { SigningKey, VerifyKey } from "../../../../shared/signing/dsse.ts";
 
 export const METADATA_FILE = "kubectl-mirror.json";
 export const METADATA_KIND = "MirrorArchive";

@@ -1,15 +1,15 @@
 // kubectl mirror copy: SRC → DST pairs between registries, OCI layouts and OCI archives.
 import { readFileSync } from "node:fs";
-import { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult, type CopyJob } from "../../../shared/oci/copy.ts";
-import { createClient, openSource, openTarget, type RegistryOptions } from "../../../shared/oci/client.ts";
-import { formatReference, parseReference, type Reference } from "../../../shared/oci/reference.ts";
-import type { Store } from "../../../shared/oci/store.ts";
-import type { Platform } from "../../../shared/oci/types.ts";
-import { OciArchiveReader, OciArchiveWriter } from "../../../shared/oci/archive.ts";
-import { OciLayoutStore } from "../../../shared/oci/layout.ts";
-import { REF_NAME } from "../../../shared/oci/types.ts";
-import { OciError } from "../../../shared/oci/errors.ts";
-import type { ShardSpec } from "./shard-plan.ts";
+import { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult, type CopyJob } from "../../../../shared/oci/copy.ts";
+import { createClient, openSource, openTarget, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import { formatReference, parseReference, type Reference } from "../../../../shared/oci/reference.ts";
+import type { Store } from "../../../../shared/oci/store.ts";
+import type { Platform } from "../../../../shared/oci/types.ts";
+import { OciArchiveReader, OciArchiveWriter } from "../../../../shared/oci/archive.ts";
+import { OciLayoutStore } from "../../../../shared/oci/layout.ts";
+import { REF_NAME } from "../../../../shared/oci/types.ts";
+import { OciError } from "../../../../shared/oci/errors.ts";
+import type { ShardSpec } from "../plan/shard-plan.ts";
 import { runShard } from "./shard-run.ts";
 
 export interface CopyPair {

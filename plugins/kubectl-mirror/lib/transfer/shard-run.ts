@@ -2,8 +2,8 @@
 // shard's, copy them with the engine waiting for (and mounting) blobs other shards own. Charts and packs are
 // pushed by shard 1 only, last, and only once every image they use is in the destination (a chart is never
 // tagged before its images). See docs/in-cluster.md.
-import { CopyEngine, type CopyJob, type CopyOptions, type CopyResult } from "../../../shared/oci/copy.ts";
-import { assignShards, foreignOwners, planJobs, shardBlobSource, waitPresent, type Assignment, type PlannedJob, type ShardSpec } from "./shard-plan.ts";
+import { CopyEngine, type CopyJob, type CopyOptions, type CopyResult } from "../../../../shared/oci/copy.ts";
+import { assignShards, foreignOwners, planJobs, shardBlobSource, waitPresent, type Assignment, type PlannedJob, type ShardSpec } from "../plan/shard-plan.ts";
 
 export interface ShardInfo {
   /** 1-based, as the user wrote it */

@@ -3,19 +3,19 @@
 //   charts → <dest>/charts/<name>/<name>:<version with + as _>   (Helm OCI artifact; `helm pull oci://…` reads it;
 //            --chart-layout flat: <dest>/charts/<name>:<version>)
 //   images → <dest>/images/<repo path>:<tag>              (mapping.ts; or --registry-map)
-import { CopyEngine, type CopyEvent, type CopyJob, type CopyOptions, type CopyResult } from "../../../shared/oci/copy.ts";
-import { logger } from "../../../shared/cli/logger.ts";
-import { createClient, type RegistryOptions } from "../../../shared/oci/client.ts";
-import type { Platform } from "../../../shared/oci/types.ts";
-import { writeRegistryMap, type RegistryMapEntry } from "./mapping.ts";
-import { buildPlan, layoutTag, type ChartLayout, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "./plan.ts";
-import { destinations, pullReference, RepoCache, type DestinationOptions, type MappedImage } from "./targets.ts";
-import { rewriteChartForMirror, RewriteError, type RewriteResult } from "./rewrite.ts";
-import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "./values-out.ts";
-import { normalizeDest } from "./mapping.ts";
-import type { ShardSpec } from "./shard-plan.ts";
+import { CopyEngine, type CopyEvent, type CopyJob, type CopyOptions, type CopyResult } from "../../../../shared/oci/copy.ts";
+import { logger } from "../../../../shared/cli/logger.ts";
+import { createClient, type RegistryOptions } from "../../../../shared/oci/client.ts";
+import type { Platform } from "../../../../shared/oci/types.ts";
+import { writeRegistryMap, type RegistryMapEntry } from "../plan/mapping.ts";
+import { buildPlan, layoutTag, type ChartLayout, type MirrorInput, type MirrorPlan, type PlannedArtifact } from "../plan/plan.ts";
+import { destinations, pullReference, RepoCache, type DestinationOptions, type MappedImage } from "../inputs/targets.ts";
+import { rewriteChartForMirror, RewriteError, type RewriteResult } from "../plan/rewrite.ts";
+import { valuesOutFiles, writeValuesOut, type ValuesOutReport } from "../plan/values-out.ts";
+import { normalizeDest } from "../plan/mapping.ts";
+import type { ShardSpec } from "../plan/shard-plan.ts";
 import { runShard, type ShardInfo } from "./shard-run.ts";
-import { resolvePossible, type ImagesMode, type SkippedImage } from "./possible.ts";
+import { resolvePossible, type ImagesMode, type SkippedImage } from "../plan/possible.ts";
 
 export interface TransferOptions {
   registry: RegistryOptions;
