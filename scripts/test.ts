@@ -70,17 +70,22 @@ function run(shardFiles: string[], n: number): Promise<ShardResult> {
         return n;
       };
       const r = { code: code ?? 1, output, pass: count("pass"), fail: count("fail"), seconds: (Date.now() - started) / 1000 };
-      process.stderr.write(`test: process ${n + 1}/${shards.length} done in ${r.seconds.toFixed(0)}s: ${r.pass} pass, ${r.fail} fail${r.code && !r.fail ? ` (exit ${r.code})` : ""}\n`);
+      const failed = [...new Set(output.split("\n").filter((l) => l.startsWith("(fail) ")))];
+      process.stderr.write(`test: process ${n + 1}/${shards.length} done in ${r.seconds.toFixed(0)}s: ${r.pass} pass, ${r.fail} fail${r.code && !r.fail ? ` (exit ${r.code})` : ""}\n${failed.map((l) => `test:   ${l}\n`).join("")}`);
       done(r);
     });
   });
 }
 
+// Every write to stdout is awaited: stdout is often a pipe (`npm test | tee`), and process.exit() with writes
+// still queued cut a CI log mid-line, losing the failures and the closing counts.
+const write = (text: string) => new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+
 process.stderr.write(`test: ${files.length} files in ${shards.length} processes\n`);
 const results = await Promise.all(shards.map((s, i) => run(s.files, i)));
 for (const [i, r] of results.entries()) {
-  process.stdout.write(`\n===== process ${i + 1}/${shards.length}: ${shards[i]!.files.length} files, ${r.seconds.toFixed(0)}s =====\n`);
-  process.stdout.write(r.output);
+  await write(`\n===== process ${i + 1}/${shards.length}: ${shards[i]!.files.length} files, ${r.seconds.toFixed(0)}s =====\n`);
+  await write(r.output);
 }
 
 if (writeTimings) {
@@ -106,5 +111,5 @@ if (writeTimings) {
 const pass = results.reduce((n, r) => n + r.pass, 0);
 const fail = results.reduce((n, r) => n + r.fail, 0);
 const crashed = results.filter((r) => r.code !== 0 && r.fail === 0).length;
-process.stdout.write(`\n ${pass} pass\n ${fail + crashed} fail\n`);
-process.exit(fail || crashed || results.some((r) => r.code !== 0) ? 1 : 0);
+await write(`\n ${pass} pass\n ${fail + crashed} fail\n`);
+process.exitCode = fail || crashed || results.some((r) => r.code !== 0) ? 1 : 0;
