@@ -195,7 +195,8 @@ mkdir -p pulled
 kubectl get secret zot-ca --namespace mural-system --output jsonpath='{.data.ca\\.crt}' | base64 --decode > zot-ca.crt
 echo "$zot_admin_password" | helm registry login ${VIP}:${PORT} --username "$zot_admin_username" --password-stdin --ca-file zot-ca.crt
 helm pull oci://${VIP}:${PORT}/spectro-content/charts/${CHART}/${CHART} --version ${VERSION} --ca-file zot-ca.crt --destination pulled
-tar -tzf pulled/${CHART}-${VERSION}.tgz | grep --quiet "^${CHART}/Chart.yaml$"
+# grep reads the whole listing (--quiet stops at the first match: tar then dies of SIGPIPE, exit 141 under pipefail)
+tar -tzf pulled/${CHART}-${VERSION}.tgz | grep "^${CHART}/Chart.yaml$" >/dev/null
 for img in ${IMAGES.join(" ")}; do
   repo=\${img%%:*}; tag=\${img##*:}
   curl --silent --fail --insecure --user "$zot_admin_username":"$zot_admin_password" https://${VIP}:${PORT}/v2/spectro-content/images/$repo/tags/list | jq --exit-status --arg t "$tag" '.tags | index($t)' >/dev/null
