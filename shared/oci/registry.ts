@@ -13,7 +13,7 @@ import { AuthClient, pullScope, pushScope } from "./transport/auth.ts";
 import type { HttpResponse, RetryBudget } from "./transport/http.ts";
 import type { Descriptor, ImageIndex } from "./types.ts";
 import { redact, redactUrl } from "../runtime/redact.ts";
-import { markOwnedChunks } from "../runtime/memory.ts";
+import { hasOwnedChunks, markOwnedChunks } from "../runtime/memory.ts";
 import { traceNote } from "../runtime/trace.ts";
 import { UploadJournal } from "./upload-journal.ts";
 
@@ -535,6 +535,9 @@ export class RegistryRepository implements Store {
         if (failed) throw failed;
         if (!held) break; // the source ended
         const body = (seg = new Readable({ highWaterMark: 1 << 20, read: () => void src.resume() }));
+        // the segment passes on src's own chunks and keeps none: where src's chunks are its reader's alone (a
+        // registry download), the upload may free each once sent, as a single PUT does (runtime/memory.ts)
+        if (hasOwnedChunks(src)) markOwnedChunks(body);
         closed = false;
         lastData = Date.now();
         body.push(held);

@@ -17,6 +17,7 @@ import { createClient } from "../../shared/oci/client.ts";
 import { CopyEngine } from "../../shared/oci/copy.ts";
 import { sha256 } from "../../shared/oci/digest.ts";
 import { RegistryRepository } from "../../shared/oci/registry.ts";
+import { UploadJournal } from "../../shared/oci/upload-journal.ts";
 import type { Descriptor } from "../../shared/oci/types.ts";
 import { hasOwnedChunks, pipeReleasing, releaseChunk } from "../../shared/runtime/memory.ts";
 
@@ -71,6 +72,31 @@ test("a download streamed into an upload frees its chunks once sent; the blob la
     expect(sha256(await readBack(to))).toBe(layer.digest);
   } finally {
     client.transport.close();
+  }
+}, 60_000);
+
+test("the same through an upload session (streamed PATCH segments of a resumable upload): chunks freed, blob intact", async () => {
+  const client = createClient({ plainHttp: true });
+  const dir = mkdtempSync(join(tmpdir(), "ka-chunk-journal-"));
+  try {
+    const from = new RegistryRepository(client, reg.host, "src/img");
+    // a 12 MiB layer above a 1 MiB threshold goes through the session path (sendSegments), as a real ≥ 16 MiB one does
+    const to = new RegistryRepository(client, reg.host, "dst/owned-session", { journal: new UploadJournal(join(dir, "uploads")), resumableMin: 1 << 20 });
+    let seen: Buffer[] = [];
+    const open = async () => {
+      const s = await from.fetchBlob(layer, { verify: false });
+      seen = spy(s);
+      return s;
+    };
+    await to.pushBlob(layer, open, { openAt: (offset) => from.fetchBlob(layer, { offset }), download: true });
+    const big = seen.filter((c) => c.byteLength >= 64 << 10 || c.buffer.byteLength === 0);
+    expect(big.length).toBeGreaterThan(4);
+    // before: the segment body was a plain Readable, so no chunk of a session upload was ever freed
+    expect(big.filter((c) => c.byteLength === 0).length).toBeGreaterThanOrEqual(big.length - 1);
+    expect(sha256(await readBack(to))).toBe(layer.digest);
+  } finally {
+    client.transport.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
 
