@@ -115,7 +115,7 @@ async function main() {
     const mirrorArgs = CORPUS ? [...hosts.flatMap((h) => ["--source-mirror", `${h}=${src.host}/${h}`]), ...exclude.flatMap((i) => ["--exclude-image", i])] : [];
     const registriesConf = join(tmp, "registries.conf");
     writeFileSync(registriesConf, hosts.map((h) => `[[registry]]\nprefix = "${h}"\nlocation = "${h}"\n[[registry.mirror]]\nlocation = "${src.host}/${h}"\ninsecure = true\n`).join("\n"));
-    const env = { HELM_BIN: HELM, HELM_CACHE_HOME: join(tmp, "h/cache"), HELM_CONFIG_HOME: join(tmp, "h/config"), HELM_DATA_HOME: join(tmp, "h/data"), REGISTRIES_CONF: registriesConf };
+    const env = { HELM_BIN: HELM, HELM_CACHE_HOME: join(tmp, "h/cache"), HELM_CONFIG_HOME: join(tmp, "h/config"), HELM_DATA_HOME: join(tmp, "h/data"), ...(CORPUS ? { REGISTRIES_CONF: registriesConf } : {}) };
     if (process.argv.includes("--serve")) {
       // for an external timer: each run goes to a fresh destination path on long-lived registries. Fair for
       // comparing two builds of ours; NOT against the pipeline: skopeo's blob-info cache remembers where a blob
