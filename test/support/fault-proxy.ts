@@ -31,6 +31,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
+import { listenLoopback } from "./ports.ts";
 
 export type FaultKind = "reset" | "500" | "429" | "truncate" | "corrupt" | "status" | "delay" | "drip";
 
@@ -117,7 +118,6 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
   const targetOrigin = target.origin;
   const rules: LiveRule[] = [];
   const calls: ProxyCall[] = [];
-  const sockets = new Set<Socket>();
   let origin = "";
 
   const pick = (method: string, path: string): [LiveRule, number] | undefined => {
@@ -304,18 +304,9 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
   const server = createServer((req, res) => {
     handle(req, res).catch(() => resetSocket(res.socket));
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  const host = `127.0.0.1:${port}`;
+  const listener = await listenLoopback(server);
+  const { port, host } = listener;
   origin = `http://${host}`;
-  let stopped = false;
 
   const live = (r: FaultRule): LiveRule => ({ ...r, hits: 0, remaining: r.times ?? 1 });
   return {
@@ -330,14 +321,6 @@ export async function startFaultProxy(targetUrl: string, opts: FaultProxyOptions
       rules.splice(0);
       calls.splice(0);
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-    },
+    stop: () => listener.close(),
   };
 }

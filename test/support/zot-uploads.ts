@@ -40,7 +40,7 @@ import { createReadStream, mkdtempSync, rmSync } from "node:fs";
 import { open, rm, stat } from "node:fs/promises";
 import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Socket } from "node:net";
+import { listenLoopback } from "./ports.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestRegistry } from "./registry.ts";
@@ -84,7 +84,6 @@ export async function startZotUploads(reg: TestRegistry): Promise<ZotUploads> {
   const upstreamSessions = new Set<string>();
   const authOk = new Set<string>();
   const calls: ZotCall[] = [];
-  const sockets = new Set<Socket>();
   /** bodies being received into sessions */
   let receiving = 0;
   let origin = "";
@@ -302,18 +301,9 @@ export async function startZotUploads(reg: TestRegistry): Promise<ZotUploads> {
       else res.destroy();
     });
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  const host = `127.0.0.1:${port}`;
+  const listener = await listenLoopback(server);
+  const host = listener.host;
   origin = `http://${host}`;
-  let stopped = false;
   return {
     url: origin,
     host,
@@ -322,12 +312,7 @@ export async function startZotUploads(reg: TestRegistry): Promise<ZotUploads> {
     stored: () => [...sessions.values()].reduce((a, s) => a + s.size, 0),
     busy: () => receiving,
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await listener.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
