@@ -277,7 +277,7 @@ export class RegistryRepository implements Store {
         const location = await this.startUpload(undefined, budget);
         if (location.mounted) return;
         if (!journal && !(this.chunkSize > 0 && desc.size > this.chunkSize)) {
-          await this.sendUpload(location.url, desc, open, budget);
+          await this.sendUpload(location.url, desc, open);
           return;
         }
         const chunk = this.chunkSize ? Math.max(this.chunkSize, location.minChunk ?? 0) : 0;
@@ -568,7 +568,7 @@ export class RegistryRepository implements Store {
     }
   }
 
-  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>, _budget?: RetryBudget): Promise<void> {
+  private async sendUpload(location: string, desc: Descriptor, open: () => Promise<Readable>): Promise<void> {
     const url = new URL(location);
     url.searchParams.set("digest", desc.digest);
     // The registry checks size and ?digest= before it commits the blob, so the body is not hashed again here

@@ -7,9 +7,9 @@
 // a week are dropped (registries purge abandoned uploads: distribution's default upload purging age is 168 h).
 // A journal that cannot be written (read-only home) never fails an upload: the session just cannot be resumed.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { cacheDir } from "../runtime/cache-dir.ts";
+import { cacheDir, readCacheJson, writeCacheJson } from "../runtime/cache-dir.ts";
 
 export interface UploadSession {
   registry: string;
@@ -39,12 +39,8 @@ export class UploadJournal {
 
   async get(registry: string, repository: string, digest: string): Promise<UploadSession | undefined> {
     const f = this.file(registry, repository, digest);
-    let s: UploadSession;
-    try {
-      s = JSON.parse(await readFile(f, "utf8")) as UploadSession;
-    } catch {
-      return undefined;
-    }
+    const s = await readCacheJson<UploadSession>(f);
+    if (!s) return undefined;
     const fresh = Date.now() - Date.parse(s.updated) < MAX_AGE_MS;
     if (!fresh || s.registry !== registry || s.repository !== repository || s.digest !== digest || typeof s.location !== "string" || !Number.isSafeInteger(s.size)) {
       await rm(f, { force: true }).catch(() => {});
@@ -56,14 +52,7 @@ export class UploadJournal {
   async put(s: Omit<UploadSession, "updated">): Promise<void> {
     const f = this.file(s.registry, s.repository, s.digest);
     const entry: UploadSession = { registry: s.registry, repository: s.repository, digest: s.digest, size: s.size, location: withoutUserinfo(s.location), updated: new Date().toISOString() };
-    const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-    try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await writeFile(tmp, JSON.stringify(entry) + "\n", { mode: 0o600 });
-      await rename(tmp, f);
-    } catch {
-      await rm(tmp, { force: true }).catch(() => {});
-    }
+    await writeCacheJson(f, entry, { mode: 0o600, dirMode: 0o700 });
   }
 
   async drop(registry: string, repository: string, digest: string): Promise<void> {

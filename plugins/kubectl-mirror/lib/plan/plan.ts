@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { logger } from "../../../../shared/cli/logger.ts";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { removeOnInterrupt } from "../../../../shared/runtime/interrupt.ts";
-import { cacheDir } from "../../../../shared/runtime/cache-dir.ts";
+import { cacheDir, readCacheJson, writeCacheJson } from "../../../../shared/runtime/cache-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -19,7 +19,6 @@ import { gunzipFile, readTar, writeStreamToFile } from "../../../../shared/helm/
 import { pushArtifactTo, type ArtifactSpec } from "../../../../shared/oci/artifact.ts";
 import { OciLayoutStore } from "../../../../shared/oci/layout.ts";
 import { MT } from "../../../../shared/oci/media-types.ts";
-import { readFile } from "node:fs/promises";
 
 export interface ChartInput {
   request: ChartRequest;
@@ -187,19 +186,11 @@ async function cachedDiscovery(contentDigest: string, o: DiscoverOptions, run: (
     }))
     .digest("hex");
   const file = join(dir, "discovery", `${key}.json`);
-  const hit = await readFile(file, "utf8").then((t) => JSON.parse(t) as DiscoveryResult).catch(() => undefined);
+  const hit = await readCacheJson<DiscoveryResult>(file);
   if (hit?.images) return hit;
   const result = await run();
   // only successful renders are worth keeping (a failed/missing helm may be fixed next time)
-  if (result.render.rendered || o.helm === false) {
-    try {
-      await mkdir(join(dir, "discovery"), { recursive: true });
-      await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify(result));
-      await rename(`${file}.${process.pid}.tmp`, file);
-    } catch {
-      // a read-only cache is not an error
-    }
-  }
+  if (result.render.rendered || o.helm === false) await writeCacheJson(file, result);
   return result;
 }
 
@@ -212,20 +203,12 @@ async function cachedChartSpec(archive: string, packed: NonNullable<LoadedChart[
   const dir = cacheDir();
   const file = dir ? join(dir, "charts", `${createHash("sha256").update(JSON.stringify({ v: 1, digest: packed.digest })).digest("hex")}.json`) : undefined;
   const layers = [{ mediaType: MT.helmChart, file: archive }];
-  const hit = file ? await readFile(file, "utf8").then((t) => JSON.parse(t) as { config?: unknown; annotations?: unknown }, () => undefined) : undefined;
+  const hit = file ? await readCacheJson<{ config?: unknown; annotations?: unknown }>(file) : undefined;
   if (hit && typeof hit.config === "string" && hit.annotations && typeof hit.annotations === "object") {
     return { config: { mediaType: MT.helmConfig, bytes: Buffer.from(hit.config, "base64") }, layers, annotations: hit.annotations as Record<string, string> };
   }
   const spec = await chartArtifactSpec(archive, parseChartYaml(packed.chartYaml, archive), packed);
-  if (file) {
-    try {
-      await mkdir(join(dir!, "charts"), { recursive: true });
-      await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify({ config: Buffer.from(spec.config.bytes).toString("base64"), annotations: spec.annotations ?? {} }));
-      await rename(`${file}.${process.pid}.tmp`, file);
-    } catch {
-      // a read-only cache is not an error
-    }
-  }
+  if (file) await writeCacheJson(file, { config: Buffer.from(spec.config.bytes).toString("base64"), annotations: spec.annotations ?? {} });
   return spec;
 }
 
