@@ -390,11 +390,7 @@ export class OciArchiveReader implements Store {
    */
   private async openSequential(): Promise<boolean> {
     this.sequential = true;
-    const gunzip = this.decompressor();
-    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
-    src.on("error", (e) => gunzip.destroy(e));
-    // each 1 MiB file read is freed once the codec has consumed it (not left to the next collection)
-    this.iterator = readTar(pipeReleasing(src, gunzip, false));
+    this.iterator = this.decompressedEntries();
     const graph = new Map<string, "manifest" | "config">();
     let loose = 0; // bytes of small blobs buffered before the graph named them (archives written in another order)
     for (;;) {
@@ -433,6 +429,14 @@ export class OciArchiveReader implements Store {
     return createDecompressor(this.compression as Exclude<Compression, "none">, this.path);
   }
 
+  /** The tar entries of a compressed archive, read from its start (each 1 MiB file read freed once the codec has it). */
+  private decompressedEntries(): ReturnType<typeof readTar> {
+    const codec = this.decompressor();
+    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
+    src.on("error", (e) => codec.destroy(e));
+    return readTar(pipeReleasing(src, codec, false));
+  }
+
   private loadIndex(): void {
     if (!this.small.has("oci-layout") && !this.entries.has("oci-layout")) throw new OciError(`${this.path} is not an OCI archive (no oci-layout entry)`, "BAD_ARCHIVE", "create archives with `kubectl mirror copy … oci-archive:FILE` or `skopeo copy … oci-archive:FILE`");
     const ib = this.small.get("index.json");
@@ -466,11 +470,8 @@ export class OciArchiveReader implements Store {
   async blobSizes(): Promise<Map<string, number>> {
     const sizes: [string, number][] = [...[...this.entries].map(([n, l]): [string, number] => [n, l.size]), ...[...this.small].map(([n, b]): [string, number] => [n, b.length])];
     if (this.sequential) {
-      const gunzip = this.decompressor();
-      const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
-      src.on("error", (e) => gunzip.destroy(e));
       const seen = new Set<string>();
-      for await (const e of readTar(pipeReleasing(src, gunzip, false))) {
+      for await (const e of this.decompressedEntries()) {
         const name = checkEntry(e, this.path, seen);
         if (name) sizes.push([name, e.header.size]);
       }
@@ -634,10 +635,7 @@ export class OciArchiveReader implements Store {
       }
       return n;
     }
-    const gunzip = this.decompressor();
-    const src = createReadStream(this.path, { highWaterMark: 1 << 20 });
-    src.on("error", (e) => gunzip.destroy(e));
-    for await (const e of readTar(pipeReleasing(src, gunzip, false))) {
+    for await (const e of this.decompressedEntries()) {
       const name = e.header.type === "file" ? safeEntryPath(e.header.name) : undefined;
       const m = name ? /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name) : null;
       const digest = m ? `${m[1]}:${m[2]}` : undefined;
