@@ -11,16 +11,15 @@ import { collectGarbage } from "./adapter.ts";
 
 const RELEASE_EVERY = 32 << 20;
 
-const collect = collectGarbage;
 let moved = 0;
 
 /** Count n bytes moved through this process; collect garbage now and then (see above). */
 export function bytesMoved(n: number): void {
-  if (!collect) return;
+  if (!collectGarbage) return;
   moved += n;
   if (moved < RELEASE_EVERY) return;
   moved = 0;
-  collect();
+  collectGarbage();
 }
 
 /** Streams whose chunks nobody else holds once read (see markOwnedChunks). */
@@ -93,7 +92,7 @@ export function pipeReleasing<W extends Writable>(src: Readable, dst: W, counted
  * own buffers.
  */
 export function releaseMemory(): void {
-  if (!collect) return;
+  if (!collectGarbage) return;
   moved = 0;
-  collect();
+  collectGarbage();
 }
