@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parseYaml } from "../runtime/yaml.ts";
-import { chartArchiveEntry, extractChartArchive, extractChartContents, openChartArchive } from "./chart-tar.ts";
+import { chartArchiveEntry, extractChartContents, openChartArchive } from "./chart-tar.ts";
 import { findHelm, lastLine, runHelm } from "./binary.ts";
 import { pickVersion } from "./semver.ts";
 import { parseChartMeta, readChartMeta, type ChartMeta } from "./values.ts";
@@ -184,7 +184,8 @@ export async function loadChart(req: ChartRequest, opts: { unpack?: boolean } = 
       let unpacked: Promise<string> | undefined;
       lazy = {
         packed: { digest: `sha256:${createHash("sha256").update(contents.raw).digest("hex")}`, chartYaml, ...(first?.mtime ? { created: new Date(first.mtime * 1000) } : {}) },
-        unpack: () => (unpacked ??= extractChartArchive(archive, join(work, "chart"))),
+        // from the read already made (no second read and gunzip of the archive when discovery needs the files)
+        unpack: () => (unpacked ??= extractChartContents(contents, join(work, "chart"))),
       };
     } else {
       dir = await extractChartContents(contents, join(work, "chart"));
